@@ -1,0 +1,16 @@
+#include <napi.h>
+
+#include "napi/common.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  wwnapi::initSvd(env, exports);
+  wwnapi::initPowerLaw(env, exports);
+  wwnapi::initInfo(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ww_native, Init)

@@ -1,0 +1,118 @@
+// Shared N-API plumbing: turning core Status into JS errors, checking arguments, and running a
+// core computation either synchronously or on the libuv pool behind a Promise.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "core/status.h"
+
+namespace wwnapi {
+
+// A JS Error carrying `code` (E_EMPTY, E_LAPACK, …); the TS layer rewraps it as WeightWatcherError.
+inline Napi::Error makeError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+inline Napi::Error makeError(Napi::Env env, const ww::Status& st) { return makeError(env, ww::codeName(st.code), st.message); }
+
+[[noreturn]] inline void throwUsage(Napi::Env env, const std::string& message) { throw makeError(env, "E_USAGE", message); }
+
+// A positive integer argument that fits in size_t (JS numbers above 2^53 are rejected).
+inline size_t requireDim(Napi::Env env, const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throwUsage(env, std::string("expected ") + name + " to be a positive integer");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 1) || d != static_cast<double>(static_cast<long long>(d)) || d > 9007199254740991.0)
+    throwUsage(env, std::string("expected ") + name + " to be a positive integer, got " + std::to_string(d));
+  return static_cast<size_t>(d);
+}
+
+inline Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() > index && info[index].IsObject()) return info[index].As<Napi::Object>();
+  if (info.Length() > index && !info[index].IsUndefined() && !info[index].IsNull()) throwUsage(info.Env(), "expected an options object");
+  return Napi::Object::New(info.Env());
+}
+
+// Runs `compute` (pure C++, no N-API) on a worker thread and settles a Promise with `toJs(result)`.
+// `keepAlive` pins the input typed array so it cannot be collected while the worker reads it.
+template <typename Result>
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Compute = std::function<ww::Status(Result&)>;
+  using ToJs = std::function<Napi::Value(Napi::Env, Result&)>;
+
+  PromiseWorker(Napi::Env env, Napi::Value keepAlive, Compute compute, ToJs toJs)
+      : Napi::AsyncWorker(env, "weightwatcher"), deferred_(Napi::Promise::Deferred::New(env)), compute_(std::move(compute)), toJs_(std::move(toJs)) {
+    if (keepAlive.IsObject()) keepAlive_ = Napi::Persistent(keepAlive.As<Napi::Object>());
+  }
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      status_ = compute_(result_);
+    } catch (const std::bad_alloc&) {
+      status_ = ww::Status::error(ww::Code::Alloc, "out of memory");
+    } catch (const std::exception& e) {
+      status_ = ww::Status::error(ww::Code::Alloc, std::string("internal error: ") + e.what());
+    } catch (...) {
+      status_ = ww::Status::error(ww::Code::Alloc, "unknown internal error");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.isOk()) {
+      deferred_.Reject(makeError(env, status_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(toJs_(env, result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keepAlive_;
+  Compute compute_;
+  ToJs toJs_;
+  Result result_{};
+  ww::Status status_;
+};
+
+// The sync twin: same compute and conversion, on the calling thread, throwing on failure.
+template <typename Result>
+Napi::Value runSync(Napi::Env env, const std::function<ww::Status(Result&)>& compute, const std::function<Napi::Value(Napi::Env, Result&)>& toJs) {
+  Result result{};
+  const ww::Status st = compute(result);
+  if (!st.isOk()) throw makeError(env, st);
+  return toJs(env, result);
+}
+
+template <typename Result>
+Napi::Value runAsync(Napi::Env env, Napi::Value keepAlive, std::function<ww::Status(Result&)> compute, std::function<Napi::Value(Napi::Env, Result&)> toJs) {
+  auto* worker = new PromiseWorker<Result>(env, keepAlive, std::move(compute), std::move(toJs));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+inline Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array out = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), out.Data());
+  return out;
+}
+
+void initSvd(Napi::Env env, Napi::Object exports);
+void initPowerLaw(Napi::Env env, Napi::Object exports);
+void initInfo(Napi::Env env, Napi::Object exports);
+
+}  // namespace wwnapi

@@ -1,0 +1,111 @@
+/**
+ * One planned layer → its details row(s): read the tensor, cut it into matrices, scale conv
+ * slices, compute the ESD, fit the power law, then the optional column groups and the norm
+ * metrics (spec §1.11).
+ */
+import type { TensorStore } from '../formats/types.js';
+import { extractSlice, scaleFloat32 } from '../tensors/geometry.js';
+import { computeEsd, type Matrix } from '../spectra/esd.js';
+import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
+import { normColumns } from '../metrics/norms.js';
+import { shapeSize } from '../formats/decode.js';
+import { WeightWatcherError } from '../util/errors.js';
+import type { Random } from '../util/random.js';
+import { enabledExtensions, type Row } from './extensions.js';
+import type { ResolvedOptions } from './options.js';
+import type { PlannedLayer } from './plan.js';
+
+export interface LayerResult {
+  readonly row: Row;
+  /** Kept only with keep_evals: the ESD and fit behind the row (plots, getESD). */
+  readonly evals?: Float64Array;
+  readonly powerLaw?: PowerLawColumns;
+  readonly extra?: ReadonlyMap<string, unknown>;
+}
+
+export function powerLawParams(o: ResolvedOptions): PowerLawParams {
+  return {
+    xmax: o.xmax,
+    fixFingers: o.fix_fingers,
+    fingerThresh: o.finger_thresh,
+    maxFingers: o.max_fingers,
+    xminMax: o.xmin_max,
+    fit: o.fit,
+    plPackage: o.pl_package,
+    keepArrays: o.keep_evals,
+  };
+}
+
+/** Read the layer's weight and return its 2-D slices as stored (unscaled). */
+export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer): Promise<Matrix[]> {
+  const { spec, geometry: g } = layer;
+  const tensor = spec.tensor!;
+  const data = await store.read(tensor);
+  const expected = shapeSize(spec.shape, tensor);
+  if (data.length !== expected) {
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" decoded to ${data.length} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
+  }
+  return g.slices.map((s) => ({ data: extractSlice(data, spec.shape, g, s), rows: g.rows, cols: g.cols }));
+}
+
+/** The groups of slices that each give one row: all slices pooled, or one row per slice. */
+function rowUnits(layer: PlannedLayer, mats: Matrix[], o: ResolvedOptions): { mats: Matrix[]; sliceId?: number }[] {
+  if (o.pool) return [{ mats }];
+  if (layer.spec.type !== 'conv2d') return [{ mats, sliceId: 0 }];
+  return mats.map((m, i) => ({ mats: [m], sliceId: i }));
+}
+
+export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: ResolvedOptions, random: Random): Promise<LayerResult[]> {
+  const { spec, geometry: g } = layer;
+  const results: LayerResult[] = [];
+  // conv2d_norm: pooled slices are scaled by sqrt(1/2), unpooled ones by sqrt(rf/2) (Q40).
+  const scaleCount = o.pool ? 1 : g.rf;
+  const params = powerLawParams(o);
+  for (const unit of rowUnits(layer, rawMats, o)) {
+    const mats = spec.type === 'conv2d' && o.conv2d_norm
+      ? unit.mats.map((m) => ({ ...m, data: scaleFloat32(m.data as Float32Array, scaleCount) }))
+      : unit.mats;
+    const esd = await computeEsd(mats, { N: g.N, precision: o.precision });
+    let evals = esd.evals;
+    if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
+    const pl = await fitLayerPowerLaw(evals, params);
+    let weak = 0;
+    for (let i = 0; i < evals.length; i++) if (evals[i]! < (o.tolerance || 1e-6)) weak++;
+    const row: Row = {
+      layer_id: spec.id,
+      name: spec.name,
+      longname: spec.longname,
+      layer_type: spec.type,
+      N: g.N,
+      M: g.M,
+      Q: g.M === 0 ? -1 : g.N / g.M,
+      rf: g.rf,
+      has_esd: true,
+      num_evals: evals.length,
+      sv_max: esd.svMax,
+      sv_min: esd.svMin,
+      rank_loss: esd.rankLoss,
+      weak_rank_loss: weak,
+      lambda_max: evals[evals.length - 1] ?? NaN,
+      alpha: pl.alpha,
+      D: pl.D,
+      sigma: pl.sigma,
+      xmin: pl.xmin,
+      xmax: pl.xmax,
+      num_pl_spikes: pl.num_pl_spikes,
+      status: pl.status,
+      warning: pl.warning,
+    };
+    if (pl.Lambda !== undefined) row.Lambda = pl.Lambda;
+    if (pl.num_fingers !== undefined) row.num_fingers = pl.num_fingers;
+    if (pl.raw_alpha !== undefined) row.raw_alpha = pl.raw_alpha;
+    if (unit.sliceId !== undefined) row.slice_id = unit.sliceId;
+    const keep = new Map<string, unknown>();
+    for (const ext of enabledExtensions(o)) {
+      Object.assign(row, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));
+    }
+    Object.assign(row, normColumns(evals, pl.alpha, g.N));
+    results.push(o.keep_evals ? { row, evals, powerLaw: pl, extra: keep } : { row });
+  }
+  return results;
+}

@@ -1,0 +1,89 @@
+/**
+ * Little-endian element decoding to float32, shared by every reader. Half floats are widened
+ * exactly (every F16 and BF16 value is representable in float32).
+ */
+import { WeightWatcherError } from '../util/errors.js';
+
+/** Bytes per element of the plain (non-quantized) dtypes, or undefined for unknown ones. */
+export function dtypeSize(dtype: string): number | undefined {
+  switch (dtype) {
+    case 'F64': case 'I64': case 'U64': return 8;
+    case 'F32': case 'I32': case 'U32': return 4;
+    case 'F16': case 'BF16': case 'I16': case 'U16': return 2;
+    case 'I8': case 'U8': case 'BOOL': return 1;
+    default: return undefined;
+  }
+}
+
+const f16Table = (() => {
+  // 65536-entry lookup: exact, and faster than bit-twiddling per element.
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) t[h] = sign * frac * 2 ** -24;
+    else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
+    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return t;
+})();
+
+export function f16ToF32(bits: number): number {
+  return f16Table[bits & 0xffff]!;
+}
+
+/**
+ * Decode `count` elements of `dtype` from `bytes` (little-endian) into a new Float32Array.
+ * Integer dtypes are converted by value (the reference converts any tensor with numpy .astype).
+ */
+export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number, what = 'tensor'): Float32Array {
+  const size = dtypeSize(dtype);
+  if (size === undefined) {
+    throw new WeightWatcherError('E_UNSUPPORTED', `${what}: dtype ${dtype} is not supported (supported: F64, F32, F16, BF16 and integer types)`);
+  }
+  if (bytes.byteLength !== count * size) {
+    throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
+  }
+  const out = new Float32Array(count);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32':
+      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
+      else for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = f16Table[dv.getUint16(i * 2, true)]!;
+      break;
+    case 'BF16': {
+      const u32 = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) u32[i] = dv.getUint16(i * 2, true) << 16;
+      break;
+    }
+    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); break;
+    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); break;
+    case 'I32': for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true); break;
+    case 'U32': for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true); break;
+    case 'I16': for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true); break;
+    case 'U16': for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true); break;
+    case 'I8': for (let i = 0; i < count; i++) out[i] = dv.getInt8(i); break;
+    case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]!; break;
+  }
+  return out;
+}
+
+/** Product of a shape's dimensions, validated to be a safe non-negative integer. */
+export function shapeSize(shape: readonly number[], what = 'tensor'): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new WeightWatcherError('E_CORRUPT', `${what}: invalid dimension ${String(d)} in shape [${shape.join(', ')}]`);
+    }
+    n *= d;
+    if (!Number.isSafeInteger(n)) throw new WeightWatcherError('E_CORRUPT', `${what}: shape [${shape.join(', ')}] is too large`);
+  }
+  return n;
+}

@@ -1,0 +1,165 @@
+/**
+ * Find and open the weights at a path: a file (format detected from its first bytes, then its
+ * extension) or a folder (Hugging Face layouts; safetensors preferred over .bin).
+ */
+import { readdir, readFile, stat, open as openFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { WeightWatcherError } from '../util/errors.js';
+import { SafetensorsFile, SafetensorsStore } from './safetensors.js';
+import type { TensorStore } from './types.js';
+
+export interface FileFormatReader {
+  /** Format name shown in messages. */
+  readonly format: string;
+  /** True when the first bytes / file name say this reader handles the file. */
+  matches(head: Uint8Array, path: string): boolean;
+  open(path: string): Promise<TensorStore>;
+}
+
+export interface FolderReader {
+  readonly format: string;
+  /** Returns a store when the folder holds this kind of model, undefined otherwise. */
+  tryOpen(dir: string, files: readonly string[]): Promise<TensorStore | undefined>;
+}
+
+const fileReaders: FileFormatReader[] = [];
+const folderReaders: FolderReader[] = [];
+
+/** Readers register themselves; earlier registrations win for ambiguous files. */
+export function registerFileReader(r: FileFormatReader): void {
+  fileReaders.push(r);
+}
+export function registerFolderReader(r: FolderReader): void {
+  folderReaders.push(r);
+}
+
+export const SUPPORTED_FORMATS_HINT =
+  'supported: safetensors (file, sharded folder with index), PyTorch .bin/.pt/.pth, ONNX .onnx, GGUF .gguf, TF.js model.json, Keras .keras/.h5, NumPy .npy/.npz, or a Hugging Face model folder';
+
+function looksLikeSafetensors(head: Uint8Array, size: number): boolean {
+  if (head.length < 9) return false;
+  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  return n >= 2 && n <= size - 8 && head[8] === 0x7b; // '{'
+}
+
+registerFileReader({
+  format: 'safetensors',
+  matches: (head, path) => looksLikeSafetensors(head, Number.MAX_SAFE_INTEGER) || path.endsWith('.safetensors'),
+  open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
+});
+
+/** weight_map of an index: shard by shard in sorted shard-name order, JSON key order inside a shard (spec §6.6). */
+export function layerMapFromIndex(weightMap: Record<string, string>): { order: string[]; shards: string[] } {
+  const shards = [...new Set(Object.values(weightMap))].sort();
+  const order = shards.flatMap((s) => Object.entries(weightMap).filter(([, f]) => f === s).map(([k]) => k));
+  return { order, shards };
+}
+
+async function readIndex(path: string): Promise<Record<string, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new WeightWatcherError('E_CORRUPT', `${path}: index is not valid JSON (${e instanceof Error ? e.message : String(e)})`, { file: path });
+  }
+  const wm = (parsed as { weight_map?: unknown })?.weight_map;
+  if (!wm || typeof wm !== 'object' || Array.isArray(wm) || !Object.values(wm).every((v) => typeof v === 'string')) {
+    throw new WeightWatcherError('E_CORRUPT', `${path}: index has no "weight_map" object of tensor → file names`, { file: path });
+  }
+  for (const f of Object.values(wm as Record<string, string>)) {
+    if (f.includes('/') || f.includes('\\') || f === '..') throw new WeightWatcherError('E_UNSAFE', `${path}: shard name "${f}" points outside the folder`, { file: path });
+  }
+  return wm as Record<string, string>;
+}
+
+const SHARD_RE = /-\d+-of-\d+\./;
+
+/** Pick the weight files of one prefix (model / adapter_model) the way a user expects. */
+function pickFiles(files: readonly string[], re: RegExp, single: string): string[] {
+  const all = files.filter((f) => re.test(f)).sort();
+  const shards = all.filter((f) => SHARD_RE.test(f));
+  if (shards.length) return shards;
+  if (all.includes(single)) return [single]; // model.safetensors next to e.g. model.bf16.safetensors: take the canonical one
+  return all;
+}
+
+async function openSafetensorsFolder(dir: string, files: readonly string[], prefix: 'model' | 'adapter_model'): Promise<TensorStore | undefined> {
+  const layerMaps = files.filter((f) => f.startsWith(prefix) && f.endsWith('layer_map'));
+  const indexes = files.filter((f) => f.startsWith(prefix) && f.endsWith('.safetensors.index.json'));
+  if (layerMaps.length === 1) {
+    const order = (await readFile(join(dir, layerMaps[0]!), 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean);
+    const names = pickFiles(files, new RegExp(`^${prefix}.*safetensors$`), `${prefix}.safetensors`);
+    const opened = await Promise.all(names.map((f) => SafetensorsFile.open(join(dir, f))));
+    const keys = order.some((k) => k.endsWith('.weight')) ? order : order.map((k) => `${k}.weight`);
+    return new SafetensorsStore(opened, keys);
+  }
+  if (indexes.length === 1) {
+    const { order, shards } = layerMapFromIndex(await readIndex(join(dir, indexes[0]!)));
+    const opened: SafetensorsFile[] = [];
+    try {
+      for (const s of shards) opened.push(await SafetensorsFile.open(join(dir, s)));
+    } catch (e) {
+      await Promise.all(opened.map((f) => f.close()));
+      throw e;
+    }
+    return new SafetensorsStore(opened, order);
+  }
+  const names = pickFiles(files, new RegExp(`^${prefix}.*\\.safetensors$`), `${prefix}.safetensors`);
+  if (!names.length) return undefined;
+  const opened = await Promise.all(names.map((f) => SafetensorsFile.open(join(dir, f))));
+  return new SafetensorsStore(opened);
+}
+
+registerFolderReader({ format: 'safetensors', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'model') });
+registerFolderReader({ format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') });
+
+async function readHead(path: string, n = 64): Promise<Uint8Array> {
+  const h = await openFile(path, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await h.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await h.close();
+  }
+}
+
+async function openFolder(dir: string): Promise<TensorStore> {
+  const files = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+  for (const r of folderReaders) {
+    const store = await r.tryOpen(dir, files);
+    if (store) return store;
+  }
+  // Fall back to a single recognisable weight file in the folder.
+  const candidates: string[] = [];
+  for (const f of files.sort()) {
+    const p = join(dir, f);
+    const head = await readHead(p);
+    if (fileReaders.some((r) => r.matches(head, p))) candidates.push(p);
+  }
+  if (candidates.length === 1) return openModelFile(candidates[0]!);
+  if (candidates.length > 1) {
+    throw new WeightWatcherError('E_FORMAT', `${dir}: several weight files and no index to combine them: ${candidates.map((c) => basename(c)).join(', ')}; pass one file`, { file: dir });
+  }
+  throw new WeightWatcherError('E_FORMAT', `${dir}: no model weights found in this folder (${SUPPORTED_FORMATS_HINT})`, { file: dir });
+}
+
+async function openModelFile(path: string): Promise<TensorStore> {
+  const size = (await stat(path)).size;
+  const head = await readHead(path);
+  const byContent = fileReaders.find((r) => r.matches(head, path) && (r.format !== 'safetensors' || looksLikeSafetensors(head, size)));
+  const reader = byContent ?? fileReaders.find((r) => r.matches(head, path));
+  if (!reader) throw new WeightWatcherError('E_FORMAT', `${path}: unrecognised model file (${SUPPORTED_FORMATS_HINT})`, { file: path });
+  return reader.open(path);
+}
+
+/** Open a model file or folder as a lazily-read tensor store. */
+export async function openModel(path: string): Promise<TensorStore> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder`, { file: path, cause: e });
+  }
+  return st.isDirectory() ? openFolder(path) : openModelFile(path);
+}

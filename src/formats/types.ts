@@ -1,0 +1,51 @@
+/**
+ * The contract between model-file readers and the analysis engine.
+ *
+ * A reader turns files into a TensorStore: a lazily-read, ordered list of named tensors. The engine
+ * never sees file formats; it enumerates layers from `list()` following the store's `convention`
+ * (how the reference WeightWatcher numbers and classifies layers for that kind of source) and reads
+ * one tensor at a time with `read()`.
+ */
+
+/** Storage dtypes a reader may report. Readers decode every supported dtype to float32 in `read`. */
+export type DType =
+  | 'F64' | 'F32' | 'F16' | 'BF16'
+  | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL'
+  | (string & {}); // format-specific names (e.g. GGUF 'Q4_K') are passed through
+
+/** Float dtypes the engine accepts as layer weights. */
+export const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+export interface TensorEntry {
+  /** Key as stored (state-dict key, ONNX initializer name, …). */
+  readonly name: string;
+  readonly dtype: DType;
+  /** Row-major (C order) logical shape. */
+  readonly shape: readonly number[];
+}
+
+/**
+ * How the reference enumerates layers for this source (spec §1.4–§1.6):
+ * - 'statedict': ids over keys ending in `.weight`, name = key minus `.weight`, type from rank
+ *   (2 → dense, 4 → conv2d [out,in,kh,kw], first dim < 2 → unknown), bias = `<name>.bias`.
+ * - 'onnx': every tensor gets an id (its index), name = tensor name, rank 4 → conv2d, 2 → dense.
+ * - 'keras': tensors are Keras kernels (Dense [in,out], Conv2D [kh,kw,in,out]: channels FIRST).
+ */
+export type LayerConvention = 'statedict' | 'onnx' | 'keras';
+
+export interface TensorStore {
+  /** Human-readable source, used in messages (a path, or a list of shard paths). */
+  readonly source: string;
+  /** Short format name: 'safetensors', 'pytorch', 'onnx', 'gguf', 'tfjs', 'keras', 'npy', 'memory'. */
+  readonly format: string;
+  readonly convention: LayerConvention;
+  /** All tensors in the order the reference iterates them. Cheap: headers only. */
+  list(): readonly TensorEntry[];
+  /**
+   * Decode one tensor to float32 (row-major), reading only its bytes from disk.
+   * Throws WeightWatcherError (E_UNSUPPORTED for a dtype it cannot decode, E_CORRUPT for bad data).
+   */
+  read(name: string): Promise<Float32Array>;
+  /** Release file handles. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,103 @@
+/**
+ * Enumerate layers from a tensor store the way the reference does for that kind of source
+ * (spec §1.4–§1.5): which items get an id, their names, and their types.
+ */
+import type { TensorEntry, TensorStore } from '../formats/types.js';
+import type { LayerSpec, LayerType } from './types.js';
+
+const WEIGHT_SUFFIX = '.weight';
+
+function typeFromRank(shape: readonly number[]): LayerType {
+  if (shape.length === 2) return 'dense';
+  if (shape.length === 4) return 'conv2d';
+  return 'unknown';
+}
+
+/** State dicts (safetensors, .bin, npz, gguf): ids over `.weight` keys, type from the tensor. */
+function enumerateStateDict(entries: readonly TensorEntry[], startId: number): LayerSpec[] {
+  const names = new Set(entries.map((e) => e.name));
+  const layers: LayerSpec[] = [];
+  for (const e of entries) {
+    if (!e.name.endsWith(WEIGHT_SUFFIX)) continue;
+    const name = e.name.slice(0, -WEIGHT_SUFFIX.length);
+    const first = e.shape[0];
+    const type: LayerType = e.shape.length === 0 || first === undefined || first < 2 ? 'unknown' : typeFromRank(e.shape);
+    const biasKey = `${name}.bias`;
+    layers.push({
+      id: startId + layers.length,
+      name,
+      longname: name,
+      type,
+      tensor: e.name,
+      shape: e.shape,
+      channels: 'last',
+      bias: names.has(biasKey) ? biasKey : undefined,
+    });
+  }
+  return layers;
+}
+
+/** ONNX: every initializer gets its index as id (start_ids is ignored by the reference). */
+function enumerateOnnx(entries: readonly TensorEntry[]): LayerSpec[] {
+  return entries.map((e, i) => ({
+    id: i,
+    name: e.name,
+    longname: e.name,
+    type: typeFromRank(e.shape),
+    tensor: e.name,
+    shape: e.shape,
+    channels: 'last' as const,
+    bias: undefined,
+  }));
+}
+
+/** Keras-style stores describe their layer list themselves (InputLayer, Flatten… consume ids). */
+export interface KerasLayerInfo {
+  name: string;
+  className: string;
+  kernel?: string;
+  bias?: string;
+}
+interface KerasLikeStore extends TensorStore {
+  layers?(): readonly KerasLayerInfo[];
+}
+
+function kerasType(className: string, shape: readonly number[]): LayerType {
+  const c = className.toLowerCase();
+  if (c.includes('dense')) return 'dense';
+  if (c.includes('conv1d')) return 'conv1d';
+  if (c.includes('conv2d')) return shape.length === 4 ? 'conv2d' : 'unknown';
+  if (c.includes('flatten')) return 'flattened';
+  if (c.includes('embedding')) return 'embedding';
+  if (c.includes('layernorm') || c.includes('normalization')) return 'norm';
+  return shape.length === 2 ? 'dense' : shape.length === 4 ? 'conv2d' : 'unknown';
+}
+
+function enumerateKeras(store: KerasLikeStore, startId: number): LayerSpec[] {
+  const byName = new Map(store.list().map((e) => [e.name, e]));
+  const infos: readonly KerasLayerInfo[] = store.layers
+    ? store.layers()
+    : store.list().map((e) => ({ name: e.name.replace(/\/[^/]*$/, ''), className: '', kernel: e.name }));
+  return infos.map((l, i) => {
+    const entry = l.kernel !== undefined ? byName.get(l.kernel) : undefined;
+    const shape = entry?.shape ?? [];
+    return {
+      id: startId + i,
+      name: l.name,
+      longname: l.name,
+      type: entry ? kerasType(l.className, shape) : 'unknown',
+      tensor: entry?.name,
+      shape,
+      channels: 'first' as const,
+      bias: l.bias,
+    };
+  });
+}
+
+export function enumerateLayers(store: TensorStore, startId = 0): LayerSpec[] {
+  switch (store.convention) {
+    case 'statedict': return enumerateStateDict(store.list(), startId);
+    case 'onnx': return enumerateOnnx(store.list());
+    case 'keras': return enumerateKeras(store as KerasLikeStore, startId);
+  }
+}

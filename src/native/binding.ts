@@ -1,0 +1,163 @@
+/**
+ * The only module that loads the native addon. It also chooses OpenBLAS's kernel family before the
+ * library is loaded: Debian's OpenBLAS 0.3.21 misdetects recent CPUs (e.g. Sapphire Rapids as
+ * Prescott) and then runs 3–7× slower; a value the user already set is always respected.
+ */
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
+
+export interface NativeFit {
+  alpha: number;
+  xmin: number;
+  xmax: number;
+  D: number;
+  sigma: number;
+  /** Index of the chosen candidate in `xmins`. */
+  bestIndex: number;
+  /** Number of fitted values ≥ xmin. */
+  tailCount: number;
+  candidates: number;
+  xmins?: Float64Array;
+  alphas?: Float64Array;
+  Ds?: Float64Array;
+  sigmas?: Float64Array;
+}
+
+export interface NativeFitOptions {
+  xmin?: number;
+  xmax?: number;
+  /** Return the per-candidate arrays (disables the early-exit scan; used for plots). */
+  arrays?: boolean;
+}
+
+export interface SvdOptions {
+  /** 'float64' (default, parity with the reference) or 'float32' (faster, ~1e-6 relative). */
+  precision?: 'float64' | 'float32';
+}
+
+interface RawNativeInfo {
+  blas: string;
+  blasConfig: string;
+  coreType: string;
+  blasThreads: number;
+  blasParallel: string;
+  lapackVersion: string;
+  napiVersion: number;
+}
+
+export interface NativeInfo extends RawNativeInfo {
+  /** Where OPENBLAS_CORETYPE came from: set by the user, chosen by us from /proc/cpuinfo, or not set. */
+  coreTypeSource: 'user' | 'auto' | 'none';
+  coreTypeRequested: string | undefined;
+}
+
+interface NativeBinding {
+  svdvals(data: Float32Array | Float64Array, rows: number, cols: number, opts?: SvdOptions): Promise<Float64Array>;
+  svdvalsSync(data: Float32Array | Float64Array, rows: number, cols: number, opts?: SvdOptions): Float64Array;
+  fitPowerLaw(evals: Float64Array, opts?: NativeFitOptions): Promise<NativeFit>;
+  fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
+  nativeInfo(): RawNativeInfo;
+  setBlasThreads(n: number): boolean;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function chooseCoreType(): NativeInfo['coreTypeSource'] {
+  if (process.env.OPENBLAS_CORETYPE) return 'user';
+  if (process.platform !== 'linux' || process.arch !== 'x64') return 'none';
+  let flags = '';
+  try {
+    flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  } catch {
+    return 'none';
+  }
+  const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
+  if (has('avx512f')) process.env.OPENBLAS_CORETYPE = 'SKYLAKEX';
+  else if (has('avx2')) process.env.OPENBLAS_CORETYPE = 'HASWELL';
+  else return 'none';
+  return 'auto';
+}
+
+let loaded: { binding: NativeBinding; coreTypeSource: NativeInfo['coreTypeSource'] } | undefined;
+
+function load(): { binding: NativeBinding; coreTypeSource: NativeInfo['coreTypeSource'] } {
+  if (loaded) return loaded;
+  const coreTypeSource = chooseCoreType();
+  const require = createRequire(import.meta.url);
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+    loaded = { binding: nodeGypBuild(packageRoot), coreTypeSource };
+  } catch (e) {
+    throw new WeightWatcherError(
+      'E_NATIVE',
+      `the native addon could not be loaded from ${packageRoot} (${e instanceof Error ? e.message : String(e)}).\n` +
+        '  Build it with `npm run build:native` (needs: apt-get install -y g++ make python3 pkg-config libopenblas-dev liblapacke-dev).',
+      { cause: e },
+    );
+  }
+  return loaded;
+}
+
+/** Re-throw a native error as WeightWatcherError, keeping the caller's stack (captured before the call). */
+function rethrow(e: unknown, callerStack: Error | undefined): never {
+  if (e instanceof WeightWatcherError) throw e;
+  const code = (e as { code?: string }).code;
+  const known: readonly ErrorCode[] = ['E_USAGE', 'E_EMPTY', 'E_NONFINITE', 'E_SHAPE', 'E_LAPACK', 'E_FIT', 'E_INTERNAL'];
+  const err = new WeightWatcherError(known.includes(code as ErrorCode) ? (code as ErrorCode) : 'E_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+  if (callerStack?.stack) err.stack = `WeightWatcherError: ${err.message}\n${callerStack.stack.split('\n').slice(1).join('\n')}`;
+  throw err;
+}
+
+function syncCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    rethrow(e, undefined);
+  }
+}
+
+async function asyncCall<T>(fn: () => Promise<T>): Promise<T> {
+  const callerStack = new Error();
+  try {
+    return await fn();
+  } catch (e) {
+    rethrow(e, callerStack);
+  }
+}
+
+/**
+ * Singular values (ascending) of a row-major rows×cols matrix, computed off the event loop.
+ * The buffer is read in place by a worker thread: do not mutate or transfer it until the Promise settles.
+ */
+export function svdvals(data: Float32Array | Float64Array, rows: number, cols: number, opts: SvdOptions = {}): Promise<Float64Array> {
+  return asyncCall(() => load().binding.svdvals(data, rows, cols, opts));
+}
+
+/** Synchronous twin of svdvals, for small matrices and scripts: blocks the event loop. */
+export function svdvalsSync(data: Float32Array | Float64Array, rows: number, cols: number, opts: SvdOptions = {}): Float64Array {
+  return syncCall(() => load().binding.svdvalsSync(data, rows, cols, opts));
+}
+
+/** The reference 'ww' power-law fit (spec §3.2) of `evals` (any order), off the event loop. */
+export function fitPowerLaw(evals: Float64Array, opts: NativeFitOptions = {}): Promise<NativeFit> {
+  return asyncCall(() => load().binding.fitPowerLaw(evals, opts));
+}
+
+export function fitPowerLawSync(evals: Float64Array, opts: NativeFitOptions = {}): NativeFit {
+  return syncCall(() => load().binding.fitPowerLawSync(evals, opts));
+}
+
+/** BLAS/LAPACK build, OpenBLAS kernel family and thread count, for bug reports and benchmarks. */
+export function nativeInfo(): NativeInfo {
+  const { binding, coreTypeSource } = load();
+  return { ...binding.nativeInfo(), coreTypeSource, coreTypeRequested: process.env.OPENBLAS_CORETYPE };
+}
+
+/** Set OpenBLAS's thread count (process-wide). Returns false if the BLAS has no such control. */
+export function setBlasThreads(n: number): boolean {
+  if (!Number.isInteger(n) || n < 1) throw new WeightWatcherError('E_USAGE', `threads must be a positive integer, got ${String(n)}`);
+  return syncCall(() => load().binding.setBlasThreads(n));
+}

@@ -1,0 +1,23 @@
+/**
+ * Column order of the details table exactly as the reference produces it (spec §1.12):
+ * `layer_id, name`, then every other column in code-point (ASCII) order, union over rows in order
+ * of first appearance, missing cells null.
+ */
+import type { Cell, Row } from '../engine/extensions.js';
+import { compareCodePoints } from '../formats/safetensors.js';
+
+export function columnOrder(rows: readonly Row[]): string[] {
+  const seen = new Set<string>();
+  const cols: string[] = [];
+  for (const r of rows) {
+    const keys = Object.keys(r).filter((k) => k !== 'layer_id' && k !== 'name').sort(compareCodePoints);
+    for (const k of keys) if (!seen.has(k)) { seen.add(k); cols.push(k); }
+  }
+  return rows.length ? ['layer_id', 'name', ...cols] : [];
+}
+
+/** Rows with every column present, in column order (null for missing cells). */
+export function normalizeRows(rows: readonly Row[]): Row[] {
+  const cols = columnOrder(rows);
+  return rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] ?? null] as [string, Cell])));
+}

@@ -1,0 +1,74 @@
+/**
+ * The empirical spectral density of one layer (spec §2.1): squared singular values of every slice,
+ * concatenated and sorted, plus the rank columns computed per slice.
+ */
+import { svdvals, svdvalsSync, type SvdOptions } from '../native/binding.js';
+import { FLOAT64_EPS } from '../util/numeric.js';
+
+export interface Matrix {
+  readonly data: Float32Array | Float64Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface Esd {
+  /** Eigenvalues of WᵀW (σ²), ascending. */
+  readonly evals: Float64Array;
+  readonly svMax: number;
+  /** Largest per-slice minimum singular value (the reference's sv_min, Q17). */
+  readonly svMin: number;
+  readonly rankLoss: number;
+}
+
+export interface EsdOptions extends SvdOptions {
+  /** Layer N, used by the rank tolerance max(sv)·N·ε. */
+  readonly N: number;
+}
+
+class EsdAccumulator {
+  private parts: Float64Array[] = [];
+  private svMax = 0;
+  private svMin = 0;
+  private rankLoss = 0;
+  constructor(private readonly N: number) {}
+
+  add(sv: Float64Array): void {
+    if (sv.length === 0) return;
+    const max = sv[sv.length - 1]!;
+    const tol = max * this.N * FLOAT64_EPS;
+    let rank = 0;
+    for (let i = 0; i < sv.length; i++) if (sv[i]! > tol) rank++;
+    this.rankLoss += sv.length - rank;
+    this.svMax = Math.max(this.svMax, max);
+    this.svMin = Math.max(this.svMin, sv[0]!);
+    const ev = new Float64Array(sv.length);
+    for (let i = 0; i < sv.length; i++) ev[i] = sv[i]! * sv[i]!;
+    this.parts.push(ev);
+  }
+
+  finish(): Esd {
+    const total = this.parts.reduce((s, p) => s + p.length, 0);
+    const evals = new Float64Array(total);
+    let o = 0;
+    for (const p of this.parts) {
+      evals.set(p, o);
+      o += p.length;
+    }
+    evals.sort();
+    return { evals, svMax: this.svMax, svMin: this.svMin, rankLoss: this.rankLoss };
+  }
+}
+
+/** ESD of a layer's matrices, one SVD at a time off the event loop. */
+export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
+  const acc = new EsdAccumulator(opts.N);
+  for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
+  return acc.finish();
+}
+
+/** Synchronous twin for small inputs. */
+export function computeEsdSync(mats: readonly Matrix[], opts: EsdOptions): Esd {
+  const acc = new EsdAccumulator(opts.N);
+  for (const m of mats) acc.add(svdvalsSync(m.data, m.rows, m.cols, opts));
+  return acc.finish();
+}

@@ -1,0 +1,44 @@
+/**
+ * Every failure the package reports is a WeightWatcherError with a stable `code`, so callers can
+ * branch on the kind of failure without parsing messages.
+ */
+export type ErrorCode =
+  | 'E_USAGE' // bad option or argument
+  | 'E_NOT_FOUND' // path or layer does not exist
+  | 'E_FORMAT' // file is not in the expected format / unknown format
+  | 'E_CORRUPT' // header, offset or shape inconsistent with the file
+  | 'E_UNSUPPORTED' // valid file but a feature we do not handle (dtype, pickle global, …)
+  | 'E_UNSAFE' // refused because it would execute code (pickle globals)
+  | 'E_IO' // read failure
+  | 'E_SHAPE' // tensor shape not usable for this operation
+  | 'E_NONFINITE' // NaN or Inf where finite numbers are required
+  | 'E_EMPTY' // zero-size input
+  | 'E_LAPACK' // LAPACK returned info != 0
+  | 'E_FIT' // power-law / MP fit could not be made
+  | 'E_NATIVE' // native addon missing or failed to load
+  | 'E_INTERNAL';
+
+export class WeightWatcherError extends Error {
+  readonly code: ErrorCode;
+  /** File the error is about, when there is one. */
+  readonly file: string | undefined;
+  /** Tensor or layer the error is about, when there is one. */
+  readonly tensor: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: { file?: string; tensor?: string; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'WeightWatcherError';
+    this.code = code;
+    this.file = details.file;
+    this.tensor = details.tensor;
+  }
+}
+
+export function isWeightWatcherError(e: unknown): e is WeightWatcherError {
+  return e instanceof WeightWatcherError;
+}
+
+/** Message of any thrown value, for logs and per-layer failure notes. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,122 @@
+/**
+ * The public WeightWatcher object, mirroring the Python API: analyze(), describe(), getSummary(),
+ * getESD(), getWeights(). A model is a path (file or folder), an opened TensorStore, or in-memory
+ * tensors. Files are opened for each call and closed after it.
+ */
+import { openModel } from './formats/open.js';
+import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
+import type { TensorStore } from './formats/types.js';
+import { WeightWatcherError } from './util/errors.js';
+import { resolveOptions, type AnalyzeOptions } from './engine/options.js';
+import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
+import type { Row } from './engine/extensions.js';
+import type { SkippedLayer } from './engine/plan.js';
+import { readLayerMatrices, type LayerResult } from './engine/layer.js';
+import { enumerateLayers } from './layers/enumerate.js';
+import { layerGeometry } from './tensors/geometry.js';
+import { computeEsd, type Matrix } from './spectra/esd.js';
+import { normalizeRows } from './report/columns.js';
+import { summarize, type Summary } from './report/summary.js';
+
+export type ModelInput = string | TensorStore | readonly InMemoryTensor[] | AsyncIterable<InMemoryTensor>;
+
+export interface RunInfo {
+  /** Layers that produced no row, and why. */
+  readonly skipped: SkippedLayer[];
+  /** Layers whose analysis failed (bad data, LAPACK failure); the run continued without them. */
+  readonly failures: LayerFailure[];
+  readonly elapsedMs: number;
+  readonly source: string;
+  readonly format: string;
+}
+
+function isStore(m: unknown): m is TensorStore {
+  return typeof m === 'object' && m !== null && typeof (m as TensorStore).list === 'function' && typeof (m as TensorStore).read === 'function';
+}
+
+export class WeightWatcher {
+  private model: ModelInput | undefined;
+  /** The last analyze() result. */
+  details: Row[] | undefined;
+  /** Skipped layers, failures and timing of the last analyze(). */
+  lastRun: RunInfo | undefined;
+  private layerResults: LayerResult[] = [];
+
+  constructor(model?: ModelInput) {
+    this.model = model;
+  }
+
+  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore) => Promise<T>): Promise<T> {
+    const m = model ?? this.model;
+    if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
+    if (model !== undefined) this.model = model;
+    if (isStore(m)) return fn(m); // caller owns it
+    const store = typeof m === 'string' ? await openModel(m) : await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** Per-layer metrics with the reference's column names and order. */
+  async analyze(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
+    const { model, ...rest } = options;
+    const o = resolveOptions(rest);
+    return this.withStore(model, async (store) => {
+      const run = await runAnalysis(store, o);
+      this.layerResults = run.results;
+      this.details = normalizeRows(run.results.map((r) => r.row));
+      this.lastRun = { skipped: run.skipped, failures: run.failures, elapsedMs: run.elapsedMs, source: store.source, format: store.format };
+      return this.details;
+    });
+  }
+
+  /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
+  async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
+    const { model, ...rest } = options;
+    const o = resolveOptions(rest);
+    return this.withStore(model, async (store) => normalizeRows(describeRows(store, o).rows));
+  }
+
+  getDetails(): Row[] | undefined {
+    return this.details;
+  }
+
+  /** Means of the headline metrics over the layers (the given rows or the last analyze()). */
+  getSummary(details?: readonly Row[]): Summary {
+    const rows = details ?? this.details;
+    return rows ? summarize(rows) : {};
+  }
+
+  /** Eigenvalues and fit kept by the last analyze({ keep_evals: true }) for a layer id. */
+  getLayerResults(): readonly LayerResult[] {
+    return this.layerResults;
+  }
+
+  private async findLayer(store: TensorStore, layer: number | string) {
+    const spec = enumerateLayers(store).find((l) => (typeof layer === 'number' ? l.id === layer : l.name === layer));
+    if (!spec) throw new WeightWatcherError('E_NOT_FOUND', `${store.source}: no layer with ${typeof layer === 'number' ? 'id' : 'name'} ${JSON.stringify(layer)}`);
+    const geometry = spec.tensor ? layerGeometry(spec.type, spec.shape, spec.channels) : undefined;
+    if (!geometry) throw new WeightWatcherError('E_SHAPE', `${store.source}: layer ${JSON.stringify(layer)} (${spec.type}, shape [${spec.shape.join(', ')}]) has no weight matrix to analyse`);
+    return { spec, geometry };
+  }
+
+  /**
+   * The layer's weight matrices as stored (unscaled; conv2d: one per kernel position). Unlike the
+   * reference (Q46), any layer with a weight matrix can be fetched, not only those analyze keeps.
+   */
+  async getWeights(layer: number | string, options: { model?: ModelInput } = {}): Promise<Matrix[]> {
+    return this.withStore(options.model, async (store) => readLayerMatrices(store, await this.findLayer(store, layer)));
+  }
+
+  /** The layer's ESD, ascending, without conv2d_norm scaling (as the reference's get_ESD, Q13). */
+  async getESD(layer: number | string, options: { model?: ModelInput; precision?: 'float64' | 'float32' } = {}): Promise<Float64Array> {
+    return this.withStore(options.model, async (store) => {
+      const found = await this.findLayer(store, layer);
+      const mats = await readLayerMatrices(store, found);
+      return (await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64' })).evals;
+    });
+  }
+}
+

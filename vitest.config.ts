@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Native addons and worker_threads do not mix well: run every test file in a forked process.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
