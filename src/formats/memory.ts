@@ -37,6 +37,7 @@ export class MemoryStore implements TensorStore {
   readonly source = 'in-memory tensors';
   readonly format = 'memory';
   readonly convention = 'statedict' as const;
+  readonly defaultStartId = 1;
   private readonly entries: TensorEntry[] = [];
   private readonly byName = new Map<string, InMemoryTensor>();
 

@@ -39,6 +39,11 @@ export interface TensorStore {
   /** Short format name: 'safetensors', 'pytorch', 'onnx', 'gguf', 'tfjs', 'keras', 'npy', 'memory'. */
   readonly format: string;
   readonly convention: LayerConvention;
+  /**
+   * First layer id when start_ids is 0. The reference numbers in-memory state dicts from 1 and
+   * files/folders from 0 (spec §1.4); undefined means 0.
+   */
+  readonly defaultStartId?: number;
   /** All tensors in the order the reference iterates them. Cheap: headers only. */
   list(): readonly TensorEntry[];
   /**

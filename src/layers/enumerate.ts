@@ -94,7 +94,8 @@ function enumerateKeras(store: KerasLikeStore, startId: number): LayerSpec[] {
   });
 }
 
-export function enumerateLayers(store: TensorStore, startId = 0): LayerSpec[] {
+export function enumerateLayers(store: TensorStore, startIds = 0): LayerSpec[] {
+  const startId = startIds === 0 ? (store.defaultStartId ?? 0) : startIds;
   switch (store.convention) {
     case 'statedict': return enumerateStateDict(store.list(), startId);
     case 'onnx': return enumerateOnnx(store.list());

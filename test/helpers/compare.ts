@@ -1,0 +1,77 @@
+/**
+ * Row-by-row comparison with the reference's output, with the project's tolerances:
+ * floats ≤1e-9 relative (alpha, D, xmin, sigma ≤1e-7), integers and strings exact,
+ * eigenvalues ≤1e-10 relative to the layer's lambda_max.
+ */
+import { expect } from 'vitest';
+import type { Row } from '../../src/index.js';
+import type { Golden, GoldenEvals } from './corpus.js';
+
+const FIT_COLUMNS = new Set(['alpha', 'D', 'xmin', 'sigma', 'raw_alpha', 'Lambda']);
+/** Columns derived from alpha inherit its tolerance. */
+const ALPHA_DERIVED = new Set(['alpha_weighted', 'log_alpha_norm']);
+
+export interface Deltas {
+  [column: string]: number;
+}
+
+function rel(a: number, b: number): number {
+  if (a === b) return 0;
+  return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
+}
+
+export function compareRows(ours: readonly Row[], golden: Golden, opts: { skip?: ReadonlySet<string> } = {}): Deltas {
+  const deltas: Deltas = {};
+  const cols = golden.columns.filter((c) => !opts.skip?.has(c));
+  if (ours.length) expect(Object.keys(ours[0]!)).toEqual(golden.columns);
+  expect(ours.map((r) => [r.layer_id, r.name, r.slice_id ?? null])).toEqual(golden.details.map((r) => [r.layer_id, r.name, r.slice_id ?? null]));
+  golden.details.forEach((g, i) => {
+    const r = ours[i]!;
+    for (const c of cols) {
+      const a = r[c];
+      const b = g[c];
+      const where = `layer ${String(g.layer_id)} ${String(g.name)}${g.slice_id !== undefined ? `:${String(g.slice_id)}` : ''} column ${c}`;
+      if (typeof b === 'number' && !Number.isInteger(b) || (typeof b === 'number' && typeof a === 'number' && !Number.isInteger(a))) {
+        expect(typeof a, where).toBe('number');
+        const d = rel(a as number, b);
+        const tol = FIT_COLUMNS.has(c) || ALPHA_DERIVED.has(c) ? 1e-7 : 1e-9;
+        expect(d, `${where}: ours ${String(a)} vs reference ${String(b)}`).toBeLessThanOrEqual(tol);
+        deltas[c] = Math.max(deltas[c] ?? 0, d);
+      } else if (b === null) {
+        // NaN / None in the reference
+        expect(a === null || (typeof a === 'number' && Number.isNaN(a)), `${where}: expected null/NaN, got ${String(a)}`).toBe(true);
+      } else {
+        expect(a, where).toEqual(b);
+      }
+    }
+  });
+  return deltas;
+}
+
+export function compareEvals(ours: readonly { row: Row; evals?: Float64Array }[], golden: GoldenEvals): number {
+  let worst = 0;
+  expect(ours.length).toBe(golden.layers.length);
+  golden.layers.forEach((g, i) => {
+    const e = ours[i]!.evals!;
+    expect(ours[i]!.row.layer_id).toBe(g.layer_id);
+    expect(e.length, `evals of layer ${g.layer_id}`).toBe(g.evals.length);
+    const lmax = Math.max(...g.evals);
+    for (let k = 0; k < e.length; k++) {
+      const d = Math.abs(e[k]! - g.evals[k]!) / lmax;
+      worst = Math.max(worst, d);
+    }
+  });
+  expect(worst).toBeLessThanOrEqual(1e-10);
+  return worst;
+}
+
+export function summaryDelta(ours: Record<string, number>, golden: Record<string, number>): number {
+  expect(Object.keys(ours).sort()).toEqual(Object.keys(golden).sort());
+  let worst = 0;
+  for (const [k, v] of Object.entries(golden)) {
+    const d = rel(ours[k]!, v);
+    expect(d, `summary ${k}: ${ours[k]} vs ${v}`).toBeLessThanOrEqual(1e-7);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
