@@ -7,6 +7,10 @@ import { basename, join } from 'node:path';
 import { WeightWatcherError } from '../util/errors.js';
 import { SafetensorsFile, SafetensorsStore } from './safetensors.js';
 import type { TensorStore } from './types.js';
+import { openOnnx } from './onnx.js';
+import { openGguf } from './gguf.js';
+import { openTfjs } from './tfjs.js';
+import { openKeras } from './keras.js';
 
 export interface FileFormatReader {
   /** Format name shown in messages. */
@@ -110,8 +114,21 @@ async function openSafetensorsFolder(dir: string, files: readonly string[], pref
   return new SafetensorsStore(opened);
 }
 
+const startsWith = (head: Uint8Array, bytes: readonly number[]) => bytes.every((b, i) => head[i] === b);
+const ext = (path: string, ...exts: string[]) => exts.some((e) => path.toLowerCase().endsWith(e));
+
+registerFileReader({ format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) });
+registerFileReader({ format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) });
+// ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
+registerFileReader({ format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p) => openOnnx(p) });
+registerFileReader({ format: 'tfjs', matches: (head, p) => ext(p, '.json') && head[0] === 0x7b, open: (p) => openTfjs(p) });
+
 registerFolderReader({ format: 'safetensors', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'model') });
 registerFolderReader({ format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') });
+registerFolderReader({
+  format: 'tfjs',
+  tryOpen: async (dir, files) => (files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined),
+});
 
 async function readHead(path: string, n = 64): Promise<Uint8Array> {
   const h = await openFile(path, 'r');

@@ -4,6 +4,7 @@
  */
 import type { TensorEntry, TensorStore } from '../formats/types.js';
 import type { LayerSpec, LayerType } from './types.js';
+import { kerasLayerType, type KerasTensorStore } from '../formats/keras.js';
 
 const WEIGHT_SUFFIX = '.weight';
 
@@ -51,41 +52,19 @@ function enumerateOnnx(entries: readonly TensorEntry[]): LayerSpec[] {
   }));
 }
 
-/** Keras-style stores describe their layer list themselves (InputLayer, Flatten… consume ids). */
-export interface KerasLayerInfo {
-  name: string;
-  className: string;
-  kernel?: string;
-  bias?: string;
-}
-interface KerasLikeStore extends TensorStore {
-  layers?(): readonly KerasLayerInfo[];
-}
-
-function kerasType(className: string, shape: readonly number[]): LayerType {
-  const c = className.toLowerCase();
-  if (c.includes('dense')) return 'dense';
-  if (c.includes('conv1d')) return 'conv1d';
-  if (c.includes('conv2d')) return shape.length === 4 ? 'conv2d' : 'unknown';
-  if (c.includes('flatten')) return 'flattened';
-  if (c.includes('embedding')) return 'embedding';
-  if (c.includes('layernorm') || c.includes('normalization')) return 'norm';
-  return shape.length === 2 ? 'dense' : shape.length === 4 ? 'conv2d' : 'unknown';
-}
-
-function enumerateKeras(store: KerasLikeStore, startId: number): LayerSpec[] {
+/** Keras-style stores list every layer (InputLayer, Flatten… consume ids); kernels are in Keras layout. */
+function enumerateKeras(store: KerasTensorStore, startId: number): LayerSpec[] {
   const byName = new Map(store.list().map((e) => [e.name, e]));
-  const infos: readonly KerasLayerInfo[] = store.layers
-    ? store.layers()
-    : store.list().map((e) => ({ name: e.name.replace(/\/[^/]*$/, ''), className: '', kernel: e.name }));
-  return infos.map((l, i) => {
+  return store.layers().map((l, i) => {
     const entry = l.kernel !== undefined ? byName.get(l.kernel) : undefined;
     const shape = entry?.shape ?? [];
+    let type: LayerType = kerasLayerType(l.className);
+    if (type === 'conv2d' && shape.length !== 4) type = 'unknown';
     return {
       id: startId + i,
       name: l.name,
-      longname: l.name,
-      type: entry ? kerasType(l.className, shape) : 'unknown',
+      longname: l.name, // Q10 fixed: the reference leaves Keras longnames empty
+      type: entry ? type : 'unknown',
       tensor: entry?.name,
       shape,
       channels: 'first' as const,
@@ -99,6 +78,6 @@ export function enumerateLayers(store: TensorStore, startIds = 0): LayerSpec[] {
   switch (store.convention) {
     case 'statedict': return enumerateStateDict(store.list(), startId);
     case 'onnx': return enumerateOnnx(store.list());
-    case 'keras': return enumerateKeras(store as KerasLikeStore, startId);
+    case 'keras': return enumerateKeras(store as KerasTensorStore, startId);
   }
 }

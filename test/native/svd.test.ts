@@ -74,7 +74,7 @@ describe('svdvals', () => {
   });
 
   it('async errors keep the caller in the stack trace', async () => {
-    const err = await svdvals(new Float64Array([NaN]), 1, 1).catch((e: unknown) => e as Error);
+    const err = (await svdvals(new Float64Array([NaN]), 1, 1).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(WeightWatcherError);
     expect(err.stack).toMatch(/svd\.test\.ts/);
   });
