@@ -21,6 +21,10 @@ export class RandomAccessFile {
       throw new WeightWatcherError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `${path}: cannot open (${code ?? String(e)})`, { file: path, cause: e });
     }
     const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new WeightWatcherError('E_FORMAT', `${path}: not a regular file`, { file: path });
+    }
     return new RandomAccessFile(path, handle, st.size);
   }
 

@@ -11,6 +11,9 @@ import { openOnnx } from './onnx.js';
 import { openGguf } from './gguf.js';
 import { openTfjs } from './tfjs.js';
 import { openKeras } from './keras.js';
+import { openPyTorch, openPyTorchShards } from './pytorch.js';
+import { openNpy, openNpz } from './npy.js';
+import { isZipSignature } from './zip.js';
 
 export interface FileFormatReader {
   /** Format name shown in messages. */
@@ -119,12 +122,26 @@ const ext = (path: string, ...exts: string[]) => exts.some((e) => path.toLowerCa
 
 registerFileReader({ format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) });
 registerFileReader({ format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) });
+registerFileReader({ format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) });
+registerFileReader({ format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p) => openNpz(p) });
+// torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.
+registerFileReader({
+  format: 'pytorch',
+  matches: (head, p) => (isZipSignature(head) && !ext(p, '.keras', '.npz')) || (ext(p, '.bin', '.pt', '.pth', '.ckpt') && head[0] === 0x80),
+  open: (p) => openPyTorch(p),
+});
 // ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
 registerFileReader({ format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p) => openOnnx(p) });
-registerFileReader({ format: 'tfjs', matches: (head, p) => ext(p, '.json') && head[0] === 0x7b, open: (p) => openTfjs(p) });
+const firstNonSpace = (head: Uint8Array) => head.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+// model.json is an object; a bare weights manifest (face-api style) is an array.
+registerFileReader({ format: 'tfjs', matches: (head, p) => ext(p, '.json') && [0x7b, 0x5b].includes(firstNonSpace(head) ?? 0), open: (p) => openTfjs(p) });
 
 registerFolderReader({ format: 'safetensors', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'model') });
 registerFolderReader({ format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') });
+registerFolderReader({
+  format: 'pytorch',
+  tryOpen: async (dir, files) => (files.some((f) => /^(pytorch_model|adapter_model).*\.bin$/.test(f)) ? openPyTorchShards(dir) : undefined),
+});
 registerFolderReader({
   format: 'tfjs',
   tryOpen: async (dir, files) => (files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined),

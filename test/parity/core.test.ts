@@ -19,6 +19,8 @@ const cases: Case[] = [
   { golden: 'minigpt-big-data-bf16', model: 'minigpt/big-data/model.bf16.safetensors', set: 'default', options: {} },
   { golden: 'minigpt-big-data-sharded', model: 'minigpt/big-data/sharded', set: 'default', options: {} },
   ...['gaussian', 'spiked', 'pareto', 'powerlaw_sv_bf16', 'convnet'].map((g) => ({ golden: g, model: `synthetic/${g}.safetensors`, set: 'default', options: {} })),
+  { golden: 'minigpt-big-data-bin', model: 'minigpt/big-data/pytorch_model.bin', set: 'default', options: {} },
+  { golden: 'convnet-pt', model: 'synthetic/convnet_state_dict.pt', set: 'default', options: {} },
   { golden: 'minigpt-big-data-onnx', model: 'minigpt/big-data/model.onnx', set: 'default', options: {} },
   { golden: 'convnet-onnx', model: 'synthetic/convnet.onnx', set: 'default', options: {} },
   { golden: 'minigpt-big-data', model: 'minigpt/big-data/model.safetensors', set: 'layers_2_5_16', options: { layers: [2, 5, 16] } },
