@@ -58,7 +58,10 @@ function enumerateKeras(store: KerasTensorStore, startId: number): LayerSpec[] {
   return store.layers().map((l, i) => {
     const entry = l.kernel !== undefined ? byName.get(l.kernel) : undefined;
     const shape = entry?.shape ?? [];
+    // Bare weight manifests have no class names and graph-models give op names (MatMul):
+    // then the kernel's rank decides, as for state dicts.
     let type: LayerType = kerasLayerType(l.className);
+    if (type === 'unknown' && /^(|MatMul|_FusedMatMul|BatchMatMul\w*)$/.test(l.className)) type = typeFromRank(shape);
     if (type === 'conv2d' && shape.length !== 4) type = 'unknown';
     return {
       id: startId + i,
