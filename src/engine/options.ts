@@ -42,6 +42,8 @@ export interface AnalyzeOptions {
   precision?: 'float64' | 'float32';
   /** Keep per-layer eigenvalues and fit arrays on the result (for plots / getESD). */
   keep_evals?: boolean;
+  /** Thread budget shared by concurrent layers and OpenBLAS (default: all cores). */
+  threads?: number | null;
   /** Called after each layer with progress information. */
   onProgress?: (p: Progress) => void;
 }
@@ -84,6 +86,7 @@ export interface ResolvedOptions {
   seed: number | null;
   precision: 'float64' | 'float32';
   keep_evals: boolean;
+  threads: number | null;
   onProgress: ((p: Progress) => void) | undefined;
 }
 
@@ -117,6 +120,7 @@ export const DEFAULTS: Omit<ResolvedOptions, 'onProgress'> = {
   seed: null,
   precision: 'float64',
   keep_evals: false,
+  threads: null,
 };
 
 const CAMEL_ALIASES: Record<string, keyof ResolvedOptions> = {
@@ -188,6 +192,7 @@ export function resolveOptions(input: AnalyzeOptions | Record<string, unknown> =
     if (o.fix_fingers === 'xmin_peak') throw usage("fix_fingers='xmin_peak' requires pl_package='powerlaw'");
   }
   if (o.inverse && o.vectors) throw usage('inverse cannot be combined with vectors');
+  if (o.threads !== null && !(isInt(o.threads) && o.threads >= 1)) throw usage(`threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
   if (o.seed !== null && !isInt(o.seed)) throw usage(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
   if (o.precision !== 'float64' && o.precision !== 'float32') throw usage(`precision must be 'float64' or 'float32', got ${JSON.stringify(o.precision)}`);
   if (typeof o.tolerance !== 'number' || !(o.tolerance >= 0)) throw usage(`tolerance must be a non-negative number, got ${JSON.stringify(o.tolerance)}`);

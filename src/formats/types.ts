@@ -22,6 +22,8 @@ export interface TensorEntry {
   readonly dtype: DType;
   /** Row-major (C order) logical shape. */
   readonly shape: readonly number[];
+  /** A readable name for the `longname` column when the stored one is cryptic (GGUF's blk.N.attn_q). */
+  readonly readableName?: string;
 }
 
 /**

@@ -27,7 +27,7 @@ function enumerateStateDict(entries: readonly TensorEntry[], startId: number): L
     layers.push({
       id: startId + layers.length,
       name,
-      longname: name,
+      longname: e.readableName?.replace(/\.weight$/, '') ?? name,
       type,
       tensor: e.name,
       shape: e.shape,

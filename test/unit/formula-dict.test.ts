@@ -40,6 +40,13 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     expect(s.stable_rank!).toBeCloseTo(7.468990586853425, 12);
   });
 
+  it('accepts an async iterable of tensors', async () => {
+    async function* gen() { for (const t of formulaDict()) yield t; }
+    const rows = await new WeightWatcher(gen()).analyze();
+    expect(rows.map((r) => [r.layer_id, r.name])).toEqual([[1, 'fc1'], [3, 'conv']]);
+    expect(rows[0]!.alpha as number).toBeCloseTo(1.9188901341749132, 12);
+  });
+
   it('describe ids, and filters overwrite each other like the reference', async () => {
     const ww = new WeightWatcher(formulaDict());
     const ids = async (o: object) => (await ww.describe(o)).map((r) => r.layer_id);
