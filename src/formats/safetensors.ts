@@ -6,7 +6,7 @@
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import type { TensorEntry, TensorStore } from './types.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError, withContext } from '../util/errors.js';
 
 /** Headers above this are refused: real ones are a few MB even for 100k-tensor checkpoints. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -32,7 +32,7 @@ export class SafetensorsFile {
       return await SafetensorsFile.parse(path, file);
     } catch (e) {
       await file.close();
-      throw e;
+      throw withContext(e, { file: path });
     }
   }
 
@@ -90,8 +90,7 @@ export class SafetensorsFile {
     try {
       return decodeToFloat32(bytes, t.dtype, shapeSize(t.shape), `${this.path}: tensor "${name}"`);
     } catch (e) {
-      if (e instanceof WeightWatcherError) throw new WeightWatcherError(e.code, e.message, { file: this.path, tensor: name, cause: e });
-      throw e;
+      throw withContext(e, { file: this.path, tensor: name });
     }
   }
 

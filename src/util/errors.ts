@@ -42,3 +42,12 @@ export function isWeightWatcherError(e: unknown): e is WeightWatcherError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Re-throw a WeightWatcherError raised by a shared decoder with the file and tensor it concerns
+ * attached (decoders know neither). Other errors pass through unchanged.
+ */
+export function withContext(e: unknown, ctx: { file?: string; tensor?: string }): unknown {
+  if (!(e instanceof WeightWatcherError) || (e.file !== undefined && e.tensor !== undefined)) return e;
+  return new WeightWatcherError(e.code, e.message, { file: e.file ?? ctx.file, tensor: e.tensor ?? ctx.tensor, cause: e });
+}

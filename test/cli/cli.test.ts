@@ -1,0 +1,94 @@
+/** The command line: subcommands, outputs, exit codes and error messages. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { writeSafetensors } from '../helpers/safetensors-writer.js';
+import { dense } from '../helpers/formula.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ww-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const model = writeSafetensors(join(dir, 'model.safetensors'), [
+  { name: 'fc1.weight', shape: [100, 60], data: dense(100, 60) },
+  { name: 'fc2.weight', shape: [60, 40], data: dense(60, 40, 0.2, 0.1) },
+  { name: 'ln.weight', shape: [60], data: new Float32Array(60).fill(1) },
+]);
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += String(d)));
+  stderr.on('data', (d) => (err += String(d)));
+  const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
+  return { code, out, err };
+}
+
+describe('weightwatcher CLI', () => {
+  it('analyze prints the table and summary, writes JSON and CSV', async () => {
+    const json = join(dir, 'out.json');
+    const csv = join(dir, 'out.csv');
+    const r = await run('analyze', model, '--json', json, '--csv', csv);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^id\s+name\s+type\s+N\s+M\s+alpha\s+D\s+xmin\s+log_spec_norm\s+alpha_w\s+stable_rank\s+warning/);
+    expect(r.out).toMatch(/summary \(mean over layers\)/);
+    expect(r.out).toMatch(/2 layers: \d with alpha < 2 \(over-trained\), \d with alpha > 6/);
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; summary: Record<string, number>; meta: Record<string, unknown> };
+    expect(parsed.details.map((d) => d.name)).toEqual(['fc1', 'fc2']);
+    expect(Object.keys(parsed.details[0]!).slice(0, 4)).toEqual(['layer_id', 'name', 'D', 'M']);
+    expect(parsed.summary.alpha).toBeTypeOf('number');
+    expect(parsed.meta).toMatchObject({ format: 'safetensors', skipped: [{ layer_id: 2, name: 'ln' }] });
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(lines.length).toBe(3);
+    expect(lines[0]!.startsWith('layer_id,name,D,M,N,Q,alpha')).toBe(true);
+  });
+
+  it('option flags reach the analysis (--layers, --min-evals, --xmax -1)', async () => {
+    const json = join(dir, 'sel.json');
+    expect((await run('analyze', model, '--layers', '1', '--json', json, '-q')).code).toBe(0);
+    expect((JSON.parse(readFileSync(json, 'utf8')) as { details: { name: string }[] }).details.map((d) => d.name)).toEqual(['fc2']);
+    expect((await run('analyze', model, '--min-evals', '50', '--json', json, '-q')).code).toBe(0);
+    expect((JSON.parse(readFileSync(json, 'utf8')) as { details: { name: string }[] }).details.map((d) => d.name)).toEqual(['fc1']);
+    const r = await run('analyze', model, '--xmax', '-1', '--json', json, '-q');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+  });
+
+  it('describe and esd', async () => {
+    const d = await run('describe', model);
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/fc1\s+dense\s+100\s+60/);
+    const e = await run('esd', model, '--layer', 'fc2');
+    expect(e.code).toBe(0);
+    expect(e.out.trim().split('\n').length).toBe(40);
+    expect(e.err).toMatch(/40 eigenvalues/);
+  });
+
+  it('exit codes: 2 for bad usage, 1 for failures, with clear messages', async () => {
+    expect((await run()).code).toBe(2);
+    const unknown = await run('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown command 'frobnicate'/);
+    const badFlag = await run('analyze', model, '--min-evals', 'ten');
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.err).toMatch(/--min-evals expects an integer, got 'ten'/);
+    const badCombo = await run('analyze', model, '--xmax', 'force');
+    expect(badCombo.code).toBe(2);
+    expect(badCombo.err).toMatch(/xmax='force' requires pl_package='powerlaw'/);
+    const missing = await run('analyze', join(dir, 'nope.safetensors'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/nope\.safetensors: no such file or folder/);
+    const noLayer = await run('esd', model, '--layer', '99');
+    expect(noLayer.code).toBe(1);
+    expect(noLayer.err).toMatch(/no layer with id 99/);
+  });
+
+  it('info reports the native build', async () => {
+    const r = await run('info');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ blas: 'OpenBLAS', coreType: expect.any(String) });
+  });
+});

@@ -1,0 +1,83 @@
+/** safetensors validation: every malformed header or offset is a typed error, never a crash. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WeightWatcher, openModel } from '../../src/index.js';
+import { SafetensorsFile } from '../../src/formats/safetensors.js';
+import { safetensorsBytes, writeSafetensors } from '../helpers/safetensors-writer.js';
+import { dense } from '../helpers/formula.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ww-st-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const file = (bytes: Uint8Array | string) => {
+  const p = join(dir, `f${n++}.safetensors`);
+  writeFileSync(p, bytes);
+  return p;
+};
+const good = () => [{ name: 'a.weight', shape: [20, 30], data: dense(20, 30) }];
+
+describe('safetensors header validation', () => {
+  const cases: [string, () => Uint8Array | string, RegExp][] = [
+    ['too short', () => 'abc', /not a safetensors file/],
+    ['header length beyond the file', () => { const b = Buffer.from(safetensorsBytes(good())); b.writeBigUInt64LE(1n << 40n, 0); return b; }, /header length/],
+    ['header not JSON', () => { const b = Buffer.from(safetensorsBytes(good())); b[8] = 0x5b; b[9] = 0x7b; return b; }, /not valid UTF-8 JSON|not a JSON object/],
+    ['unknown dtype', () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), dtype: 'F128' } })), /unknown dtype/],
+    ['negative dim', () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), shape: [-20, -30] } })), /invalid shape/],
+    ['offsets past the end', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [0, 1 << 30] } })), /extends past the end/],
+    ['reversed offsets', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [2400, 0] } })), /invalid data_offsets/],
+    ['size mismatch', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 31], data_offsets: [0, 2400] } })), /needs 2480 bytes/],
+    ['huge shape product', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 2400] } })), /too large|needs/],
+  ];
+  for (const [label, make, msg] of cases) {
+    it(label, async () => {
+      const p = file(make());
+      await expect(SafetensorsFile.open(p)).rejects.toMatchObject({ message: expect.stringMatching(msg), file: p });
+      await expect(new WeightWatcher(p).analyze()).rejects.toMatchObject({ code: expect.stringMatching(/E_CORRUPT|E_FORMAT/) });
+    });
+  }
+
+  it('every truncation of a valid file is a typed error or a clean read', async () => {
+    const bytes = safetensorsBytes(good());
+    for (let cut = 0; cut < bytes.length; cut += 97) {
+      const p = file(bytes.subarray(0, cut));
+      const r = await new WeightWatcher(p).analyze().then(() => 'ok', (e: { code?: string }) => e.code);
+      expect(['ok', 'E_CORRUPT', 'E_FORMAT']).toContain(r);
+    }
+  });
+});
+
+describe('a bad layer fails that layer, not the run', () => {
+  it('NaN weights and an unsupported dtype are reported per layer', async () => {
+    const bad = dense(20, 30);
+    bad[7] = NaN;
+    const p = writeSafetensors(join(dir, 'mixed.safetensors'), [
+      { name: 'a.weight', shape: [20, 30], data: dense(20, 30) },
+      { name: 'b.weight', shape: [20, 30], data: bad },
+      { name: 'c.weight', shape: [20, 30], data: dense(20, 30, 0.2) },
+    ]);
+    const ww = new WeightWatcher(p);
+    const rows = await ww.analyze();
+    expect(rows.map((r) => r.name)).toEqual(['a', 'c']);
+    expect(ww.lastRun!.failures).toEqual([expect.objectContaining({ layer_id: 1, name: 'b', code: 'E_NONFINITE' })]);
+    expect(ww.lastRun!.failures[0]!.message).toMatch(/non-finite value \(nan\) at row 0, column 7/);
+  });
+
+  it('explains skipped layers', async () => {
+    const p = writeSafetensors(join(dir, 'skips.safetensors'), [
+      { name: 'big.weight', shape: [20, 30], data: dense(20, 30) },
+      { name: 'small.weight', shape: [20, 5], data: dense(20, 5) },
+      { name: 'norm.weight', shape: [30], data: new Float32Array(30) },
+    ]);
+    const ww = new WeightWatcher(p);
+    await ww.analyze();
+    expect(ww.lastRun!.skipped).toEqual([
+      { layer_id: 1, name: 'norm', reason: 'type unknown is not analysed' },
+      { layer_id: 2, name: 'small', reason: 'M·rf = 5 < min_evals = 10' },
+    ]);
+    const store = await openModel(p);
+    expect(store.list().map((e) => e.name)).toEqual(['big.weight', 'norm.weight', 'small.weight']);
+    await store.close();
+  });
+});
