@@ -2,7 +2,7 @@
  * Positioned reads with bounds checks. Readers never load a whole model file: they open it once
  * and read headers and single tensors at explicit offsets.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { WeightWatcherError } from '../util/errors.js';
 
 export class RandomAccessFile {
@@ -48,5 +48,15 @@ export class RandomAccessFile {
     const h = this.handle;
     this.handle = undefined;
     if (h) await h.close();
+  }
+}
+
+/** Whether `path` is a folder; a missing or unreadable path is E_NOT_FOUND naming it. */
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new WeightWatcherError('E_NOT_FOUND', `${path}: cannot open (${code ?? String(e)})`, { file: path, cause: e });
   }
 }

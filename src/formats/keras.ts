@@ -16,11 +16,11 @@
  * jsfive, see Hdf5Worker), and a dataset is decoded through a plain JS number array (8 bytes per
  * element) before becoming float32. Files above 2 GiB are refused.
  */
-import { stat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { RandomAccessFile } from './file.js';
+import { RandomAccessFile, isDirectory } from './file.js';
 import { ZipArchive } from './zip.js';
 import { shapeSize } from './decode.js';
 import type { DType, TensorEntry, TensorStore } from './types.js';
@@ -492,13 +492,7 @@ async function openLegacyH5(file: RandomAccessFile, limits: Hdf5Limits): Promise
 
 /** The one `.keras`/`.h5` in a folder (the reference's folder mode globs `*h5`). */
 async function resolveModelPath(path: string): Promise<string> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(path)).isDirectory();
-  } catch (e) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`, { file: path, cause: e });
-  }
-  if (!isDir) return path;
+  if (!(await isDirectory(path))) return path;
   const found = (await readdir(path)).filter((f) => /\.(keras|h5)$/i.test(f)).sort();
   if (found.length !== 1) {
     throw new WeightWatcherError(found.length ? 'E_USAGE' : 'E_NOT_FOUND', `${path}: expected one .keras or .h5 model in the folder, found ${found.length ? found.join(', ') : 'none'}`, { file: path });

@@ -14,6 +14,7 @@ import { openKeras } from './keras.js';
 import { openPyTorch, openPyTorchShards } from './pytorch.js';
 import { openNpy, openNpz } from './npy.js';
 import { isZipSignature } from './zip.js';
+import { readShardIndex } from './shard-index.js';
 
 export interface FileFormatReader {
   /** Format name shown in messages. */
@@ -55,30 +56,6 @@ registerFileReader({
   open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
 });
 
-/** weight_map of an index: shard by shard in sorted shard-name order, JSON key order inside a shard (spec §6.6). */
-export function layerMapFromIndex(weightMap: Record<string, string>): { order: string[]; shards: string[] } {
-  const shards = [...new Set(Object.values(weightMap))].sort();
-  const order = shards.flatMap((s) => Object.entries(weightMap).filter(([, f]) => f === s).map(([k]) => k));
-  return { order, shards };
-}
-
-async function readIndex(path: string): Promise<Record<string, string>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    throw new WeightWatcherError('E_CORRUPT', `${path}: index is not valid JSON (${e instanceof Error ? e.message : String(e)})`, { file: path });
-  }
-  const wm = (parsed as { weight_map?: unknown })?.weight_map;
-  if (!wm || typeof wm !== 'object' || Array.isArray(wm) || !Object.values(wm).every((v) => typeof v === 'string')) {
-    throw new WeightWatcherError('E_CORRUPT', `${path}: index has no "weight_map" object of tensor → file names`, { file: path });
-  }
-  for (const f of Object.values(wm as Record<string, string>)) {
-    if (f.includes('/') || f.includes('\\') || f === '..') throw new WeightWatcherError('E_UNSAFE', `${path}: shard name "${f}" points outside the folder`, { file: path });
-  }
-  return wm as Record<string, string>;
-}
-
 const SHARD_RE = /-\d+-of-\d+\./;
 
 /** Pick the weight files of one prefix (model / adapter_model) the way a user expects. */
@@ -101,10 +78,11 @@ async function openSafetensorsFolder(dir: string, files: readonly string[], pref
     return new SafetensorsStore(opened, keys);
   }
   if (indexes.length === 1) {
-    const { order, shards } = layerMapFromIndex(await readIndex(join(dir, indexes[0]!)));
+    const plan = await readShardIndex(dir, indexes[0]!);
+    const order = plan.flatMap((p) => p.keys);
     const opened: SafetensorsFile[] = [];
     try {
-      for (const s of shards) opened.push(await SafetensorsFile.open(join(dir, s)));
+      for (const s of plan) opened.push(await SafetensorsFile.open(join(dir, s.file)));
     } catch (e) {
       await Promise.all(opened.map((f) => f.close()));
       throw e;

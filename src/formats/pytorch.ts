@@ -11,8 +11,9 @@
  * descriptors (storage key, dtype, offset, shape, stride); tensor bytes are read lazily, one
  * tensor at a time, and strided views are gathered into row-major order.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { readShardIndex } from './shard-index.js';
+import { join } from 'node:path';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from './npy.js';
@@ -26,7 +27,6 @@ import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
 
 /** Pickled metadata of even the largest models is a few MB; refuse absurd sizes before reading. */
 const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
-const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const MAX_BROADCAST_ELEMENTS = 1 << 26;
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
@@ -502,33 +502,6 @@ interface ShardPlan {
 
 const INDEX_NAME = 'pytorch_model.bin.index.json';
 
-async function readWeightMap(dir: string, indexName: string): Promise<ShardPlan[]> {
-  const path = join(dir, indexName);
-  const st = await stat(path);
-  if (st.size > MAX_INDEX_BYTES) fail('E_UNSUPPORTED', path, `index of ${st.size} bytes is too large`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (cause) {
-    throw new WeightWatcherError('E_FORMAT', `${path}: invalid JSON (${(cause as Error).message})`, { file: path, cause });
-  }
-  const map = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) fail('E_FORMAT', path, 'has no "weight_map" object');
-  // Spec §6.6: shard by shard in sorted shard-file order, keys in JSON order within a shard.
-  // (JSON.parse moves integer-like keys first; state-dict keys are never integer-like.)
-  const byShard = new Map<string, string[]>();
-  for (const [key, shard] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof shard !== 'string') fail('E_FORMAT', path, `weight_map entry ${key} is not a file name`);
-    if (shard !== basename(shard) || shard === '.' || shard === '..' || shard.includes('\\')) {
-      fail('E_UNSAFE', path, `weight_map entry ${key} points outside the directory (${JSON.stringify(shard)})`);
-    }
-    const list = byShard.get(shard) ?? [];
-    list.push(key);
-    byShard.set(shard, list);
-  }
-  return [...byShard.keys()].sort().map((file) => ({ file, keys: byShard.get(file) }));
-}
-
 async function planShards(dir: string): Promise<ShardPlan[]> {
   let names: string[];
   try {
@@ -538,7 +511,7 @@ async function planShards(dir: string): Promise<ShardPlan[]> {
   }
   const indexes = names.includes(INDEX_NAME) ? [INDEX_NAME] : names.filter((n) => n.endsWith('.bin.index.json'));
   if (indexes.length > 1) fail('E_FORMAT', dir, `several shard indexes (${indexes.join(', ')}); keep one`);
-  if (indexes[0] !== undefined) return readWeightMap(dir, indexes[0]);
+  if (indexes[0] !== undefined) return readShardIndex(dir, indexes[0]);
   // No index: the reference's directory mode, files matching *model*bin in sorted order.
   return names.filter((n) => /model.*bin$/.test(n)).sort().map((file) => ({ file, keys: undefined }));
 }

@@ -24,7 +24,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { RandomAccessFile } from './file.js';
+import { RandomAccessFile, isDirectory } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras.js';
 import type { DType, TensorEntry } from './types.js';
@@ -355,13 +355,7 @@ export async function listTfjsModels(dir: string): Promise<string[]> {
 }
 
 async function resolveModelFile(path: string): Promise<string> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(path)).isDirectory();
-  } catch (e) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`, { file: path, cause: e });
-  }
-  if (!isDir) return path;
+  if (!(await isDirectory(path))) return path;
   const models = await listTfjsModels(path);
   if (models.length === 1) return models[0]!;
   if (models.length === 0) throw new WeightWatcherError('E_NOT_FOUND', `${path}: no model.json or *${MANIFEST_SUFFIX} in the folder`, { file: path });
