@@ -1,0 +1,276 @@
+/**
+ * CLI glue for the figures and reports: `analyze --plot DIR`, `analyze --report FILE.html` and the
+ * `compare` command. The CLI entry (main.ts) calls these after its own argument parsing.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { WeightWatcher } from '../watcher.js';
+import type { AnalyzeOptions } from '../engine/options.js';
+import type { Row } from '../engine/extensions.js';
+import { summarize, type Summary } from '../report/summary.js';
+import type { LayerResult } from '../engine/layer.js';
+import { WeightWatcherError, isWeightWatcherError } from '../util/errors.js';
+import { layerFigureSpecs, layerPlotId } from '../report/plots/layer.js';
+import { modelFigureSpecs } from '../report/plots/model.js';
+import { compareFigureSpec } from '../report/plots/compare.js';
+import { renderSvg, svgToPng, type VlSpec } from '../report/plots/render.js';
+import { analyzeReportHtml, compareReportHtml, type LayerSection } from '../report/html.js';
+import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
+
+type Format = 'svg' | 'png';
+
+function layersWithEvals(ww: WeightWatcher): readonly LayerResult[] {
+  const layers = ww.getLayerResults();
+  if (layers.length && !layers.some((l) => l.evals)) {
+    throw new WeightWatcherError('E_USAGE', 'per-layer plots need the eigenvalues: run analyze with keep_evals: true');
+  }
+  return layers;
+}
+
+async function writeFigure(base: string, spec: VlSpec, formats: readonly Format[], written: string[]): Promise<string> {
+  const svg = await renderSvg(spec);
+  if (formats.includes('svg')) { await writeFile(`${base}.svg`, svg); written.push(`${base}.svg`); }
+  if (formats.includes('png')) { await writeFile(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
+  return svg;
+}
+
+/**
+ * analyze --plot DIR: every layer's figures as `DIR/layer<id>[_<slice>].<figure>.svg|png` (figure ∈
+ * esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, and esd-random, mp-fit, mp-fit-random
+ * with randomize / mp_fit), plus the model figures `DIR/model.<figure>.svg|png` (alpha-hist,
+ * alpha-depth, log_spectral_norm-depth). Returns the files written. Needs analyze({ keep_evals: true }).
+ */
+export async function writeAnalyzePlots(dir: string, ww: WeightWatcher, opts: { formats?: ('svg' | 'png')[] } = {}): Promise<string[]> {
+  const formats: Format[] = opts.formats?.length ? opts.formats : ['svg', 'png'];
+  const layers = layersWithEvals(ww);
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  for (const layer of layers) {
+    const specs = layerFigureSpecs(layer);
+    const id = layerPlotId(layer.row);
+    for (const [fig, spec] of Object.entries(specs)) {
+      if (spec) await writeFigure(join(dir, `layer${id}.${fig}`), spec, formats, written);
+    }
+  }
+  const rows = ww.getDetails() ?? layers.map((l) => l.row);
+  for (const [fig, spec] of Object.entries(modelFigureSpecs(rows))) {
+    await writeFigure(join(dir, `model.${fig}`), spec, formats, written);
+  }
+  return written;
+}
+
+async function renderSpecs(specs: Record<string, VlSpec | undefined>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, s] of Object.entries(specs)) if (s) out[k] = await renderSvg(s);
+  return out;
+}
+
+/** analyze --report FILE.html: the self-contained HTML report (layer figures only for layers with kept eigenvalues). */
+export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title: string): Promise<void> {
+  const results = ww.getLayerResults();
+  const rows = ww.getDetails() ?? results.map((r) => r.row);
+  const layers: LayerSection[] = [];
+  for (const l of results) {
+    if (!l.evals) continue;
+    layers.push({ id: layerPlotId(l.row), row: l.row, figures: await renderSpecs(layerFigureSpecs(l)) });
+  }
+  const run = ww.lastRun;
+  const notes = [
+    ...(run?.skipped ?? []).map((s) => describeNote('skipped', s)),
+    ...(run?.failures ?? []).map((f) => describeNote('failed', f)),
+  ];
+  const html = analyzeReportHtml({
+    title,
+    rows,
+    summary: ww.getSummary(),
+    ...(run ? { source: run.source, format: run.format, elapsedMs: run.elapsedMs } : {}),
+    notes,
+    modelFigures: await renderSpecs(modelFigureSpecs(rows)),
+    layers,
+  });
+  await mkdir(dirname(resolve(file)), { recursive: true });
+  await writeFile(file, html);
+}
+
+function describeNote(kind: string, x: unknown): string {
+  if (typeof x !== 'object' || x === null) return `${kind}: ${String(x)}`;
+  const o = x as Record<string, unknown>;
+  const who = [o.layer_id ?? o.id, o.name].filter((v) => v !== undefined).join(' ');
+  const why = o.reason ?? o.message ?? o.error ?? '';
+  return `${kind}: ${who}${why ? ` — ${String(why instanceof Error ? why.message : why)}` : ''}`;
+}
+
+// ------------------------------------------------------------------------------------ compare
+
+export const COMPARE_USAGE = `usage: weightwatcher compare A B [C …] [--plot FILE.png|FILE.svg] [--report FILE.html] [--json FILE] [--names a,b,c]
+
+Compares models: each of A, B, … is a model path (analysed with default options) or a saved
+result (.json with {details, summary, meta}). Prints the side-by-side summary, the number of layers
+with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.
+  --plot FILE      write the comparison figure (FILE.png and FILE.svg next to each other)
+  --report FILE    write a self-contained HTML report
+  --json FILE      write the comparison (summaries, counts, per-layer differences) as JSON
+  --names a,b,c    model names for tables and legends (default: from the paths)
+`;
+
+interface CompareArgs {
+  inputs: string[];
+  plot?: string;
+  report?: string;
+  json?: string;
+  names?: string[];
+  help?: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseCompareArgs(argv: readonly string[]): CompareArgs {
+  const a: CompareArgs = { inputs: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const key = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case '-h': case '--help': a.help = true; break;
+      case '--plot': a.plot = value(); break;
+      case '--report': a.report = value(); break;
+      case '--json': a.json = value(); break;
+      case '--names': a.names = value().split(',').map((s) => s.trim()); break;
+      case '--': a.inputs.push(...argv.slice(i + 1)); i = argv.length; break;
+      default:
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        a.inputs.push(arg);
+    }
+  }
+  return a;
+}
+
+export async function writeComparePlot(file: string, spec: VlSpec): Promise<string[]> {
+  const ext = extname(file).toLowerCase();
+  const base = file.slice(0, file.length - ext.length);
+  await mkdir(dirname(resolve(file)), { recursive: true });
+  const svg = await renderSvg(spec);
+  await writeFile(`${base}.svg`, svg);
+  await writeFile(`${base}.png`, svgToPng(svg));
+  return ext === '.svg' ? [`${base}.svg`, `${base}.png`] : [`${base}.png`, `${base}.svg`];
+}
+
+function compareJson(res: CompareResult, inputs: readonly CompareInput[]) {
+  return {
+    models: res.models.map((m, i) => ({ ...m, layers: inputs[i]!.rows.length })),
+    table: res.table.map((t) => ({ metric: t.metric, ...Object.fromEntries(res.names.map((n, i) => [n, t.values[i] ?? null])) })),
+    layer_diffs: res.diffs,
+  };
+}
+
+/**
+ * weightwatcher compare A B [C …]: prints the side-by-side summary and counts to stdout, writes the
+ * requested outputs. Exit code 0 ok, 1 failure (unreadable model, write error), 2 bad usage.
+ */
+export async function runCompare(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+  let args: CompareArgs;
+  try {
+    args = parseCompareArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`weightwatcher compare: ${e.message}\n${COMPARE_USAGE}`);
+    return 2;
+  }
+  if (args.help) { io.stdout.write(COMPARE_USAGE); return 0; }
+  const bad = (msg: string) => { io.stderr.write(`weightwatcher compare: ${msg}\n${COMPARE_USAGE}`); return 2; };
+  if (args.inputs.length < 2) return bad(`needs at least two models to compare (got ${args.inputs.length})`);
+  if (args.names && args.names.length !== args.inputs.length) return bad(`--names has ${args.names.length} names for ${args.inputs.length} models`);
+  if (args.names && args.names.some((n) => !n)) return bad('--names has an empty name');
+  if (args.names && new Set(args.names).size !== args.names.length) return bad('--names must be distinct');
+  if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) return bad(`--plot ${args.plot}: the file name must end in .png or .svg`);
+  if (args.report !== undefined && !/\.html?$/i.test(args.report)) return bad(`--report ${args.report}: the file name must end in .html`);
+
+  const names = args.names ?? defaultNames(args.inputs);
+  const inputs: CompareInput[] = [];
+  try {
+    for (let i = 0; i < args.inputs.length; i++) {
+      const p = args.inputs[i]!;
+      const t0 = Date.now();
+      const input = await loadCompareInput(p, names[i]!);
+      io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
+      inputs.push(input);
+    }
+  } catch (e) {
+    io.stderr.write(`weightwatcher compare: ${isWeightWatcherError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+    return 1;
+  }
+
+  const res = compareResults(inputs);
+  io.stdout.write(formatCompareText(res));
+  try {
+    const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
+      table: res.table,
+      diffs: res.diffs.flatMap((d) => d.deltas.map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta })).filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null)),
+    });
+    if (args.plot) {
+      const files = await writeComparePlot(args.plot, spec);
+      io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
+    }
+    if (args.report) {
+      const html = compareReportHtml({
+        title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
+        result: res,
+        compareFigure: await renderSvg(spec),
+        models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
+      });
+      await mkdir(dirname(resolve(args.report)), { recursive: true });
+      await writeFile(args.report, html);
+      io.stderr.write(`compare: wrote ${args.report}\n`);
+    }
+    if (args.json) {
+      await mkdir(dirname(resolve(args.json)), { recursive: true });
+      await writeFile(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n');
+      io.stderr.write(`compare: wrote ${args.json}\n`);
+    }
+  } catch (e) {
+    io.stderr.write(`weightwatcher compare: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function isSavedResult(v: unknown): v is { details: Row[]; summary?: Summary; meta?: Record<string, unknown> } {
+  return typeof v === 'object' && v !== null && Array.isArray((v as { details?: unknown }).details);
+}
+
+/**
+ * Load one compare input: a `.json` file with a `details` array is a saved result; anything else
+ * (including a sharded model's `*.index.json`) is a model that is analysed.
+ */
+async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}): Promise<CompareInput> {
+  if (extname(path).toLowerCase() === '.json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(path, 'utf8'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file`, { file: path });
+      if (e instanceof SyntaxError) throw new WeightWatcherError('E_FORMAT', `${path}: not valid JSON (${e.message})`, { file: path });
+      throw e;
+    }
+    if (isSavedResult(parsed)) {
+      const rows = parsed.details;
+      const summary = parsed.summary && typeof parsed.summary === 'object' ? parsed.summary : summarize(rows);
+      return { name, source: path, kind: 'json', rows, summary, ...(parsed.meta ? { meta: parsed.meta } : {}) };
+    }
+  }
+  const ww = new WeightWatcher(path);
+  const rows = await ww.analyze(analyze);
+  const run = ww.lastRun;
+  return {
+    name, source: path, kind: 'model', rows, summary: ww.getSummary(),
+    ...(run ? { format: run.format, elapsedMs: run.elapsedMs } : {}),
+  };
+}
+

@@ -1,0 +1,149 @@
+/**
+ * Rendering of the plot specs: Vega-Lite → Vega (vega-lite's compile) → SVG string (vega View with
+ * the headless 'none' renderer, View.toSVG) → PNG (@resvg/resvg-js). Everything runs in-process,
+ * without a browser, canvas package or network access. resvg is given font files explicitly
+ * (DejaVu / Liberation from the system, or WW_FONT_FILE) so text is drawn the same on every
+ * machine; with no font file found it falls back to the system fonts, and with none at all the
+ * PNG still renders (without text).
+ */
+import { existsSync } from 'node:fs';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import * as vega from 'vega';
+import { Resvg } from '@resvg/resvg-js';
+import { ESTIMATE, loadFontMetrics, type FontMetrics } from './fontmetrics.js';
+
+/** A Vega-Lite spec as plain JSON (the figure builders produce these). */
+export type VlSpec = Record<string, unknown>;
+
+/** Font family list written into the SVG; resvg picks the first family it has loaded. */
+export const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Verdana, Arial, sans-serif';
+
+/** Shared look of every figure. `aria: false` keeps the SVG small; marks that tests or screen readers need opt back in. */
+export const BASE_CONFIG = {
+  aria: false,
+  font: FONT_FAMILY,
+  background: 'white',
+  view: { stroke: '#ccc' },
+  title: { fontSize: 13, subtitleFontSize: 11, subtitleColor: '#333', anchor: 'middle', offset: 6 },
+  axis: { labelFontSize: 10, titleFontSize: 11, gridColor: '#eee' },
+  legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 260 },
+} as const;
+
+export function withConfig(spec: VlSpec): VlSpec {
+  const cfg = (spec.config as Record<string, unknown> | undefined) ?? {};
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec, config: { ...BASE_CONFIG, ...cfg } };
+}
+
+/** Compile a Vega-Lite spec to a Vega spec (exposed so callers can embed the Vega JSON). */
+export function compileToVega(spec: VlSpec): vega.Spec {
+  return compile(withConfig(spec) as unknown as TopLevelSpec).spec as vega.Spec;
+}
+
+let metricsInstalled = false;
+
+/**
+ * Give vega real text widths (from the font resvg draws with) instead of its 0.8 em/char estimate,
+ * so titles, legends and label truncation are laid out for the text actually rendered.
+ */
+function installTextMetrics(): void {
+  if (metricsInstalled) return;
+  metricsInstalled = true;
+  const files = fontFiles();
+  const regularFile = files.find((f) => !/bold/i.test(f));
+  const regular: FontMetrics = loadFontMetrics(regularFile) ?? ESTIMATE;
+  const boldFile = regularFile ? files.find((f) => /bold/i.test(f) && !/oblique|italic/i.test(f) && f.replace(/-?Bold/i, '').replace(/\.ttf$/i, '') === regularFile.replace(/-?Regular/i, '').replace(/\.ttf$/i, '')) : undefined;
+  const bold: FontMetrics = loadFontMetrics(boldFile) ?? { width: (t, s) => regular.width(t, s) * 1.1 };
+  type Item = { fontSize?: number; fontWeight?: string | number; limit?: number };
+  // textMetrics is exported by vega (from vega-scenegraph) but missing from its typings.
+  const tm = (vega as unknown as { textMetrics: { width: (item: Item, text?: unknown) => number } }).textMetrics;
+  // Same contract as vega's own measureWidth: the (trimmed) line, capped at the item's limit
+  // (vega truncates with an ellipsis to fit the limit).
+  tm.width = (item: Item, text?: unknown) => {
+    const size = item.fontSize != null ? +item.fontSize || 0 : 11;
+    const str = text == null ? '' : String(text).trim();
+    if (size <= 0 || !str) return 0;
+    const w = item.fontWeight;
+    const isBold = w === 'bold' || w === 'bolder' || (typeof w === 'number' && w >= 600) || (typeof w === 'string' && +w >= 600);
+    const width = (isBold ? bold : regular).width(str, size);
+    const limit = Number(item.limit);
+    return limit > 0 ? Math.min(width, limit) : width;
+  };
+}
+
+/** Render a Vega-Lite spec to an SVG document string (headless: renderer 'none', no DOM). */
+export async function renderSvg(spec: VlSpec): Promise<string> {
+  installTextMetrics();
+  const view = new vega.View(vega.parse(compileToVega(spec)), { renderer: 'none', logLevel: vega.Warn });
+  try {
+    return compactSvg(await view.toSVG());
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
+ * Round the geometry attributes (path data, transforms, coordinates) to 2 decimals: vega writes
+ * full float precision, which triples the size of histogram-heavy figures for no visible gain.
+ * Text content and aria labels are left untouched.
+ */
+export function compactSvg(svg: string): string {
+  const round = (n: string) => {
+    const v = Number(n);
+    return Number.isFinite(v) ? String(Math.round(v * 100) / 100) : n;
+  };
+  return svg.replace(/ (d|transform|points|x|y|x1|y1|x2|y2|width|height|cx|cy|r)="([^"]*)"/g,
+    (_m, a: string, v: string) => ` ${a}="${v.replace(/-?\d*\.\d+(?:e[-+]?\d+)?/gi, round)}"`);
+}
+
+const FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+  '/usr/share/fonts/TTF/DejaVuSans.ttf',
+  '/usr/share/fonts/TTF/DejaVuSans-Bold.ttf',
+  '/usr/share/fonts/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf',
+  '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
+  '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf',
+  '/Library/Fonts/Arial.ttf',
+  '/System/Library/Fonts/Supplemental/Arial.ttf',
+  'C:\\Windows\\Fonts\\arial.ttf',
+  'C:\\Windows\\Fonts\\arialbd.ttf',
+];
+
+let fontCache: string[] | undefined;
+
+/** Font files handed to resvg: WW_FONT_FILE (path list) first, then the known system locations that exist. */
+export function fontFiles(): string[] {
+  if (fontCache) return fontCache;
+  const env = (process.env.WW_FONT_FILE ?? '').split(/[:;]/).filter((p) => p && existsSync(p));
+  fontCache = [...env, ...FONT_CANDIDATES.filter((p) => existsSync(p))];
+  return fontCache;
+}
+
+export interface PngOptions {
+  /** Pixel scale relative to the SVG size (default 2, crisp on high-DPI screens and in READMEs). */
+  scale?: number;
+  background?: string;
+}
+
+/** Rasterise an SVG document to PNG bytes with resvg. */
+export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
+  const files = fontFiles();
+  const defaultFamily = files.some((f) => /DejaVuSans/.test(f)) ? 'DejaVu Sans' : files.some((f) => /Liberation/.test(f)) ? 'Liberation Sans' : files.length ? 'Arial' : '';
+  const font = files.length
+    ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: defaultFamily, sansSerifFamily: defaultFamily }
+    : { loadSystemFonts: true }; // graceful fallback: whatever the OS has (maybe nothing: no text)
+  const r = new Resvg(svg, {
+    background: opts.background ?? 'white',
+    fitTo: { mode: 'zoom', value: opts.scale ?? 2 },
+    font,
+    logLevel: 'off',
+  });
+  return new Uint8Array(r.render().asPng());
+}
+
+/** Render a spec to SVG and PNG. */
+export async function renderBoth(spec: VlSpec, png?: PngOptions): Promise<{ svg: string; png: Uint8Array }> {
+  const svg = await renderSvg(spec);
+  return { svg, png: svgToPng(svg, png) };
+}

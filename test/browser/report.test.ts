@@ -1,0 +1,183 @@
+/**
+ * The HTML report in a real browser: Debian's chromium driven by playwright-core (no download).
+ * Opens the minigpt/big-data report from file://, checks there are no console errors or network
+ * requests, every chart is laid out with a non-zero size (after expanding all layers), table
+ * sorting and filtering work, and the compressed-figures and compare variants load too.
+ * Screenshots are saved under test-artifacts/.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PassThrough } from 'node:stream';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WeightWatcher } from '../../src/index.js';
+import { writeAnalyzeReport, runCompare } from '../../src/cli/plot-commands.js';
+import { analyzeReportHtml } from '../../src/report/html.js';
+import { layerFigureSpecs, layerPlotId, renderSvg } from '../../src/report/plots/index.js';
+
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter((p): p is string => !!p);
+const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARTIFACTS = resolve('test-artifacts');
+const MINI = '/work/shared/corpus/minigpt';
+
+if (!CHROMIUM) {
+  console.warn(`[browser test skipped] no chromium at ${CANDIDATES.join(', ')} — install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+}
+
+interface Problems { console: string[]; errors: string[]; requests: string[] }
+
+async function openPage(browser: Browser, file: string): Promise<{ page: Page; problems: Problems }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const problems: Problems = { console: [], errors: [], requests: [] };
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.errors.push(e.message));
+  page.on('request', (r) => { if (!/^(file|data|about|blob):/.test(r.url())) problems.requests.push(r.url()); });
+  page.on('requestfailed', (r) => problems.requests.push(`failed: ${r.url()}`));
+  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  return { page, problems };
+}
+
+function expectClean(p: Problems): void {
+  expect(p.errors, 'page errors').toEqual([]);
+  expect(p.console, 'console errors').toEqual([]);
+  expect(p.requests, 'network requests').toEqual([]);
+}
+
+/** Sizes of every chart SVG in the page. */
+async function chartSizes(page: Page): Promise<{ w: number; h: number }[]> {
+  return page.$$eval('figure.chart svg', (els: any[]) => els.map((e) => { const r = e.getBoundingClientRect(); return { w: r.width as number, h: r.height as number }; }));
+}
+
+async function columnValues(page: Page, table: string, col: string): Promise<string[]> {
+  return page.$eval(`#${table}`, (t: any, c: string) => {
+    const ths: any[] = Array.from(t.querySelectorAll('thead th'));
+    const i = ths.findIndex((h) => h.textContent === c || h.getAttribute('data-col') === c);
+    return (Array.from(t.querySelectorAll('tbody tr')) as any[]).filter((r) => !r.hidden).map((r) => String(r.children[i].getAttribute('data-v') ?? ''));
+  }, col);
+}
+
+describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chromium not installed: skipped'})`, () => {
+  let browser: Browser;
+  let ww: WeightWatcher;
+  const reportFile = join(ARTIFACTS, 'report-minigpt-big-data.html');
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ww = new WeightWatcher(`${MINI}/big-data/model.safetensors`);
+    await ww.analyze({ keep_evals: true });
+    await writeAnalyzeReport(reportFile, ww, 'WeightWatcher report: minigpt/big-data');
+    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: FLAGS });
+  });
+  afterAll(async () => { await browser?.close(); });
+
+  it('opens without errors or network access; charts and tables render; sorting and filtering work', async () => {
+    const { page, problems } = await openPage(browser, reportFile);
+    expect(await page.title()).toBe('WeightWatcher report: minigpt/big-data');
+
+    // model-level charts are visible straight away
+    const initial = await chartSizes(page);
+    expect(initial.length).toBe(3);
+    for (const s of initial) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    await page.screenshot({ path: join(ARTIFACTS, 'report-minigpt-big-data.png') });
+
+    // sorting: alpha ascending, then descending; name (text) ascending
+    await page.click('#details-table th[data-col="alpha"]');
+    const asc = (await columnValues(page, 'details-table', 'alpha')).map(Number);
+    expect(asc).toHaveLength(18);
+    expect(asc).toEqual([...asc].sort((a, b) => a - b));
+    expect(await page.getAttribute('#details-table th[data-col="alpha"]', 'aria-sort')).toBe('ascending');
+    await page.click('#details-table th[data-col="alpha"]');
+    const desc = (await columnValues(page, 'details-table', 'alpha')).map(Number);
+    expect(desc).toEqual([...asc].reverse());
+    await page.click('#details-table th[data-col="name"]');
+    const names = await columnValues(page, 'details-table', 'name');
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })));
+
+    // filtering: warnings and text
+    const over = ww.getDetails()!.filter((r) => (r.alpha as number) < 2).length;
+    await page.selectOption('.table-tools[data-for="details-table"] .warn-filter', 'over');
+    const shown = await page.$$eval('#details-table tbody tr:not([hidden])', (rs: any[]) => rs.map((r) => String(r.className)));
+    expect(shown).toHaveLength(over);
+    expect(shown.every((c) => c === 'warn-over')).toBe(true);
+    expect(await page.textContent('.table-tools[data-for="details-table"] .count')).toBe(`${over} of 18 rows`);
+    await page.selectOption('.table-tools[data-for="details-table"] .warn-filter', 'all');
+    await page.fill('.table-tools[data-for="details-table"] .filter', 'attn');
+    const attn = await columnValues(page, 'details-table', 'name');
+    expect(attn.length).toBe(8);
+    expect(attn.every((n) => n.includes('attn'))).toBe(true);
+
+    // warnings highlighted: over-trained rows have a red-ish background
+    const bg = await page.$eval('#details-table tr.warn-over td', (td: any) => (globalThis as any).getComputedStyle(td).backgroundColor as string);
+    expect(bg).toBe('rgb(253, 232, 232)');
+
+    // layers are collapsed and their figures not in the DOM until opened
+    expect(await page.$$eval('details.layer[open]', (d: any[]) => d.length)).toBe(0);
+    expect(await page.$$eval('details.layer template', (t: any[]) => t.length)).toBe(18);
+    await page.click('#expand-all');
+    await page.waitForFunction("document.querySelectorAll('details.layer template').length === 0");
+    const all = await chartSizes(page);
+    expect(all.length).toBe(3 + 18 * 5);
+    for (const s of all) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    // inline SVG ids stay unique in the page (clip paths)
+    const dupIds = await page.$$eval('svg [id]', (els: any[]) => { const seen = new Set<string>(); const d: string[] = []; for (const e of els) { if (seen.has(e.id)) d.push(e.id); seen.add(e.id); } return d; });
+    expect(dupIds).toEqual([]);
+    const layer0 = await page.$('#layer-0');
+    await layer0!.screenshot({ path: join(ARTIFACTS, 'report-minigpt-big-data-layer0.png') });
+
+    // a link from the table opens the layer section
+    await page.click('#collapse-all');
+    await page.fill('.table-tools[data-for="details-table"] .filter', '');
+    await page.click('#details-table a[href="#layer-5"]');
+    await page.waitForFunction("document.getElementById('layer-5').open === true");
+
+    expectClean(problems);
+    await page.close();
+  });
+
+  it('compressed layer figures (large models) decode and render in the browser', async () => {
+    const layers = ww.getLayerResults().slice(0, 3);
+    const sections = [];
+    for (const l of layers) {
+      const figures: Record<string, string> = {};
+      for (const [k, s] of Object.entries(layerFigureSpecs(l))) if (s) figures[k] = await renderSvg(s);
+      sections.push({ id: layerPlotId(l.row), row: l.row, figures });
+    }
+    const file = join(ARTIFACTS, 'report-compressed.html');
+    await writeFile(file, analyzeReportHtml({ title: 'compressed', rows: layers.map((l) => l.row), summary: {}, modelFigures: {}, layers: sections, compressLayers: true }));
+    const { page, problems } = await openPage(browser, file);
+    expect(await page.$$eval('template[data-enc="gzip-base64"]', (t: any[]) => t.length)).toBe(3);
+    await page.click('#expand-all');
+    await page.waitForFunction("document.querySelectorAll('figure.chart svg').length === 15");
+    for (const s of await chartSizes(page)) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    expectClean(problems);
+    await page.close();
+  });
+
+  it('compare report opens cleanly and its per-layer table sorts', async () => {
+    const file = join(ARTIFACTS, 'compare-minigpt.html');
+    const out = new PassThrough(); out.resume();
+    const code = await runCompare(['init', 'small-data', 'big-data'].map((m) => `${MINI}/${m}/model.safetensors`).concat(['--report', file]), { stdout: out, stderr: out });
+    expect(code).toBe(0);
+    const { page, problems } = await openPage(browser, file);
+    const sizes = await chartSizes(page);
+    expect(sizes.length).toBeGreaterThanOrEqual(1);
+    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: any) => { const r = e.getBoundingClientRect(); return { w: r.width as number, h: r.height as number }; });
+    expect(cmp.w).toBeGreaterThan(400);
+    expect(cmp.h).toBeGreaterThan(300);
+    await page.screenshot({ path: join(ARTIFACTS, 'compare-minigpt.png'), fullPage: false });
+    await page.click('#diff-table th:nth-child(5)'); // Δ alpha small-data
+    const d = (await columnValues(page, 'diff-table', 'Δ alpha small-data')).map(Number);
+    expect(d).toHaveLength(18);
+    expect(d).toEqual([...d].sort((a, b) => a - b));
+    // open a model section: its charts get a size
+    await page.click('#model-0 > summary');
+    const modelCharts = await page.$$eval('#model-0 figure.chart svg', (els: any[]) => els.map((e) => e.getBoundingClientRect().width as number));
+    expect(modelCharts.length).toBe(3);
+    expect(modelCharts.every((w) => w > 100)).toBe(true);
+    expectClean(problems);
+    await page.close();
+  });
+});
