@@ -9,7 +9,6 @@ import { basename, extname, resolve, sep } from 'node:path';
 import type { Row } from '../engine/extensions.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import { SUMMARY_METRICS, summarize, type Summary } from './summary.js';
-import { WeightWatcherError } from '../util/errors.js';
 import type { CompareTableRow } from './plots/compare.js';
 
 export interface CompareInput {
