@@ -4,6 +4,8 @@
  * tensors. Files are opened for each call and closed after it.
  */
 import { openModel } from './formats/open.js';
+// Optional column groups and fitters register themselves with the engine.
+import './metrics/register.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
 import { WeightWatcherError } from './util/errors.js';

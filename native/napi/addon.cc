@@ -8,6 +8,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wwnapi::initSvd(env, exports);
   wwnapi::initPowerLaw(env, exports);
   wwnapi::initInfo(env, exports);
+  wwnapi::initPlFit(env, exports);
+  wwnapi::initEig(env, exports);
   return exports;
 }
 

@@ -114,5 +114,7 @@ inline Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double
 void initSvd(Napi::Env env, Napi::Object exports);
 void initPowerLaw(Napi::Env env, Napi::Object exports);
 void initInfo(Napi::Env env, Napi::Object exports);
+void initPlFit(Napi::Env env, Napi::Object exports);
+void initEig(Napi::Env env, Napi::Object exports);
 
 }  // namespace wwnapi

@@ -12,6 +12,7 @@ import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import type { Row } from './extensions.js';
 import type { ResolvedOptions } from './options.js';
 import { planLayers, type SkippedLayer } from './plan.js';
+import { analyzeStacked } from './stacked.js';
 
 export interface LayerFailure {
   readonly layer_id: number;
@@ -46,6 +47,10 @@ function layerRandom(seed: number | null, index: number): Random {
 
 export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
   const started = performance.now();
+  if (o.stacked) {
+    const { results, skipped } = await analyzeStacked(store, o, layerRandom(o.seed, 0));
+    return { results, skipped, failures: [], elapsedMs: performance.now() - started };
+  }
   const { layers, skipped } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);

@@ -38,6 +38,63 @@ export interface SvdOptions {
   precision?: 'float64' | 'float32';
 }
 
+/** Options of the powerlaw-package (1.5) port: spec §3.4–§3.6a. */
+export interface PlPackageOptions {
+  /** xmin_distribution: 'power_law' (default) or 'truncated_power_law' (fit='TPL'/'E_TPL'). */
+  distribution?: 'power_law' | 'truncated_power_law';
+  /** Given xmax (xmax='force', clip_xmax steps): values above are dropped, fits are xmax-normalised. */
+  xmax?: number;
+  /** Only xmin candidates within [min, max] of this pair (the reference's xmin tuple). */
+  xminRange?: [number, number];
+  /** fix_fingers='xmin_peak': compute the candidate range from the ESD peak (§3.6a). */
+  xminPeak?: boolean;
+  /** Upper end of the xmin_peak range (default 1.5 × peak). */
+  xminMax?: number;
+  /** Return the per-candidate arrays. */
+  arrays?: boolean;
+}
+
+export interface PlPackageFit {
+  /** NaN when fewer than 2 unique values are left (the reference reports a failed fit). */
+  alpha: number;
+  xmin: number;
+  D: number;
+  /** (alpha − 1)/√n for the power law; NaN for the truncated power law. */
+  sigma: number;
+  /** Truncated power law's Λ; NaN for the power law. */
+  Lambda: number;
+  tailCount: number;
+  candidates: number;
+  inRange: boolean;
+  noiseFlag: boolean;
+  /** With xminPeak: the range used, and the ESD peak. */
+  xminRange?: [number, number];
+  peak?: number;
+  xmins?: Float64Array;
+  alphas?: Float64Array;
+  Ds?: Float64Array;
+  sigmas?: Float64Array;
+  Lambdas?: Float64Array;
+}
+
+export interface NelderMeadResult {
+  x: number[];
+  fval: number;
+  iterations: number;
+  fcalls: number;
+  /** 1: evaluation budget exhausted, 2: iteration budget exhausted. */
+  warnflag: number;
+}
+
+/** Eigen-decomposition of a symmetric n×n matrix (LAPACK dsyevd). */
+export interface SymmetricEigen {
+  n: number;
+  /** Ascending. */
+  values: Float64Array;
+  /** n×n; eigenvector j (unit 2-norm) is vectors.subarray(j·n, j·n + n). */
+  vectors: Float64Array;
+}
+
 interface RawNativeInfo {
   blas: string;
   blasConfig: string;
@@ -61,6 +118,13 @@ interface NativeBinding {
   fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
   nativeInfo(): RawNativeInfo;
   setBlasThreads(n: number): boolean;
+  fitPowerLawPackage(data: Float64Array, opts?: PlPackageOptions): Promise<PlPackageFit>;
+  fitPowerLawPackageSync(data: Float64Array, opts?: PlPackageOptions): PlPackageFit;
+  upperIncompleteGamma(s: number, x: number): number;
+  nelderMeadSync(fn: (x: number[]) => number, x0: number[]): NelderMeadResult;
+  gramEigen(data: Float32Array | Float64Array, rows: number, cols: number): Promise<SymmetricEigen>;
+  gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen;
+  symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -160,4 +224,44 @@ export function nativeInfo(): NativeInfo {
 export function setBlasThreads(n: number): boolean {
   if (!Number.isInteger(n) || n < 1) throw new WeightWatcherError('E_USAGE', `threads must be a positive integer, got ${String(n)}`);
   return syncCall(() => load().binding.setBlasThreads(n));
+}
+
+/** The powerlaw package's Fit (version 1.5 semantics, spec §3.4–§3.6a) of `data`, off the event loop. */
+export function fitPowerLawPackage(data: Float64Array, opts: PlPackageOptions = {}): Promise<PlPackageFit> {
+  return asyncCall(() => load().binding.fitPowerLawPackage(data, opts));
+}
+
+export function fitPowerLawPackageSync(data: Float64Array, opts: PlPackageOptions = {}): PlPackageFit {
+  return syncCall(() => load().binding.fitPowerLawPackageSync(data, opts));
+}
+
+/** Upper incomplete gamma Γ(s, x) for any real s and x > 0 (as mpmath.gammainc(s, x)). */
+export function upperIncompleteGamma(s: number, x: number): number {
+  return syncCall(() => load().binding.upperIncompleteGamma(s, x));
+}
+
+/**
+ * scipy.optimize.fmin with its default settings (Appendix B.6), step for step, minimising a JS
+ * objective of 1 or 2 parameters on the calling thread.
+ */
+export function nelderMeadSync(fn: (x: number[]) => number, x0: readonly number[]): NelderMeadResult {
+  return syncCall(() => load().binding.nelderMeadSync(fn, [...x0]));
+}
+
+/**
+ * Eigenvalues (ascending) and unit eigenvectors of the smaller Gram matrix of a row-major
+ * rows×cols matrix — W·Wᵀ when rows ≤ cols, else Wᵀ·W — in float64, off the event loop.
+ * The buffer is read in place by a worker thread: do not mutate it until the Promise settles.
+ */
+export function gramEigen(data: Float32Array | Float64Array, rows: number, cols: number): Promise<SymmetricEigen> {
+  return asyncCall(() => load().binding.gramEigen(data, rows, cols));
+}
+
+export function gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen {
+  return syncCall(() => load().binding.gramEigenSync(data, rows, cols));
+}
+
+/** Eigen-decomposition of a symmetric n×n matrix (only its upper triangle is read). */
+export function symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen {
+  return syncCall(() => load().binding.symmetricEigenSync(data, n));
 }
