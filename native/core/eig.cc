@@ -1,5 +1,7 @@
 #include "core/eig.h"
 
+#include "core/matrix.h"
+
 #include <cblas.h>
 #include <lapacke.h>
 
@@ -10,24 +12,11 @@
 namespace ww {
 namespace {
 
-Status checkSize(size_t rows, size_t cols) {
-  if (rows == 0 || cols == 0) return Status::error(Code::Empty, "matrix has a zero dimension (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
-  if (rows > static_cast<size_t>(std::numeric_limits<lapack_int>::max()) || cols > static_cast<size_t>(std::numeric_limits<lapack_int>::max()))
-    return Status::error(Code::Shape, "matrix dimension exceeds the LAPACK integer range");
-  if (rows > std::numeric_limits<size_t>::max() / cols) return Status::error(Code::Shape, "matrix size overflows");
-  return Status::ok();
-}
-
 template <typename Src>
 Status gram(const Src* w, size_t rows, size_t cols, SymEigen& out) {
-  Status st = checkSize(rows, cols);
+  Status st = checkMatrix(w, rows, cols);
   if (!st.isOk()) return st;
-  const size_t total = rows * cols;
-  std::vector<double> a(total);
-  for (size_t k = 0; k < total; ++k) {
-    if (!std::isfinite(w[k])) return Status::error(Code::NonFinite, "matrix contains a non-finite value at row " + std::to_string(k / cols) + ", column " + std::to_string(k % cols));
-    a[k] = static_cast<double>(w[k]);
-  }
+  std::vector<double> a(w, w + rows * cols);
   // Row-major W (rows×cols) is column-major Wᵀ (cols×rows) = A with lda = cols.
   const size_t n = std::min(rows, cols);
   std::vector<double> x(n * n, 0.0);

@@ -1,10 +1,10 @@
 #include "core/svd.h"
 
+#include "core/matrix.h"
+
 #include <lapacke.h>
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <memory>
 #include <string>
 
@@ -35,22 +35,6 @@ void copyTall(const Src* src, size_t rows, size_t cols, Dst* dst, size_t& m, siz
     const size_t total = rows * cols;
     for (size_t k = 0; k < total; ++k) dst[k] = static_cast<Dst>(src[k]);
   }
-}
-
-template <typename Src>
-Status checkInput(const Src* data, size_t rows, size_t cols) {
-  if (rows == 0 || cols == 0) return Status::error(Code::Empty, "matrix has a zero dimension (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
-  if (rows > static_cast<size_t>(std::numeric_limits<lapack_int>::max()) || cols > static_cast<size_t>(std::numeric_limits<lapack_int>::max()))
-    return Status::error(Code::Shape, "matrix dimension exceeds the LAPACK integer range");
-  if (rows > std::numeric_limits<size_t>::max() / cols) return Status::error(Code::Shape, "matrix size overflows");
-  const size_t total = rows * cols;
-  for (size_t k = 0; k < total; ++k) {
-    if (!std::isfinite(data[k])) {
-      return Status::error(Code::NonFinite, "matrix contains a non-finite value (" + std::to_string(static_cast<double>(data[k])) + ") at row " +
-                                                std::to_string(k / cols) + ", column " + std::to_string(k % cols));
-    }
-  }
-  return Status::ok();
 }
 
 template <typename Work>
@@ -96,7 +80,7 @@ Status run(const Src* data, size_t rows, size_t cols, std::vector<double>& out) 
 
 template <typename Src>
 Status dispatch(const Src* data, size_t rows, size_t cols, Precision precision, std::vector<double>& out) {
-  Status st = checkInput(data, rows, cols);
+  Status st = checkMatrix(data, rows, cols);
   if (!st.isOk()) return st;
   return precision == Precision::Float64 ? run<double>(data, rows, cols, out) : run<float>(data, rows, cols, out);
 }

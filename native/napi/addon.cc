@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wwnapi::initInfo(env, exports);
   wwnapi::initPlFit(env, exports);
   wwnapi::initEig(env, exports);
+  wwnapi::initGemm(env, exports);
   return exports;
 }
 

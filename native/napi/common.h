@@ -31,6 +31,32 @@ inline size_t requireDim(Napi::Env env, const Napi::Value& v, const char* name) 
   return static_cast<size_t>(d);
 }
 
+// A row-major matrix passed as (typedArray, rows, cols): Float32Array or Float64Array, read in place.
+struct MatrixArg {
+  const void* data = nullptr;
+  bool isFloat32 = false;
+  size_t rows = 0, cols = 0;
+};
+
+inline MatrixArg matrixArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn) {
+  Napi::Env env = info.Env();
+  if (info.Length() < index + 3 || !info[index].IsTypedArray())
+    throwUsage(env, fn + "(data, rows, cols, …): data must be a Float32Array or Float64Array");
+  Napi::TypedArray ta = info[index].As<Napi::TypedArray>();
+  MatrixArg m;
+  m.rows = requireDim(env, info[index + 1], "rows");
+  m.cols = requireDim(env, info[index + 2], "cols");
+  if (m.rows > SIZE_MAX / m.cols || ta.ElementLength() != m.rows * m.cols)
+    throwUsage(env, fn + ": data has " + std::to_string(ta.ElementLength()) + " elements, expected rows*cols = " + std::to_string(m.rows) + "*" +
+                        std::to_string(m.cols));
+  switch (ta.TypedArrayType()) {
+    case napi_float32_array: m.isFloat32 = true; m.data = ta.As<Napi::Float32Array>().Data(); break;
+    case napi_float64_array: m.data = ta.As<Napi::Float64Array>().Data(); break;
+    default: throwUsage(env, fn + ": data must be a Float32Array or Float64Array");
+  }
+  return m;
+}
+
 inline Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() > index && info[index].IsObject()) return info[index].As<Napi::Object>();
   if (info.Length() > index && !info[index].IsUndefined() && !info[index].IsNull()) throwUsage(info.Env(), "expected an options object");
@@ -116,5 +142,6 @@ void initPowerLaw(Napi::Env env, Napi::Object exports);
 void initInfo(Napi::Env env, Napi::Object exports);
 void initPlFit(Napi::Env env, Napi::Object exports);
 void initEig(Napi::Env env, Napi::Object exports);
+void initGemm(Napi::Env env, Napi::Object exports);
 
 }  // namespace wwnapi

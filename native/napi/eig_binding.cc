@@ -18,19 +18,12 @@ struct EigJob {
 };
 
 EigJob parseGramArgs(const Napi::CallbackInfo& info, const char* fn) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray()) throwUsage(env, std::string(fn) + "(data, rows, cols): data must be a Float32Array or Float64Array");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  const MatrixArg m = matrixArg(info, 0, fn);
   EigJob job;
-  job.rows = requireDim(env, info[1], "rows");
-  job.cols = requireDim(env, info[2], "cols");
-  if (job.rows > SIZE_MAX / job.cols || ta.ElementLength() != job.rows * job.cols)
-    throwUsage(env, std::string(fn) + ": data has " + std::to_string(ta.ElementLength()) + " elements, expected rows*cols");
-  switch (ta.TypedArrayType()) {
-    case napi_float32_array: job.isFloat32 = true; job.data = ta.As<Napi::Float32Array>().Data(); break;
-    case napi_float64_array: job.data = ta.As<Napi::Float64Array>().Data(); break;
-    default: throwUsage(env, std::string(fn) + ": data must be a Float32Array or Float64Array");
-  }
+  job.data = m.data;
+  job.isFloat32 = m.isFloat32;
+  job.rows = m.rows;
+  job.cols = m.cols;
   return job;
 }
 

@@ -19,19 +19,12 @@ struct SvdJob {
 
 SvdJob parseSvdArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray()) throwUsage(env, "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  const MatrixArg m = matrixArg(info, 0, "svdvals");
   SvdJob job;
-  job.rows = requireDim(env, info[1], "rows");
-  job.cols = requireDim(env, info[2], "cols");
-  if (job.rows > SIZE_MAX / job.cols || ta.ElementLength() != job.rows * job.cols)
-    throwUsage(env, "svdvals: data has " + std::to_string(ta.ElementLength()) + " elements, expected rows*cols = " + std::to_string(job.rows) + "*" +
-                        std::to_string(job.cols));
-  switch (ta.TypedArrayType()) {
-    case napi_float32_array: job.isFloat32 = true; job.data = ta.As<Napi::Float32Array>().Data(); break;
-    case napi_float64_array: job.isFloat32 = false; job.data = ta.As<Napi::Float64Array>().Data(); break;
-    default: throwUsage(env, "svdvals: data must be a Float32Array or Float64Array");
-  }
+  job.data = m.data;
+  job.isFloat32 = m.isFloat32;
+  job.rows = m.rows;
+  job.cols = m.cols;
   Napi::Object opts = optionsArg(info, 3);
   if (opts.Has("precision")) {
     const std::string p = opts.Get("precision").ToString().Utf8Value();

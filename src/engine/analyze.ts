@@ -13,6 +13,7 @@ import type { Row } from './extensions.js';
 import type { ResolvedOptions } from './options.js';
 import { planLayers, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';
+import { analyzeIntra } from './intra.js';
 
 export interface LayerFailure {
   readonly layer_id: number;
@@ -47,8 +48,10 @@ function layerRandom(seed: number | null, index: number): Random {
 
 export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
   const started = performance.now();
-  if (o.stacked) {
-    const { results, skipped } = await analyzeStacked(store, o, layerRandom(o.seed, 0));
+  // Iterator variants, in the reference's priority order (spec §1.10).
+  const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
+  if (variant) {
+    const { results, skipped } = await variant(store, o, layerRandom(o.seed, 0));
     return { results, skipped, failures: [], elapsedMs: performance.now() - started };
   }
   const { layers, skipped } = planLayers(store, o);

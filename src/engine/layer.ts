@@ -4,7 +4,7 @@
  * metrics (spec §1.11).
  */
 import type { TensorStore } from '../formats/types.js';
-import { extractSlice, scaleFloat32 } from '../tensors/geometry.js';
+import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';
 import { computeEsd, type Matrix } from '../spectra/esd.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
@@ -55,17 +55,28 @@ function rowUnits(layer: PlannedLayer, mats: Matrix[], o: ResolvedOptions): { ma
   return mats.map((m, i) => ({ mats: [m], sliceId: i }));
 }
 
-export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: ResolvedOptions, random: Random): Promise<LayerResult[]> {
+/** Variants of the per-layer pipeline used by the intra-layer iterator. */
+export interface LayerVariant {
+  /** ESD = singular values, not squared (Q15), and an `Xflag` column. */
+  readonly intra?: boolean;
+}
+
+function scaled(m: Matrix, factor: number): Matrix {
+  if (factor === 1) return m;
+  // Stored weights are float32; products computed in float64 (intra) are scaled in float64.
+  const data = m.data instanceof Float32Array ? scaleFloat32(m.data, factor) : m.data.map((v) => v * factor);
+  return { ...m, data };
+}
+
+export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
   const { spec, geometry: g } = layer;
   const results: LayerResult[] = [];
-  // conv2d_norm: pooled slices are scaled by sqrt(1/2), unpooled ones by sqrt(rf/2) (Q40).
-  const scaleCount = o.pool ? 1 : g.rf;
+  // Pooled slices are scaled with count 1, unpooled ones with count rf (Q40).
+  const factor = weightScale(spec.type, g.N, g.M, o.pool ? 1 : g.rf, o);
   const params = powerLawParams(o);
   for (const unit of rowUnits(layer, rawMats, o)) {
-    const mats = spec.type === 'conv2d' && o.conv2d_norm
-      ? unit.mats.map((m) => ({ ...m, data: scaleFloat32(m.data as Float32Array, scaleCount) }))
-      : unit.mats;
-    const esd = await computeEsd(mats, { N: g.N, precision: o.precision });
+    const mats = unit.mats.map((m) => scaled(m, factor));
+    const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
     const pl = await fitLayerPowerLaw(evals, params);
@@ -100,6 +111,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
     if (pl.num_fingers !== undefined) row.num_fingers = pl.num_fingers;
     if (pl.raw_alpha !== undefined) row.raw_alpha = pl.raw_alpha;
     if (unit.sliceId !== undefined) row.slice_id = unit.sliceId;
+    if (variant.intra) row.Xflag = true;
     const keep = new Map<string, unknown>();
     for (const ext of enabledExtensions(o)) {
       Object.assign(row, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));

@@ -125,6 +125,7 @@ interface NativeBinding {
   gramEigen(data: Float32Array | Float64Array, rows: number, cols: number): Promise<SymmetricEigen>;
   gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen;
   symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
+  matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -264,4 +265,9 @@ export function gramEigenSync(data: Float32Array | Float64Array, rows: number, c
 /** Eigen-decomposition of a symmetric n×n matrix (only its upper triangle is read). */
 export function symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen {
   return syncCall(() => load().binding.symmetricEigenSync(data, n));
+}
+
+/** Row-major product a·b (a m×k, b k×n) in float64 with BLAS dgemm, off the event loop. */
+export function matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array> {
+  return asyncCall(() => load().binding.matmul(a, b, m, k, n));
 }

@@ -23,6 +23,11 @@ export interface Esd {
 export interface EsdOptions extends SvdOptions {
   /** Layer N, used by the rank tolerance max(sv)·N·ε. */
   readonly N: number;
+  /**
+   * Intra-layer products (spec §5.14, Q15): the "eigenvalues" are the singular values themselves
+   * and sv_max/sv_min/rank use their square roots, as the reference does.
+   */
+  readonly unsquared?: boolean;
 }
 
 class EsdAccumulator {
@@ -30,10 +35,14 @@ class EsdAccumulator {
   private svMax = 0;
   private svMin = 0;
   private rankLoss = 0;
-  constructor(private readonly N: number) {}
+  constructor(
+    private readonly N: number,
+    private readonly unsquared = false,
+  ) {}
 
-  add(sv: Float64Array): void {
-    if (sv.length === 0) return;
+  add(singular: Float64Array): void {
+    if (singular.length === 0) return;
+    const sv = this.unsquared ? singular.map(Math.sqrt) : singular;
     const max = sv[sv.length - 1]!;
     const tol = max * this.N * FLOAT64_EPS;
     let rank = 0;
@@ -41,9 +50,7 @@ class EsdAccumulator {
     this.rankLoss += sv.length - rank;
     this.svMax = Math.max(this.svMax, max);
     this.svMin = Math.max(this.svMin, sv[0]!);
-    const ev = new Float64Array(sv.length);
-    for (let i = 0; i < sv.length; i++) ev[i] = sv[i]! * sv[i]!;
-    this.parts.push(ev);
+    this.parts.push(this.unsquared ? singular : sv.map((x) => x * x));
   }
 
   finish(): Esd {
@@ -61,14 +68,14 @@ class EsdAccumulator {
 
 /** ESD of a layer's matrices, one SVD at a time off the event loop. */
 export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
-  const acc = new EsdAccumulator(opts.N);
+  const acc = new EsdAccumulator(opts.N, opts.unsquared);
   for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
   return acc.finish();
 }
 
 /** Synchronous twin for small inputs. */
 export function computeEsdSync(mats: readonly Matrix[], opts: EsdOptions): Esd {
-  const acc = new EsdAccumulator(opts.N);
+  const acc = new EsdAccumulator(opts.N, opts.unsquared);
   for (const m of mats) acc.add(svdvalsSync(m.data, m.rows, m.cols, opts));
   return acc.finish();
 }

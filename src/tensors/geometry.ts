@@ -92,10 +92,25 @@ export function extractSlice(data: Float32Array, shape: readonly number[], g: Ge
   return out;
 }
 
-/** conv2d_norm (spec §1.7): scale by float32(sqrt(count/2)) with float32 rounding of each product. */
-export function scaleFloat32(m: Float32Array, count: number): Float32Array {
-  const s = Math.fround(Math.sqrt(count / 2));
+/**
+ * Multiply every weight by `factor` the way numpy does on float32 arrays: the factor is rounded to
+ * float32 and so is each product (needed for bit-exact conv2d_norm, spec §1.7).
+ */
+export function scaleFloat32(m: Float32Array, factor: number): Float32Array {
+  const s = Math.fround(factor);
   const out = new Float32Array(m.length);
   for (let i = 0; i < m.length; i++) out[i] = Math.fround(m[i]! * s); // Float32Array store rounds; fround documents it
   return out;
+}
+
+/**
+ * The per-layer weight scaling of apply_normalize_Wmats (spec §1.7): with glorot_fix every matrix
+ * is divided by the Glorot scale sqrt(2 / ((N + M)·count)) — the reference computes this and then
+ * discards it (Q1), we apply it; otherwise conv2d layers get sqrt(count / 2) (conv2d_norm).
+ * `count` is 1 for pooled layers and rf for unpooled slices. Returns 1 when nothing applies.
+ */
+export function weightScale(type: string, N: number, M: number, count: number, o: { glorot_fix: boolean; conv2d_norm: boolean }): number {
+  if (o.glorot_fix) return 1 / Math.sqrt(2 / ((N + M) * count));
+  if (o.conv2d_norm && type === 'conv2d') return Math.sqrt(count / 2);
+  return 1;
 }

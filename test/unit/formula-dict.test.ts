@@ -95,6 +95,15 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     expect(esd[71]!).toBeCloseTo(132.51617699169702, 9);
   });
 
+  it('glorot_fix divides every matrix by the Glorot scale sqrt(2/((N+M)·count)) instead of conv2d_norm', async () => {
+    const plain = await new WeightWatcher(formulaDict()).analyze();
+    const glorot = await new WeightWatcher(formulaDict()).analyze({ glorot_fix: true });
+    // fc1: eigenvalues × (100 + 60)/2; conv (pooled, count 1): × (16 + 8)/2 instead of conv2d_norm's × 1/2.
+    expect((glorot[0]!.lambda_max as number) / (plain[0]!.lambda_max as number)).toBeCloseTo(80, 4);
+    expect((glorot[1]!.lambda_max as number) / (plain[1]!.lambda_max as number)).toBeCloseTo(24, 4);
+    expect(glorot[0]!.alpha as number).toBeCloseTo(plain[0]!.alpha as number, 5); // alpha is scale-free
+  });
+
   it('conv slicing edge cases (spec §1.6, Q3)', async () => {
     const t = (shape: number[]): InMemoryTensor => ({ name: 'w.weight', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, k) => Math.sin(k * 1.3)) });
     const d = async (shape: number[]) => (await new WeightWatcher([t(shape)]).describe({ min_evals: 1 }))[0];
