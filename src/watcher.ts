@@ -3,7 +3,7 @@
  * getESD(), getWeights(). A model is a path (file or folder), an opened TensorStore, or in-memory
  * tensors. Files are opened for each call and closed after it.
  */
-import { openModel } from './formats/open.js';
+import { openModel, type OpenOptions } from './formats/open.js';
 // Optional column groups and fitters register themselves with the engine.
 import './metrics/register.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
@@ -48,12 +48,12 @@ export class WeightWatcher {
     this.model = model;
   }
 
-  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore) => Promise<T>): Promise<T> {
+  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore) => Promise<T>, open: OpenOptions = {}): Promise<T> {
     const m = model ?? this.model;
     if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
     if (isStore(m)) return fn(m); // caller owns it
-    const store = typeof m === 'string' ? await openModel(m) : await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
+    const store = typeof m === 'string' ? await openModel(m, open) : await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
     try {
       return await fn(store);
     } finally {
@@ -71,14 +71,14 @@ export class WeightWatcher {
       this.details = normalizeRows(run.results.map((r) => r.row));
       this.lastRun = { skipped: run.skipped, failures: run.failures, elapsedMs: run.elapsedMs, source: store.source, format: store.format };
       return this.details;
-    });
+    }, { onnxConstants: o.onnx_constants });
   }
 
   /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
   async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
     const { model, ...rest } = options;
     const o = resolveOptions(rest);
-    return this.withStore(model, async (store) => normalizeRows(describeRows(store, o).rows));
+    return this.withStore(model, async (store) => normalizeRows(describeRows(store, o).rows), { onnxConstants: o.onnx_constants });
   }
 
   getDetails(): Row[] | undefined {

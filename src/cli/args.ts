@@ -17,6 +17,7 @@ export const SELECTION_OPTIONS = {
   'start-ids': { type: 'string' },
   'no-pool': { type: 'boolean' },
   channels: { type: 'string' },
+  'onnx-constants': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** Options of analyze only. */
@@ -143,10 +144,12 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
     if (b(flag)) o[key] = true;
   }
   if (b('no-sparsify')) o.sparsify = false;
+  if (b('onnx-constants')) o.onnx_constants = true;
   if (b('no-conv2d-norm')) o.conv2d_norm = false;
   set('tolerance', num('tolerance', s('tolerance')));
   set('seed', int('seed', s('seed')));
   set('precision', s('precision') as AnalyzeOptions['precision']);
   set('svd_method', s('svd-method') as AnalyzeOptions['svd_method']);
+  set('threads', int('threads', s('threads')));
   return o;
 }

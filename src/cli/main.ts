@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { WeightWatcher } from '../watcher.js';
 import { isWeightWatcherError, WeightWatcherError, errorMessage } from '../util/errors.js';
-import { nativeInfo, setBlasThreads } from '../native/binding.js';
+import { nativeInfo } from '../native/binding.js';
 import { renderSummary, renderTable, formatCell } from '../report/table.js';
 import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
@@ -37,6 +37,7 @@ selection:
   --start-ids N          first layer id (default 0)
   --no-pool              one row per conv2d kernel position (slice_id)
   --channels first|last  conv kernel layout override
+  --onnx-constants       ONNX: also analyse weights held in Constant nodes
 analysis:
   --fit PL|TPL|E_TPL     --pl-package ww|powerlaw   --xmax force|K   --fix-fingers xmin_peak|clip_xmax
   --xmin-max X  --max-fingers N  --finger-thresh X  --randomize  --mp-fit  --detx  --vectors
@@ -46,7 +47,7 @@ output:
   --json FILE   {details, summary, meta}      --csv FILE    details table
   --plot DIR    per-layer and model plots (SVG + PNG)      --report FILE.html   self-contained report
   --all         print every column            --quiet, -q   no table on stdout
-  --threads N   OpenBLAS threads (default: all cores)      --no-color
+  --threads N   thread budget: concurrent layers × OpenBLAS threads (default: all cores)  --no-color
 `;
 
 interface Io {
@@ -74,13 +75,6 @@ function modelArg(positionals: string[], cmd: string): string {
   return positionals[0]!;
 }
 
-function applyThreads(v: unknown): void {
-  if (v === undefined) return;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw usageError(`--threads expects a positive integer, got '${String(v)}'`);
-  setBlasThreads(n);
-}
-
 async function plotCommands() {
   return import('./plot-commands.js');
 }
@@ -88,7 +82,6 @@ async function plotCommands() {
 async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { ...SELECTION_OPTIONS, ...ANALYSIS_OPTIONS, ...OUTPUT_OPTIONS });
   const path = modelArg(positionals, 'analyze');
-  applyThreads(values.threads);
   const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
   const progress = makeProgress(io.stderr, !values.quiet);
   const opts = toAnalyzeOptions(values);

@@ -42,6 +42,8 @@ export interface AnalyzeOptions {
   precision?: 'float64' | 'float32';
   /** Keep per-layer eigenvalues and fit arrays on the result (for plots / getESD). */
   keep_evals?: boolean;
+  /** ONNX: also analyse weights held in Constant nodes (incl. subgraphs), listed after the initializers. */
+  onnx_constants?: boolean;
   /** Thread budget shared by concurrent layers and OpenBLAS (default: all cores). */
   threads?: number | null;
   /** Called after each layer with progress information. */
@@ -87,6 +89,7 @@ export interface ResolvedOptions {
   precision: 'float64' | 'float32';
   keep_evals: boolean;
   threads: number | null;
+  onnx_constants: boolean;
   onProgress: ((p: Progress) => void) | undefined;
 }
 
@@ -121,12 +124,13 @@ export const DEFAULTS: Omit<ResolvedOptions, 'onProgress'> = {
   precision: 'float64',
   keep_evals: false,
   threads: null,
+  onnx_constants: false,
 };
 
 const CAMEL_ALIASES: Record<string, keyof ResolvedOptions> = {
   minEvals: 'min_evals', maxEvals: 'max_evals', maxN: 'max_N', startIds: 'start_ids', conv2dNorm: 'conv2d_norm',
   glorotFix: 'glorot_fix', plPackage: 'pl_package', fixFingers: 'fix_fingers', xminMax: 'xmin_max', maxFingers: 'max_fingers',
-  fingerThresh: 'finger_thresh', mpFit: 'mp_fit', svdMethod: 'svd_method', keepEvals: 'keep_evals',
+  fingerThresh: 'finger_thresh', mpFit: 'mp_fit', svdMethod: 'svd_method', keepEvals: 'keep_evals', onnxConstants: 'onnx_constants',
 };
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'onProgress']);

@@ -15,6 +15,8 @@ export function dtypeSize(dtype: string): number | undefined {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const f16Table = (() => {
   // 65536-entry lookup: exact, and faster than bit-twiddling per element.
   const t = new Float32Array(65536);
@@ -45,12 +47,14 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number,
   if (bytes.byteLength !== count * size) {
     throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
   }
+  // Aligned little-endian F32 needs no conversion: return a view instead of a second copy (the
+  // bytes come from a buffer the reader allocated for this tensor and nobody mutates).
+  if (dtype === 'F32' && bytes.byteOffset % 4 === 0 && LITTLE_ENDIAN) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
   const out = new Float32Array(count);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32':
-      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
-      else for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
+      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
       break;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);

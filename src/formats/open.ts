@@ -16,18 +16,24 @@ import { openNpy, openNpz } from './npy.js';
 import { isZipSignature } from './zip.js';
 import { readShardIndex } from './shard-index.js';
 
+/** Reader choices that go beyond the reference's behaviour. */
+export interface OpenOptions {
+  /** ONNX: also list weights held in Constant nodes (incl. subgraphs), after the initializers. */
+  readonly onnxConstants?: boolean;
+}
+
 export interface FileFormatReader {
   /** Format name shown in messages. */
   readonly format: string;
   /** True when the first bytes / file name say this reader handles the file. */
   matches(head: Uint8Array, path: string): boolean;
-  open(path: string): Promise<TensorStore>;
+  open(path: string, options: OpenOptions): Promise<TensorStore>;
 }
 
 export interface FolderReader {
   readonly format: string;
   /** Returns a store when the folder holds this kind of model, undefined otherwise. */
-  tryOpen(dir: string, files: readonly string[]): Promise<TensorStore | undefined>;
+  tryOpen(dir: string, files: readonly string[], options: OpenOptions): Promise<TensorStore | undefined>;
 }
 
 const fileReaders: FileFormatReader[] = [];
@@ -109,7 +115,7 @@ registerFileReader({
   open: (p) => openPyTorch(p),
 });
 // ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
-registerFileReader({ format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p) => openOnnx(p) });
+registerFileReader({ format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p, o) => openOnnx(p, { includeConstants: o.onnxConstants === true }) });
 const firstNonSpace = (head: Uint8Array) => head.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
 // model.json is an object; a bare weights manifest (face-api style) is an array.
 registerFileReader({ format: 'tfjs', matches: (head, p) => ext(p, '.json') && [0x7b, 0x5b].includes(firstNonSpace(head) ?? 0), open: (p) => openTfjs(p) });
@@ -136,10 +142,10 @@ async function readHead(path: string, n = 64): Promise<Uint8Array> {
   }
 }
 
-async function openFolder(dir: string): Promise<TensorStore> {
+async function openFolder(dir: string, options: OpenOptions): Promise<TensorStore> {
   const files = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
   for (const r of folderReaders) {
-    const store = await r.tryOpen(dir, files);
+    const store = await r.tryOpen(dir, files, options);
     if (store) return store;
   }
   // Fall back to a single recognisable weight file in the folder.
@@ -149,29 +155,29 @@ async function openFolder(dir: string): Promise<TensorStore> {
     const head = await readHead(p);
     if (fileReaders.some((r) => r.matches(head, p))) candidates.push(p);
   }
-  if (candidates.length === 1) return openModelFile(candidates[0]!);
+  if (candidates.length === 1) return openModelFile(candidates[0]!, options);
   if (candidates.length > 1) {
     throw new WeightWatcherError('E_FORMAT', `${dir}: several weight files and no index to combine them: ${candidates.map((c) => basename(c)).join(', ')}; pass one file`, { file: dir });
   }
   throw new WeightWatcherError('E_FORMAT', `${dir}: no model weights found in this folder (${SUPPORTED_FORMATS_HINT})`, { file: dir });
 }
 
-async function openModelFile(path: string): Promise<TensorStore> {
+async function openModelFile(path: string, options: OpenOptions): Promise<TensorStore> {
   const size = (await stat(path)).size;
   const head = await readHead(path);
   const byContent = fileReaders.find((r) => r.matches(head, path) && (r.format !== 'safetensors' || looksLikeSafetensors(head, size)));
   const reader = byContent ?? fileReaders.find((r) => r.matches(head, path));
   if (!reader) throw new WeightWatcherError('E_FORMAT', `${path}: unrecognised model file (${SUPPORTED_FORMATS_HINT})`, { file: path });
-  return reader.open(path);
+  return reader.open(path, options);
 }
 
 /** Open a model file or folder as a lazily-read tensor store. */
-export async function openModel(path: string): Promise<TensorStore> {
+export async function openModel(path: string, options: OpenOptions = {}): Promise<TensorStore> {
   let st;
   try {
     st = await stat(path);
   } catch (e) {
     throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder`, { file: path, cause: e });
   }
-  return st.isDirectory() ? openFolder(path) : openModelFile(path);
+  return st.isDirectory() ? openFolder(path, options) : openModelFile(path, options);
 }

@@ -44,6 +44,13 @@ describe.skipIf(!haveCorpus)('model folders', () => {
     expect(rows.length).toBe(2);
   });
 
+  it('onnx_constants adds Constant-node weights after the reference rows, ids unchanged', async () => {
+    const plain = await new WeightWatcher(corpus('minigpt/big-data/model.onnx')).describe({ min_evals: 1 });
+    const ext = await new WeightWatcher(corpus('minigpt/big-data/model.onnx')).describe({ min_evals: 1, onnx_constants: true });
+    expect(ext.slice(0, plain.length)).toEqual(plain);
+    expect(ext.length).toBeGreaterThanOrEqual(plain.length);
+  });
+
   it('shards without an index are combined in file-name order', async () => {
     const d = folder({
       'model-00001-of-00002.safetensors': corpus('minigpt/big-data/sharded/model-00001-of-00002.safetensors'),
