@@ -137,6 +137,16 @@ inline Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double
   return out;
 }
 
+// The per-candidate arrays of a power-law scan (plots): xmins, alphas, Ds, sigmas.
+inline void setScanArrays(Napi::Env env, Napi::Object o, const std::vector<double>& xmins, const std::vector<double>& alphas,
+                          const std::vector<double>& Ds, const std::vector<double>& sigmas) {
+  if (xmins.empty()) return;
+  o.Set("xmins", toFloat64Array(env, xmins));
+  o.Set("alphas", toFloat64Array(env, alphas));
+  o.Set("Ds", toFloat64Array(env, Ds));
+  o.Set("sigmas", toFloat64Array(env, sigmas));
+}
+
 void initSvd(Napi::Env env, Napi::Object exports);
 void initPowerLaw(Napi::Env env, Napi::Object exports);
 void initInfo(Napi::Env env, Napi::Object exports);

@@ -92,13 +92,8 @@ Napi::Value plToJs(Napi::Env env, PlResult& r) {
     o.Set("xminRange", range);
     o.Set("peak", r.second[2]);
   }
-  if (!f.xmins.empty()) {
-    o.Set("xmins", toFloat64Array(env, f.xmins));
-    o.Set("alphas", toFloat64Array(env, f.alphas));
-    o.Set("Ds", toFloat64Array(env, f.Ds));
-    o.Set("sigmas", toFloat64Array(env, f.sigmas));
-    o.Set("Lambdas", toFloat64Array(env, f.Lambdas));
-  }
+  setScanArrays(env, o, f.xmins, f.alphas, f.Ds, f.sigmas);
+  if (!f.xmins.empty()) o.Set("Lambdas", toFloat64Array(env, f.Lambdas));
   return o;
 }
 

@@ -43,12 +43,7 @@ Napi::Value fitToJs(Napi::Env env, ww::PowerLawFit& f) {
   r.Set("bestIndex", static_cast<double>(f.bestIndex));
   r.Set("tailCount", static_cast<double>(f.tailCount));
   r.Set("candidates", static_cast<double>(f.candidates));
-  if (!f.xmins.empty()) {
-    r.Set("xmins", toFloat64Array(env, f.xmins));
-    r.Set("alphas", toFloat64Array(env, f.alphas));
-    r.Set("Ds", toFloat64Array(env, f.Ds));
-    r.Set("sigmas", toFloat64Array(env, f.sigmas));
-  }
+  setScanArrays(env, r, f.xmins, f.alphas, f.Ds, f.sigmas);
   return r;
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ggufReadableName, openGguf, writeGguf, type GgufWriteTensor } from '../../src/formats/gguf.js';
 import { dequantize, f32ToF16, ggmlTypeByName, quantize, supportedTypeNames } from '../../src/formats/ggml-quants.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
+import { expectError } from '../helpers/errors.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -14,16 +15,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function expectError(p: Promise<unknown>, codes: string[]): Promise<WeightWatcherError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(WeightWatcherError);
-    expect(codes).toContain((e as WeightWatcherError).code);
-    return e as WeightWatcherError;
-  }
-  throw new Error(`expected a WeightWatcherError (${codes.join('/')}), got success`);
-}
 
 let seed = 42;
 function gaussian(n: number, scale: number): Float32Array {

@@ -8,6 +8,7 @@ import {
   type Hdf5Access, type KerasStore,
 } from '../../src/formats/keras.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
+import { expectError } from '../helpers/errors.js';
 
 /*
  * Real HDF5 files, written by h5py 3.7 (no TensorFlow here) in the two Keras layouts; the script
@@ -108,14 +109,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function expectError(p: Promise<unknown>, code: string, ...fragments: string[]): Promise<WeightWatcherError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(WeightWatcherError);
-  const w = e as WeightWatcherError;
-  expect(w.code, w.message).toBe(code);
-  for (const f of fragments) expect(w.message).toContain(f);
-  return w;
-}
 
 async function expectValues(store: KerasStore, name: string, k: number): Promise<void> {
   const t = store.list().find((e) => e.name === name);

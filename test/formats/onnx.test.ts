@@ -8,6 +8,7 @@ import { openOnnx } from '../../src/formats/onnx.js';
 import { ProtoReader, ProtoStream, type ProtoField } from '../../src/formats/protobuf.js';
 import { RandomAccessFile } from '../../src/formats/file.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
+import { expectError } from '../helpers/errors.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(projectRoot, '../shared/corpus');
@@ -100,16 +101,6 @@ function f16bits(x: number): number {
   return table[x]!;
 }
 
-async function expectError(p: Promise<unknown>, codes: string[]): Promise<WeightWatcherError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(WeightWatcherError);
-    expect(codes).toContain((e as WeightWatcherError).code);
-    return e as WeightWatcherError;
-  }
-  throw new Error(`expected a WeightWatcherError (${codes.join('/')}), got success`);
-}
 
 let tmp: string;
 beforeAll(async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listTfjsModels, openTfjs, type TfjsStore } from '../../src/formats/tfjs.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
+import { expectError } from '../helpers/errors.js';
 
 const FACE_API = join(import.meta.dirname, '../../node_modules/@vladmandic/face-api/model');
 const NSFWJS = join(import.meta.dirname, '../../node_modules/nsfwjs/dist/models');
@@ -21,14 +22,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function expectError(p: Promise<unknown>, code: string, ...fragments: string[]): Promise<WeightWatcherError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(WeightWatcherError);
-  const w = e as WeightWatcherError;
-  expect(w.code, w.message).toBe(code);
-  for (const f of fragments) expect(w.message).toContain(f);
-  return w;
-}
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
