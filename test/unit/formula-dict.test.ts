@@ -104,6 +104,18 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     expect(glorot[0]!.alpha as number).toBeCloseTo(plain[0]!.alpha as number, 5); // alpha is scale-free
   });
 
+  it('channels overrides the kernel layout instead of crashing (Q6), tolerance sets weak_rank_loss', async () => {
+    // [16, 8, 3, 3] read as Keras [kh, kw, in, out]: the reference's mismatch path takes T[i, j, :, :].
+    const first = await new WeightWatcher(formulaDict()).describe({ channels: 'first', min_evals: 1 });
+    expect(first.find((r) => r.name === 'conv')).toMatchObject({ N: 3, M: 3, rf: 128 });
+    const last = await new WeightWatcher(formulaDict()).describe({ channels: 'LAST' });
+    expect(last.find((r) => r.name === 'conv')).toMatchObject({ N: 16, M: 8, rf: 9 });
+    const rows = await new WeightWatcher(formulaDict()).analyze({ tolerance: 20 });
+    const esd = await new WeightWatcher(formulaDict()).getESD(1);
+    expect(rows[0]!.weak_rank_loss).toBe(esd.filter((v) => v < 20).length);
+    expect(rows[0]!.weak_rank_loss).toBeGreaterThan(0);
+  });
+
   it('conv slicing edge cases (spec §1.6, Q3)', async () => {
     const t = (shape: number[]): InMemoryTensor => ({ name: 'w.weight', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, k) => Math.sin(k * 1.3)) });
     const d = async (shape: number[]) => (await new WeightWatcher([t(shape)]).describe({ min_evals: 1 }))[0];
