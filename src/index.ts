@@ -1,6 +1,6 @@
 export { WeightWatcher, type ModelInput, type RunInfo } from './watcher.js';
 export type { AnalyzeOptions, Progress, LayerFilter } from './engine/options.js';
-export type { Row, Cell } from './engine/extensions.js';
+export type { Row, Cell } from './metrics/extensions.js';
 export type { Summary } from './report/summary.js';
 export type { TensorStore, TensorEntry, DType } from './formats/types.js';
 export type { InMemoryTensor } from './formats/memory.js';

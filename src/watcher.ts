@@ -11,7 +11,7 @@ import type { TensorStore } from './formats/types.js';
 import { WeightWatcherError } from './util/errors.js';
 import { resolveOptions, type AnalyzeOptions } from './engine/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
-import type { Row } from './engine/extensions.js';
+import type { Row } from './metrics/extensions.js';
 import type { SkippedLayer } from './engine/plan.js';
 import { readLayerMatrices, type LayerResult } from './engine/layer.js';
 import { enumerateLayers } from './layers/enumerate.js';

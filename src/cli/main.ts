@@ -12,7 +12,7 @@ import { renderSummary, renderTable, formatCell } from '../report/table.js';
 import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
-import type { Row } from '../engine/extensions.js';
+import type { Row } from '../metrics/extensions.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 

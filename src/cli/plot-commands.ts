@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
 import type { AnalyzeOptions } from '../engine/options.js';
-import type { Row } from '../engine/extensions.js';
+import type { Row } from '../metrics/extensions.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
 import { WeightWatcherError, isWeightWatcherError } from '../util/errors.js';

@@ -9,7 +9,7 @@ import { errorMessage, isWeightWatcherError } from '../util/errors.js';
 import { availableParallelism } from 'node:os';
 import { setBlasThreads } from '../native/binding.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import type { Row } from './extensions.js';
+import type { Row } from '../metrics/extensions.js';
 import type { ResolvedOptions } from './options.js';
 import { planLayers, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';

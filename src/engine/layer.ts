@@ -11,7 +11,7 @@ import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
 import { WeightWatcherError } from '../util/errors.js';
 import type { Random } from '../util/random.js';
-import { enabledExtensions, type Row } from './extensions.js';
+import { enabledExtensions, type Row } from '../metrics/extensions.js';
 import type { ResolvedOptions } from './options.js';
 import type { PlannedLayer } from './plan.js';
 

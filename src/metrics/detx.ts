@@ -5,7 +5,7 @@
  * reference's column names are kept although `detX_val_unrescaled` holds the rescaled value (Q28).
  */
 import { npSum } from '../util/numeric.js';
-import { registerExtension, type Row } from '../engine/extensions.js';
+import { registerExtension, type Row } from './extensions.js';
 
 /** RMT_Util.detX_constraint: (num_evals, idx) for ascending `evals`. */
 export function detXConstraint(evals: Float64Array, rescale = true): { num: number; idx: number; scaled: Float64Array } {

@@ -7,7 +7,7 @@
  */
 import { nelderMeadSync } from '../native/binding.js';
 import { npMax, npSum } from '../util/numeric.js';
-import { registerExtension, type Row } from '../engine/extensions.js';
+import { registerExtension, type Row } from './extensions.js';
 
 export interface MpFit {
   num_spikes: number;

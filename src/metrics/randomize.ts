@@ -11,7 +11,7 @@ import { svdvals } from '../native/binding.js';
 import { npMax, npSum } from '../util/numeric.js';
 import type { Random } from '../util/random.js';
 import type { Matrix } from '../spectra/esd.js';
-import { registerExtension, type LayerContext, type Row } from '../engine/extensions.js';
+import { registerExtension, type LayerContext, type Row } from './extensions.js';
 import { mpColumns, mpFit } from './mpfit.js';
 
 /** A copy of the matrix with its entries shuffled (Fisher–Yates over the flattened data). */

@@ -8,7 +8,7 @@
  */
 import { gramEigen } from '../native/binding.js';
 import { npMax, npSum } from '../util/numeric.js';
-import { registerExtension, type LayerContext, type Row } from '../engine/extensions.js';
+import { registerExtension, type LayerContext, type Row } from './extensions.js';
 
 const EPS = 0.0000000001;
 

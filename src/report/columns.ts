@@ -3,7 +3,7 @@
  * `layer_id, name`, then every other column in code-point (ASCII) order, union over rows in order
  * of first appearance, missing cells null.
  */
-import type { Cell, Row } from '../engine/extensions.js';
+import type { Cell, Row } from '../metrics/extensions.js';
 import { compareCodePoints } from '../formats/safetensors.js';
 
 export function columnOrder(rows: readonly Row[]): string[] {

@@ -1,5 +1,5 @@
 /** get_summary (spec §5.1): NaN-skipping means of the headline metrics present as columns. */
-import type { Row } from '../engine/extensions.js';
+import type { Row } from '../metrics/extensions.js';
 import { nanMean } from '../util/numeric.js';
 
 export const SUMMARY_METRICS = ['log_norm', 'alpha', 'alpha_weighted', 'log_alpha_norm', 'log_spectral_norm', 'stable_rank', 'mp_softrank'] as const;

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { WeightWatcher } from '../../src/index.js';
 import type { LayerResult } from '../../src/engine/layer.js';
-import type { Row } from '../../src/engine/extensions.js';
+import type { Row } from '../../src/metrics/extensions.js';
 import { svdvalsSync } from '../../src/native/binding.js';
 import {
   renderLayerPlots, renderModelPlots, svgToPng, layerFigureSpecs, modelFigureSpecs, layerPlotId, fontFiles, LAYER_FIGURES,

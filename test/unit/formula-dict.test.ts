@@ -108,7 +108,7 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     // [16, 8, 3, 3] read as Keras [kh, kw, in, out]: the reference's mismatch path takes T[i, j, :, :].
     const first = await new WeightWatcher(formulaDict()).describe({ channels: 'first', min_evals: 1 });
     expect(first.find((r) => r.name === 'conv')).toMatchObject({ N: 3, M: 3, rf: 128 });
-    const last = await new WeightWatcher(formulaDict()).describe({ channels: 'LAST' });
+    const last = await new WeightWatcher(formulaDict()).describe({ channels: 'LAST' as 'last' });
     expect(last.find((r) => r.name === 'conv')).toMatchObject({ N: 16, M: 8, rf: 9 });
     const rows = await new WeightWatcher(formulaDict()).analyze({ tolerance: 20 });
     const esd = await new WeightWatcher(formulaDict()).getESD(1);

@@ -4,10 +4,10 @@
  * reference's order (spec §1.11), and returns the columns it adds.
  */
 import type { Matrix } from '../spectra/esd.js';
-import type { PowerLawColumns } from '../metrics/powerlaw.js';
+import type { PowerLawColumns } from './powerlaw.js';
 import type { LayerSpec } from '../layers/types.js';
 import type { Geometry } from '../tensors/geometry.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from '../engine/options.js';
 import type { Random } from '../util/random.js';
 
 export type Cell = number | string | boolean | null;
