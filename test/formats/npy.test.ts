@@ -1,20 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openNpy, openNpz, gatherStrided, byteswapInPlace } from '../../src/formats/npy.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
-
-const hasNumpy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore', timeout: 60_000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'ww-npy-')); });
@@ -172,32 +163,14 @@ np.save(os.path.join(out, 'complex.npy'), np.ones(3, dtype='<c8'))
 json.dump(expected, open(os.path.join(out, 'expected.json'), 'w'))
 `;
 
-interface Expected { name: string; dtype: string; shape: number[]; file: string }
-
 describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipped without them)', () => {
   let dir: string;
   let expected: Record<string, Expected[]>;
 
   beforeAll(() => {
-    dir = path.join(tmp, 'fixtures');
-    mkdirSync(dir);
-    const script = path.join(tmp, 'gen_npy.py');
-    writeFileSync(script, GENERATOR);
-    execFileSync('python3', [script, dir], { timeout: 120_000 });
-    expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<string, Expected[]>;
+    ({ dir, expected } = generateFixtures(tmp, GENERATOR, 'gen_npy.py'));
   });
 
-  async function expectMatches(store: TensorStore, exp: Expected[]): Promise<void> {
-    expect(store.list().map((e) => e.name)).toEqual(exp.map((e) => e.name));
-    for (const [i, e] of store.list().entries()) {
-      const x = exp[i]!;
-      expect(e.shape, e.name).toEqual(x.shape);
-      expect(e.dtype, e.name).toBe(x.dtype);
-      const want = new Uint32Array(new Uint8Array(readFileSync(x.file)).buffer);
-      const got = await store.read(e.name);
-      expect(Array.from(new Uint32Array(got.buffer, got.byteOffset, got.length)), e.name).toEqual(Array.from(want));
-    }
-  }
 
   it('round-trips every .npy (C/Fortran order, f16/f32/f64, big-endian, ints, bool, 0-d, empty, v2/v3)', async () => {
     const npyFiles = Object.keys(expected).filter((k) => k.endsWith('.npy'));

@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,19 +9,11 @@ import { ZipArchive } from '../../src/formats/zip.js';
 import { decodeToFloat32 } from '../../src/formats/decode.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
+import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(projectRoot, '../shared/corpus');
 const hasCorpus = existsSync(path.join(corpus, 'synthetic/convnet_state_dict.pt'));
-const hasNumpy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore', timeout: 60_000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'ww-pytorch-')); });
 afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
@@ -582,33 +573,15 @@ json.dump({'metadata': {}, 'weight_map': wm}, open(os.path.join(out, 'shards/pyt
 json.dump(expected, open(os.path.join(out, 'expected.json'), 'w'))
 `;
 
-interface Expected { name: string; dtype: string; shape: number[]; file: string }
-
 describe.skipIf(!hasNumpy)('torch.save-format fixtures (python3 + numpy; skipped without them)', () => {
   let dir: string;
   let expected: Record<string, Expected[]>;
   const fixture = (name: string): string => path.join(dir, name);
 
   beforeAll(() => {
-    dir = path.join(tmp, 'fixtures');
-    mkdirSync(dir);
-    const script = path.join(tmp, 'gen_torch.py');
-    writeFileSync(script, GENERATOR);
-    execFileSync('python3', [script, dir], { timeout: 120_000 });
-    expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<string, Expected[]>;
+    ({ dir, expected } = generateFixtures(tmp, GENERATOR, 'gen_torch.py'));
   });
 
-  async function expectMatches(store: TensorStore, exp: Expected[]): Promise<void> {
-    expect(store.list().map((e) => e.name)).toEqual(exp.map((e) => e.name));
-    for (const [i, e] of store.list().entries()) {
-      const x = exp[i]!;
-      expect(e.shape, e.name).toEqual(x.shape);
-      expect(e.dtype, e.name).toBe(x.dtype);
-      const want = new Float32Array(new Uint8Array(readFileSync(x.file)).buffer);
-      const got = await store.read(e.name);
-      expect(Array.from(bits(got)), e.name).toEqual(Array.from(bits(want)));
-    }
-  }
 
   for (const file of ['mixed.pt', 'proto4.pt', 'bigendian.pt', 'deflated.pt', 'nested_state_dict.pt', 'nested_model.pt', 'legacy.pt']) {
     it(`${file}: names in dict order, dtypes, shapes, strided views and values`, async () => {
