@@ -40,7 +40,7 @@ export class WeightWatcher {
   private model: ModelInput | undefined;
   /** The last analyze() result. */
   details: Row[] | undefined;
-  /** Skipped layers, failures and timing of the last analyze(). */
+  /** Skipped layers (with reasons), failures and timing of the last analyze() or describe(). */
   lastRun: RunInfo | undefined;
   private layerResults: LayerResult[] = [];
 
@@ -78,7 +78,12 @@ export class WeightWatcher {
   async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
     const { model, ...rest } = options;
     const o = resolveOptions(rest);
-    return this.withStore(model, async (store) => normalizeRows(describeRows(store, o).rows), { onnxConstants: o.onnx_constants });
+    return this.withStore(model, async (store) => {
+      const started = performance.now();
+      const { rows, skipped } = describeRows(store, o);
+      this.lastRun = { skipped, failures: [], elapsedMs: performance.now() - started, source: store.source, format: store.format };
+      return normalizeRows(rows);
+    }, { onnxConstants: o.onnx_constants });
   }
 
   getDetails(): Row[] | undefined {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { WeightWatcher } from '../watcher.js';
 import { isWeightWatcherError, WeightWatcherError, errorMessage } from '../util/errors.js';
 import { nativeInfo } from '../native/binding.js';
-import { renderSummary, renderTable, formatCell } from '../report/table.js';
+import { renderSkipped, renderSummary, renderTable, formatCell } from '../report/table.js';
 import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
@@ -117,11 +117,12 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`wrote report ${reportFile}\n`);
   }
   if (!values.quiet) {
-    if (details.length === 0) io.stdout.write(`no layer qualified for analysis in ${run.source} (${run.skipped.length} skipped; see describe)\n`);
+    if (details.length === 0) io.stdout.write(`no layer qualified for analysis in ${run.source}; ${run.skipped.length} skipped:\n${renderSkipped(run.skipped)}`);
     else {
       io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
       io.stdout.write('\n' + renderSummary(summary, details, { color }));
       io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source})\n`);
+      if (run.skipped.length) io.stdout.write(`${run.skipped.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skipped)}`);
     }
   }
   for (const f of run.failures) io.stderr.write(`weightwatcher: warning: layer ${f.layer_id} ${f.name} failed: ${f.message}\n`);
@@ -138,6 +139,11 @@ async function cmdDescribe(argv: string[], io: Io): Promise<number> {
     const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice']];
     io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
     io.stdout.write(`${rows.length} layers\n`);
+    const skipped = ww.lastRun?.skipped ?? [];
+    if (skipped.length) {
+      io.stdout.write(`${skipped.length} skipped:\n`);
+      for (const s of skipped) io.stdout.write(`  ${String(s.layer_id).padStart(5)}  ${s.name}: ${s.reason}\n`);
+    }
   }
   return 0;
 }

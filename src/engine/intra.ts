@@ -79,7 +79,7 @@ export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, rando
         };
         results.push(...(await analyzeLayer(synthetic, [x], { ...o, pool: true }, random, { intra: true })));
       } else {
-        skipped.push({ layer_id: layer.spec.id, name: `${prev.layer.spec.id} X ${layer.spec.id} `, reason: 'intra: the two layers share no dimension' });
+        skipped.push({ layer_id: layer.spec.id, name: `${prev.layer.spec.id} X ${layer.spec.id} `, kind: 'intra', reason: 'the two layers share no dimension' });
       }
     }
     prev = { layer, w };

@@ -18,9 +18,12 @@ export interface PlannedLayer {
   readonly geometry: Geometry;
 }
 
+export type SkipKind = 'filter' | 'type' | 'dtype' | 'shape' | 'min_evals' | 'max_evals' | 'max_N' | 'intra';
+
 export interface SkippedLayer {
   readonly layer_id: number;
   readonly name: string;
+  readonly kind: SkipKind;
   readonly reason: string;
 }
 
@@ -33,26 +36,26 @@ export function planLayers(store: TensorStore, o: ResolvedOptions): Plan {
   const filter = makeLayerFilter(o.layers);
   const layers: PlannedLayer[] = [];
   const skipped: SkippedLayer[] = [];
-  const skip = (spec: LayerSpec, reason: string) => skipped.push({ layer_id: spec.id, name: spec.name, reason });
+  const skip = (spec: LayerSpec, kind: SkipKind, reason: string) => skipped.push({ layer_id: spec.id, name: spec.name, kind, reason });
   const dtypes = new Map(store.list().map((e) => [e.name, e.dtype]));
 
   for (const spec of enumerateLayers(store, o.start_ids)) {
     const decision = filter(spec);
-    if (decision.skipped) { skip(spec, decision.reason ?? 'filtered'); continue; }
-    if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) { skip(spec, `type ${spec.type} is not analysed`); continue; }
+    if (decision.skipped) { skip(spec, 'filter', decision.reason ?? 'filtered'); continue; }
+    if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) { skip(spec, 'type', `type ${spec.type} is not analysed`); continue; }
     const dtype = dtypes.get(spec.tensor);
     if (dtype !== undefined && !FLOAT_DTYPES.has(dtype) && !/^(I|U)\d+$/.test(dtype) && !/^Q\d|_K$|^IQ/.test(dtype)) {
-      skip(spec, `dtype ${dtype} is not a weight dtype`);
+      skip(spec, 'dtype', `dtype ${dtype} is not a weight dtype`);
       continue;
     }
     const expected: Channels = o.channels ?? spec.channels;
     const g = layerGeometry(spec.type, spec.shape, expected);
-    if (!g) { skip(spec, `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`); continue; }
+    if (!g) { skip(spec, 'shape', `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`); continue; }
     const count = o.pool ? g.M * g.rf : g.M;
     const what = o.pool ? 'M·rf' : 'M';
-    if (o.min_evals && count < o.min_evals) { skip(spec, `${what} = ${count} < min_evals = ${o.min_evals}`); continue; }
-    if (o.max_evals && count > o.max_evals) { skip(spec, `${what} = ${count} > max_evals = ${o.max_evals}`); continue; }
-    if (g.N > o.max_N) { skip(spec, `N = ${g.N} > max_N = ${o.max_N}`); continue; }
+    if (o.min_evals && count < o.min_evals) { skip(spec, 'min_evals', `${what} = ${count} < min_evals = ${o.min_evals}`); continue; }
+    if (o.max_evals && count > o.max_evals) { skip(spec, 'max_evals', `${what} = ${count} > max_evals = ${o.max_evals}`); continue; }
+    if (g.N > o.max_N) { skip(spec, 'max_N', `N = ${g.N} > max_N = ${o.max_N}`); continue; }
     layers.push({ spec, geometry: g });
   }
   return { layers, skipped };

@@ -53,3 +53,21 @@ export function renderSummary(summary: Summary, rows: readonly Row[], opts: { co
   );
   return lines.join('\n') + '\n';
 }
+
+const SKIP_LABELS: Record<string, string> = {
+  filter: 'filtered out by --layers',
+  type: 'not a dense/conv layer (norms, biases, unknown ranks)',
+  dtype: 'not a float weight',
+  shape: 'weight shape not analysable',
+  min_evals: 'fewer eigenvalues than --min-evals',
+  max_evals: 'more eigenvalues than --max-evals',
+  max_N: 'larger dimension above --max-n',
+  intra: 'no shared dimension with the previous layer',
+};
+
+/** One line per skip reason with its count, e.g. "  12 × not a dense/conv layer". */
+export function renderSkipped(skipped: readonly { kind: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const s of skipped) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `  ${String(n).padStart(4)} × ${SKIP_LABELS[k] ?? k}\n`).join('');
+}

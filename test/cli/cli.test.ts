@@ -36,6 +36,7 @@ describe('weightwatcher CLI', () => {
     expect(r.out).toMatch(/^id\s+name\s+type\s+N\s+M\s+alpha\s+D\s+xmin\s+log_spec_norm\s+alpha_w\s+stable_rank\s+warning/);
     expect(r.out).toMatch(/summary \(mean over layers\)/);
     expect(r.out).toMatch(/2 layers: \d with alpha < 2 \(over-trained\), \d with alpha > 6/);
+    expect(r.out).toMatch(/1 skipped .*\n\s+1 × not a dense\/conv layer/);
     const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; summary: Record<string, number>; meta: Record<string, unknown> };
     expect(parsed.details.map((d) => d.name)).toEqual(['fc1', 'fc2']);
     expect(Object.keys(parsed.details[0]!).slice(0, 4)).toEqual(['layer_id', 'name', 'D', 'M']);
@@ -61,6 +62,7 @@ describe('weightwatcher CLI', () => {
     const d = await run('describe', model);
     expect(d.code).toBe(0);
     expect(d.out).toMatch(/fc1\s+dense\s+100\s+60/);
+    expect(d.out).toMatch(/1 skipped:\n\s+2 {2}ln: type unknown is not analysed/);
     const e = await run('esd', model, '--layer', 'fc2');
     expect(e.code).toBe(0);
     expect(e.out.trim().split('\n').length).toBe(40);

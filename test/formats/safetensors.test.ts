@@ -73,8 +73,8 @@ describe('a bad layer fails that layer, not the run', () => {
     const ww = new WeightWatcher(p);
     await ww.analyze();
     expect(ww.lastRun!.skipped).toEqual([
-      { layer_id: 1, name: 'norm', reason: 'type unknown is not analysed' },
-      { layer_id: 2, name: 'small', reason: 'M·rf = 5 < min_evals = 10' },
+      { layer_id: 1, name: 'norm', kind: 'type', reason: 'type unknown is not analysed' },
+      { layer_id: 2, name: 'small', kind: 'min_evals', reason: 'M·rf = 5 < min_evals = 10' },
     ]);
     const store = await openModel(p);
     expect(store.list().map((e) => e.name)).toEqual(['big.weight', 'norm.weight', 'small.weight']);
