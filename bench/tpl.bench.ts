@@ -4,8 +4,8 @@
  * count (the reference spends practically all of it in the powerlaw package's per-candidate
  * Nelder–Mead fits and mpmath incomplete gammas). Prints per-layer times and the ratio.
  *
- *   npx vite-node bench/tpl.bench.ts            # best of 3
- *   npx vite-node bench/tpl.bench.ts -- --runs 5
+ *   npm run bench:tpl                    # best of 3
+ *   npm run bench:tpl -- --runs 5
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
