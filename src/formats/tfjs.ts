@@ -26,7 +26,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { RandomAccessFile, isDirectory } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
-import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras.js';
+import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras-config.js';
 import type { DType, TensorEntry } from './types.js';
 import { WeightWatcherError, errorMessage } from '../util/errors.js';
 

@@ -4,7 +4,7 @@
  */
 import type { TensorEntry, TensorStore } from '../formats/types.js';
 import type { LayerSpec, LayerType } from './types.js';
-import { kerasLayerType, type KerasTensorStore } from '../formats/keras.js';
+import { kerasLayerType, type KerasTensorStore } from '../formats/keras-config.js';
 
 const WEIGHT_SUFFIX = '.weight';
 

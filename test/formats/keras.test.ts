@@ -3,10 +3,8 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import {
-  flattenModelConfig, keras3Layout, kerasLayerType, kerasSnakeCase, legacyH5Layout, openKeras,
-  type Hdf5Access, type KerasStore,
-} from '../../src/formats/keras.js';
+import { keras3Layout, legacyH5Layout, openKeras, type Hdf5Access, type KerasStore } from '../../src/formats/keras.js';
+import { flattenModelConfig, kerasLayerType, kerasSnakeCase } from '../../src/formats/keras-config.js';
 import { WeightWatcherError } from '../../src/util/errors.js';
 import { expectError } from '../helpers/errors.js';
 
