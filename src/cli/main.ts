@@ -44,7 +44,7 @@ analysis:
   --inverse  --intra  --no-sparsify  --stacked  --no-conv2d-norm  --tolerance X  --seed N
   --precision float64|float32   (float32: faster SVD, see README for its error)
 output:
-  --json FILE   {details, summary, meta}      --csv FILE    details table
+  --json FILE   {details, summary, meta}      --csv FILE    details table   (FILE '-' = stdout)
   --plot DIR    per-layer and model plots (SVG + PNG)      --report FILE.html   self-contained report
   --all         print every column            --quiet, -q   no table on stdout
   --threads N   thread budget: concurrent layers × OpenBLAS threads (default: all cores)  --no-color
@@ -55,7 +55,12 @@ interface Io {
   stderr: NodeJS.WriteStream;
 }
 
-async function write(path: string, text: string): Promise<void> {
+/** Write `text` to a file, or to stdout when the path is '-'. */
+async function write(path: string, text: string, io?: Io): Promise<void> {
+  if (path === '-' && io) {
+    io.stdout.write(text);
+    return;
+  }
   try {
     await writeFile(path, text);
   } catch (e) {
@@ -63,11 +68,16 @@ async function write(path: string, text: string): Promise<void> {
   }
 }
 
-async function writeOutputs(values: ParsedArgs['values'], payload: { details: Row[]; summary: object; meta: object }): Promise<void> {
+async function writeOutputs(values: ParsedArgs['values'], payload: { details: Row[]; summary: object; meta: object }, io: Io): Promise<void> {
   const json = str(values, 'json');
   const csv = str(values, 'csv');
-  if (json) await write(json, toJson(payload));
-  if (csv) await write(csv, toCsv(payload.details));
+  if (json) await write(json, toJson(payload), io);
+  if (csv) await write(csv, toCsv(payload.details), io);
+}
+
+/** `--json -` / `--csv -` use stdout, so the table is not printed there too. */
+function tableWanted(values: ParsedArgs['values']): boolean {
+  return !values.quiet && str(values, 'json') !== '-' && str(values, 'csv') !== '-';
 }
 
 function modelArg(positionals: string[], cmd: string): string {
@@ -107,7 +117,7 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
     skipped: run.skipped,
     failures: run.failures,
   };
-  await writeOutputs(values, { details, summary, meta });
+  await writeOutputs(values, { details, summary, meta }, io);
   if (plotDir) {
     const files = await (await plotCommands()).writeAnalyzePlots(plotDir, ww);
     io.stderr.write(`wrote ${files.length} plot files to ${plotDir}\n`);
@@ -116,7 +126,7 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
     await (await plotCommands()).writeAnalyzeReport(reportFile, ww, path);
     io.stderr.write(`wrote report ${reportFile}\n`);
   }
-  if (!values.quiet) {
+  if (tableWanted(values)) {
     if (details.length === 0) io.stdout.write(`no layer qualified for analysis in ${run.source}; ${run.skipped.length} skipped:\n${renderSkipped(run.skipped)}`);
     else {
       io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
@@ -134,8 +144,8 @@ async function cmdDescribe(argv: string[], io: Io): Promise<number> {
   const path = modelArg(positionals, 'describe');
   const ww = new WeightWatcher(path);
   const rows = await ww.describe(toAnalyzeOptions(values));
-  await writeOutputs(values, { details: rows, summary: {}, meta: { source: path } });
-  if (!values.quiet) {
+  await writeOutputs(values, { details: rows, summary: {}, meta: { source: path } }, io);
+  if (tableWanted(values)) {
     const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice']];
     io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
     io.stdout.write(`${rows.length} layers\n`);
@@ -156,7 +166,7 @@ async function cmdEsd(argv: string[], io: Io): Promise<number> {
   const layer = /^-?\d+$/.test(layerArg) ? Number(layerArg) : layerArg;
   const evals = await new WeightWatcher(path).getESD(layer, { precision: str(values, 'precision') as 'float64' | 'float32' | undefined });
   const jsonFile = str(values, 'json');
-  if (jsonFile) await write(jsonFile, JSON.stringify({ layer, count: evals.length, evals: Array.from(evals) }) + '\n');
+  if (jsonFile) await write(jsonFile, JSON.stringify({ layer, count: evals.length, evals: Array.from(evals) }) + '\n', io);
   else io.stdout.write(Array.from(evals, (v) => String(v)).join('\n') + '\n');
   io.stderr.write(`${evals.length} eigenvalues, max ${formatCell(evals[evals.length - 1] ?? NaN)}\n`);
   return 0;

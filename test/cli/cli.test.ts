@@ -58,6 +58,14 @@ describe('weightwatcher CLI', () => {
     expect(r.out).toBe('');
   });
 
+  it('--json - and --csv - write to stdout instead of the table', async () => {
+    const j = await run('analyze', model, '--json', '-');
+    expect(j.code).toBe(0);
+    expect((JSON.parse(j.out) as { details: unknown[] }).details.length).toBe(2);
+    const c = await run('describe', model, '--csv', '-');
+    expect(c.out.split('\n')[0]).toBe('layer_id,name,M,N,Q,layer_type,longname,num_evals,rf');
+  });
+
   it('describe and esd', async () => {
     const d = await run('describe', model);
     expect(d.code).toBe(0);
