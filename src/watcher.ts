@@ -53,7 +53,13 @@ export class WeightWatcher {
     if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
     if (isStore(m)) return fn(m); // caller owns it
-    const store = typeof m === 'string' ? await openModel(m, open) : await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
+    if (typeof m !== 'string') {
+      // Tensors are gathered once, so an async iterable can be analysed more than once.
+      const memory = await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
+      this.model = memory;
+      return fn(memory);
+    }
+    const store = await openModel(m, open);
     try {
       return await fn(store);
     } finally {

@@ -42,8 +42,10 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
 
   it('accepts an async iterable of tensors', async () => {
     async function* gen() { for (const t of formulaDict()) yield t; }
-    const rows = await new WeightWatcher(gen()).analyze();
+    const ww = new WeightWatcher(gen());
+    const rows = await ww.analyze();
     expect(rows.map((r) => [r.layer_id, r.name])).toEqual([[1, 'fc1'], [3, 'conv']]);
+    expect((await ww.describe()).length).toBe(2); // the iterable was gathered once, not consumed
     expect(rows[0]!.alpha as number).toBeCloseTo(1.9188901341749132, 12);
   });
 
