@@ -5,7 +5,7 @@
  */
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
-import type { TensorEntry, TensorStore } from './types.js';
+import { FLOAT_DTYPES, type TensorEntry, type TensorStore } from './types.js';
 import { WeightWatcherError, withContext } from '../util/errors.js';
 
 /** Headers above this are refused: real ones are a few MB even for 100k-tensor checkpoints. */
@@ -83,8 +83,9 @@ export class SafetensorsFile {
   async readFloat32(name: string): Promise<Float32Array> {
     const t = this.tensors.get(name);
     if (!t) throw new WeightWatcherError('E_NOT_FOUND', `${this.path}: no tensor named "${name}"`, { file: this.path, tensor: name });
-    if (t.dtype.startsWith('F8')) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: tensor "${name}" has dtype ${t.dtype}; supported float dtypes are F64, F32, F16, BF16`, { file: this.path, tensor: name });
+    // Listed (they consume layer ids) but not decoded: weights are expected in a float dtype.
+    if (!FLOAT_DTYPES.has(t.dtype)) {
+      throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: tensor "${name}" has dtype ${t.dtype}; supported dtypes are F64, F32, F16, BF16`, { file: this.path, tensor: name });
     }
     const bytes = await this.file.read(t.begin, t.byteLength, `tensor "${name}"`);
     try {

@@ -64,6 +64,19 @@ describe('a bad layer fails that layer, not the run', () => {
     expect(ww.lastRun!.failures[0]!.message).toMatch(/non-finite value \(nan\) at row 0, column 7/);
   });
 
+  it('non-float weights are refused per layer with a clear error', async () => {
+    const p = writeSafetensors(join(dir, 'int.safetensors'), [
+      { name: 'a.weight', shape: [20, 30], data: dense(20, 30) },
+      { name: 'q.weight', shape: [20, 30], data: dense(20, 30) },
+    ], (h) => ({ ...h, 'q.weight': { ...(h['q.weight'] as object), dtype: 'I32' } }));
+    const ww = new WeightWatcher(p);
+    const rows = await ww.analyze();
+    expect(rows.map((r) => r.name)).toEqual(['a']);
+    expect(ww.lastRun!.failures).toEqual([
+      expect.objectContaining({ layer_id: 1, code: 'E_UNSUPPORTED', message: expect.stringMatching(/"q\.weight" has dtype I32; supported dtypes are F64, F32, F16, BF16/) }),
+    ]);
+  });
+
   it('explains skipped layers', async () => {
     const p = writeSafetensors(join(dir, 'skips.safetensors'), [
       { name: 'big.weight', shape: [20, 30], data: dense(20, 30) },
