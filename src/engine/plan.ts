@@ -4,7 +4,6 @@
  * rows without reading skipped tensors.
  */
 import type { TensorStore } from '../formats/types.js';
-import { FLOAT_DTYPES } from '../formats/types.js';
 import { enumerateLayers } from '../layers/enumerate.js';
 import type { Channels, LayerSpec } from '../layers/types.js';
 import { layerGeometry, type Geometry } from '../tensors/geometry.js';
@@ -18,7 +17,7 @@ export interface PlannedLayer {
   readonly geometry: Geometry;
 }
 
-export type SkipKind = 'filter' | 'type' | 'dtype' | 'shape' | 'min_evals' | 'max_evals' | 'max_N' | 'intra';
+export type SkipKind = 'filter' | 'type' | 'shape' | 'min_evals' | 'max_evals' | 'max_N' | 'intra';
 
 export interface SkippedLayer {
   readonly layer_id: number;
@@ -37,17 +36,11 @@ export function planLayers(store: TensorStore, o: ResolvedOptions): Plan {
   const layers: PlannedLayer[] = [];
   const skipped: SkippedLayer[] = [];
   const skip = (spec: LayerSpec, kind: SkipKind, reason: string) => skipped.push({ layer_id: spec.id, name: spec.name, kind, reason });
-  const dtypes = new Map(store.list().map((e) => [e.name, e.dtype]));
 
   for (const spec of enumerateLayers(store, o.start_ids)) {
     const decision = filter(spec);
     if (decision.skipped) { skip(spec, 'filter', decision.reason ?? 'filtered'); continue; }
     if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) { skip(spec, 'type', `type ${spec.type} is not analysed`); continue; }
-    const dtype = dtypes.get(spec.tensor);
-    if (dtype !== undefined && !FLOAT_DTYPES.has(dtype) && !/^(I|U)\d+$/.test(dtype) && !/^Q\d|_K$|^IQ/.test(dtype)) {
-      skip(spec, 'dtype', `dtype ${dtype} is not a weight dtype`);
-      continue;
-    }
     const expected: Channels = o.channels ?? spec.channels;
     const g = layerGeometry(spec.type, spec.shape, expected);
     if (!g) { skip(spec, 'shape', `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`); continue; }

@@ -57,7 +57,6 @@ export function renderSummary(summary: Summary, rows: readonly Row[], opts: { co
 const SKIP_LABELS: Record<string, string> = {
   filter: 'filtered out by --layers',
   type: 'not a dense/conv layer (norms, biases, unknown ranks)',
-  dtype: 'not a float weight',
   shape: 'weight shape not analysable',
   min_evals: 'fewer eigenvalues than --min-evals',
   max_evals: 'more eigenvalues than --max-evals',
