@@ -7,7 +7,7 @@ import type { TensorStore } from '../formats/types.js';
 import { Random } from '../util/random.js';
 import { errorMessage, isWeightWatcherError } from '../util/errors.js';
 import { availableParallelism } from 'node:os';
-import { setBlasThreads } from '../native/binding.js';
+import { nativeInfo, setBlasThreads } from '../native/binding.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import type { Row } from '../metrics/extensions.js';
 import type { ResolvedOptions } from './options.js';
@@ -41,6 +41,23 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
   return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)) };
 }
 
+/**
+ * OpenBLAS's thread count is process-wide: set it for the duration of the analyses in flight and
+ * restore the previous value when the last one ends, so direct svdvals() calls are not left
+ * single-threaded and overlapping analyze() calls do not undo each other's setting.
+ */
+let activeRuns = 0;
+let savedBlasThreads = 0;
+async function withBlasThreads<T>(threads: number, fn: () => Promise<T>): Promise<T> {
+  if (activeRuns++ === 0) savedBlasThreads = nativeInfo().blasThreads;
+  setBlasThreads(threads);
+  try {
+    return await fn();
+  } finally {
+    if (--activeRuns === 0) setBlasThreads(Math.max(1, savedBlasThreads));
+  }
+}
+
 /** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
 function layerRandom(seed: number | null, index: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
@@ -58,7 +75,6 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
-  setBlasThreads(blasThreads);
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -76,7 +92,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
       o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await withBlasThreads(blasThreads, () => Promise.all(Array.from({ length: concurrency }, worker)));
   return {
     results: perLayer.flatMap((r) => r ?? []),
     skipped,

@@ -1,6 +1,6 @@
 /** Native singular values against closed-form matrices, dtype/orientation handling and error paths. */
 import { describe, expect, it } from 'vitest';
-import { nativeInfo, svdvals, svdvalsSync, WeightWatcherError } from '../../src/index.js';
+import { nativeInfo, setBlasThreads, svdvals, svdvalsSync, WeightWatcherError } from '../../src/index.js';
 
 function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
@@ -77,6 +77,16 @@ describe('svdvals', () => {
     const err = (await svdvals(new Float64Array([NaN]), 1, 1).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(WeightWatcherError);
     expect(err.stack).toMatch(/svd\.test\.ts/);
+  });
+});
+
+describe('thread budget', () => {
+  it('analyze() restores the OpenBLAS thread count, also with overlapping runs', async () => {
+    const { WeightWatcher } = await import('../../src/index.js');
+    const { formulaDict } = await import('../helpers/formula.js');
+    setBlasThreads(2);
+    await Promise.all([new WeightWatcher(formulaDict()).analyze(), new WeightWatcher(formulaDict()).analyze({ threads: 1 })]);
+    expect(nativeInfo().blasThreads).toBe(2);
   });
 });
 
