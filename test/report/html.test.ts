@@ -74,3 +74,28 @@ describe('HTML building blocks', () => {
     expect(html.trim().endsWith('</html>')).toBe(true);
   });
 });
+
+describe('untrusted names in the report', () => {
+  it('tensor names and titles from a model file are escaped, never markup', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { WeightWatcher } = await import('../../src/index.js');
+    const { writeAnalyzeReport } = await import('../../src/cli/plot-commands.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ww-xss-'));
+    try {
+      const data = Float32Array.from({ length: 40 * 30 }, (_, k) => Math.sin(k * 0.37) + Math.cos(k));
+      const ww = new WeightWatcher([{ name: '<script>alert(1)</script><img src=x onerror=alert(2)>.weight', shape: [40, 30], data }]);
+      await ww.analyze({ keep_evals: true });
+      const file = join(dir, 'r.html');
+      await writeAnalyzeReport(file, ww, '<b>title</b>');
+      const html = readFileSync(file, 'utf8');
+      expect(html).not.toContain('<script>alert(1)');
+      expect(html).not.toContain('<img src=x');
+      expect(html).not.toContain('<b>title</b>');
+      expect(html).toContain('&lt;script&gt;alert(1)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
