@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/status.h"
 
@@ -55,6 +56,14 @@ inline MatrixArg matrixArg(const Napi::CallbackInfo& info, size_t index, const s
     default: throwUsage(env, fn + ": data must be a Float32Array or Float64Array");
   }
   return m;
+}
+
+// A Float64Array argument, copied (fits take small vectors and the caller may reuse its buffer).
+inline std::vector<double> float64ArgCopy(const Napi::CallbackInfo& info, size_t index, const std::string& usage) {
+  if (info.Length() <= index || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throwUsage(info.Env(), usage);
+  Napi::Float64Array a = info[index].As<Napi::Float64Array>();
+  return std::vector<double>(a.Data(), a.Data() + a.ElementLength());
 }
 
 inline Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t index) {

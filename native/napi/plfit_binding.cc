@@ -43,11 +43,8 @@ double numberOpt(Napi::Env env, const Napi::Object& o, const char* key, bool& ha
 
 PlJob parsePlArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throwUsage(env, "fitPowerLawPackage(data, options?): data must be a Float64Array");
-  Napi::Float64Array a = info[0].As<Napi::Float64Array>();
   PlJob job;
-  job.data.assign(a.Data(), a.Data() + a.ElementLength());
+  job.data = float64ArgCopy(info, 0, "fitPowerLawPackage(data, options?): data must be a Float64Array");
   Napi::Object o = optionsArg(info, 1);
   if (o.Has("distribution")) {
     Napi::Value v = o.Get("distribution");

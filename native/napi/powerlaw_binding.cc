@@ -13,11 +13,8 @@ struct FitJob {
 
 FitJob parseFitArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throwUsage(env, "fitPowerLaw(evals, options?): evals must be a Float64Array");
-  Napi::Float64Array a = info[0].As<Napi::Float64Array>();
   FitJob job;
-  job.data.assign(a.Data(), a.Data() + a.ElementLength());
+  job.data = float64ArgCopy(info, 0, "fitPowerLaw(evals, options?): evals must be a Float64Array");
   Napi::Object o = optionsArg(info, 1);
   auto number = [&](const char* key, bool& has, double& value) {
     if (!o.Has(key)) return;
