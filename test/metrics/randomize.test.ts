@@ -25,7 +25,8 @@ describe('shuffles', () => {
     expect(Array.from(s.data).sort()).toEqual(Array.from(data).sort());
     expect(Array.from(s.data)).not.toEqual(Array.from(data));
     const ev = (d: Float32Array) => svdvalsSync(d, 20, 30).reduce((a, v) => a + v * v, 0);
-    expect(ev(s.data as Float32Array)).toBeCloseTo(ev(data), 8);
+    // Σσ² = ‖W‖²_F ≈ 3.6e7 here: compare relative to it (the last bits depend on the BLAS kernels).
+    expect(Math.abs(ev(s.data as Float32Array) - ev(data)) / ev(data)).toBeLessThan(1e-13);
   });
   it('replicas concatenate, sorted', async () => {
     const data = Float32Array.from({ length: 60 }, (_, i) => Math.cos(i));
