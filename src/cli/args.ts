@@ -3,8 +3,8 @@
  * Built on node:util parseArgs; negative numbers are accepted as values (`--xmax -1`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WeightWatcherError } from '../util/errors.js';
-import type { AnalyzeOptions, LayerFilter } from '../engine/options.js';
+import { WeightWatcherError } from '../shared/errors.js';
+import type { AnalyzeOptions, LayerFilter } from '../shared/options.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -6,13 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { WeightWatcher } from '../watcher.js';
-import { isWeightWatcherError, WeightWatcherError, errorMessage } from '../util/errors.js';
+import { isWeightWatcherError, WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { nativeInfo } from '../native/binding.js';
 import { renderSkipped, renderSummary, renderTable, formatCell } from '../report/table.js';
 import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
-import type { Row } from '../metrics/extensions.js';
+import type { Row } from '../shared/rows.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 

@@ -5,11 +5,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
-import type { AnalyzeOptions } from '../engine/options.js';
-import type { Row } from '../metrics/extensions.js';
+import type { AnalyzeOptions } from '../shared/options.js';
+import type { Row } from '../shared/rows.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
-import { WeightWatcherError, isWeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError, isWeightWatcherError } from '../shared/errors.js';
 import { layerFigureSpecs, layerPlotId } from '../report/plots/layer.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';

@@ -2,7 +2,7 @@
  * A one-line progress indicator on stderr. It appears only when stderr is a terminal and the run
  * has lasted more than a second, so quick runs and redirected output stay clean.
  */
-import type { Progress } from '../engine/options.js';
+import type { Progress } from '../shared/options.js';
 
 export function makeProgress(stream: NodeJS.WriteStream, enabled: boolean): { update: (p: Progress) => void; done: () => void } {
   let shown = false;

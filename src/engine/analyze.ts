@@ -4,13 +4,13 @@
  * `concurrency` layers are in memory.
  */
 import type { TensorStore } from '../formats/types.js';
-import { Random } from '../util/random.js';
-import { errorMessage, isWeightWatcherError } from '../util/errors.js';
+import { Random } from '../shared/random.js';
+import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { availableParallelism } from 'node:os';
 import { nativeInfo, setBlasThreads } from '../native/binding.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import type { Row } from '../metrics/extensions.js';
-import type { ResolvedOptions } from './options.js';
+import type { DescribeRow } from '../shared/rows.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { planLayers, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
@@ -102,11 +102,11 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
 }
 
 /** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: Row[]; skipped: SkippedLayer[] } {
+export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
   const { layers, skipped } = planLayers(store, o);
-  const rows: Row[] = [];
+  const rows: DescribeRow[] = [];
   for (const { spec, geometry: g } of layers) {
-    const base: Row = {
+    const base: DescribeRow = {
       layer_id: spec.id,
       name: spec.name,
       M: g.M,

@@ -16,8 +16,8 @@
  */
 import type { TensorStore } from '../formats/types.js';
 import type { Matrix } from '../spectra/esd.js';
-import type { Random } from '../util/random.js';
-import type { ResolvedOptions } from './options.js';
+import type { Random } from '../shared/random.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import type { Geometry } from '../tensors/geometry.js';

@@ -8,7 +8,7 @@
  * follow ggml's `quantize_row_*_ref`; the other K-quants use plain per-sub-block min/max scaling,
  * which produces valid blocks but not llama.cpp's error-optimised choices.
  */
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { decodeToFloat32, dtypeSize, f16ToF32 } from './decode.js';
 
 export interface GgmlType {

@@ -9,7 +9,7 @@
  * data needs no transposition (a PyTorch Linear [out, in] is stored with ne = [in, out]).
  */
 import { writeFile } from 'node:fs/promises';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { RandomAccessFile } from './file.js';
 import { shapeSize } from './decode.js';
 import { canDequantize, dequantize, ggmlByteSize, ggmlType, ggmlTypeByName, quantize, supportedTypeNames, type GgmlType } from './ggml-quants.js';

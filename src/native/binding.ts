@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
+import { WeightWatcherError, type ErrorCode } from '../shared/errors.js';
 
 export interface NativeFit {
   alpha: number;

@@ -3,7 +3,7 @@
  * concatenated and sorted, plus the rank columns computed per slice.
  */
 import { svdvals, svdvalsSync, type SvdOptions } from '../native/binding.js';
-import { FLOAT64_EPS } from '../util/numeric.js';
+import { FLOAT64_EPS } from '../shared/numeric.js';
 
 export interface Matrix {
   readonly data: Float32Array | Float64Array;

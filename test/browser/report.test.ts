@@ -97,7 +97,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })));
 
     // filtering: warnings and text
-    const over = ww.getDetails()!.filter((r) => (r.alpha as number) < 2).length;
+    const over = ww.getDetails()!.filter((r) => r.alpha < 2).length;
     await page.selectOption('.table-tools[data-for="details-table"] .warn-filter', 'over');
     const shown = await page.$$eval('#details-table tbody tr:not([hidden])', (rs: any[]) => rs.map((r) => String(r.className)));
     expect(shown).toHaveLength(over);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ggufReadableName, openGguf, writeGguf, type GgufWriteTensor } from '../../src/formats/gguf.js';
 import { dequantize, f32ToF16, ggmlTypeByName, quantize, supportedTypeNames } from '../../src/formats/ggml-quants.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 let tmp: string;
