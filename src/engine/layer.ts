@@ -82,7 +82,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
     const pl = await fitLayerPowerLaw(evals, params, fitterFor(params));
     let weak = 0;
-    for (let i = 0; i < evals.length; i++) if (evals[i]! < (o.tolerance || 1e-6)) weak++;
+    for (let i = 0; i < evals.length; i++) if (evals[i]! < o.tolerance) weak++;
     const core = {
       layer_id: spec.id,
       name: spec.name,
