@@ -11,7 +11,7 @@
 import { WeightWatcherError } from '../shared/errors.js';
 import { RandomAccessFile } from './file.js';
 import { shapeSize } from './decode.js';
-import { canDequantize, dequantize, ggmlByteSize, ggmlType, ggmlTypeByName, supportedTypeNames, type GgmlType } from './ggml-quants.js';
+import { canDequantize, dequantize, ggmlByteSize, ggmlType, supportedTypeNames, type GgmlType } from './ggml-quants.js';
 import type { TensorEntry, TensorStore } from './types.js';
 
 export interface GgufTensorEntry extends TensorEntry {
