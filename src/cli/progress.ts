@@ -3,8 +3,9 @@
  * has lasted more than a second, so quick runs and redirected output stay clean.
  */
 import type { Progress } from '../shared/options.js';
+import type { OutStream } from './command.js';
 
-export function makeProgress(stream: NodeJS.WriteStream, enabled: boolean): { update: (p: Progress) => void; done: () => void } {
+export function makeProgress(stream: OutStream, enabled: boolean): { update: (p: Progress) => void; done: () => void } {
   let shown = false;
   if (!enabled || !stream.isTTY) return { update: () => {}, done: () => {} };
   return {

@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WeightWatcher } from '../../src/index.js';
-import { writeAnalyzeReport, runCompare } from '../../src/cli/plot-commands.js';
+import { writeAnalyzeReport } from '../../src/cli/plot-commands.js';
+import { runCompare } from '../../src/cli/commands/compare.js';
 import { analyzeReportHtml } from '../../src/report/html.js';
 import { layerFigureSpecs, layerPlotId, renderSvg } from '../../src/report/plots/index.js';
 

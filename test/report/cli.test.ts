@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { WeightWatcher } from '../../src/index.js';
-import { writeAnalyzePlots, writeAnalyzeReport, runCompare } from '../../src/cli/plot-commands.js';
+import { writeAnalyzePlots, writeAnalyzeReport } from '../../src/cli/plot-commands.js';
+import { runCompare } from '../../src/cli/commands/compare.js';
 
 const MINI = '/work/shared/corpus/minigpt';
 const GOLDENS = '/work/shared/goldens';
