@@ -4,6 +4,7 @@
  */
 import { fitPowerLaw as nativeFit } from '../native/binding.js';
 import type { FixFingers } from '../shared/options.js';
+import type { PowerLawFitColumns } from '../shared/rows.js';
 
 /** Eigenvalues at or below this are left out of every power-law fit. */
 export const EVALS_THRESH = 1e-5;
@@ -39,18 +40,8 @@ export interface FitOutcome {
 /** data: thresholded evals (ascending); xmax: the upper limit passed to the fitter, if any. */
 export type Fitter = (data: Float64Array, xmax: number | null) => Promise<FitOutcome>;
 
-export interface PowerLawColumns {
-  alpha: number;
-  D: number;
-  sigma: number;
-  xmin: number;
-  xmax: number | null;
-  num_pl_spikes: number;
-  status: 'success' | 'failed';
-  warning: '' | 'over-trained' | 'under-trained';
-  Lambda?: number;
-  num_fingers?: number;
-  raw_alpha?: number;
+/** The fit's row columns, plus what plots and failure notes need. */
+export interface PowerLawColumns extends PowerLawFitColumns {
   /** The fit behind the columns, with candidate arrays when requested (plots). */
   fit?: FitOutcome;
   /** Why the fit failed, when it did (not a reference column). */

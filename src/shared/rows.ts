@@ -39,10 +39,8 @@ export interface MpFitColumns {
   bulk_min?: number;
 }
 
-/** One analysed layer (or conv slice with pool=false), as analyze() returns it. */
-export interface DetailsRow extends DescribeRow, MpFitColumns {
-  has_esd: boolean;
-  // Power-law fit (failed fits: −1 and status 'failed').
+/** The power-law fit's columns (a failed fit: −1 and status 'failed'). */
+export interface PowerLawFitColumns {
   alpha: number;
   D: number;
   sigma: number;
@@ -52,6 +50,16 @@ export interface DetailsRow extends DescribeRow, MpFitColumns {
   num_pl_spikes: number;
   status: 'success' | 'failed';
   warning: '' | 'over-trained' | 'under-trained';
+  /** fit='TPL'/'E_TPL': the truncated power law's Λ. */
+  Lambda?: number;
+  /** fix_fingers='clip_xmax'. */
+  num_fingers?: number;
+  raw_alpha?: number;
+}
+
+/** One analysed layer (or conv slice with pool=false), as analyze() returns it. */
+export interface DetailsRow extends DescribeRow, MpFitColumns, PowerLawFitColumns {
+  has_esd: boolean;
   // Spectrum and norms.
   lambda_max: number;
   spectral_norm: number;
@@ -67,11 +75,6 @@ export interface DetailsRow extends DescribeRow, MpFitColumns {
   sv_min: number;
   rank_loss: number;
   weak_rank_loss: number;
-  /** fit='TPL'/'E_TPL': the truncated power law's Λ. */
-  Lambda?: number;
-  /** fix_fingers='clip_xmax'. */
-  num_fingers?: number;
-  raw_alpha?: number;
   /** intra=true rows. */
   Xflag?: boolean;
   // randomize.
