@@ -13,6 +13,6 @@ export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
-export { WeightWatcherError, type ErrorCode } from './shared/errors.js';
+export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
