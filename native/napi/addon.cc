@@ -5,7 +5,7 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  wwnapi::initSvd(env, exports);
+  wwnapi::initSpectrum(env, exports);
   wwnapi::initPowerLaw(env, exports);
   wwnapi::initInfo(env, exports);
   wwnapi::initPlFit(env, exports);

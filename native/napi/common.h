@@ -156,7 +156,7 @@ inline void setScanArrays(Napi::Env env, Napi::Object o, const std::vector<doubl
   o.Set("sigmas", toFloat64Array(env, sigmas));
 }
 
-void initSvd(Napi::Env env, Napi::Object exports);
+void initSpectrum(Napi::Env env, Napi::Object exports);
 void initPowerLaw(Napi::Env env, Napi::Object exports);
 void initInfo(Napi::Env env, Napi::Object exports);
 void initPlFit(Napi::Env env, Napi::Object exports);
