@@ -64,7 +64,7 @@ export function makeMatrix(family: Family, rows: number, cols: number, seed = 1)
         const u = Float64Array.from({ length: rows }, g);
         const v = Float64Array.from({ length: cols }, g);
         const amp = (s * (10 - p)) / Math.sqrt(Math.sqrt(rows * cols));
-        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] += amp * u[i]! * v[j]!;
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = out[i * cols + j]! + amp * u[i]! * v[j]!;
       }
       break;
     }

@@ -139,18 +139,21 @@ Status tallCopy(const MatrixView& src, Work* dst, TallShape& shape) {
 }
 
 template <typename Work>
-bool convertBlock(const MatrixView& src, size_t r0, size_t r1, size_t c0, size_t c1, Work* dst) {
+bool convertBlock(const MatrixView& src, size_t r0, size_t r1, size_t c0, size_t c1, Work* dst, SumOfSquares& squares) {
   return withReader(src, [&](const auto& read) {
     bool finite = true;
     const size_t w = c1 - c0;
     for (size_t i = r0; i < r1; ++i) {
       Work* out = dst + (i - r0) * w;
       const size_t base = i * src.cols + c0;
+      double row = 0;  // a row's squares in plain double; the rows then summed compensated
       for (size_t j = 0; j < w; ++j) {
         const Work v = static_cast<Work>(read(base + j));
         finite &= std::isfinite(v);
         out[j] = v;
+        row += static_cast<double>(v) * static_cast<double>(v);
       }
+      squares.add(row);
     }
     return finite;
   });
@@ -160,7 +163,7 @@ template Status nonFiniteError<double>(const MatrixView&);
 template Status nonFiniteError<float>(const MatrixView&);
 template Status tallCopy<double>(const MatrixView&, double*, TallShape&);
 template Status tallCopy<float>(const MatrixView&, float*, TallShape&);
-template bool convertBlock<double>(const MatrixView&, size_t, size_t, size_t, size_t, double*);
-template bool convertBlock<float>(const MatrixView&, size_t, size_t, size_t, size_t, float*);
+template bool convertBlock<double>(const MatrixView&, size_t, size_t, size_t, size_t, double*, SumOfSquares&);
+template bool convertBlock<float>(const MatrixView&, size_t, size_t, size_t, size_t, float*, SumOfSquares&);
 
 }  // namespace ww

@@ -4,6 +4,7 @@
 // non-finite values. Half floats widen exactly, so the values are identical to decoding to
 // float32 first and widening afterwards.
 #pragma once
+#include <cmath>
 #include <cstddef>
 
 #include "core/status.h"
@@ -43,10 +44,23 @@ struct TallShape {
 template <typename Work>
 Status tallCopy(const MatrixView& src, Work* dst, TallShape& shape);
 
-// Converts the row-major block W[r0:r1, c0:c1] into `dst`, row-major (r1−r0)×(c1−c0). Returns
-// false if a value is not finite in the working precision (then report nonFiniteError(src)).
+// Σ w² of the converted values, with Neumaier's compensated summation (relative error ~2ε for any
+// count): the squared Frobenius norm that the eigenvalues of WᵀW must add up to.
+struct SumOfSquares {
+  double sum = 0, compensation = 0;
+  void add(double v) {
+    const double t = sum + v;
+    compensation += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
+    sum = t;
+  }
+  double value() const { return sum + compensation; }
+};
+
+// Converts the row-major block W[r0:r1, c0:c1] into `dst`, row-major (r1−r0)×(c1−c0), adding the
+// squares of the converted values to `squares`. Returns false if a value is not finite in the
+// working precision (then report nonFiniteError(src)).
 template <typename Work>
-bool convertBlock(const MatrixView& src, size_t r0, size_t r1, size_t c0, size_t c1, Work* dst);
+bool convertBlock(const MatrixView& src, size_t r0, size_t r1, size_t c0, size_t c1, Work* dst, SumOfSquares& squares);
 
 // The Code::NonFinite status for `src`, naming its first non-finite element in row-major order.
 template <typename Work>

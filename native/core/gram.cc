@@ -30,7 +30,7 @@ lapack_int syevd(size_t n, float* g, float* w) { return LAPACKE_ssyevd(LAPACK_CO
 }  // namespace
 
 template <typename Work>
-Status gramEigenvalues(const MatrixView& w, std::vector<double>& out) {
+Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& sumOfSquares) {
   Status st = checkDims(w.rows, w.cols);
   if (!st.isOk()) return st;
   if (w.data == nullptr) return Status::error(Code::Empty, "no matrix data");
@@ -46,19 +46,21 @@ Status gramEigenvalues(const MatrixView& w, std::vector<double>& out) {
   } catch (const std::bad_alloc&) {
     return Status::error(Code::Alloc, "out of memory allocating the " + std::to_string(n) + "x" + std::to_string(n) + " Gram matrix");
   }
+  SumOfSquares squares;
   for (size_t k0 = 0; k0 < m; k0 += chunk) {
     const size_t k1 = std::min(m, k0 + chunk);
     if (tall) {
       // rows k0..k1 of W, row-major (k×n) = column-major n×k: G += X·Xᵀ = Σ rowsᵀ·rows
-      if (!convertBlock(w, k0, k1, 0, n, x.get())) return nonFiniteError<Work>(w);
+      if (!convertBlock(w, k0, k1, 0, n, x.get(), squares)) return nonFiniteError<Work>(w);
       syrk(false, n, k1 - k0, x.get(), n, k0 > 0, g.get());
     } else {
       // columns k0..k1 of W, gathered row-major (n×k) = column-major k×n: G += Xᵀ·X = Σ cols·colsᵀ
-      if (!convertBlock(w, 0, n, k0, k1, x.get())) return nonFiniteError<Work>(w);
+      if (!convertBlock(w, 0, n, k0, k1, x.get(), squares)) return nonFiniteError<Work>(w);
       syrk(true, n, k1 - k0, x.get(), k1 - k0, k0 > 0, g.get());
     }
   }
   x.reset();
+  sumOfSquares = squares.value();
   const lapack_int info = syevd(n, g.get(), ev.get());
   if (info != 0) {
     return Status::error(Code::Lapack, std::string(sizeof(Work) == 8 ? "dsyevd" : "ssyevd") + " failed with info=" + std::to_string(info) +
@@ -73,8 +75,8 @@ Status gramEigenvalues(const MatrixView& w, std::vector<double>& out) {
   return Status::ok();
 }
 
-template Status gramEigenvalues<double>(const MatrixView&, std::vector<double>&);
-template Status gramEigenvalues<float>(const MatrixView&, std::vector<double>&);
+template Status gramEigenvalues<double>(const MatrixView&, std::vector<double>&, double&);
+template Status gramEigenvalues<float>(const MatrixView&, std::vector<double>&, double&);
 
 double gramErrorBound(size_t /*m*/, size_t n, double lambdaMax, double eps) { return kGramErrorC * std::sqrt(static_cast<double>(n)) * eps * lambdaMax; }
 

@@ -13,9 +13,11 @@
 namespace ww {
 
 // `out`: the min(rows, cols) eigenvalues, ascending, widened to double and clamped at 0 (a Gram
-// matrix has none below). Work is the working precision (double: ?=d, float: ?=s).
+// matrix has none below). `sumOfSquares`: Σ w² of the converted values, compensated (the exact
+// sum the eigenvalues should have, for the guard's a-posteriori check). Work is the working
+// precision (double: ?=d, float: ?=s).
 template <typename Work>
-Status gramEigenvalues(const MatrixView& w, std::vector<double>& out);
+Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& sumOfSquares);
 
 // Upper bound on |λ̂ᵢ − λᵢ| for every eigenvalue the Gram route computes for an m×n matrix (m ≥ n)
 // with largest eigenvalue `lambdaMax`, where `eps` is the working precision's unit roundoff:

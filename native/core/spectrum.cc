@@ -37,6 +37,7 @@ Status gesdd(const MatrixView& w, Precision p, Spectrum& out) {
   squaresOf(out);
   out.route = p == Precision::Float64 ? Route::Gesdd : Route::SGesdd;
   out.errorBound = 0;
+  out.sumOfSquares = 0;
   return Status::ok();
 }
 
@@ -99,7 +100,7 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
 
   const bool single = o.precision == Precision::Float32;
   const auto t0 = std::chrono::steady_clock::now();
-  st = single ? gramEigenvalues<float>(w, out.evals) : gramEigenvalues<double>(w, out.evals);
+  st = single ? gramEigenvalues<float>(w, out.evals, out.sumOfSquares) : gramEigenvalues<double>(w, out.evals, out.sumOfSquares);
   out.gramSeconds = seconds(t0);
   if (st.code == Code::NonFinite || st.code == Code::Alloc) return st;
   if (!st.isOk()) {

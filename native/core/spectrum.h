@@ -39,6 +39,8 @@ struct Spectrum {
   Route route = Route::Gesdd;
   // Bound on |λ̂ᵢ − λᵢ| for the Gram eigenvalues (λ₁ excepted after refinement); 0 on ?gesdd routes.
   double errorBound = 0;
+  // Σ w² of the matrix (compensated; Gram routes only, else 0): what Σλ must equal.
+  double sumOfSquares = 0;
   // Why the fast method ran ?gesdd; empty otherwise.
   std::string fallback;
   int refineIterations = 0, refineBlock = 0;

@@ -86,6 +86,7 @@ Napi::Value toJs(Napi::Env env, ww::Spectrum& s) {
   o.Set("evals", toFloat64Array(env, s.evals));
   o.Set("route", ww::routeName(s.route));
   o.Set("errorBound", s.errorBound);
+  o.Set("sumOfSquares", s.sumOfSquares);
   if (!s.fallback.empty()) o.Set("fallback", s.fallback);
   o.Set("refineIterations", s.refineIterations);
   o.Set("refineBlock", s.refineBlock);

@@ -5,7 +5,8 @@
  */
 import type { TensorStore } from '../formats/types.js';
 import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';
-import { computeEsd, type Matrix } from '../spectra/esd.js';
+import { computeEsd, floatMatrix, isStored, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
+import type { SvdRoute } from '../native/binding.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
@@ -14,9 +15,16 @@ import type { Random } from '../util/random.js';
 import { enabledExtensions, type Row } from '../metrics/extensions.js';
 import type { ResolvedOptions } from './options.js';
 import type { PlannedLayer } from './plan.js';
+import { columnsGuard, spectrumGuard } from './route-guard.js';
 
 export interface LayerResult {
   readonly row: Row;
+  /** The spectrum route of the row's matrices (also the `svd_route` column); set by analyze. */
+  readonly route?: SvdRoute;
+  /** Why the fast method used ?gesdd for this row, when it did. */
+  readonly fallback?: string;
+  /** Seconds spent in each native phase (benchmarks). */
+  readonly seconds?: Esd['seconds'];
   /** Kept only with keep_evals: the ESD and fit behind the row (plots, getESD). */
   readonly evals?: Float64Array;
   readonly powerLaw?: PowerLawColumns;
@@ -49,7 +57,7 @@ export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer)
 }
 
 /** The groups of slices that each give one row: all slices pooled, or one row per slice. */
-function rowUnits(layer: PlannedLayer, mats: Matrix[], o: ResolvedOptions): { mats: Matrix[]; sliceId?: number }[] {
+function rowUnits(layer: PlannedLayer, mats: LayerMatrix[], o: ResolvedOptions): { mats: LayerMatrix[]; sliceId?: number }[] {
   if (o.pool) return [{ mats }];
   if (layer.spec.type !== 'conv2d') return [{ mats, sliceId: 0 }];
   return mats.map((m, i) => ({ mats: [m], sliceId: i }));
@@ -61,14 +69,44 @@ export interface LayerVariant {
   readonly intra?: boolean;
 }
 
-function scaled(m: Matrix, factor: number): Matrix {
+function scaled(m: LayerMatrix, factor: number): LayerMatrix {
   if (factor === 1) return m;
+  const f = floatMatrix(m);
   // Stored weights are float32; products computed in float64 (intra) are scaled in float64.
-  const data = m.data instanceof Float32Array ? scaleFloat32(m.data, factor) : m.data.map((v) => v * factor);
-  return { ...m, data };
+  const data = f.data instanceof Float32Array ? scaleFloat32(f.data, factor) : f.data.map((v) => v * factor);
+  return { ...f, data };
 }
 
-export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
+interface Spectrum {
+  esd: Esd;
+  evals: Float64Array;
+  pl: PowerLawColumns;
+  fallback?: string;
+}
+
+/**
+ * ESD and power-law fit of one row unit by the requested method; with the fast method, the route
+ * guard (route-guard.ts) sends the unit back to ?gesdd whenever a column could leave the parity
+ * tolerances. The whole unit is then recomputed: routes are never mixed within a row.
+ */
+async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geometry'], o: ResolvedOptions, params: PowerLawParams, variant: LayerVariant): Promise<Spectrum> {
+  const run = async (method: 'fast' | 'accurate'): Promise<Spectrum> => {
+    const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true });
+    let evals = esd.evals;
+    if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
+    return { esd, evals, pl: await fitLayerPowerLaw(evals, params) };
+  };
+  // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately.
+  const method = o.inverse ? 'accurate' : o.svd_method;
+  const first = await run(method);
+  if (method === 'accurate') return first;
+  const why = first.esd.fallback ?? spectrumGuard(first.esd, g.N, o) ?? columnsGuard(first.esd, first.pl, g, o);
+  if (why === undefined) return first;
+  if (first.esd.route === 'gesdd') return { ...first, fallback: why }; // the native guard already used ?gesdd
+  return { ...(await run('accurate')), fallback: why };
+}
+
+export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
   const { spec, geometry: g } = layer;
   const results: LayerResult[] = [];
   // Pooled slices are scaled with count 1, unpooled ones with count rf (Q40).
@@ -76,10 +114,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
   const params = powerLawParams(o);
   for (const unit of rowUnits(layer, rawMats, o)) {
     const mats = unit.mats.map((m) => scaled(m, factor));
-    const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true });
-    let evals = esd.evals;
-    if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    const pl = await fitLayerPowerLaw(evals, params);
+    const { esd, evals, pl, fallback } = await spectrumAndFit(mats, g, o, params, variant);
     let weak = 0;
     for (let i = 0; i < evals.length; i++) if (evals[i]! < (o.tolerance || 1e-6)) weak++;
     const row: Row = {
@@ -113,11 +148,15 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
     if (unit.sliceId !== undefined) row.slice_id = unit.sliceId;
     if (variant.intra) row.Xflag = true;
     const keep = new Map<string, unknown>();
-    for (const ext of enabledExtensions(o)) {
-      Object.assign(row, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));
+    const extensions = enabledExtensions(o);
+    const floatMats = extensions.length ? mats.map(floatMatrix) : [];
+    for (const ext of extensions) {
+      Object.assign(row, await ext.run({ spec, geometry: g, mats: floatMats, evals, powerLaw: pl, options: o, random, keep }));
     }
     Object.assign(row, normColumns(evals, pl.alpha, g.N));
-    results.push(o.keep_evals ? { row, evals, powerLaw: pl, extra: keep } : { row });
+    row.svd_route = esd.route; // extension column (docs/numerics.md)
+    const route = { route: esd.route, ...(fallback !== undefined ? { fallback } : {}), seconds: esd.seconds };
+    results.push(o.keep_evals ? { row, ...route, evals, powerLaw: pl, extra: keep } : { row, ...route });
   }
   return results;
 }

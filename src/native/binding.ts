@@ -75,6 +75,8 @@ export interface MatrixSpectrum {
   route: SvdRoute;
   /** Bound on the absolute error of every Gram eigenvalue (σmin excepted when refined); 0 on ?gesdd routes. */
   errorBound: number;
+  /** Σ w² of the matrix, summed with compensation (Gram routes; 0 on ?gesdd routes): what Σ evals must equal. */
+  sumOfSquares: number;
   /** Why the fast method fell back to ?gesdd. */
   fallback?: string;
   refineIterations: number;

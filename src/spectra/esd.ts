@@ -1,14 +1,40 @@
 /**
  * The empirical spectral density of one layer (spec §2.1): squared singular values of every slice,
  * concatenated and sorted, plus the rank columns computed per slice.
+ *
+ * Two methods (docs/numerics.md): 'accurate' runs ?gesdd on every slice; 'fast' takes the Gram
+ * eigenvalues, which the native guard refines (σmin by LU/QR inverse iteration) or replaces by
+ * ?gesdd where they cannot give sv_min and the rank. A layer never mixes Gram and ?gesdd slices:
+ * if one slice needs ?gesdd, every slice is recomputed with it.
  */
-import { svdvals, svdvalsSync, type SvdOptions } from '../native/binding.js';
+import { svdvalsDetailed, svdvalsDetailedSync, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
+import { decodeToFloat32 } from '../formats/decode.js';
 import { FLOAT64_EPS } from '../util/numeric.js';
 
 export interface Matrix {
   readonly data: Float32Array | Float64Array;
   readonly rows: number;
   readonly cols: number;
+}
+
+/** A matrix still in its stored form (the bytes of a model file), converted to float64 natively. */
+export interface StoredMatrix {
+  readonly bytes: Uint8Array;
+  readonly dtype: 'F32' | 'F16' | 'BF16';
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export type LayerMatrix = Matrix | StoredMatrix;
+
+export function isStored(m: LayerMatrix): m is StoredMatrix {
+  return (m as StoredMatrix).bytes !== undefined;
+}
+
+/** The matrix as float32 values (decoded from its stored bytes when needed; half floats widen exactly). */
+export function floatMatrix(m: LayerMatrix): Matrix {
+  if (!isStored(m)) return m;
+  return { data: decodeToFloat32(m.bytes, m.dtype, m.rows * m.cols, 'matrix'), rows: m.rows, cols: m.cols };
 }
 
 export interface Esd {
@@ -18,6 +44,18 @@ export interface Esd {
   /** Largest per-slice minimum singular value (the reference's sv_min, Q17). */
   readonly svMin: number;
   readonly rankLoss: number;
+  /** The algorithm behind the values: the layer's slices all used it (σmin refined on some, for 'gram+lu'/'gram+qr'). */
+  readonly route: SvdRoute;
+  /** Bound on the absolute error of every eigenvalue in `evals` (0 for ?gesdd). */
+  readonly errorBound: number;
+  /** Σ w² over the slices, summed natively with compensation (Gram routes; 0 on ?gesdd routes). */
+  readonly sumOfSquares: number;
+  /** Certified lower bound on the smallest singular value of any slice. */
+  readonly svMinLow: number;
+  /** Why the fast method ran ?gesdd, when it did. */
+  readonly fallback?: string;
+  /** Seconds in each phase, summed over slices (benchmarks). */
+  readonly seconds: { gram: number; refine: number; gesdd: number };
 }
 
 export interface EsdOptions extends SvdOptions {
@@ -28,21 +66,32 @@ export interface EsdOptions extends SvdOptions {
    * and sv_max/sv_min/rank use their square roots, as the reference does.
    */
   readonly unsquared?: boolean;
+  /** fast method: sv_min and the rank columns are reported (default true); false when only the ESD matters. */
+  readonly refineMin?: boolean;
 }
+
+/** Stronger routes win when slices differ: 'gesdd' never mixes with the others (see computeEsd). */
+const ROUTE_ORDER: readonly SvdRoute[] = ['sgram', 'gram', 'gram+qr', 'gram+lu', 'sgesdd', 'gesdd'];
 
 class EsdAccumulator {
   private parts: Float64Array[] = [];
   private svMax = 0;
   private svMin = 0;
+  private svMinLow = Infinity;
   private rankLoss = 0;
+  private route: SvdRoute | undefined;
+  private errorBound = 0;
+  private sumOfSquares = 0;
+  private fallback: string | undefined;
+  private readonly seconds = { gram: 0, refine: 0, gesdd: 0 };
   constructor(
     private readonly N: number,
     private readonly unsquared = false,
   ) {}
 
-  add(singular: Float64Array): void {
-    if (singular.length === 0) return;
-    const sv = this.unsquared ? singular.map(Math.sqrt) : singular;
+  add(s: MatrixSpectrum): void {
+    if (s.sv.length === 0) return;
+    const sv = this.unsquared ? s.sv.map(Math.sqrt) : s.sv;
     const max = sv[sv.length - 1]!;
     const tol = max * this.N * FLOAT64_EPS;
     let rank = 0;
@@ -50,7 +99,18 @@ class EsdAccumulator {
     this.rankLoss += sv.length - rank;
     this.svMax = Math.max(this.svMax, max);
     this.svMin = Math.max(this.svMin, sv[0]!);
-    this.parts.push(this.unsquared ? singular : sv.map((x) => x * x));
+    // ?gesdd: σ² as computed in JS before (identical to the native squares); Gram: its eigenvalues.
+    this.parts.push(this.unsquared ? s.sv : s.evals);
+    this.errorBound = Math.max(this.errorBound, s.errorBound);
+    this.sumOfSquares += s.sumOfSquares;
+    const refined = s.route === 'gram+lu' || s.route === 'gram+qr';
+    const low = s.route === 'gram' ? Math.sqrt(Math.max(0, s.evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
+    this.svMinLow = Math.min(this.svMinLow, low);
+    if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
+    this.fallback ??= s.fallback;
+    this.seconds.gram += s.gramSeconds;
+    this.seconds.refine += s.refineSeconds;
+    this.seconds.gesdd += s.gesddSeconds;
   }
 
   finish(): Esd {
@@ -62,20 +122,65 @@ class EsdAccumulator {
       o += p.length;
     }
     evals.sort();
-    return { evals, svMax: this.svMax, svMin: this.svMin, rankLoss: this.rankLoss };
+    return {
+      evals,
+      svMax: this.svMax,
+      svMin: this.svMin,
+      rankLoss: this.rankLoss,
+      route: this.route ?? 'gesdd',
+      errorBound: this.errorBound,
+      sumOfSquares: this.sumOfSquares,
+      svMinLow: this.svMinLow,
+      ...(this.fallback !== undefined ? { fallback: this.fallback } : {}),
+      seconds: this.seconds,
+    };
   }
 }
 
-/** ESD of a layer's matrices, one SVD at a time off the event loop. */
-export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
+function spectrumArgs(m: LayerMatrix, opts: EsdOptions, method: 'fast' | 'accurate') {
+  const data = isStored(m) ? m.bytes : m.data;
+  return [data, m.rows, m.cols, {
+    method,
+    precision: opts.precision ?? 'float64',
+    rankN: opts.N,
+    refineMin: opts.refineMin ?? true,
+    ...(isStored(m) ? { dtype: m.dtype } : {}),
+  }] as const;
+}
+
+/** Intra products have unsquared ESDs, which the Gram route does not serve: they always use ?gesdd. */
+function methodFor(opts: EsdOptions): 'fast' | 'accurate' {
+  return opts.method === 'fast' && !opts.unsquared ? 'fast' : 'accurate';
+}
+
+/**
+ * ESD of a layer's matrices, one decomposition at a time off the event loop. With the fast method,
+ * if the guard sends one slice to ?gesdd, the others are recomputed with ?gesdd too.
+ */
+export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions): Promise<Esd> {
+  const method = methodFor(opts);
+  const spectra: MatrixSpectrum[] = [];
+  for (const m of mats) spectra.push(await svdvalsDetailed(...spectrumArgs(m, opts, method)));
+  const fallback = spectra.find((s) => s.route === 'gesdd')?.fallback;
+  if (method === 'fast' && fallback !== undefined) {
+    for (let i = 0; i < mats.length; i++) {
+      if (spectra[i]!.route !== 'gesdd') spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
+    }
+  }
   const acc = new EsdAccumulator(opts.N, opts.unsquared);
-  for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
+  for (const s of spectra) acc.add(s);
   return acc.finish();
 }
 
 /** Synchronous twin for small inputs. */
-export function computeEsdSync(mats: readonly Matrix[], opts: EsdOptions): Esd {
+export function computeEsdSync(mats: readonly LayerMatrix[], opts: EsdOptions): Esd {
+  const method = methodFor(opts);
+  let spectra = mats.map((m) => svdvalsDetailedSync(...spectrumArgs(m, opts, method)));
+  const fallback = spectra.find((s) => s.route === 'gesdd')?.fallback;
+  if (method === 'fast' && fallback !== undefined) {
+    spectra = mats.map((m, i) => (spectra[i]!.route === 'gesdd' ? spectra[i]! : { ...svdvalsDetailedSync(...spectrumArgs(m, opts, 'accurate')), fallback }));
+  }
   const acc = new EsdAccumulator(opts.N, opts.unsquared);
-  for (const m of mats) acc.add(svdvalsSync(m.data, m.rows, m.cols, opts));
+  for (const s of spectra) acc.add(s);
   return acc.finish();
 }
