@@ -14,6 +14,7 @@ import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.j
 import type { Row } from './metrics/extensions.js';
 import type { SkippedLayer } from './engine/plan.js';
 import { readLayerMatrices, type LayerResult } from './engine/layer.js';
+import type { SvdRoute } from './native/binding.js';
 import { enumerateLayers } from './layers/enumerate.js';
 import { layerGeometry } from './tensors/geometry.js';
 import { computeEsd, type Matrix } from './spectra/esd.js';
@@ -30,6 +31,32 @@ export interface RunInfo {
   readonly elapsedMs: number;
   readonly source: string;
   readonly format: string;
+  /** analyze(): how many rows each spectrum route produced (svd_route column; docs/numerics.md). */
+  readonly routes?: Partial<Record<SvdRoute, number>>;
+  /** analyze() with svd_method 'fast': the rows that needed ?gesdd, and why. */
+  readonly fallbacks?: RouteFallback[];
+  /** analyze(): layers in flight, OpenBLAS threads each, read-ahead, and the notice when `threads` was capped. */
+  readonly threads?: { budget: number; concurrency: number; blasThreads: number; prefetch: number; limitedBy: string; notice?: string };
+}
+
+export interface RouteFallback {
+  readonly layer_id: number;
+  readonly name: string;
+  readonly slice_id?: number;
+  readonly reason: string;
+}
+
+function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' | 'fallbacks'> {
+  const routes: Partial<Record<SvdRoute, number>> = {};
+  const fallbacks: RouteFallback[] = [];
+  for (const r of results) {
+    if (r.route) routes[r.route] = (routes[r.route] ?? 0) + 1;
+    if (r.fallback) {
+      const sliceId = r.row.slice_id;
+      fallbacks.push({ layer_id: r.row.layer_id as number, name: r.row.name as string, ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}), reason: r.fallback });
+    }
+  }
+  return { routes, fallbacks };
 }
 
 function isStore(m: unknown): m is TensorStore {
@@ -75,7 +102,16 @@ export class WeightWatcher {
       const run = await runAnalysis(store, o);
       this.layerResults = run.results;
       this.details = normalizeRows(run.results.map((r) => r.row));
-      this.lastRun = { skipped: run.skipped, failures: run.failures, elapsedMs: run.elapsedMs, source: store.source, format: store.format };
+      const p = run.plan;
+      this.lastRun = {
+        skipped: run.skipped,
+        failures: run.failures,
+        elapsedMs: run.elapsedMs,
+        source: store.source,
+        format: store.format,
+        ...routeSummary(run.results),
+        ...(p ? { threads: { budget: p.budget, concurrency: p.concurrency, blasThreads: p.blasThreads, prefetch: p.prefetch, limitedBy: p.limitedBy, ...(p.notice ? { notice: p.notice } : {}) } } : {}),
+      };
       return this.details;
     }, { onnxConstants: o.onnx_constants });
   }
@@ -123,12 +159,20 @@ export class WeightWatcher {
     return this.withStore(options.model, async (store) => readLayerMatrices(store, await this.findLayer(store, layer)));
   }
 
-  /** The layer's ESD, ascending, without conv2d_norm scaling (as the reference's get_ESD, Q13). */
-  async getESD(layer: number | string, options: { model?: ModelInput; precision?: 'float64' | 'float32' } = {}): Promise<Float64Array> {
+  /**
+   * The layer's ESD, ascending, without conv2d_norm scaling (as the reference's get_ESD, Q13). With
+   * svd_method 'fast' (the default, as analyze) the values are the guarded Gram eigenvalues: each
+   * within the route's error bound of ?gesdd's, the smallest one as accurate as ?gesdd's
+   * (docs/numerics.md); 'accurate' runs ?gesdd.
+   */
+  async getESD(
+    layer: number | string,
+    options: { model?: ModelInput; precision?: 'float64' | 'float32'; svd_method?: 'fast' | 'accurate' } = {},
+  ): Promise<Float64Array> {
     return this.withStore(options.model, async (store) => {
       const found = await this.findLayer(store, layer);
       const mats = await readLayerMatrices(store, found);
-      return (await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64' })).evals;
+      return (await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64', method: options.svd_method ?? 'fast' })).evals;
     });
   }
 }

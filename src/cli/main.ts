@@ -3,6 +3,8 @@
  * weightwatcher / ww command line. Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr
  * and name the file and what was wrong.
  */
+// Must run before anything touches libuv's threadpool.
+import './threadpool.js';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { WeightWatcher } from '../watcher.js';
@@ -11,6 +13,7 @@ import { nativeInfo } from '../native/binding.js';
 import { renderSkipped, renderSummary, renderTable, formatCell } from '../report/table.js';
 import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
+import { threadBudget } from '../engine/thread-policy.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Row } from '../metrics/extensions.js';
 
@@ -99,6 +102,8 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
   const reportFile = str(values, 'report');
   const needEvals = plotDir !== undefined || reportFile !== undefined;
   const ww = new WeightWatcher(path);
+  const { notice } = threadBudget(opts.threads ?? null);
+  if (notice) io.stderr.write(`weightwatcher: note: ${notice}\n`);
   let details;
   try {
     details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
@@ -116,7 +121,11 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
     native: nativeInfo(),
     skipped: run.skipped,
     failures: run.failures,
+    routes: run.routes,
+    route_fallbacks: run.fallbacks,
+    threads: run.threads,
   };
+
   await writeOutputs(values, { details, summary, meta }, io);
   if (plotDir) {
     const files = await (await plotCommands()).writeAnalyzePlots(plotDir, ww);
@@ -131,7 +140,8 @@ async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
     else {
       io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
       io.stdout.write('\n' + renderSummary(summary, details, { color }));
-      io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source})\n`);
+      const routes = Object.entries(run.routes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+      io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source}; spectra: ${routes})\n`);
       if (run.skipped.length) io.stdout.write(`${run.skipped.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skipped)}`);
     }
   }
@@ -159,12 +169,15 @@ async function cmdDescribe(argv: string[], io: Io): Promise<number> {
 }
 
 async function cmdEsd(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { layer: OUTPUT_OPTIONS.layer, json: OUTPUT_OPTIONS.json, precision: ANALYSIS_OPTIONS.precision });
+  const { values, positionals } = parse(argv, { layer: OUTPUT_OPTIONS.layer, json: OUTPUT_OPTIONS.json, precision: ANALYSIS_OPTIONS.precision, 'svd-method': ANALYSIS_OPTIONS['svd-method'] });
   const path = modelArg(positionals, 'esd');
   const layerArg = str(values, 'layer');
   if (layerArg === undefined) throw usageError('esd needs --layer ID|NAME');
   const layer = /^-?\d+$/.test(layerArg) ? Number(layerArg) : layerArg;
-  const evals = await new WeightWatcher(path).getESD(layer, { precision: str(values, 'precision') as 'float64' | 'float32' | undefined });
+  const evals = await new WeightWatcher(path).getESD(layer, {
+    precision: str(values, 'precision') as 'float64' | 'float32' | undefined,
+    svd_method: str(values, 'svd-method') as 'fast' | 'accurate' | undefined,
+  });
   const jsonFile = str(values, 'json');
   if (jsonFile) await write(jsonFile, JSON.stringify({ layer, count: evals.length, evals: Array.from(evals) }) + '\n', io);
   else io.stdout.write(Array.from(evals, (v) => String(v)).join('\n') + '\n');

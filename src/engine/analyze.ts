@@ -1,17 +1,20 @@
 /**
- * The analyze and describe loops. A few layers are in flight at once (one per BLAS thread group),
- * each read, decomposed and released independently; rows come out in reference order. At most
- * `concurrency` layers are in memory.
+ * The analyze and describe loops. Several layers are in flight at once (thread-policy.ts), each
+ * read, decomposed and released independently, and the next layers' reads run ahead of the
+ * decompositions; rows come out in reference order. At most concurrency + prefetch layers are in
+ * memory.
  */
 import type { TensorStore } from '../formats/types.js';
 import { Random } from '../util/random.js';
 import { errorMessage, isWeightWatcherError } from '../util/errors.js';
-import { availableParallelism } from 'node:os';
 import { nativeInfo, setBlasThreads } from '../native/binding.js';
-import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
+import { dtypeSize } from '../formats/decode.js';
+import type { LayerMatrix } from '../spectra/esd.js';
+import { analyzeLayer, readLayerForAnalysis, type LayerResult } from './layer.js';
+import { threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
 import type { Row } from '../metrics/extensions.js';
 import type { ResolvedOptions } from './options.js';
-import { planLayers, type SkippedLayer } from './plan.js';
+import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
 
@@ -27,18 +30,8 @@ export interface AnalysisRun {
   readonly skipped: SkippedLayer[];
   readonly failures: LayerFailure[];
   readonly elapsedMs: number;
-}
-
-/**
- * One thread budget (spec'd in the README): `c` layers are decomposed at once, each with
- * floor(budget / c) OpenBLAS threads, so BLAS threads never exceed the cores. On 2 cores two
- * single-threaded SVDs beat one two-threaded SVD by 1.4–1.9× for every GPT-2-sized matrix, and
- * 2×2 threads is 2× slower than either (measured). `c` also leaves a libuv thread for file reads.
- */
-export function threadPlan(layerCount: number, budget = availableParallelism()): { concurrency: number; blasThreads: number } {
-  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  const concurrency = Math.max(1, Math.min(budget, pool - 1, layerCount));
-  return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)) };
+  /** How the layers were scheduled (undefined for stacked and intra, which run one layer at a time). */
+  readonly plan: ThreadPlan | undefined;
 }
 
 /**
@@ -63,41 +56,66 @@ function layerRandom(seed: number | null, index: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
 }
 
+function layerShape(store: TensorStore, layer: PlannedLayer): LayerShape {
+  const entry = store.list().find((e) => e.name === layer.spec.tensor);
+  const count = layer.spec.shape.reduce((a, b) => a * b, 1);
+  const size = entry ? dtypeSize(entry.dtype) : undefined;
+  // Dense F32/F16/BF16 weights are held as read; anything else is decoded to float32 as well.
+  const stored = layer.geometry.sliceAxes === 'dense' && entry !== undefined && ['F32', 'F16', 'BF16'].includes(entry.dtype);
+  return { rows: layer.geometry.rows, cols: layer.geometry.cols, slices: layer.geometry.slices.length, tensorBytes: stored ? count * size! : count * (4 + (size ?? 4)) };
+}
+
 export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
   const started = performance.now();
   // Iterator variants, in the reference's priority order (spec §1.10).
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   if (variant) {
     const { results, skipped } = await variant(store, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], elapsedMs: performance.now() - started };
+    return { results, skipped, failures: [], elapsedMs: performance.now() - started, plan: undefined };
   }
   const { layers, skipped } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
-  const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
+  const plan = threadPlan(layers.map((l) => layerShape(store, l)), o.threads);
+  // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
+  const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
+  let nextRead = 0;
+  let finished = 0;
+  const readAhead = () => {
+    while (nextRead < layers.length && nextRead < finished + plan.concurrency + plan.prefetch) {
+      const i = nextRead++;
+      reads.set(i, readLayerForAnalysis(store, layers[i]!).catch((error: unknown) => ({ error })));
+    }
+  };
+  // The BLAS thread count stays fixed for the whole run (no re-balancing when the last layers run
+  // alone): multi-threaded BLAS-2 reductions round differently, and results must not depend on timing.
   let next = 0;
-  let done = 0;
   const worker = async () => {
     while (next < layers.length) {
       const i = next++;
       const layer = layers[i]!;
+      readAhead();
       try {
-        const mats = await readLayerMatrices(store, layer);
+        const mats = await reads.get(i)!;
+        reads.delete(i);
+        if ('error' in mats) throw mats.error;
         perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, i));
       } catch (e) {
         // A bad layer fails that layer, not the run.
         failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };
       }
-      done++;
-      o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
+      finished++;
+      readAhead();
+      o.onProgress?.({ done: finished, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
     }
   };
-  await withBlasThreads(blasThreads, () => Promise.all(Array.from({ length: concurrency }, worker)));
+  await withBlasThreads(plan.blasThreads, () => Promise.all(Array.from({ length: plan.concurrency }, worker)));
   return {
     results: perLayer.flatMap((r) => r ?? []),
     skipped,
     failures: failures.filter((f): f is LayerFailure => f !== undefined),
     elapsedMs: performance.now() - started,
+    plan,
   };
 }
 

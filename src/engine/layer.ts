@@ -44,7 +44,7 @@ export function powerLawParams(o: ResolvedOptions): PowerLawParams {
   };
 }
 
-/** Read the layer's weight and return its 2-D slices as stored (unscaled). */
+/** Read the layer's weight and return its 2-D slices as stored (unscaled), decoded to float32. */
 export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer): Promise<Matrix[]> {
   const { spec, geometry: g } = layer;
   const tensor = spec.tensor!;
@@ -54,6 +54,25 @@ export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer)
     throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" decoded to ${data.length} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
   }
   return g.slices.map((s) => ({ data: extractSlice(data, spec.shape, g, s), rows: g.rows, cols: g.cols }));
+}
+
+/**
+ * readLayerMatrices for the analysis loop: a dense weight stored as F32/F16/BF16 comes back as its
+ * file bytes (StoredMatrix), converted to float64 natively off the main thread with the same
+ * values; conv slices and other dtypes are decoded here.
+ */
+export async function readLayerForAnalysis(store: TensorStore, layer: PlannedLayer): Promise<LayerMatrix[]> {
+  const { spec, geometry: g } = layer;
+  if (g.sliceAxes !== 'dense' || !store.readStored) return readLayerMatrices(store, layer);
+  const tensor = spec.tensor!;
+  const raw = await store.readStored(tensor);
+  if (!raw) return readLayerMatrices(store, layer);
+  const expected = shapeSize(spec.shape, tensor);
+  const count = raw.bytes.byteLength / (raw.dtype === 'F32' ? 4 : 2);
+  if (count !== expected) {
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" has ${count} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
+  }
+  return [{ bytes: raw.bytes, dtype: raw.dtype, rows: g.rows, cols: g.cols }];
 }
 
 /** The groups of slices that each give one row: all slices pooled, or one row per slice. */

@@ -3,6 +3,7 @@
  * exactly (every F16 and BF16 value is representable in float32).
  */
 import { WeightWatcherError } from '../util/errors.js';
+import type { StoredTensor } from './types.js';
 
 /** Bytes per element of the plain (non-quantized) dtypes, or undefined for unknown ones. */
 export function dtypeSize(dtype: string): number | undefined {
@@ -77,6 +78,17 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number,
     case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]!; break;
   }
   return out;
+}
+
+const NATIVE_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
+
+/** The bytes as a StoredTensor when the native addon converts their dtype itself, else undefined. */
+export function storedTensor(bytes: Uint8Array, dtype: string, count: number, what = 'tensor'): StoredTensor | undefined {
+  if (!NATIVE_DTYPES.has(dtype) || !LITTLE_ENDIAN) return undefined;
+  if (bytes.byteLength !== count * dtypeSize(dtype)!) {
+    throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * dtypeSize(dtype)!} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
+  }
+  return { dtype: dtype as StoredTensor['dtype'], bytes };
 }
 
 /** Product of a shape's dimensions, validated to be a safe non-negative integer. */

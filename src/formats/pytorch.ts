@@ -15,13 +15,13 @@ import { readdir, stat } from 'node:fs/promises';
 import { readShardIndex } from './shard-index.js';
 import { join } from 'node:path';
 import { RandomAccessFile } from './file.js';
-import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
+import { decodeToFloat32, dtypeSize, shapeSize, storedTensor } from './decode.js';
 import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from './npy.js';
 import {
   PickleTruncatedError, PyCallable, PyDict, PyTuple, describeValue, unpickle,
   type PyOpaque, type PyValue, type UnpickleOptions,
 } from './pickle.js';
-import type { DType, TensorEntry, TensorStore } from './types.js';
+import type { DType, StoredTensor, TensorEntry, TensorStore } from './types.js';
 import { ZipArchive, isZipSignature } from './zip.js';
 import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
 
@@ -413,18 +413,31 @@ class PyTorchStore implements TensorStore {
   }
 
   async read(name: string): Promise<Float32Array> {
+    const { bytes, dtype, count } = await this.readBytes(name);
+    return decodeToFloat32(bytes, dtype, count, `${this.source}: tensor ${name}`);
+  }
+
+  /** The tensor's row-major little-endian bytes for the addon (F32/F16/BF16 storages), else undefined. */
+  async readStored(name: string): Promise<StoredTensor | undefined> {
+    const t = this.cp.tensors.get(name);
+    if (t && !['F32', 'F16', 'BF16'].includes(t.storage.dtype)) return undefined;
+    const { bytes, dtype, count } = await this.readBytes(name);
+    return storedTensor(bytes, dtype, count, `${this.source}: tensor ${name}`);
+  }
+
+  private async readBytes(name: string): Promise<{ bytes: Uint8Array; dtype: string; count: number }> {
     const t = this.cp.tensors.get(name);
     if (!t) return fail('E_NOT_FOUND', this.source, `no tensor named ${name}`, name);
     const { storage: s, shape, stride } = t;
     const count = shapeSize(shape);
-    if (count === 0) return new Float32Array(0);
+    if (count === 0) return { bytes: new Uint8Array(0), dtype: s.dtype, count };
     const contiguous = isRowMajor(shape, stride);
     const span = contiguous ? count : stridedExtent(shape, stride);
     const reader = await this.connect();
     let bytes = await reader.read(s.key, (s.elementOffset + t.offset) * s.elementSize, span * s.elementSize);
     if (!contiguous) bytes = gatherStrided(bytes, s.elementSize, shape, stride);
     if (this.cp.bigEndian) byteswapInPlace(bytes, s.elementSize);
-    return decodeToFloat32(bytes, s.dtype, count, `${this.source}: tensor ${name}`);
+    return { bytes, dtype: s.dtype, count };
   }
 
   /** Close the file until the next read (sharded stores keep one shard open at a time). */
@@ -534,8 +547,16 @@ class ShardedStore implements TensorStore {
   }
 
   read(name: string): Promise<Float32Array> {
-    // Serialized, so releasing the previous shard never pulls a file from under a pending read.
-    const run = this.queue.then(() => this.readNow(name));
+    return this.serialized(() => this.ownerOf(name).then((o) => o.read(name)));
+  }
+
+  readStored(name: string): Promise<StoredTensor | undefined> {
+    return this.serialized(() => this.ownerOf(name).then((o) => o.readStored(name)));
+  }
+
+  /** Serialized, so releasing the previous shard never pulls a file from under a pending read. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -546,12 +567,12 @@ class ShardedStore implements TensorStore {
     await Promise.all(this.shards.map((s) => s.release()));
   }
 
-  private async readNow(name: string): Promise<Float32Array> {
+  private async ownerOf(name: string): Promise<PyTorchStore> {
     const owner = this.owners.get(name);
     if (!owner) return fail('E_NOT_FOUND', this.source, `no tensor named ${name}`, name);
     if (this.active !== owner) await this.active?.release();
     this.active = owner;
-    return owner.read(name);
+    return owner;
   }
 }
 

@@ -4,8 +4,8 @@
  * Only the header is read up front; each tensor is read by offset when asked for.
  */
 import { RandomAccessFile } from './file.js';
-import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
-import { FLOAT_DTYPES, type TensorEntry, type TensorStore } from './types.js';
+import { decodeToFloat32, dtypeSize, shapeSize, storedTensor } from './decode.js';
+import { FLOAT_DTYPES, type StoredTensor, type TensorEntry, type TensorStore } from './types.js';
 import { WeightWatcherError, withContext } from '../util/errors.js';
 
 /** Headers above this are refused: real ones are a few MB even for 100k-tensor checkpoints. */
@@ -81,18 +81,34 @@ export class SafetensorsFile {
   }
 
   async readFloat32(name: string): Promise<Float32Array> {
+    const { t, bytes } = await this.readBytes(name);
+    try {
+      return decodeToFloat32(bytes, t.dtype, shapeSize(t.shape), `${this.path}: tensor "${name}"`);
+    } catch (e) {
+      throw withContext(e, { file: this.path, tensor: name });
+    }
+  }
+
+  /** The tensor's bytes for the native addon to convert (F32/F16/BF16), or undefined (F64: use readFloat32). */
+  async readStored(name: string): Promise<StoredTensor | undefined> {
+    const t = this.tensors.get(name);
+    if (t && t.dtype === 'F64') return undefined;
+    const read = await this.readBytes(name);
+    try {
+      return storedTensor(read.bytes, read.t.dtype, shapeSize(read.t.shape), `${this.path}: tensor "${name}"`);
+    } catch (e) {
+      throw withContext(e, { file: this.path, tensor: name });
+    }
+  }
+
+  private async readBytes(name: string): Promise<{ t: Located; bytes: Uint8Array }> {
     const t = this.tensors.get(name);
     if (!t) throw new WeightWatcherError('E_NOT_FOUND', `${this.path}: no tensor named "${name}"`, { file: this.path, tensor: name });
     // Listed (they consume layer ids) but not decoded: weights are expected in a float dtype.
     if (!FLOAT_DTYPES.has(t.dtype)) {
       throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: tensor "${name}" has dtype ${t.dtype}; supported dtypes are F64, F32, F16, BF16`, { file: this.path, tensor: name });
     }
-    const bytes = await this.file.read(t.begin, t.byteLength, `tensor "${name}"`);
-    try {
-      return decodeToFloat32(bytes, t.dtype, shapeSize(t.shape), `${this.path}: tensor "${name}"`);
-    } catch (e) {
-      throw withContext(e, { file: this.path, tensor: name });
-    }
+    return { t, bytes: await this.file.read(t.begin, t.byteLength, `tensor "${name}"`) };
   }
 
   close(): Promise<void> {
@@ -132,6 +148,12 @@ export class SafetensorsStore implements TensorStore {
     const f = this.owner.get(name);
     if (!f) return Promise.reject(new WeightWatcherError('E_NOT_FOUND', `${this.source}: no tensor named "${name}"`, { tensor: name }));
     return f.readFloat32(name);
+  }
+
+  readStored(name: string): Promise<StoredTensor | undefined> {
+    const f = this.owner.get(name);
+    if (!f) return Promise.reject(new WeightWatcherError('E_NOT_FOUND', `${this.source}: no tensor named "${name}"`, { tensor: name }));
+    return f.readStored(name);
   }
 
   async close(): Promise<void> {

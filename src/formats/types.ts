@@ -35,6 +35,12 @@ export interface TensorEntry {
  */
 export type LayerConvention = 'statedict' | 'onnx' | 'keras';
 
+/** A tensor's bytes as stored, little-endian row-major, in a dtype the native addon converts itself. */
+export interface StoredTensor {
+  readonly dtype: 'F32' | 'F16' | 'BF16';
+  readonly bytes: Uint8Array;
+}
+
 export interface TensorStore {
   /** Human-readable source, used in messages (a path, or a list of shard paths). */
   readonly source: string;
@@ -53,6 +59,13 @@ export interface TensorStore {
    * Throws WeightWatcherError (E_UNSUPPORTED for a dtype it cannot decode, E_CORRUPT for bad data).
    */
   read(name: string): Promise<Float32Array>;
+  /**
+   * Optional: the tensor's stored bytes, without decoding, when they are little-endian F32, F16 or
+   * BF16 in row-major order; undefined otherwise (then use `read`). The engine hands them to the
+   * native addon, which converts them to float64 off the main thread, with the same values `read`
+   * gives (half floats widen exactly). Validation and errors as for `read`.
+   */
+  readStored?(name: string): Promise<StoredTensor | undefined>;
   /** Release file handles. Idempotent. */
   close(): Promise<void>;
 }
