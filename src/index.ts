@@ -1,8 +1,8 @@
-export { WeightWatcher, type ModelInput, type RunInfo } from './watcher.js';
+export { WeightWatcher, type ModelInput, type RunInfo, type RouteFallback } from './watcher.js';
 export type { AnalyzeOptions, Progress, LayerFilter } from './engine/options.js';
 export type { Row, Cell } from './metrics/extensions.js';
 export type { Summary } from './report/summary.js';
-export type { TensorStore, TensorEntry, DType } from './formats/types.js';
+export type { TensorStore, TensorEntry, DType, StoredTensor } from './formats/types.js';
 export type { InMemoryTensor } from './formats/memory.js';
 export { openModel, type OpenOptions } from './formats/open.js';
 export { SafetensorsFile, SafetensorsStore } from './formats/safetensors.js';
@@ -12,7 +12,10 @@ export { openGguf, ggufReadableName } from './formats/gguf.js';
 export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
-export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
+export {
+  svdvals, svdvalsSync, svdvalsDetailed, svdvalsDetailedSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads,
+  type NativeFit, type NativeInfo, type SvdOptions, type SvdMethod, type SvdRoute, type SpectrumOptions, type MatrixSpectrum, type MatrixData,
+} from './native/binding.js';
 export { WeightWatcherError, type ErrorCode } from './util/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';

@@ -47,6 +47,21 @@ describe('weightwatcher CLI', () => {
     expect(lines[0]!.startsWith('layer_id,name,D,M,N,Q,alpha')).toBe(true);
   });
 
+  it('--svd-method and --threads: routes in meta, the thread cap as a one-line note', async () => {
+    const json = join(dir, 'routes.json');
+    const r = await run('analyze', model, '--threads', '999', '--json', json);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^weightwatcher: note: threads=999 is more than the \d+ cores of this machine: using \d+\n/);
+    expect(r.out).toMatch(/spectra: gram/);
+    const meta = (JSON.parse(readFileSync(json, 'utf8')) as { meta: Record<string, unknown> }).meta;
+    expect(meta).toMatchObject({ routes: expect.any(Object), route_fallbacks: expect.any(Array), threads: { budget: expect.any(Number), notice: expect.any(String) } });
+    const a = await run('analyze', model, '--svd-method', 'accurate', '--json', json, '-q');
+    expect(a.err).toBe('');
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; meta: Record<string, unknown> };
+    expect(parsed.details.map((d) => d.svd_route)).toEqual(['gesdd', 'gesdd']);
+    expect(parsed.meta.routes).toEqual({ gesdd: 2 });
+  });
+
   it('option flags reach the analysis (--layers, --min-evals, --xmax -1)', async () => {
     const json = join(dir, 'sel.json');
     expect((await run('analyze', model, '--layers', '1', '--json', json, '-q')).code).toBe(0);
