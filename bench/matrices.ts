@@ -3,7 +3,7 @@
  * calibration): Gaussian, non-zero mean, heavy-tailed, low rank plus noise, graded columns,
  * spiked, bf16-quantized, sparse, small integers and power-law row scales.
  */
-import { Random } from '../src/util/random.js';
+import { Random } from '../src/shared/random.js';
 
 export type Family = 'gaussian' | 'mean' | 'student3' | 'lowrank' | 'graded' | 'spiked' | 'bf16' | 'sparse' | 'int8' | 'powerlaw';
 export const FAMILIES: readonly Family[] = ['gaussian', 'mean', 'student3', 'lowrank', 'graded', 'spiked', 'bf16', 'sparse', 'int8', 'powerlaw'];

@@ -5,15 +5,15 @@
  * memory.
  */
 import type { TensorStore } from '../formats/types.js';
-import { Random } from '../util/random.js';
-import { errorMessage, isWeightWatcherError } from '../util/errors.js';
-import { nativeInfo, setBlasThreads } from '../native/binding.js';
+import { Random } from '../shared/random.js';
+import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
+import { withBlasThreads } from '../native/blas-threads.js';
 import { dtypeSize } from '../formats/decode.js';
 import type { LayerMatrix } from '../spectra/esd.js';
 import { analyzeLayer, readLayerForAnalysis, type LayerResult } from './layer.js';
 import { threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
-import type { Row } from '../metrics/extensions.js';
-import type { ResolvedOptions } from './options.js';
+import type { DescribeRow } from '../shared/rows.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
@@ -32,23 +32,6 @@ export interface AnalysisRun {
   readonly elapsedMs: number;
   /** How the layers were scheduled (undefined for stacked and intra, which run one layer at a time). */
   readonly plan: ThreadPlan | undefined;
-}
-
-/**
- * OpenBLAS's thread count is process-wide: set it for the duration of the analyses in flight and
- * restore the previous value when the last one ends, so direct svdvals() calls are not left
- * single-threaded and overlapping analyze() calls do not undo each other's setting.
- */
-let activeRuns = 0;
-let savedBlasThreads = 0;
-async function withBlasThreads<T>(threads: number, fn: () => Promise<T>): Promise<T> {
-  if (activeRuns++ === 0) savedBlasThreads = nativeInfo().blasThreads;
-  setBlasThreads(threads);
-  try {
-    return await fn();
-  } finally {
-    if (--activeRuns === 0) setBlasThreads(Math.max(1, savedBlasThreads));
-  }
 }
 
 /** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
@@ -120,11 +103,11 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
 }
 
 /** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: Row[]; skipped: SkippedLayer[] } {
+export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
   const { layers, skipped } = planLayers(store, o);
-  const rows: Row[] = [];
+  const rows: DescribeRow[] = [];
   for (const { spec, geometry: g } of layers) {
-    const base: Row = {
+    const base: DescribeRow = {
       layer_id: spec.id,
       name: spec.name,
       M: g.M,

@@ -10,15 +10,16 @@ import type { SvdRoute } from '../native/binding.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
-import { WeightWatcherError } from '../util/errors.js';
-import type { Random } from '../util/random.js';
-import { enabledExtensions, type Row } from '../metrics/extensions.js';
-import type { ResolvedOptions } from './options.js';
+import { WeightWatcherError } from '../shared/errors.js';
+import type { Random } from '../shared/random.js';
+import type { DetailsRow, Row } from '../shared/rows.js';
+import { enabledExtensions, fitterFor } from './wiring.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import type { PlannedLayer } from './plan.js';
 import { columnsGuard, spectrumGuard } from './route-guard.js';
 
 export interface LayerResult {
-  readonly row: Row;
+  readonly row: DetailsRow;
   /** The spectrum route of the row's matrices (also the `svd_route` column); set by analyze. */
   readonly route?: SvdRoute;
   /** Why the fast method used ?gesdd for this row, when it did. */
@@ -113,7 +114,7 @@ async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geo
     const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    return { esd, evals, pl: await fitLayerPowerLaw(evals, params) };
+    return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
   };
   // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately.
   const method = o.inverse ? 'accurate' : o.svd_method;
@@ -135,8 +136,8 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], 
     const mats = unit.mats.map((m) => scaled(m, factor));
     const { esd, evals, pl, fallback } = await spectrumAndFit(mats, g, o, params, variant);
     let weak = 0;
-    for (let i = 0; i < evals.length; i++) if (evals[i]! < (o.tolerance || 1e-6)) weak++;
-    const row: Row = {
+    for (let i = 0; i < evals.length; i++) if (evals[i]! < o.tolerance) weak++;
+    const core = {
       layer_id: spec.id,
       name: spec.name,
       longname: spec.longname,
@@ -161,19 +162,19 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], 
       status: pl.status,
       warning: pl.warning,
     };
-    if (pl.Lambda !== undefined) row.Lambda = pl.Lambda;
-    if (pl.num_fingers !== undefined) row.num_fingers = pl.num_fingers;
-    if (pl.raw_alpha !== undefined) row.raw_alpha = pl.raw_alpha;
-    if (unit.sliceId !== undefined) row.slice_id = unit.sliceId;
-    if (variant.intra) row.Xflag = true;
+    const extra: Row = {};
+    if (pl.Lambda !== undefined) extra.Lambda = pl.Lambda;
+    if (pl.num_fingers !== undefined) extra.num_fingers = pl.num_fingers;
+    if (pl.raw_alpha !== undefined) extra.raw_alpha = pl.raw_alpha;
+    if (unit.sliceId !== undefined) extra.slice_id = unit.sliceId;
+    if (variant.intra) extra.Xflag = true;
     const keep = new Map<string, unknown>();
-    const extensions = enabledExtensions(o);
-    const floatMats = extensions.length ? mats.map(floatMatrix) : [];
-    for (const ext of extensions) {
-      Object.assign(row, await ext.run({ spec, geometry: g, mats: floatMats, evals, powerLaw: pl, options: o, random, keep }));
+    const floatMats = enabledExtensions(o).length ? mats.map(floatMatrix) : [];
+    for (const ext of enabledExtensions(o)) {
+      Object.assign(extra, await ext.run({ spec, geometry: g, mats: floatMats, evals, powerLaw: pl, options: o, random, keep }));
     }
-    Object.assign(row, normColumns(evals, pl.alpha, g.N));
-    row.svd_route = esd.route; // extension column (docs/numerics.md)
+    // svd_route: an extension column (docs/numerics.md)
+    const row: DetailsRow = { ...core, ...extra, ...normColumns(evals, pl.alpha, g.N), svd_route: esd.route };
     const route = { route: esd.route, ...(fallback !== undefined ? { fallback } : {}), seconds: esd.seconds };
     results.push(o.keep_evals ? { row, ...route, evals, powerLaw: pl, extra: keep } : { row, ...route });
   }

@@ -23,8 +23,8 @@ import { EVALS_THRESH, fitStable, type PowerLawColumns } from '../metrics/powerl
 import { normErrorBounds } from '../metrics/norms.js';
 import { detXStable } from '../metrics/detx.js';
 import { mpFitStable } from '../metrics/mpfit.js';
-import { FLOAT64_EPS } from '../util/numeric.js';
-import type { ResolvedOptions } from './options.js';
+import { FLOAT64_EPS } from '../shared/numeric.js';
+import type { ResolvedOptions } from '../shared/options.js';
 
 const REL = 1e-10;
 const ALPHA_NORM_REL = 1e-8;
@@ -51,7 +51,8 @@ export function spectrumGuard(esd: Esd, N: number, o: ResolvedOptions): string |
   const rankTol = Math.sqrt(lmax + d) * N * FLOAT64_EPS;
   if (!(esd.svMinLow > 2 * rankTol)) return 'rank deficiency cannot be decided from the Gram eigenvalues';
   if (!(d <= REL * lmax)) return 'the largest eigenvalue is not accurate enough';
-  for (const [thr, what] of [[EVALS_THRESH, 'the fit threshold 1e-5'], [o.tolerance || 1e-6, 'the weak_rank_loss tolerance']] as const) {
+  for (const [thr, what] of [[EVALS_THRESH, 'the fit threshold 1e-5'], [o.tolerance, 'the weak_rank_loss tolerance']] as const) {
+    if (thr <= 0) continue; // no eigenvalue is below 0 on either route
     for (let i = 0; i < n; i++) if (Math.abs(ev[i]! - thr) <= d) return `an eigenvalue lies within the error bound of ${what}`;
   }
   if (!(sumRelError(esd) <= REL)) return 'the eigenvalue sum (norm) is not accurate enough';

@@ -7,9 +7,9 @@
  * ?gesdd where they cannot give sv_min and the rank. A layer never mixes Gram and ?gesdd slices:
  * if one slice needs ?gesdd, every slice is recomputed with it.
  */
-import { svdvalsDetailed, svdvalsDetailedSync, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
+import { svdvalsDetailed, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
 import { decodeToFloat32 } from '../formats/decode.js';
-import { FLOAT64_EPS } from '../util/numeric.js';
+import { FLOAT64_EPS } from '../shared/numeric.js';
 
 export interface Matrix {
   readonly data: Float32Array | Float64Array;
@@ -166,19 +166,6 @@ export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions)
     for (let i = 0; i < mats.length; i++) {
       if (spectra[i]!.route !== 'gesdd') spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
     }
-  }
-  const acc = new EsdAccumulator(opts.N, opts.unsquared);
-  for (const s of spectra) acc.add(s);
-  return acc.finish();
-}
-
-/** Synchronous twin for small inputs. */
-export function computeEsdSync(mats: readonly LayerMatrix[], opts: EsdOptions): Esd {
-  const method = methodFor(opts);
-  let spectra = mats.map((m) => svdvalsDetailedSync(...spectrumArgs(m, opts, method)));
-  const fallback = spectra.find((s) => s.route === 'gesdd')?.fallback;
-  if (method === 'fast' && fallback !== undefined) {
-    spectra = mats.map((m, i) => (spectra[i]!.route === 'gesdd' ? spectra[i]! : { ...svdvalsDetailedSync(...spectrumArgs(m, opts, 'accurate')), fallback }));
   }
   const acc = new EsdAccumulator(opts.N, opts.unsquared);
   for (const s of spectra) acc.add(s);

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { WeightWatcher, type InMemoryTensor } from '../../src/index.js';
 import { formulaDict } from '../helpers/formula.js';
 import { threadBudget, threadPlan, layerBytes } from '../../src/engine/thread-policy.js';
-import { Random } from '../../src/util/random.js';
+import { Random } from '../../src/shared/random.js';
 
 function gaussian(rows: number, cols: number, seed: number): Float32Array {
   const rng = new Random(seed);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { svdvals, svdvalsDetailed, svdvalsDetailedSync, type MatrixSpectrum } from '../../src/index.js';
 import { decodeToFloat32 } from '../../src/formats/decode.js';
-import { Random } from '../../src/util/random.js';
+import { Random } from '../../src/shared/random.js';
 
 function gaussian(rows: number, cols: number, seed: number, scale = 0.02): Float32Array {
   const rng = new Random(seed);
