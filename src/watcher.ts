@@ -13,6 +13,7 @@ import type { DescribeRow, DetailsRow, Row } from './shared/rows.js';
 import type { SkippedLayer } from './engine/plan.js';
 import { readLayerMatrices, type LayerResult } from './engine/layer.js';
 import type { SvdRoute } from './native/binding.js';
+import { routeStats, type RouteStat } from './engine/route-stats.js';
 import { enumerateLayers } from './layers/enumerate.js';
 import { layerGeometry } from './tensors/geometry.js';
 import { computeEsd, type Matrix } from './spectra/esd.js';
@@ -31,6 +32,8 @@ export interface RunInfo {
   readonly format: string;
   /** analyze(): how many rows each spectrum route produced (svd_route column; docs/numerics.md). */
   readonly routes?: Partial<Record<SvdRoute, number>>;
+  /** analyze(): per route, rows, native seconds and nominal GFLOP (engine/route-stats.ts). */
+  readonly routeStats?: Partial<Record<SvdRoute, RouteStat>>;
   /** analyze() with svd_method 'fast': the rows that needed ?gesdd, and why. */
   readonly fallbacks?: RouteFallback[];
   /** analyze(): layers in flight, OpenBLAS threads each, read-ahead, and the notice when `threads` was capped. */
@@ -44,7 +47,7 @@ export interface RouteFallback {
   readonly reason: string;
 }
 
-function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' | 'fallbacks'> {
+function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' | 'fallbacks' | 'routeStats'> {
   const routes: Partial<Record<SvdRoute, number>> = {};
   const fallbacks: RouteFallback[] = [];
   for (const r of results) {
@@ -54,7 +57,7 @@ function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' |
       fallbacks.push({ layer_id: r.row.layer_id as number, name: r.row.name as string, ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}), reason: r.fallback });
     }
   }
-  return { routes, fallbacks };
+  return { routes, fallbacks, routeStats: routeStats(results) };
 }
 
 function isStore(m: unknown): m is TensorStore {

@@ -60,6 +60,7 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
       failures: run.failures,
       routes: run.routes,
       route_fallbacks: run.fallbacks,
+      route_stats: run.routeStats,
       threads: run.threads,
     };
     await writeOutputs(values, { details, summary, meta }, io);
