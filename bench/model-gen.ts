@@ -1,5 +1,5 @@
 /**
- * Writes a GPT-2-small-shaped safetensors file for benchmarks: 12 blocks of 768×2304, 768×768,
+ * Benchmark models. writeGpt2Small: a GPT-2-small-shaped safetensors file: 12 blocks of 768×2304, 768×768,
  * 768×3072, 3072×768 plus a 1024×768 position embedding; Gaussian weights, with every fourth
  * attention output made heavy-tailed (Student-t, 3 degrees of freedom) so fits see both regimes.
  * Deterministic (seeded), streamed to disk one tensor at a time.
@@ -65,6 +65,77 @@ export async function writeGpt2Small(path: string, seed = 1): Promise<GeneratedT
     for (const t of layout) {
       const data = fill(rng, t.rows * t.cols, t.heavy, 0.02);
       await fh.write(new Uint8Array(data.buffer));
+    }
+  } finally {
+    await fh.close();
+  }
+  return layout;
+}
+
+/**
+ * The "4 GB bf16 model" of bench/big.bench.ts: 32 blocks of four 2048×8192 matrices (two stored
+ * 8192×2048, like up/gate projections, two 2048×8192, like down/output ones), BF16, 4.3 GB.
+ * Gaussian weights; in every fourth block the down projection is heavy-tailed (Student-t, 3 degrees
+ * of freedom). Seeded; streamed to disk one tensor at a time (peak memory ≈ one float32 tensor).
+ */
+export function bigLayout(blocks = 32, d = 2048, f = 8192): GeneratedTensor[] {
+  const t: GeneratedTensor[] = [];
+  for (let b = 0; b < blocks; b++) {
+    t.push({ name: `model.layers.${b}.mlp.gate_proj.weight`, rows: f, cols: d, heavy: false });
+    t.push({ name: `model.layers.${b}.mlp.up_proj.weight`, rows: f, cols: d, heavy: false });
+    t.push({ name: `model.layers.${b}.mlp.down_proj.weight`, rows: d, cols: f, heavy: b % 4 === 1 });
+    t.push({ name: `model.layers.${b}.mlp.out_proj.weight`, rows: d, cols: f, heavy: false });
+  }
+  return t;
+}
+
+/** Gaussian (both Box–Muller outputs) or Student-t(3) values, rounded to BF16 (nearest even). */
+function fillBf16(rng: Random, n: number, heavy: boolean, scale: number): Uint16Array {
+  const out = new Uint16Array(n);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let spare = NaN;
+  const gauss = () => {
+    if (!Number.isNaN(spare)) {
+      const s = spare;
+      spare = NaN;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+    const a = 2 * Math.PI * rng.next();
+    spare = r * Math.sin(a);
+    return r * Math.cos(a);
+  };
+  for (let i = 0; i < n; i++) {
+    f[0] = heavy ? (scale * gauss()) / Math.sqrt((gauss() ** 2 + gauss() ** 2 + gauss() ** 2) / 3) : scale * gauss();
+    const bits = u[0]!;
+    out[i] = (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+export async function writeBigModel(path: string, layout = bigLayout(), seed = 7, onTensor?: (i: number, total: number) => void): Promise<GeneratedTensor[]> {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of layout) {
+    const bytes = t.rows * t.cols * 2;
+    header[t.name] = { dtype: 'BF16', shape: [t.rows, t.cols], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
+  const fh = await open(path, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    await fh.write(len);
+    await fh.write(json);
+    const rng = new Random(seed);
+    for (let i = 0; i < layout.length; i++) {
+      const t = layout[i]!;
+      const data = fillBf16(rng, t.rows * t.cols, t.heavy, 0.02);
+      await fh.write(new Uint8Array(data.buffer));
+      onTensor?.(i + 1, layout.length);
     }
   } finally {
     await fh.close();

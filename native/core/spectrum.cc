@@ -41,9 +41,9 @@ Status gesdd(const MatrixView& w, Precision p, Spectrum& out) {
   return Status::ok();
 }
 
-Status fallBack(const MatrixView& w, Spectrum& out, std::string why) {
+Status fallBack(const MatrixView& w, Precision p, Spectrum& out, std::string why) {
   out.fallback = std::move(why);
-  return gesdd(w, Precision::Float64, out);
+  return gesdd(w, p, out);
 }
 
 // σmin by factorization + inverse iteration; false (with the reason) when it cannot be had.
@@ -103,32 +103,34 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
   st = single ? gramEigenvalues<float>(w, out.evals, out.sumOfSquares) : gramEigenvalues<double>(w, out.evals, out.sumOfSquares);
   out.gramSeconds = seconds(t0);
   if (st.code == Code::NonFinite || st.code == Code::Alloc) return st;
-  if (!st.isOk()) {
-    if (single) return gesdd(w, o.precision, out);
-    return fallBack(w, out, "the Gram route failed: " + st.message);
-  }
+  if (!st.isOk()) return fallBack(w, o.precision, out, "the Gram route failed: " + st.message);
   const size_t n = out.evals.size();
   const double lmax = out.evals[n - 1];
   out.errorBound = gramErrorBound(std::max(w.rows, w.cols), n, lmax, single ? kEps32 : kEps64);
   rootsOf(out);
   out.route = single ? Route::SGram : Route::Gram;
-  if (single || o.forceGram || !o.refineMin) return Status::ok();
+  if (o.forceGram || !o.refineMin) return Status::ok();
+  const auto fail = [&](std::string why) { return fallBack(w, o.precision, out, std::move(why)); };
 
-  // sv_min: from the Gram eigenvalue when its relative error is below kSvMinRelTol, else refined.
+  // sv_min: from the Gram eigenvalue when its relative error is small enough, else refined (float64
+  // only: float32 Gram values say too little about the smallest ones to steer the iteration, so a
+  // float32 layer that needs it takes sgesdd).
   const double delta = out.errorBound;
   const double low1 = out.evals[0] - delta;  // certified lower bound on λ₁
-  if (!(low1 > 0 && delta / (2 * low1) <= kSvMinRelTol)) {
-    if (lmax == 0) return fallBack(w, out, "zero matrix");
-    if (n < kMinRefineOrder) return fallBack(w, out, "σmin is below the Gram route's accuracy and the matrix is small");
-    if (!(low1 >= kRefineFloor * lmax)) return fallBack(w, out, "σmin/σmax < 1e-6: too close to singular for the Gram route");
+  if (!(low1 > 0 && delta / (2 * low1) <= (single ? kSvMinRelTolF32 : kSvMinRelTol))) {
+    if (lmax == 0) return fail("zero matrix");
+    if (single) return fail("σmin is below the float32 Gram route's accuracy");
+    if (n < kMinRefineOrder) return fail("σmin is below the Gram route's accuracy and the matrix is small");
+    if (!(low1 >= kRefineFloor * lmax)) return fail("σmin/σmax < 1e-6: too close to singular for the Gram route");
     std::string why;
-    if (!refineMin(w, delta, out, why)) return fallBack(w, out, why);
+    if (!refineMin(w, delta, out, why)) return fail(why);
   }
   // Rank columns: every σ must be certainly above numpy's tolerance σmax·N·ε.
   if (o.rankN > 0) {
-    const double sigmaLow = out.route == Route::Gram ? std::sqrt(low1) : out.sv[0] * (1 - 1e-8);
+    const bool plain = out.route == Route::Gram || out.route == Route::SGram;
+    const double sigmaLow = plain ? std::sqrt(low1) : out.sv[0] * (1 - 1e-8);
     const double tol = std::sqrt(lmax + delta) * o.rankN * kNumpyEps;
-    if (!(sigmaLow > 2 * tol)) return fallBack(w, out, "rank deficiency cannot be decided from the Gram eigenvalues");
+    if (!(sigmaLow > 2 * tol)) return fail("rank deficiency cannot be decided from the Gram eigenvalues");
   }
   return Status::ok();
 }

@@ -6,7 +6,8 @@
 //             δ/(2λ₁) ≤ 1e-10. Otherwise σmin is recomputed from an LU (square) or QR (tall)
 //             factorization by inverse iteration ('gram+lu' / 'gram+qr'), and where that is not
 //             possible (σmin/σmax < 1e-6, tiny matrices, no convergence) the matrix goes to ?gesdd.
-// Float32 precision is opt-in and unguarded: ?gesdd → sgesdd, Gram → ssyrk + ssyevd.
+// Float32 precision is opt-in: ?gesdd → sgesdd, Gram → ssyrk + ssyevd, whose σmin must be good to
+// 1e-3 relative (sgesdd's class of accuracy) and whose rank must be certain, else sgesdd.
 #pragma once
 #include <string>
 #include <vector>
@@ -52,6 +53,7 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
 
 // Guard constants (docs/numerics.md).
 constexpr double kSvMinRelTol = 1e-10;   // relative accuracy required of sv_min (10× under the parity tolerance)
+constexpr double kSvMinRelTolF32 = 1e-3; // the same for the opt-in float32 Gram route (sgesdd measures ~4e-4 on the corpus)
 constexpr double kRefineFloor = 1e-12;   // refine σmin only when λ₁ ≥ kRefineFloor·λmax (σmin/σmax ≥ 1e-6)
 constexpr size_t kMinRefineOrder = 64;   // below this ?gesdd is as cheap as the refinement
 
