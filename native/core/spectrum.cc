@@ -74,7 +74,8 @@ bool refineMin(const MatrixView& w, double delta, Spectrum& out, std::string& wh
   out.evals[0] = r.sigma * r.sigma;
   std::sort(out.sv.begin(), out.sv.end());
   std::sort(out.evals.begin(), out.evals.end());
-  out.route = t.m == t.n ? Route::GramLu : Route::GramQr;
+  const bool single = out.route == Route::SGram;
+  out.route = t.m == t.n ? (single ? Route::SGramLu : Route::GramLu) : (single ? Route::SGramQr : Route::GramQr);
   return true;
 }
 
@@ -87,6 +88,8 @@ const char* routeName(Route r) {
     case Route::GramQr: return "gram+qr";
     case Route::Gesdd: return "gesdd";
     case Route::SGram: return "sgram";
+    case Route::SGramLu: return "sgram+lu";
+    case Route::SGramQr: return "sgram+qr";
     case Route::SGesdd: return "sgesdd";
   }
   return "unknown";
@@ -112,16 +115,14 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
   if (o.forceGram || !o.refineMin) return Status::ok();
   const auto fail = [&](std::string why) { return fallBack(w, o.precision, out, std::move(why)); };
 
-  // sv_min: from the Gram eigenvalue when its relative error is small enough, else refined (float64
-  // only: float32 Gram values say too little about the smallest ones to steer the iteration, so a
-  // float32 layer that needs it takes sgesdd).
+  // sv_min: from the Gram eigenvalue when its relative error is small enough, else refined in float64
+  // (float32 Gram values are coarse at the bottom but still bound the gap that sets the block size).
   const double delta = out.errorBound;
   const double low1 = out.evals[0] - delta;  // certified lower bound on λ₁
   if (!(low1 > 0 && delta / (2 * low1) <= (single ? kSvMinRelTolF32 : kSvMinRelTol))) {
     if (lmax == 0) return fail("zero matrix");
-    if (single) return fail("σmin is below the float32 Gram route's accuracy");
     if (n < kMinRefineOrder) return fail("σmin is below the Gram route's accuracy and the matrix is small");
-    if (!(low1 >= kRefineFloor * lmax)) return fail("σmin/σmax < 1e-6: too close to singular for the Gram route");
+    if (!single && !(low1 >= kRefineFloor * lmax)) return fail("σmin/σmax < 1e-6: too close to singular for the Gram route");
     std::string why;
     if (!refineMin(w, delta, out, why)) return fail(why);
   }

@@ -6,8 +6,9 @@
 //             δ/(2λ₁) ≤ 1e-10. Otherwise σmin is recomputed from an LU (square) or QR (tall)
 //             factorization by inverse iteration ('gram+lu' / 'gram+qr'), and where that is not
 //             possible (σmin/σmax < 1e-6, tiny matrices, no convergence) the matrix goes to ?gesdd.
-// Float32 precision is opt-in: ?gesdd → sgesdd, Gram → ssyrk + ssyevd, whose σmin must be good to
-// 1e-3 relative (sgesdd's class of accuracy) and whose rank must be certain, else sgesdd.
+// Float32 precision is opt-in: ?gesdd → sgesdd, Gram → ssyrk + ssyevd ('sgram'), whose σmin must be
+// good to 1e-3 relative (sgesdd's class of accuracy), else refined in float64 as above
+// ('sgram+lu' / 'sgram+qr'), and whose rank must be certain, else sgesdd.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@
 namespace ww {
 
 enum class Method { Fast, Accurate };
-enum class Route { Gram, GramLu, GramQr, Gesdd, SGram, SGesdd };
+enum class Route { Gram, GramLu, GramQr, Gesdd, SGram, SGramLu, SGramQr, SGesdd };
 const char* routeName(Route r);
 
 struct SpectrumOptions {

@@ -122,7 +122,7 @@ async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geo
   if (method === 'accurate') return first;
   const why = first.esd.fallback ?? spectrumGuard(first.esd, g.N, o) ?? columnsGuard(first.esd, first.pl, g, o);
   if (why === undefined) return first;
-  if (first.esd.route === 'gesdd') return { ...first, fallback: why }; // the native guard already used ?gesdd
+  if (first.esd.route.endsWith('gesdd')) return { ...first, fallback: why }; // the native guard already used ?gesdd
   return { ...(await run('accurate')), fallback: why };
 }
 

@@ -22,8 +22,10 @@ export function nominalFlops(route: SvdRoute, m: number, n: number): number {
     case 'sgram':
       return gram;
     case 'gram+lu':
+    case 'sgram+lu':
       return gram + (2 / 3) * n ** 3;
     case 'gram+qr':
+    case 'sgram+qr':
       return gram + 2 * m * n * n - (2 / 3) * n ** 3;
     case 'gesdd':
     case 'sgesdd':

@@ -48,7 +48,7 @@ export interface SvdOptions {
 }
 
 /** Which algorithm produced a spectrum (the `svd_route` column): see docs/numerics.md. */
-export type SvdRoute = 'gram' | 'gram+lu' | 'gram+qr' | 'gesdd' | 'sgram' | 'sgesdd';
+export type SvdRoute = 'gram' | 'gram+lu' | 'gram+qr' | 'gesdd' | 'sgram' | 'sgram+lu' | 'sgram+qr' | 'sgesdd';
 
 /** A matrix for the spectrum routines: floats, or the raw little-endian bytes of a model file with their dtype. */
 export type MatrixData = Float32Array | Float64Array | Uint16Array | Uint8Array;

@@ -78,7 +78,7 @@ export interface DetailsRow extends DescribeRow, MpFitColumns, PowerLawFitColumn
   /**
    * Extension column (not in the reference): the algorithm behind the row's spectrum — 'gram',
    * 'gram+lu', 'gram+qr' (svd_method 'fast'), 'gesdd' (accurate, or the fast method's fallback),
-   * 'sgram', 'sgesdd' (precision 'float32'). See docs/numerics.md.
+   * 'sgram', 'sgram+lu', 'sgram+qr', 'sgesdd' (precision 'float32'). See docs/numerics.md.
    */
   svd_route?: string;
   /** intra=true rows. */

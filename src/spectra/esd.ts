@@ -71,7 +71,7 @@ export interface EsdOptions extends SvdOptions {
 }
 
 /** Stronger routes win when slices differ: 'gesdd' never mixes with the others (see computeEsd). */
-const ROUTE_ORDER: readonly SvdRoute[] = ['sgram', 'gram', 'gram+qr', 'gram+lu', 'sgesdd', 'gesdd'];
+const ROUTE_ORDER: readonly SvdRoute[] = ['sgram', 'sgram+qr', 'sgram+lu', 'gram', 'gram+qr', 'gram+lu', 'sgesdd', 'gesdd'];
 
 class EsdAccumulator {
   private parts: Float64Array[] = [];
@@ -103,8 +103,8 @@ class EsdAccumulator {
     this.parts.push(this.unsquared ? s.sv : s.evals);
     this.errorBound = Math.max(this.errorBound, s.errorBound);
     this.sumOfSquares += s.sumOfSquares;
-    const refined = s.route === 'gram+lu' || s.route === 'gram+qr';
-    const low = s.route === 'gram' ? Math.sqrt(Math.max(0, s.evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
+    const refined = s.route.includes('+');
+    const low = s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, s.evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
     this.svMinLow = Math.min(this.svMinLow, low);
     if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
     this.fallback ??= s.fallback;
@@ -161,10 +161,10 @@ export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions)
   const method = methodFor(opts);
   const spectra: MatrixSpectrum[] = [];
   for (const m of mats) spectra.push(await svdvalsDetailed(...spectrumArgs(m, opts, method)));
-  const fallback = spectra.find((s) => s.route === 'gesdd')?.fallback;
+  const fallback = spectra.find((s) => s.route.endsWith('gesdd'))?.fallback;
   if (method === 'fast' && fallback !== undefined) {
     for (let i = 0; i < mats.length; i++) {
-      if (spectra[i]!.route !== 'gesdd') spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
+      if (!spectra[i]!.route.endsWith('gesdd')) spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
     }
   }
   const acc = new EsdAccumulator(opts.N, opts.unsquared);

@@ -148,6 +148,12 @@ describe('spectrum routes', () => {
       const lmax = ref.evals[ref.evals.length - 1]!;
       for (let i = 0; i < ref.evals.length; i++) expect(Math.abs(s.evals[i]! - ref.evals[i]!) / lmax).toBeLessThan(1e-5);
     }
+    // square: float32 Gram values, σmin refined in float64 (as accurate as dgesdd's)
+    const sq = gaussian(200, 200, 7);
+    const f = await svdvalsDetailed(sq, 200, 200, { method: 'fast', precision: 'float32' });
+    expect(f.route).toBe('sgram+lu');
+    const exact = await svdvalsDetailed(sq, 200, 200, { method: 'accurate' });
+    expect(Math.abs(f.sv[0]! - exact.sv[0]!) / exact.sv[0]!).toBeLessThan(1e-10);
   });
 
   it('svdvals takes the method; bad options are usage errors', async () => {
