@@ -16,3 +16,6 @@ export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlas
 export { WeightWatcherError, type ErrorCode } from './util/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export { sweep, openResults } from './sweep/lazy.js';
+export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
+export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';
