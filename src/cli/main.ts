@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * weightwatcher / ww command line. Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr
- * and name the file and what was wrong.
+ * weightwatcher / ww command line. Exit codes: 0 ok, 1 failure, 2 bad usage (sweep: 3 when some
+ * models or layers failed). Errors go to stderr and name the file and what was wrong.
  */
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -13,6 +13,9 @@ import { toCsv, toJson } from '../report/output.js';
 import { makeProgress } from './progress.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Row } from '../metrics/extensions.js';
+import type { Summary } from '../report/summary.js';
+import type { SkippedLayer } from '../engine/plan.js';
+import type { LayerFailure } from '../engine/analyze.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -23,7 +26,12 @@ usage:
   weightwatcher describe <model> [options]   layers that would be analysed (no SVD)
   weightwatcher esd      <model> --layer ID|NAME [--json FILE]   eigenvalues of one layer
   weightwatcher compare  <A> <B> [C …] [--plot FILE.png] [--report FILE.html]
+  weightwatcher sweep    <model…> --db FILE.sqlite [options] [--json OUT] [--queue redis://HOST:PORT]
+                                              many checkpoints / models into a results database
+  weightwatcher sweep-report --db FILE.sqlite [--plot DIR] [--report FILE.html]
+  weightwatcher worker   --queue redis://HOST:PORT [--concurrency N]   runs queued analyses
   weightwatcher info                          native build: BLAS, LAPACK, OpenBLAS core, threads
+  (weightwatcher <command> --help for sweep, sweep-report, worker, compare)
   (ww is the same command)
 
 <model>: a model file (.safetensors, .bin/.pt/.pth, .onnx, .gguf, .npy/.npz, TF.js model.json,
@@ -48,6 +56,9 @@ output:
   --plot DIR    per-layer and model plots (SVG + PNG)      --report FILE.html   self-contained report
   --all         print every column            --quiet, -q   no table on stdout
   --threads N   thread budget: concurrent layers × OpenBLAS threads (default: all cores)  --no-color
+queue (analyze one big model over many machines; docs/sweeps.md):
+  --queue redis://HOST:PORT   layer-group jobs for 'weightwatcher worker' processes
+  --layers-per-job N (default 8)   --queue-name NAME   --db FILE.sqlite (keep the result)
 `;
 
 interface Io {
@@ -89,24 +100,47 @@ async function plotCommands() {
   return import('./plot-commands.js');
 }
 
+async function sweepCommands() {
+  return import('./sweep-commands.js');
+}
+
+const ANALYZE_QUEUE_OPTIONS = {
+  queue: { type: 'string' },
+  'queue-name': { type: 'string' },
+  'layers-per-job': { type: 'string' },
+  'poll-ms': { type: 'string' },
+  db: { type: 'string' },
+} as const;
+
 async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...SELECTION_OPTIONS, ...ANALYSIS_OPTIONS, ...OUTPUT_OPTIONS });
+  const { values, positionals } = parse(argv, { ...SELECTION_OPTIONS, ...ANALYSIS_OPTIONS, ...OUTPUT_OPTIONS, ...ANALYZE_QUEUE_OPTIONS });
   const path = modelArg(positionals, 'analyze');
   const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-  const progress = makeProgress(io.stderr, !values.quiet);
   const opts = toAnalyzeOptions(values);
   const plotDir = str(values, 'plot');
   const reportFile = str(values, 'report');
   const needEvals = plotDir !== undefined || reportFile !== undefined;
+  const queue = str(values, 'queue');
+  if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--queue-name, --layers-per-job and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
+  if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue (or use sweep-report)');
   const ww = new WeightWatcher(path);
-  let details;
-  try {
-    details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
-  } finally {
-    progress.done();
+  let details: Row[];
+  let summary: Summary;
+  let run: { source: string; format: string; elapsedMs: number; skipped: SkippedLayer[]; failures: LayerFailure[] };
+  if (queue) {
+    const q = await (await sweepCommands()).analyzeOnQueue(path, opts, values, io);
+    ({ details, summary, run } = q);
+    io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
+  } else {
+    const progress = makeProgress(io.stderr, !values.quiet);
+    try {
+      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
+    } finally {
+      progress.done();
+    }
+    summary = ww.getSummary();
+    run = ww.lastRun!;
   }
-  const summary = ww.getSummary();
-  const run = ww.lastRun!;
   const meta = {
     tool: `weightwatcher (TypeScript) ${version}`,
     source: run.source,
@@ -185,6 +219,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'describe': return await cmdDescribe(rest, io);
       case 'esd': return await cmdEsd(rest, io);
       case 'compare': return await (await plotCommands()).runCompare(rest, io);
+      case 'sweep': return await (await sweepCommands()).runSweep(rest, io);
+      case 'sweep-report': return await (await sweepCommands()).runSweepReport(rest, io);
+      case 'worker': return await (await sweepCommands()).runWorker(rest, io);
       case 'info': return cmdInfo(io);
       case undefined: case 'help': case '--help': case '-h':
         io.stdout.write(HELP);
@@ -193,7 +230,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         io.stdout.write(`${version}\n`);
         return 0;
       default:
-        throw usageError(`unknown command '${cmd}' (analyze, describe, esd, compare, info)`);
+        throw usageError(`unknown command '${cmd}' (analyze, describe, esd, compare, sweep, sweep-report, worker, info)`);
     }
   } catch (e) {
     const usage = isWeightWatcherError(e) && e.code === 'E_USAGE';

@@ -41,6 +41,8 @@ export interface CoordinatorOptions {
   readonly onPartDone?: (task: QueueTask, part: string, info: { rows: number; attempts: number; worker?: string }) => void;
   /** Every part of the task is written or failed for good (`error` says which and why): close the run. */
   readonly onTaskSettled: (task: QueueTask, outcome: { status: 'done' | 'failed'; error?: string }) => void;
+  /** After enqueueing: jobs added now, jobs found in the queue from an earlier coordinator, parts already in the database. */
+  readonly onQueued?: (info: { added: number; found: number; stored: number }) => void;
   /** Called about every 30 s while jobs are outstanding and no worker is connected. */
   readonly onIdle?: (info: { outstanding: number; workers: number }) => void;
 }
@@ -102,6 +104,9 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
     }
 
     const me = hostname();
+    let added = 0;
+    let found = 0;
+    let stored = 0;
     for (const task of tasks) {
       const groups = task.plan.groups;
       writer.beginQueuedRun(task.id, groups.map((g) => g.id));
@@ -111,22 +116,25 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
       for (const g of groups) {
         const id = jobId(task.id.runKey, g.id);
         if (done.has(g.id)) {
+          stored++;
           if (removeAfterWrite) await queue.remove(id).catch(() => 0); // left over by a coordinator stopped between commit and removal
           continue;
         }
         state.remaining.add(g.id);
         const existing = await queue.getJob(id);
         if (existing && (await existing.getState()) === 'failed') await existing.remove();
-        else if (existing) { outstanding.set(id, { task, part: g.id, layerIds: g.layerIds }); continue; }
+        else if (existing) { found++; outstanding.set(id, { task, part: g.id, layerIds: g.layerIds }); continue; }
         const data: SweepJobData = {
           v: 1, runKey: task.id.runKey, part: g.id, path: task.path, label: task.id.label, fingerprint: task.id.fingerprint,
           fingerprintMode: task.fingerprintMode, options: task.options, layerIds: g.layerIds ? [...g.layerIds] : null, coordinator: me,
         };
         await queue.add(JOB_NAME, data, { jobId: id, attempts: JOB_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false });
+        added++;
         outstanding.set(id, { task, part: g.id, layerIds: g.layerIds });
       }
       if (!state.remaining.size) settle(task, state);
     }
+    opts.onQueued?.({ added, found, stored });
 
 
     const check = async (id: string, o: Outstanding): Promise<void> => {

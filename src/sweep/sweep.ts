@@ -16,6 +16,7 @@ import type { Row } from '../metrics/extensions.js';
 import type { SkippedLayer } from '../engine/plan.js';
 import type { LayerFailure } from '../engine/analyze.js';
 import { normalizeRows } from '../report/columns.js';
+import { defaultNames } from '../report/compare.js';
 import { summarize, type Summary } from '../report/summary.js';
 import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../util/errors.js';
 import { openDatabase, ResultsWriter, type RunIdentity } from './db.js';
@@ -50,6 +51,8 @@ export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_
   onNote?: (note: string) => void;
   /** Queue: poll interval of the coordinator's safety-net check (ms). */
   pollMs?: number;
+  /** Queue: after enqueueing (jobs added, found from an earlier coordinator, parts already stored). */
+  onQueued?: (info: { added: number; found: number; stored: number }) => void;
   /** Queue: called about every 30 s while jobs wait and no worker is connected. */
   onIdle?: (info: { outstanding: number }) => void;
 }
@@ -75,7 +78,7 @@ export interface SweepProgress {
 }
 
 export interface SweepRun {
-  /** Label of the model (as given, or `<folder>/<child>` for an expanded folder). */
+  /** Display name: the shortest part of the path that tells the sweep's models apart (init, checkpoint-500). */
   readonly model: string;
   readonly path: string;
   readonly step: number;
@@ -86,6 +89,9 @@ export interface SweepRun {
   readonly details: Row[];
   readonly failures: LayerFailure[];
   readonly skipped: SkippedLayer[];
+  /** Where and in which format the rows were read (null for a model that could not be opened). */
+  readonly source: string | null;
+  readonly format: string | null;
   readonly error?: string;
 }
 
@@ -112,7 +118,7 @@ interface Planned {
   readonly id: RunIdentity;
 }
 
-const SWEEP_ONLY = ['db', 'queue', 'queueName', 'layersPerJob', 'stepRegex', 'fingerprint', 'force', 'onProgress', 'onLayerProgress', 'onNote', 'pollMs', 'onIdle'] as const;
+const SWEEP_ONLY = ['db', 'queue', 'queueName', 'layersPerJob', 'stepRegex', 'fingerprint', 'force', 'onProgress', 'onLayerProgress', 'onNote', 'pollMs', 'onIdle', 'onQueued'] as const;
 
 /** The analysis options inside sweep options (JSON-safe, as they travel in jobs). */
 export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
@@ -144,7 +150,11 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
     queueModule = await import('./coordinator.js');
   }
 
-  const { models: inputs, notes } = await expandModels(models, { stepPattern });
+  const expanded = await expandModels(models, { stepPattern });
+  const notes = expanded.notes;
+  // Display names: the shortest distinguishing part of the paths (init, small-data; checkpoint-500, …).
+  const names = defaultNames(expanded.models.map((m) => m.path));
+  const inputs: ModelInput[] = expanded.models.map((m, i) => ({ path: m.path, label: names[i]! }));
   for (const n of notes) options.onNote?.(n);
   const { steps, parsed } = assignSteps(inputs.map((m) => m.path), stepPattern);
   if (!parsed && inputs.length > 1) options.onNote?.('no checkpoint step in every model name: steps are the order given (0, 1, …)');
@@ -243,6 +253,7 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
         ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
         removeJobs: options.db === ':memory:' ? 'at-end' : 'after-write',
         ...(options.onIdle ? { onIdle: (i: { outstanding: number }) => options.onIdle!(i) } : {}),
+        ...(options.onQueued ? { onQueued: options.onQueued } : {}),
         onTaskSettled: (task, result) => {
           const stats = writer.partStats(task.id.runKey);
           if (result.status === 'failed') {
@@ -278,6 +289,7 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
         model: p.input.label, path: p.input.path, step: p.step, runKey: p.id.runKey, status,
         summary: stored?.summary ?? {}, details: stored?.status === 'done' ? stored.details : [],
         failures: (stored?.failures ?? []) as LayerFailure[], skipped: (stored?.skipped ?? []) as SkippedLayer[],
+        source: stored?.source ?? null, format: stored?.format ?? null,
         ...(status === 'failed' && error ? { error } : {}),
       };
     });

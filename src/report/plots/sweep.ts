@@ -89,7 +89,7 @@ function stepAxis(data: SweepFigureData): { field: string; type: 'quantitative' 
   const order = data.points.map((p) => stepLabel(p, data.stepsParsed));
   return data.stepsParsed
     ? { field: 'step', type: 'quantitative', title: 'step', axis: { format: '~s', tickMinStep: 1 } }
-    : { field: 'label', type: 'ordinal', sort: order, title: 'model (order given)', axis: { labelAngle: -30, labelLimit: 160 } };
+    : { field: 'label', type: 'ordinal', sort: order, title: 'model (order given)', axis: { labelAngle: order.every((l) => l.length <= 12) ? 0 : -30, labelLimit: 160 } };
 }
 
 /** Alpha per layer (rows, natural layer order) × step (columns). */
@@ -102,23 +102,26 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
     const status = a === null || a < 0 ? 'failed fit' : a < OVER_TRAINED_ALPHA ? 'over-trained (α<2)' : a > UNDER_TRAINED_ALPHA ? 'under-trained (α>6)' : 'ok';
     return { layer: layerLabel(l), col: stepLabel(v, data.stepsParsed), alpha: a !== null && a >= 0 ? a : null, shown: a !== null && a >= 0 ? Math.min(HEATMAP_DOMAIN[1], Math.max(HEATMAP_DOMAIN[0], a)) : null, status };
   }));
-  const cellW = Math.max(8, Math.min(60, Math.floor(720 / cols.length)));
+  const cellW = Math.max(8, Math.min(90, Math.floor(720 / cols.length)));
   const cellH = Math.max(4, Math.min(16, Math.floor(1400 / rows.length)));
   const over = cells.filter((c) => c.status === 'over-trained (α<2)').length;
   const under = cells.filter((c) => c.status === 'under-trained (α>6)').length;
   return {
-    width: cellW * cols.length,
+    width: Math.max(240, cellW * cols.length),
     height: cellH * rows.length,
     title: {
       text: `alpha per layer and ${data.stepsParsed ? 'step' : 'model'}${data.title ? ` — ${data.title}` : ''}`,
-      subtitle: `${rows.length} layers × ${cols.length} ${data.stepsParsed ? 'steps' : 'models'}; red: α < 2 (over-trained, ${over} cells), blue: α > 6 (under-trained, ${under} cells); colours clamped to [${HEATMAP_DOMAIN[0]}, ${HEATMAP_DOMAIN[1]}]`,
+      subtitle: [
+        `${rows.length} layers × ${cols.length} ${data.stepsParsed ? 'steps' : 'models'}; colours clamped to [${HEATMAP_DOMAIN[0]}, ${HEATMAP_DOMAIN[1]}]`,
+        `red: α < ${OVER_TRAINED_ALPHA} (over-trained, ${over} cells); blue: α > ${UNDER_TRAINED_ALPHA} (under-trained, ${under} cells)`,
+      ],
     },
     data: { values: cells },
     layer: [
       {
         mark: { type: 'rect', stroke: 'white', strokeWidth: cellW > 10 && cellH > 6 ? 0.5 : 0 },
         encoding: {
-          x: { field: 'col', type: 'ordinal', sort: cols, title: data.stepsParsed ? 'step' : 'model (order given)', axis: { labelAngle: data.stepsParsed ? 0 : -30, labelOverlap: true, labelLimit: 140 } },
+          x: { field: 'col', type: 'ordinal', sort: cols, title: data.stepsParsed ? 'step' : 'model (order given)', axis: { labelAngle: data.stepsParsed || cols.every((c) => c.length <= 12) ? 0 : -30, labelOverlap: true, labelLimit: 140 } },
           y: { field: 'layer', type: 'ordinal', sort: rows, title: 'layer (id name)', axis: { labelLimit: 220, labelFontSize: cellH < 9 ? 7 : 9, labels: cellH >= 5 } },
           color: {
             field: 'shown', type: 'quantitative', title: 'alpha',
