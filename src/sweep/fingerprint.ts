@@ -4,10 +4,10 @@
  * What is hashed (SHA-256), documented in docs/sweeps.md:
  * - the files: a file path is that file; a folder is every regular file directly inside it (sorted
  *   by name; subfolders are not followed, as the readers do not follow them either);
- * - per file: its name (relative to the model path), its size, and its bytes — all of them for
- *   files up to 64 MiB, otherwise the first 1 MiB (every format's header: safetensors' JSON
- *   header, the zip directory start, GGUF metadata…), the last 64 KiB and 16 blocks of 64 KiB at
- *   evenly spaced offsets. A 100 GB model in 20 shards costs about 42 MiB of reads.
+ * - per file: its name within the folder (not for a single file), its size, and its bytes — all of them for
+ *   files up to 64 MiB, otherwise the first 1 MiB (the headers: safetensors' JSON header, GGUF
+ *   metadata, …), the last 64 KiB (a zip's central directory) and 16 blocks of 64 KiB at evenly
+ *   spaced offsets between them. A 100 GB model in 20 shards costs about 42 MiB of reads.
  * Modification times and paths above the model are not hashed, so a copied or moved model keeps
  * its fingerprint. The sampled mode can miss an edit that touches none of the sampled blocks (e.g. a
  * fine-tune that changed one small layer of a multi-GB file); `fingerprint: 'full'` hashes every
@@ -15,7 +15,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { WeightWatcherError, errorMessage } from '../util/errors.js';
 import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../engine/options.js';
 
@@ -68,7 +68,8 @@ async function modelFiles(path: string): Promise<{ files: { name: string; path: 
   } catch (e) {
     throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder (${errorMessage(e)})`, { file: path, cause: e });
   }
-  if (!st.isDirectory()) return { files: [{ name: basename(path), path, size: st.size }], isDir: false };
+  // A single file's name is not part of its identity (a renamed copy is the same model).
+  if (!st.isDirectory()) return { files: [{ name: '', path, size: st.size }], isDir: false };
   const entries = (await readdir(path, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name).sort();
   const files = [];
   for (const name of entries) files.push({ name, path: join(path, name), size: (await stat(join(path, name))).size });

@@ -148,12 +148,9 @@ export async function expandModels(args: readonly string[], opts: { cwd?: string
     for (const abs of matches) {
       const label = GLOB_CHARS.test(arg) ? displayPath(abs, cwd) : arg;
       if (!(await stat(abs).then(() => true, () => false))) throw new WeightWatcherError('E_NOT_FOUND', `${arg}: no such file or folder`, { file: arg });
-      if (!(await isDir(abs))) {
-        const r = await opensAsModel(abs);
-        if (!r.ok) throw r.error;
-        add(abs, label);
-        continue;
-      }
+      // A file named (or matched) is a model: if it cannot be read, its run fails with the reader's
+      // error and the sweep goes on with the others.
+      if (!(await isDir(abs))) { add(abs, label); continue; }
       const self = await opensAsModel(abs);
       if (self.ok) {
         // A training run's output folder holds the final model and its checkpoint-N folders: sweep
@@ -165,11 +162,14 @@ export async function expandModels(args: readonly string[], opts: { cwd?: string
         continue;
       }
       const members = await folderMembers(abs);
-      if (!members.length) {
+      if (members.length) { for (const p of members) add(p, join(label, basename(p))); continue; }
+      // Neither a model nor a folder of models: kept as a model whose run fails with the reader's
+      // error (e.g. a checkpoint folder with a damaged weight file), unless it holds no file at all.
+      if (!(await readdir(abs, { withFileTypes: true })).some((d) => d.isFile())) {
         const why = isWeightWatcherError(self.error) ? self.error.message : errorMessage(self.error);
         throw new WeightWatcherError('E_FORMAT', `${label}: not a model and holds no model files or model folders (${why})`, { file: abs });
       }
-      for (const p of members) add(p, join(label, basename(p)));
+      add(abs, label);
     }
   }
   return { models, notes };

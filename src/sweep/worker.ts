@@ -38,6 +38,8 @@ export interface WorkerOptions {
   readonly stalledIntervalMs?: number;
   /** How often a job may be recovered from a dead worker before it fails (default 2). */
   readonly maxStalledCount?: number;
+  /** Give up connecting to Redis after this long (default 15000 ms). */
+  readonly connectTimeoutMs?: number;
   readonly onEvent?: (e: WorkerEvent) => void;
 }
 
@@ -117,7 +119,7 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
   });
   worker.on('error', (e) => emit({ type: 'error', error: errorMessage(e) }));
   try {
-    await waitReady(worker.waitUntilReady(), opts.queue);
+    await waitReady(worker.waitUntilReady(), opts.queue, opts.connectTimeoutMs);
   } catch (e) {
     await worker.close(true).catch(() => {});
     throw e;
