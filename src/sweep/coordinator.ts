@@ -126,7 +126,7 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
         else if (existing) { found++; outstanding.set(id, { task, part: g.id, layerIds: g.layerIds }); continue; }
         const data: SweepJobData = {
           v: 1, runKey: task.id.runKey, part: g.id, path: task.path, label: task.id.label, fingerprint: task.id.fingerprint,
-          fingerprintMode: task.fingerprintMode, options: task.options, layerIds: g.layerIds ? [...g.layerIds] : null, coordinator: me,
+          fingerprintMode: task.fingerprintMode, options: task.options, layerIds: g.layerIds ? [...g.layerIds] : null, plannedLayers: task.plan.layers, coordinator: me,
         };
         await queue.add(JOB_NAME, data, { jobId: id, attempts: JOB_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false });
         added++;
@@ -136,21 +136,22 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
     }
     opts.onQueued?.({ added, found, stored });
 
-
     const check = async (id: string, o: Outstanding): Promise<void> => {
-      const job = (await queue.getJob(id)) as Job | undefined;
       const state = states.get(o.task)!;
+      // State first, then the job: a job fetched before it completed would carry no return value.
+      const st = await queue.getJobState(id);
+      const job = st === 'unknown' ? undefined : ((await queue.getJob(id)) as Job | undefined);
       if (!job) {
-        // Removed behind our back (e.g. by another coordinator's cleanup): queue it again.
+        // Removed behind our back (e.g. by another coordinator's cleanup): report it; a rerun queues it again.
         outstanding.delete(id);
         state.remaining.delete(o.part);
         state.failed.push(`part ${o.part}: its job disappeared from the queue; run the sweep again`);
         if (!state.remaining.size) settle(o.task, state);
         return;
       }
-      const st = await job.getState();
       if (st === 'completed') {
-        const ret = decodeJson<JobReturn>(String(job.returnvalue));
+        if (typeof job.returnvalue !== 'string') throw new WeightWatcherError('E_FORMAT', `job ${id} completed without a result (was it run by another program?)`);
+        const ret = decodeJson<JobReturn>(job.returnvalue);
         const attempts = Math.max(1, job.attemptsStarted || job.attemptsMade || 1);
         writer.writePart(o.task.id.runKey, { id: o.part, layerIds: o.layerIds, rows: ret.rows as Row[], failures: ret.failures as LayerFailure[], attempts, elapsedMs: ret.elapsedMs, worker: ret.worker });
         retries += attempts - 1;

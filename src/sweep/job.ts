@@ -9,7 +9,7 @@ import { WeightWatcher } from '../watcher.js';
 import { openModel } from '../formats/open.js';
 import { planLayers, type SkippedLayer } from '../engine/plan.js';
 import { resolveOptions, type AnalyzeOptions, type Progress } from '../engine/options.js';
-import type { LayerFailure } from '../engine/analyze.js';
+import { threadPlan, type LayerFailure } from '../engine/analyze.js';
 import type { Row } from '../metrics/extensions.js';
 import { WeightWatcherError } from '../util/errors.js';
 
@@ -42,6 +42,18 @@ export async function analyzePart(path: string, options: JobAnalyzeOptions, laye
     format: info.format,
     elapsedMs: info.elapsedMs,
   };
+}
+
+/**
+ * The thread budget for a layer-group job so that each of its layers gets the OpenBLAS thread count
+ * it would get in one whole run with `budget` threads. The last bits of an SVD depend on the BLAS
+ * thread count, so this is what makes split runs identical to single ones: a whole run of
+ * `plannedLayers` layers decomposes c layers at once with b BLAS threads each (threadPlan); the job
+ * gets b × min(c, its layers), which threadPlan splits back into b threads per layer.
+ */
+export function jobThreads(budget: number, plannedLayers: number, jobLayers: number): number {
+  const whole = threadPlan(plannedLayers, budget);
+  return whole.blasThreads * Math.max(1, Math.min(whole.concurrency, jobLayers));
 }
 
 export interface LayerGroup {

@@ -61,6 +61,8 @@ export interface SweepJobData {
   readonly options: JobAnalyzeOptions;
   /** null: the whole model. */
   readonly layerIds: number[] | null;
+  /** Layers of the whole run (sets the per-layer BLAS threads of a layer-group job; job.ts jobThreads). */
+  readonly plannedLayers: number;
   /** Host of the coordinator (for the message when a worker cannot see the file). */
   readonly coordinator: string;
 }
@@ -79,6 +81,7 @@ export function validateJobData(d: unknown): SweepJobData {
   if (o.fingerprintMode !== 'sampled' && o.fingerprintMode !== 'full') throw bad('fingerprintMode');
   if (!o.options || typeof o.options !== 'object') throw bad('options');
   if (o.layerIds !== null && !(Array.isArray(o.layerIds) && o.layerIds.every((x) => Number.isInteger(x)))) throw bad('layerIds');
+  if (!Number.isInteger(o.plannedLayers) || o.plannedLayers! < 0) throw bad('plannedLayers');
   return o as SweepJobData;
 }
 

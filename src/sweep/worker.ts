@@ -18,7 +18,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../util/errors.js';
 import { fingerprintModel } from './fingerprint.js';
-import { analyzePart } from './job.js';
+import { analyzePart, jobThreads } from './job.js';
 import { encodeJson } from './codec.js';
 import { DEFAULT_QUEUE_NAME, connectionFor, displayUrl, validateJobData, validateQueueName, waitReady, type SweepJobData } from './redis.js';
 
@@ -96,7 +96,8 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
     const started = performance.now();
     try {
       await checkVisible(data, me);
-      const result = await analyzePart(data.path, data.options, data.layerIds, { threads: threadsPerJob });
+      const threads = data.layerIds ? jobThreads(threadsPerJob, data.plannedLayers, data.layerIds.length) : threadsPerJob;
+      const result = await analyzePart(data.path, data.options, data.layerIds, { threads });
       emit({ type: 'done', ...base, rows: result.rows.length, elapsedMs: performance.now() - started });
       return encodeJson({ ...result, worker: me });
     } catch (e) {
