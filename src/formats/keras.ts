@@ -25,7 +25,7 @@ import { ZipArchive } from './zip.js';
 import { shapeSize } from './decode.js';
 import type { DType, TensorEntry } from './types.js';
 import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras-config.js';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // HDF5 access

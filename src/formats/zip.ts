@@ -10,7 +10,7 @@
  */
 import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { RandomAccessFile } from './file.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 export const ZIP_STORED = 0;
 export const ZIP_DEFLATED = 8;

@@ -4,7 +4,7 @@
  * numbers analyze() produced, so non-finite numbers are written as a tagged object `{"$num":"NaN"}`
  * (no cell is ever an object, so the tag cannot collide with a real value).
  */
-import type { Cell, Row } from '../metrics/extensions.js';
+import type { Cell, Row } from '../shared/rows.js';
 
 const TAG = '$num';
 

@@ -14,8 +14,8 @@
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { hostname } from 'node:os';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
-import type { Row } from '../metrics/extensions.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+import type { Row } from '../shared/rows.js';
 import type { LayerFailure } from '../engine/analyze.js';
 import type { FingerprintMode } from './fingerprint.js';
 import type { GroupPlan, JobAnalyzeOptions, PartResult } from './job.js';

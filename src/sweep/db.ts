@@ -16,9 +16,9 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Row } from '../metrics/extensions.js';
+import type { Row } from '../shared/rows.js';
 import type { Summary } from '../report/summary.js';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { decodeJson, decodeRow, encodeJson, encodeRow } from './codec.js';
 
 export type Database = BetterSqlite3.Database;

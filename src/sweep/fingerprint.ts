@@ -16,8 +16,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
-import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../engine/options.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../shared/options.js';
 
 export type FingerprintMode = 'sampled' | 'full';
 

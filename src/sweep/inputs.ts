@@ -9,7 +9,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openModel } from '../formats/open.js';
-import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { compareNatural, DEFAULT_STEP_PATTERN, parseStep } from './steps.js';
 
 export interface ModelInput {

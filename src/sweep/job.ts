@@ -5,13 +5,12 @@
  * planned with the run's own options (so skip rules and ids are the single run's), each job keeps
  * only its ids through the `layers` filter, and per-layer random streams are keyed by layer id.
  */
-import { WeightWatcher } from '../watcher.js';
 import { openModel } from '../formats/open.js';
 import { planLayers, type SkippedLayer } from '../engine/plan.js';
-import { resolveOptions, type AnalyzeOptions, type Progress } from '../engine/options.js';
-import { threadPlan, type LayerFailure } from '../engine/analyze.js';
-import type { Row } from '../metrics/extensions.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { resolveOptions, type AnalyzeOptions, type Progress } from '../shared/options.js';
+import { runAnalysis, threadPlan, type LayerFailure } from '../engine/analyze.js';
+import type { Row } from '../shared/rows.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** Analysis options as they travel in a job: JSON-safe, without callbacks or the thread budget. */
 export type JobAnalyzeOptions = Omit<AnalyzeOptions, 'onProgress' | 'threads' | 'keep_evals'>;
@@ -28,20 +27,26 @@ export interface PartResult {
 
 /** Analyse the model at `path` (only `layerIds` when given). */
 export async function analyzePart(path: string, options: JobAnalyzeOptions, layerIds: readonly number[] | null, run: { threads?: number | null; onProgress?: (p: Progress) => void } = {}): Promise<PartResult> {
-  const ww = new WeightWatcher(path);
-  const opts: AnalyzeOptions = { ...options, ...(layerIds ? { layers: [...layerIds] } : {}) };
-  if (run.threads) opts.threads = run.threads;
-  if (run.onProgress) opts.onProgress = run.onProgress;
-  await ww.analyze(opts);
-  const info = ww.lastRun!;
-  return {
-    rows: ww.getLayerResults().map((l) => l.row),
-    failures: info.failures,
-    skipped: info.skipped,
-    source: info.source,
-    format: info.format,
-    elapsedMs: info.elapsedMs,
-  };
+  const o = resolveOptions({
+    ...options,
+    ...(layerIds ? { layers: [...layerIds] } : {}),
+    ...(run.threads ? { threads: run.threads } : {}),
+    ...(run.onProgress ? { onProgress: run.onProgress } : {}),
+  });
+  const store = await openModel(path, { onnxConstants: o.onnx_constants });
+  try {
+    const result = await runAnalysis(store, o);
+    return {
+      rows: result.results.map((l) => l.row),
+      failures: result.failures,
+      skipped: result.skipped,
+      source: store.source,
+      format: store.format,
+      elapsedMs: result.elapsedMs,
+    };
+  } finally {
+    await store.close();
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { ConnectionOptions } from 'bullmq';
 import { hostname } from 'node:os';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { FingerprintMode } from './fingerprint.js';
 import type { JobAnalyzeOptions } from './job.js';
 

@@ -8,9 +8,9 @@ import { renderSvg, svgToPng } from '../report/plots/render.js';
 import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
 import { sweepReportHtml } from '../report/html.js';
 import { fmt } from '../report/plots/data.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { WeightWatcherError } from '../util/errors.js';
-import { DEFAULTS } from '../engine/options.js';
+import { writeFileAtomic } from '../shared/atomic-write.js';
+import { WeightWatcherError } from '../shared/errors.js';
+import { DEFAULTS } from '../shared/options.js';
 import { openResults, type SweepSelector } from './results.js';
 
 export interface SweepReportOptions {

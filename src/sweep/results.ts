@@ -6,11 +6,11 @@
  * models, their steps and order). Queries that need steps take a sweep (default: the latest);
  * `sweep: 'all'` takes every done run, each with the step of the latest sweep that named it.
  */
-import type { Row } from '../metrics/extensions.js';
+import type { Row } from '../shared/rows.js';
 import type { Summary } from '../report/summary.js';
 import { normalizeRows } from '../report/columns.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { openDatabase, type Database } from './db.js';
 import { decodeJson, decodeRow } from './codec.js';
 import { compareNatural } from './steps.js';

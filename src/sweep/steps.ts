@@ -4,7 +4,7 @@
  * first (without its file extension), then its parent folder (`checkpoint-1200/model.safetensors`).
  */
 import { basename, dirname } from 'node:path';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** The default pattern; the first capture group is the step. */
 export const DEFAULT_STEP_PATTERN = /(?:checkpoint|ckpt|global[-_]?step|step|iteration|iter|epoch)[-_.=]?(\d+)/gi;

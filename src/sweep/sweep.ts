@@ -11,14 +11,14 @@
  *   5. the runs come back in step order, from the database.
  */
 import { createRequire } from 'node:module';
-import type { AnalyzeOptions, Progress } from '../engine/options.js';
-import type { Row } from '../metrics/extensions.js';
+import type { AnalyzeOptions, Progress } from '../shared/options.js';
+import type { Row } from '../shared/rows.js';
 import type { SkippedLayer } from '../engine/plan.js';
 import type { LayerFailure } from '../engine/analyze.js';
 import { normalizeRows } from '../report/columns.js';
 import { defaultNames } from '../report/compare.js';
 import { summarize, type Summary } from '../report/summary.js';
-import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { openDatabase, ResultsWriter, type RunIdentity } from './db.js';
 import { expandModels, type ModelInput } from './inputs.js';
 import { assignSteps, compileStepRegex, DEFAULT_STEP_PATTERN } from './steps.js';

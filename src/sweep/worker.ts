@@ -16,7 +16,7 @@
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { availableParallelism, hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
-import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { fingerprintModel } from './fingerprint.js';
 import { analyzePart, jobThreads } from './job.js';
 import { encodeJson } from './codec.js';

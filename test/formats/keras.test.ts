@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { keras3Layout, legacyH5Layout, openKeras, type Hdf5Access, type KerasStore } from '../../src/formats/keras.js';
 import { flattenModelConfig, kerasLayerType, kerasSnakeCase } from '../../src/formats/keras-config.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 /*

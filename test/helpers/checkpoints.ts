@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Random } from '../../src/util/random.js';
+import { Random } from '../../src/shared/random.js';
 import { writeSafetensors } from './safetensors-writer.js';
 
 function gaussian(r: Random): number {

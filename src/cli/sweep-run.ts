@@ -1,81 +1,23 @@
 /**
- * CLI glue for sweeps: `sweep`, `sweep-report`, `worker`, and the queue path of `analyze --queue`.
- * Loaded only when one of them runs (it loads SQLite; the queue client loads only with --queue).
- * Exit codes: 0 all ok; 1 nothing analysed or unusable input; 2 bad usage; 3 some models or layers
- * failed (listed with their errors).
+ * What the `sweep`, `sweep-report` and `worker` commands (and `analyze --queue`) do once their
+ * arguments are parsed. Loaded only when one of them runs: it loads the sweep modules (SQLite on
+ * first use; the queue client only with --queue). Exit codes: 0 all ok; 1 nothing analysed or
+ * unusable input; 2 bad usage; 3 some models or layers failed (listed with their errors).
  */
 import { hostname } from 'node:os';
-import type { Row } from '../metrics/extensions.js';
-import type { AnalyzeOptions } from '../engine/options.js';
+import type { Row } from '../shared/rows.js';
+import type { AnalyzeOptions } from '../shared/options.js';
 import type { Summary } from '../report/summary.js';
 import type { SkippedLayer } from '../engine/plan.js';
 import type { LayerFailure } from '../engine/analyze.js';
 import { jsonSafe } from '../report/output.js';
 import { fmt } from '../report/plots/data.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { writeFileAtomic } from '../shared/atomic-write.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { sweep, type SweepOptions, type SweepProgress, type SweepResult } from '../sweep/sweep.js';
 import { sweepReport } from '../sweep/report.js';
-import { ANALYSIS_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError } from './args.js';
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
-
-/** Options of the queue coordinator (sweep --queue, analyze --queue). */
-export const QUEUE_OPTIONS = {
-  queue: { type: 'string' },
-  'queue-name': { type: 'string' },
-  'layers-per-job': { type: 'string' },
-  'poll-ms': { type: 'string' },
-} as const;
-
-export const SWEEP_USAGE = `usage: weightwatcher sweep <model…> --db FILE.sqlite [analyze options] [--json OUT]
-                          [--queue redis://HOST:PORT [--layers-per-job N]]
-
-Analyses every model (files, folders, globs; a folder of checkpoint folders is expanded to its
-checkpoints) and stores rows and summaries in an SQLite results database. Runs already in the
-database (same content fingerprint and options) are skipped, so an interrupted sweep resumes.
-  --db FILE            results database (created when missing)
-  --json OUT           {"runs":[{"model","step","summary","details":[…]}]} in step order ('-' = stdout)
-  --step-regex RE      checkpoint step in model names (first capture group); default: checkpoint-N,
-                       step_N, ckptN, global_stepN, iter-N, epoch_N. Without steps: the order given
-  --fingerprint sampled|full   how model files are hashed (default sampled; see docs/sweeps.md)
-  --force              analyse again even when the database has the run
-  --threads N          thread budget of each analysis (default: all cores)
-  --quiet, -q          no table at the end (progress lines still go to stderr)
-queue (scale-out over machines, docs/sweeps.md):
-  --queue URL          enqueue one job per model on Redis (BullMQ) and wait for
-                       'weightwatcher worker --queue URL' processes; models must be on a filesystem
-                       the workers share, at the same absolute path
-  --layers-per-job N   split each model into jobs of N layers (big models)
-  --queue-name NAME    BullMQ queue name (default weightwatcher)
-analyze options: as for 'weightwatcher analyze' (--layers, --min-evals, --randomize, --seed, …)
-exit codes: 0 ok, 1 nothing analysed / unusable input, 2 bad usage, 3 some models or layers failed
-`;
-
-export const SWEEP_REPORT_USAGE = `usage: weightwatcher sweep-report --db FILE.sqlite [--plot DIR] [--report FILE.html] [--sweep ID|latest|all] [--top N]
-
-Prints, for a sweep in the results database, the layers with alpha < 2 and > 6 and the mean alpha
-per step, and the layers whose alpha moved most.
-  --plot DIR        sweep.alpha-heatmap, sweep.alpha-counts, sweep.summary, sweep.alpha-movers (.svg, .png)
-  --report FILE     self-contained HTML report with the figures and tables
-  --sweep SEL       which sweep: its id, latest (default) or all (every run, at its latest step)
-  --top N           how many movers to list (default 12)
-`;
-
-export const WORKER_USAGE = `usage: weightwatcher worker --queue redis://HOST:PORT [--concurrency N] [--threads N]
-
-Takes analysis jobs queued by 'sweep --queue' / 'analyze --queue' and runs them, until stopped
-(Ctrl-C / SIGTERM: finishes the jobs in hand first). Run any number, on any machines that see the
-models at the same absolute paths as the coordinator (a shared filesystem).
-  --concurrency N          jobs at once (default 1; each job uses the thread budget / N)
-  --threads N              thread budget of this worker (default: all cores)
-  --queue-name NAME        BullMQ queue name (default weightwatcher)
-  --lock-duration MS       how long a job stays claimed by a worker that died (default 30000)
-  --stalled-interval MS    how often dead workers' jobs are looked for (default 30000)
-`;
+import { str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
+import type { Io } from './command.js';
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -100,7 +42,7 @@ export function progressLine(p: SweepProgress): string {
   return `${head}: analysed, ${p.layers} layers in ${fmtSeconds(p.elapsedMs)}${p.failedLayers ? ` (${p.failedLayers} layers failed)` : ''}${eta}`;
 }
 
-function queueOptions(values: Record<string, string | boolean | undefined>): Pick<SweepOptions, 'queue' | 'queueName' | 'layersPerJob' | 'pollMs'> {
+function queueOptions(values: ParsedArgs['values']): Pick<SweepOptions, 'queue' | 'queueName' | 'layersPerJob' | 'pollMs'> {
   const queue = str(values, 'queue');
   const out: Pick<SweepOptions, 'queue' | 'queueName' | 'layersPerJob' | 'pollMs'> = {};
   if (queue !== undefined) out.queue = queue;
@@ -133,13 +75,7 @@ function runsTable(res: SweepResult): string {
 }
 
 /** weightwatcher sweep */
-export async function runSweep(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    ...SELECTION_OPTIONS, ...ANALYSIS_OPTIONS, ...QUEUE_OPTIONS,
-    db: { type: 'string' }, json: { type: 'string' }, 'step-regex': { type: 'string' }, fingerprint: { type: 'string' }, force: { type: 'boolean' },
-    threads: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) { io.stdout.write(SWEEP_USAGE); return 0; }
+export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Promise<number> {
   const db = str(values, 'db');
   if (!db) throw usageError('sweep needs --db FILE.sqlite (the results database)');
   if (!positionals.length) throw usageError('sweep needs at least one model (file, folder or glob)');
@@ -182,9 +118,7 @@ function parseSweepSelector(v: string | undefined): number | 'latest' | 'all' | 
 }
 
 /** weightwatcher sweep-report */
-export async function runSweepReport(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { db: { type: 'string' }, plot: { type: 'string' }, report: { type: 'string' }, sweep: { type: 'string' }, top: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) { io.stdout.write(SWEEP_REPORT_USAGE); return 0; }
+export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io): Promise<number> {
   if (positionals.length) throw usageError(`sweep-report takes no positional arguments (got ${positionals.join(' ')}); use --db FILE`);
   const db = str(values, 'db');
   if (!db) throw usageError('sweep-report needs --db FILE.sqlite');
@@ -200,12 +134,7 @@ export async function runSweepReport(argv: string[], io: Io): Promise<number> {
 }
 
 /** weightwatcher worker */
-export async function runWorker(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    queue: { type: 'string' }, 'queue-name': { type: 'string' }, concurrency: { type: 'string' }, threads: { type: 'string' },
-    'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) { io.stdout.write(WORKER_USAGE); return 0; }
+export async function runWorker({ values, positionals }: ParsedArgs, io: Io): Promise<number> {
   if (positionals.length) throw usageError(`worker takes no positional arguments (got ${positionals.join(' ')})`);
   const queue = str(values, 'queue');
   if (!queue) throw usageError('worker needs --queue redis://HOST:PORT');
@@ -261,7 +190,7 @@ export interface QueuedAnalysis {
 }
 
 /** analyze --queue: one model as layer-group jobs over the workers; the rows are those of a single run. */
-export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, values: Record<string, string | boolean | undefined>, io: Io): Promise<QueuedAnalysis> {
+export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, values: ParsedArgs['values'], io: Io): Promise<QueuedAnalysis> {
   const q = queueOptions(values);
   const db = str(values, 'db') ?? ':memory:';
   const layersPerJob = q.layersPerJob ?? 8;
