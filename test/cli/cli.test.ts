@@ -134,7 +134,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
   });
 
   it('a usage error points to the command\'s help', async () => {
@@ -182,6 +182,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
   });
 });
