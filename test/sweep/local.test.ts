@@ -7,28 +7,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.js';
 import { sweep, openResults, startWorker } from '../../src/sweep/index.js';
 import { jsonSafe } from '../../src/report/output.js';
 import { corpus, haveCorpus, skipReason } from '../helpers/corpus.js';
 import { writeCheckpointModel, writeTrainingRun } from '../helpers/checkpoints.js';
 import { haveBuiltCli, builtCliSkipReason, startCli } from '../helpers/cli-process.js';
 import { expectError } from '../helpers/errors.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-sweep-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, out, err };
-}
+const run = runCli;
 
 const MINIGPT = ['init', 'small-data', 'big-data'].map((m) => corpus(`minigpt/${m}`));
 
