@@ -13,7 +13,7 @@ import type { LayerFailure } from '../engine/analyze.js';
 import { jsonSafe } from '../report/output.js';
 import { fmt } from '../report/plots/data.js';
 import { writeFileAtomic } from '../shared/atomic-write.js';
-import { WeightWatcherError } from '../shared/errors.js';
+import { WeightWatcherError, isErrorCode } from '../shared/errors.js';
 import { sweep, type SweepOptions, type SweepProgress, type SweepResult } from '../sweep/sweep.js';
 import { sweepReport } from '../sweep/report.js';
 import { str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
@@ -157,7 +157,7 @@ export async function runWorker({ values, positionals }: ParsedArgs, io: Io): Pr
     onEvent: (e) => {
       switch (e.type) {
         case 'ready': say(`${e.worker} ready on ${e.queue}`); break;
-        case 'holding': say(`holding job ${e.jobId} (${e.label}, part ${e.part}) for ${e.ms} ms [${'WEIGHTWATCHER_TEST_HOLD_JOB_MS'}]`); break;
+        case 'holding': say(`holding job ${e.jobId} (${e.label}, part ${e.part}) for ${e.ms} ms (WEIGHTWATCHER_TEST_HOLD_JOB_MS)`); break;
         case 'started': say(`job ${e.jobId} started: ${e.label}, part ${e.part}, attempt ${e.attempt}`); break;
         case 'done': say(`job ${e.jobId} done: ${e.rows} rows in ${fmtSeconds(e.elapsedMs)}`); break;
         case 'failed': say(`job ${e.jobId} failed (attempt ${e.attempt}): ${e.error}`); break;
@@ -203,7 +203,11 @@ export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, valu
   });
   const r = res.runs[0];
   if (!r) throw new WeightWatcherError('E_INTERNAL', `${path}: the queue run returned no result`);
-  if (r.status === 'failed') throw new WeightWatcherError('E_INTERNAL', `${path}: ${r.error ?? 'the analysis failed'}`, { file: path });
+  if (r.status === 'failed') {
+    // The workers' message starts with the error's code (E_CORRUPT: …): keep it.
+    const code = /^(?:layers \S+: )?(E_[A-Z_]+): /.exec(r.error ?? '')?.[1];
+    throw new WeightWatcherError(code && isErrorCode(code) ? code : 'E_INTERNAL', `${path}: ${r.error ?? 'the analysis failed'}`, { file: path });
+  }
   return {
     details: r.details, summary: r.summary,
     run: { source: r.source ?? path, format: r.format ?? '', elapsedMs: res.elapsedMs, skipped: r.skipped, failures: r.failures },

@@ -21,7 +21,7 @@ import type { FingerprintMode } from './fingerprint.js';
 import type { GroupPlan, JobAnalyzeOptions, PartResult } from './job.js';
 import type { ResultsWriter, RunIdentity } from './db.js';
 import { decodeJson } from './codec.js';
-import { DEFAULT_QUEUE_NAME, JOB_ATTEMPTS, JOB_NAME, connectionFor, displayUrl, jobId, validateQueueName, waitReady, type SweepJobData } from './redis.js';
+import { DEFAULT_QUEUE_NAME, JOB_ATTEMPTS, JOB_NAME, closeBounded, connectionFor, displayUrl, jobId, validateQueueName, waitReady, type SweepJobData } from './redis.js';
 
 export interface QueueTask {
   readonly id: RunIdentity;
@@ -73,7 +73,8 @@ interface JobReturn extends PartResult {
 /** Run the tasks on the queue; resolves when every part is written or failed for good. */
 export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWriter, opts: CoordinatorOptions): Promise<CoordinatorResult> {
   const queueName = validateQueueName(opts.queueName ?? DEFAULT_QUEUE_NAME);
-  const connection = connectionFor(opts.url);
+  const control = { closing: false };
+  const connection = connectionFor(opts.url, control);
   const queue = new Queue(queueName, { connection });
   const events = new QueueEvents(queueName, { connection, autorun: false });
   let lastError: unknown;
@@ -195,7 +196,9 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
     if (!removeAfterWrite) for (const id of harvested) await queue.remove(id).catch(() => 0);
     return { retries, stalled, jobs };
   } finally {
-    await events.close().catch(() => {});
-    await queue.close().catch(() => {});
+    control.closing = true;
+    await closeBounded(events);
+    await closeBounded(queue);
   }
 }
+

@@ -31,10 +31,37 @@ export function validateQueueName(name: string): string {
   return name;
 }
 
-/** ioredis options for BullMQ: blocking commands need maxRetriesPerRequest null. */
-export function connectionFor(url: string): ConnectionOptions {
+/** Set `closing` before closing the BullMQ objects of a connection: ioredis then stops reconnecting. */
+export interface ConnectionControl {
+  closing: boolean;
+}
+
+/**
+ * ioredis options for BullMQ: blocking commands need maxRetriesPerRequest null. While running, a
+ * lost connection is retried forever (every 0.2–2 s: Redis may be restarting); once `control.closing`
+ * is set, reconnecting stops, so a connection to an unreachable Redis does not keep the process alive.
+ */
+export function connectionFor(url: string, control: ConnectionControl): ConnectionOptions {
   parseQueueUrl(url);
-  return { url, maxRetriesPerRequest: null, connectionName: `weightwatcher@${hostname()}` };
+  return {
+    url, maxRetriesPerRequest: null, connectionName: `weightwatcher@${hostname()}`,
+    retryStrategy: (times: number) => (control.closing ? null : Math.min(200 * times, 2000)),
+  };
+}
+
+/**
+ * Close a BullMQ object, and force it shut when that does not finish in time (a connection that
+ * never came up keeps a graceful close waiting).
+ */
+export async function closeBounded(c: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 3000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    c.close().then(() => true, () => true),
+    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) await Promise.race([c.disconnect().catch(() => {}), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }
 
 /** Redact a password in a URL for messages. */

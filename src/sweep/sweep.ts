@@ -203,6 +203,15 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       }
     };
 
+    const describe = (e: unknown) => (isWeightWatcherError(e) ? `${e.code}: ${e.message}` : errorMessage(e));
+    /** A model that could not be analysed (or planned): recorded with its error; the sweep goes on. */
+    const fail = (p: Planned, message: string, elapsedMs: number) => {
+      writer.writeFailedRun(p.id, message, { toolVersion });
+      statusOf.set(p.id.runKey, 'failed');
+      errors.set(p.id.runKey, message);
+      report(p.id.runKey, 'failed', elapsedMs, { error: message });
+    };
+
     // Cached runs first, so the progress lines say at once what will not be redone.
     for (const key of new Set(ordered.map((p) => p.id.runKey))) {
       if (!todo.has(key)) report(key, 'cached', 0, { layers: readRun(db, key)?.details.length ?? 0 });
@@ -211,73 +220,71 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
     let retries = 0;
     let stalled = 0;
     workStart = performance.now();
-    if (!queueModule) {
-      for (const p of todo.values()) {
-        const t0 = performance.now();
-        try {
-          const part = await analyzePart(p.input.path, analysis, null, {
-            threads: options.threads ?? null,
-            onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
-          });
-          const details = normalizeRows(part.rows);
-          writer.writeRun(p.id, part.rows, summarize(details), { source: part.source, format: part.format, skipped: part.skipped, failures: part.failures, elapsedMs: part.elapsedMs, toolVersion });
-          statusOf.set(p.id.runKey, 'analysed');
-          report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
-        } catch (e) {
-          const message = isWeightWatcherError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
-          writer.writeFailedRun(p.id, message, { toolVersion });
-          statusOf.set(p.id.runKey, 'failed');
-          errors.set(p.id.runKey, message);
-          report(p.id.runKey, 'failed', performance.now() - t0, { error: message });
-        }
-      }
-    } else if (todo.size) {
-      const tasks = [];
-      const plans = new Map<string, GroupPlan>();
-      for (const p of todo.values()) {
-        try {
-          const plan = await planGroups(p.input.path, analysis, layersPerJob);
-          plans.set(p.id.runKey, plan);
-          tasks.push({ id: p.id, path: p.input.path, fingerprintMode: fpMode, options: analysis, plan });
-        } catch (e) {
-          const message = isWeightWatcherError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
-          writer.writeFailedRun(p.id, message, { toolVersion });
-          statusOf.set(p.id.runKey, 'failed');
-          errors.set(p.id.runKey, message);
-          report(p.id.runKey, 'failed', 0, { error: message });
-        }
-      }
-      const outcome = await queueModule.runOnQueue(tasks, writer, {
-        url: options.queue!,
-        ...(options.queueName !== undefined ? { queueName: options.queueName } : {}),
-        ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-        removeJobs: options.db === ':memory:' ? 'at-end' : 'after-write',
-        ...(options.onIdle ? { onIdle: (i: { outstanding: number }) => options.onIdle!(i) } : {}),
-        ...(options.onQueued ? { onQueued: options.onQueued } : {}),
-        onTaskSettled: (task, result) => {
-          const stats = writer.partStats(task.id.runKey);
-          if (result.status === 'failed') {
-            writer.markRunFailed(task.id.runKey, result.error!, stats.attempts);
-            statusOf.set(task.id.runKey, 'failed');
-            errors.set(task.id.runKey, result.error!);
-            report(task.id.runKey, 'failed', stats.elapsedMs, { error: result.error! });
-            return;
+    try {
+      if (!queueModule) {
+        for (const p of todo.values()) {
+          const t0 = performance.now();
+          try {
+            const part = await analyzePart(p.input.path, analysis, null, {
+              threads: options.threads ?? null,
+              onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
+            });
+            const details = normalizeRows(part.rows);
+            writer.writeRun(p.id, part.rows, summarize(details), { source: part.source, format: part.format, skipped: part.skipped, failures: part.failures, elapsedMs: part.elapsedMs, toolVersion });
+            statusOf.set(p.id.runKey, 'analysed');
+            report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
+          } catch (e) {
+            fail(p, describe(e), performance.now() - t0);
           }
-          // Rows of every part, merged in reference order, normalised and summarised as one run.
-          const raw = writer.storedRows(task.id.runKey);
-          const details = normalizeRows(raw);
-          const failures = writer.partFailures(task.id.runKey) as LayerFailure[];
-          const plan = plans.get(task.id.runKey)!;
-          writer.finishQueuedRun(task.id, raw, summarize(details), {
-            source: plan.source, format: plan.format, skipped: plan.skipped, failures,
-            elapsedMs: stats.elapsedMs, toolVersion,
-          });
-          statusOf.set(task.id.runKey, 'analysed');
-          report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
-        },
-      });
-      retries = outcome.retries;
-      stalled = outcome.stalled;
+        }
+      } else if (todo.size) {
+        const tasks = [];
+        const plans = new Map<string, GroupPlan>();
+        for (const p of todo.values()) {
+          try {
+            const plan = await planGroups(p.input.path, analysis, layersPerJob);
+            plans.set(p.id.runKey, plan);
+            tasks.push({ id: p.id, path: p.input.path, fingerprintMode: fpMode, options: analysis, plan });
+          } catch (e) {
+            fail(p, describe(e), 0);
+          }
+        }
+        const outcome = await queueModule.runOnQueue(tasks, writer, {
+          url: options.queue!,
+          ...(options.queueName !== undefined ? { queueName: options.queueName } : {}),
+          ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+          removeJobs: options.db === ':memory:' ? 'at-end' : 'after-write',
+          ...(options.onIdle ? { onIdle: (i: { outstanding: number }) => options.onIdle!(i) } : {}),
+          ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+          onTaskSettled: (task, result) => {
+            const stats = writer.partStats(task.id.runKey);
+            if (result.status === 'failed') {
+              writer.markRunFailed(task.id.runKey, result.error!, stats.attempts);
+              statusOf.set(task.id.runKey, 'failed');
+              errors.set(task.id.runKey, result.error!);
+              report(task.id.runKey, 'failed', stats.elapsedMs, { error: result.error! });
+              return;
+            }
+            // Rows of every part, merged in reference order, normalised and summarised as one run.
+            const raw = writer.storedRows(task.id.runKey);
+            const details = normalizeRows(raw);
+            const failures = writer.partFailures(task.id.runKey) as LayerFailure[];
+            const plan = plans.get(task.id.runKey)!;
+            writer.finishQueuedRun(task.id, raw, summarize(details), {
+              source: plan.source, format: plan.format, skipped: plan.skipped, failures,
+              elapsedMs: stats.elapsedMs, toolVersion,
+            });
+            statusOf.set(task.id.runKey, 'analysed');
+            report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
+          },
+        });
+        retries = outcome.retries;
+        stalled = outcome.stalled;
+      }
+    } catch (e) {
+      // Redis unreachable, the database gone…: the sweep record says it did not finish.
+      writer.finishSweep(sweepId, { analysed: [...statusOf.values()].filter((v) => v === 'analysed').length, cached: 0, failed: errors.size }, 'failed');
+      throw e;
     }
 
     // Results, in step order, from the database (cached and new alike).

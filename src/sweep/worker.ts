@@ -20,7 +20,7 @@ import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../share
 import { fingerprintModel } from './fingerprint.js';
 import { analyzePart, jobThreads } from './job.js';
 import { encodeJson } from './codec.js';
-import { DEFAULT_QUEUE_NAME, connectionFor, displayUrl, validateJobData, validateQueueName, waitReady, type SweepJobData } from './redis.js';
+import { DEFAULT_QUEUE_NAME, closeBounded, connectionFor, displayUrl, validateJobData, validateQueueName, waitReady, type SweepJobData } from './redis.js';
 
 export const TEST_HOLD_ENV = 'WEIGHTWATCHER_TEST_HOLD_JOB_MS';
 
@@ -109,8 +109,9 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
     }
   };
 
+  const control = { closing: false };
   const worker = new Worker(queueName, processor, {
-    connection: connectionFor(opts.queue),
+    connection: connectionFor(opts.queue, control),
     concurrency,
     name: me,
     lockDuration: opts.lockDurationMs ?? 30_000,
@@ -122,13 +123,18 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
   try {
     await waitReady(worker.waitUntilReady(), opts.queue, opts.connectTimeoutMs);
   } catch (e) {
-    await worker.close(true).catch(() => {});
+    control.closing = true;
+    await closeBounded({ close: () => worker.close(true), disconnect: () => worker.disconnect() });
     throw e;
   }
   void worker.run().catch((e: unknown) => emit({ type: 'error', error: errorMessage(e) }));
   emit({ type: 'ready', worker: me, queue: `${displayUrl(opts.queue)} (${queueName})` });
   return {
     id: me,
-    close: () => worker.close(),
+    close: async () => {
+      await worker.close(); // waits for the jobs in hand
+      control.closing = true;
+      await closeBounded({ close: () => worker.close(true), disconnect: () => worker.disconnect() }, 1000);
+    },
   };
 }

@@ -218,6 +218,19 @@ describe('failures and bad input', () => {
     expect((await run('sweep-report', '--db', join(dir, 'missing.sqlite'))).code).toBe(1);
   });
 
+  it.skipIf(!haveBuiltCli)('a coordinator that cannot reach Redis exits 1 with a clear message (and does not hang)', async () => {
+    const p = startCli('coordinator', ['sweep', good, '--db', join(dir, 'unreachable.sqlite'), '--queue', 'redis://127.0.0.1:1']);
+    const exit = await p.exited;
+    expect(exit.code, p.output()).toBe(1);
+    expect(p.output()).toMatch(/weightwatcher: error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    const res = openResults(join(dir, 'unreachable.sqlite'));
+    try {
+      expect(res.sweeps().map((s) => s.status)).toEqual(['failed']);
+    } finally {
+      res.close();
+    }
+  });
+
   it('a worker that cannot reach Redis fails with a clear message', async () => {
     await expectError(startWorker({ queue: 'redis://127.0.0.1:1', connectTimeoutMs: 1500 }), 'E_IO', 'cannot reach Redis at redis://127.0.0.1:1');
   });
