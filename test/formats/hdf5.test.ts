@@ -38,6 +38,8 @@ function expectSame(got: Float32Array, want: Float32Array): void {
   expect(bad, bad < 0 ? '' : `first difference at ${bad}: ${got[bad]} vs ${want[bad]}`).toBe(-1);
 }
 
+const python = pythonWith('h5py');
+
 describe('reading datasets', () => {
   it('reads float32 and float64 data whole and in slabs, contiguous and chunked + compressed', async () => {
     // Shapes chosen so reads go in several slabs (16 MiB), along axis 0 and along an inner axis.
@@ -83,6 +85,26 @@ describe('reading datasets', () => {
     });
   });
 
+  const python = pythonWith('h5py');
+  it.skipIf(!python)(`reads Keras 3 bfloat16 weights (2-byte opaque data with attribute dtype="bfloat16")${python ? '' : ' (skipped: no python3 with h5py)'}`, async () => {
+    const floats = [1, -2.5, 0.15625, 3e38, -0, 65504, 1 / 3];
+    runPython(python!, `
+import h5py, numpy as np, sys
+bits = (np.array(${JSON.stringify(floats.map((v) => (Object.is(v, -0) ? '-0.0' : String(v))))}, dtype='<f4').view('<u4') >> 16).astype('<u2')
+with h5py.File(sys.argv[1], 'w') as f:
+    ds = f.create_dataset('w', data=bits.view('V2'))
+    ds.attrs['dtype'] = 'bfloat16'
+    f.create_dataset('opaque', data=bits.view('V2'))
+`, [join(tmp, 'bf16.h5')]);
+    const want = new Float32Array(new Uint32Array(Float32Array.from(floats).buffer).map((b) => b & 0xffff0000).buffer);
+    await withFile(join(tmp, 'bf16.h5'), async (h5) => {
+      expect(await h5.dataset('w')).toEqual({ shape: [floats.length], dtype: 'BF16', filtered: false });
+      expectSame(await h5.values('w'), want);
+      expect(await h5.dataset('opaque')).toMatchObject({ dtype: 'opaque' });
+      await expectError(h5.values('opaque'), 'E_UNSUPPORTED', 'opaque');
+    });
+  });
+
   it('turns a file that is not HDF5 into E_CORRUPT naming it', async () => {
     const path = join(tmp, 'not.h5');
     writeFileSync(path, 'not an HDF5 file at all');
@@ -114,7 +136,6 @@ describe('sandbox: the file cannot make libhdf5 read other files', () => {
     });
   });
 
-  const python = pythonWith('h5py');
   it.skipIf(!python)(`refuses external storage and virtual datasets${python ? '' : ' (skipped: no python3 with h5py; apt-get install python3-h5py)'}`, async () => {
     runPython(python!, `
 import h5py, numpy as np, os, sys
