@@ -78,7 +78,7 @@ function h5wasmNodeEntry(): string {
 let entryUrl: string | undefined;
 
 /** Largest block read through the WebAssembly heap at a time. */
-const SLAB_BYTES = 16 * 1024 * 1024;
+const SLAB_BYTES = 8 * 1024 * 1024;
 /** Attributes are metadata (model configs are a few MB); larger ones are refused. */
 const MAX_ATTRIBUTE_BYTES = 256 * 1024 * 1024;
 /** Descriptor slots the worker fills with the file descriptors it holds, so they can be closed if it is killed. */
@@ -274,7 +274,8 @@ function readAttr(path, name) {
       values = Array.from(ptrs, (p) => (p ? M.UTF8ToString(p) : ''));
       M.reclaim_vlen_memory(fid, loc, name, BigInt(ptr));
     } else if (cls === 'string') {
-      const decoder = new TextDecoder(meta.cset === 1 ? 'utf-8' : 'latin1');
+      // h5py stores Python bytes (UTF-8 JSON from older Keras) with the ASCII character set.
+      const decoder = new TextDecoder('utf-8');
       values = [];
       for (let i = 0; i < meta.total_size; i++) {
         const s = bytes.subarray(i * meta.size, (i + 1) * meta.size);
@@ -354,7 +355,7 @@ const ops = {
     const count = meta.total_size;
     const out = new ArrayBuffer(count * outSize);
     if (count === 0) return { buffer: out, dtype: dtype === 'F64' ? 'F32' : dtype };
-    // Slabs: whole trailing dimensions that fit, stepping along the outermost axis that fits
+    // Slabs of at most slabBytes: whole trailing dimensions that fit, stepping along the outermost axis that fits
     // (rounded to the chunk size, so each compressed chunk is decoded once per slab).
     let axis = shape.length - 1;
     let inner = size;
@@ -469,15 +470,11 @@ export class Hdf5File implements Hdf5Access {
         slabBytes: SLAB_BYTES,
         maxAttributeBytes: MAX_ATTRIBUTE_BYTES,
       },
+      // No stdout/stderr pipes: they would keep the process alive; the worker captures its output.
       resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb },
-      stdout: true,
-      stderr: true,
     });
     // Idle workers must not keep the process alive; a pending request does (see send()).
     this.worker.unref();
-    // Everything the worker prints is captured there; drain the streams in case something slips through.
-    this.worker.stdout.resume();
-    this.worker.stderr.resume();
     this.worker.on('message', (m: WorkerReply) => this.settle(m));
     this.worker.on('error', (e: Error & { code?: string }) => this.fail(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
       ? `the HDF5 reader ran out of memory (limit ${limits.memoryMb} MB); the file is damaged or hostile`

@@ -42,14 +42,15 @@ const python = pythonWith('h5py');
 
 describe('reading datasets', () => {
   it('reads float32 and float64 data whole and in slabs, contiguous and chunked + compressed', async () => {
-    // Shapes chosen so reads go in several slabs (16 MiB), along axis 0 and along an inner axis.
-    const big3d = pattern(2 * 3 * 2 ** 21, 1);
+    // Shapes chosen so reads go in several slabs (8 MiB): along axis 0, and along axis 1 in steps of
+    // 4 rows (the last one partial) for each index of axis 0.
+    const big3d = pattern(2 * 6 * 2 ** 19, 1);
     const vec = pattern(5 * 2 ** 20, 2);
     const f64 = Float64Array.from(pattern(3 * 2 ** 20, 3), (v, i) => (i % 5 === 0 ? v + 0.1 : v));
     const chunked = pattern(3000 * 1500, 4);
     const path = await writeH5('floats.h5', (f) => {
       f.create_dataset({ name: 'small', data: pattern(12), shape: [3, 4] });
-      f.create_dataset({ name: 'big3d', data: big3d, shape: [2, 3, 2 ** 21] });
+      f.create_dataset({ name: 'big3d', data: big3d, shape: [2, 6, 2 ** 19] });
       f.create_dataset({ name: 'vec', data: vec, shape: [vec.length] });
       f.create_dataset({ name: 'f64', data: f64, shape: [3, 2 ** 20] });
       f.create_dataset({ name: 'chunked', data: chunked, shape: [3000, 1500], chunks: [7, 1500], compression: 'gzip' });

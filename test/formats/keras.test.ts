@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { keras3Layout, legacyH5Layout, openKeras, type KerasStore } from '../../src/formats/keras.js';
 import type { Hdf5Access } from '../../src/formats/hdf5.js';
@@ -353,6 +355,23 @@ async function analyse(path: string): Promise<unknown[]> {
   const ww = new WeightWatcher(path);
   return ww.analyze();
 }
+
+describe('process lifetime', () => {
+  it('a store left open does not keep the process alive (its idle worker is unreferenced)', async () => {
+    const script = join(tmp, 'left-open.ts');
+    await writeFile(script, [
+      `import { openKeras } from ${JSON.stringify(fileURLToPath(new URL('../../src/formats/keras.ts', import.meta.url)))};`,
+      'const store = await openKeras(process.argv[2]!);',
+      'await store.read(store.list()[0]!.name);',
+      "console.log('read, not closed');",
+    ].join('\n'));
+    const viteNode = fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url));
+    const r = spawnSync(viteNode, [script, kerasPath], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.error, 'the process did not exit by itself').toBeUndefined();
+    expect(r.stdout).toContain('read, not closed');
+    expect(r.status).toBe(0);
+  });
+});
 
 describe('files larger than 2 GiB', () => {
   it('reads a model whose HDF5 data starts past 2 GiB (a 2 GiB user block before the superblock, sparse on disk)', async () => {
