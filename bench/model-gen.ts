@@ -5,7 +5,7 @@
  * Deterministic (seeded), streamed to disk one tensor at a time.
  */
 import { open } from 'node:fs/promises';
-import { Random } from '../src/util/random.js';
+import { Random } from '../src/shared/random.js';
 
 export interface GeneratedTensor {
   name: string;

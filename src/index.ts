@@ -1,6 +1,6 @@
 export { WeightWatcher, type ModelInput, type RunInfo } from './watcher.js';
-export type { AnalyzeOptions, Progress, LayerFilter } from './engine/options.js';
-export type { Row, Cell } from './metrics/extensions.js';
+export type { AnalyzeOptions, Progress, LayerFilter } from './shared/options.js';
+export type { DetailsRow, DescribeRow, Row, Cell } from './shared/rows.js';
 export type { Summary } from './report/summary.js';
 export type { TensorStore, TensorEntry, DType } from './formats/types.js';
 export type { InMemoryTensor } from './formats/memory.js';
@@ -13,6 +13,6 @@ export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
-export { WeightWatcherError, type ErrorCode } from './util/errors.js';
+export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';

@@ -4,14 +4,12 @@
  * tensors. Files are opened for each call and closed after it.
  */
 import { openModel, type OpenOptions } from './formats/open.js';
-// Optional column groups and fitters register themselves with the engine.
-import './metrics/register.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
-import { WeightWatcherError } from './util/errors.js';
-import { resolveOptions, type AnalyzeOptions } from './engine/options.js';
+import { WeightWatcherError } from './shared/errors.js';
+import { resolveOptions, type AnalyzeOptions } from './shared/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
-import type { Row } from './metrics/extensions.js';
+import type { DescribeRow, DetailsRow, Row } from './shared/rows.js';
 import type { SkippedLayer } from './engine/plan.js';
 import { readLayerMatrices, type LayerResult } from './engine/layer.js';
 import { enumerateLayers } from './layers/enumerate.js';
@@ -38,8 +36,8 @@ function isStore(m: unknown): m is TensorStore {
 
 export class WeightWatcher {
   private model: ModelInput | undefined;
-  /** The last analyze() result. */
-  details: Row[] | undefined;
+  /** The last analyze() result (getDetails()). */
+  private details: DetailsRow[] | undefined;
   /** Skipped layers (with reasons), failures and timing of the last analyze() or describe(). */
   lastRun: RunInfo | undefined;
   private layerResults: LayerResult[] = [];
@@ -68,7 +66,7 @@ export class WeightWatcher {
   }
 
   /** Per-layer metrics with the reference's column names and order. */
-  async analyze(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
+  async analyze(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<DetailsRow[]> {
     const { model, ...rest } = options;
     const o = resolveOptions(rest);
     return this.withStore(model, async (store) => {
@@ -81,7 +79,7 @@ export class WeightWatcher {
   }
 
   /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
-  async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<Row[]> {
+  async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<DescribeRow[]> {
     const { model, ...rest } = options;
     const o = resolveOptions(rest);
     return this.withStore(model, async (store) => {
@@ -92,7 +90,8 @@ export class WeightWatcher {
     }, { onnxConstants: o.onnx_constants });
   }
 
-  getDetails(): Row[] | undefined {
+  /** The rows of the last analyze(), or undefined before the first. */
+  getDetails(): DetailsRow[] | undefined {
     return this.details;
   }
 

@@ -5,7 +5,9 @@
 
 namespace ww {
 
-enum class Code { Ok, Empty, NonFinite, Shape, Lapack, Fit, Alloc };
+// Alloc: an allocation failed (std::bad_alloc or a refused size); Internal: any other unexpected
+// exception, i.e. a bug.
+enum class Code { Ok, Empty, NonFinite, Shape, Lapack, Fit, Alloc, Internal };
 
 struct Status {
   Code code = Code::Ok;
@@ -16,7 +18,8 @@ struct Status {
   bool isOk() const { return code == Code::Ok; }
 };
 
-// The JS error code each core status maps to (see src/util/errors.ts).
+// The JS error code each core status maps to: every name must be in ERROR_CODES of
+// src/shared/errors.ts (test/unit/error-codes.test.ts checks it).
 inline const char* codeName(Code c) {
   switch (c) {
     case Code::Ok: return "OK";
@@ -25,7 +28,8 @@ inline const char* codeName(Code c) {
     case Code::Shape: return "E_SHAPE";
     case Code::Lapack: return "E_LAPACK";
     case Code::Fit: return "E_FIT";
-    case Code::Alloc: return "E_INTERNAL";
+    case Code::Alloc: return "E_NOMEM";
+    case Code::Internal: return "E_INTERNAL";
   }
   return "E_INTERNAL";
 }

@@ -72,6 +72,22 @@ inline Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t index) {
   return Napi::Object::New(info.Env());
 }
 
+// Runs a core computation and turns any exception it lets escape into a Status, so no C++
+// exception reaches N-API (which would abort the process): bad_alloc is out of memory, anything
+// else is an internal error (a bug).
+template <typename Result>
+ww::Status guardedCompute(const std::function<ww::Status(Result&)>& compute, Result& result) {
+  try {
+    return compute(result);
+  } catch (const std::bad_alloc&) {
+    return ww::Status::error(ww::Code::Alloc, "out of memory");
+  } catch (const std::exception& e) {
+    return ww::Status::error(ww::Code::Internal, std::string("internal error in the native addon: ") + e.what());
+  } catch (...) {
+    return ww::Status::error(ww::Code::Internal, "internal error in the native addon: an unknown exception was thrown");
+  }
+}
+
 // Runs `compute` (pure C++, no N-API) on a worker thread and settles a Promise with `toJs(result)`.
 // `keepAlive` pins the input typed array so it cannot be collected while the worker reads it.
 template <typename Result>
@@ -87,17 +103,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
-  void Execute() override {
-    try {
-      status_ = compute_(result_);
-    } catch (const std::bad_alloc&) {
-      status_ = ww::Status::error(ww::Code::Alloc, "out of memory");
-    } catch (const std::exception& e) {
-      status_ = ww::Status::error(ww::Code::Alloc, std::string("internal error: ") + e.what());
-    } catch (...) {
-      status_ = ww::Status::error(ww::Code::Alloc, "unknown internal error");
-    }
-  }
+  void Execute() override { status_ = guardedCompute(compute_, result_); }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -127,7 +133,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 template <typename Result>
 Napi::Value runSync(Napi::Env env, const std::function<ww::Status(Result&)>& compute, const std::function<Napi::Value(Napi::Env, Result&)>& toJs) {
   Result result{};
-  const ww::Status st = compute(result);
+  const ww::Status st = guardedCompute(compute, result);
   if (!st.isOk()) throw makeError(env, st);
   return toJs(env, result);
 }

@@ -1,62 +1,77 @@
 /**
- * Command-line options shared by analyze / describe / esd, and their translation to API options.
- * Built on node:util parseArgs; negative numbers are accepted as values (`--xmax -1`).
+ * Command-line option specs (parser settings plus their help text), the parser, and the
+ * translation of analyze/describe options to API options. Built on node:util parseArgs; negative
+ * numbers are accepted as values (`--xmax -1`).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WeightWatcherError } from '../util/errors.js';
-import type { AnalyzeOptions, LayerFilter } from '../engine/options.js';
+import { parseArgs } from 'node:util';
+import { WeightWatcherError } from '../shared/errors.js';
+import type { AnalyzeOptions, LayerFilter } from '../shared/options.js';
 
-type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+/**
+ * One command-line option: how the parser reads it and how `--help` shows it (one source of truth,
+ * so every command gets its help from the specs it parses with).
+ */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** Placeholder shown after the flag in help: `--min-evals N`. String options only. */
+  readonly value?: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** Default shown in help, when there is one worth stating. */
+  readonly default?: string;
+}
 
-/** Options that change which layers are selected (all subcommands). */
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
+
+/** Options that change which layers are selected (analyze, describe). */
 export const SELECTION_OPTIONS = {
-  layers: { type: 'string' },
-  'min-evals': { type: 'string' },
-  'max-evals': { type: 'string' },
-  'max-n': { type: 'string' },
-  'start-ids': { type: 'string' },
-  'no-pool': { type: 'boolean' },
-  channels: { type: 'string' },
-  'onnx-constants': { type: 'boolean' },
-} as const satisfies OptionSpec;
+  layers: { type: 'string', value: 'LIST', description: 'ids, names or types, comma-separated: 2,5,16 | -3 | dense,conv2d | -fc1' },
+  'min-evals': { type: 'string', value: 'N', description: 'skip layers with fewer eigenvalues', default: '10' },
+  'max-evals': { type: 'string', value: 'N|none', description: 'skip layers with more eigenvalues', default: '15000' },
+  'max-n': { type: 'string', value: 'N', description: 'skip layers whose larger dimension exceeds N', default: '50000' },
+  'start-ids': { type: 'string', value: 'N', description: 'first layer id', default: '0' },
+  'no-pool': { type: 'boolean', description: 'one row per conv2d kernel position (slice_id)' },
+  channels: { type: 'string', value: 'first|last', description: 'conv kernel layout override' },
+  'onnx-constants': { type: 'boolean', description: 'ONNX: also analyse weights held in Constant nodes' },
+} as const satisfies OptionSpecs;
 
-/** Options of analyze only. */
+/** Options of analyze only: the fit and the optional column groups. */
 export const ANALYSIS_OPTIONS = {
-  fit: { type: 'string' },
-  'pl-package': { type: 'string' },
-  xmax: { type: 'string' },
-  'fix-fingers': { type: 'string' },
-  'xmin-max': { type: 'string' },
-  'max-fingers': { type: 'string' },
-  'finger-thresh': { type: 'string' },
-  randomize: { type: 'boolean' },
-  'mp-fit': { type: 'boolean' },
-  detx: { type: 'boolean' },
-  vectors: { type: 'boolean' },
-  inverse: { type: 'boolean' },
-  intra: { type: 'boolean' },
-  'no-sparsify': { type: 'boolean' },
-  stacked: { type: 'boolean' },
-  'no-conv2d-norm': { type: 'boolean' },
-  'glorot-fix': { type: 'boolean' },
-  tolerance: { type: 'string' },
-  seed: { type: 'string' },
-  precision: { type: 'string' },
-  'svd-method': { type: 'string' },
-} as const satisfies OptionSpec;
+  fit: { type: 'string', value: 'PL|TPL|E_TPL', description: 'power law, truncated power law (Lambda column), or TPL with xmin_peak', default: 'PL' },
+  'pl-package': { type: 'string', value: 'ww|powerlaw', description: "fitter: built-in, or the powerlaw package's rules; TPL and --xmax force need powerlaw", default: 'ww' },
+  xmax: { type: 'string', value: 'force|K', description: 'force: xmax = largest eigenvalue (powerlaw only); K: drop the |K| largest eigenvalues first' },
+  'fix-fingers': { type: 'string', value: 'xmin_peak|clip_xmax', description: 'xmin candidates near the ESD peak, or clip the largest eigenvalues while alpha falls' },
+  'xmin-max': { type: 'string', value: 'X', description: 'xmin_peak: upper end of the xmin candidates (default 1.5 × the ESD peak)' },
+  'max-fingers': { type: 'string', value: 'N', description: 'clip_xmax: most eigenvalues clipped', default: '10' },
+  'finger-thresh': { type: 'string', value: 'X', description: 'clip_xmax: alpha drop that counts as a finger', default: '1.0' },
+  randomize: { type: 'boolean', description: 'compare with the ESD of the shuffled matrices (rand_* columns)' },
+  'mp-fit': { type: 'boolean', description: 'Marchenko–Pastur fit (num_spikes, sigma_mp, mp_softrank, …)' },
+  detx: { type: 'boolean', description: 'detX constraint columns' },
+  vectors: { type: 'boolean', description: 'eigenvector entropy / localization / participation columns' },
+  inverse: { type: 'boolean', description: 'analyse 1/λ' },
+  intra: { type: 'boolean', description: 'products of consecutive layers (experimental)' },
+  'no-sparsify': { type: 'boolean', description: 'intra: multiply the layers directly, without a random 0/1 matrix' },
+  stacked: { type: 'boolean', description: 'all layers standardised and stacked into one matrix' },
+  'no-conv2d-norm': { type: 'boolean', description: 'do not scale pooled conv2d matrices by √(1/2)' },
+  'glorot-fix': { type: 'boolean', description: 'divide each matrix by its Glorot scale instead' },
+  tolerance: { type: 'string', value: 'X', description: 'eigenvalues below X count in weak_rank_loss', default: '1e-6' },
+  seed: { type: 'string', value: 'N', description: 'seed for randomize and intra sparsification (default: unseeded)' },
+  precision: { type: 'string', value: 'float64|float32', description: 'float32: faster SVD, see the README for its error', default: 'float64' },
+  'svd-method': { type: 'string', value: 'fast|accurate', description: 'accepted for compatibility; both use the CPU SVD', default: 'fast' },
+} as const satisfies OptionSpecs;
 
+/** Output and run control of analyze. */
 export const OUTPUT_OPTIONS = {
-  json: { type: 'string' },
-  csv: { type: 'string' },
-  plot: { type: 'string' },
-  report: { type: 'string' },
-  threads: { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-  'no-color': { type: 'boolean' },
-  all: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  layer: { type: 'string' },
-} as const satisfies OptionSpec;
+  json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
+  csv: { type: 'string', value: 'FILE', description: "write the details table as CSV ('-' = stdout)" },
+  plot: { type: 'string', value: 'DIR', description: 'per-layer and model plots (SVG + PNG)' },
+  report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report' },
+  all: { type: 'boolean', description: 'print every column' },
+  quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
+  'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
+  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads', default: 'all cores' },
+} as const satisfies OptionSpecs;
 
 export function usageError(message: string): WeightWatcherError {
   return new WeightWatcherError('E_USAGE', message);
@@ -81,13 +96,24 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export function parse(argv: readonly string[], options: OptionSpec): ParsedArgs {
+/** node:util's parse errors, said the way the rest of the CLI says things. */
+function parseErrorMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const message = err.message?.split('\n')[0] ?? String(e);
+  const option = /'(-[^' ,]+)/.exec(message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option && /argument missing/.test(message)) return `${option} needs a value`;
+  return message;
+}
+
+export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs {
   const valued = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([k]) => k));
+  const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
   try {
-    const r = parseArgs({ args: joinNegativeValues(argv, valued), options, allowPositionals: true, strict: true });
+    const r = parseArgs({ args: joinNegativeValues(argv, valued), options: config, allowPositionals: true, strict: true });
     return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
   } catch (e) {
-    throw usageError(e instanceof Error ? e.message.split('\n')[0]! : String(e));
+    throw usageError(parseErrorMessage(e));
   }
 }
 

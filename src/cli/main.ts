@@ -1,205 +1,65 @@
 #!/usr/bin/env node
 /**
- * weightwatcher / ww command line. Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr
- * and name the file and what was wrong.
+ * weightwatcher / ww command line: dispatches to the commands in COMMANDS (one module each in
+ * cli/commands/). Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr and name the file
+ * and what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's
+ * usage, options and examples.
  */
-import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { WeightWatcher } from '../watcher.js';
-import { isWeightWatcherError, WeightWatcherError, errorMessage } from '../util/errors.js';
-import { nativeInfo } from '../native/binding.js';
-import { renderSkipped, renderSummary, renderTable, formatCell } from '../report/table.js';
-import { toCsv, toJson } from '../report/output.js';
-import { makeProgress } from './progress.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, parse, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
-import type { Row } from '../metrics/extensions.js';
+import { usageError } from './args.js';
+import { PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
+import { VERSION } from './version.js';
+import { analyze } from './commands/analyze.js';
+import { describe } from './commands/describe.js';
+import { esd } from './commands/esd.js';
+import { compare } from './commands/compare.js';
+import { info } from './commands/info.js';
 
-const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, info];
 
-const HELP = `weightwatcher ${version} — data-free diagnostics for trained neural networks
+function findCommand(name: string): Command {
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) throw usageError(`unknown command '${name}' (${COMMANDS.map((c) => c.name).join(', ')})`);
+  return cmd;
+}
 
-usage:
-  weightwatcher analyze  <model> [options]   per-layer spectra, power-law alpha and metrics
-  weightwatcher describe <model> [options]   layers that would be analysed (no SVD)
-  weightwatcher esd      <model> --layer ID|NAME [--json FILE]   eigenvalues of one layer
-  weightwatcher compare  <A> <B> [C …] [--plot FILE.png] [--report FILE.html]
-  weightwatcher info                          native build: BLAS, LAPACK, OpenBLAS core, threads
-  (ww is the same command)
+export function overviewHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.usage}`.length)) + 2;
+  return `${PROGRAM} ${VERSION} — data-free diagnostics for trained neural networks
 
-<model>: a model file (.safetensors, .bin/.pt/.pth, .onnx, .gguf, .npy/.npz, TF.js model.json,
-         .keras/.h5) or a folder (Hugging Face layout, sharded safetensors with index, …)
+usage: ${PROGRAM} <command> [arguments] [options]      (ww is the same command)
 
-selection:
-  --layers LIST          ids, names or types, comma-separated: 2,5,16 | -3 | dense,conv2d | -fc1
-  --min-evals N          skip layers with fewer eigenvalues (default 10)
-  --max-evals N|none     skip layers with more eigenvalues (default 15000)
-  --max-n N              skip layers whose larger dimension exceeds N (default 50000)
-  --start-ids N          first layer id (default 0)
-  --no-pool              one row per conv2d kernel position (slice_id)
-  --channels first|last  conv kernel layout override
-  --onnx-constants       ONNX: also analyse weights held in Constant nodes
-analysis:
-  --fit PL|TPL|E_TPL     --pl-package ww|powerlaw   --xmax force|K   --fix-fingers xmin_peak|clip_xmax
-  --xmin-max X  --max-fingers N  --finger-thresh X  --randomize  --mp-fit  --detx  --vectors
-  --inverse  --intra  --no-sparsify  --stacked  --no-conv2d-norm  --tolerance X  --seed N
-  --precision float64|float32   (float32: faster SVD, see README for its error)
-output:
-  --json FILE   {details, summary, meta}      --csv FILE    details table   (FILE '-' = stdout)
-  --plot DIR    per-layer and model plots (SVG + PNG)      --report FILE.html   self-contained report
-  --all         print every column            --quiet, -q   no table on stdout
-  --threads N   thread budget: concurrent layers × OpenBLAS threads (default: all cores)  --no-color
+commands:
+${COMMANDS.map((c) => `  ${`${c.name} ${c.usage}`.padEnd(width)}${c.summary}`).join('\n')}
+  ${'help [command]'.padEnd(width)}this overview, or a command's options and examples
+
+${MODEL_ARGUMENT}
+
+Run '${PROGRAM} <command> --help' for a command's options, defaults and examples.
 `;
-
-interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
-
-/** Write `text` to a file, or to stdout when the path is '-'. */
-async function write(path: string, text: string, io?: Io): Promise<void> {
-  if (path === '-' && io) {
-    io.stdout.write(text);
-    return;
-  }
-  try {
-    await writeFile(path, text);
-  } catch (e) {
-    throw new WeightWatcherError('E_IO', `${path}: cannot write (${errorMessage(e)})`, { file: path, cause: e });
-  }
-}
-
-async function writeOutputs(values: ParsedArgs['values'], payload: { details: Row[]; summary: object; meta: object }, io: Io): Promise<void> {
-  const json = str(values, 'json');
-  const csv = str(values, 'csv');
-  if (json) await write(json, toJson(payload), io);
-  if (csv) await write(csv, toCsv(payload.details), io);
-}
-
-/** `--json -` / `--csv -` use stdout, so the table is not printed there too. */
-function tableWanted(values: ParsedArgs['values']): boolean {
-  return !values.quiet && str(values, 'json') !== '-' && str(values, 'csv') !== '-';
-}
-
-function modelArg(positionals: string[], cmd: string): string {
-  if (positionals.length !== 1) throw usageError(`${cmd} takes exactly one model path, got ${positionals.length}`);
-  return positionals[0]!;
-}
-
-async function plotCommands() {
-  return import('./plot-commands.js');
-}
-
-async function cmdAnalyze(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...SELECTION_OPTIONS, ...ANALYSIS_OPTIONS, ...OUTPUT_OPTIONS });
-  const path = modelArg(positionals, 'analyze');
-  const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-  const progress = makeProgress(io.stderr, !values.quiet);
-  const opts = toAnalyzeOptions(values);
-  const plotDir = str(values, 'plot');
-  const reportFile = str(values, 'report');
-  const needEvals = plotDir !== undefined || reportFile !== undefined;
-  const ww = new WeightWatcher(path);
-  let details;
-  try {
-    details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
-  } finally {
-    progress.done();
-  }
-  const summary = ww.getSummary();
-  const run = ww.lastRun!;
-  const meta = {
-    tool: `weightwatcher (TypeScript) ${version}`,
-    source: run.source,
-    format: run.format,
-    options: opts,
-    elapsed_ms: Math.round(run.elapsedMs),
-    native: nativeInfo(),
-    skipped: run.skipped,
-    failures: run.failures,
-  };
-  await writeOutputs(values, { details, summary, meta }, io);
-  if (plotDir) {
-    const files = await (await plotCommands()).writeAnalyzePlots(plotDir, ww);
-    io.stderr.write(`wrote ${files.length} plot files to ${plotDir}\n`);
-  }
-  if (reportFile) {
-    await (await plotCommands()).writeAnalyzeReport(reportFile, ww, path);
-    io.stderr.write(`wrote report ${reportFile}\n`);
-  }
-  if (tableWanted(values)) {
-    if (details.length === 0) io.stdout.write(`no layer qualified for analysis in ${run.source}; ${run.skipped.length} skipped:\n${renderSkipped(run.skipped)}`);
-    else {
-      io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
-      io.stdout.write('\n' + renderSummary(summary, details, { color }));
-      io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source})\n`);
-      if (run.skipped.length) io.stdout.write(`${run.skipped.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skipped)}`);
-    }
-  }
-  for (const f of run.failures) io.stderr.write(`weightwatcher: warning: layer ${f.layer_id} ${f.name} failed: ${f.message}\n`);
-  return 0;
-}
-
-async function cmdDescribe(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...SELECTION_OPTIONS, json: OUTPUT_OPTIONS.json, csv: OUTPUT_OPTIONS.csv, 'no-color': OUTPUT_OPTIONS['no-color'], quiet: OUTPUT_OPTIONS.quiet });
-  const path = modelArg(positionals, 'describe');
-  const ww = new WeightWatcher(path);
-  const rows = await ww.describe(toAnalyzeOptions(values));
-  await writeOutputs(values, { details: rows, summary: {}, meta: { source: path } }, io);
-  if (tableWanted(values)) {
-    const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice']];
-    io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
-    io.stdout.write(`${rows.length} layers\n`);
-    const skipped = ww.lastRun?.skipped ?? [];
-    if (skipped.length) {
-      io.stdout.write(`${skipped.length} skipped:\n`);
-      for (const s of skipped) io.stdout.write(`  ${String(s.layer_id).padStart(5)}  ${s.name}: ${s.reason}\n`);
-    }
-  }
-  return 0;
-}
-
-async function cmdEsd(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { layer: OUTPUT_OPTIONS.layer, json: OUTPUT_OPTIONS.json, precision: ANALYSIS_OPTIONS.precision });
-  const path = modelArg(positionals, 'esd');
-  const layerArg = str(values, 'layer');
-  if (layerArg === undefined) throw usageError('esd needs --layer ID|NAME');
-  const layer = /^-?\d+$/.test(layerArg) ? Number(layerArg) : layerArg;
-  const evals = await new WeightWatcher(path).getESD(layer, { precision: str(values, 'precision') as 'float64' | 'float32' | undefined });
-  const jsonFile = str(values, 'json');
-  if (jsonFile) await write(jsonFile, JSON.stringify({ layer, count: evals.length, evals: Array.from(evals) }) + '\n', io);
-  else io.stdout.write(Array.from(evals, (v) => String(v)).join('\n') + '\n');
-  io.stderr.write(`${evals.length} eigenvalues, max ${formatCell(evals[evals.length - 1] ?? NaN)}\n`);
-  return 0;
-}
-
-function cmdInfo(io: Io): number {
-  io.stdout.write(JSON.stringify({ version, node: process.version, ...nativeInfo() }, null, 2) + '\n');
-  return 0;
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [name, ...rest] = argv;
   try {
-    switch (cmd) {
-      case 'analyze': return await cmdAnalyze(rest, io);
-      case 'describe': return await cmdDescribe(rest, io);
-      case 'esd': return await cmdEsd(rest, io);
-      case 'compare': return await (await plotCommands()).runCompare(rest, io);
-      case 'info': return cmdInfo(io);
-      case undefined: case 'help': case '--help': case '-h':
-        io.stdout.write(HELP);
-        return cmd === undefined ? 2 : 0;
+    switch (name) {
+      case undefined:
+        io.stdout.write(overviewHelp());
+        return 2;
+      case '--help': case '-h':
+        io.stdout.write(overviewHelp());
+        return 0;
+      case 'help':
+        io.stdout.write(rest[0] === undefined ? overviewHelp() : commandHelp(findCommand(rest[0])));
+        return 0;
       case '--version': case '-v':
-        io.stdout.write(`${version}\n`);
+        io.stdout.write(`${VERSION}\n`);
         return 0;
       default:
-        throw usageError(`unknown command '${cmd}' (analyze, describe, esd, compare, info)`);
+        return await runCommand(findCommand(name), rest, io);
     }
   } catch (e) {
-    const usage = isWeightWatcherError(e) && e.code === 'E_USAGE';
-    io.stderr.write(`weightwatcher: ${usage ? 'usage error' : 'error'}: ${errorMessage(e)}\n`);
-    if (usage) io.stderr.write("run 'weightwatcher help' for the options\n");
-    return usage ? 2 : 1;
+    return reportError(e, io);
   }
 }
 

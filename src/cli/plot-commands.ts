@@ -1,21 +1,24 @@
 /**
- * CLI glue for the figures and reports: `analyze --plot DIR`, `analyze --report FILE.html` and the
- * `compare` command. The CLI entry (main.ts) calls these after its own argument parsing.
+ * The heavy half of the CLI (vega, resvg, the HTML report), imported only when a command needs it:
+ * `analyze --plot DIR`, `analyze --report FILE.html` and the work of `compare`. The commands
+ * (cli/commands/) parse and check their arguments first.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
-import type { AnalyzeOptions } from '../engine/options.js';
-import type { Row } from '../metrics/extensions.js';
+import type { AnalyzeOptions } from '../shared/options.js';
+import type { Row } from '../shared/rows.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
-import { WeightWatcherError, isWeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { layerFigureSpecs, layerPlotId } from '../report/plots/layer.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';
 import { renderSvg, svgToPng, type VlSpec } from '../report/plots/render.js';
 import { analyzeReportHtml, compareReportHtml, type LayerSection } from '../report/html.js';
 import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
+import type { Io } from './command.js';
+import type { CompareArgs } from './commands/compare.js';
 
 type Format = 'svg' | 'png';
 
@@ -102,55 +105,6 @@ function describeNote(kind: string, x: unknown): string {
 
 // ------------------------------------------------------------------------------------ compare
 
-export const COMPARE_USAGE = `usage: weightwatcher compare A B [C …] [--plot FILE.png|FILE.svg] [--report FILE.html] [--json FILE] [--names a,b,c]
-
-Compares models: each of A, B, … is a model path (analysed with default options) or a saved
-result (.json with {details, summary, meta}). Prints the side-by-side summary, the number of layers
-with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.
-  --plot FILE      write the comparison figure (FILE.png and FILE.svg next to each other)
-  --report FILE    write a self-contained HTML report
-  --json FILE      write the comparison (summaries, counts, per-layer differences) as JSON
-  --names a,b,c    model names for tables and legends (default: from the paths)
-`;
-
-interface CompareArgs {
-  inputs: string[];
-  plot?: string;
-  report?: string;
-  json?: string;
-  names?: string[];
-  help?: boolean;
-}
-
-class UsageError extends Error {}
-
-function parseCompareArgs(argv: readonly string[]): CompareArgs {
-  const a: CompareArgs = { inputs: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const key = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${key} needs a value`);
-      return v;
-    };
-    switch (key) {
-      case '-h': case '--help': a.help = true; break;
-      case '--plot': a.plot = value(); break;
-      case '--report': a.report = value(); break;
-      case '--json': a.json = value(); break;
-      case '--names': a.names = value().split(',').map((s) => s.trim()); break;
-      case '--': a.inputs.push(...argv.slice(i + 1)); i = argv.length; break;
-      default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-        a.inputs.push(arg);
-    }
-  }
-  return a;
-}
-
 export async function writeComparePlot(file: string, spec: VlSpec): Promise<string[]> {
   const ext = extname(file).toLowerCase();
   const base = file.slice(0, file.length - ext.length);
@@ -170,72 +124,46 @@ function compareJson(res: CompareResult, inputs: readonly CompareInput[]) {
 }
 
 /**
- * weightwatcher compare A B [C …]: prints the side-by-side summary and counts to stdout, writes the
- * requested outputs. Exit code 0 ok, 1 failure (unreadable model, write error), 2 bad usage.
+ * weightwatcher compare A B [C …] with checked arguments (cli/commands/compare.ts): prints the
+ * side-by-side summary and counts to stdout and writes the requested outputs. Throws for an
+ * unreadable model or a write error (exit code 1).
  */
-export async function runCompare(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
-  let args: CompareArgs;
-  try {
-    args = parseCompareArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(`weightwatcher compare: ${e.message}\n${COMPARE_USAGE}`);
-    return 2;
-  }
-  if (args.help) { io.stdout.write(COMPARE_USAGE); return 0; }
-  const bad = (msg: string) => { io.stderr.write(`weightwatcher compare: ${msg}\n${COMPARE_USAGE}`); return 2; };
-  if (args.inputs.length < 2) return bad(`needs at least two models to compare (got ${args.inputs.length})`);
-  if (args.names && args.names.length !== args.inputs.length) return bad(`--names has ${args.names.length} names for ${args.inputs.length} models`);
-  if (args.names && args.names.some((n) => !n)) return bad('--names has an empty name');
-  if (args.names && new Set(args.names).size !== args.names.length) return bad('--names must be distinct');
-  if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) return bad(`--plot ${args.plot}: the file name must end in .png or .svg`);
-  if (args.report !== undefined && !/\.html?$/i.test(args.report)) return bad(`--report ${args.report}: the file name must end in .html`);
-
+export async function compareModels(args: CompareArgs, io: Io): Promise<number> {
   const names = args.names ?? defaultNames(args.inputs);
   const inputs: CompareInput[] = [];
-  try {
-    for (let i = 0; i < args.inputs.length; i++) {
-      const p = args.inputs[i]!;
-      const t0 = Date.now();
-      const input = await loadCompareInput(p, names[i]!);
-      io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
-      inputs.push(input);
-    }
-  } catch (e) {
-    io.stderr.write(`weightwatcher compare: ${isWeightWatcherError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
-    return 1;
+  for (let i = 0; i < args.inputs.length; i++) {
+    const p = args.inputs[i]!;
+    const t0 = Date.now();
+    const input = await loadCompareInput(p, names[i]!);
+    io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
+    inputs.push(input);
   }
 
   const res = compareResults(inputs);
   io.stdout.write(formatCompareText(res));
-  try {
-    const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
-      table: res.table,
-      diffs: res.diffs.flatMap((d) => d.deltas.map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta })).filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null)),
+  const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
+    table: res.table,
+    diffs: res.diffs.flatMap((d) => d.deltas.map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta })).filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null)),
+  });
+  if (args.plot) {
+    const files = await writeComparePlot(args.plot, spec);
+    io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
+  }
+  if (args.report) {
+    const html = compareReportHtml({
+      title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
+      result: res,
+      compareFigure: await renderSvg(spec),
+      models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
     });
-    if (args.plot) {
-      const files = await writeComparePlot(args.plot, spec);
-      io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
-    }
-    if (args.report) {
-      const html = compareReportHtml({
-        title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
-        result: res,
-        compareFigure: await renderSvg(spec),
-        models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
-      });
-      await mkdir(dirname(resolve(args.report)), { recursive: true });
-      await writeFile(args.report, html);
-      io.stderr.write(`compare: wrote ${args.report}\n`);
-    }
-    if (args.json) {
-      await mkdir(dirname(resolve(args.json)), { recursive: true });
-      await writeFile(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n');
-      io.stderr.write(`compare: wrote ${args.json}\n`);
-    }
-  } catch (e) {
-    io.stderr.write(`weightwatcher compare: ${(e as Error).message}\n`);
-    return 1;
+    await mkdir(dirname(resolve(args.report)), { recursive: true });
+    await writeFile(args.report, html);
+    io.stderr.write(`compare: wrote ${args.report}\n`);
+  }
+  if (args.json) {
+    await mkdir(dirname(resolve(args.json)), { recursive: true });
+    await writeFile(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n');
+    io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
 }

@@ -2,9 +2,10 @@
  * A one-line progress indicator on stderr. It appears only when stderr is a terminal and the run
  * has lasted more than a second, so quick runs and redirected output stay clean.
  */
-import type { Progress } from '../engine/options.js';
+import type { Progress } from '../shared/options.js';
+import type { OutStream } from './command.js';
 
-export function makeProgress(stream: NodeJS.WriteStream, enabled: boolean): { update: (p: Progress) => void; done: () => void } {
+export function makeProgress(stream: OutStream, enabled: boolean): { update: (p: Progress) => void; done: () => void } {
   let shown = false;
   if (!enabled || !stream.isTTY) return { update: () => {}, done: () => {} };
   return {

@@ -4,13 +4,13 @@
  * `concurrency` layers are in memory.
  */
 import type { TensorStore } from '../formats/types.js';
-import { Random } from '../util/random.js';
-import { errorMessage, isWeightWatcherError } from '../util/errors.js';
+import { Random } from '../shared/random.js';
+import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { availableParallelism } from 'node:os';
-import { nativeInfo, setBlasThreads } from '../native/binding.js';
+import { withBlasThreads } from '../native/blas-threads.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import type { Row } from '../metrics/extensions.js';
-import type { ResolvedOptions } from './options.js';
+import type { DescribeRow } from '../shared/rows.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { planLayers, type SkippedLayer } from './plan.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
@@ -39,23 +39,6 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
   const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
   const concurrency = Math.max(1, Math.min(budget, pool - 1, layerCount));
   return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)) };
-}
-
-/**
- * OpenBLAS's thread count is process-wide: set it for the duration of the analyses in flight and
- * restore the previous value when the last one ends, so direct svdvals() calls are not left
- * single-threaded and overlapping analyze() calls do not undo each other's setting.
- */
-let activeRuns = 0;
-let savedBlasThreads = 0;
-async function withBlasThreads<T>(threads: number, fn: () => Promise<T>): Promise<T> {
-  if (activeRuns++ === 0) savedBlasThreads = nativeInfo().blasThreads;
-  setBlasThreads(threads);
-  try {
-    return await fn();
-  } finally {
-    if (--activeRuns === 0) setBlasThreads(Math.max(1, savedBlasThreads));
-  }
 }
 
 /** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
@@ -102,11 +85,11 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
 }
 
 /** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: Row[]; skipped: SkippedLayer[] } {
+export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
   const { layers, skipped } = planLayers(store, o);
-  const rows: Row[] = [];
+  const rows: DescribeRow[] = [];
   for (const { spec, geometry: g } of layers) {
-    const base: Row = {
+    const base: DescribeRow = {
       layer_id: spec.id,
       name: spec.name,
       M: g.M,

@@ -3,7 +3,7 @@
  * decision, in that order (Q5, reproduced: `[1, 'conv2d']` keeps only layer 1).
  */
 import type { LayerSpec } from '../layers/types.js';
-import type { LayerFilter } from './options.js';
+import type { LayerFilter } from '../shared/options.js';
 
 const TYPE_NAMES = new Set(['conv2d', 'conv1d', 'dense', 'embedding', 'norm']);
 

@@ -7,9 +7,9 @@
 import type { TensorStore } from '../formats/types.js';
 import type { Matrix } from '../spectra/esd.js';
 import { matmul } from '../native/binding.js';
-import type { Random } from '../util/random.js';
+import type { Random } from '../shared/random.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 
 function transpose(m: Matrix): Matrix {

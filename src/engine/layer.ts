@@ -9,14 +9,15 @@ import { computeEsd, type Matrix } from '../spectra/esd.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
-import { WeightWatcherError } from '../util/errors.js';
-import type { Random } from '../util/random.js';
-import { enabledExtensions, type Row } from '../metrics/extensions.js';
-import type { ResolvedOptions } from './options.js';
+import { WeightWatcherError } from '../shared/errors.js';
+import type { Random } from '../shared/random.js';
+import type { DetailsRow, Row } from '../shared/rows.js';
+import { enabledExtensions, fitterFor } from './wiring.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import type { PlannedLayer } from './plan.js';
 
 export interface LayerResult {
-  readonly row: Row;
+  readonly row: DetailsRow;
   /** Kept only with keep_evals: the ESD and fit behind the row (plots, getESD). */
   readonly evals?: Float64Array;
   readonly powerLaw?: PowerLawColumns;
@@ -79,10 +80,10 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
     const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    const pl = await fitLayerPowerLaw(evals, params);
+    const pl = await fitLayerPowerLaw(evals, params, fitterFor(params));
     let weak = 0;
-    for (let i = 0; i < evals.length; i++) if (evals[i]! < (o.tolerance || 1e-6)) weak++;
-    const row: Row = {
+    for (let i = 0; i < evals.length; i++) if (evals[i]! < o.tolerance) weak++;
+    const core = {
       layer_id: spec.id,
       name: spec.name,
       longname: spec.longname,
@@ -107,16 +108,17 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
       status: pl.status,
       warning: pl.warning,
     };
-    if (pl.Lambda !== undefined) row.Lambda = pl.Lambda;
-    if (pl.num_fingers !== undefined) row.num_fingers = pl.num_fingers;
-    if (pl.raw_alpha !== undefined) row.raw_alpha = pl.raw_alpha;
-    if (unit.sliceId !== undefined) row.slice_id = unit.sliceId;
-    if (variant.intra) row.Xflag = true;
+    const extra: Row = {};
+    if (pl.Lambda !== undefined) extra.Lambda = pl.Lambda;
+    if (pl.num_fingers !== undefined) extra.num_fingers = pl.num_fingers;
+    if (pl.raw_alpha !== undefined) extra.raw_alpha = pl.raw_alpha;
+    if (unit.sliceId !== undefined) extra.slice_id = unit.sliceId;
+    if (variant.intra) extra.Xflag = true;
     const keep = new Map<string, unknown>();
     for (const ext of enabledExtensions(o)) {
-      Object.assign(row, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));
+      Object.assign(extra, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));
     }
-    Object.assign(row, normColumns(evals, pl.alpha, g.N));
+    const row: DetailsRow = { ...core, ...extra, ...normColumns(evals, pl.alpha, g.N) };
     results.push(o.keep_evals ? { row, evals, powerLaw: pl, extra: keep } : { row });
   }
   return results;

@@ -8,7 +8,7 @@ import { enumerateLayers } from '../layers/enumerate.js';
 import type { Channels, LayerSpec } from '../layers/types.js';
 import { layerGeometry, type Geometry } from '../tensors/geometry.js';
 import { makeLayerFilter } from './filters.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from '../shared/options.js';
 
 const ANALYSED_TYPES = new Set(['dense', 'conv1d', 'conv2d', 'embedding']);
 

@@ -9,15 +9,11 @@
  * computes only the top num_components eigenvalues when that is smaller than the stacked M; here
  * the stacked layer gets its full ESD (num_components = M). lambda_max and the rest of the spectrum
  * top are unchanged; alpha and the count columns can differ.
- *
- * Wiring (engine, not done here): runAnalysis should call analyzeStacked(store, o, random) instead
- * of its per-layer loop when o.stacked is set (the reference gives stacking priority over every
- * other iterator variant, §1.10).
  */
 import type { TensorStore } from '../formats/types.js';
 import type { Matrix } from '../spectra/esd.js';
-import type { Random } from '../util/random.js';
-import type { ResolvedOptions } from './options.js';
+import type { Random } from '../shared/random.js';
+import type { ResolvedOptions } from '../shared/options.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import type { Geometry } from '../tensors/geometry.js';

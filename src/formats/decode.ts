@@ -2,7 +2,7 @@
  * Little-endian element decoding to float32, shared by every reader. Half floats are widened
  * exactly (every F16 and BF16 value is representable in float32).
  */
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** Bytes per element of the plain (non-quantized) dtypes, or undefined for unknown ones. */
 export function dtypeSize(dtype: string): number | undefined {

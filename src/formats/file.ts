@@ -3,7 +3,7 @@
  * and read headers and single tensors at explicit offsets.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 export class RandomAccessFile {
   private constructor(

@@ -29,7 +29,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { decodeToFloat32 } from './decode.js';
 import type { DType } from './types.js';
-import { WeightWatcherError, errorMessage, type ErrorCode } from '../util/errors.js';
+import { WeightWatcherError, errorMessage, type ErrorCode } from '../shared/errors.js';
 
 export interface Hdf5Limits {
   /** Memory of the worker that parses the file: its JS heap and libhdf5's WebAssembly heap, each. */

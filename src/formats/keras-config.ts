@@ -4,7 +4,7 @@
  * from class names (§1.5), and the Keras-layout store contract the engine's 'keras' convention reads.
  */
 import type { TensorStore } from './types.js';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** One entry of `model.layers` as the reference enumerates it (spec §1.4): each consumes an id. */
 export interface KerasLayer {

@@ -25,7 +25,7 @@ import { FLOAT_DTYPES, type TensorEntry } from './types.js';
 import { DEFAULT_HDF5_LIMITS, Hdf5File, type Hdf5Access, type Hdf5Limits } from './hdf5.js';
 import { createTempDir, removeTempDir } from './temp-files.js';
 import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras-config.js';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 /** Attribute strings as h5py writes them (fixed-length byte strings may come back NUL-padded). */
 function attrStrings(v: unknown): string[] {

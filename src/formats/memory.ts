@@ -3,7 +3,7 @@
  * files. Treated as a state dict: ids over `.weight` names (a name without `.weight` gets it added,
  * so a bare `{name: 'fc1', …}` is the layer `fc1`).
  */
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { decodeToFloat32, shapeSize } from './decode.js';
 import type { TensorEntry, TensorStore } from './types.js';
 

@@ -3,91 +3,15 @@
  *
  * The header is a Python dict literal; it is parsed by a small literal parser, never evaluated.
  * Fortran-ordered arrays are gathered into C order and big-endian data is byte-swapped, so
- * `read()` always returns row-major float32 like every other reader. This module also hosts the
- * element-layout helpers (strided gather, byte swap) that the PyTorch reader shares.
+ * `read()` always returns row-major float32 like every other reader.
  */
 import { basename } from 'node:path';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, shapeSize } from './decode.js';
 import type { DType, TensorEntry, TensorStore } from './types.js';
 import { ZipArchive, ZIP_STORED } from './zip.js';
-import { WeightWatcherError } from '../util/errors.js';
-
-// ---------------------------------------------------------------------------------------------
-// Element layout helpers (shared with pytorch.ts)
-
-/** Reverse the bytes of every `elementSize`-byte element, turning big-endian data little-endian. */
-export function byteswapInPlace(bytes: Uint8Array, elementSize: number): void {
-  if (elementSize <= 1) return;
-  for (let i = 0; i + elementSize <= bytes.length; i += elementSize) {
-    for (let a = i, b = i + elementSize - 1; a < b; a++, b--) {
-      const t = bytes[a]!;
-      bytes[a] = bytes[b]!;
-      bytes[b] = t;
-    }
-  }
-}
-
-/**
- * Number of elements from the first to the last one a strided view touches (0 for an empty view):
- * the storage a view needs, used to validate it before reading.
- */
-export function stridedExtent(shape: readonly number[], strides: readonly number[]): number {
-  let last = 0;
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 0) return 0;
-    last += (shape[d]! - 1) * strides[d]!;
-  }
-  return last + 1;
-}
-
-/** True when element strides are those of a C-ordered array of this shape (size-1 dims ignored). */
-export function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && strides[d] !== expected) return false;
-    expected *= shape[d]!;
-  }
-  return true;
-}
-
-/**
- * Copy a strided view (strides in elements, starting at element 0 of `src`) into a new C-ordered
- * buffer. Callers validate the view against `src` with stridedExtent first.
- */
-export function gatherStrided(src: Uint8Array, elementSize: number, shape: readonly number[], strides: readonly number[]): Uint8Array {
-  const count = shapeSize(shape);
-  const out = new Uint8Array(count * elementSize);
-  if (count === 0) return out;
-  const rank = shape.length;
-  if (rank === 0) {
-    out.set(src.subarray(0, elementSize));
-    return out;
-  }
-  const inner = shape[rank - 1]!;
-  const innerStride = strides[rank - 1]!;
-  const rowBytes = inner * elementSize;
-  const index = new Array<number>(rank - 1).fill(0);
-  let base = 0; // element offset of the current row
-  for (let o = 0; o < out.length; o += rowBytes) {
-    if (innerStride === 1) {
-      out.set(src.subarray(base * elementSize, base * elementSize + rowBytes), o);
-    } else {
-      for (let j = 0; j < inner; j++) {
-        const s = (base + j * innerStride) * elementSize;
-        for (let b = 0; b < elementSize; b++) out[o + j * elementSize + b] = src[s + b]!;
-      }
-    }
-    // Odometer over the outer dimensions.
-    for (let d = rank - 2; d >= 0; d--) {
-      base += strides[d]!;
-      if (++index[d]! < shape[d]!) break;
-      base -= strides[d]! * shape[d]!;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
+import { WeightWatcherError } from '../shared/errors.js';
+import { byteswapInPlace, gatherStrided } from '../shared/bytes.js';
 
 // ---------------------------------------------------------------------------------------------
 // .npy header

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { realpath } from 'node:fs/promises';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, f16ToF32, shapeSize } from './decode.js';
 import {

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile, stat, open as openFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 import { SafetensorsFile, SafetensorsStore } from './safetensors.js';
 import type { TensorStore } from './types.js';
 import { openOnnx } from './onnx.js';
@@ -36,17 +36,6 @@ export interface FolderReader {
   tryOpen(dir: string, files: readonly string[], options: OpenOptions): Promise<TensorStore | undefined>;
 }
 
-const fileReaders: FileFormatReader[] = [];
-const folderReaders: FolderReader[] = [];
-
-/** Readers register themselves; earlier registrations win for ambiguous files. */
-export function registerFileReader(r: FileFormatReader): void {
-  fileReaders.push(r);
-}
-export function registerFolderReader(r: FolderReader): void {
-  folderReaders.push(r);
-}
-
 export const SUPPORTED_FORMATS_HINT =
   'supported: safetensors (file, sharded folder with index), PyTorch .bin/.pt/.pth, ONNX .onnx, GGUF .gguf, TF.js model.json, Keras .keras/.h5, NumPy .npy/.npz, or a Hugging Face model folder';
 
@@ -55,12 +44,6 @@ function looksLikeSafetensors(head: Uint8Array, size: number): boolean {
   const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
   return n >= 2 && n <= size - 8 && head[8] === 0x7b; // '{'
 }
-
-registerFileReader({
-  format: 'safetensors',
-  matches: (head, path) => looksLikeSafetensors(head, Number.MAX_SAFE_INTEGER) || path.endsWith('.safetensors'),
-  open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
-});
 
 const SHARD_RE = /-\d+-of-\d+\./;
 
@@ -104,33 +87,49 @@ async function openSafetensorsFolder(dir: string, files: readonly string[], pref
 const startsWith = (head: Uint8Array, bytes: readonly number[]) => bytes.every((b, i) => head[i] === b);
 const ext = (path: string, ...exts: string[]) => exts.some((e) => path.toLowerCase().endsWith(e));
 
-registerFileReader({ format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) });
-// An .h5 may start with a user block (its HDF5 signature then comes later): openKeras looks for it.
-registerFileReader({ format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) });
-registerFileReader({ format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) });
-registerFileReader({ format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p) => openNpz(p) });
-// torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.
-registerFileReader({
-  format: 'pytorch',
-  matches: (head, p) => (isZipSignature(head) && !ext(p, '.keras', '.npz')) || (ext(p, '.bin', '.pt', '.pth', '.ckpt') && head[0] === 0x80),
-  open: (p) => openPyTorch(p),
-});
-// ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
-registerFileReader({ format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p, o) => openOnnx(p, { includeConstants: o.onnxConstants === true }) });
 const firstNonSpace = (head: Uint8Array) => head.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
-// model.json is an object; a bare weights manifest (face-api style) is an array.
-registerFileReader({ format: 'tfjs', matches: (head, p) => ext(p, '.json') && [0x7b, 0x5b].includes(firstNonSpace(head) ?? 0), open: (p) => openTfjs(p) });
 
-registerFolderReader({ format: 'safetensors', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'model') });
-registerFolderReader({ format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') });
-registerFolderReader({
-  format: 'pytorch',
-  tryOpen: async (dir, files) => (files.some((f) => /^(pytorch_model|adapter_model).*\.bin$/.test(f)) ? openPyTorchShards(dir) : undefined),
-});
-registerFolderReader({
-  format: 'tfjs',
-  tryOpen: async (dir, files) => (files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined),
-});
+/**
+ * Every reader, in the order they are tried: for a file, the first whose `matches` accepts its
+ * first bytes and name (earlier entries win for ambiguous files); for a folder, the first folder
+ * reader that finds its kind of model, else a single recognisable weight file in it.
+ */
+export const READERS: { readonly files: readonly FileFormatReader[]; readonly folders: readonly FolderReader[] } = {
+  files: [
+    {
+      format: 'safetensors',
+      matches: (head, path) => looksLikeSafetensors(head, Number.MAX_SAFE_INTEGER) || path.endsWith('.safetensors'),
+      open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
+    },
+    { format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) },
+    // An .h5 may start with a user block (its HDF5 signature then comes later): openKeras looks for it.
+    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) },
+    { format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) },
+    { format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p) => openNpz(p) },
+    // torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.
+    {
+      format: 'pytorch',
+      matches: (head, p) => (isZipSignature(head) && !ext(p, '.keras', '.npz')) || (ext(p, '.bin', '.pt', '.pth', '.ckpt') && head[0] === 0x80),
+      open: (p) => openPyTorch(p),
+    },
+    // ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
+    { format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p, o) => openOnnx(p, { includeConstants: o.onnxConstants === true }) },
+    // model.json is an object; a bare weights manifest (face-api style) is an array.
+    { format: 'tfjs', matches: (head, p) => ext(p, '.json') && [0x7b, 0x5b].includes(firstNonSpace(head) ?? 0), open: (p) => openTfjs(p) },
+  ],
+  folders: [
+    { format: 'safetensors', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'model') },
+    { format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') },
+    {
+      format: 'pytorch',
+      tryOpen: async (dir, files) => (files.some((f) => /^(pytorch_model|adapter_model).*\.bin$/.test(f)) ? openPyTorchShards(dir) : undefined),
+    },
+    {
+      format: 'tfjs',
+      tryOpen: async (dir, files) => (files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined),
+    },
+  ],
+};
 
 async function readHead(path: string, n = 64): Promise<Uint8Array> {
   const h = await openFile(path, 'r');
@@ -145,7 +144,7 @@ async function readHead(path: string, n = 64): Promise<Uint8Array> {
 
 async function openFolder(dir: string, options: OpenOptions): Promise<TensorStore> {
   const files = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
-  for (const r of folderReaders) {
+  for (const r of READERS.folders) {
     const store = await r.tryOpen(dir, files, options);
     if (store) return store;
   }
@@ -154,7 +153,7 @@ async function openFolder(dir: string, options: OpenOptions): Promise<TensorStor
   for (const f of files.sort()) {
     const p = join(dir, f);
     const head = await readHead(p);
-    if (fileReaders.some((r) => r.matches(head, p))) candidates.push(p);
+    if (READERS.files.some((r) => r.matches(head, p))) candidates.push(p);
   }
   if (candidates.length === 1) return openModelFile(candidates[0]!, options);
   if (candidates.length > 1) {
@@ -166,8 +165,8 @@ async function openFolder(dir: string, options: OpenOptions): Promise<TensorStor
 async function openModelFile(path: string, options: OpenOptions): Promise<TensorStore> {
   const size = (await stat(path)).size;
   const head = await readHead(path);
-  const byContent = fileReaders.find((r) => r.matches(head, path) && (r.format !== 'safetensors' || looksLikeSafetensors(head, size)));
-  const reader = byContent ?? fileReaders.find((r) => r.matches(head, path));
+  const byContent = READERS.files.find((r) => r.matches(head, path) && (r.format !== 'safetensors' || looksLikeSafetensors(head, size)));
+  const reader = byContent ?? READERS.files.find((r) => r.matches(head, path));
   if (!reader) throw new WeightWatcherError('E_FORMAT', `${path}: unrecognised model file (${SUPPORTED_FORMATS_HINT})`, { file: path });
   return reader.open(path, options);
 }

@@ -8,7 +8,7 @@
  * length is checked against the bytes actually present before anything is allocated, and the
  * only structures it walks recursively (hash keys) are restricted to flat tuples.
  */
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** A value the caller's allow-list contributes (tensor descriptors, storage types, dtypes …). */
 export interface PyOpaque {

@@ -9,7 +9,7 @@
  * Only what model files need: varints (to 64 bits), fixed32/fixed64, length-delimited fields and
  * packed repeated scalars. Groups (wire types 3/4) are deprecated and rejected as corrupt.
  */
-import { WeightWatcherError } from '../util/errors.js';
+import { WeightWatcherError } from '../shared/errors.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;

@@ -16,14 +16,14 @@ import { readShardIndex } from './shard-index.js';
 import { join } from 'node:path';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
-import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from './npy.js';
+import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from '../shared/bytes.js';
 import {
   PickleTruncatedError, PyCallable, PyDict, PyTuple, describeValue, unpickle,
   type PyOpaque, type PyValue, type UnpickleOptions,
 } from './pickle.js';
 import type { DType, TensorEntry, TensorStore } from './types.js';
 import { ZipArchive, isZipSignature } from './zip.js';
-import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
+import { WeightWatcherError, type ErrorCode } from '../shared/errors.js';
 
 /** Pickled metadata of even the largest models is a few MB; refuse absurd sizes before reading. */
 const MAX_PICKLE_BYTES = 64 * 1024 * 1024;

@@ -6,7 +6,8 @@
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import { FLOAT_DTYPES, type TensorEntry, type TensorStore } from './types.js';
-import { WeightWatcherError, withContext } from '../util/errors.js';
+import { WeightWatcherError, withContext } from '../shared/errors.js';
+import { compareCodePoints } from '../shared/text.js';
 
 /** Headers above this are refused: real ones are a few MB even for 100k-tensor checkpoints. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -136,19 +137,5 @@ export class SafetensorsStore implements TensorStore {
 
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
-  }
-}
-
-/** Python's default str ordering (code points), which is what safetensors' keys() returns sorted by. */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const x = ia.next();
-    const y = ib.next();
-    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
-    const cx = x.value.codePointAt(0)!;
-    const cy = y.value.codePointAt(0)!;
-    if (cx !== cy) return cx - cy;
   }
 }

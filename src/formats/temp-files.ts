@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 const live = new Set<string>();
 let exitHookInstalled = false;

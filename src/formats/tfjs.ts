@@ -28,7 +28,7 @@ import { RandomAccessFile, isDirectory } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras-config.js';
 import type { DType, TensorEntry } from './types.js';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { RandomAccessFile } from './file.js';
-import { WeightWatcherError, errorMessage } from '../util/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 export const ZIP_STORED = 0;
 export const ZIP_DEFLATED = 8;

@@ -4,8 +4,9 @@
  * np.prod does (left to right), including its overflow to +inf on large layers (Q27), and the
  * reference's column names are kept although `detX_val_unrescaled` holds the rescaled value (Q28).
  */
-import { npSum } from '../util/numeric.js';
-import { registerExtension, type Row } from './extensions.js';
+import { npSum } from '../shared/numeric.js';
+import type { LayerExtension } from './extensions.js';
+import type { Row } from '../shared/rows.js';
 
 /** RMT_Util.detX_constraint: (num_evals, idx) for ascending `evals`. */
 export function detXConstraint(evals: Float64Array, rescale = true): { num: number; idx: number; scaled: Float64Array } {
@@ -41,8 +42,5 @@ export function detXColumns(evals: Float64Array): Row {
   };
 }
 
-export function registerDetX(): void {
-  registerExtension({ name: 'detX', order: 40, enabled: (o) => o.detX, run: (ctx) => detXColumns(ctx.evals) });
-}
-
-registerDetX();
+/** detX=True: the detX constraint columns. */
+export const detXExtension: LayerExtension = { name: 'detX', enabled: (o) => o.detX, run: (ctx) => detXColumns(ctx.evals) };

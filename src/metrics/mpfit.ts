@@ -6,8 +6,9 @@
  * floating-point operation order so that the columns agree to ~1e-15.
  */
 import { nelderMeadSync } from '../native/binding.js';
-import { npMax, npSum } from '../util/numeric.js';
-import { registerExtension, type Row } from './extensions.js';
+import { npMax, npSum } from '../shared/numeric.js';
+import type { LayerExtension } from './extensions.js';
+import type { Row } from '../shared/rows.js';
 
 export interface MpFit {
   num_spikes: number;
@@ -231,13 +232,9 @@ export function mpColumns(fit: MpFit, prefix = ''): Row {
   };
 }
 
-export function registerMpFit(): void {
-  registerExtension({
-    name: 'mp_fit',
-    order: 10,
-    enabled: (o) => o.mp_fit,
-    run: (ctx) => mpColumns(mpFit(ctx.evals, ctx.geometry.N, ctx.geometry.M)),
-  });
-}
-
-registerMpFit();
+/** mp_fit=True: the Marchenko–Pastur fit columns. */
+export const mpFitExtension: LayerExtension = {
+  name: 'mp_fit',
+  enabled: (o) => o.mp_fit,
+  run: (ctx) => mpColumns(mpFit(ctx.evals, ctx.geometry.N, ctx.geometry.M)),
+};

@@ -2,7 +2,7 @@
  * Norm-based columns of a layer (spec §4.1), computed from all eigenvalues (zeros included) with
  * numpy's summation order.
  */
-import { FLOAT64_EPS, cPow, npMax, npSum } from '../util/numeric.js';
+import { FLOAT64_EPS, cPow, npMax, npSum } from '../shared/numeric.js';
 
 const ENTROPY_EPS = 1e-10;
 

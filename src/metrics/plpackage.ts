@@ -2,10 +2,10 @@
  * pl_package='powerlaw' (spec §3.4–§3.6a): a native port of the `powerlaw` Python package 1.5 as
  * WeightWatcher 0.7.5.5 calls it — unique-value xmin candidates, KS on unique values, the in-range
  * candidate rule, xmax='force' fits by Nelder–Mead, the truncated power law (fit='TPL'/'E_TPL') and
- * the xmin_peak candidate range. Registered as the 'powerlaw' fitter of fitLayerPowerLaw.
+ * the xmin_peak candidate range. The engine's 'powerlaw' fitter (engine/wiring.ts).
  */
 import { fitPowerLawPackage } from '../native/binding.js';
-import { registerFitter, type Fitter, type PowerLawParams } from './powerlaw.js';
+import type { Fitter, PowerLawParams } from './powerlaw.js';
 
 export function powerlawPackageFitter(p: PowerLawParams): Fitter {
   return async (data, xmax) => {
@@ -30,13 +30,3 @@ export function powerlawPackageFitter(p: PowerLawParams): Fitter {
     };
   };
 }
-
-let registered = false;
-
-export function registerPowerlawPackage(): void {
-  if (registered) return;
-  registered = true;
-  registerFitter('powerlaw', powerlawPackageFitter);
-}
-
-registerPowerlawPackage();

@@ -3,13 +3,13 @@
  * xmax handling, the 1e-5 threshold, fix_fingers variants, failure values and the warning label.
  */
 import { fitPowerLaw as nativeFit } from '../native/binding.js';
+import type { FixFingers } from '../shared/options.js';
+import type { PowerLawFitColumns } from '../shared/rows.js';
 
 /** Eigenvalues at or below this are left out of every power-law fit. */
 export const EVALS_THRESH = 1e-5;
 export const OVER_TRAINED_ALPHA = 2.0;
 export const UNDER_TRAINED_ALPHA = 6.0;
-
-export type FixFingers = false | 'xmin_peak' | 'clip_xmax';
 
 export interface PowerLawParams {
   /** null: no xmax; 'force': xmax = max eval; integer k ≠ 0: drop the |k| largest evals first. */
@@ -40,18 +40,8 @@ export interface FitOutcome {
 /** data: thresholded evals (ascending); xmax: the upper limit passed to the fitter, if any. */
 export type Fitter = (data: Float64Array, xmax: number | null) => Promise<FitOutcome>;
 
-export interface PowerLawColumns {
-  alpha: number;
-  D: number;
-  sigma: number;
-  xmin: number;
-  xmax: number | null;
-  num_pl_spikes: number;
-  status: 'success' | 'failed';
-  warning: '' | 'over-trained' | 'under-trained';
-  Lambda?: number;
-  num_fingers?: number;
-  raw_alpha?: number;
+/** The fit's row columns, plus what plots and failure notes need. */
+export interface PowerLawColumns extends PowerLawFitColumns {
   /** The fit behind the columns, with candidate arrays when requested (plots). */
   fit?: FitOutcome;
   /** Why the fit failed, when it did (not a reference column). */
@@ -65,16 +55,8 @@ export function wwFitter(keepArrays: boolean): Fitter {
   };
 }
 
+/** Makes the fitter for one layer's parameters (the engine picks one per pl_package). */
 export type FitterFactory = (params: PowerLawParams) => Fitter;
-
-/** Registry so optional fitters (the powerlaw-package port, TPL) plug in without this module importing them. */
-const factories: Partial<Record<PowerLawParams['plPackage'], FitterFactory>> = {
-  ww: (p) => wwFitter(p.keepArrays),
-};
-
-export function registerFitter(pkg: PowerLawParams['plPackage'], factory: FitterFactory): void {
-  factories[pkg] = factory;
-}
 
 export function warningFor(alpha: number): PowerLawColumns['warning'] {
   if (alpha < OVER_TRAINED_ALPHA) return 'over-trained';
@@ -113,28 +95,12 @@ async function fitClipped(nz: Float64Array, nEvals: number, xmax: number | null,
   return { best, numFingers, rawAlpha: first.alpha };
 }
 
-/** xmin_peak (§3.6a): restrict xmin candidates to values up to xmin_max (default 1.5 × ESD peak). */
-export function xminPeakRange(nz: Float64Array, xminMax: number | null): [number, number] {
-  const logs = Array.from(nz, (v) => Math.log10(v));
-  let lo = Infinity, hi = -Infinity;
-  for (const v of logs) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  if (lo === hi) { lo -= 0.5; hi += 0.5; }
-  const bins = 100;
-  const width = (hi - lo) / bins;
-  const counts = new Array<number>(bins).fill(0);
-  for (const v of logs) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]!++;
-  let peakBin = 0;
-  for (let i = 1; i < bins; i++) if (counts[i]! > counts[peakBin]!) peakBin = i;
-  const peak = 10 ** (lo + peakBin * width);
-  // Q23: the lower bound is a log10 value while the upper bound is linear, as in the reference.
-  return [Math.log10(0.95 * peak), xminMax ?? 1.5 * peak];
-}
-
 /**
- * Fit one layer's ESD. `evals` are all the layer's eigenvalues, ascending. Never throws for fit
- * failures: they give the reference's failure values (alpha = -1, status 'failed').
+ * Fit one layer's ESD with `fitter` (made for `p`). `evals` are all the layer's eigenvalues,
+ * ascending. Never throws for fit failures: they give the reference's failure values (alpha = -1,
+ * status 'failed').
  */
-export async function fitLayerPowerLaw(evals: Float64Array, p: PowerLawParams): Promise<PowerLawColumns> {
+export async function fitLayerPowerLaw(evals: Float64Array, p: PowerLawParams, fitter: Fitter): Promise<PowerLawColumns> {
   const tpl = p.fit === 'truncated_power_law';
   const failed = (xmax: number | null, failure: string): PowerLawColumns => ({
     alpha: -1, D: -1, sigma: -1, xmin: -1, xmax, num_pl_spikes: -1, status: 'failed', warning: warningFor(-1), failure,
@@ -152,9 +118,6 @@ export async function fitLayerPowerLaw(evals: Float64Array, p: PowerLawParams): 
     if (k > evals.length / 2) return failed(null, `xmax=${p.xmax} drops more than half of the ${evals.length} eigenvalues`);
     data = evals.subarray(0, evals.length - k);
   }
-  const factory = factories[p.plPackage];
-  if (!factory) return failed(xmax, `power-law package '${p.plPackage}' is not available`);
-  const fitter = factory(p);
   const nz = aboveThreshold(data);
 
   try {

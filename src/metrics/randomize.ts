@@ -8,10 +8,11 @@
  * columns can only be compared with it statistically.
  */
 import { svdvals } from '../native/binding.js';
-import { npMax, npSum } from '../util/numeric.js';
-import type { Random } from '../util/random.js';
+import { npMax, npSum } from '../shared/numeric.js';
+import type { Random } from '../shared/random.js';
 import type { Matrix } from '../spectra/esd.js';
-import { registerExtension, type LayerContext, type Row } from './extensions.js';
+import type { LayerContext, LayerExtension } from './extensions.js';
+import type { Row } from '../shared/rows.js';
 import { mpColumns, mpFit } from './mpfit.js';
 
 /** A copy of the matrix with its entries shuffled (Fisher–Yates over the flattened data). */
@@ -101,8 +102,5 @@ export async function randomizeColumns(ctx: LayerContext): Promise<Row> {
   };
 }
 
-export function registerRandomize(): void {
-  registerExtension({ name: 'randomize', order: 30, enabled: (o) => o.randomize, run: randomizeColumns });
-}
-
-registerRandomize();
+/** randomize=True: compare the ESD with that of the shuffled matrices. */
+export const randomizeExtension: LayerExtension = { name: 'randomize', enabled: (o) => o.randomize, run: randomizeColumns };

@@ -7,8 +7,9 @@
  * the localization ratio ‖v‖₁/‖v‖∞ and the participation ratio ‖v‖₂/‖v‖₄ (NaN for an empty group).
  */
 import { gramEigen } from '../native/binding.js';
-import { npMax, npSum } from '../util/numeric.js';
-import { registerExtension, type LayerContext, type Row } from './extensions.js';
+import { npMax, npSum } from '../shared/numeric.js';
+import type { LayerContext, LayerExtension } from './extensions.js';
+import type { Row } from '../shared/rows.js';
 
 const EPS = 0.0000000001;
 
@@ -153,8 +154,5 @@ export async function vectorColumns(ctx: LayerContext): Promise<Row> {
   return row;
 }
 
-export function registerVectors(): void {
-  registerExtension({ name: 'vectors', order: 20, enabled: (o) => o.vectors, run: vectorColumns });
-}
-
-registerVectors();
+/** vectors=True: the eigenvector columns. */
+export const vectorsExtension: LayerExtension = { name: 'vectors', enabled: (o) => o.vectors, run: vectorColumns };

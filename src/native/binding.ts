@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { WeightWatcherError, type ErrorCode } from '../util/errors.js';
+import { WeightWatcherError, isErrorCode } from '../shared/errors.js';
 
 export interface NativeFit {
   alpha: number;
@@ -170,8 +170,7 @@ function load(): { binding: NativeBinding; coreTypeSource: NativeInfo['coreTypeS
 function rethrow(e: unknown, callerStack: Error | undefined): never {
   if (e instanceof WeightWatcherError) throw e;
   const code = (e as { code?: string }).code;
-  const known: readonly ErrorCode[] = ['E_USAGE', 'E_EMPTY', 'E_NONFINITE', 'E_SHAPE', 'E_LAPACK', 'E_FIT', 'E_INTERNAL'];
-  const err = new WeightWatcherError(known.includes(code as ErrorCode) ? (code as ErrorCode) : 'E_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+  const err = new WeightWatcherError(isErrorCode(code) ? code : 'E_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
   if (callerStack?.stack) err.stack = `WeightWatcherError: ${err.message}\n${callerStack.stack.split('\n').slice(1).join('\n')}`;
   throw err;
 }

@@ -3,8 +3,8 @@
  * `layer_id, name`, then every other column in code-point (ASCII) order, union over rows in order
  * of first appearance, missing cells null.
  */
-import type { Cell, Row } from '../metrics/extensions.js';
-import { compareCodePoints } from '../formats/safetensors.js';
+import type { Cell, Row } from '../shared/rows.js';
+import { compareCodePoints } from '../shared/text.js';
 
 export function columnOrder(rows: readonly Row[]): string[] {
   const seen = new Set<string>();
@@ -17,7 +17,7 @@ export function columnOrder(rows: readonly Row[]): string[] {
 }
 
 /** Rows with every column present, in column order (null for missing cells). */
-export function normalizeRows(rows: readonly Row[]): Row[] {
+export function normalizeRows<R extends Row>(rows: readonly R[]): R[] {
   const cols = columnOrder(rows);
-  return rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] ?? null] as [string, Cell])));
+  return rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] ?? null] as [string, Cell])) as R);
 }

@@ -6,7 +6,7 @@
  * differences against the first model.
  */
 import { basename, extname, resolve, sep } from 'node:path';
-import type { Row } from '../metrics/extensions.js';
+import type { Row } from '../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import { SUMMARY_METRICS, summarize, type Summary } from './summary.js';
 import type { CompareTableRow } from './plots/compare.js';

@@ -6,7 +6,7 @@
  * gzip-compressed and base64-encoded (decoded with the browser's DecompressionStream on opening).
  */
 import { gzipSync } from 'node:zlib';
-import type { Row, Cell } from '../metrics/extensions.js';
+import type { Row, Cell } from '../shared/rows.js';
 import type { Summary } from './summary.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import type { CompareResult } from './compare.js';

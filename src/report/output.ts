@@ -2,7 +2,7 @@
  * Serialisations of a details table: JSON (`{details, summary, meta}`, non-finite numbers as null
  * like pandas' to_json) and CSV.
  */
-import type { Cell, Row } from '../metrics/extensions.js';
+import type { Cell, Row } from '../shared/rows.js';
 import { columnOrder } from './columns.js';
 
 export function jsonSafe(v: unknown): unknown {

@@ -1,5 +1,5 @@
 /** The terminal view of a details table: the columns people look at first, aligned, warnings coloured. */
-import type { Cell, Row } from '../metrics/extensions.js';
+import type { Cell, Row } from '../shared/rows.js';
 import type { Summary } from './summary.js';
 
 export const TABLE_COLUMNS: readonly [string, string][] = [

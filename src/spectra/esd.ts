@@ -2,8 +2,8 @@
  * The empirical spectral density of one layer (spec §2.1): squared singular values of every slice,
  * concatenated and sorted, plus the rank columns computed per slice.
  */
-import { svdvals, svdvalsSync, type SvdOptions } from '../native/binding.js';
-import { FLOAT64_EPS } from '../util/numeric.js';
+import { svdvals, type SvdOptions } from '../native/binding.js';
+import { FLOAT64_EPS } from '../shared/numeric.js';
 
 export interface Matrix {
   readonly data: Float32Array | Float64Array;
@@ -70,12 +70,5 @@ class EsdAccumulator {
 export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
   const acc = new EsdAccumulator(opts.N, opts.unsquared);
   for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
-  return acc.finish();
-}
-
-/** Synchronous twin for small inputs. */
-export function computeEsdSync(mats: readonly Matrix[], opts: EsdOptions): Esd {
-  const acc = new EsdAccumulator(opts.N, opts.unsquared);
-  for (const m of mats) acc.add(svdvalsSync(m.data, m.rows, m.cols, opts));
   return acc.finish();
 }

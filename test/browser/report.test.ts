@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WeightWatcher } from '../../src/index.js';
-import { writeAnalyzeReport, runCompare } from '../../src/cli/plot-commands.js';
+import { writeAnalyzeReport } from '../../src/cli/plot-commands.js';
+import { runCompare } from '../../src/cli/commands/compare.js';
 import { analyzeReportHtml } from '../../src/report/html.js';
 import { layerFigureSpecs, layerPlotId, renderSvg } from '../../src/report/plots/index.js';
 
@@ -97,7 +98,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })));
 
     // filtering: warnings and text
-    const over = ww.getDetails()!.filter((r) => (r.alpha as number) < 2).length;
+    const over = ww.getDetails()!.filter((r) => r.alpha < 2).length;
     await page.selectOption('.table-tools[data-for="details-table"] .warn-filter', 'over');
     const shown = await page.$$eval('#details-table tbody tr:not([hidden])', (rs: any[]) => rs.map((r) => String(r.className)));
     expect(shown).toHaveLength(over);

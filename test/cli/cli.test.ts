@@ -1,10 +1,12 @@
 /** The command line: subcommands, outputs, exit codes and error messages. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { COMMANDS, main } from '../../src/cli/main.js';
+import { commandHelp, commandOptions } from '../../src/cli/command.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
 import { dense } from '../helpers/formula.js';
 
@@ -100,5 +102,86 @@ describe('weightwatcher CLI', () => {
     const r = await run('info');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ blas: 'OpenBLAS', coreType: expect.any(String) });
+  });
+});
+
+describe('help', () => {
+  it('every command documents every option its parser accepts, with examples', () => {
+    for (const cmd of COMMANDS) {
+      const help = commandHelp(cmd);
+      expect(help.startsWith(`usage: weightwatcher ${cmd.name}`)).toBe(true);
+      for (const [name, o] of Object.entries(commandOptions(cmd))) {
+        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? ` ${o.value}` : ''}`);
+        expect(help, `${cmd.name} --${name}`).toContain(o.description);
+      }
+      expect(help).toContain('-h, --help');
+      expect(cmd.examples.length, cmd.name).toBeGreaterThan(0);
+      for (const e of cmd.examples) expect(e.startsWith(cmd.name), e).toBe(true);
+    }
+  });
+
+  it('--help and -h anywhere win over running; help <command>; the overview lists the commands', async () => {
+    const h = await run('analyze', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^usage: weightwatcher analyze <model>/);
+    expect(h.out).toMatch(/--min-evals N\s+skip layers with fewer eigenvalues \(default: 10\)/);
+    const missing = await run('analyze', join(dir, 'nope.safetensors'), '-h');
+    expect(missing).toMatchObject({ code: 0, err: '' });
+    expect(missing.out).toBe(h.out);
+    expect((await run('help', 'esd')).out).toBe((await run('esd', '--help')).out);
+    const overview = await run('--help');
+    expect(overview.code).toBe(0);
+    for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
+    const badHelp = await run('help', 'frobnicate');
+    expect(badHelp.code).toBe(2);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+  });
+
+  it('a usage error points to the command\'s help', async () => {
+    const r = await run('analyze', model, '--bogus');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("weightwatcher: usage error: unknown option --bogus\nrun 'weightwatcher analyze --help' for its options\n");
+    expect((await run('describe', model, '--min-evals')).err).toMatch(/--min-evals needs a value/);
+  });
+});
+
+const cliJs = resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+function runBuilt(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [cliJs, ...argv], { encoding: 'utf8' }, (e, out, err) => done({ code: e ? Number(e.code ?? 1) : 0, out, err }));
+  });
+}
+
+describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm run build` first)', () => {
+  it('ww analyze --help and ww describe --help print usage, options with defaults, and examples', async () => {
+    const a = await runBuilt('analyze', '--help');
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/^usage: weightwatcher analyze <model> \[options\]/);
+    expect(a.out).toMatch(/^selection:$/m);
+    expect(a.out).toMatch(/--fit PL\|TPL\|E_TPL .*\(default: PL\)/);
+    expect(a.out).toMatch(/^examples:\n  weightwatcher analyze /m);
+    const d = await runBuilt('describe', '--help');
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/^usage: weightwatcher describe <model>/);
+    expect(d.out).toContain('--layers LIST');
+    expect(d.out).not.toContain('--randomize');
+  });
+
+  it('ww analyze <model> --help prints help and does not analyse', async () => {
+    const r = await runBuilt('analyze', model, '--help');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toMatch(/^usage: weightwatcher analyze/);
+    expect(r.out).not.toMatch(/layers analysed|summary \(mean over layers\)/);
+  });
+
+  it('ww help esd, and an unknown command lists the valid ones', async () => {
+    const e = await runBuilt('help', 'esd');
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/^usage: weightwatcher esd <model> --layer ID\|NAME/);
+    const u = await runBuilt('frobnicate');
+    expect(u.code).toBe(2);
+    expect(u.out).toBe('');
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, svdvalsSync } from '../../src/index.js';
 import { alignPair, intraProduct } from '../../src/engine/intra.js';
-import { Random } from '../../src/util/random.js';
+import { Random } from '../../src/shared/random.js';
 import { dense } from '../helpers/formula.js';
 
 const m = (rows: number, cols: number) => ({ data: new Float64Array(rows * cols), rows, cols });

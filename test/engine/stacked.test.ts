@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeStacked, medianF32, robustStandardise, stackLayers } from '../../src/engine/stacked.js';
 import { MemoryStore } from '../../src/formats/memory.js';
-import { resolveOptions } from '../../src/engine/options.js';
-import { Random } from '../../src/util/random.js';
+import { resolveOptions } from '../../src/shared/options.js';
+import { Random } from '../../src/shared/random.js';
 import { formulaDict } from '../helpers/formula.js';
 
 async function store() {
@@ -36,8 +36,8 @@ describe('stacked', () => {
     expect(results.length).toBe(1);
     const r = results[0]!.row;
     expect([r.layer_id, r.name, r.layer_type, r.rf, r.N, r.M, r.longname]).toEqual([0, 'Stacked Layer', 'stacked', 1, 116, 72, 'fc1']);
-    expect(Math.abs((r.lambda_max as number) - 4867.1134391306) / 4867.1134391306).toBeLessThanOrEqual(1e-12);
-    expect(r.alpha as number).toBeCloseTo(1.7916091161, 9);
+    expect(Math.abs(r.lambda_max - 4867.1134391306) / 4867.1134391306).toBeLessThanOrEqual(1e-12);
+    expect(r.alpha).toBeCloseTo(1.7916091161, 9);
     // the reference computes only the first layer's 60 components (Q33); we keep all 72
     expect(r.num_evals).toBe(72);
     expect(r.matrix_rank).toBe(72);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WeightWatcher, openModel, type InMemoryTensor } from '../../src/index.js';
-import { writeGguf } from '../../src/formats/gguf.js';
+import { writeGguf } from '../helpers/gguf-writer.js';
 import { corpus, haveCorpus, skipReason } from '../helpers/corpus.js';
 
 /** A STORED zip (what numpy.savez writes), enough for .npz fixtures. */

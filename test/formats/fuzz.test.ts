@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeightWatcher, WeightWatcherError } from '../../src/index.js';
-import { writeGguf } from '../../src/formats/gguf.js';
-import { Random } from '../../src/util/random.js';
+import { writeGguf } from '../helpers/gguf-writer.js';
+import { Random } from '../../src/shared/random.js';
 import { corpus, haveCorpus } from '../helpers/corpus.js';
 import { dense } from '../helpers/formula.js';
 

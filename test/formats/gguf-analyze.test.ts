@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeightWatcher } from '../../src/index.js';
-import { writeGguf } from '../../src/formats/gguf.js';
+import { writeGguf } from '../helpers/gguf-writer.js';
 import { dense } from '../helpers/formula.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-gguf-'));

@@ -2,9 +2,11 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ggufReadableName, openGguf, writeGguf, type GgufWriteTensor } from '../../src/formats/gguf.js';
-import { dequantize, f32ToF16, ggmlTypeByName, quantize, supportedTypeNames } from '../../src/formats/ggml-quants.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { ggufReadableName, openGguf } from '../../src/formats/gguf.js';
+import { writeGguf, type GgufWriteTensor } from '../helpers/gguf-writer.js';
+import { dequantize, ggmlTypeByName, supportedTypeNames } from '../../src/formats/ggml-quants.js';
+import { f32ToF16, quantize } from '../helpers/ggml-quantize.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 let tmp: string;

@@ -11,7 +11,7 @@ import type { Hdf5Access } from '../../src/formats/hdf5.js';
 import { ZipArchive } from '../../src/formats/zip.js';
 import { flattenModelConfig, kerasLayerType, kerasSnakeCase } from '../../src/formats/keras-config.js';
 import { WeightWatcher } from '../../src/watcher.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 import { group, plainRead, writeH5 } from '../helpers/h5-writer.js';
 import { pythonWith, runPython } from '../helpers/python-fixtures.js';

@@ -2,8 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openNpy, openNpz, gatherStrided, byteswapInPlace } from '../../src/formats/npy.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { openNpy, openNpz } from '../../src/formats/npy.js';
+import { gatherStrided, byteswapInPlace } from '../../src/shared/bytes.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
 import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { openOnnx } from '../../src/formats/onnx.js';
 import { ProtoReader, ProtoStream, type ProtoField } from '../../src/formats/protobuf.js';
 import { RandomAccessFile } from '../../src/formats/file.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

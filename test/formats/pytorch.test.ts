@@ -7,7 +7,7 @@ import { openPyTorch, openPyTorchShards } from '../../src/formats/pytorch.js';
 import { unpickle, PyCallable, PyDict, PyTuple, type PyValue } from '../../src/formats/pickle.js';
 import { ZipArchive } from '../../src/formats/zip.js';
 import { decodeToFloat32 } from '../../src/formats/decode.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
 import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 import { zipBytes } from '../helpers/zip-writer.js';

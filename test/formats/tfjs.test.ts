@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listTfjsModels, openTfjs, type TfjsStore } from '../../src/formats/tfjs.js';
-import { WeightWatcherError } from '../../src/util/errors.js';
+import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 const FACE_API = join(import.meta.dirname, '../../node_modules/@vladmandic/face-api/model');

@@ -41,8 +41,8 @@ describe.skipIf(manifests.length === 0)('third-party TF.js models (@vladmandic/f
           expect(r.num_evals).toBe(Math.min(cin, cout) * kh * kw);
         }
         // A fit can only fail when nothing is above the 1e-5 threshold (one tiny-model layer is all zeros).
-        if (r.status !== 'success') expect(r.lambda_max as number).toBeLessThanOrEqual(1e-5);
-        else expect(Number.isFinite(r.alpha as number)).toBe(true);
+        if (r.status !== 'success') expect(r.lambda_max).toBeLessThanOrEqual(1e-5);
+        else expect(Number.isFinite(r.alpha)).toBe(true);
       }
     });
   }

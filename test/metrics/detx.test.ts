@@ -1,6 +1,5 @@
 /** detX constraint (spec §5.8) with the reference's numbers (Appendix A.1/A.2, tests). */
 import { describe, expect, it } from 'vitest';
-import '../../src/metrics/register.js';
 import { WeightWatcher } from '../../src/index.js';
 import { detXColumns, detXConstraint } from '../../src/metrics/detx.js';
 import { formulaDict } from '../helpers/formula.js';

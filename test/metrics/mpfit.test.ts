@@ -1,6 +1,5 @@
 /** Marchenko–Pastur fit (spec §5.6) against Appendix A.2 and the reference's randomized ESDs. */
 import { describe, expect, it } from 'vitest';
-import '../../src/metrics/register.js';
 import { WeightWatcher } from '../../src/index.js';
 import { arange, linspace, linearKde, mpFit, mpFitDetails } from '../../src/metrics/mpfit.js';
 import { formulaDict } from '../helpers/formula.js';

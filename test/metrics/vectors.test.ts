@@ -4,7 +4,6 @@
  * code (scipy.linalg.eig on the Gram matrix, numpy histogram/norms), computed once offline.
  */
 import { describe, expect, it } from 'vitest';
-import '../../src/metrics/register.js';
 import { WeightWatcher } from '../../src/index.js';
 import { discreteEntropy, localizationRatio, participationRatio, vectorEntropy, vectorMetrics } from '../../src/metrics/vectors.js';
 import { gramEigenSync, symmetricEigenSync } from '../../src/native/binding.js';

@@ -12,7 +12,6 @@
  * feeding the reference's own randomized eigenvalues through them.
  */
 import { describe, expect, it } from 'vitest';
-import '../../src/metrics/register.js';
 import { WeightWatcher, type AnalyzeOptions, type Row } from '../../src/index.js';
 import { corpus, golden, haveCorpus, skipReason } from '../helpers/corpus.js';
 import { compareRows } from '../helpers/compare.js';

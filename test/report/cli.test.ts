@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { WeightWatcher } from '../../src/index.js';
-import { writeAnalyzePlots, writeAnalyzeReport, runCompare } from '../../src/cli/plot-commands.js';
+import { writeAnalyzePlots, writeAnalyzeReport } from '../../src/cli/plot-commands.js';
+import { runCompare } from '../../src/cli/commands/compare.js';
 
 const MINI = '/work/shared/corpus/minigpt';
 const GOLDENS = '/work/shared/goldens';
@@ -96,7 +97,7 @@ describe('analyze --plot DIR', () => {
     expect(html).toContain('class="data sortable"');
     expect((html.match(/<details class="layer/g) ?? []).length).toBe(18);
     expect((html.match(/<template>/g) ?? []).length).toBe(18); // small model: figures not compressed
-    expect((html.match(/<tr class="warn-over"/g) ?? []).length).toBe(ww.getDetails()!.filter((r) => (r.alpha as number) < 2).length);
+    expect((html.match(/<tr class="warn-over"/g) ?? []).length).toBe(ww.getDetails()!.filter((r) => r.alpha < 2).length);
     for (const fig of ['alpha-hist', 'alpha-depth', 'log_spectral_norm-depth']) expect(html).toContain(`data-figure="${fig}"`);
     expect(html).toContain('<h2>Summary</h2>');
     expect(statSync(file).size).toBeLessThan(5_000_000);

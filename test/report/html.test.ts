@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { defaultNames, layerDiffs, countWarnings, compareResults, formatCompareText, type CompareInput } from '../../src/report/compare.js';
 import { escapeHtml, uniquifySvgIds, detailsTable, analyzeReportHtml } from '../../src/report/html.js';
-import type { Row } from '../../src/metrics/extensions.js';
+import type { Row } from '../../src/shared/rows.js';
 
 const row = (id: number, name: string, alpha: number, extra: Row = {}): Row => ({ layer_id: id, name, alpha, status: alpha < 0 ? 'failed' : 'success', ...extra });
 

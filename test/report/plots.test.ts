@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { WeightWatcher } from '../../src/index.js';
 import type { LayerResult } from '../../src/engine/layer.js';
-import type { Row } from '../../src/metrics/extensions.js';
+import type { Row } from '../../src/shared/rows.js';
 import { svdvalsSync } from '../../src/native/binding.js';
 import {
   renderLayerPlots, renderModelPlots, svgToPng, layerFigureSpecs, modelFigureSpecs, layerPlotId, fontFiles, LAYER_FIGURES,
@@ -208,14 +208,14 @@ describe('per-layer figures for minigpt/big-data', () => {
     const svg = (await renderLayerPlots(layer, { figures: ['esd'] })).esd!;
     const t = texts(svg);
     expect(t).toContain(`Log-Log ESD for Layer ${row.layer_id}`);
-    expect(t).toContain(`α=${fmt(row.alpha as number)}; D_KS=${fmt(row.D as number)}; λ_min=${fmt(row.xmin as number)}; σ=${fmt(row.sigma as number)}`);
+    expect(t).toContain(`α=${fmt(row.alpha)}; D_KS=${fmt(row.D)}; λ_min=${fmt(row.xmin)}; σ=${fmt(row.sigma)}`);
     expect(t).toContain('λ_min (xmin)');
     const x = ruleX(svg, `xmin = ${row.xmin}`);
     expect(x).toBeDefined();
     const spec = layerFigureSpecs(layer, { figures: ['esd'] }).esd!;
     const sc = xScale(spec);
     expect(sc.type).toBe('log');
-    expect(Math.abs(x! - pixel(row.xmin as number, sc, 480))).toBeLessThan(0.6);
+    expect(Math.abs(x! - pixel(row.xmin, sc, 480))).toBeLessThan(0.6);
     // histogram bars (100 log bins, zero bins dropped) + 2 line paths (tail pdf, fitted power law)
     const rects = svg.match(/<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)<\/g>/)![1]!.match(/<path /g)!.length;
     expect(rects).toBeGreaterThan(50);
@@ -231,8 +231,8 @@ describe('per-layer figures for minigpt/big-data', () => {
     const svgs = await renderLayerPlots(layer, { figures: ['esd-linear', 'esd-loglin'] });
     expect(texts(svgs['esd-linear']!)).toContain(`Lin-Lin ESD for Layer ${row.layer_id}`);
     const xl = ruleX(svgs['esd-linear']!, `xmin = ${row.xmin}`)!;
-    expect(Math.abs(xl - pixel(row.xmin as number, xScale(specs['esd-linear']!), 480))).toBeLessThan(0.6);
-    const lx = Math.log10(row.xmin as number), lm = Math.log10(row.xmax as number);
+    expect(Math.abs(xl - pixel(row.xmin, xScale(specs['esd-linear']!), 480))).toBeLessThan(0.6);
+    const lx = Math.log10(row.xmin), lm = Math.log10(row.xmax!);
     expect(texts(svgs['esd-loglin']!)).toContain(`Log-Lin ESD for Layer ${row.layer_id}`);
     const sc = xScale(specs['esd-loglin']!);
     expect(Math.abs(ruleX(svgs['esd-loglin']!, `log10 xmin = ${lx}`)! - pixel(lx, sc, 480))).toBeLessThan(0.6);
@@ -248,12 +248,12 @@ describe('per-layer figures for minigpt/big-data', () => {
     expect(texts(svgs['alpha-vs-xmin']!)).toContain(`α vs xmin for Layer ${row.layer_id}`);
     for (const name of ['ks-vs-xmin', 'alpha-vs-xmin'] as const) {
       const spec = layerFigureSpecs(layer, { figures: [name] })[name]!;
-      expect(Math.abs(ruleX(svgs[name]!, `xmin = ${row.xmin}`)! - pixel(row.xmin as number, xScale(spec), 480))).toBeLessThan(0.6);
+      expect(Math.abs(ruleX(svgs[name]!, `xmin = ${row.xmin}`)! - pixel(row.xmin, xScale(spec), 480))).toBeLessThan(0.6);
     }
     // the fitted xmin is the candidate with the smallest D
     let best = 0;
     for (let i = 1; i < fit.Ds!.length; i++) if (fit.Ds![i]! < fit.Ds![best]!) best = i;
-    expect(fit.xmins![best]).toBeCloseTo(row.xmin as number, 10);
+    expect(fit.xmins![best]).toBeCloseTo(row.xmin, 10);
     // alpha guides at 2 and 6
     expect(svgs['alpha-vs-xmin']).toContain('aria-label="alpha = 2"');
     expect(svgs['alpha-vs-xmin']).toContain('aria-label="alpha = 6"');
@@ -262,12 +262,12 @@ describe('per-layer figures for minigpt/big-data', () => {
   it('randomized ESD overlay with correlation traps, MP fits with bulk edges', async () => {
     const ww = new WeightWatcher(BIG);
     const layer = layers[2]!; // h.0.mlp.c_fc, 768×3072
-    const [mat] = await ww.getWeights(layer.row.layer_id as number);
+    const [mat] = await ww.getWeights(layer.row.layer_id);
     const data = Float32Array.from(mat!.data);
     data[17] = 40 * Math.max(...data.slice(0, 1000).map(Math.abs)); // a huge entry → a correlation trap
     const rand = randomizedEvals(data, mat!.rows, mat!.cols, 7);
     const evals = layer.evals!;
-    const Q = layer.row.Q as number;
+    const Q = layer.row.Q;
     const W = (e: Float64Array) => Math.sqrt(e.length / e.reduce((s, v) => s + v, 0));
     const mp = { sigma_mp: 0.8, Q, W_scale: W(evals), num_spikes: 12, mp_softrank: 0.3 };
     const rmp = { sigma_mp: 1.0, Q, W_scale: W(rand), num_spikes: 1, mp_softrank: 0.5 };
@@ -286,7 +286,7 @@ describe('per-layer figures for minigpt/big-data', () => {
     expect(texts(r).some((t) => /correlation traps: [1-9]/.test(t))).toBe(true);
 
     const m = svgs['mp-fit']!;
-    const { a, b, cutoff } = mpEdges(0.8, Q, layer.row.M as number);
+    const { a, b, cutoff } = mpEdges(0.8, Q, layer.row.M);
     expect(texts(m)).toContain(`MP ESD for layer ${layer.row.layer_id} ${layer.row.name}`);
     expect(m).toContain(`aria-label="bulk_max (rescaled) = ${b}"`);
     expect(m).toContain(`aria-label="bulk_min (rescaled) = ${a}"`);

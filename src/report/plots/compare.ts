@@ -4,7 +4,7 @@
  * against the first model for layers whose names match, and a side-by-side table of the summary
  * metrics with the α > 6 / α < 2 layer counts.
  */
-import type { Row } from '../../metrics/extensions.js';
+import type { Row } from '../../shared/rows.js';
 import { fmt, histogram, num } from './data.js';
 import { ALPHA_HIST_CAP, alphaEdges, clampToEdges, guideRules, validAlphas } from './model.js';
 import type { VlSpec } from './render.js';

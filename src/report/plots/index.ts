@@ -8,7 +8,7 @@
  *   const png = svgToPng(svgs.esd);
  */
 import type { LayerResult } from '../../engine/layer.js';
-import type { Row } from '../../metrics/extensions.js';
+import type { Row } from '../../shared/rows.js';
 import { layerFigureSpecs, type LayerPlotOptions } from './layer.js';
 import { modelFigureSpecs, type ModelPlotOptions } from './model.js';
 import { renderSvg, type VlSpec } from './render.js';

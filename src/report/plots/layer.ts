@@ -8,7 +8,7 @@
  * `<what> = <full-precision value>` so the SVG can be checked (and read by screen readers).
  */
 import type { LayerResult } from '../../engine/layer.js';
-import type { Row } from '../../metrics/extensions.js';
+import type { Row } from '../../shared/rows.js';
 import { finiteValues, fmt, histogram, linearEdges, linspace, logEdges, minMax, num, powerlawPdf, type Bin } from './data.js';
 import type { VlSpec } from './render.js';
 

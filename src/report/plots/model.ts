@@ -3,7 +3,7 @@
  * depth (alpha with the α = 2 / α = 6 guide lines, log_spectral_norm, or a column named by the
  * caller). Failed fits (alpha = −1) and non-finite values are left out and counted in the subtitle.
  */
-import type { Row } from '../../metrics/extensions.js';
+import type { Row } from '../../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../../metrics/powerlaw.js';
 import { fmt, histogram, linspace, minMax, num } from './data.js';
 import type { VlSpec } from './render.js';

@@ -1,22 +1,31 @@
 /**
  * Every failure the package reports is a WeightWatcherError with a stable `code`, so callers can
- * branch on the kind of failure without parsing messages.
+ * branch on the kind of failure without parsing messages. ERROR_CODES is the one list of codes:
+ * the native core's codeName() (native/core/status.h) maps onto it.
  */
-export type ErrorCode =
-  | 'E_USAGE' // bad option or argument
-  | 'E_NOT_FOUND' // path or layer does not exist
-  | 'E_FORMAT' // file is not in the expected format / unknown format
-  | 'E_CORRUPT' // header, offset or shape inconsistent with the file
-  | 'E_UNSUPPORTED' // valid file but a feature we do not handle (dtype, pickle global, …)
-  | 'E_UNSAFE' // refused because it would execute code (pickle globals) or read other files (HDF5 links)
-  | 'E_IO' // read failure
-  | 'E_SHAPE' // tensor shape not usable for this operation
-  | 'E_NONFINITE' // NaN or Inf where finite numbers are required
-  | 'E_EMPTY' // zero-size input
-  | 'E_LAPACK' // LAPACK returned info != 0
-  | 'E_FIT' // power-law / MP fit could not be made
-  | 'E_NATIVE' // native addon missing or failed to load
-  | 'E_INTERNAL';
+export const ERROR_CODES = [
+  'E_USAGE', // bad option or argument
+  'E_NOT_FOUND', // path or layer does not exist
+  'E_FORMAT', // file is not in the expected format / unknown format
+  'E_CORRUPT', // header, offset or shape inconsistent with the file
+  'E_UNSUPPORTED', // valid file but a feature we do not handle (dtype, pickle global, …)
+  'E_UNSAFE', // refused because it would execute code (pickle globals) or read other files (HDF5 links)
+  'E_IO', // read failure
+  'E_SHAPE', // tensor shape not usable for this operation
+  'E_NONFINITE', // NaN or Inf where finite numbers are required
+  'E_EMPTY', // zero-size input
+  'E_LAPACK', // LAPACK returned info != 0
+  'E_FIT', // power-law / MP fit could not be made
+  'E_NOMEM', // an allocation failed (native out of memory)
+  'E_NATIVE', // native addon missing or failed to load
+  'E_INTERNAL', // a bug: an unexpected exception
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
+}
 
 export class WeightWatcherError extends Error {
   readonly code: ErrorCode;

@@ -3,10 +3,12 @@
  * translate calls directly; camelCase aliases are accepted), defaults (spec §1.1) and the
  * reference's validation rules (§1.2) with messages that say what was wrong.
  */
-import { WeightWatcherError } from '../util/errors.js';
-import type { FixFingers } from '../metrics/powerlaw.js';
+import { WeightWatcherError } from './errors.js';
 
 export type LayerFilter = number | string;
+
+/** fix_fingers: off, restrict xmin candidates to the ESD peak, or clip the largest eigenvalues. */
+export type FixFingers = false | 'xmin_peak' | 'clip_xmax';
 
 export interface AnalyzeOptions {
   /** Layer filters: ids (all ≥ 0 to keep, negative to exclude), types ('dense', 'conv2d', …), names ('-name' excludes). */

@@ -1,0 +1,67 @@
+/**
+ * `weightwatcher compare A B [C …]`: models (or saved results) side by side. Arguments are checked
+ * here; the analysis, figures and report (vega, resvg) load only when the command runs.
+ */
+import { extname } from 'node:path';
+import { str, usageError } from '../args.js';
+import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
+
+export interface CompareArgs {
+  inputs: string[];
+  plot?: string;
+  report?: string;
+  json?: string;
+  names?: string[];
+}
+
+function compareArgs(argv: readonly string[]): CompareArgs {
+  const { values, positionals } = parseCommandArgs(compare, argv);
+  const args: CompareArgs = { inputs: positionals };
+  const names = str(values, 'names');
+  for (const k of ['plot', 'report', 'json'] as const) {
+    const v = str(values, k);
+    if (v !== undefined) args[k] = v;
+  }
+  if (names !== undefined) args.names = names.split(',').map((s) => s.trim());
+  if (args.inputs.length < 2) throw usageError(`compare needs at least two models to compare (got ${args.inputs.length})`);
+  if (args.names && args.names.length !== args.inputs.length) throw usageError(`--names has ${args.names.length} names for ${args.inputs.length} models`);
+  if (args.names && args.names.some((n) => !n)) throw usageError('--names has an empty name');
+  if (args.names && new Set(args.names).size !== args.names.length) throw usageError('--names must be distinct');
+  if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) throw usageError(`--plot ${args.plot}: the file name must end in .png or .svg`);
+  if (args.report !== undefined && !/\.html?$/i.test(args.report)) throw usageError(`--report ${args.report}: the file name must end in .html`);
+  return args;
+}
+
+export const compare: Command = {
+  name: 'compare',
+  summary: 'compare models or saved results side by side',
+  usage: 'A B [C …] [options]',
+  description: `Each of A, B, … is a model path (analysed with default options) or a saved result (.json with
+{details, summary, meta}, as written by analyze --json). Prints the side-by-side summary, the number
+of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.`,
+  options: [
+    {
+      title: 'output',
+      options: {
+        plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
+        report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
+        json: { type: 'string', value: 'FILE', description: 'write the comparison (summaries, counts, per-layer differences) as JSON' },
+        names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
+      },
+    },
+  ],
+  examples: [
+    'compare init/model.safetensors trained/model.safetensors',
+    'compare before.json after.json --names before,after --plot compare.png',
+    'compare a.safetensors b.safetensors c.safetensors --report compare.html --json compare.json',
+  ],
+  async run(argv, io) {
+    const args = compareArgs(argv);
+    return (await import('../plot-commands.js')).compareModels(args, io);
+  },
+};
+
+/** compare as the CLI runs it (help, messages, exit codes), for callers without the dispatcher. */
+export function runCompare(argv: string[], io: Io): Promise<number> {
+  return runCommand(compare, argv, io);
+}

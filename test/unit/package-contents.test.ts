@@ -1,0 +1,19 @@
+/** What `npm pack` ships: the build, the native sources and the install script — no test code. */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+describe('npm package contents', () => {
+  it('lists dist, native sources, binding.gyp, the install script, README and LICENSE, and no tests or maps', () => {
+    // --ignore-scripts: no prepack rebuild (other test files run the built CLI meanwhile).
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs', 'native/core/status.h', 'native/napi/addon.cc']) expect(files).toContain(f);
+    const unexpected = files.filter((f) => !/^(dist\/|native\/(core|napi)\/|prebuilds\/)/.test(f) && !['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs'].includes(f));
+    expect(unexpected).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => /(^|\/)(test|tests|helpers|bench)\//.test(f) || /\.test\./.test(f))).toEqual([]);
+  });
+});
