@@ -94,13 +94,17 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { entry, file, wasmHeapLimit, slabBytes, maxAttributeBytes } = workerData;
 const fdSlots = new Int32Array(workerData.fdSlots);
 
-// libhdf5 prints its error stack and Emscripten its warnings: keep them for messages instead.
+// libhdf5 prints its error stack and Emscripten its warnings: keep the latest for messages instead.
 let diagnostics = '';
-for (const k of ['log', 'info', 'warn', 'error', 'debug']) console[k] = (...a) => { diagnostics += a.join(' ') + '\n'; };
+let hdf5Error = false;
+function capture(text) {
+  if (text.includes('HDF5-DIAG')) hdf5Error = true;
+  diagnostics = (diagnostics + text).slice(-65536);
+}
+for (const k of ['log', 'info', 'warn', 'error', 'debug']) console[k] = (...a) => capture(a.join(' ') + '\n');
 
 // Cap the WebAssembly heap: refuse to grow it past the limit, so libhdf5's malloc returns NULL.
 let heapRefused = false;
-let heapCapped = false;
 const instantiate = WebAssembly.instantiate;
 WebAssembly.instantiate = function (binary, imports) {
   const env = imports && imports.env;
@@ -110,7 +114,6 @@ WebAssembly.instantiate = function (binary, imports) {
       if ((requested >>> 0) > wasmHeapLimit) { heapRefused = true; return 0; }
       return grow(requested);
     };
-    heapCapped = true;
   }
   return instantiate.apply(this, arguments);
 };
@@ -129,7 +132,7 @@ function sandbox(FS) {
   const write = FS.write;
   FS.write = function (stream, buffer, offset, length) {
     if (stream && (stream.fd === 1 || stream.fd === 2)) {
-      diagnostics += Buffer.from(buffer.subarray(offset, offset + length)).toString('utf8');
+      capture(Buffer.from(buffer.subarray(offset, offset + length)).toString('utf8'));
       return length;
     }
     return write.apply(this, arguments);
@@ -183,7 +186,7 @@ function failure(what) {
   if (heapRefused) {
     heapRefused = false;
     diagnostics = '';
-    return new Refusal('memory', what + ' needs more memory than the HDF5 reader may use');
+    return new Refusal('memory', what + ': it needs more memory than the HDF5 reader may use');
   }
   return new Refusal('hdf5', what + ' (HDF5: ' + hdf5Reason() + ')');
 }
@@ -196,6 +199,7 @@ function failure(what) {
 function h5(what, call) {
   let r;
   diagnostics = '';
+  hdf5Error = false;
   try {
     r = call();
   } catch (e) {
@@ -204,7 +208,7 @@ function h5(what, call) {
     if (e instanceof Refusal || !e || e.constructor !== Error) throw e;
     throw failure(what);
   }
-  if (denied.length || heapRefused || (typeof r === 'number' && r < 0) || (typeof r === 'bigint' && r < 0n) || diagnostics.includes('HDF5-DIAG')) {
+  if (denied.length || heapRefused || (typeof r === 'number' && r < 0) || (typeof r === 'bigint' && r < 0n) || hdf5Error) {
     throw failure(what);
   }
   return r;
@@ -331,9 +335,7 @@ const ops = {
     WebAssembly.instantiate = () => Promise.reject(new Error('blocked'));
     WebAssembly.Module = function () { throw new Error('blocked'); };
     for (let n = M.get_plugin_search_paths().length; n > 0; n--) M.remove_plugin_search_path(0);
-    diagnostics = '';
     fid = h5('not a readable HDF5 file', () => M.open(file, M.H5F_ACC_RDONLY, false, -1, -1));
-    return { heapCapped };
   },
   attr: ({ path, name }) => (kindOf(path) === 'group' || kindOf(path) === 'dataset' ? readAttr(path, name) : undefined),
   children: ({ path }) => (kindOf(path) === 'group' ? [...membersOf(path)] : undefined),
@@ -354,9 +356,11 @@ const ops = {
     const outSize = dtype === 'F64' ? 4 : size;
     const count = meta.total_size;
     const out = new ArrayBuffer(count * outSize);
-    if (count === 0) return { buffer: out, dtype: dtype === 'F64' ? 'F32' : dtype };
-    // Slabs of at most slabBytes: whole trailing dimensions that fit, stepping along the outermost axis that fits
-    // (rounded to the chunk size, so each compressed chunk is decoded once per slab).
+    // float64 is narrowed here (a float32 buffer crosses); 16-bit types cross as they are.
+    const result = { buffer: out, dtype: dtype === 'F64' ? 'F32' : dtype };
+    if (count === 0) return result;
+    // Slabs of at most slabBytes: whole trailing dimensions that fit, stepping along the outermost
+    // axis that does not (rounded to the chunk size, so a compressed chunk is decoded once per slab).
     let axis = shape.length - 1;
     let inner = size;
     while (axis >= 0 && inner * shape[axis] <= slabBytes) inner *= shape[axis--];
@@ -374,9 +378,9 @@ const ops = {
     try {
       if (axis < 0) {
         readSlab(path, null, null, ptr, count, size, dtype, out, 0);
-        return { buffer: out, dtype: dtype === 'F64' ? 'F32' : dtype };
+        return result;
       }
-      // Odometer over the axes before \`axis\`, one index each; \`axis\` advances by \`step\`.
+      // Odometer over the axes before 'axis', one index each; 'axis' advances by 'step'.
       const index = new Array(rank).fill(0);
       let written = 0;
       for (;;) {
@@ -388,7 +392,7 @@ const ops = {
         written += elems;
         index[axis] += n;
         let a = axis;
-        while (a >= 0 && index[a] >= shape[a]) { if (a === 0) return { buffer: out, dtype: dtype === 'F64' ? 'F32' : dtype }; index[a] = 0; index[--a]++; }
+        while (a >= 0 && index[a] >= shape[a]) { if (a === 0) return result; index[a] = 0; index[--a]++; }
       }
     } finally {
       M._free(ptr);
