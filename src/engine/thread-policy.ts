@@ -8,9 +8,10 @@
  * and ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread,
  * and ?syrk/?getrf, which do scale, are the minor part. So the rule is: as many layers in flight
  * as there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
- * use — when there are fewer layers than cores and when memory caps the layers in flight. The
- * count is fixed for a run (multi-threaded BLAS-2 reductions round differently, and results must
- * not depend on timing), so the last layers of a run may leave cores idle.
+ * use when there are fewer layers than cores (or libuv threads). The count is fixed for a run and
+ * depends on nothing but the budget, the layer count and the threadpool: multi-threaded BLAS-2
+ * reductions round differently, and results must not depend on timing or free memory. So the last
+ * layers of a run, and a run whose layers in flight are capped by memory, may leave cores idle.
  *
  * OpenBLAS's thread count is process-wide (0.3.21 has no per-call setting), so all layers in flight
  * share one count: concurrency × blasThreads ≤ budget always holds.
@@ -79,28 +80,38 @@ export function threadBudget(threads: number | null, cores: number = availablePa
   return { budget: c, notice: `threads=${asked} is more than the ${c} cores of this machine: using ${c}` };
 }
 
+/**
+ * The part of the plan that sets each layer's BLAS thread count: a function of the budget, the
+ * number of layers and the threadpool only — never of free memory or timing — because the last
+ * bits of a decomposition depend on it (and sweeps split a model into jobs that must give the rows
+ * of one whole run, src/sweep/job.ts).
+ */
+export function layerThreads(layerCount: number, budget: number, pool: number = currentMachine().pool): { concurrency: number; blasThreads: number; limitedBy: ThreadPlan['limitedBy'] } {
+  let limitedBy: ThreadPlan['limitedBy'] = 'cores';
+  let concurrency = budget;
+  if (layerCount < concurrency) [concurrency, limitedBy] = [layerCount, 'layers'];
+  if (pool - 1 < concurrency) [concurrency, limitedBy] = [pool - 1, 'threadpool']; // one libuv thread stays free for reads
+  concurrency = Math.max(1, concurrency);
+  return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)), limitedBy };
+}
+
 export function threadPlan(layers: readonly LayerShape[], threads: number | null, machine: Machine = currentMachine()): ThreadPlan {
   const { budget, notice } = threadBudget(threads, machine.cores);
+  const base = layerThreads(layers.length, budget, machine.pool);
   const peak = layers.reduce((mx, l) => Math.max(mx, layerBytes(l)), 0);
   const prefetch = 1;
-  // One libuv thread stays free for file reads; memory holds (concurrency + prefetch) layers.
-  const byMemory = peak > 0 ? Math.floor(machine.memory / peak) - prefetch : budget;
-  const limits: [ThreadPlan['limitedBy'], number][] = [
-    ['cores', budget],
-    ['layers', layers.length],
-    ['threadpool', machine.pool - 1],
-    ['memory', byMemory],
-  ];
-  let [limitedBy, concurrency] = limits[0]!;
-  for (const [why, v] of limits) if (v < concurrency) [limitedBy, concurrency] = [why, v];
-  concurrency = Math.max(1, concurrency);
+  // Memory holds (concurrency + prefetch) layers. When it caps the layers in flight, the spare cores
+  // stay idle rather than change the BLAS thread count (see layerThreads).
+  const byMemory = peak > 0 ? Math.floor(machine.memory / peak) - prefetch : base.concurrency;
+  const memoryBound = byMemory < base.concurrency;
+  const concurrency = Math.max(1, memoryBound ? byMemory : base.concurrency);
   return {
     budget,
     ...(notice ? { notice } : {}),
     concurrency,
-    blasThreads: Math.max(1, Math.floor(budget / concurrency)),
+    blasThreads: base.blasThreads,
     prefetch: byMemory > concurrency ? prefetch : 0,
     layerBytes: peak,
-    limitedBy,
+    limitedBy: memoryBound ? 'memory' : base.limitedBy,
   };
 }

@@ -2,12 +2,26 @@
 import { WeightWatcher } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
+import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
+import type { Summary } from '../../report/summary.js';
+import type { SkippedLayer } from '../../engine/plan.js';
+import type { LayerFailure } from '../../engine/analyze.js';
+import type { DetailsRow } from '../../shared/rows.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, tableWanted, writeOutputs } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { VERSION } from '../version.js';
 import { threadBudget } from '../../engine/thread-policy.js';
+import type { RunInfo } from '../../watcher.js';
+
+/** analyze --queue: one big model as layer-group jobs for workers on other machines. */
+const ANALYZE_QUEUE_OPTIONS = {
+  queue: QUEUE_OPTIONS.queue,
+  'layers-per-job': { ...QUEUE_OPTIONS['layers-per-job'], default: '8' },
+  'queue-name': QUEUE_OPTIONS['queue-name'],
+  'poll-ms': QUEUE_OPTIONS['poll-ms'],
+  db: { type: 'string', value: 'FILE.sqlite', description: 'with --queue: keep the result in this results database (a rerun then finds it)' },
+} as const satisfies OptionSpecs;
 
 export const analyze: Command = {
   name: 'analyze',
@@ -21,6 +35,7 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
+    { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
   ],
   examples: [
     'analyze model.safetensors',
@@ -28,27 +43,40 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     'analyze model.safetensors --layers dense --min-evals 50 -q --json -',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze /shared/models/big --queue redis://queue-host:6379 --layers-per-job 8 --json out.json',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(analyze, argv);
     const path = modelArg(positionals, 'analyze');
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const progress = makeProgress(io.stderr, !values.quiet);
     const opts = toAnalyzeOptions(values);
     const plotDir = str(values, 'plot');
     const reportFile = str(values, 'report');
     const needEvals = plotDir !== undefined || reportFile !== undefined;
+    const queue = str(values, 'queue');
+    if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
+    if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
     const ww = new WeightWatcher(path);
-    const { notice } = threadBudget(opts.threads ?? null);
-    if (notice) io.stderr.write(`weightwatcher: note: ${notice}\n`);
-    let details;
-    try {
-      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
-    } finally {
-      progress.done();
+    let details: DetailsRow[];
+    let summary: Summary;
+    let run: { source: string; format: string; elapsedMs: number; skipped: SkippedLayer[]; failures: LayerFailure[] } & Partial<Pick<RunInfo, 'routes' | 'fallbacks' | 'routeStats' | 'threads'>>;
+    if (queue) {
+      const q = await (await import('../sweep-run.js')).analyzeOnQueue(path, opts, values, io);
+      ({ summary, run } = q);
+      details = q.details as DetailsRow[];
+      io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
+    } else {
+      const { notice } = threadBudget(opts.threads ?? null);
+      if (notice) io.stderr.write(`weightwatcher: note: ${notice}\n`);
+      const progress = makeProgress(io.stderr, !values.quiet);
+      try {
+        details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
+      } finally {
+        progress.done();
+      }
+      summary = ww.getSummary();
+      run = ww.lastRun!;
     }
-    const summary = ww.getSummary();
-    const run = ww.lastRun!;
     const meta = {
       tool: `weightwatcher (TypeScript) ${VERSION}`,
       source: run.source,
@@ -77,8 +105,8 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
       else {
         io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
         io.stdout.write('\n' + renderSummary(summary, details, { color }));
-        const routes = Object.entries(run.routes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
-        io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source}; spectra: ${routes})\n`);
+        const routes = run.routes ? `; spectra: ${Object.entries(run.routes).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+        io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source}${routes})\n`);
         if (run.skipped.length) io.stdout.write(`${run.skipped.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skipped)}`);
       }
     }
