@@ -44,13 +44,24 @@ function fill(rng: Random, n: number, heavy: boolean, scale: number): Float32Arr
   return out;
 }
 
-export async function writeGpt2Small(path: string, seed = 1): Promise<GeneratedTensor[]> {
-  const layout = gpt2SmallLayout();
+/**
+ * Streams a safetensors file of 2-D tensors to disk, one tensor at a time: `data(t, rng)` makes
+ * each tensor's bytes (little-endian `dtype`) when it is written.
+ */
+async function writeSafetensorsStream(
+  path: string,
+  layout: readonly GeneratedTensor[],
+  dtype: 'F32' | 'BF16',
+  seed: number,
+  data: (t: GeneratedTensor, rng: Random) => Uint8Array,
+  onTensor?: (i: number, total: number) => void,
+): Promise<void> {
+  const size = dtype === 'F32' ? 4 : 2;
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const t of layout) {
-    const bytes = t.rows * t.cols * 4;
-    header[t.name] = { dtype: 'F32', shape: [t.rows, t.cols], data_offsets: [offset, offset + bytes] };
+    const bytes = t.rows * t.cols * size;
+    header[t.name] = { dtype, shape: [t.rows, t.cols], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -62,13 +73,18 @@ export async function writeGpt2Small(path: string, seed = 1): Promise<GeneratedT
     await fh.write(len);
     await fh.write(json);
     const rng = new Random(seed);
-    for (const t of layout) {
-      const data = fill(rng, t.rows * t.cols, t.heavy, 0.02);
-      await fh.write(new Uint8Array(data.buffer));
+    for (let i = 0; i < layout.length; i++) {
+      await fh.write(data(layout[i]!, rng));
+      onTensor?.(i + 1, layout.length);
     }
   } finally {
     await fh.close();
   }
+}
+
+export async function writeGpt2Small(path: string, seed = 1): Promise<GeneratedTensor[]> {
+  const layout = gpt2SmallLayout();
+  await writeSafetensorsStream(path, layout, 'F32', seed, (t, rng) => new Uint8Array(fill(rng, t.rows * t.cols, t.heavy, 0.02).buffer));
   return layout;
 }
 
@@ -115,30 +131,6 @@ function fillBf16(rng: Random, n: number, heavy: boolean, scale: number): Uint16
 }
 
 export async function writeBigModel(path: string, layout = bigLayout(), seed = 7, onTensor?: (i: number, total: number) => void): Promise<GeneratedTensor[]> {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const t of layout) {
-    const bytes = t.rows * t.cols * 2;
-    header[t.name] = { dtype: 'BF16', shape: [t.rows, t.cols], data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
-  const fh = await open(path, 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    await fh.write(len);
-    await fh.write(json);
-    const rng = new Random(seed);
-    for (let i = 0; i < layout.length; i++) {
-      const t = layout[i]!;
-      const data = fillBf16(rng, t.rows * t.cols, t.heavy, 0.02);
-      await fh.write(new Uint8Array(data.buffer));
-      onTensor?.(i + 1, layout.length);
-    }
-  } finally {
-    await fh.close();
-  }
+  await writeSafetensorsStream(path, layout, 'BF16', seed, (t, rng) => new Uint8Array(fillBf16(rng, t.rows * t.cols, t.heavy, 0.02).buffer), onTensor);
   return layout;
 }

@@ -2,12 +2,13 @@
  * How many layers are decomposed at once, with how many OpenBLAS threads each, and how far reads
  * run ahead (docs/performance.md).
  *
- * Measured (bench/threads.bench.ts, 2-core AVX-512, OpenBLAS 0.3.21): for every route and every
- * shape from 768 to 8192, two layers with one BLAS thread each finish sooner than the same two
- * layers one after the other with two threads each — the Gram route's ?syevd tridiagonalisation
- * and ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread,
- * and ?syrk/?getrf, which do scale, are the minor part. So the rule is: as many layers in flight
- * as there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
+ * Measured (`npm run bench -- --only threads`, 2-core AVX-512, OpenBLAS 0.3.21): two copies of one
+ * decomposition finish sooner at once with one BLAS thread each than one after the other with two
+ * threads, for both methods and every shape tried (768², 3072×768, 2048², 8192×2048, 4096²):
+ * 1.4–6× on a loaded machine (docs/performance.md). The Gram route's ?syevd tridiagonalisation and
+ * ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread; ?syrk
+ * and ?getrf, which do scale, are the smaller part. So the rule is: as many layers in flight as
+ * there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
  * use when there are fewer layers than cores (or libuv threads). The count is fixed for a run and
  * depends on nothing but the budget, the layer count and the threadpool: multi-threaded BLAS-2
  * reductions round differently, and results must not depend on timing or free memory. So the last
