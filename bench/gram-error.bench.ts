@@ -13,7 +13,7 @@ import { FAMILIES, makeMatrix } from './matrices.js';
 const args = process.argv.slice(2);
 const maxN = Number(args[args.indexOf('--max-n') + 1] ?? 0) || 1024;
 const U = 2 ** -53;
-const C_USED = 20; // kGramErrorC in native/core/gram.h
+const C_USED = 32; // kGramErrorC in native/core/gram.h
 
 const sizes = [32, 64, 128, 256, 512, 1024, 2048].filter((n) => n <= maxN);
 let worst = { ratio: 0, what: '' };
