@@ -4,7 +4,7 @@
  * decompositions; rows come out in reference order. At most concurrency + prefetch layers are in
  * memory.
  */
-import type { TensorStore } from '../formats/types.js';
+import type { TensorEntry, TensorStore } from '../formats/types.js';
 import { Random } from '../shared/random.js';
 import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { withBlasThreads } from '../native/blas-threads.js';
@@ -44,8 +44,8 @@ function layerRandom(seed: number | null, layerId: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
-function layerShape(store: TensorStore, layer: PlannedLayer): LayerShape {
-  const entry = store.list().find((e) => e.name === layer.spec.tensor);
+function layerShape(entries: ReadonlyMap<string, TensorEntry>, layer: PlannedLayer): LayerShape {
+  const entry = layer.spec.tensor === undefined ? undefined : entries.get(layer.spec.tensor);
   const count = layer.spec.shape.reduce((a, b) => a * b, 1);
   const size = entry ? dtypeSize(entry.dtype) : undefined;
   // Dense F32/F16/BF16 weights are held as read; anything else is decoded to float32 as well.
@@ -64,7 +64,8 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   const { layers, skipped } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
-  const plan = threadPlan(layers.map((l) => layerShape(store, l)), o.threads);
+  const entries = new Map(store.list().map((e) => [e.name, e]));
+  const plan = threadPlan(layers.map((l) => layerShape(entries, l)), o.threads);
   // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
   const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
   let nextRead = 0;
