@@ -6,24 +6,30 @@
  *
  *   npm run bench:gram-error              # n up to 1024
  *   npm run bench:gram-error -- --max-n 2048
+ *   npm run bench:gram-error -- --min-n 4096 --max-n 4096 --max-elements 33554432 --families gaussian,int8
+ *   (n ≥ 3072 takes the two-stage eigensolver: check it separately like this)
  */
 import { svdvalsDetailed } from '../src/native/binding.js';
 import { FAMILIES, makeMatrix } from './matrices.js';
 
 const args = process.argv.slice(2);
-const maxN = Number(args[args.indexOf('--max-n') + 1] ?? 0) || 1024;
+const opt = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const maxN = Number(opt('max-n') ?? 0) || 1024;
+const minN = Number(opt('min-n') ?? 0) || 32;
+const maxElements = Number(opt('max-elements') ?? 0) || 2048 * 2048 * 2;
+const families = opt('families') ? (opt('families')!.split(',') as typeof FAMILIES[number][]) : FAMILIES;
 const U = 2 ** -53;
 const C_USED = 32; // kGramErrorC in native/core/gram.h
 
-const sizes = [32, 64, 128, 256, 512, 1024, 2048].filter((n) => n <= maxN);
+const sizes = [32, 64, 128, 256, 512, 1024, 2048, 3072, 4096, 8192].filter((n) => n >= minN && n <= maxN);
 let worst = { ratio: 0, what: '' };
 const byFamily = new Map<string, number>();
 const byN = new Map<number, number>();
 console.log(`family       shape        max|Δλ|/(√n·ε·λmax)   κ(λ)`);
-for (const family of FAMILIES) {
+for (const family of families) {
   for (const n of sizes) {
     for (const q of [1, 2, 4, 8]) {
-      if (n * n * q > 2048 * 2048 * 2) continue;
+      if (n * n * q > maxElements) continue;
       for (const wide of [false, true]) {
         const [rows, cols] = wide ? [n, n * q] : [n * q, n];
         if (wide && q === 1) continue;

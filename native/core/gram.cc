@@ -24,8 +24,20 @@ void syrk(bool trans, size_t n, size_t k, const float* x, size_t ld, bool accumu
   cblas_ssyrk(CblasColMajor, CblasUpper, trans ? CblasTrans : CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x,
               static_cast<blasint>(ld), accumulate ? 1.0f : 0.0f, g, static_cast<blasint>(n));
 }
-lapack_int syevd(size_t n, double* g, double* w) { return LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', static_cast<lapack_int>(n), g, static_cast<lapack_int>(n), w); }
-lapack_int syevd(size_t n, float* g, float* w) { return LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', static_cast<lapack_int>(n), g, static_cast<lapack_int>(n), w); }
+// From this order on, the two-stage tridiagonalisation (full → band with BLAS-3, then band →
+// tridiagonal) beats ?sytrd's half-BLAS-2 reduction, most when several layers share the memory
+// bus (measured at 3072 and 4096, alone and two at once; docs/performance.md). Values only, as
+// LAPACK 3.11's ?syevd_2stage supports.
+constexpr size_t kTwoStageOrder = 3072;
+
+lapack_int syevd(size_t n, double* g, double* w) {
+  const auto ni = static_cast<lapack_int>(n);
+  return n >= kTwoStageOrder ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+}
+lapack_int syevd(size_t n, float* g, float* w) {
+  const auto ni = static_cast<lapack_int>(n);
+  return n >= kTwoStageOrder ? LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+}
 
 }  // namespace
 

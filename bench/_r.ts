@@ -1,0 +1,11 @@
+import { svdvalsDetailed, setBlasThreads } from '../src/native/binding.js';
+import { makeMatrix } from './matrices.js';
+setBlasThreads(1);
+const n = Number(process.argv[2] ?? 4096);
+const w = makeMatrix('gaussian', n, n, n * 7 + n);
+let t0 = performance.now();
+const s = await svdvalsDetailed(w, n, n, { method: 'fast', rankN: n });
+console.log(n, s.route, 'it', s.refineIterations, 'b', s.refineBlock, 'gram', s.gramSeconds.toFixed(2), 'refine', s.refineSeconds.toFixed(2), 'total', ((performance.now() - t0) / 1000).toFixed(2));
+t0 = performance.now();
+const a = await svdvalsDetailed(w, n, n, { method: 'accurate' });
+console.log('gesdd', a.gesddSeconds.toFixed(2), ((performance.now() - t0) / 1000).toFixed(2));
