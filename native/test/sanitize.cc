@@ -116,6 +116,17 @@ int main() {
       if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F64, m, n}, o, out).isOk()) return std::puts("refinement failed"), 1;
     }
   }
+  // The two-stage eigensolver path (Gram order ≥ 3072), once, values only.
+  {
+    const size_t m = 3100, n = 3072;
+    std::vector<float> w(m * n);
+    for (auto& x : w) x = static_cast<float>(normal(g));
+    ww::SpectrumOptions o;
+    o.method = ww::Method::Fast;
+    o.refineMin = false;
+    ww::Spectrum out;
+    if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, out).isOk() || out.evals.size() != n) return std::puts("two-stage Gram failed"), 1;
+  }
   // σmin with hostile eigenvalue estimates: wrong length, zeros, NaN, no gap.
   {
     std::vector<double> a(16 * 16);
