@@ -15,4 +15,7 @@ export { openNpy, openNpz } from './formats/npy.js';
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
 export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
-export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export type { LayerResult } from './engine/layer.js';
+// The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is
+// the 'weightwatcher/plots' entry (src/plots.ts); these two load it on first call.
+export { renderLayerPlots, renderModelPlots } from './lazy-plots.js';
