@@ -65,12 +65,19 @@ export class WeightWatcher {
     }
   }
 
-  /** Per-layer metrics with the reference's column names and order. */
-  async analyze(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<DetailsRow[]> {
-    const { model, ...rest } = options;
+  /**
+   * Per-layer metrics with the reference's column names and order.
+   *
+   * `onLayer` receives each layer's full result (row, ESD, fit arrays) as soon as the layer is done,
+   * in completion order, without keep_evals: a consumer such as the plot writer renders a layer and
+   * lets its arrays go, so a big model's ESDs are never all in memory. The analysis waits for a
+   * returned promise; an exception stops the run and rejects analyze().
+   */
+  async analyze(options: AnalyzeOptions & { model?: ModelInput; onLayer?: (layer: LayerResult) => void | Promise<void> } = {}): Promise<DetailsRow[]> {
+    const { model, onLayer, ...rest } = options;
     const o = resolveOptions(rest);
     return this.withStore(model, async (store) => {
-      const run = await runAnalysis(store, o);
+      const run = await runAnalysis(store, o, onLayer ? { onLayer } : {});
       this.layerResults = run.results;
       this.details = normalizeRows(run.results.map((r) => r.row));
       this.lastRun = { skipped: run.skipped, failures: run.failures, elapsedMs: run.elapsedMs, source: store.source, format: store.format };

@@ -46,13 +46,28 @@ function layerRandom(seed: number | null, index: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
 }
 
-export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
+export interface AnalysisHooks {
+  /**
+   * Called with each finished layer's full result (row, ESD, fit arrays, extension data), in
+   * completion order, whether or not keep_evals is set; the run waits for a returned promise (so a
+   * slow consumer holds the analysis back instead of piling up ESDs). Without keep_evals the run
+   * keeps only the rows. An exception stops the run and rejects it.
+   */
+  onLayer?: (result: LayerResult) => void | Promise<void>;
+}
+
+export async function runAnalysis(store: TensorStore, o: ResolvedOptions, hooks: AnalysisHooks = {}): Promise<AnalysisRun> {
   const started = performance.now();
+  const { onLayer } = hooks;
+  // The layer pipeline keeps ESDs and fit arrays when the hook needs them; the run stores them only with keep_evals.
+  const lo = onLayer && !o.keep_evals ? { ...o, keep_evals: true } : o;
+  const kept = (rs: LayerResult[]) => (o.keep_evals ? rs : rs.map((r) => ({ row: r.row })));
   // Iterator variants, in the reference's priority order (spec §1.10).
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   if (variant) {
-    const { results, skipped } = await variant(store, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], elapsedMs: performance.now() - started };
+    const { results, skipped } = await variant(store, lo, layerRandom(o.seed, 0));
+    for (const r of results) await onLayer?.(r);
+    return { results: kept(results), skipped, failures: [], elapsedMs: performance.now() - started };
   }
   const { layers, skipped } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
@@ -60,16 +75,25 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
   let next = 0;
   let done = 0;
+  let stopped = false;
   const worker = async () => {
-    while (next < layers.length) {
+    while (!stopped && next < layers.length) {
       const i = next++;
       const layer = layers[i]!;
+      let results: LayerResult[] | undefined;
       try {
         const mats = await readLayerMatrices(store, layer);
-        perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, i));
+        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, i));
+        perLayer[i] = kept(results);
       } catch (e) {
         // A bad layer fails that layer, not the run.
         failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };
+      }
+      try {
+        if (!stopped) for (const r of results ?? []) await onLayer?.(r);
+      } catch (e) {
+        stopped = true; // the consumer failed: stop taking layers
+        throw e;
       }
       done++;
       o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });

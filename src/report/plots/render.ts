@@ -11,6 +11,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
 import { Resvg } from '@resvg/resvg-js';
 import { ESTIMATE, loadFontMetrics, type FontMetrics } from './fontmetrics.js';
+import { encodePng } from './png.js';
 
 /** A Vega-Lite spec as plain JSON (the figure builders produce these). */
 export type VlSpec = Record<string, unknown>;
@@ -70,11 +71,17 @@ function installTextMetrics(): void {
   };
 }
 
-/** Render a Vega-Lite spec to an SVG document string (headless: renderer 'none', no DOM). */
+/**
+ * Render a Vega-Lite spec to an SVG document string (headless: renderer 'none', no DOM). The
+ * output depends on the spec alone: vega numbers clip paths and gradients with process-wide
+ * counters, which are reset for every figure, so a figure is the same bytes whichever process or
+ * worker renders it, and after whatever other figures.
+ */
 export async function renderSvg(spec: VlSpec): Promise<string> {
   installTextMetrics();
   const view = new vega.View(vega.parse(compileToVega(spec)), { renderer: 'none', logLevel: vega.Warn });
   try {
+    vega.resetSVGDefIds();
     return compactSvg(await view.toSVG());
   } finally {
     view.finalize();
@@ -126,7 +133,7 @@ export interface PngOptions {
   background?: string;
 }
 
-/** Rasterise an SVG document to PNG bytes with resvg. */
+/** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
 export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const files = fontFiles();
   const defaultFamily = files.some((f) => /DejaVuSans/.test(f)) ? 'DejaVu Sans' : files.some((f) => /Liberation/.test(f)) ? 'Liberation Sans' : files.length ? 'Arial' : '';
@@ -139,7 +146,8 @@ export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
     font,
     logLevel: 'off',
   });
-  return new Uint8Array(r.render().asPng());
+  const image = r.render();
+  return encodePng(image.pixels, image.width, image.height);
 }
 
 /** Render a spec to SVG and PNG. */
