@@ -14,6 +14,17 @@ const LEVEL = 3;
 
 let crcTable: Uint32Array | undefined;
 
+/**
+ * One scanline buffer per thread, reused: a fresh 4 MB buffer per figure costs more in page
+ * faults (system time) than the copy into it.
+ */
+let scratchBuffer: Buffer | undefined;
+
+function scratch(size: number): Buffer {
+  if (!scratchBuffer || scratchBuffer.length < size) scratchBuffer = Buffer.allocUnsafeSlow(size);
+  return scratchBuffer.subarray(0, size);
+}
+
 function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
@@ -47,7 +58,7 @@ export function encodePng(pixels: Uint8Array, width: number, height: number): Ui
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height} RGBA`);
   }
   const stride = width * 4;
-  const raw = Buffer.allocUnsafe((stride + 1) * height);
+  const raw = scratch((stride + 1) * height);
   for (let y = 0; y < height; y++) {
     const o = y * (stride + 1);
     raw[o] = 0; // filter: none
