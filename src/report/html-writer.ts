@@ -61,7 +61,7 @@ export class AnalyzeReportWriter {
       if (!this.compressed && compressLayerFigures(this.setting, this.total)) {
         // Crossing the threshold: from now on every layer is compressed, those held so far too.
         this.compressed = true;
-        for (const f of this.fragments.values()) if (f.markup !== undefined && f !== fragment) await this.spill(f);
+        for (const f of this.fragments.values()) await this.spill(f);
       }
       if (this.compressed) await this.spill(fragment);
     });
@@ -69,7 +69,9 @@ export class AnalyzeReportWriter {
     return job;
   }
 
+  /** Compress a fragment's markup into the scratch file (once; layers may already be spilled). */
   private async spill(f: Fragment): Promise<void> {
+    if (f.markup === undefined) return;
     const bytes = await gzipAsync(Buffer.from(f.markup!, 'utf8'), { level: 9 });
     if (!this.scratch) {
       const dir = await mkdtemp(join(tmpdir(), 'ww-report-'));
