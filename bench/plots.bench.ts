@@ -5,6 +5,7 @@
  *   npm run build && npm run bench:plots
  *   npm run bench:plots -- --runs 5 --blocks 30,120
  *   npm run bench:plots -- --baseline /path/to/previous/dist/cli/main.js   # also time another build
+ *   npm run bench:plots -- --only plot            # or --only report
  *
  * --plot rows, each best of N runs (wall time; CPU = user + system of that run; peak RSS):
  *   sequential, no templates   WW_PLOT_WORKERS=0 WW_PLOT_TEMPLATES=0: one figure at a time in the
@@ -32,6 +33,7 @@ const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1
 const runs = Number(opt('--runs')) || 3;
 const blocks = (opt('--blocks') ?? '30,120').split(',').map(Number);
 const baseline = opt('--baseline');
+const only = opt('--only');
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const shared = process.env.WW_SHARED_DIR ?? resolve(root, '..', 'shared');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -71,7 +73,7 @@ const work = mkdtempSync(join(tmpdir(), 'ww-plots-bench-'));
 try {
   console.log(`${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
-  if (existsSync(minigpt)) {
+  if (only === 'report') { /* --plot part skipped */ } else if (existsSync(minigpt)) {
     console.log(`\nanalyze --plot, minigpt big-data (18 layers: 90 layer figures + 3 model figures), best of ${runs}`);
     console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'CPU'.padStart(9)} ${'peak RSS'.padStart(10)}   vs sequential`);
     const plot = (env: Record<string, string>, extra: string[] = [], bin = cli) => best(() => {
@@ -93,6 +95,7 @@ try {
     for (const [label, r] of rows) console.log(`${label.padEnd(34)} ${fmtRun(r)}   ×${(seq.wall / r.wall).toFixed(2)}`);
   } else console.log(`(skipping minigpt: ${minigpt} not found; set WW_SHARED_DIR)`);
 
+  if (only !== 'plot') {
   console.log('\nanalyze --report on generated models (512×256 layers), one run each');
   console.log(`${'layers'.padStart(6)}  ${'streaming report (CLI)'.padEnd(34)}  ${'keep every ESD + figure, then write'.padEnd(34)}`);
   const distUrl = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
@@ -120,6 +123,7 @@ await r.close();`;
     const cell = (r: Run) => `${r.wall.toFixed(1).padStart(6)} s, peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB`.padEnd(34);
     console.log(`${String(2 * b).padStart(6)}  ${cell(streaming)}  ${cell(kept)}`);
     rmSync(model, { force: true });
+  }
   }
   console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine slows wall times; CPU times and ratios are steadier)`);
 } finally {

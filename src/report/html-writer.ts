@@ -6,21 +6,22 @@
  * a scratch file, so memory does not grow with the number of layers. write() streams the page
  * (head, the sections in row order, tail) to a temporary file beside the target and renames it.
  * The page is byte for byte what analyzeReportHtml makes from the same layers.
+ *
+ * Compressing and appending are synchronous (≈ 1.5 ms and one small write per layer): chained
+ * asynchronous steps fell behind the layers when the event loop was busy rendering, and the markup
+ * waiting for them piled up.
  */
-import { mkdir, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { Row } from '../shared/rows.js';
 import {
-  analyzeReportFrame, compressLayerFigures, layerFiguresMarkup, layerFiguresSize, layerSectionHtml,
+  analyzeReportFrame, compressLayerFigures, gzipMarkup, layerFiguresMarkup, layerFiguresSize, layerSectionHtml,
   type AnalyzeReportData, type LayerSection,
 } from './html.js';
 import { layerPlotId } from './plots/layer.js';
-
-const gzipAsync = promisify(gzip);
 
 interface Fragment {
   id: string;
@@ -37,9 +38,7 @@ export class AnalyzeReportWriter {
   private readonly setting: boolean | 'auto';
   private total = 0;
   private compressed = false;
-  private scratch: { dir: string; fh: FileHandle; size: number } | undefined;
-  /** Serialises compression and scratch-file appends (layers arrive concurrently). */
-  private chain: Promise<void> = Promise.resolve();
+  private scratch: { dir: string; fd: number; size: number } | undefined;
 
   /** compressLayers: as AnalyzeReportData's (default 'auto': past 8 MB of figures). */
   constructor(opts: { compressLayers?: boolean | 'auto' } = {}) {
@@ -52,44 +51,49 @@ export class AnalyzeReportWriter {
   }
 
   /** Add one layer's figures (SVG strings); the writer keeps its markup, not the strings. */
-  addLayer(section: LayerSection): Promise<void> {
+  addLayer(section: LayerSection): void {
     if (this.fragments.has(section.id)) throw new WeightWatcherError('E_INTERNAL', `report: layer ${section.id} added twice`);
     const fragment: Fragment = { id: section.id, row: section.row, figureCount: Object.keys(section.figures).length, markup: layerFiguresMarkup(section) };
     this.fragments.set(section.id, fragment);
     this.total += layerFiguresSize(section);
-    const job = this.chain.then(async () => {
-      if (!this.compressed && compressLayerFigures(this.setting, this.total)) {
-        // Crossing the threshold: from now on every layer is compressed, those held so far too.
-        this.compressed = true;
-        for (const f of this.fragments.values()) await this.spill(f);
-      }
-      if (this.compressed) await this.spill(fragment);
-    });
-    this.chain = job.catch(() => undefined);
-    return job;
+    if (!this.compressed && compressLayerFigures(this.setting, this.total)) {
+      // Crossing the threshold: from now on every layer is compressed, those held so far too.
+      this.compressed = true;
+      for (const f of this.fragments.values()) this.spill(f);
+    }
+    if (this.compressed) this.spill(fragment);
   }
 
-  /** Compress a fragment's markup into the scratch file (once; layers may already be spilled). */
-  private async spill(f: Fragment): Promise<void> {
+  /** Compress a fragment's markup into the scratch file (once). */
+  private spill(f: Fragment): void {
     if (f.markup === undefined) return;
-    const bytes = await gzipAsync(Buffer.from(f.markup!, 'utf8'), { level: 9 });
-    if (!this.scratch) {
-      const dir = await mkdtemp(join(tmpdir(), 'ww-report-'));
-      this.scratch = { dir, fh: await open(join(dir, 'layers.gz'), 'w+'), size: 0 };
+    const bytes = gzipMarkup(f.markup);
+    try {
+      if (!this.scratch) {
+        const dir = mkdtempSync(join(tmpdir(), 'ww-report-'));
+        this.scratch = { dir, fd: openSync(join(dir, 'layers.gz'), 'w+'), size: 0 };
+      }
+      const s = this.scratch;
+      let done = 0;
+      while (done < bytes.length) done += writeSync(s.fd, bytes, done, bytes.length - done, s.size + done);
+      f.spilled = { offset: s.size, length: bytes.length };
+      s.size += bytes.length;
+    } catch (e) {
+      throw new WeightWatcherError('E_IO', `report scratch file in ${tmpdir()}: cannot write (${errorMessage(e)})`, { cause: e });
     }
-    const s = this.scratch;
-    await s.fh.write(bytes, 0, bytes.length, s.size);
-    f.spilled = { offset: s.size, length: bytes.length };
-    s.size += bytes.length;
     delete f.markup;
   }
 
-  private async payload(f: Fragment): Promise<{ markup: string } | { gzip: Uint8Array }> {
+  private payload(f: Fragment): { markup: string } | { gzip: Uint8Array } {
     if (f.markup !== undefined) return { markup: f.markup };
     const { offset, length } = f.spilled!;
     const buf = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.scratch!.fh.read(buf, 0, length, offset);
-    if (bytesRead !== length) throw new WeightWatcherError('E_IO', `report scratch file: read ${bytesRead} of ${length} bytes`);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.scratch!.fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new WeightWatcherError('E_IO', `report scratch file: read ${done} of ${length} bytes`);
+      done += n;
+    }
     return { gzip: buf };
   }
 
@@ -98,7 +102,6 @@ export class AnalyzeReportWriter {
    * then the layer sections in the order of `d.rows` (layers without a row last, in arrival order).
    */
   async write(file: string, d: Omit<AnalyzeReportData, 'layers' | 'compressLayers'>): Promise<void> {
-    await this.chain;
     const order: Fragment[] = [];
     const seen = new Set<string>();
     for (const r of d.rows) {
@@ -116,7 +119,7 @@ export class AnalyzeReportWriter {
       await fh.write(head);
       for (let i = 0; i < order.length; i++) {
         const f = order[i]!;
-        await fh.write((i ? '\n' : '') + layerSectionHtml(f, await this.payload(f)));
+        await fh.write((i ? '\n' : '') + layerSectionHtml(f, this.payload(f)));
       }
       await fh.write(tail);
       await fh.close();
@@ -133,12 +136,15 @@ export class AnalyzeReportWriter {
 
   /** Remove the scratch file (write() does this; call it when the report is abandoned). */
   async dispose(): Promise<void> {
-    await this.chain;
     const s = this.scratch;
     this.scratch = undefined;
     if (!s) return;
-    await s.fh.close().catch(() => undefined);
-    await rm(s.dir, { recursive: true, force: true });
+    try {
+      closeSync(s.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(s.dir, { recursive: true, force: true });
   }
 }
 

@@ -3,8 +3,9 @@
  * layer's figure specs at once — after which the layer's ESD and fit arrays can be let go — and
  * hands them to the renderer (pool.ts); each rendered figure is written to the plot folder and/or
  * added to the HTML report (html-writer.ts). `finish(rows)` adds the model figures, which need
- * every row. The render queue is kept short: onLayer waits while it is full, which holds the
- * analysis back rather than piling up figures.
+ * every row. The render queue is kept short: onLayer waits while it is full, or while too many
+ * layers' figures are still being written, which holds the analysis back rather than piling up
+ * figures.
  *
  *   const writer = await AnalyzePlotWriter.create({ dir: 'plots', renderer });
  *   await ww.analyze({ onLayer: writer.onLayer });
@@ -83,6 +84,11 @@ export class AnalyzePlotWriter {
     return 2 * Math.max(1, this.renderer.workers) + 4;
   }
 
+  /** Layers whose figures are being rendered or written before onLayer waits (their SVG/PNG are in memory). */
+  private get layerLimit(): number {
+    return 2 * Math.max(1, this.renderer.workers) + 2;
+  }
+
   /** analyze()'s onLayer hook (bound). A layer without eigenvalues has no figures. */
   readonly onLayer = async (layer: LayerResult): Promise<void> => {
     if (this.error !== undefined) throw this.error;
@@ -92,6 +98,7 @@ export class AnalyzePlotWriter {
     const row = layer.row;
     this.layers++;
     await this.renderer.ready(this.queueLimit);
+    while (this.inflight.size >= this.layerLimit) await Promise.race(this.inflight);
     this.track(this.renderAll(specs, `layer${id}`).then(async (figures) => {
       await this.report?.addLayer({ id, row, figures });
     }));
