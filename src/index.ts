@@ -19,3 +19,6 @@ export type { LayerResult } from './engine/layer.js';
 // The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is
 // the 'weightwatcher/plots' entry (src/plots.ts); these two load it on first call.
 export { renderLayerPlots, renderModelPlots } from './lazy-plots.js';
+export { sweep, openResults } from './sweep/lazy.js';
+export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
+export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';

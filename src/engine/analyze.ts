@@ -41,9 +41,14 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
   return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)) };
 }
 
-/** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
-function layerRandom(seed: number | null, index: number): Random {
-  return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
+/**
+ * Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. The
+ * stream is keyed by the layer id (not its position among the analysed layers), so a layer gets the
+ * same numbers whichever subset is analysed — a big model split into layer-group jobs over several
+ * machines equals the single-process run row for row. Unseeded runs draw fresh randomness.
+ */
+function layerRandom(seed: number | null, layerId: number): Random {
+  return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
 export interface AnalysisHooks {
@@ -83,7 +88,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, hooks:
       let results: LayerResult[] | undefined;
       try {
         const mats = await readLayerMatrices(store, layer);
-        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, i));
+        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id));
         perLayer[i] = kept(results);
       } catch (e) {
         // A bad layer fails that layer, not the run.
