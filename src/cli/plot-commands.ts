@@ -11,6 +11,7 @@ import type { Row } from '../shared/rows.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
 import { WeightWatcherError } from '../shared/errors.js';
+import { writeFileAtomic } from '../shared/atomic-write.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';
 import type { VlSpec } from '../report/plots/render.js';
@@ -159,8 +160,8 @@ export async function writeComparePlot(file: string, spec: VlSpec, formats: read
   const { renderSvg, svgToPng } = await import('../report/plots/render.js');
   const svg = await renderSvg(spec);
   const written: string[] = [];
-  if (formats.includes('svg')) { await writeFile(`${base}.svg`, svg); written.push(`${base}.svg`); }
-  if (formats.includes('png')) { await writeFile(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
+  if (formats.includes('svg')) { await writeFileAtomic(`${base}.svg`, svg); written.push(`${base}.svg`); }
+  if (formats.includes('png')) { await writeFileAtomic(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
   // The file named on the command line first.
   return written.sort((a, b) => Number(b.toLowerCase().endsWith(ext)) - Number(a.toLowerCase().endsWith(ext)));
 }

@@ -14,7 +14,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { Row } from '../shared/rows.js';
 import {
@@ -112,7 +112,8 @@ export class AnalyzeReportWriter {
     const { head, tail } = analyzeReportFrame(d, order.length);
     const target = resolve(file);
     await mkdir(dirname(target), { recursive: true }).catch((e: unknown) => { throw ioError(file, e); });
-    const temp = `${target}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    // As shared/atomic-write.ts names its temporary files (hidden, same folder), for a streamed write.
+    const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
     let fh: FileHandle | undefined;
     try {
       fh = await open(temp, 'w');

@@ -3,36 +3,39 @@
  * "exports", from the built dist/): `import 'weightwatcher'` loads the analysis path only — not
  * vega, vega-lite, resvg, the plot or report modules, nor the optional heavy dependencies — and
  * `weightwatcher/plots` is the plot API. Module loads are recorded by a resolve hook in a fresh
- * node process.
+ * node process (test/helpers/module-trace-*.mjs, as test/sweep/lazy-load.test.ts).
  */
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../helpers/corpus.js';
 
 const built = existsSync(join(projectRoot, 'dist', 'index.js')) && existsSync(join(projectRoot, 'dist', 'plots.js'));
 if (!built) console.warn('dist/ not built (npm run build): skipping the entry point tests');
 
-const HOOK = `let port;
-export async function initialize(data) { port = data.port; }
-export async function resolve(specifier, context, next) { const r = await next(specifier, context); port.postMessage(r.url); return r; }`;
-
-const SCRIPT = `import { register } from 'node:module';
-import { MessageChannel } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
-const { port1, port2 } = new MessageChannel();
-const urls = [];
-port1.on('message', (u) => urls.push(u));
-register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}), pathToFileURL('./'), { data: { port: port2 }, transferList: [port2] });
-const mod = await import(process.env.WW_ENTRY);
-await new Promise((r) => setTimeout(r, 100));
-port1.close();
-process.stdout.write(JSON.stringify({ urls, exports: Object.keys(mod).sort() }));`;
-
+/**
+ * Import `entry` in a fresh node process with the shared module-trace hook (ESM resolutions) and
+ * read require.cache (CommonJS loads); returns both and the entry's export names.
+ */
 function load(entry: string): { urls: string[]; exports: string[] } {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: projectRoot, env: { ...process.env, WW_ENTRY: entry }, encoding: 'utf8' });
-  return JSON.parse(out) as { urls: string[]; exports: string[] };
+  const dir = mkdtempSync(join(tmpdir(), 'ww-exports-'));
+  try {
+    const trace = join(dir, 'trace.txt');
+    const script = `import { createRequire } from 'node:module';
+const mod = await import(process.env.WW_ENTRY);
+process.stdout.write(JSON.stringify({ cjs: Object.keys(createRequire(import.meta.url).cache), exports: Object.keys(mod).sort() }));`;
+    const out = execFileSync(process.execPath, ['--import', pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href, '--input-type=module', '-e', script], {
+      cwd: projectRoot, env: { ...process.env, WW_ENTRY: entry, WW_MODULE_TRACE: trace }, encoding: 'utf8',
+    });
+    const { cjs, exports } = JSON.parse(out) as { cjs: string[]; exports: string[] };
+    const esm = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+    return { urls: [...esm, ...cjs.map((f) => pathToFileURL(f).href)], exports };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const HEAVY = /\/node_modules\/(vega|vega-[a-z-]+|d3-[a-z-]+|@resvg\/[^/]+|better-sqlite3|bullmq|ioredis|jsfive)\//;

@@ -13,10 +13,11 @@
  *
  * File names: `DIR/layer<id>[_<slice>].<figure>.<svg|png>` and `DIR/model.<figure>.<svg|png>`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerResult } from '../../engine/layer.js';
 import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 import type { Row } from '../../shared/rows.js';
 import type { AnalyzeReportWriter } from '../html-writer.js';
 import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from './figures.js';
@@ -124,11 +125,7 @@ export class AnalyzePlotWriter {
   }
 
   private async write(file: string, data: string | Uint8Array): Promise<void> {
-    try {
-      await writeFile(file, data);
-    } catch (e) {
-      throw new WeightWatcherError('E_IO', `${file}: cannot write (${errorMessage(e)})`, { file, cause: e });
-    }
+    await writeFileAtomic(file, data);
     this.files.push(file);
   }
 
