@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { WeightWatcher } from '../../src/index.js';
 import { layerFigureSpecs } from '../../src/report/plots/layer.js';
@@ -65,6 +66,16 @@ describe.skipIf(!built || !haveCorpus)('worker-thread renderer', () => {
     expect(pool.pending).toBe(0);
     await pool.close();
     await expect(pool.render(specs[0]!)).rejects.toMatchObject({ code: 'E_INTERNAL' });
+  }, 60_000);
+
+  it('workers start whatever node flags the process was started with (V8 flags, --input-type -e)', async () => {
+    const script = `const { createPlotRenderer } = await import(${JSON.stringify(pathToFileURL(poolModule).href)});
+const r = createPlotRenderer({ workers: 1 });
+const { svg, png } = await r.render({ mark: 'point', data: { values: [{ a: 1 }] }, encoding: { x: { field: 'a', type: 'quantitative' } } }, { png: true });
+await r.close();
+process.stdout.write(r.workers + ' ' + svg.slice(0, 4) + ' ' + png.length);`;
+    const { stdout } = await run(process.execPath, ['--max-old-space-size=512', '--no-warnings', '--input-type=module', '-e', script]);
+    expect(stdout).toMatch(/^1 <svg \d+$/);
   }, 60_000);
 
   it('analyze --plot and --report through the CLI: parallel = sequential, byte for byte', async () => {

@@ -97,23 +97,6 @@ export function renderWorkerCount(opts: PlotRendererOptions = {}): number {
   return n > 0 && workerScript() ? n : 0;
 }
 
-/**
- * Node flags for the workers: the process's own (memory limits, loaders, …) except those about
- * how the main script was given (`node --input-type=module -e …`), which a worker's file refuses.
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--input-type')) continue;
-    if (['-e', '--eval', '-p', '--print'].includes(a)) { i++; continue; }
-    if (/^--(eval|print)=/.test(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
-
 export function createPlotRenderer(opts: PlotRendererOptions = {}): PlotRenderer {
   const n = renderWorkerCount(opts);
   return n > 0 ? new WorkerPool(n, workerScript()!) : new InlineRenderer();
@@ -196,7 +179,10 @@ class WorkerPool extends Base implements PlotRenderer {
     super();
     this.workers = n;
     this.slots = Array.from({ length: n }, () => {
-      const slot: Slot = { worker: new Worker(script, { execArgv: workerExecArgv(), resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }), task: undefined };
+      // No inherited node flags: the worker runs this package's own module, however the main script
+      // was started (`node --input-type=module -e …` would make it refuse a file; V8 flags such as
+      // --max-old-space-size are refused for workers when passed on).
+      const slot: Slot = { worker: new Worker(script, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }), task: undefined };
       slot.worker.unref(); // an idle pool does not keep the process alive
       slot.worker.on('message', (res: RenderResponse) => this.onMessage(slot, res));
       slot.worker.on('error', (e) => this.fail(failure(`worker error: ${errorMessage(e)}`, e)));
