@@ -97,7 +97,7 @@ try {
 
   if (only !== 'plot') {
   console.log('\nanalyze --report on generated models (512×256 layers), one run each');
-  console.log(`${'layers'.padStart(6)}  ${'streaming report (CLI)'.padEnd(34)}  ${'keep every ESD + figure, then write'.padEnd(34)}`);
+  console.log(`${'layers'.padStart(6)}  ${'streaming report (CLI)'.padEnd(46)}  ${'keep every ESD + figure, then write'.padEnd(46)}`);
   const distUrl = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
   // The structure before: analyze with keep_evals, render every layer's figures into memory, build the page.
   const keepAll = `import { writeFileSync } from 'node:fs';
@@ -120,7 +120,7 @@ await r.close();`;
     await writeLayout(model, manyLayerLayout(b));
     const streaming = timed([cli, 'analyze', model, '--report', join(work, 'stream.html'), '-q']);
     const kept = timed(['--input-type=module', '-e', keepAll], { WW_BENCH_MODEL: model, WW_BENCH_OUT: join(work, 'kept.html') });
-    const cell = (r: Run) => `${r.wall.toFixed(1).padStart(6)} s, peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB`.padEnd(34);
+    const cell = (r: Run) => `${r.wall.toFixed(1).padStart(6)} s (CPU ${r.cpu.toFixed(1).padStart(5)} s), peak RSS ${r.rssMb.toFixed(0).padStart(4)} MB`.padEnd(46);
     console.log(`${String(2 * b).padStart(6)}  ${cell(streaming)}  ${cell(kept)}`);
     rmSync(model, { force: true });
   }
