@@ -18,6 +18,7 @@ import { computeEsd, type Matrix } from './spectra/esd.js';
 import { normalizeRows } from './report/columns.js';
 import { readAdapterConfig } from './formats/adapter-config.js';
 import type { SourceInputs } from './engine/source.js';
+import { layerDistances, type DistanceMethod, type DistanceResult, type Pairing } from './engine/distances.js';
 import { summarize, type Summary } from './report/summary.js';
 
 export type ModelInput = string | TensorStore | readonly InMemoryTensor[] | AsyncIterable<InMemoryTensor>;
@@ -143,6 +144,27 @@ export class WeightWatcher {
       this.lastRun = { skipped, failures: [], elapsedMs: performance.now() - started, source: store.source, format: store.format };
       return normalizeRows(rows);
     });
+  }
+
+  /**
+   * Per-layer distances between this model and `other` (the reference's distances(model_1, model_2)):
+   * 'raw' ‖W1 − W2‖ of the stored tensors and ‖b1 − b2‖ of the biases, 'euclidean' over the layer's
+   * matrices, 'cka' the reference's uncentered CKA. Layers pair by name (pairing: 'position' = the
+   * reference's zip); the selection options (layers, min_evals, pool, …) apply to both models.
+   */
+  async distances(other: ModelInput, options: AnalyzeOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {}): Promise<DistanceResult> {
+    const { model, method = 'raw', pairing = 'name', ...rest } = options;
+    const o = resolveOptions(rest);
+    const m = typeof method === 'string' ? (method.toLowerCase() as DistanceMethod) : method;
+    const open = { onnxConstants: o.onnx_constants };
+    return this.withStore(model, async (store) => {
+      const b = await openInput(other, open);
+      try {
+        return await layerDistances(store, b.store, o, m, pairing);
+      } finally {
+        await b.close();
+      }
+    }, open);
   }
 
   /** The rows of the last analyze(), or undefined before the first. */
