@@ -6,6 +6,7 @@
 import { openModel, type OpenOptions } from './formats/open.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
+import { SafetensorsStore } from './formats/safetensors.js';
 import { WeightWatcherError } from './shared/errors.js';
 import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from './shared/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
@@ -19,6 +20,7 @@ import { normalizeRows } from './report/columns.js';
 import { readAdapterConfig } from './formats/adapter-config.js';
 import type { SourceInputs } from './engine/source.js';
 import { layerDistances, type DistanceMethod, type DistanceResult, type Pairing } from './engine/distances.js';
+import { transformModel, type SmoothMethod, type TransformResult } from './engine/smoothing.js';
 import { summarize, type Summary } from './report/summary.js';
 
 export type ModelInput = string | TensorStore | readonly InMemoryTensor[] | AsyncIterable<InMemoryTensor>;
@@ -165,6 +167,36 @@ export class WeightWatcher {
         await b.close();
       }
     }, open);
+  }
+
+  /** The model as a path: smoothing and sharpening read safetensors files by path. */
+  private modelPath(model: ModelInput | undefined): string {
+    const m = model ?? this.model;
+    if (typeof m === 'string') return m;
+    if (m instanceof SafetensorsStore && m.files.length === 1) return m.files[0]!.path;
+    throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening need the model as a path to a safetensors file or folder');
+  }
+
+  /**
+   * SVD smoothing (the reference's SVDSmoothing): write to `output` a copy of the model in which
+   * every selected layer is replaced by its best rank-k approximation, k from `method` ('detX'
+   * default, 'svd' with `percent` of M·rf, 'rmt', 'alpha_min'). The model is not modified; other
+   * tensors, metadata and dtypes are kept. Layer selection as analyze (layers, min_evals, …).
+   */
+  async smooth(output: string, options: AnalyzeOptions & { model?: string; method?: SmoothMethod; percent?: number } = {}): Promise<TransformResult> {
+    const { model, method = 'detX', percent = 0.8, ...rest } = options;
+    return transformModel(this.modelPath(model), output, { kind: 'smooth', method, percent }, resolveOptions(rest));
+  }
+
+  /**
+   * SVD sharpening (the reference's SVDSharpness): write to `output` a copy of the model in which
+   * every selected layer loses as many of its top singular components as its randomly permuted
+   * matrix has Marchenko–Pastur spikes (correlation traps). `seed` makes the permutations
+   * reproducible (the reference is unseeded).
+   */
+  async sharpen(output: string, options: AnalyzeOptions & { model?: string } = {}): Promise<TransformResult> {
+    const { model, ...rest } = options;
+    return transformModel(this.modelPath(model), output, { kind: 'sharpen' }, resolveOptions(rest));
   }
 
   /** The rows of the last analyze(), or undefined before the first. */

@@ -43,7 +43,7 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
 }
 
 /** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
-function layerRandom(seed: number | null, index: number): Random {
+export function layerRandom(seed: number | null, index: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
 }
 

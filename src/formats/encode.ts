@@ -32,6 +32,11 @@ function exponentOf(x: number): number {
   return ((scratchHi[0]! >>> 20) & 0x7ff) - 1023;
 }
 
+/** 2^e for every exponent a double can have, so rounding does not call Math.pow per element. */
+const POW2_MIN = -1074;
+const POW2 = Float64Array.from({ length: 1023 - POW2_MIN + 1 }, (_, i) => 2 ** (i + POW2_MIN));
+const pow2 = (e: number) => POW2[e - POW2_MIN]!;
+
 function roundHalfEven(q: number): number {
   const f = Math.floor(q);
   const d = q - f; // exact: q and f are within 1 of each other
@@ -49,17 +54,23 @@ function roundTo(x: number, p: number, emin: number, max: number): number {
   const a = Math.abs(x);
   const ulpExp = Math.max(exponentOf(a), emin) - (p - 1);
   // Scaling by powers of two is exact; the magnitude is rounded so that a tiny value keeps its sign as ±0.
-  const r = roundHalfEven(a * 2 ** -ulpExp) * 2 ** ulpExp;
+  const r = roundHalfEven(a * pow2(-ulpExp)) * pow2(ulpExp);
   const m = r > max ? Infinity : r;
   return x < 0 ? -m : m;
 }
 
 const BF16_MAX = (2 - 2 ** -7) * 2 ** 127;
 const F16_MAX = 65504;
+const F16_MIN_NORMAL = 2 ** -14;
 
 /** bfloat16 bits of x (correctly rounded from float64). */
 export function bf16Bits(x: number): number {
   if (Number.isNaN(x)) return 0x7fc0;
+  // Fast path: round to float32, then to bfloat16 on the bits. Double rounding can only go wrong
+  // when the float32 value lands exactly on a bfloat16 midpoint (low half 0x8000); then round exactly.
+  f32[0] = x;
+  const b = f32Bits[0]!;
+  if ((b & 0xffff) !== 0x8000) return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
   f32[0] = roundTo(x, 8, -126, BF16_MAX); // exactly representable in float32
   return f32Bits[0]! >>> 16;
 }
@@ -71,9 +82,9 @@ export function f16Bits(x: number): number {
   const sign = r < 0 || Object.is(r, -0) ? 0x8000 : 0;
   const a = Math.abs(r);
   if (a === Infinity) return sign | 0x7c00;
-  if (a < 2 ** -14) return sign | (a * 2 ** 24); // subnormal (or zero): an exact integer multiple of 2^-24
+  if (a < F16_MIN_NORMAL) return sign | (a * 2 ** 24); // subnormal (or zero): an exact integer multiple of 2^-24
   const e = exponentOf(a);
-  return sign | ((e + 15) << 10) | ((a * 2 ** -e - 1) * 1024);
+  return sign | ((e + 15) << 10) | ((a * pow2(-e) - 1) * 1024);
 }
 
 /**
