@@ -13,9 +13,12 @@ import { describe } from './commands/describe.js';
 import { esd } from './commands/esd.js';
 import { compare } from './commands/compare.js';
 import { info } from './commands/info.js';
+import { distances } from './commands/distances.js';
+import { smooth } from './commands/smooth.js';
+import { sharpen } from './commands/sharpen.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, info];
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, info];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);

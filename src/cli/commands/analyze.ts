@@ -2,7 +2,7 @@
 import { WeightWatcher } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, tableWanted, writeOutputs } from '../output.js';
 import { makeProgress } from '../progress.js';
@@ -19,6 +19,7 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
   ],
   examples: [
@@ -27,6 +28,9 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     'analyze model.safetensors --layers dense --min-evals 50 -q --json -',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze ./finetuned --base-model ./base',
+    'analyze ./lora-adapter --peft',
+    'analyze ./lora-adapter --peft with-base --base-model ./base',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(analyze, argv);
@@ -37,7 +41,8 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     const plotDir = str(values, 'plot');
     const reportFile = str(values, 'report');
     const needEvals = plotDir !== undefined || reportFile !== undefined;
-    const ww = new WeightWatcher(path);
+    const baseModel = str(values, 'base-model');
+    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
     let details;
     try {
       details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
@@ -51,6 +56,7 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
       source: run.source,
       format: run.format,
       options: opts,
+      ...(baseModel === undefined ? {} : { base_model: baseModel }),
       elapsed_ms: Math.round(run.elapsedMs),
       native: nativeInfo(),
       skipped: run.skipped,
