@@ -92,7 +92,7 @@ async function chooseK(layer: PlannedLayer, mats: Matrix[], t: Transform, o: Res
   const { evals } = await computeEsd(source, { N: g.N, precision: o.precision });
   if (t.kind === 'sharpen') {
     const spikes = mpFit(evals, g.N, g.M).num_spikes;
-    return spikes < 0 ? 'the MP fit of the permuted matrix failed (the reference would truncate to rank 1, Q29)' : -spikes;
+    return spikes < 0 ? 'the MP fit of the permuted matrix failed (the reference would truncate to rank 1, Q29)' : 0 - spikes || 0;
   }
   if (t.method === 'detX') return detXConstraint(evals).num;
   if (t.method === 'rmt') {
