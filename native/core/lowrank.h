@@ -1,4 +1,4 @@
-// Truncated SVD reconstruction for SVD smoothing and sharpening (spec §5.9–§5.10): the exact
+// Truncated SVD reconstruction for SVD smoothing and sharpening (docs/reference-differences.md R41, R42): the exact
 // singular value decomposition W = U·Σ·Vᵀ (LAPACK dgesdd, jobz='S', float64) rebuilt from a chosen
 // range of its singular triplets. Deterministic for a given BLAS thread count.
 #pragma once

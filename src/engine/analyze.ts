@@ -91,7 +91,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
 }
 
 /**
- * describe(): the rows analyze would produce, from shapes only (spec §5.2). num_evals is the count
+ * describe(): the rows analyze would produce, from shapes only (R28). num_evals is the count
  * analyze will compute: M·rf pooled, M per slice, the adapter rank r for LoRA products (the
  * reference's describe says M there).
  */

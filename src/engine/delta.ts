@@ -1,5 +1,5 @@
 /**
- * Fine-tune deltas (spec §5.11): each analysed layer's matrices are W − W_base, with W_base the
+ * Fine-tune deltas (R39): each analysed layer's matrices are W − W_base, with W_base the
  * base model's layer of the same name (or, with base_match 'substring', the reference's pointer
  * walk). A base weight stored transposed is transposed back. The difference is taken in float32,
  * as the reference does, so an analysis of the deltas equals one of a file holding them.

@@ -1,5 +1,5 @@
 /**
- * Layer-by-layer distances between two models (spec §5.4): 'raw' (Frobenius norm of the difference
+ * Layer-by-layer distances between two models (R43): 'raw' (Frobenius norm of the difference
  * of the stored tensors, and of the biases), 'euclidean' (the same over the layer's matrices, mean
  * over conv slices) and 'cka' (the reference's uncentered stand-in ‖W1ᵀW2‖ / √(‖W1ᵀW1‖·‖W2W2ᵀ‖),
  * mean over slices). Computed in float64 — the reference works in float32, so its values differ in

@@ -1,5 +1,5 @@
 /**
- * LoRA adapters (spec §5.12): each lora_A / lora_B pair becomes a `lora_BA` layer (the update B·A,
+ * LoRA adapters (R40): each lora_A / lora_B pair becomes a `lora_BA` layer (the update B·A,
  * with only its top-r eigenvalues, r = the adapter rank) and, with peft 'with_base', a
  * `lora_W_plus_AB` layer (W + B·A, also top-r as the reference does, Q31). Every row gets a `peft`
  * column. Products are formed in float64.

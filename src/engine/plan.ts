@@ -60,7 +60,7 @@ export function skipOf(spec: { id: number; name: string }, kind: SkipKind, reaso
   return { layer_id: spec.id, name: spec.name, kind, reason };
 }
 
-/** The support rules for one layer: a planned layer, or why it is skipped (spec §1.9). */
+/** The support rules for one layer: a planned layer, or why it is skipped (R11). */
 export function planLayer(spec: LayerSpec, o: ResolvedOptions, filter: (l: LayerSpec) => FilterDecision): PlannedLayer | SkippedLayer {
   const decision = filter(spec);
   if (decision.skipped) return skipOf(spec, 'filter', decision.reason ?? 'filtered');

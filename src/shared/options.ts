@@ -42,7 +42,7 @@ export interface AnalyzeOptions {
   stacked?: boolean;
   svd_method?: 'fast' | 'accurate';
   /**
-   * LoRA adapters (spec §5.12): true / 'peft_only' analyses each lora_B·lora_A product (`lora_BA`
+   * LoRA adapters (R40): true / 'peft_only' analyses each lora_B·lora_A product (`lora_BA`
    * rows); 'with_base' also analyses W + BA (`lora_W_plus_AB`) and every other layer.
    */
   peft?: boolean | 'peft_only' | 'with_base';
