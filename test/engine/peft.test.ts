@@ -3,13 +3,14 @@
  * eigenvalues (ranks 4, 8, 16: none vanish under the default min_evals), W + BA equal to an explicit
  * sum, within one file and against a base model given by path, and the reference's numbers.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeightWatcher, svdvalsSync } from '../../src/index.js';
 import { corpus, haveCorpus } from '../helpers/corpus.js';
-import { loraTensors, product, readAll, type Tensor } from '../helpers/lora.js';
+import { factor, loraTensors, product, readAll, type Tensor } from '../helpers/lora.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-peft-'));
@@ -29,6 +30,16 @@ function adapterFolder(name: string, tensors: Tensor[], config?: object): string
 function topEvals(m: Float64Array, rows: number, cols: number, r: number): number[] {
   return Array.from(svdvalsSync(m, rows, cols)).slice(-r).map((s) => s * s);
 }
+
+/** A python3 that can import torch (the reference's environment), for a real torch.save adapter. */
+const torchPython = ['python3', '/usr/bin/python3'].find((py) => {
+  try {
+    execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
+    return true;
+  } catch {
+    return false;
+  }
+});
 
 const relErr = (a: readonly number[], b: readonly number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!)));
 
@@ -100,6 +111,26 @@ describe.skipIf(!haveCorpus)('LoRA adapters on minigpt shapes', () => {
     });
     const adapterOnly = await new WeightWatcher(file).analyze({ peft: true });
     expect(adapterOnly.map((r) => r.alpha)).toEqual(withBase.filter((r) => String(r.name).endsWith('lora_BA')).map((r) => r.alpha));
+  });
+});
+
+describe.skipIf(!torchPython)('adapter_model.bin written by torch.save (needs a python3 with torch)', () => {
+  it('pairs `.default` factors from a .bin adapter folder like the safetensors one', async () => {
+    const folder = join(dir, 'bin-adapter');
+    mkdirSync(folder);
+    const A = Array.from(factor(4, 20, 1));
+    const B = Array.from(factor(30, 4, 2));
+    const script = `import torch, sys
+A = torch.tensor(${JSON.stringify(A)}, dtype=torch.float32).reshape(4, 20)
+B = torch.tensor(${JSON.stringify(B)}, dtype=torch.float32).reshape(30, 4)
+torch.save({'base_model.model.fc.lora_A.default.weight': A, 'base_model.model.fc.lora_B.default.weight': B}, sys.argv[1])`;
+    execFileSync(torchPython!, ['-c', script, join(folder, 'adapter_model.bin')], { timeout: 120_000 });
+    const ww = new WeightWatcher(folder);
+    const rows = await ww.analyze({ peft: true, keep_evals: true });
+    expect(rows.map((r) => [r.name, r.N, r.M, r.num_evals, r.matrix_rank])).toEqual([['base_model.model.fc.lora_BA.default', 30, 20, 4, 4]]);
+    const a = { name: 'A', shape: [4, 20], data: Float32Array.from(A) };
+    const b = { name: 'B', shape: [30, 4], data: Float32Array.from(B) };
+    expect(relErr(Array.from(ww.getLayerResults()[0]!.evals!), topEvals(product(a, b), 30, 20, 4))).toBeLessThan(1e-10);
   });
 });
 
