@@ -102,7 +102,8 @@ export const READERS: { readonly files: readonly FileFormatReader[]; readonly fo
       open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
     },
     { format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) },
-    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) },
+    // An .h5 may start with a user block (its HDF5 signature then comes later): openKeras looks for it.
+    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) },
     { format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) },
     { format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p) => openNpz(p) },
     // torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.
