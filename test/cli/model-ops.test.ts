@@ -2,10 +2,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
+import { runCli } from '../helpers/cli-run.js';
 import { dense } from '../helpers/formula.js';
 import { factor } from '../helpers/lora.js';
 
@@ -29,16 +28,7 @@ writeSafetensors(join(adapter, 'adapter_model.safetensors'), [
   { name: 'base_model.model.fc1.lora_B.weight', shape: [100, 8], data: factor(100, 8, 2) },
 ]);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('weightwatcher distances', () => {
   it('prints the rows, the averages and the unmatched layers; writes CSV in the reference column order and JSON', async () => {
