@@ -72,7 +72,7 @@ export interface TransformResult {
   readonly output: string;
   /** Weight files written (full paths). */
   readonly files: string[];
-  /** Other files of an input folder copied unchanged, and weight files not part of the model (not copied). */
+  /** Other files of an input folder copied unchanged, and weight files or sub-folders not part of the model (not copied). */
   readonly copied: string[];
   readonly omitted: string[];
   readonly layers: TransformedLayer[];
@@ -200,7 +200,11 @@ export async function transformModel(input: string, output: string, transform: T
         }
         for (const name of (await readdir(input)).sort()) {
           if (modelFiles.has(name)) continue;
-          if (!(await stat(join(input, name))).isFile()) continue;
+          const st = await stat(join(input, name));
+          if (!st.isFile()) {
+            if (st.isDirectory()) omitted.push(`${name}/`);
+            continue;
+          }
           if (WEIGHT_FILE.test(name)) omitted.push(name);
           else {
             await copyFile(join(input, name), join(tmp, name));
