@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WeightWatcher, SafetensorsFile } from '../../src/index.js';
+import { WeightWatcher, SafetensorsFile, svdvalsSync } from '../../src/index.js';
 import { unitRoundoff } from '../../src/formats/encode.js';
 import { corpus, haveCorpus } from '../helpers/corpus.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
@@ -104,6 +104,22 @@ describe.skipIf(!haveCorpus)('smoothing minigpt', () => {
     expect(res.layers).toMatchObject([{ name: 'wpe', k: -25, action: 'removed top' }]);
     const [before, after] = [await new WeightWatcher(BIG).getESD('wpe'), await new WeightWatcher(out).getESD('wpe')];
     expect(after[after.length - 1]).toBeCloseTo(before[before.length - 1 - 25]!, 6);
+  });
+
+  it('conv2d: ceil(k / rf) per kernel position, every slice truncated', async () => {
+    const input = corpus('synthetic/convnet.safetensors');
+    const out = join(dir, 'conv.safetensors');
+    const res = await new WeightWatcher(input).smooth(out, { method: 'svd', percent: 0.3 });
+    const smoothed = new WeightWatcher(out);
+    for (const l of res.layers) {
+      expect(l.k).toBe(Math.trunc(0.3 * l.M * l.rf));
+      expect(l.k_per_matrix).toBe(Math.ceil(l.k! / l.rf));
+      for (const m of await smoothed.getWeights(l.name)) {
+        const sv = svdvalsSync(m.data, m.rows, m.cols);
+        expect(Array.from(sv).filter((x) => x > sv[sv.length - 1]! * 1e-5).length, l.name).toBe(l.k_per_matrix);
+      }
+    }
+    expect(res.layers.filter((l) => l.rf === 9).length).toBeGreaterThan(0);
   });
 
   it('refuses to write over the input, a non-safetensors input and a non-empty folder', async () => {
