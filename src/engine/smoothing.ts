@@ -168,9 +168,16 @@ export async function transformModel(input: string, output: string, transform: T
     const byTensor = new Map(layers.map((l, i) => [l.spec.tensor!, { layer: l, index: i }]));
     const reports: TransformedLayer[] = [];
     let done = 0;
-    const rewrite = async (t: SafetensorsTensor): Promise<Uint8Array | undefined> => {
-      const hit = byTensor.get(t.name);
-      if (!hit || store.fileOf(t.name)?.tensors.get(t.name) !== t) return undefined;
+    // The writer asks for the layers in file order; up to `concurrency` of them are computed ahead
+    // of it (each SVD on floor(budget / concurrency) BLAS threads, as analyze does), and at most that
+    // many results are held at once.
+    const isLayer = (t: SafetensorsTensor) => byTensor.has(t.name) && store.fileOf(t.name)?.tensors.get(t.name) === t;
+    const order = (inputIsFolder ? store.files : store.files.slice(0, 1)).flatMap((f) => [...f.tensors.values()].filter(isLayer).sort((a, b) => a.begin - b.begin));
+    const { concurrency, blasThreads } = threadPlan(order.length, o.threads ?? undefined);
+    const pending = new Map<string, Promise<Uint8Array | undefined>>();
+    let next = 0;
+    const compute = async (t: SafetensorsTensor): Promise<Uint8Array | undefined> => {
+      const hit = byTensor.get(t.name)!;
       try {
         const { bytes, report } = await transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.index));
         reports.push(report);
@@ -181,37 +188,61 @@ export async function transformModel(input: string, output: string, transform: T
         throw withContext(e, { file: store.fileOf(t.name)?.path, tensor: t.name });
       }
     };
+    const startAhead = () => {
+      while (next < order.length && pending.size < concurrency) {
+        const t = order[next++]!;
+        const p = compute(t);
+        p.catch(() => {}); // awaited by the writer in its turn; failures surface there
+        pending.set(t.name, p);
+      }
+    };
+    const rewrite = async (t: SafetensorsTensor): Promise<Uint8Array | undefined> => {
+      if (!isLayer(t)) return undefined;
+      startAhead();
+      const p = pending.get(t.name);
+      if (!p) throw new WeightWatcherError('E_INTERNAL', `${store.source}: layer tensor "${t.name}" was not scheduled`, { tensor: t.name });
+      try {
+        return await p;
+      } finally {
+        pending.delete(t.name);
+        startAhead();
+      }
+    };
     const files: string[] = [];
     const copied: string[] = [];
     const omitted: string[] = [];
-    const { blasThreads } = threadPlan(1, o.threads ?? undefined);
     await withBlasThreads(blasThreads, async () => {
-      if (!inputIsFolder) {
-        if ((await stat(output).catch(() => undefined))?.isDirectory()) throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, { file: output });
-        await writeFileAtomically(output, (tmp) => rewriteSafetensors(store.files[0]!, tmp, rewrite).then(() => undefined));
-        files.push(output);
-        return;
+      try {
+        if (!inputIsFolder) {
+          if ((await stat(output).catch(() => undefined))?.isDirectory()) throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, { file: output });
+          await writeFileAtomically(output, (tmp) => rewriteSafetensors(store.files[0]!, tmp, rewrite).then(() => undefined));
+          files.push(output);
+          return;
+        }
+        const modelFiles = new Set(store.files.map((f) => basename(f.path)));
+        await writeFolderAtomically(output, async (tmp) => {
+          for (const f of store.files) {
+            await rewriteSafetensors(f, join(tmp, basename(f.path)), rewrite);
+            files.push(join(output, basename(f.path)));
+          }
+          for (const name of (await readdir(input)).sort()) {
+            if (modelFiles.has(name)) continue;
+            const st = await stat(join(input, name));
+            if (!st.isFile()) {
+              if (st.isDirectory()) omitted.push(`${name}/`);
+              continue;
+            }
+            if (WEIGHT_FILE.test(name)) omitted.push(name);
+            else {
+              await copyFile(join(input, name), join(tmp, name));
+              copied.push(name);
+            }
+          }
+        });
+      } finally {
+        // after a failure, let the layers computed ahead finish before the store closes
+        await Promise.allSettled([...pending.values()]);
       }
-      const modelFiles = new Set(store.files.map((f) => basename(f.path)));
-      await writeFolderAtomically(output, async (tmp) => {
-        for (const f of store.files) {
-          await rewriteSafetensors(f, join(tmp, basename(f.path)), rewrite);
-          files.push(join(output, basename(f.path)));
-        }
-        for (const name of (await readdir(input)).sort()) {
-          if (modelFiles.has(name)) continue;
-          const st = await stat(join(input, name));
-          if (!st.isFile()) {
-            if (st.isDirectory()) omitted.push(`${name}/`);
-            continue;
-          }
-          if (WEIGHT_FILE.test(name)) omitted.push(name);
-          else {
-            await copyFile(join(input, name), join(tmp, name));
-            copied.push(name);
-          }
-        }
-      });
     });
     reports.sort((a, b) => a.layer_id - b.layer_id);
     return { input, output, files, copied, omitted, layers: reports, skipped, elapsedMs: performance.now() - started };

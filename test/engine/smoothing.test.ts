@@ -131,6 +131,22 @@ describe.skipIf(!haveCorpus)('smoothing minigpt', () => {
   });
 });
 
+describe('failures', () => {
+  it('a bad layer fails the whole write with the tensor named; nothing is left behind', async () => {
+    const sub = mkdtempSync(join(dir, 'fail-'));
+    const bad = Float32Array.from({ length: 40 * 30 }, (_, i) => Math.sin(i));
+    bad[77] = NaN;
+    const file = writeSafetensors(join(sub, 'bad.safetensors'), [
+      { name: 'a.weight', shape: [40, 30], data: Float32Array.from({ length: 1200 }, (_, i) => Math.cos(i)) },
+      { name: 'b.weight', shape: [40, 30], data: bad },
+      { name: 'c.weight', shape: [40, 30], data: Float32Array.from({ length: 1200 }, (_, i) => Math.sin(3 * i)) },
+    ]);
+    const err = await expectError(new WeightWatcher(file).smooth(join(sub, 'out.safetensors'), { method: 'svd', percent: 0.5 }), 'E_NONFINITE');
+    expect(err.tensor).toBe('b.weight');
+    expect(readdirSync(sub)).toEqual(['bad.safetensors']);
+  });
+});
+
 describe('sharpening', () => {
   // A noise matrix (deterministic Box–Muller) with a planted correlation trap: a few huge entries
   // survive any permutation, so the permuted matrix's MP fit shows spikes.
