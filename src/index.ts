@@ -20,3 +20,6 @@ export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlas
 export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export { sweep, openResults } from './sweep/lazy.js';
+export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
+export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * weightwatcher / ww command line: dispatches to the commands in COMMANDS (one module each in
- * cli/commands/). Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr and name the file
+ * cli/commands/). Exit codes: 0 ok, 1 failure, 2 bad usage (sweep: 3 when some models or layers
+ * failed). Errors go to stderr and name the file
  * and what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's
  * usage, options and examples.
  */
@@ -12,13 +13,16 @@ import { analyze } from './commands/analyze.js';
 import { describe } from './commands/describe.js';
 import { esd } from './commands/esd.js';
 import { compare } from './commands/compare.js';
+import { sweep } from './commands/sweep.js';
+import { sweepReport } from './commands/sweep-report.js';
+import { worker } from './commands/worker.js';
 import { info } from './commands/info.js';
 import { distances } from './commands/distances.js';
 import { smooth } from './commands/smooth.js';
 import { sharpen } from './commands/sharpen.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, info];
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweepReport, worker, info];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);

@@ -179,7 +179,7 @@ export async function transformModel(input: string, output: string, transform: T
     const compute = async (t: SafetensorsTensor): Promise<Uint8Array | undefined> => {
       const hit = byTensor.get(t.name)!;
       try {
-        const { bytes, report } = await transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.index));
+        const { bytes, report } = await transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.layer.spec.id));
         reports.push(report);
         done++;
         o.onProgress?.({ done, total: layers.length, layerId: hit.layer.spec.id, name: hit.layer.spec.name, elapsedMs: performance.now() - started } satisfies Progress);

@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/main.js';
 import { commandHelp, commandOptions } from '../../src/cli/command.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
-import { runCli } from '../helpers/cli-run.js';
 import { dense } from '../helpers/formula.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,7 +125,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, info\)/);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 
   it('a usage error points to the command\'s help', async () => {
@@ -173,6 +173,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, info\)/);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 });

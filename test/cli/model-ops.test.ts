@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
-import { runCli } from '../helpers/cli-run.js';
+import { runCli } from '../helpers/run-cli.js';
 import { dense } from '../helpers/formula.js';
 import { factor } from '../helpers/lora.js';
 

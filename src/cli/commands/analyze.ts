@@ -2,11 +2,24 @@
 import { WeightWatcher } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
+import type { Summary } from '../../report/summary.js';
+import type { SkippedLayer } from '../../engine/plan.js';
+import type { LayerFailure } from '../../engine/analyze.js';
+import type { DetailsRow } from '../../shared/rows.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, tableWanted, writeOutputs } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { VERSION } from '../version.js';
+
+/** analyze --queue: one big model as layer-group jobs for workers on other machines. */
+const ANALYZE_QUEUE_OPTIONS = {
+  queue: QUEUE_OPTIONS.queue,
+  'layers-per-job': { ...QUEUE_OPTIONS['layers-per-job'], default: '8' },
+  'queue-name': QUEUE_OPTIONS['queue-name'],
+  'poll-ms': QUEUE_OPTIONS['poll-ms'],
+  db: { type: 'string', value: 'FILE.sqlite', description: 'with --queue: keep the result in this results database (a rerun then finds it)' },
+} as const satisfies OptionSpecs;
 
 export const analyze: Command = {
   name: 'analyze',
@@ -21,6 +34,7 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     { title: 'analysis', options: ANALYSIS_OPTIONS },
     { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
+    { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
   ],
   examples: [
     'analyze model.safetensors',
@@ -31,26 +45,40 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     'analyze ./finetuned --base-model ./base',
     'analyze ./lora-adapter --peft',
     'analyze ./lora-adapter --peft with-base --base-model ./base',
+    'analyze /shared/models/big --queue redis://queue-host:6379 --layers-per-job 8 --json out.json',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(analyze, argv);
     const path = modelArg(positionals, 'analyze');
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const progress = makeProgress(io.stderr, !values.quiet);
     const opts = toAnalyzeOptions(values);
     const plotDir = str(values, 'plot');
     const reportFile = str(values, 'report');
     const needEvals = plotDir !== undefined || reportFile !== undefined;
+    const queue = str(values, 'queue');
+    if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
+    if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
     const baseModel = str(values, 'base-model');
+    if (queue && (baseModel !== undefined || opts.peft)) throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
     const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
-    let details;
-    try {
-      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
-    } finally {
-      progress.done();
+    let details: DetailsRow[];
+    let summary: Summary;
+    let run: { source: string; format: string; elapsedMs: number; skipped: SkippedLayer[]; failures: LayerFailure[] };
+    if (queue) {
+      const q = await (await import('../sweep-run.js')).analyzeOnQueue(path, opts, values, io);
+      ({ summary, run } = q);
+      details = q.details as DetailsRow[];
+      io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
+    } else {
+      const progress = makeProgress(io.stderr, !values.quiet);
+      try {
+        details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
+      } finally {
+        progress.done();
+      }
+      summary = ww.getSummary();
+      run = ww.lastRun!;
     }
-    const summary = ww.getSummary();
-    const run = ww.lastRun!;
     const meta = {
       tool: `weightwatcher (TypeScript) ${VERSION}`,
       source: run.source,

@@ -1,4 +1,4 @@
-/** Run the CLI in process through main(), capturing stdout and stderr. */
+/** Run the CLI's main() in-process with captured stdout/stderr. */
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
