@@ -2,7 +2,7 @@
 import { WeightWatcher } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs, type ParsedArgs } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs, type ParsedArgs } from '../args.js';
 import { selectFigures, selectFormats } from '../../report/plots/figures.js';
 import type { AnalyzePlotsOptions } from '../plot-commands.js';
 import type { Summary } from '../../report/summary.js';
@@ -37,6 +37,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
     { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
   ],
@@ -47,6 +48,9 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.safetensors --plot plots/ --plot-figures esd,alpha-depth --plot-format svg',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze ./finetuned --base-model ./base',
+    'analyze ./lora-adapter --peft',
+    'analyze ./lora-adapter --peft with-base --base-model ./base',
     'analyze /shared/models/big --queue redis://queue-host:6379 --layers-per-job 8 --json out.json',
   ],
   async run(argv, io) {
@@ -58,7 +62,9 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     const queue = str(values, 'queue');
     if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
     if (queue && plotting) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
-    const ww = new WeightWatcher(path);
+    const baseModel = str(values, 'base-model');
+    if (queue && (baseModel !== undefined || opts.peft)) throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
+    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
     // Figures render while the analysis runs; the plot stack loads only here.
     const plots = plotting ? await (await import('../plot-commands.js')).AnalyzePlots.start(plotting) : undefined;
     try {
@@ -85,6 +91,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
         source: run.source,
         format: run.format,
         options: opts,
+        ...(baseModel === undefined ? {} : { base_model: baseModel }),
         elapsed_ms: Math.round(run.elapsedMs),
         native: nativeInfo(),
         skipped: run.skipped,
