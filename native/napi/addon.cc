@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wwnapi::initPlFit(env, exports);
   wwnapi::initEig(env, exports);
   wwnapi::initGemm(env, exports);
+  wwnapi::initLowRank(env, exports);
   return exports;
 }
 

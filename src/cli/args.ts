@@ -20,6 +20,12 @@ export interface OptionSpec {
   readonly description: string;
   /** Default shown in help, when there is one worth stating. */
   readonly default?: string;
+  /**
+   * String options whose value is optional: the flag alone means this value, and a following
+   * argument is taken as the value only when it is one of `choices` (`--peft`, `--peft with-base`).
+   */
+  readonly implicit?: string;
+  readonly choices?: readonly string[];
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -61,16 +67,31 @@ export const ANALYSIS_OPTIONS = {
   'svd-method': { type: 'string', value: 'fast|accurate', description: 'fast: Gram eigenvalues behind a per-layer accuracy guard; accurate: LAPACK gesdd always (docs/numerics.md)', default: 'fast' },
 } as const satisfies OptionSpecs;
 
+/** Fine-tune deltas and LoRA adapters (analyze, describe, compare). */
+export const MODEL_DIFF_OPTIONS = {
+  'base-model': { type: 'string', value: 'PATH', description: 'analyse W − W_base per layer against this base model (fine-tune deltas)' },
+  'base-match': {
+    type: 'string', value: 'name|substring', default: 'name',
+    description: "pairing with the base model's layers: same name (unmatched layers skipped), or the reference's substring walk",
+  },
+  peft: {
+    type: 'string', value: 'with-base', implicit: 'only', choices: ['with-base', 'only'],
+    description: 'LoRA adapters: analyse each lora_B·lora_A (lora_BA rows); with-base: also W + BA and every other layer',
+  },
+} as const satisfies OptionSpecs;
+
 /** Output and run control of analyze. */
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
   csv: { type: 'string', value: 'FILE', description: "write the details table as CSV ('-' = stdout)" },
-  plot: { type: 'string', value: 'DIR', description: 'per-layer and model plots (SVG + PNG)' },
+  plot: { type: 'string', value: 'DIR', description: 'per-layer and model figures as files in DIR, rendered in parallel while the analysis runs' },
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report' },
+  'plot-figures': { type: 'string', value: 'LIST', description: 'figures for --plot and --report, comma-separated: layer figures esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures alpha-hist, <column>-depth (alpha-depth, log_spectral_norm-depth, …)', default: 'every layer figure the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth' },
+  'plot-format': { type: 'string', value: 'svg|png|both', description: 'file formats --plot writes (svg skips rasterising)', default: 'both' },
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
-  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads, capped at the cores (docs/performance.md)', default: 'all cores' },
+  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads, and plot render workers; capped at the cores (docs/performance.md)', default: 'all cores' },
 } as const satisfies OptionSpecs;
 
 /** The queue coordinator's options (sweep --queue, analyze --queue): scale-out over machines. */
@@ -85,13 +106,25 @@ export function usageError(message: string): WeightWatcherError {
   return new WeightWatcherError('E_USAGE', message);
 }
 
-/** Let option values start with '-' when they are numbers: `--xmax -1` → `--xmax=-1`. */
-function joinNegativeValues(argv: readonly string[], valued: ReadonlySet<string>): string[] {
+/**
+ * Let option values start with '-' when they are numbers (`--xmax -1` → `--xmax=-1`), and give
+ * options with an optional value theirs (`--peft` → `--peft=only`, `--peft with-base` → `--peft=with-base`).
+ */
+function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
     const next = argv[i + 1];
-    if (a.startsWith('--') && !a.includes('=') && valued.has(a.slice(2)) && next !== undefined && /^-\d/.test(next)) {
+    const spec = a.startsWith('--') && !a.includes('=') ? options[a.slice(2)] : undefined;
+    if (spec?.type === 'string' && spec.implicit !== undefined) {
+      const joined = next !== undefined && spec.choices?.includes(next);
+      out.push(`${a}=${joined ? next : spec.implicit}`);
+      if (joined) i++;
+    } else if (spec?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -115,10 +148,9 @@ function parseErrorMessage(e: unknown): string {
 }
 
 export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs {
-  const valued = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([k]) => k));
   const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
   try {
-    const r = parseArgs({ args: joinNegativeValues(argv, valued), options: config, allowPositionals: true, strict: true });
+    const r = parseArgs({ args: joinValues(argv, options), options: config, allowPositionals: true, strict: true });
     return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
   } catch (e) {
     throw usageError(parseErrorMessage(e));
@@ -185,5 +217,14 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   set('precision', s('precision') as AnalyzeOptions['precision']);
   set('svd_method', s('svd-method') as AnalyzeOptions['svd_method']);
   set('threads', int('threads', s('threads')));
+  const peft = s('peft');
+  if (peft !== undefined) {
+    const modes: Record<string, AnalyzeOptions['peft']> = { only: 'peft_only', 'peft-only': 'peft_only', peft_only: 'peft_only', 'with-base': 'with_base', with_base: 'with_base' };
+    if (!(peft in modes)) throw usageError(`--peft takes no value or 'with-base', got '${peft}'`);
+    o.peft = modes[peft];
+  }
+  const match = s('base-match');
+  if (match !== undefined && match !== 'name' && match !== 'substring') throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
+  set('base_match', match as AnalyzeOptions['base_match']);
   return o;
 }

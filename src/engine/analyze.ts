@@ -10,11 +10,12 @@ import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
 import { withBlasThreads } from '../native/blas-threads.js';
 import { dtypeSize } from '../formats/decode.js';
 import type { LayerMatrix } from '../spectra/esd.js';
-import { analyzeLayer, readLayerForAnalysis, type LayerResult } from './layer.js';
+import { analyzeLayer, type LayerResult } from './layer.js';
 import { threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
 import type { DescribeRow } from '../shared/rows.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
+import type { SkippedLayer, SourceLayer } from './plan.js';
+import { layerSource, type SourceInputs } from './source.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
 
@@ -31,7 +32,17 @@ export interface AnalysisRun {
   readonly failures: LayerFailure[];
   readonly elapsedMs: number;
   /** How the layers were scheduled (undefined for stacked and intra, which run one layer at a time). */
-  readonly plan: ThreadPlan | undefined;
+  readonly plan?: ThreadPlan;
+}
+
+/** What the thread policy needs of a layer: its matrix shape and the bytes its tensor holds while in flight. */
+function layerShape(entries: ReadonlyMap<string, TensorEntry>, layer: SourceLayer): LayerShape {
+  const entry = layer.spec.tensor === undefined ? undefined : entries.get(layer.spec.tensor);
+  const count = layer.spec.shape.reduce((a, b) => a * b, 1);
+  const size = entry ? dtypeSize(entry.dtype) : undefined;
+  // Dense F32/F16/BF16 weights are held as read; anything else is decoded to float32 as well.
+  const stored = layer.readForAnalysis !== undefined && layer.geometry.sliceAxes === 'dense' && entry !== undefined && ['F32', 'F16', 'BF16'].includes(entry.dtype);
+  return { rows: layer.geometry.rows, cols: layer.geometry.cols, slices: layer.geometry.slices.length, tensorBytes: stored ? count * size! : count * (4 + (size ?? 4)) };
 }
 
 /**
@@ -40,28 +51,40 @@ export interface AnalysisRun {
  * same numbers whichever subset is analysed — a big model split into layer-group jobs over several
  * machines equals the single-process run row for row. Unseeded runs draw fresh randomness.
  */
-function layerRandom(seed: number | null, layerId: number): Random {
+export function layerRandom(seed: number | null, layerId: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
-function layerShape(entries: ReadonlyMap<string, TensorEntry>, layer: PlannedLayer): LayerShape {
-  const entry = layer.spec.tensor === undefined ? undefined : entries.get(layer.spec.tensor);
-  const count = layer.spec.shape.reduce((a, b) => a * b, 1);
-  const size = entry ? dtypeSize(entry.dtype) : undefined;
-  // Dense F32/F16/BF16 weights are held as read; anything else is decoded to float32 as well.
-  const stored = layer.geometry.sliceAxes === 'dense' && entry !== undefined && ['F32', 'F16', 'BF16'].includes(entry.dtype);
-  return { rows: layer.geometry.rows, cols: layer.geometry.cols, slices: layer.geometry.slices.length, tensorBytes: stored ? count * size! : count * (4 + (size ?? 4)) };
+export interface AnalysisHooks {
+  /**
+   * Called with each finished layer's full result (row, ESD, fit arrays, extension data), in
+   * completion order, whether or not keep_evals is set; the run waits for a returned promise (so a
+   * slow consumer holds the analysis back instead of piling up ESDs). Without keep_evals the run
+   * keeps only the rows. An exception stops the run and rejects it.
+   */
+  onLayer?: (result: LayerResult) => void | Promise<void>;
 }
 
-export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
+/**
+ * Analyse every layer of the store. With `inputs.base` the layers are fine-tune deltas W − W_base,
+ * with `peft` LoRA products (engine/source.ts); stacked and intra then work on those matrices.
+ */
+export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}, hooks: AnalysisHooks = {}): Promise<AnalysisRun> {
   const started = performance.now();
-  // Iterator variants, in the reference's priority order (spec §1.10).
+  const { onLayer } = hooks;
+  // The layer pipeline keeps ESDs and fit arrays when the hook needs them; the run stores them only with keep_evals.
+  const lo = onLayer && !o.keep_evals ? { ...o, keep_evals: true } : o;
+  // Without keep_evals only the row and its route (run info) are kept.
+  const kept = (rs: LayerResult[]) => (o.keep_evals ? rs : rs.map(({ row, route, fallback, seconds }) => ({ row, route, fallback, seconds })));
+  // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
+  const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
   if (variant) {
-    const { results, skipped } = await variant(store, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], elapsedMs: performance.now() - started, plan: undefined };
+    const { results, skipped } = await variant(source, lo, layerRandom(o.seed, 0));
+    for (const r of results) await onLayer?.(r);
+    return { results: kept(results), skipped, failures: [], elapsedMs: performance.now() - started };
   }
-  const { layers, skipped } = planLayers(store, o);
+  const { layers, skipped } = source;
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
   const entries = new Map(store.list().map((e) => [e.name, e]));
@@ -69,33 +92,42 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
   const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
   let nextRead = 0;
-  let finished = 0;
+  let done = 0;
   const readAhead = () => {
-    while (nextRead < layers.length && nextRead < finished + plan.concurrency + plan.prefetch) {
-      const i = nextRead++;
-      reads.set(i, readLayerForAnalysis(store, layers[i]!).catch((error: unknown) => ({ error })));
+    while (nextRead < layers.length && nextRead < done + plan.concurrency + plan.prefetch) {
+      const l = layers[nextRead]!;
+      reads.set(nextRead++, (l.readForAnalysis ? l.readForAnalysis() : l.read()).catch((error: unknown) => ({ error })));
     }
   };
   // The BLAS thread count stays fixed for the whole run (no re-balancing when the last layers run
   // alone): multi-threaded BLAS-2 reductions round differently, and results must not depend on timing.
   let next = 0;
+  let stopped = false;
   const worker = async () => {
-    while (next < layers.length) {
+    while (!stopped && next < layers.length) {
       const i = next++;
       const layer = layers[i]!;
+      let results: LayerResult[] | undefined;
       readAhead();
       try {
         const mats = await reads.get(i)!;
         reads.delete(i);
         if ('error' in mats) throw mats.error;
-        perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, layer.spec.id));
+        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id));
+        perLayer[i] = kept(results);
       } catch (e) {
         // A bad layer fails that layer, not the run.
         failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };
       }
-      finished++;
+      try {
+        if (!stopped) for (const r of results ?? []) await onLayer?.(r);
+      } catch (e) {
+        stopped = true; // the consumer failed: stop taking layers
+        throw e;
+      }
+      done++;
       readAhead();
-      o.onProgress?.({ done: finished, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
+      o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
     }
   };
   await withBlasThreads(plan.blasThreads, () => Promise.all(Array.from({ length: plan.concurrency }, worker)));
@@ -108,12 +140,17 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   };
 }
 
-/** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
-  const { layers, skipped } = planLayers(store, o);
+/**
+ * describe(): the rows analyze would produce, from shapes only (R28). num_evals is the count
+ * analyze will compute: M·rf pooled, M per slice, the adapter rank r for LoRA products (the
+ * reference's describe says M there).
+ */
+export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
+  const { layers, skipped } = layerSource(store, o, inputs);
   const rows: DescribeRow[] = [];
-  for (const { spec, geometry: g } of layers) {
+  for (const { spec, geometry: g, columns } of layers) {
     const base: DescribeRow = {
+      ...columns,
       layer_id: spec.id,
       name: spec.name,
       M: g.M,
@@ -121,7 +158,7 @@ export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: De
       Q: g.M === 0 ? -1 : g.N / g.M,
       layer_type: spec.type,
       longname: spec.longname,
-      num_evals: o.pool ? g.M * g.rf : g.M,
+      num_evals: o.pool ? g.numComponents : Math.min(g.M, g.numComponents),
       rf: g.rf,
     };
     if (!o.pool && spec.type === 'conv2d') g.slices.forEach((_, i) => rows.push({ ...base, slice_id: i }));

@@ -111,7 +111,7 @@ interface Spectrum {
  */
 async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geometry'], o: ResolvedOptions, params: PowerLawParams, variant: LayerVariant): Promise<Spectrum> {
   const run = async (method: 'fast' | 'accurate'): Promise<Spectrum> => {
-    const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true });
+    const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true, keep: g.numComponents });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
     return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
@@ -162,7 +162,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], 
       status: pl.status,
       warning: pl.warning,
     };
-    const extra: Row = {};
+    const extra: Row = { ...layer.columns };
     if (pl.Lambda !== undefined) extra.Lambda = pl.Lambda;
     if (pl.num_fingers !== undefined) extra.num_fingers = pl.num_fingers;
     if (pl.raw_alpha !== undefined) extra.raw_alpha = pl.raw_alpha;

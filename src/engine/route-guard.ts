@@ -52,6 +52,9 @@ export function spectrumGuard(esd: Esd, N: number, o: ResolvedOptions): string |
   const lmax = ev[n - 1]!;
   const rankTol = Math.sqrt(lmax + d) * N * FLOAT64_EPS;
   if (!(esd.svMinLow > 2 * rankTol)) return 'rank deficiency cannot be decided from the Gram eigenvalues';
+  // sv_min from plain Gram values (the native guard checks it per matrix; this also covers ESDs
+  // truncated to their top values, whose smallest kept value it did not see)
+  if (esd.route === 'gram' && !(d <= 2e-10 * esd.svMinLow * esd.svMinLow)) return 'sv_min is below the Gram route\'s accuracy';
   if (!(d <= REL * lmax)) return 'the largest eigenvalue is not accurate enough';
   for (const [thr, what] of [[EVALS_THRESH, 'the fit threshold 1e-5'], [o.tolerance, 'the weak_rank_loss tolerance']] as const) {
     if (thr <= 0) continue; // no eigenvalue is below 0 on either route

@@ -13,10 +13,14 @@ import { compareCodePoints } from '../shared/text.js';
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const SAFETENSORS_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2']);
 
-interface Located extends TensorEntry {
-  readonly begin: number; // absolute file offset
+/** A tensor of a safetensors file with where its bytes are. */
+export interface SafetensorsTensor extends TensorEntry {
+  /** Absolute file offset of its data. */
+  readonly begin: number;
   readonly byteLength: number;
 }
+
+type Located = SafetensorsTensor;
 
 export class SafetensorsFile {
   private constructor(
@@ -25,7 +29,19 @@ export class SafetensorsFile {
     /** Tensors in header (JSON) order. */
     readonly tensors: ReadonlyMap<string, Located>,
     readonly metadata: Readonly<Record<string, string>>,
+    /** Offset of the data block: 8 + the header length. */
+    readonly dataStart: number,
   ) {}
+
+  /** File size in bytes. */
+  get size(): number {
+    return this.file.size;
+  }
+
+  /** Raw bytes [offset, offset + length) of the file (bounds-checked). */
+  readRange(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
+    return this.file.read(offset, length, what);
+  }
 
   static async open(path: string): Promise<SafetensorsFile> {
     const file = await RandomAccessFile.open(path);
@@ -78,7 +94,7 @@ export class SafetensorsFile {
       if (expected !== e - b) throw bad(`tensor "${name}" ${t.dtype}[${shape.join(', ')}] needs ${expected} bytes but data_offsets span ${e - b}`);
       tensors.set(name, { name, dtype: t.dtype, shape, begin: dataStart + b, byteLength: e - b });
     }
-    return new SafetensorsFile(path, file, tensors, metadata);
+    return new SafetensorsFile(path, file, tensors, metadata, dataStart);
   }
 
   async readFloat32(name: string): Promise<Float32Array> {
@@ -129,7 +145,8 @@ export class SafetensorsStore implements TensorStore {
   private readonly owner = new Map<string, SafetensorsFile>();
 
   constructor(
-    private readonly files: readonly SafetensorsFile[],
+    /** The files, in the order they were given (shard order). */
+    readonly files: readonly SafetensorsFile[],
     order?: readonly string[],
   ) {
     for (const f of files) for (const k of f.tensors.keys()) if (!this.owner.has(k)) this.owner.set(k, f);
@@ -143,6 +160,11 @@ export class SafetensorsStore implements TensorStore {
 
   list(): readonly TensorEntry[] {
     return this.entries;
+  }
+
+  /** The file holding a tensor (the first one, when several do). */
+  fileOf(name: string): SafetensorsFile | undefined {
+    return this.owner.get(name);
   }
 
   read(name: string): Promise<Float32Array> {

@@ -62,6 +62,9 @@ const SKIP_LABELS: Record<string, string> = {
   max_evals: 'more eigenvalues than --max-evals',
   max_N: 'larger dimension above --max-n',
   intra: 'no shared dimension with the previous layer',
+  base_unmatched: 'no partner layer in the base model',
+  base_shape: "base model's layer has another shape",
+  peft: 'not a LoRA product (peft)',
 };
 
 /** One line per skip reason with its count, e.g. "  12 × not a dense/conv layer". */

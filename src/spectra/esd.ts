@@ -68,6 +68,11 @@ export interface EsdOptions extends SvdOptions {
   readonly unsquared?: boolean;
   /** fast method: sv_min and the rank columns are reported (default true); false when only the ESD matters. */
   readonly refineMin?: boolean;
+  /**
+   * Keep only the largest `keep` singular values of each matrix (the reference's num_components
+   * when it is below M: LoRA products, Q31). Default: all.
+   */
+  readonly keep?: number;
 }
 
 /** Stronger routes win when slices differ: 'gesdd' never mixes with the others (see computeEsd). */
@@ -87,11 +92,16 @@ class EsdAccumulator {
   constructor(
     private readonly N: number,
     private readonly unsquared = false,
+    private readonly keep = Infinity,
   ) {}
 
   add(s: MatrixSpectrum): void {
-    if (s.sv.length === 0) return;
-    const sv = this.unsquared ? s.sv.map(Math.sqrt) : s.sv;
+    // keep: only the largest `keep` values of each matrix (LoRA products, Q31)
+    const from = s.sv.length > this.keep ? s.sv.length - this.keep : 0;
+    const all = s.sv.subarray(from);
+    const evals = s.evals.subarray(from);
+    if (all.length === 0) return;
+    const sv = this.unsquared ? all.map(Math.sqrt) : all;
     const max = sv[sv.length - 1]!;
     const tol = max * this.N * FLOAT64_EPS;
     let rank = 0;
@@ -100,11 +110,11 @@ class EsdAccumulator {
     this.svMax = Math.max(this.svMax, max);
     this.svMin = Math.max(this.svMin, sv[0]!);
     // ?gesdd: σ² as computed in JS before (identical to the native squares); Gram: its eigenvalues.
-    this.parts.push(this.unsquared ? s.sv : s.evals);
+    this.parts.push(this.unsquared ? all : evals);
     this.errorBound = Math.max(this.errorBound, s.errorBound);
     this.sumOfSquares += s.sumOfSquares;
     const refined = s.route.includes('+');
-    const low = s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, s.evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
+    const low = s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
     this.svMinLow = Math.min(this.svMinLow, low);
     if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
     this.fallback ??= s.fallback;
@@ -139,11 +149,14 @@ class EsdAccumulator {
 
 function spectrumArgs(m: LayerMatrix, opts: EsdOptions, method: 'fast' | 'accurate') {
   const data = isStored(m) ? m.bytes : m.data;
+  // Truncated to the top `keep` values, the matrix's own σmin and rank do not matter: the layer
+  // guard checks the smallest kept value instead (route-guard.ts).
+  const truncated = opts.keep !== undefined && opts.keep < Math.min(m.rows, m.cols);
   return [data, m.rows, m.cols, {
     method,
     precision: opts.precision ?? 'float64',
-    rankN: opts.N,
-    refineMin: opts.refineMin ?? true,
+    rankN: truncated ? 0 : opts.N,
+    refineMin: !truncated && (opts.refineMin ?? true),
     ...(isStored(m) ? { dtype: m.dtype } : {}),
   }] as const;
 }
@@ -167,7 +180,7 @@ export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions)
       if (!spectra[i]!.route.endsWith('gesdd')) spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
     }
   }
-  const acc = new EsdAccumulator(opts.N, opts.unsquared);
+  const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
   for (const s of spectra) acc.add(s);
   return acc.finish();
 }
