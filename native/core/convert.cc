@@ -146,12 +146,14 @@ bool convertBlock(const MatrixView& src, size_t r0, size_t r1, size_t c0, size_t
     for (size_t i = r0; i < r1; ++i) {
       Work* out = dst + (i - r0) * w;
       const size_t base = i * src.cols + c0;
-      double row = 0;  // a row's squares in plain double; the rows then summed compensated
-      for (size_t j = 0; j < w; ++j) {
-        const Work v = static_cast<Work>(read(base + j));
-        finite &= std::isfinite(v);
-        out[j] = v;
-        row += static_cast<double>(v) * static_cast<double>(v);
+      // Two branch-free loops the compiler vectorises: convert, then the row's squares in plain
+      // double (the rows are summed compensated). A NaN or ±Inf makes the row sum non-finite; only
+      // then (or when squares overflow) are the row's values checked one by one.
+      for (size_t j = 0; j < w; ++j) out[j] = static_cast<Work>(read(base + j));
+      double row = 0;
+      for (size_t j = 0; j < w; ++j) row += static_cast<double>(out[j]) * static_cast<double>(out[j]);
+      if (!std::isfinite(row)) {
+        for (size_t j = 0; j < w; ++j) finite &= std::isfinite(out[j]);
       }
       squares.add(row);
     }
