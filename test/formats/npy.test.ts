@@ -6,6 +6,7 @@ import { openNpy, openNpz } from '../../src/formats/npy.js';
 import { gatherStrided, byteswapInPlace } from '../../src/shared/bytes.js';
 import { WeightWatcherError } from '../../src/shared/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
+import { npy } from '../helpers/npy-writer.js';
 import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 
 let tmp: string;
@@ -16,22 +17,6 @@ function writeTmp(name: string, data: Uint8Array): string {
   const file = path.join(tmp, name);
   writeFileSync(file, data);
   return file;
-}
-
-/** A .npy v1/v2 file from a header dict literal and raw data, padded like numpy does. */
-function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
-  const pre = version === 1 ? 10 : 12;
-  let text = header;
-  while ((pre + text.length + 1) % 64) text += ' ';
-  text += '\n';
-  const out = new Uint8Array(pre + text.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
-  const dv = new DataView(out.buffer);
-  if (version === 1) dv.setUint16(8, text.length, true);
-  else dv.setUint32(8, text.length, true);
-  out.set(new TextEncoder().encode(text), pre);
-  out.set(data, pre + text.length);
-  return out;
 }
 
 async function expectWWError(p: Promise<unknown>, codes: string[], pattern?: RegExp): Promise<void> {
