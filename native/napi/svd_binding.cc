@@ -49,8 +49,8 @@ Napi::Value Svdvals(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initSvd(Napi::Env env, Napi::Object exports) {
-  exports.Set("svdvals", Napi::Function::New(env, Svdvals, "svdvals"));
-  exports.Set("svdvalsSync", Napi::Function::New(env, SvdvalsSync, "svdvalsSync"));
+  exports.Set("svdvals", Napi::Function::New(env, guarded<Svdvals>, "svdvals"));
+  exports.Set("svdvalsSync", Napi::Function::New(env, guarded<SvdvalsSync>, "svdvalsSync"));
 }
 
 }  // namespace wwnapi

@@ -126,6 +126,8 @@ interface NativeBinding {
   gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen;
   symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
   matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
+  /** Only with WW_NATIVE_TEST_HOOKS=1 in the environment when the addon loads. */
+  simulateAllocFailure?(site: string): void;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -269,4 +271,15 @@ export function symmetricEigenSync(data: Float64Array, n: number): SymmetricEige
 /** Row-major product a·b (a m×k, b k×n) in float64 with BLAS dgemm, off the event loop. */
 export function matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array> {
   return asyncCall(() => load().binding.matmul(a, b, m, k, n));
+}
+
+/**
+ * Test hook: the next native call throws std::bad_alloc at `site` (the argument copy, the core
+ * computation, or the conversion of its result), to prove it surfaces as E_NOMEM. Available only
+ * when the process started with WW_NATIVE_TEST_HOOKS=1.
+ */
+export function simulateNativeAllocFailure(site: 'arguments' | 'compute' | 'result' | 'none'): void {
+  const hook = load().binding.simulateAllocFailure;
+  if (!hook) throw new WeightWatcherError('E_USAGE', 'simulateNativeAllocFailure needs WW_NATIVE_TEST_HOOKS=1 in the environment before the addon loads');
+  syncCall(() => hook(site));
 }
