@@ -5,27 +5,26 @@
  */
 import type { TensorStore } from '../formats/types.js';
 import { Random } from '../shared/random.js';
-import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
+import { errorMessage, isWeightWatcherError, type LayerFailure } from '../shared/errors.js';
 import { availableParallelism } from 'node:os';
 import { withBlasThreads } from '../native/blas-threads.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import type { DescribeRow } from '../shared/rows.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { planLayers, type SkippedLayer } from './plan.js';
+import { planLayers, type SkippedLayers } from './plan.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
 
-export interface LayerFailure {
-  readonly layer_id: number;
-  readonly name: string;
-  readonly code: string;
-  readonly message: string;
-}
+export type { LayerFailure };
 
 export interface AnalysisRun {
   readonly results: LayerResult[];
-  readonly skipped: SkippedLayer[];
+  readonly skipped: SkippedLayers;
   readonly failures: LayerFailure[];
+  /** Layers that were planned (analysed or failed). */
+  readonly planned: number;
+  /** When nothing was planned: why, with the fix. */
+  readonly explanation?: string;
   readonly elapsedMs: number;
 }
 
@@ -51,10 +50,10 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
   // Iterator variants, in the reference's priority order (spec §1.10).
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   if (variant) {
-    const { results, skipped } = await variant(store, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], elapsedMs: performance.now() - started };
+    const { results, skipped, explanation } = await variant(store, o, layerRandom(o.seed, 0));
+    return { results, skipped, failures: [], planned: results.length, ...(explanation !== undefined && { explanation }), elapsedMs: performance.now() - started };
   }
-  const { layers, skipped } = planLayers(store, o);
+  const { layers, skipped, explanation } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
@@ -80,13 +79,15 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
     results: perLayer.flatMap((r) => r ?? []),
     skipped,
     failures: failures.filter((f): f is LayerFailure => f !== undefined),
+    planned: layers.length,
+    ...(explanation !== undefined && { explanation }),
     elapsedMs: performance.now() - started,
   };
 }
 
 /** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
-  const { layers, skipped } = planLayers(store, o);
+export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string } {
+  const { layers, skipped, explanation } = planLayers(store, o);
   const rows: DescribeRow[] = [];
   for (const { spec, geometry: g } of layers) {
     const base: DescribeRow = {
@@ -103,5 +104,5 @@ export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: De
     if (!o.pool && spec.type === 'conv2d') g.slices.forEach((_, i) => rows.push({ ...base, slice_id: i }));
     else rows.push(o.pool ? base : { ...base, slice_id: 0 });
   }
-  return { rows, skipped };
+  return explanation === undefined ? { rows, skipped } : { rows, skipped, explanation };
 }

@@ -10,7 +10,7 @@ import { matmul } from '../native/binding.js';
 import type { Random } from '../shared/random.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
+import { planLayers, type PlannedLayer, type SkippedLayers } from './plan.js';
 
 function transpose(m: Matrix): Matrix {
   const out = new Float64Array(m.rows * m.cols);
@@ -62,8 +62,9 @@ export async function intraProduct(prev: Matrix, cur: Matrix, sparsify: boolean,
   return { data: x, rows: left.rows, cols: b.cols };
 }
 
-export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
-  const { layers, skipped } = planLayers(store, { ...o, pool: true });
+export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers; explanation?: string }> {
+  const { layers, skipped, explanation } = planLayers(store, { ...o, pool: true });
+  if (layers.length === 0) return explanation === undefined ? { results: [], skipped } : { results: [], skipped, explanation };
   const results: LayerResult[] = [];
   let prev: { layer: PlannedLayer; w: Matrix } | undefined;
   for (const layer of layers) {
@@ -79,7 +80,7 @@ export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, rando
         };
         results.push(...(await analyzeLayer(synthetic, [x], { ...o, pool: true }, random, { intra: true })));
       } else {
-        skipped.push({ layer_id: layer.spec.id, name: `${prev.layer.spec.id} X ${layer.spec.id} `, kind: 'intra', reason: 'the two layers share no dimension' });
+        skipped.add(layer.spec.id, `${prev.layer.spec.id} X ${layer.spec.id} `, 'intra', 'the two layers share no dimension');
       }
     }
     prev = { layer, w };

@@ -1,7 +1,8 @@
 /**
  * Decide, from shapes alone, which layers produce a row and how their matrices are cut (spec §1.9).
  * The reference loads every weight before filtering (Q44); doing it from the headers gives the same
- * rows without reading skipped tensors.
+ * rows without reading skipped tensors. Every enumerated layer that produces no row is listed in
+ * `skipped` with its reason; when none is left, `explanation` says why in one line, with the fix.
  */
 import type { TensorStore } from '../formats/types.js';
 import { enumerateLayers } from '../layers/enumerate.js';
@@ -9,6 +10,9 @@ import type { Channels, LayerSpec } from '../layers/types.js';
 import { layerGeometry, type Geometry } from '../tensors/geometry.js';
 import { makeLayerFilter } from './filters.js';
 import type { ResolvedOptions } from '../shared/options.js';
+import { SkippedLayers, type SkipKind } from './skipped.js';
+
+export { SkippedLayers, type SkipKind, type SkippedLayer } from './skipped.js';
 
 const ANALYSED_TYPES = new Set(['dense', 'conv1d', 'conv2d', 'embedding']);
 
@@ -17,39 +21,118 @@ export interface PlannedLayer {
   readonly geometry: Geometry;
 }
 
-export type SkipKind = 'filter' | 'type' | 'shape' | 'min_evals' | 'max_evals' | 'max_N' | 'intra';
-
-export interface SkippedLayer {
-  readonly layer_id: number;
-  readonly name: string;
-  readonly kind: SkipKind;
-  readonly reason: string;
-}
-
 export interface Plan {
   readonly layers: PlannedLayer[];
-  readonly skipped: SkippedLayer[];
+  readonly skipped: SkippedLayers;
+  /** When no layer is left: why, in one line, with the fix ("3 tensors, none named *.weight: pass --all-tensors …"). */
+  readonly explanation?: string;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Counts gathered while planning, for the explanation of an empty plan. */
+interface PlanStats {
+  enumerated: number;
+  byKind: ReadonlyMap<SkipKind, number>;
+  /** Largest eigenvalue count among layers skipped by min_evals. */
+  mostEvals: number;
+  /** Smallest among those skipped by max_evals / max_N. */
+  fewestEvals: number;
+  smallestN: number;
+}
+
+function isMatrixShape(shape: readonly number[]): boolean {
+  return (shape.length === 2 || shape.length === 4) && (shape[0] ?? 0) >= 2;
+}
+
+function explainEmpty(store: TensorStore, o: ResolvedOptions, s: PlanStats): string {
+  const tensors = store.list();
+  const hidden = store.hiddenTensors;
+  const constantsHint = hidden && hidden.count > 0
+    ? `this ONNX keeps its weights in Constant nodes: use --onnx-constants (${plural(hidden.count, 'weight tensor')} there)`
+    : undefined;
+  if (tensors.length === 0) return constantsHint ?? 'the model holds no tensors';
+  if (store.convention === 'statedict' && !o.all_tensors) {
+    const others = tensors.filter((e) => !e.name.endsWith('.weight') && isMatrixShape(e.shape)).length;
+    if (s.enumerated === 0) {
+      return `${plural(tensors.length, 'tensor')}, none named *.weight: pass --all-tensors to treat every 2-D tensor as a layer`;
+    }
+    const notMatrices = (s.byKind.get('type') ?? 0) + (s.byKind.get('shape') ?? 0);
+    if (others > 0 && notMatrices === s.enumerated) {
+      return `no *.weight tensor is a weight matrix, but ${plural(others, 'other 2-D/4-D tensor')} ${others === 1 ? 'is' : 'are'} not named *.weight: pass --all-tensors to analyse ${others === 1 ? 'it' : 'them'}`;
+    }
+  }
+  const parts: string[] = [];
+  const fixes: string[] = [];
+  const count = (k: SkipKind) => s.byKind.get(k) ?? 0;
+  if (count('filter')) { parts.push(`${count('filter')} left out by --layers`); fixes.push('widen --layers'); }
+  const notMatrix = count('type') + count('shape') + count('dtype');
+  if (notMatrix) parts.push(`${notMatrix} not weight matrices`);
+  if (count('min_evals')) { parts.push(`${count('min_evals')} with fewer than ${o.min_evals} eigenvalues (the most: ${s.mostEvals})`); fixes.push(`lower --min-evals (to ${s.mostEvals} or less)`); }
+  if (count('max_evals')) { parts.push(`${count('max_evals')} with more than ${o.max_evals} eigenvalues (the fewest: ${s.fewestEvals})`); fixes.push('raise --max-evals (or --max-evals none)'); }
+  if (count('max_N')) { parts.push(`${count('max_N')} with N above ${o.max_N} (the smallest: ${s.smallestN})`); fixes.push(`raise --max-n (to ${s.smallestN} or more)`); }
+  if (constantsHint && fixes.length === 0) return `${plural(s.enumerated, 'initializer')} but no weight matrix; ${constantsHint}`;
+  if (fixes.length === 0 && store.format === 'onnx') fixes.push('check the model: its initializers hold no weight matrix');
+  return `none of ${plural(s.enumerated, 'layer')} qualifies: ${parts.join(', ')}${fixes.length ? `; ${fixes.join(', ')}` : ''}`;
+}
+
+function memo(f: (n: number) => string): (n: number) => string {
+  const known = new Map<number, string>();
+  return (n) => {
+    let s = known.get(n);
+    if (s === undefined) known.set(n, (s = f(n)));
+    return s;
+  };
 }
 
 export function planLayers(store: TensorStore, o: ResolvedOptions): Plan {
-  const filter = makeLayerFilter(o.layers);
+  const enumerate = () => enumerateLayers(store, { startIds: o.start_ids, allTensors: o.all_tensors });
+  // Id ranges ('2-5') yield to layers named like that: only then are names needed up front.
+  let rangeNames: Set<string> | undefined;
+  if (o.layers.some((f) => typeof f === 'string' && /^\d+-\d+$/.test(f))) {
+    const wanted = new Set(o.layers.filter((f): f is string => typeof f === 'string'));
+    rangeNames = new Set();
+    for (const l of enumerate()) if (wanted.has(l.name)) rangeNames.add(l.name);
+  }
+  const filter = makeLayerFilter(o.layers, rangeNames);
   const layers: PlannedLayer[] = [];
-  const skipped: SkippedLayer[] = [];
-  const skip = (spec: LayerSpec, kind: SkipKind, reason: string) => skipped.push({ layer_id: spec.id, name: spec.name, kind, reason });
+  const skipped = new SkippedLayers();
+  const stats: PlanStats = { enumerated: 0, byKind: skipped.countsByKind(), mostEvals: 0, fewestEvals: Infinity, smallestN: Infinity };
+  const skip = (spec: LayerSpec, kind: SkipKind, reason: string) => skipped.addLayer(spec, kind, reason);
+  // One string per distinct count, not one per layer.
+  const what = o.pool ? 'M·rf' : 'M';
+  const tooFew = memo((n) => `${what} = ${n} < min_evals = ${o.min_evals}`);
+  const tooMany = memo((n) => `${what} = ${n} > max_evals = ${o.max_evals}`);
+  const tooWide = memo((n) => `N = ${n} > max_N = ${o.max_N}`);
 
-  for (const spec of enumerateLayers(store, o.start_ids)) {
-    const decision = filter(spec);
+  for (const spec of enumerate()) {
+    stats.enumerated++;
+    const decision = filter.decide(spec);
     if (decision.skipped) { skip(spec, 'filter', decision.reason ?? 'filtered'); continue; }
+    if (spec.unanalysable) { skip(spec, spec.unanalysable.kind, spec.unanalysable.reason); continue; }
     if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) { skip(spec, 'type', `type ${spec.type} is not analysed`); continue; }
     const expected: Channels = o.channels ?? spec.channels;
     const g = layerGeometry(spec.type, spec.shape, expected);
     if (!g) { skip(spec, 'shape', `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`); continue; }
     const count = o.pool ? g.M * g.rf : g.M;
-    const what = o.pool ? 'M·rf' : 'M';
-    if (o.min_evals && count < o.min_evals) { skip(spec, 'min_evals', `${what} = ${count} < min_evals = ${o.min_evals}`); continue; }
-    if (o.max_evals && count > o.max_evals) { skip(spec, 'max_evals', `${what} = ${count} > max_evals = ${o.max_evals}`); continue; }
-    if (g.N > o.max_N) { skip(spec, 'max_N', `N = ${g.N} > max_N = ${o.max_N}`); continue; }
+    if (o.min_evals && count < o.min_evals) {
+      stats.mostEvals = Math.max(stats.mostEvals, count);
+      skip(spec, 'min_evals', tooFew(count));
+      continue;
+    }
+    if (o.max_evals && count > o.max_evals) {
+      stats.fewestEvals = Math.min(stats.fewestEvals, count);
+      skip(spec, 'max_evals', tooMany(count));
+      continue;
+    }
+    if (g.N > o.max_N) {
+      stats.smallestN = Math.min(stats.smallestN, g.N);
+      skip(spec, 'max_N', tooWide(g.N));
+      continue;
+    }
     layers.push({ spec, geometry: g });
   }
-  return { layers, skipped };
+  const unmatched = filter.unmatched(enumerate);
+  if (unmatched) throw unmatched;
+  return layers.length ? { layers, skipped } : { layers, skipped, explanation: explainEmpty(store, o, stats) };
 }

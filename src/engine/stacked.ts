@@ -15,7 +15,7 @@ import type { Matrix } from '../spectra/esd.js';
 import type { Random } from '../shared/random.js';
 import type { ResolvedOptions } from '../shared/options.js';
 import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
+import { planLayers, type PlannedLayer, type SkippedLayers } from './plan.js';
 import type { Geometry } from '../tensors/geometry.js';
 
 const f32 = Math.fround;
@@ -79,9 +79,9 @@ export function stackLayers(layers: readonly (readonly Matrix[])[]): Matrix {
 }
 
 /** analyze(stacked=True): one row, layer_id 0, name 'Stacked Layer', type 'stacked', rf 1. */
-export async function analyzeStacked(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
-  const { layers, skipped } = planLayers(store, o);
-  if (layers.length === 0) return { results: [], skipped };
+export async function analyzeStacked(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers; explanation?: string }> {
+  const { layers, skipped, explanation } = planLayers(store, o);
+  if (layers.length === 0) return explanation === undefined ? { results: [], skipped } : { results: [], skipped, explanation };
   const mats: Matrix[][] = [];
   for (const l of layers) mats.push(await readLayerMatrices(store, l));
   const W = stackLayers(mats);

@@ -175,7 +175,7 @@ describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipp
     it(`${f}: member names, order and values`, async () => {
       const store = await openNpz(path.join(dir, f));
       try {
-        expect(store.format).toBe('npy');
+        expect(store.format).toBe('npz');
         await expectMatches(store, expected[f]!);
       } finally {
         await store.close();

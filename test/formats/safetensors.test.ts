@@ -86,7 +86,7 @@ describe('a bad layer fails that layer, not the run', () => {
     const ww = new WeightWatcher(p);
     await ww.analyze();
     expect(ww.lastRun!.skipped).toEqual([
-      { layer_id: 1, name: 'norm', kind: 'type', reason: 'type unknown is not analysed' },
+      { layer_id: 1, name: 'norm', kind: 'type', reason: '1-D tensor [30]: not a weight matrix (bias, norm scale, buffer)' },
       { layer_id: 2, name: 'small', kind: 'min_evals', reason: 'M·rf = 5 < min_evals = 10' },
     ]);
     const store = await openModel(p);
