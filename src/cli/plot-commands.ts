@@ -3,8 +3,8 @@
  * `analyze --plot DIR`, `analyze --report FILE.html` and the work of `compare`. The commands
  * (cli/commands/) parse and check their arguments first.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
 import type { AnalyzeOptions } from '../shared/options.js';
 import type { Row } from '../shared/rows.js';
@@ -19,6 +19,8 @@ import { analyzeReportHtml, compareReportHtml, type LayerSection } from '../repo
 import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
 import type { Io } from './command.js';
 import type { CompareArgs } from './commands/compare.js';
+import { makeDirectory, writeFileAtomic } from './atomic-write.js';
+import { write } from './output.js';
 
 type Format = 'svg' | 'png';
 
@@ -32,8 +34,8 @@ function layersWithEvals(ww: WeightWatcher): readonly LayerResult[] {
 
 async function writeFigure(base: string, spec: VlSpec, formats: readonly Format[], written: string[]): Promise<string> {
   const svg = await renderSvg(spec);
-  if (formats.includes('svg')) { await writeFile(`${base}.svg`, svg); written.push(`${base}.svg`); }
-  if (formats.includes('png')) { await writeFile(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
+  if (formats.includes('svg')) { await writeFileAtomic(`${base}.svg`, svg); written.push(`${base}.svg`); }
+  if (formats.includes('png')) { await writeFileAtomic(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
   return svg;
 }
 
@@ -46,7 +48,7 @@ async function writeFigure(base: string, spec: VlSpec, formats: readonly Format[
 export async function writeAnalyzePlots(dir: string, ww: WeightWatcher, opts: { formats?: ('svg' | 'png')[] } = {}): Promise<string[]> {
   const formats: Format[] = opts.formats?.length ? opts.formats : ['svg', 'png'];
   const layers = layersWithEvals(ww);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const written: string[] = [];
   for (const layer of layers) {
     const specs = layerFigureSpecs(layer);
@@ -91,8 +93,7 @@ export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title:
     modelFigures: await renderSpecs(modelFigureSpecs(rows)),
     layers,
   });
-  await mkdir(dirname(resolve(file)), { recursive: true });
-  await writeFile(file, html);
+  await writeFileAtomic(file, html);
 }
 
 function describeNote(kind: string, x: unknown): string {
@@ -108,10 +109,9 @@ function describeNote(kind: string, x: unknown): string {
 export async function writeComparePlot(file: string, spec: VlSpec): Promise<string[]> {
   const ext = extname(file).toLowerCase();
   const base = file.slice(0, file.length - ext.length);
-  await mkdir(dirname(resolve(file)), { recursive: true });
   const svg = await renderSvg(spec);
-  await writeFile(`${base}.svg`, svg);
-  await writeFile(`${base}.png`, svgToPng(svg));
+  await writeFileAtomic(`${base}.svg`, svg);
+  await writeFileAtomic(`${base}.png`, svgToPng(svg));
   return ext === '.svg' ? [`${base}.svg`, `${base}.png`] : [`${base}.png`, `${base}.svg`];
 }
 
@@ -156,14 +156,12 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
       compareFigure: await renderSvg(spec),
       models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
     });
-    await mkdir(dirname(resolve(args.report)), { recursive: true });
-    await writeFile(args.report, html);
+    await writeFileAtomic(args.report, html);
     io.stderr.write(`compare: wrote ${args.report}\n`);
   }
   if (args.json) {
-    await mkdir(dirname(resolve(args.json)), { recursive: true });
-    await writeFile(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n');
-    io.stderr.write(`compare: wrote ${args.json}\n`);
+    await write(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n', io);
+    if (args.json !== '-') io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
 }

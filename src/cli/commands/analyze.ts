@@ -1,12 +1,28 @@
 /** `weightwatcher analyze <model>`: per-layer metrics, summary, and the requested outputs. */
-import { WeightWatcher } from '../../watcher.js';
+import { WeightWatcher, type RunInfo } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
+import { resolveOptions } from '../../shared/options.js';
+import { escapeControl } from '../../shared/text.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
 import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
-import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
-import { modelArg, tableWanted, writeOutputs } from '../output.js';
+import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command, type Io } from '../command.js';
+import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
+import { checkOutputs } from '../output-paths.js';
 import { makeProgress } from '../progress.js';
 import { VERSION } from '../version.js';
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "1 layer failed:" and one line per failed layer with its error code and message. */
+export function renderFailures(failures: RunInfo['failures']): string {
+  const lines = failures.map((f) => `  ${String(f.layer_id).padStart(5)}  ${escapeControl(f.name)}: ${f.code} ${escapeControl(f.message)}\n`);
+  return `${plural(failures.length, 'layer')} failed:\n${lines.join('')}`;
+}
+
+/** Notes from the reader (e.g. the other formats a folder holds), on stderr. */
+export function writeNotes(run: RunInfo, io: Io): void {
+  for (const n of run.notes) io.stderr.write(`${PROGRAM}: note: ${escapeControl(n)}\n`);
+}
 
 export const analyze: Command = {
   name: 'analyze',
@@ -15,7 +31,8 @@ export const analyze: Command = {
   description: `${MODEL_ARGUMENT}
 
 Prints the main columns (--all: every column), the summary, the counts of layers with alpha < 2
-and > 6, and why layers were skipped. Layers that fail are reported on stderr; the run goes on.`,
+and > 6, why layers were skipped and which failed, with their errors. Output paths are checked
+before the analysis; every file is written atomically (an interrupted run leaves the previous file).`,
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
@@ -25,56 +42,84 @@ and > 6, and why layers were skipped. Layers that fail are reported on stderr; t
     'analyze model.safetensors',
     'analyze ./my-hf-model --json out.json --csv out.csv',
     'analyze model.safetensors --layers dense --min-evals 50 -q --json -',
+    'analyze model.safetensors --layers -lm_head,-wte',
+    'analyze weights.npz --all-tensors --layers 2-5',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(analyze, argv);
     const path = modelArg(positionals, 'analyze');
-    const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const progress = makeProgress(io.stderr, !values.quiet);
     const opts = toAnalyzeOptions(values);
+    resolveOptions(opts); // invalid combinations are refused before any file is touched
     const plotDir = str(values, 'plot');
     const reportFile = str(values, 'report');
+    await checkOutputs([
+      ...tableOutputs(values),
+      plotDir === undefined ? undefined : { flag: '--plot', path: plotDir, kind: 'folder' },
+      reportFile === undefined ? undefined : { flag: '--report', path: reportFile, kind: 'file' },
+    ], [path]);
+
+    const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
+    const progress = makeProgress(io.stderr, !values.quiet);
     const needEvals = plotDir !== undefined || reportFile !== undefined;
     const ww = new WeightWatcher(path);
     let details;
     try {
-      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update });
+      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update, throwOnFailure: false });
     } finally {
       progress.done();
     }
     const summary = ww.getSummary();
     const run = ww.lastRun!;
-    const meta = {
+    writeNotes(run, io);
+    // Built only for --json: its skipped list is a million objects on hostile files.
+    const meta = () => ({
       tool: `weightwatcher (TypeScript) ${VERSION}`,
       source: run.source,
       format: run.format,
       options: opts,
+      status: run.status,
+      ...(run.explanation !== undefined && { explanation: run.explanation }),
+      ...(run.notes.length && { notes: run.notes }),
       elapsed_ms: Math.round(run.elapsedMs),
       native: nativeInfo(),
-      skipped: run.skipped,
+      skipped: run.skips,
       failures: run.failures,
-    };
+    });
     await writeOutputs(values, { details, summary, meta }, io);
-    if (plotDir) {
-      const files = await (await import('../plot-commands.js')).writeAnalyzePlots(plotDir, ww);
-      io.stderr.write(`wrote ${files.length} plot files to ${plotDir}\n`);
-    }
-    if (reportFile) {
-      await (await import('../plot-commands.js')).writeAnalyzeReport(reportFile, ww, path);
-      io.stderr.write(`wrote report ${reportFile}\n`);
-    }
-    if (tableWanted(values)) {
-      if (details.length === 0) io.stdout.write(`no layer qualified for analysis in ${run.source}; ${run.skipped.length} skipped:\n${renderSkipped(run.skipped)}`);
-      else {
-        io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
-        io.stdout.write('\n' + renderSummary(summary, details, { color }));
-        io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${run.source})\n`);
-        if (run.skipped.length) io.stdout.write(`${run.skipped.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skipped)}`);
+    if ((plotDir || reportFile) && details.length === 0) io.stderr.write(`${PROGRAM}: note: no plots or report: nothing was analysed\n`);
+    else {
+      if (plotDir) {
+        const files = await (await import('../plot-commands.js')).writeAnalyzePlots(plotDir, ww);
+        io.stderr.write(`wrote ${files.length} plot files to ${plotDir}\n`);
+      }
+      if (reportFile) {
+        await (await import('../plot-commands.js')).writeAnalyzeReport(reportFile, ww, path);
+        io.stderr.write(`wrote report ${reportFile}\n`);
       }
     }
-    for (const f of run.failures) io.stderr.write(`weightwatcher: warning: layer ${f.layer_id} ${f.name} failed: ${f.message}\n`);
-    return 0;
+
+    const table = tableWanted(values);
+    if (table && details.length) {
+      io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
+      io.stdout.write('\n' + renderSummary(summary, details, { color }));
+      io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${escapeControl(run.source)})\n`);
+    }
+    if (table && run.skips.length) io.stdout.write(`${run.skips.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skips.countsByKind())}`);
+
+    switch (run.status) {
+      case 'empty':
+        io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
+        return EXIT.failure;
+      case 'failed':
+        io.stderr.write(`${PROGRAM}: error: all ${renderFailures(run.failures).replace(/^\d+ /, `${run.planned} `)}`);
+        return EXIT.failure;
+      case 'partial':
+        (table ? io.stdout : io.stderr).write(renderFailures(run.failures));
+        return values['allow-failures'] ? EXIT.ok : EXIT.someFailed;
+      case 'ok':
+        return EXIT.ok;
+    }
   },
 };

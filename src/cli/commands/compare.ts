@@ -5,6 +5,7 @@
 import { extname } from 'node:path';
 import { str, usageError } from '../args.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
+import { checkOutputs } from '../output-paths.js';
 
 export interface CompareArgs {
   inputs: string[];
@@ -45,7 +46,7 @@ of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences w
       options: {
         plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
-        json: { type: 'string', value: 'FILE', description: 'write the comparison (summaries, counts, per-layer differences) as JSON' },
+        json: { type: 'string', value: 'FILE', description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)" },
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
       },
     },
@@ -57,6 +58,12 @@ of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences w
   ],
   async run(argv, io) {
     const args = compareArgs(argv);
+    const plotBase = args.plot?.slice(0, args.plot.length - extname(args.plot).length);
+    await checkOutputs([
+      args.plot === undefined ? undefined : { flag: '--plot', path: args.plot, kind: 'file', siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`] },
+      args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
+      args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
+    ], args.inputs);
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };
