@@ -148,6 +148,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       return;
     }
     try {
+      maybeSimulateAllocFailure(FailSite::Result);
       deferred_.Resolve(toJs_(env, result_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());

@@ -114,7 +114,8 @@ export async function makeDirectory(dir: string): Promise<void> {
       break;
     } catch (e) {
       if (e instanceof WeightWatcherError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(dir, 'create the folder', e);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(dir, 'create the folder', e);
       const parent = dirname(at);
       if (parent === at) throw ioError(dir, 'create the folder', e);
       missing.push(at);
