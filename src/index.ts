@@ -1,4 +1,4 @@
-export { WeightWatcher, type ModelInput, type RunInfo } from './watcher.js';
+export { WeightWatcher, type ModelInput, type RunInfo, type RunStatus } from './watcher.js';
 export type { AnalyzeOptions, Progress, LayerFilter } from './shared/options.js';
 export type { DetailsRow, DescribeRow, Row, Cell } from './shared/rows.js';
 export type { Summary } from './report/summary.js';
@@ -13,6 +13,9 @@ export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
-export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
+export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export { sweep, openResults } from './sweep/lazy.js';
+export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
+export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';

@@ -3,11 +3,11 @@
  * getESD(), getWeights(). A model is a path (file or folder), an opened TensorStore, or in-memory
  * tensors. Files are opened for each call and closed after it.
  */
-import { openModelDetailed, type OpenOptions } from './formats/open.js';
+import { openModelDetailed, openOptionsOf, type OpenOptions } from './formats/open.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
 import { LayerFailuresError, WeightWatcherError } from './shared/errors.js';
-import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from './shared/options.js';
+import { resolveOptions, type AnalyzeOptions } from './shared/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
 import type { DescribeRow, DetailsRow, Row } from './shared/rows.js';
 import type { SkippedLayer, SkippedLayers } from './engine/plan.js';
@@ -83,10 +83,6 @@ function layerFailuresError(info: RunInfo, rows: readonly DetailsRow[]): LayerFa
   return new LayerFailuresError(`${info.source}: ${what}: ${head}${f.length > 3 ? `; and ${f.length - 3} more (error.failures)` : ''}`, f, rows);
 }
 
-function openOptions(o: ResolvedOptions): OpenOptions {
-  return { onnxConstants: o.onnx_constants, allowLarge: o.allow_large, ...(o.format !== null && { format: o.format }) };
-}
-
 export class WeightWatcher {
   private model: ModelInput | undefined;
   /** The last analyze() result (getDetails()). */
@@ -151,7 +147,7 @@ export class WeightWatcher {
         format: store.format,
       });
       return this.details;
-    }, openOptions(o));
+    }, openOptionsOf(o));
     const run = this.lastRun!;
     const fail = o.throwOnFailure === undefined ? run.status === 'failed' : o.throwOnFailure && run.failures.length > 0;
     if (fail) throw layerFailuresError(run, rows);
@@ -177,7 +173,7 @@ export class WeightWatcher {
         format: store.format,
       });
       return normalizeRows(rows);
-    }, openOptions(o));
+    }, openOptionsOf(o));
   }
 
   /** The rows of the last analyze(), or undefined before the first. */

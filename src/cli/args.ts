@@ -77,6 +77,14 @@ export const OUTPUT_OPTIONS = {
   threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads', default: 'all cores' },
 } as const satisfies OptionSpecs;
 
+/** The queue coordinator's options (sweep --queue, analyze --queue): scale-out over machines. */
+export const QUEUE_OPTIONS = {
+  queue: { type: 'string', value: 'redis://HOST:PORT', description: "enqueue jobs on Redis (BullMQ) for 'weightwatcher worker' processes on any machines; models must be on a filesystem they share, at the same absolute path" },
+  'layers-per-job': { type: 'string', value: 'N', description: 'split each model into jobs of N layers (one big model over many workers)' },
+  'queue-name': { type: 'string', value: 'NAME', description: 'BullMQ queue name', default: 'weightwatcher' },
+  'poll-ms': { type: 'string', value: 'MS', description: 'how often the coordinator also polls job states (besides Redis events)', default: '2000' },
+} as const satisfies OptionSpecs;
+
 export function usageError(message: string): WeightWatcherError {
   return new WeightWatcherError('E_USAGE', message);
 }

@@ -45,7 +45,7 @@ export const EXIT_CODES_HELP = `exit codes:
   0    every planned layer was analysed
   1    nothing was analysed (no layer qualified, or every layer failed), or the input is unusable
   2    bad usage: unknown or invalid option, bad output path (checked before any work)
-  3    some layers failed (listed with their errors); --allow-failures makes this 0
+  3    some layers (sweep: some models) failed, listed with their errors; analyze --allow-failures: 0
   130  interrupted (Ctrl-C): output files keep their previous content`;
 
 export const MODEL_ARGUMENT = `<model>: a model file (.safetensors, .bin/.pt/.pth, .onnx, .gguf, .npy/.npz, TF.js model.json,

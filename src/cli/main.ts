@@ -2,7 +2,7 @@
 /**
  * weightwatcher / ww command line: dispatches to the commands in COMMANDS (one module each in
  * cli/commands/). Exit codes (EXIT in command.ts): 0 ok, 1 nothing analysed or unusable input,
- * 2 bad usage, 3 some layers failed, 130 interrupted. Errors go to stderr and name the file and
+ * 2 bad usage, 3 some layers (sweep: some models) failed, 130 interrupted. Errors go to stderr and name the file and
  * what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's usage,
  * options, examples and the exit codes.
  */
@@ -14,10 +14,13 @@ import { analyze } from './commands/analyze.js';
 import { describe } from './commands/describe.js';
 import { esd } from './commands/esd.js';
 import { compare } from './commands/compare.js';
+import { sweep } from './commands/sweep.js';
+import { sweepReport } from './commands/sweep-report.js';
+import { worker } from './commands/worker.js';
 import { info } from './commands/info.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, info];
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, sweep, sweepReport, worker, info];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);

@@ -40,9 +40,14 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
   return { concurrency, blasThreads: Math.max(1, Math.floor(budget / concurrency)) };
 }
 
-/** Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. */
-function layerRandom(seed: number | null, index: number): Random {
-  return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (index + 1));
+/**
+ * Per-layer generator: results do not depend on scheduling, and a seed reproduces every layer. The
+ * stream is keyed by the layer id (not its position among the analysed layers), so a layer gets the
+ * same numbers whichever subset is analysed — a big model split into layer-group jobs over several
+ * machines equals the single-process run row for row. Unseeded runs draw fresh randomness.
+ */
+function layerRandom(seed: number | null, layerId: number): Random {
+  return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
 export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
@@ -65,7 +70,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
       const layer = layers[i]!;
       try {
         const mats = await readLayerMatrices(store, layer);
-        perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, i));
+        perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, layer.spec.id));
       } catch (e) {
         // A bad layer fails that layer, not the run.
         failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };

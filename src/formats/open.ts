@@ -6,13 +6,14 @@
 import { readdir, readFile, stat, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeightWatcherError } from '../shared/errors.js';
-import { MODEL_FORMATS, type ModelFormat } from '../shared/options.js';
+import { MODEL_FORMATS, type ModelFormat, type ResolvedOptions } from '../shared/options.js';
 import { SafetensorsFile, SafetensorsStore } from './safetensors.js';
 import type { TensorStore } from './types.js';
 import { openOnnx } from './onnx.js';
 import { openGguf } from './gguf.js';
 import { openTfjs } from './tfjs.js';
 import { openKeras } from './keras.js';
+import { DEFAULT_HDF5_LIMITS } from './hdf5.js';
 import { openPyTorch, openPyTorchShards } from './pytorch.js';
 import { openNpy, openNpz } from './npy.js';
 import { isZipSignature } from './zip.js';
@@ -26,6 +27,11 @@ export interface OpenOptions {
   readonly allowLarge?: boolean;
   /** Read a file with this format's reader, or use this format's files in a folder (default: detected). */
   readonly format?: ModelFormat;
+}
+
+/** The reader choices among resolved analyze options. */
+export function openOptionsOf(o: Pick<ResolvedOptions, 'onnx_constants' | 'allow_large' | 'format'>): OpenOptions {
+  return { onnxConstants: o.onnx_constants, allowLarge: o.allow_large, ...(o.format !== null && { format: o.format }) };
 }
 
 export interface FileFormatReader {
@@ -108,7 +114,8 @@ export const READERS: { readonly files: readonly FileFormatReader[]; readonly fo
       open: async (path) => new SafetensorsStore([await SafetensorsFile.open(path)]),
     },
     { format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) },
-    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p) => openKeras(p) },
+    // An .h5 may start with a user block (its HDF5 signature then comes later): openKeras looks for it.
+    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p, o) => openKeras(p, DEFAULT_HDF5_LIMITS, { allowLarge: o.allowLarge === true }) },
     { format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) },
     { format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p, o) => openNpz(p, { allowLarge: o.allowLarge === true }) },
     // torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.

@@ -8,9 +8,11 @@
  * CRCs are not verified: range reads never see a whole entry, and torch can write archives with
  * CRC computation disabled (crc = 0).
  */
-import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { RandomAccessFile } from './file.js';
-import { WeightWatcherError } from '../shared/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 export const ZIP_STORED = 0;
 export const ZIP_DEFLATED = 8;
@@ -56,6 +58,8 @@ export interface ZipOptions {
   /** Inflate entries beyond the MAX_EXPANSION_RATIO guard. */
   readonly allowLarge?: boolean;
 }
+/** Compressed bytes read at a time when an entry is streamed to a file. */
+const EXTRACT_CHUNK = 8 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -164,8 +168,55 @@ export class ZipArchive {
     }
   }
 
+  /**
+   * Write an entry's uncompressed content to a new file `dest` (created exclusively, mode 0600),
+   * streaming: a stored entry is copied and a deflated one inflated chunk by chunk, so memory stays
+   * bounded whatever the entry's size. The output must be exactly the declared size. Returns it.
+   */
+  async extractEntry(name: string, dest: string): Promise<number> {
+    const e = this.require(name);
+    const start = await this.dataOffset(e);
+    if (e.method !== ZIP_STORED) this.checkExpansion(e); // a bomb would fill the disk instead of the memory
+    const corrupt = (msg: string) => new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${name} ${msg}`, { file: this.path });
+    let out;
+    try {
+      out = await open(dest, 'wx', 0o600);
+    } catch (cause) {
+      throw new WeightWatcherError('E_IO', `${this.path}: cannot create ${dest} to extract ZIP entry ${name} (${errorMessage(cause)})`, { file: this.path, cause });
+    }
+    let written = 0;
+    const sink = async (chunks: AsyncIterable<Uint8Array>): Promise<void> => {
+      for await (const chunk of chunks) {
+        if (written + chunk.length > e.uncompressedSize) throw corrupt(`inflates to more than the ${e.uncompressedSize} bytes its header declares`);
+        let done = 0;
+        while (done < chunk.length) done += (await out.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
+        written += chunk.length;
+      }
+    };
+    try {
+      const compressed = this.chunks(start, e.compressedSize, name);
+      if (e.method === ZIP_STORED) await sink(compressed);
+      else await pipeline(compressed, createInflateRaw(), sink);
+    } catch (cause) {
+      if (cause instanceof WeightWatcherError) throw cause;
+      const code = (cause as NodeJS.ErrnoException).code ?? '';
+      if (code.startsWith('Z_')) throw corrupt(`does not inflate (${errorMessage(cause)})`);
+      throw new WeightWatcherError('E_IO', `${this.path}: cannot extract ZIP entry ${name} to ${dest} (${errorMessage(cause)}; it needs ${e.uncompressedSize} bytes of free space)`, { file: this.path, cause });
+    } finally {
+      await out.close();
+    }
+    if (written !== e.uncompressedSize) throw corrupt(`inflates to ${written} bytes, expected ${e.uncompressedSize}`);
+    return written;
+  }
+
   async close(): Promise<void> {
     await this.file.close();
+  }
+
+  private async *chunks(start: number, length: number, name: string): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < length; at += EXTRACT_CHUNK) {
+      yield await this.file.read(start + at, Math.min(EXTRACT_CHUNK, length - at), `ZIP entry ${name}`);
+    }
   }
 
   private require(name: string): ZipEntry {

@@ -10,6 +10,7 @@ import type { Row, Cell } from '../shared/rows.js';
 import type { Summary } from './summary.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import type { CompareResult } from './compare.js';
+import { layerLabel, type AlphaMover, type SweepStepPoint } from './plots/sweep.js';
 import { columnOrder } from './columns.js';
 
 export interface LayerSection {
@@ -110,8 +111,8 @@ function layerAnchor(r: Row): string {
 }
 
 /** The sortable/filterable details table. */
-export function detailsTable(rows: readonly Row[], opts: { id: string; linkLayers?: boolean; caption?: string }): string {
-  const cols = columnOrder(rows);
+export function detailsTable(rows: readonly Row[], opts: { id: string; linkLayers?: boolean; caption?: string; columns?: readonly string[] }): string {
+  const cols = opts.columns ? [...opts.columns] : columnOrder(rows);
   const numeric = new Set(cols.filter((c) => rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number')));
   const head = cols.map((c) => `<th scope="col" data-col="${escapeHtml(c)}" data-type="${numeric.has(c) ? 'num' : 'str'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`).join('');
   const body = rows.map((r) => {
@@ -392,4 +393,50 @@ function diffTable(rows: Row[]): string {
   }).join('')}</tr>`).join('\n');
   return `<div class="table-tools" data-for="diff-table"><label>Filter <input type="search" class="filter" aria-label="filter layers"></label><select class="warn-filter" hidden><option value="all">all</option></select><span class="count"></span></div>
 <div class="table-wrap"><table class="data sortable" id="diff-table"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
+export interface SweepReportData {
+  title: string;
+  /** The results database the report was made from. */
+  db: string;
+  /** What was swept: models, options, sweep id (one line of HTML-escaped text). */
+  description: string;
+  points: readonly SweepStepPoint[];
+  stepsParsed: boolean;
+  movers: readonly AlphaMover[];
+  /** Figure name → SVG (sweep figures: alpha-heatmap, alpha-counts, summary, alpha-movers). */
+  figures: Record<string, string>;
+  /** Failed runs and other remarks. */
+  notes?: string[];
+  generated?: Date;
+}
+
+/** weightwatcher sweep-report --report: the sweep's figures and tables in one self-contained page. */
+export function sweepReportHtml(d: SweepReportData): string {
+  const generated = d.generated ?? new Date();
+  const meta = [`database: <code>${escapeHtml(d.db)}</code>`, escapeHtml(d.description), `${d.points.length} ${d.stepsParsed ? 'steps' : 'models'}`].join(' · ');
+  const metrics = [...new Set(d.points.flatMap((p) => Object.keys(p.summary)))];
+  const stepRows: Row[] = d.points.map((p) => ({
+    step: p.step, model: p.model, layers: p.layers, 'α<2': p.below2, 'α>6': p.above6, 'failed fits': p.failedFits,
+    ...Object.fromEntries(metrics.map((m) => [m, (p.summary as Record<string, number | undefined>)[m] ?? null])),
+  }));
+  const stepCols = ['step', 'model', 'layers', 'α<2', 'α>6', 'failed fits', ...metrics];
+  const moverRows: Row[] = d.movers.map((m) => ({ layer: layerLabel(m), first: m.first, last: m.last, 'Δ (last − first)': m.delta, min: m.min, max: m.max, range: m.range, steps: m.steps }));
+  const fig = (name: string, label: string) => (d.figures[name] ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name]!, `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>` : '<p class="note">No data for this figure.</p>');
+  const main = `
+<section id="summary"><h2>Over ${d.stepsParsed ? 'steps' : 'models'}</h2>
+${fig('alpha-counts', 'layers with alpha < 2 and > 6')}
+${fig('summary', 'summary metrics')}
+${detailsTable(stepRows, { id: 'steps-table', columns: stepCols, caption: 'one row per run, in step order; alpha and the other metrics are means over layers' })}
+${d.notes?.length ? `<details open><summary>${d.notes.length} notes</summary><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
+</section>
+<section id="heatmap"><h2>Alpha per layer</h2>
+<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Red: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit.</p>
+${fig('alpha-heatmap', 'alpha heatmap')}
+</section>
+<section id="movers"><h2>Layers whose alpha moved most</h2>
+${fig('alpha-movers', 'alpha of the layers that moved most')}
+${moverRows.length ? detailsTable(moverRows, { id: 'movers-table', columns: Object.keys(moverRows[0]!) }) : '<p class="note">Fewer than two steps: nothing moved.</p>'}
+</section>`;
+  return page(d.title, meta, [['summary', 'Over steps'], ['heatmap', 'Heatmap'], ['movers', 'Movers']], main, generated);
 }

@@ -11,7 +11,7 @@ export const ERROR_CODES = [
   'E_FORMAT', // file is not in the expected format / unknown format
   'E_CORRUPT', // header, offset or shape inconsistent with the file
   'E_UNSUPPORTED', // valid file but a feature we do not handle (dtype, pickle global, …)
-  'E_UNSAFE', // refused because it would execute code (pickle globals)
+  'E_UNSAFE', // refused because it would execute code (pickle globals) or read other files (HDF5 links)
   'E_IO', // read failure
   'E_SHAPE', // tensor shape not usable for this operation
   'E_NONFINITE', // NaN or Inf where finite numbers are required

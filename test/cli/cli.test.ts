@@ -3,12 +3,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMMANDS, main } from '../../src/cli/main.js';
+import { COMMANDS } from '../../src/cli/main.js';
 import { commandHelp, commandOptions } from '../../src/cli/command.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
 import { dense } from '../helpers/formula.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,16 +18,7 @@ const model = writeSafetensors(join(dir, 'model.safetensors'), [
   { name: 'ln.weight', shape: [60], data: new Float32Array(60).fill(1) },
 ]);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('weightwatcher CLI', () => {
   it('analyze prints the table and summary, writes JSON and CSV', async () => {
@@ -134,7 +125,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
   });
 
   it('a usage error points to the command\'s help', async () => {
@@ -182,6 +173,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
   });
 });

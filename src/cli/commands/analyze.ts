@@ -1,15 +1,27 @@
 /** `weightwatcher analyze <model>`: per-layer metrics, summary, and the requested outputs. */
-import { WeightWatcher, type RunInfo } from '../../watcher.js';
+import { WeightWatcher, type RunInfo, type RunStatus } from '../../watcher.js';
 import { nativeInfo } from '../../native/binding.js';
 import { resolveOptions } from '../../shared/options.js';
 import { escapeControl } from '../../shared/text.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
+import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
+import type { Summary } from '../../report/summary.js';
+import { SkippedLayers } from '../../engine/plan.js';
+import type { DetailsRow } from '../../shared/rows.js';
 import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command, type Io } from '../command.js';
 import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
 import { checkOutputs } from '../output-paths.js';
 import { makeProgress } from '../progress.js';
 import { VERSION } from '../version.js';
+
+/** analyze --queue: one big model as layer-group jobs for workers on other machines. */
+const ANALYZE_QUEUE_OPTIONS = {
+  queue: QUEUE_OPTIONS.queue,
+  'layers-per-job': { ...QUEUE_OPTIONS['layers-per-job'], default: '8' },
+  'queue-name': QUEUE_OPTIONS['queue-name'],
+  'poll-ms': QUEUE_OPTIONS['poll-ms'],
+  db: { type: 'string', value: 'FILE.sqlite', description: 'with --queue: keep the result in this results database (a rerun then finds it)' },
+} as const satisfies OptionSpecs;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -20,9 +32,12 @@ export function renderFailures(failures: RunInfo['failures']): string {
 }
 
 /** Notes from the reader (e.g. the other formats a folder holds), on stderr. */
-export function writeNotes(run: RunInfo, io: Io): void {
+export function writeNotes(run: Pick<RunInfo, 'notes'>, io: Io): void {
   for (const n of run.notes) io.stderr.write(`${PROGRAM}: note: ${escapeControl(n)}\n`);
 }
+
+/** What the rest of analyze needs from a run, local or on a queue. */
+type RunSummary = Pick<RunInfo, 'status' | 'planned' | 'failures' | 'explanation' | 'notes' | 'elapsedMs' | 'source' | 'format' | 'skips'>;
 
 export const analyze: Command = {
   name: 'analyze',
@@ -37,6 +52,7 @@ before the analysis; every file is written atomically (an interrupted run leaves
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
+    { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
   ],
   examples: [
     'analyze model.safetensors',
@@ -46,6 +62,7 @@ before the analysis; every file is written atomically (an interrupted run leaves
     'analyze weights.npz --all-tensors --layers 2-5',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze /shared/models/big --queue redis://queue-host:6379 --layers-per-job 8 --json out.json',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(analyze, argv);
@@ -54,6 +71,10 @@ before the analysis; every file is written atomically (an interrupted run leaves
     resolveOptions(opts); // invalid combinations are refused before any file is touched
     const plotDir = str(values, 'plot');
     const reportFile = str(values, 'report');
+    const needEvals = plotDir !== undefined || reportFile !== undefined;
+    const queue = str(values, 'queue');
+    if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
+    if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
     await checkOutputs([
       ...tableOutputs(values),
       plotDir === undefined ? undefined : { flag: '--plot', path: plotDir, kind: 'folder' },
@@ -61,17 +82,30 @@ before the analysis; every file is written atomically (an interrupted run leaves
     ], [path]);
 
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const progress = makeProgress(io.stderr, !values.quiet);
-    const needEvals = plotDir !== undefined || reportFile !== undefined;
     const ww = new WeightWatcher(path);
-    let details;
-    try {
-      details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update, throwOnFailure: false });
-    } finally {
-      progress.done();
+    let details: DetailsRow[];
+    let summary: Summary;
+    let run: RunSummary;
+    if (queue) {
+      const q = await (await import('../sweep-run.js')).analyzeOnQueue(path, opts, values, io);
+      summary = q.summary;
+      details = q.details as DetailsRow[];
+      const skips = new SkippedLayers();
+      for (const s of q.run.skipped) skips.add(s.layer_id, s.name, s.kind, s.reason);
+      const failed = q.run.failures.length;
+      const status: RunStatus = failed ? (details.length ? 'partial' : 'failed') : details.length ? 'ok' : 'empty';
+      run = { ...q.run, status, planned: details.length + failed, notes: [], skips };
+      io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
+    } else {
+      const progress = makeProgress(io.stderr, !values.quiet);
+      try {
+        details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update, throwOnFailure: false });
+      } finally {
+        progress.done();
+      }
+      summary = ww.getSummary();
+      run = ww.lastRun!;
     }
-    const summary = ww.getSummary();
-    const run = ww.lastRun!;
     writeNotes(run, io);
     // Built only for --json: its skipped list is a million objects on hostile files.
     const meta = () => ({
