@@ -8,7 +8,7 @@
  */
 import { usageError } from './args.js';
 import { EXIT, EXIT_CODES_HELP, PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
-import { removeTemporaryFiles } from './atomic-write.js';
+import { removeTemporaryFiles } from '../shared/atomic-write.js';
 import { VERSION } from './version.js';
 import { analyze } from './commands/analyze.js';
 import { describe } from './commands/describe.js';
@@ -75,7 +75,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
  * - a closed stdout or stderr (`ww analyze M | head -1`) is not an error: further output is
  *   dropped and the run ends normally, without a stack trace;
  * - SIGINT / SIGTERM / SIGHUP remove the temporary files of writes in progress (their targets keep
- *   the previous content) and exit with 128 + the signal number (130 for Ctrl-C).
+ *   the previous content) and exit with 128 + the signal number (130 for Ctrl-C), unless the
+ *   running command listens for the signal too (worker: a graceful stop).
  */
 function installProcessHandlers(): void {
   for (const stream of [process.stdout, process.stderr]) {
@@ -87,7 +88,8 @@ function installProcessHandlers(): void {
   for (const [signal, code] of [['SIGINT', EXIT.interrupted], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.on(signal, () => {
       removeTemporaryFiles();
-      process.exit(code);
+      // A command that handles the signal itself (the worker stops gracefully) decides how to exit.
+      if (process.listenerCount(signal) === 1) process.exit(code);
     });
   }
 }

@@ -3,7 +3,7 @@ import { jsonChunks, toCsv } from '../report/output.js';
 import type { Row } from '../shared/rows.js';
 import { str, usageError, type ParsedArgs } from './args.js';
 import type { Io, OutStream } from './command.js';
-import { writeFileAtomic, type Content } from './atomic-write.js';
+import { writeFileAtomic, type Content } from '../shared/atomic-write.js';
 import type { OutputTarget } from './output-paths.js';
 
 async function writeStream(stream: OutStream, content: Content): Promise<void> {

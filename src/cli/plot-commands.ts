@@ -19,7 +19,7 @@ import { analyzeReportHtml, compareReportHtml, type LayerSection } from '../repo
 import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
 import type { Io } from './command.js';
 import type { CompareArgs } from './commands/compare.js';
-import { makeDirectory, writeFileAtomic } from './atomic-write.js';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { write } from './output.js';
 
 type Format = 'svg' | 'png';

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeDirectory, removeTemporaryFiles, writeFileAtomic } from '../../src/cli/atomic-write.js';
+import { makeDirectory, removeTemporaryFiles, writeFileAtomic } from '../../src/shared/atomic-write.js';
 import { checkOutputs } from '../../src/cli/output-paths.js';
 import { parse, parseLayers, SELECTION_OPTIONS, OUTPUT_OPTIONS } from '../../src/cli/args.js';
 import { jsonChunks, toJson } from '../../src/report/output.js';
