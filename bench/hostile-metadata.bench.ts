@@ -85,7 +85,8 @@ try {
   console.log(`files: ${st} (${mb(st)} MB, ${entries} entries), ${onnx} (${mb(onnx)} MB, ${entries} initializers)\n`);
   console.log(`| file | command | ${builds.map(([n]) => `${n}: peak RSS · wall · exit`).join(' | ')} |`);
   console.log(`|---|---|${builds.map(() => '---').join('|')}|`);
-  for (const [label, file] of [['safetensors, 1M-entry header', st], ['ONNX, 1M initializers', onnx]] as const) {
+  const count = entries >= 1e6 && entries % 1e6 === 0 ? `${entries / 1e6}M` : String(entries);
+  for (const [label, file] of [[`safetensors, ${count}-entry header`, st], [`ONNX, ${count} initializers`, onnx]] as const) {
     for (const cmd of ['describe', 'analyze']) {
       const cells = builds.map(([, root]) => {
         const m = measure(root, [cmd, file]);
