@@ -141,7 +141,7 @@ export class WeightWatcher {
         skips: run.skipped,
         failures: run.failures,
         ...(run.explanation !== undefined && { explanation: run.explanation }),
-        notes: this.openNotes,
+        notes: run.note === undefined ? this.openNotes : [...this.openNotes, run.note],
         elapsedMs: run.elapsedMs,
         source: store.source,
         format: store.format,
@@ -160,14 +160,14 @@ export class WeightWatcher {
     const o = resolveOptions(rest);
     return this.withStore(model, async (store) => {
       const started = performance.now();
-      const { rows, skipped, explanation } = describeRows(store, o);
+      const { rows, skipped, explanation, note } = describeRows(store, o);
       this.lastRun = runInfo({
         status: rows.length ? 'ok' : 'empty',
         planned: rows.length,
         skips: skipped,
         failures: [],
         ...(explanation !== undefined && { explanation }),
-        notes: this.openNotes,
+        notes: note === undefined ? this.openNotes : [...this.openNotes, note],
         elapsedMs: performance.now() - started,
         source: store.source,
         format: store.format,

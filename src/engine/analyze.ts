@@ -25,6 +25,8 @@ export interface AnalysisRun {
   readonly planned: number;
   /** When nothing was planned: why, with the fix. */
   readonly explanation?: string;
+  /** Tensors the numbering left out (see Plan.note). */
+  readonly note?: string;
   readonly elapsedMs: number;
 }
 
@@ -58,7 +60,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
     const { results, skipped, explanation } = await variant(store, o, layerRandom(o.seed, 0));
     return { results, skipped, failures: [], planned: results.length, ...(explanation !== undefined && { explanation }), elapsedMs: performance.now() - started };
   }
-  const { layers, skipped, explanation } = planLayers(store, o);
+  const { layers, skipped, explanation, note } = planLayers(store, o);
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
@@ -86,13 +88,14 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
     failures: failures.filter((f): f is LayerFailure => f !== undefined),
     planned: layers.length,
     ...(explanation !== undefined && { explanation }),
+    ...(note !== undefined && { note }),
     elapsedMs: performance.now() - started,
   };
 }
 
 /** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string } {
-  const { layers, skipped, explanation } = planLayers(store, o);
+export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
+  const { layers, skipped, explanation, note } = planLayers(store, o);
   const rows: DescribeRow[] = [];
   for (const { spec, geometry: g } of layers) {
     const base: DescribeRow = {
@@ -109,5 +112,5 @@ export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: De
     if (!o.pool && spec.type === 'conv2d') g.slices.forEach((_, i) => rows.push({ ...base, slice_id: i }));
     else rows.push(o.pool ? base : { ...base, slice_id: 0 });
   }
-  return explanation === undefined ? { rows, skipped } : { rows, skipped, explanation };
+  return { rows, skipped, ...(explanation !== undefined && { explanation }), ...(note !== undefined && { note }) };
 }

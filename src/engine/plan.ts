@@ -4,7 +4,7 @@
  * rows without reading skipped tensors. Every enumerated layer that produces no row is listed in
  * `skipped` with its reason; when none is left, `explanation` says why in one line, with the fix.
  */
-import type { TensorStore } from '../formats/types.js';
+import { NON_FLOAT_DTYPES, type TensorStore } from '../formats/types.js';
 import { enumerateLayers } from '../layers/enumerate.js';
 import type { Channels, LayerSpec } from '../layers/types.js';
 import { layerGeometry, type Geometry } from '../tensors/geometry.js';
@@ -26,6 +26,8 @@ export interface Plan {
   readonly skipped: SkippedLayers;
   /** When no layer is left: why, in one line, with the fix ("3 tensors, none named *.weight: pass --all-tensors …"). */
   readonly explanation?: string;
+  /** Matrices the numbering left out (state dicts: 2-D/4-D float tensors not named *.weight), said once. */
+  readonly note?: string;
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -43,6 +45,14 @@ interface PlanStats {
 
 function isMatrixShape(shape: readonly number[]): boolean {
   return (shape.length === 2 || shape.length === 4) && (shape[0] ?? 0) >= 2;
+}
+
+/** State dicts number `*.weight` keys only: say when other tensors look like weight matrices. */
+function unconsidered(store: TensorStore, o: ResolvedOptions): string | undefined {
+  if (store.convention !== 'statedict' || o.all_tensors) return undefined;
+  let n = 0;
+  for (const e of store.list()) if (!e.name.endsWith('.weight') && isMatrixShape(e.shape) && !NON_FLOAT_DTYPES.has(e.dtype)) n++;
+  return n ? `${plural(n, 'other 2-D/4-D tensor')} not named *.weight ${n === 1 ? 'was' : 'were'} not considered (--all-tensors analyses ${n === 1 ? 'it' : 'them'})` : undefined;
 }
 
 function explainEmpty(store: TensorStore, o: ResolvedOptions, s: PlanStats): string {
@@ -134,5 +144,7 @@ export function planLayers(store: TensorStore, o: ResolvedOptions): Plan {
   }
   const unmatched = filter.unmatched(enumerate);
   if (unmatched) throw unmatched;
-  return layers.length ? { layers, skipped } : { layers, skipped, explanation: explainEmpty(store, o, stats) };
+  if (!layers.length) return { layers, skipped, explanation: explainEmpty(store, o, stats) };
+  const note = unconsidered(store, o);
+  return note === undefined ? { layers, skipped } : { layers, skipped, note };
 }

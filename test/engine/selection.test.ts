@@ -70,6 +70,10 @@ describe('skip reasons and all_tensors', () => {
       { layer_id: 1, name: 'h.0.ln_1', kind: 'type', reason: '1-D tensor [64]: not a weight matrix (bias, norm scale, buffer)' },
       { layer_id: 3, name: 'lm_head', kind: 'shape', reason: 'shape [1, 64]: a weight matrix needs at least 2 rows' },
     ]);
+    // Tensors outside the *.weight numbering are not layers, but a matrix among them is pointed out.
+    expect(ww.lastRun!.notes).toEqual(['1 other 2-D/4-D tensor not named *.weight was not considered (--all-tensors analyses it)']);
+    await ww.describe({ all_tensors: true });
+    expect(ww.lastRun!.notes).toEqual([]);
   });
 
   it('all_tensors: ids over every tensor in file order, integer tensors skipped for their dtype; default numbering unchanged', async () => {
