@@ -1,5 +1,8 @@
-export { WeightWatcher, type ModelInput, type RunInfo, type RunStatus } from './watcher.js';
-export type { AnalyzeOptions, Progress, LayerFilter } from './shared/options.js';
+export { WeightWatcher, type ModelInput, type ModelInputs, type RunInfo, type RunStatus, type WatcherOptions } from './watcher.js';
+export type { DistanceResult, DistanceRow, DistanceMethod, Pairing, UnmatchedLayer } from './engine/distances.js';
+export type { TransformResult, TransformedLayer, SmoothMethod } from './engine/smoothing.js';
+export type { SkippedLayer, SkipKind } from './engine/plan.js';
+export type { AnalyzeOptions, Progress, LayerFilter, PeftMode } from './shared/options.js';
 export type { DetailsRow, DescribeRow, Row, Cell } from './shared/rows.js';
 export type { Summary } from './report/summary.js';
 export type { TensorStore, TensorEntry, DType } from './formats/types.js';
@@ -12,6 +15,7 @@ export { openGguf, ggufReadableName } from './formats/gguf.js';
 export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
+export { lowRankApprox, lowRankApproxSync, type LowRank } from './native/binding.js';
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
 export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';

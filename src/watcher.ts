@@ -6,8 +6,9 @@
 import { openModelDetailed, openOptionsOf, type OpenOptions } from './formats/open.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
+import { SafetensorsStore } from './formats/safetensors.js';
 import { LayerFailuresError, WeightWatcherError } from './shared/errors.js';
-import { resolveOptions, type AnalyzeOptions } from './shared/options.js';
+import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from './shared/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
 import type { DescribeRow, DetailsRow, Row } from './shared/rows.js';
 import type { SkippedLayer, SkippedLayers } from './engine/plan.js';
@@ -16,9 +17,27 @@ import { enumerateLayers } from './layers/enumerate.js';
 import { layerGeometry } from './tensors/geometry.js';
 import { computeEsd, type Matrix } from './spectra/esd.js';
 import { normalizeRows } from './report/columns.js';
+import { readAdapterConfig } from './formats/adapter-config.js';
+import type { SourceInputs } from './engine/source.js';
+import { layerDistances, type DistanceMethod, type DistanceResult, type Pairing } from './engine/distances.js';
+import { transformModel, type SmoothMethod, type TransformResult } from './engine/smoothing.js';
 import { summarize, type Summary } from './report/summary.js';
 
 export type ModelInput = string | TensorStore | readonly InMemoryTensor[] | AsyncIterable<InMemoryTensor>;
+
+/** The models of one call: the model, and a base model for fine-tune deltas or W + BA. */
+export interface ModelInputs {
+  model?: ModelInput;
+  /** Analyse W − W_base per layer (or, with peft: 'with_base', add B·A to the base weights). */
+  baseModel?: ModelInput;
+  /** Python spelling of baseModel. */
+  base_model?: ModelInput;
+}
+
+export interface WatcherOptions {
+  /** A base model used by every call that does not name one (as the reference's constructor). */
+  baseModel?: ModelInput;
+}
 
 /**
  * How a run ended: 'ok' every planned layer gave rows; 'partial' some layers failed; 'failed' every
@@ -83,42 +102,84 @@ function layerFailuresError(info: RunInfo, rows: readonly DetailsRow[]): LayerFa
   return new LayerFailuresError(`${info.source}: ${what}: ${head}${f.length > 3 ? `; and ${f.length - 3} more (error.failures)` : ''}`, f, rows);
 }
 
+/** An opened model and how to release it (files are closed; caller-owned stores are left open). */
+interface Opened {
+  store: TensorStore;
+  close(): Promise<void>;
+  /** The path it came from, when it is a path. */
+  path?: string;
+  /** What a folder reader chose (the formats it left aside). */
+  notes: readonly string[];
+}
+
+async function openInput(m: ModelInput, open: OpenOptions): Promise<Opened> {
+  if (isStore(m)) return { store: m, close: async () => {}, notes: [] }; // caller owns it
+  if (typeof m !== 'string') {
+    // Tensors are gathered once, so an async iterable can be analysed more than once.
+    return { store: await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>), close: async () => {}, notes: [] };
+  }
+  const { store, notes } = await openModelDetailed(m, open);
+  return { store, close: () => store.close(), path: m, notes };
+}
+
 export class WeightWatcher {
   private model: ModelInput | undefined;
+  private baseModel: ModelInput | undefined;
   /** The last analyze() result (getDetails()). */
   private details: DetailsRow[] | undefined;
   /** Skipped layers (with reasons), failures and timing of the last analyze() or describe(). */
   lastRun: RunInfo | undefined;
   private layerResults: LayerResult[] = [];
-
   /** Notes of the last open (what a folder reader chose). */
   private openNotes: readonly string[] = [];
 
-  constructor(model?: ModelInput) {
+  constructor(model?: ModelInput, options: WatcherOptions = {}) {
     checkModelInput(model, 'new WeightWatcher(model)');
+    checkModelInput(options.baseModel, 'new WeightWatcher(model, { baseModel })');
     this.model = model;
+    this.baseModel = options.baseModel;
   }
 
-  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore) => Promise<T>, open: OpenOptions = {}): Promise<T> {
+  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore, path: string | undefined) => Promise<T>, open: OpenOptions = {}): Promise<T> {
     checkModelInput(model, 'options.model');
     const m = model ?? this.model;
     this.openNotes = [];
     if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
-    if (isStore(m)) return fn(m); // caller owns it
-    if (typeof m !== 'string') {
-      // Tensors are gathered once, so an async iterable can be analysed more than once.
-      const memory = await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>);
-      this.model = memory;
-      return fn(memory);
-    }
-    const { store, notes } = await openModelDetailed(m, open);
-    this.openNotes = notes;
+    const opened = await openInput(m, open);
+    this.openNotes = opened.notes;
+    if (opened.store instanceof MemoryStore && !isStore(m)) this.model = opened.store;
     try {
-      return await fn(store);
+      return await fn(opened.store, opened.path);
     } finally {
-      await store.close();
+      await opened.close();
     }
+  }
+
+  /**
+   * Open the model (and the base model, when one is given to the call or the constructor) and
+   * gather what the layer source needs: the base store and the adapter's settings for peft.
+   */
+  private async withInputs<T>(
+    inputs: ModelInputs,
+    o: ResolvedOptions,
+    fn: (store: TensorStore, sources: SourceInputs) => Promise<T>,
+  ): Promise<T> {
+    if (inputs.baseModel !== undefined && inputs.base_model !== undefined) throw new WeightWatcherError('E_USAGE', 'give baseModel or base_model, not both');
+    const baseInput = inputs.baseModel ?? inputs.base_model ?? this.baseModel;
+    checkModelInput(baseInput, 'baseModel');
+    const open = openOptionsOf(o);
+    return this.withStore(inputs.model, async (store, path) => {
+      const adapterConfig = o.peft && path !== undefined ? await readAdapterConfig(path) : undefined;
+      const config = adapterConfig?.fanInFanOut !== undefined ? { adapterConfig: { fanInFanOut: adapterConfig.fanInFanOut } } : {};
+      if (baseInput === undefined) return fn(store, config);
+      const base = await openInput(baseInput, open);
+      try {
+        return await fn(store, { ...config, base: base.store });
+      } finally {
+        await base.close();
+      }
+    }, open);
   }
 
   /**
@@ -128,11 +189,11 @@ export class WeightWatcher {
    * throws for any failed layer, `false` never. No qualifying layer at all returns [] with
    * `lastRun.status` 'empty' and `lastRun.explanation` saying why.
    */
-  async analyze(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<DetailsRow[]> {
-    const { model, ...rest } = options;
+  async analyze(options: AnalyzeOptions & ModelInputs = {}): Promise<DetailsRow[]> {
+    const { model, baseModel, base_model, ...rest } = options;
     const o = resolveOptions(rest);
-    const rows = await this.withStore(model, async (store) => {
-      const run = await runAnalysis(store, o);
+    const rows = await this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
+      const run = await runAnalysis(store, o, inputs);
       this.layerResults = run.results;
       this.details = normalizeRows(run.results.map((r) => r.row));
       this.lastRun = runInfo({
@@ -147,7 +208,7 @@ export class WeightWatcher {
         format: store.format,
       });
       return this.details;
-    }, openOptionsOf(o));
+    });
     const run = this.lastRun!;
     const fail = o.throwOnFailure === undefined ? run.status === 'failed' : o.throwOnFailure && run.failures.length > 0;
     if (fail) throw layerFailuresError(run, rows);
@@ -155,12 +216,12 @@ export class WeightWatcher {
   }
 
   /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
-  async describe(options: AnalyzeOptions & { model?: ModelInput } = {}): Promise<DescribeRow[]> {
-    const { model, ...rest } = options;
+  async describe(options: AnalyzeOptions & ModelInputs = {}): Promise<DescribeRow[]> {
+    const { model, baseModel, base_model, ...rest } = options;
     const o = resolveOptions(rest);
-    return this.withStore(model, async (store) => {
+    return this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
       const started = performance.now();
-      const { rows, skipped, explanation, note } = describeRows(store, o);
+      const { rows, skipped, explanation, note } = describeRows(store, o, inputs);
       this.lastRun = runInfo({
         status: rows.length ? 'ok' : 'empty',
         planned: rows.length,
@@ -173,7 +234,59 @@ export class WeightWatcher {
         format: store.format,
       });
       return normalizeRows(rows);
-    }, openOptionsOf(o));
+    });
+  }
+
+  /**
+   * Per-layer distances between this model and `other` (the reference's distances(model_1, model_2)):
+   * 'raw' ‖W1 − W2‖ of the stored tensors and ‖b1 − b2‖ of the biases, 'euclidean' over the layer's
+   * matrices, 'cka' the reference's uncentered CKA. Layers pair by name (pairing: 'position' = the
+   * reference's zip); the selection options (layers, min_evals, pool, …) apply to both models.
+   */
+  async distances(other: ModelInput, options: AnalyzeOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {}): Promise<DistanceResult> {
+    const { model, method = 'raw', pairing = 'name', ...rest } = options;
+    const o = resolveOptions(rest);
+    const m = typeof method === 'string' ? (method.toLowerCase() as DistanceMethod) : method;
+    const open = openOptionsOf(o);
+    checkModelInput(other, 'distances(other)');
+    return this.withStore(model, async (store) => {
+      const b = await openInput(other, open);
+      try {
+        return await layerDistances(store, b.store, o, m, pairing);
+      } finally {
+        await b.close();
+      }
+    }, open);
+  }
+
+  /** The model as a path: smoothing and sharpening read safetensors files by path. */
+  private modelPath(model: ModelInput | undefined): string {
+    const m = model ?? this.model;
+    if (typeof m === 'string') return m;
+    if (m instanceof SafetensorsStore && m.files.length === 1) return m.files[0]!.path;
+    throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening need the model as a path to a safetensors file or folder');
+  }
+
+  /**
+   * SVD smoothing (the reference's SVDSmoothing): write to `output` a copy of the model in which
+   * every selected layer is replaced by its best rank-k approximation, k from `method` ('detX'
+   * default, 'svd' with `percent` of M·rf, 'rmt', 'alpha_min'). The model is not modified; other
+   * tensors, metadata and dtypes are kept. Layer selection as analyze (layers, min_evals, …).
+   */
+  async smooth(output: string, options: AnalyzeOptions & { model?: string; method?: SmoothMethod; percent?: number } = {}): Promise<TransformResult> {
+    const { model, method = 'detX', percent = 0.8, ...rest } = options;
+    return transformModel(this.modelPath(model), output, { kind: 'smooth', method, percent }, resolveOptions(rest));
+  }
+
+  /**
+   * SVD sharpening (the reference's SVDSharpness): write to `output` a copy of the model in which
+   * every selected layer loses as many of its top singular components as its randomly permuted
+   * matrix has Marchenko–Pastur spikes (correlation traps). `seed` makes the permutations
+   * reproducible (the reference is unseeded).
+   */
+  async sharpen(output: string, options: AnalyzeOptions & { model?: string } = {}): Promise<TransformResult> {
+    const { model, ...rest } = options;
+    return transformModel(this.modelPath(model), output, { kind: 'sharpen' }, resolveOptions(rest));
   }
 
   /** The rows of the last analyze(), or undefined before the first. */

@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wwnapi::initPlFit(env, exports);
   wwnapi::initEig(env, exports);
   wwnapi::initGemm(env, exports);
+  wwnapi::initLowRank(env, exports);
   const char* hooks = std::getenv("WW_NATIVE_TEST_HOOKS");
   if (hooks != nullptr && std::strcmp(hooks, "1") == 0) {
     exports.Set("simulateAllocFailure", Napi::Function::New(env, wwnapi::guarded<SimulateAllocFailure>, "simulateAllocFailure"));

@@ -210,5 +210,6 @@ void initInfo(Napi::Env env, Napi::Object exports);
 void initPlFit(Napi::Env env, Napi::Object exports);
 void initEig(Napi::Env env, Napi::Object exports);
 void initGemm(Napi::Env env, Napi::Object exports);
+void initLowRank(Napi::Env env, Napi::Object exports);
 
 }  // namespace wwnapi

@@ -10,6 +10,7 @@
 
 #include "core/eig.h"
 #include "core/gemm.h"
+#include "core/lowrank.h"
 #include "core/plfit.h"
 #include "core/powerlaw.h"
 #include "core/svd.h"
@@ -36,6 +37,14 @@ int main() {
     ww::matmul(w.data(), w.data(), r, c, c == r ? r : 1, prod);  // shape mismatch unless square: must be refused or valid
     ww::SymEigen e;
     ww::gramEigen(w.data(), r, c, e);
+    // truncated reconstruction: every k from 0 past min(r, c), both modes; keep(k) + drop(k) = W
+    const size_t mn = std::min(r, c);
+    const size_t k = g() % (mn + 2);
+    ww::LowRank keep, drop;
+    if (!ww::lowRankApprox(w.data(), r, c, k, ww::LowRankMode::KeepTop, keep).isOk()) return std::puts("unexpected lowRank failure"), 1;
+    if (!ww::lowRankApprox(w.data(), r, c, k, ww::LowRankMode::DropTop, drop).isOk()) return std::puts("unexpected lowRank failure"), 1;
+    for (size_t i = 0; i < r * c; i++)
+      if (std::abs(keep.matrix[i] + drop.matrix[i] - w[i]) > 1e-9 * (1 + std::abs(w[i]))) return std::printf("keep + drop != W at %zu\n", i), 1;
 
     // powerlaw-package port, incl. ties, xmax, ranges and the truncated power law
     const size_t n = 2 + g() % 60;
@@ -63,6 +72,9 @@ int main() {
   std::vector<double> sv;
   if (ww::singularValues(bad.data(), 2, 2, ww::Precision::Float64, sv).isOk()) return std::puts("NaN accepted"), 1;
   if (ww::singularValues(bad.data(), 0, 2, ww::Precision::Float64, sv).isOk()) return std::puts("empty accepted"), 1;
+  ww::LowRank lr;
+  if (ww::lowRankApprox(bad.data(), 2, 2, 1, ww::LowRankMode::KeepTop, lr).isOk()) return std::puts("lowRank: NaN accepted"), 1;
+  if (ww::lowRankApprox(bad.data(), 2, 0, 1, ww::LowRankMode::DropTop, lr).isOk()) return std::puts("lowRank: empty accepted"), 1;
   for (double s : {-3.5, -1.0, 0.5, 2.0}) ww::upperIncompleteGamma(s, 0.7);
   std::puts("sanitize: ok");
   return 0;

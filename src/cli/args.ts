@@ -20,6 +20,12 @@ export interface OptionSpec {
   readonly description: string;
   /** Default shown in help, when there is one worth stating. */
   readonly default?: string;
+  /**
+   * String options whose value is optional: the flag alone means this value, and a following
+   * argument is taken as the value only when it is one of `choices` (`--peft`, `--peft with-base`).
+   */
+  readonly implicit?: string;
+  readonly choices?: readonly string[];
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -64,6 +70,19 @@ export const ANALYSIS_OPTIONS = {
   'svd-method': { type: 'string', value: 'fast|accurate', description: 'accepted for compatibility; both use the CPU SVD', default: 'fast' },
 } as const satisfies OptionSpecs;
 
+/** Fine-tune deltas and LoRA adapters (analyze, describe, compare). */
+export const MODEL_DIFF_OPTIONS = {
+  'base-model': { type: 'string', value: 'PATH', description: 'analyse W − W_base per layer against this base model (fine-tune deltas)' },
+  'base-match': {
+    type: 'string', value: 'name|substring', default: 'name',
+    description: "pairing with the base model's layers: same name (unmatched layers skipped), or the reference's substring walk",
+  },
+  peft: {
+    type: 'string', value: 'with-base', implicit: 'only', choices: ['with-base', 'only'],
+    description: 'LoRA adapters: analyse each lora_B·lora_A (lora_BA rows); with-base: also W + BA and every other layer',
+  },
+} as const satisfies OptionSpecs;
+
 /** Output and run control of analyze. */
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
@@ -92,10 +111,10 @@ export function usageError(message: string): WeightWatcherError {
 /**
  * Let option values start with '-' (`--xmax -1`, `--layers -fc1` → `--xmax=-1`, `--layers=-fc1`):
  * node:util's parser takes a dash-led word for an option. A word that is itself one of the
- * command's flags (`--layers -q`) stays a flag; `--layers=-q` says otherwise.
+ * command's flags (`--layers -q`) stays a flag; `--layers=-q` says otherwise. Options with an
+ * optional value get theirs (`--peft` → `--peft=only`, `--peft with-base` → `--peft=with-base`).
  */
-function joinDashValues(argv: readonly string[], options: OptionSpecs): string[] {
-  const valued = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([k]) => k));
+function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
   const flags = new Set([...Object.keys(options).map((k) => `--${k}`), ...Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])), '--help', '-h']);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -105,7 +124,12 @@ function joinDashValues(argv: readonly string[], options: OptionSpecs): string[]
       break;
     }
     const next = argv[i + 1];
-    if (a.startsWith('--') && !a.includes('=') && valued.has(a.slice(2)) && next !== undefined && next.length > 1 && next.startsWith('-') && !flags.has(next.split('=')[0]!)) {
+    const spec = a.startsWith('--') && !a.includes('=') ? options[a.slice(2)] : undefined;
+    if (spec?.type === 'string' && spec.implicit !== undefined) {
+      const joined = next !== undefined && spec.choices?.includes(next);
+      out.push(`${a}=${joined ? next : spec.implicit}`);
+      if (joined) i++;
+    } else if (spec?.type === 'string' && next !== undefined && next.length > 1 && next.startsWith('-') && !flags.has(next.split('=')[0]!)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -131,7 +155,7 @@ function parseErrorMessage(e: unknown): string {
 export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs {
   const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
   try {
-    const r = parseArgs({ args: joinDashValues(argv, options), options: config, allowPositionals: true, strict: true });
+    const r = parseArgs({ args: joinValues(argv, options), options: config, allowPositionals: true, strict: true });
     return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
   } catch (e) {
     throw usageError(parseErrorMessage(e));
@@ -219,5 +243,14 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   set('precision', s('precision') as AnalyzeOptions['precision']);
   set('svd_method', s('svd-method') as AnalyzeOptions['svd_method']);
   set('threads', int('threads', s('threads'), { min: 1 }));
+  const peft = s('peft');
+  if (peft !== undefined) {
+    const modes: Record<string, AnalyzeOptions['peft']> = { only: 'peft_only', 'peft-only': 'peft_only', peft_only: 'peft_only', 'with-base': 'with_base', with_base: 'with_base' };
+    if (!(peft in modes)) throw usageError(`--peft takes no value or 'with-base', got '${peft}'`);
+    o.peft = modes[peft];
+  }
+  const match = s('base-match');
+  if (match !== undefined && match !== 'name' && match !== 'substring') throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
+  set('base_match', match as AnalyzeOptions['base_match']);
   return o;
 }

@@ -64,7 +64,8 @@ export function parseCommandArgs(cmd: Command, argv: readonly string[]): ParsedA
 }
 
 function flagText(name: string, o: OptionSpec): string {
-  const long = `--${name}${o.type === 'string' && o.value ? ` ${o.value}` : ''}`;
+  const value = o.type === 'string' && o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : '';
+  const long = `--${name}${value}`;
   return o.short ? `-${o.short}, ${long}` : long;
 }
 

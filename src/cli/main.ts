@@ -18,9 +18,12 @@ import { sweep } from './commands/sweep.js';
 import { sweepReport } from './commands/sweep-report.js';
 import { worker } from './commands/worker.js';
 import { info } from './commands/info.js';
+import { distances } from './commands/distances.js';
+import { smooth } from './commands/smooth.js';
+import { sharpen } from './commands/sharpen.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, sweep, sweepReport, worker, info];
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweepReport, worker, info];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);

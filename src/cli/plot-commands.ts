@@ -134,12 +134,13 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
   for (let i = 0; i < args.inputs.length; i++) {
     const p = args.inputs[i]!;
     const t0 = Date.now();
-    const input = await loadCompareInput(p, names[i]!);
+    const input = await loadCompareInput(p, names[i]!, args.analyze, args.baseModel);
     io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
     inputs.push(input);
   }
 
   const res = compareResults(inputs);
+  if (args.baseModel) io.stdout.write(`Fine-tune deltas: each model analysed as W − W_base against ${args.baseModel}\n\n`);
   io.stdout.write(formatCompareText(res));
   const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
     table: res.table,
@@ -160,7 +161,7 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
     io.stderr.write(`compare: wrote ${args.report}\n`);
   }
   if (args.json) {
-    await write(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n', io);
+    await write(args.json, JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n', io);
     if (args.json !== '-') io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
@@ -174,7 +175,7 @@ function isSavedResult(v: unknown): v is { details: Row[]; summary?: Summary; me
  * Load one compare input: a `.json` file with a `details` array is a saved result; anything else
  * (including a sharded model's `*.index.json`) is a model that is analysed.
  */
-async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}): Promise<CompareInput> {
+async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}, baseModel?: string): Promise<CompareInput> {
   if (extname(path).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
@@ -191,7 +192,7 @@ async function loadCompareInput(path: string, name: string, analyze: AnalyzeOpti
       return { name, source: path, kind: 'json', rows, summary, ...(parsed.meta ? { meta: parsed.meta } : {}) };
     }
   }
-  const ww = new WeightWatcher(path);
+  const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
   const rows = await ww.analyze(analyze);
   const run = ww.lastRun;
   return {

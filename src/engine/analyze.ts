@@ -8,10 +8,11 @@ import { Random } from '../shared/random.js';
 import { errorMessage, isWeightWatcherError, type LayerFailure } from '../shared/errors.js';
 import { availableParallelism } from 'node:os';
 import { withBlasThreads } from '../native/blas-threads.js';
-import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
+import { analyzeLayer, type LayerResult } from './layer.js';
 import type { DescribeRow } from '../shared/rows.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { planLayers, type SkippedLayers } from './plan.js';
+import type { SkippedLayers } from './plan.js';
+import { layerSource, type SourceInputs } from './source.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
 
@@ -48,19 +49,25 @@ export function threadPlan(layerCount: number, budget = availableParallelism()):
  * same numbers whichever subset is analysed — a big model split into layer-group jobs over several
  * machines equals the single-process run row for row. Unseeded runs draw fresh randomness.
  */
-function layerRandom(seed: number | null, layerId: number): Random {
+export function layerRandom(seed: number | null, layerId: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
-export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promise<AnalysisRun> {
+/**
+ * Analyse every layer of the store. With `inputs.base` the layers are fine-tune deltas W − W_base,
+ * with `peft` LoRA products (engine/source.ts); stacked and intra then work on those matrices.
+ */
+export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): Promise<AnalysisRun> {
   const started = performance.now();
-  // Iterator variants, in the reference's priority order (spec §1.10).
+  // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
+  const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
+  const said = { ...(source.explanation !== undefined && { explanation: source.explanation }), ...(source.note !== undefined && { note: source.note }) };
   if (variant) {
-    const { results, skipped, explanation } = await variant(store, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], planned: results.length, ...(explanation !== undefined && { explanation }), elapsedMs: performance.now() - started };
+    const { results, skipped } = await variant(source, o, layerRandom(o.seed, 0));
+    return { results, skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
   }
-  const { layers, skipped, explanation, note } = planLayers(store, o);
+  const { layers, skipped } = source;
   const perLayer: LayerResult[][] = new Array(layers.length);
   const failures: (LayerFailure | undefined)[] = new Array(layers.length);
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
@@ -71,7 +78,7 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
       const i = next++;
       const layer = layers[i]!;
       try {
-        const mats = await readLayerMatrices(store, layer);
+        const mats = await layer.read();
         perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, layer.spec.id));
       } catch (e) {
         // A bad layer fails that layer, not the run.
@@ -87,18 +94,22 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions): Promi
     skipped,
     failures: failures.filter((f): f is LayerFailure => f !== undefined),
     planned: layers.length,
-    ...(explanation !== undefined && { explanation }),
-    ...(note !== undefined && { note }),
+    ...said,
     elapsedMs: performance.now() - started,
   };
 }
 
-/** describe(): the rows analyze would produce, from shapes only (spec §5.2). */
-export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
-  const { layers, skipped, explanation, note } = planLayers(store, o);
+/**
+ * describe(): the rows analyze would produce, from shapes only (R28). num_evals is the count
+ * analyze will compute: M·rf pooled, M per slice, the adapter rank r for LoRA products (the
+ * reference's describe says M there).
+ */
+export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
+  const { layers, skipped, explanation, note } = layerSource(store, o, inputs);
   const rows: DescribeRow[] = [];
-  for (const { spec, geometry: g } of layers) {
+  for (const { spec, geometry: g, columns } of layers) {
     const base: DescribeRow = {
+      ...columns,
       layer_id: spec.id,
       name: spec.name,
       M: g.M,
@@ -106,7 +117,7 @@ export function describeRows(store: TensorStore, o: ResolvedOptions): { rows: De
       Q: g.M === 0 ? -1 : g.N / g.M,
       layer_type: spec.type,
       longname: spec.longname,
-      num_evals: o.pool ? g.M * g.rf : g.M,
+      num_evals: o.pool ? g.numComponents : Math.min(g.M, g.numComponents),
       rf: g.rf,
     };
     if (!o.pool && spec.type === 'conv2d') g.slices.forEach((_, i) => rows.push({ ...base, slice_id: i }));

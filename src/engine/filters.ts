@@ -22,9 +22,9 @@ export interface FilterDecision {
   readonly reason?: string;
 }
 
+/** The filter's decision for one layer (also noting that the layer exists, for `unmatched`). */
 export interface LayerFilterCheck {
-  /** The filter's decision for one layer (and a note that the layer exists, for `unmatched`). */
-  decide(layer: LayerSpec): FilterDecision;
+  (layer: LayerSpec): FilterDecision;
   /** After every layer was decided: a usage error for entries no layer matched, or undefined. */
   unmatched(allLayers: () => Iterable<LayerSpec>): WeightWatcherError | undefined;
 }
@@ -110,54 +110,53 @@ export function makeLayerFilter(filters: readonly LayerFilter[], layerNames?: Re
   let minId = Infinity;
   let maxId = -Infinity;
 
-  return {
-    decide(layer) {
-      if (types.length) seenTypes.add(layer.type);
-      if (keepIds.has(layer.id)) seenIds.add(layer.id);
-      if (nameSet.has(layer.name)) seenNames.add(layer.name);
-      for (const r of ranges) if (layer.id >= r.range[0] && layer.id <= r.range[1]) rangeHit.add(r.entry);
-      minId = Math.min(minId, layer.id);
-      maxId = Math.max(maxId, layer.id);
+  const decide = (layer: LayerSpec): FilterDecision => {
+    if (types.length) seenTypes.add(layer.type);
+    if (keepIds.has(layer.id)) seenIds.add(layer.id);
+    if (nameSet.has(layer.name)) seenNames.add(layer.name);
+    for (const r of ranges) if (layer.id >= r.range[0] && layer.id <= r.range[1]) rangeHit.add(r.entry);
+    minId = Math.min(minId, layer.id);
+    maxId = Math.max(maxId, layer.id);
 
-      let skipped = false;
-      let reason: string | undefined;
-      if (types.length) {
-        skipped = !types.includes(layer.type);
-        reason = skipped ? typeReason : undefined;
-      }
-      if (idFilter) {
-        skipped = excludeIds ? ids.includes(-layer.id) : !(keepIds.has(layer.id) || inRange(layer.id));
-        reason = skipped ? idReason : undefined;
-      }
-      if (names.length) {
-        skipped = excludeNames ? nameSet.has(layer.name) : !nameSet.has(layer.name);
-        reason = skipped ? nameReason : undefined;
-      }
-      return reason === undefined ? { skipped } : { skipped, reason };
-    },
-
-    unmatched(allLayers) {
-      const idsText = minId <= maxId ? `ids ${minId}–${maxId}` : 'the model has no layers';
-      for (const t of types) {
-        if (!seenTypes.has(t)) {
-          const present = new Set<string>();
-          for (const l of allLayers()) present.add(l.type);
-          return usage(`no layer of type ${t} (types here: ${[...present].sort().join(', ') || 'none'})`);
-        }
-      }
-      for (const i of ids) {
-        const id = Math.abs(i);
-        if (!seenIds.has(id)) return usage(`no layer has id ${id} (${idsText})`);
-      }
-      for (const r of ranges) if (!rangeHit.has(r.entry)) return usage(`no layer id in ${r.entry} (${idsText})`);
-      for (const n of names) {
-        const name = excludeNames ? n.slice(1) : n;
-        if (!seenNames.has(name)) {
-          const near = nearest(name, allLayers());
-          return usage(`'${n}' matches no layer id, name or type${near.length ? ` (nearest: ${near.join(', ')})` : ''}`);
-        }
-      }
-      return undefined;
-    },
+    let skipped = false;
+    let reason: string | undefined;
+    if (types.length) {
+      skipped = !types.includes(layer.type);
+      reason = skipped ? typeReason : undefined;
+    }
+    if (idFilter) {
+      skipped = excludeIds ? ids.includes(-layer.id) : !(keepIds.has(layer.id) || inRange(layer.id));
+      reason = skipped ? idReason : undefined;
+    }
+    if (names.length) {
+      skipped = excludeNames ? nameSet.has(layer.name) : !nameSet.has(layer.name);
+      reason = skipped ? nameReason : undefined;
+    }
+    return reason === undefined ? { skipped } : { skipped, reason };
   };
+
+  const unmatched = (allLayers: () => Iterable<LayerSpec>): WeightWatcherError | undefined => {
+    const idsText = minId <= maxId ? `ids ${minId}–${maxId}` : 'the model has no layers';
+    for (const t of types) {
+      if (!seenTypes.has(t)) {
+        const present = new Set<string>();
+        for (const l of allLayers()) present.add(l.type);
+        return usage(`no layer of type ${t} (types here: ${[...present].sort().join(', ') || 'none'})`);
+      }
+    }
+    for (const i of ids) {
+      const id = Math.abs(i);
+      if (!seenIds.has(id)) return usage(`no layer has id ${id} (${idsText})`);
+    }
+    for (const r of ranges) if (!rangeHit.has(r.entry)) return usage(`no layer id in ${r.entry} (${idsText})`);
+    for (const n of names) {
+      const name = excludeNames ? n.slice(1) : n;
+      if (!seenNames.has(name)) {
+        const near = nearest(name, allLayers());
+        return usage(`'${n}' matches no layer id, name or type${near.length ? ` (nearest: ${near.join(', ')})` : ''}`);
+      }
+    }
+    return undefined;
+  };
+  return Object.assign(decide, { unmatched });
 }

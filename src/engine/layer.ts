@@ -77,7 +77,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
   const params = powerLawParams(o);
   for (const unit of rowUnits(layer, rawMats, o)) {
     const mats = unit.mats.map((m) => scaled(m, factor));
-    const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true });
+    const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true, keep: g.numComponents });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
     const pl = await fitLayerPowerLaw(evals, params, fitterFor(params));
@@ -108,7 +108,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
       status: pl.status,
       warning: pl.warning,
     };
-    const extra: Row = {};
+    const extra: Row = { ...layer.columns };
     if (pl.Lambda !== undefined) extra.Lambda = pl.Lambda;
     if (pl.num_fingers !== undefined) extra.num_fingers = pl.num_fingers;
     if (pl.raw_alpha !== undefined) extra.raw_alpha = pl.raw_alpha;

@@ -8,9 +8,11 @@ import { NON_FLOAT_DTYPES, type TensorStore } from '../formats/types.js';
 import { enumerateLayers } from '../layers/enumerate.js';
 import type { Channels, LayerSpec } from '../layers/types.js';
 import { layerGeometry, type Geometry } from '../tensors/geometry.js';
-import { makeLayerFilter } from './filters.js';
+import type { Matrix } from '../spectra/esd.js';
+import { makeLayerFilter, type FilterDecision } from './filters.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { SkippedLayers, type SkipKind } from './skipped.js';
+import type { Row } from '../shared/rows.js';
+import { SkippedLayers, type SkipKind, type SkippedLayer } from './skipped.js';
 
 export { SkippedLayers, type SkipKind, type SkippedLayer } from './skipped.js';
 
@@ -19,6 +21,26 @@ const ANALYSED_TYPES = new Set(['dense', 'conv1d', 'conv2d', 'embedding']);
 export interface PlannedLayer {
   readonly spec: LayerSpec;
   readonly geometry: Geometry;
+  /** Identity columns added to the layer's rows (e.g. `peft`). */
+  readonly columns?: Row;
+}
+
+/**
+ * A planned layer that knows how to produce its matrices: the stored weight (plain), W − W_base
+ * (fine-tune deltas) or a LoRA product. `read` returns them unscaled, one per conv2d kernel position.
+ */
+export interface SourceLayer extends PlannedLayer {
+  read(): Promise<Matrix[]>;
+}
+
+/** The layers that produce rows, in reference order, and every layer that does not, with why. */
+export interface LayerSource {
+  readonly layers: SourceLayer[];
+  readonly skipped: SkippedLayers;
+  /** When no layer is left: why, in one line, with the fix. */
+  readonly explanation?: string;
+  /** Tensors the numbering left out (see Plan.note). */
+  readonly note?: string;
 }
 
 export interface Plan {
@@ -32,15 +54,44 @@ export interface Plan {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** Counts gathered while planning, for the explanation of an empty plan. */
-interface PlanStats {
-  enumerated: number;
-  byKind: ReadonlyMap<SkipKind, number>;
-  /** Largest eigenvalue count among layers skipped by min_evals. */
-  mostEvals: number;
-  /** Smallest among those skipped by max_evals / max_N. */
-  fewestEvals: number;
-  smallestN: number;
+/**
+ * The support rules' reasons, one string per distinct count (a million skipped layers share a
+ * handful of strings), and the extremes an empty plan's explanation quotes.
+ */
+class SupportRules {
+  mostEvals = 0;
+  fewestEvals = Infinity;
+  smallestN = Infinity;
+  private readonly reasons = new Map<string, string>();
+
+  constructor(private readonly o: ResolvedOptions) {}
+
+  private reason(kind: string, n: number, make: () => string): string {
+    const key = `${kind}${n}`;
+    let s = this.reasons.get(key);
+    if (s === undefined) this.reasons.set(key, (s = make()));
+    return s;
+  }
+
+  /** Why a layer of this geometry is skipped by min_evals / max_evals / max_N, or undefined. */
+  check(g: Geometry): { kind: SkipKind; reason: string } | undefined {
+    const o = this.o;
+    const count = o.pool ? g.M * g.rf : g.M;
+    const what = o.pool ? 'M·rf' : 'M';
+    if (o.min_evals && count < o.min_evals) {
+      this.mostEvals = Math.max(this.mostEvals, count);
+      return { kind: 'min_evals', reason: this.reason('min', count, () => `${what} = ${count} < min_evals = ${o.min_evals}`) };
+    }
+    if (o.max_evals && count > o.max_evals) {
+      this.fewestEvals = Math.min(this.fewestEvals, count);
+      return { kind: 'max_evals', reason: this.reason('max', count, () => `${what} = ${count} > max_evals = ${o.max_evals}`) };
+    }
+    if (g.N > o.max_N) {
+      this.smallestN = Math.min(this.smallestN, g.N);
+      return { kind: 'max_N', reason: this.reason('N', g.N, () => `N = ${g.N} > max_N = ${o.max_N}`) };
+    }
+    return undefined;
+  }
 }
 
 function isMatrixShape(shape: readonly number[]): boolean {
@@ -55,96 +106,91 @@ function unconsidered(store: TensorStore, o: ResolvedOptions): string | undefine
   return n ? `${plural(n, 'other 2-D/4-D tensor')} not named *.weight ${n === 1 ? 'was' : 'were'} not considered (--all-tensors analyses ${n === 1 ? 'it' : 'them'})` : undefined;
 }
 
-function explainEmpty(store: TensorStore, o: ResolvedOptions, s: PlanStats): string {
+function explainEmpty(store: TensorStore, o: ResolvedOptions, enumerated: number, byKind: ReadonlyMap<SkipKind, number>, rules: SupportRules): string {
   const tensors = store.list();
   const hidden = store.hiddenTensors;
   const constantsHint = hidden && hidden.count > 0
     ? `this ONNX keeps its weights in Constant nodes: use --onnx-constants (${plural(hidden.count, 'weight tensor')} there)`
     : undefined;
   if (tensors.length === 0) return constantsHint ?? 'the model holds no tensors';
+  const count = (k: SkipKind) => byKind.get(k) ?? 0;
   if (store.convention === 'statedict' && !o.all_tensors) {
     const others = tensors.filter((e) => !e.name.endsWith('.weight') && isMatrixShape(e.shape)).length;
-    if (s.enumerated === 0) {
+    if (enumerated === 0) {
       return `${plural(tensors.length, 'tensor')}, none named *.weight: pass --all-tensors to treat every 2-D tensor as a layer`;
     }
-    const notMatrices = (s.byKind.get('type') ?? 0) + (s.byKind.get('shape') ?? 0);
-    if (others > 0 && notMatrices === s.enumerated) {
+    if (others > 0 && count('type') + count('shape') === enumerated) {
       return `no *.weight tensor is a weight matrix, but ${plural(others, 'other 2-D/4-D tensor')} ${others === 1 ? 'is' : 'are'} not named *.weight: pass --all-tensors to analyse ${others === 1 ? 'it' : 'them'}`;
     }
   }
   const parts: string[] = [];
   const fixes: string[] = [];
-  const count = (k: SkipKind) => s.byKind.get(k) ?? 0;
   if (count('filter')) { parts.push(`${count('filter')} left out by --layers`); fixes.push('widen --layers'); }
   const notMatrix = count('type') + count('shape') + count('dtype');
   if (notMatrix) parts.push(`${notMatrix} not weight matrices`);
-  if (count('min_evals')) { parts.push(`${count('min_evals')} with fewer than ${o.min_evals} eigenvalues (the most: ${s.mostEvals})`); fixes.push(`lower --min-evals (to ${s.mostEvals} or less)`); }
-  if (count('max_evals')) { parts.push(`${count('max_evals')} with more than ${o.max_evals} eigenvalues (the fewest: ${s.fewestEvals})`); fixes.push('raise --max-evals (or --max-evals none)'); }
-  if (count('max_N')) { parts.push(`${count('max_N')} with N above ${o.max_N} (the smallest: ${s.smallestN})`); fixes.push(`raise --max-n (to ${s.smallestN} or more)`); }
-  if (constantsHint && fixes.length === 0) return `${plural(s.enumerated, 'initializer')} but no weight matrix; ${constantsHint}`;
+  if (count('min_evals')) { parts.push(`${count('min_evals')} with fewer than ${o.min_evals} eigenvalues (the most: ${rules.mostEvals})`); fixes.push(`lower --min-evals (to ${rules.mostEvals} or less)`); }
+  if (count('max_evals')) { parts.push(`${count('max_evals')} with more than ${o.max_evals} eigenvalues (the fewest: ${rules.fewestEvals})`); fixes.push('raise --max-evals (or --max-evals none)'); }
+  if (count('max_N')) { parts.push(`${count('max_N')} with N above ${o.max_N} (the smallest: ${rules.smallestN})`); fixes.push(`raise --max-n (to ${rules.smallestN} or more)`); }
+  if (constantsHint && fixes.length === 0) return `${plural(enumerated, 'initializer')} but no weight matrix; ${constantsHint}`;
   if (fixes.length === 0 && store.format === 'onnx') fixes.push('check the model: its initializers hold no weight matrix');
-  return `none of ${plural(s.enumerated, 'layer')} qualifies: ${parts.join(', ')}${fixes.length ? `; ${fixes.join(', ')}` : ''}`;
+  return `none of ${plural(enumerated, 'layer')} qualifies: ${parts.join(', ')}${fixes.length ? `; ${fixes.join(', ')}` : ''}`;
 }
 
-function memo(f: (n: number) => string): (n: number) => string {
-  const known = new Map<number, string>();
-  return (n) => {
-    let s = known.get(n);
-    if (s === undefined) known.set(n, (s = f(n)));
-    return s;
-  };
+export function skipOf(spec: { id: number; name: string }, kind: SkipKind, reason: string): SkippedLayer {
+  return { layer_id: spec.id, name: spec.name, kind, reason };
 }
 
-export function planLayers(store: TensorStore, o: ResolvedOptions): Plan {
-  const enumerate = () => enumerateLayers(store, { startIds: o.start_ids, allTensors: o.all_tensors });
-  // Id ranges ('2-5') yield to layers named like that: only then are names needed up front.
+/** The support rules for one layer: a planned layer, or why it is skipped (R11). */
+export function planLayer(spec: LayerSpec, o: ResolvedOptions, filter: (l: LayerSpec) => FilterDecision, rules = new SupportRules(o)): PlannedLayer | SkippedLayer {
+  const decision = filter(spec);
+  if (decision.skipped) return skipOf(spec, 'filter', decision.reason ?? 'filtered');
+  if (spec.unanalysable) return skipOf(spec, spec.unanalysable.kind, spec.unanalysable.reason);
+  if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) return skipOf(spec, 'type', `type ${spec.type} is not analysed`);
+  const expected: Channels = o.channels ?? spec.channels;
+  const g = layerGeometry(spec.type, spec.shape, expected);
+  if (!g) return skipOf(spec, 'shape', `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`);
+  const skip = rules.check(g);
+  return skip ? skipOf(spec, skip.kind, skip.reason) : { spec, geometry: g };
+}
+
+export function isSkipped(p: PlannedLayer | SkippedLayer): p is SkippedLayer {
+  return 'kind' in p;
+}
+
+/** The layer filter of `o.layers` for this store (id ranges yield to layers named like them). */
+export function layerFilterFor(enumerate: () => Iterable<LayerSpec>, o: ResolvedOptions): ReturnType<typeof makeLayerFilter> {
   let rangeNames: Set<string> | undefined;
   if (o.layers.some((f) => typeof f === 'string' && /^\d+-\d+$/.test(f))) {
     const wanted = new Set(o.layers.filter((f): f is string => typeof f === 'string'));
     rangeNames = new Set();
     for (const l of enumerate()) if (wanted.has(l.name)) rangeNames.add(l.name);
   }
-  const filter = makeLayerFilter(o.layers, rangeNames);
+  return makeLayerFilter(o.layers, rangeNames);
+}
+
+/**
+ * Plan every layer of the store. `checkFilter: false` skips the check that every `layers` entry
+ * matches a layer (for a base model, whose names the filter was not written for).
+ */
+export function planLayers(store: TensorStore, o: ResolvedOptions, opts: { checkFilter?: boolean } = {}): Plan {
+  const enumerate = () => enumerateLayers(store, { startIds: o.start_ids, allTensors: o.all_tensors });
+  const filter = layerFilterFor(enumerate, o);
+  const rules = new SupportRules(o);
   const layers: PlannedLayer[] = [];
   const skipped = new SkippedLayers();
-  const stats: PlanStats = { enumerated: 0, byKind: skipped.countsByKind(), mostEvals: 0, fewestEvals: Infinity, smallestN: Infinity };
-  const skip = (spec: LayerSpec, kind: SkipKind, reason: string) => skipped.addLayer(spec, kind, reason);
-  // One string per distinct count, not one per layer.
-  const what = o.pool ? 'M·rf' : 'M';
-  const tooFew = memo((n) => `${what} = ${n} < min_evals = ${o.min_evals}`);
-  const tooMany = memo((n) => `${what} = ${n} > max_evals = ${o.max_evals}`);
-  const tooWide = memo((n) => `N = ${n} > max_N = ${o.max_N}`);
-
+  let enumerated = 0;
   for (const spec of enumerate()) {
-    stats.enumerated++;
-    const decision = filter.decide(spec);
-    if (decision.skipped) { skip(spec, 'filter', decision.reason ?? 'filtered'); continue; }
-    if (spec.unanalysable) { skip(spec, spec.unanalysable.kind, spec.unanalysable.reason); continue; }
-    if (!spec.tensor || !ANALYSED_TYPES.has(spec.type)) { skip(spec, 'type', `type ${spec.type} is not analysed`); continue; }
-    const expected: Channels = o.channels ?? spec.channels;
-    const g = layerGeometry(spec.type, spec.shape, expected);
-    if (!g) { skip(spec, 'shape', `shape [${spec.shape.join(', ')}] is not a ${spec.type} weight`); continue; }
-    const count = o.pool ? g.M * g.rf : g.M;
-    if (o.min_evals && count < o.min_evals) {
-      stats.mostEvals = Math.max(stats.mostEvals, count);
-      skip(spec, 'min_evals', tooFew(count));
-      continue;
-    }
-    if (o.max_evals && count > o.max_evals) {
-      stats.fewestEvals = Math.min(stats.fewestEvals, count);
-      skip(spec, 'max_evals', tooMany(count));
-      continue;
-    }
-    if (g.N > o.max_N) {
-      stats.smallestN = Math.min(stats.smallestN, g.N);
-      skip(spec, 'max_N', tooWide(g.N));
-      continue;
-    }
-    layers.push({ spec, geometry: g });
+    enumerated++;
+    const p = planLayer(spec, o, filter, rules);
+    // Stored compactly; the skip object itself dies young.
+    if (isSkipped(p)) skipped.add(p.layer_id, p.name, p.kind, p.reason, spec.tensor);
+    else layers.push(p);
   }
-  const unmatched = filter.unmatched(enumerate);
-  if (unmatched) throw unmatched;
-  if (!layers.length) return { layers, skipped, explanation: explainEmpty(store, o, stats) };
+  if (opts.checkFilter !== false) {
+    const unmatched = filter.unmatched(enumerate);
+    if (unmatched) throw unmatched;
+  }
+  if (!layers.length) return { layers, skipped, explanation: explainEmpty(store, o, enumerated, skipped.countsByKind(), rules) };
   const note = unconsidered(store, o);
   return note === undefined ? { layers, skipped } : { layers, skipped, note };
 }

@@ -8,7 +8,14 @@
 import type { LayerSpec } from '../layers/types.js';
 import { int32Column, uint8Column } from '../shared/columns.js';
 
-export type SkipKind = 'filter' | 'type' | 'shape' | 'dtype' | 'min_evals' | 'max_evals' | 'max_N' | 'intra';
+export type SkipKind =
+  | 'filter' | 'type' | 'shape' | 'dtype' | 'min_evals' | 'max_evals' | 'max_N' | 'intra'
+  /** baseModel: no partner layer in the base model (by name, or on the substring walk). */
+  | 'base_unmatched'
+  /** baseModel / peft with_base: the partner's shape does not fit (neither equal nor transposed). */
+  | 'base_shape'
+  /** peft: not a LoRA factor (peft: true), an unpaired factor, or factors that cannot be multiplied. */
+  | 'peft';
 
 export interface SkippedLayer {
   readonly layer_id: number;
@@ -17,7 +24,7 @@ export interface SkippedLayer {
   readonly reason: string;
 }
 
-const KINDS: readonly SkipKind[] = ['filter', 'type', 'shape', 'dtype', 'min_evals', 'max_evals', 'max_N', 'intra'];
+const KINDS: readonly SkipKind[] = ['filter', 'type', 'shape', 'dtype', 'min_evals', 'max_evals', 'max_N', 'intra', 'base_unmatched', 'base_shape', 'peft'];
 const WEIGHT_SUFFIX = '.weight';
 
 export class SkippedLayers implements Iterable<SkippedLayer> {
@@ -54,6 +61,17 @@ export class SkippedLayers implements Iterable<SkippedLayer> {
   /** Skip a layer the plan enumerated. */
   addLayer(spec: LayerSpec, kind: SkipKind, reason: string): void {
     this.add(spec.id, spec.name, kind, reason, spec.tensor);
+  }
+
+  /** Add a skip record made elsewhere (base-model pairing, LoRA factors, intra). */
+  push(...records: SkippedLayer[]): void {
+    for (const s of records) this.add(s.layer_id, s.name, s.kind, s.reason);
+  }
+
+  static from(records: Iterable<SkippedLayer>): SkippedLayers {
+    const list = new SkippedLayers();
+    for (const s of records) list.add(s.layer_id, s.name, s.kind, s.reason);
+    return list;
   }
 
   /** How many layers were skipped for each kind of reason. */

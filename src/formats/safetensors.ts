@@ -32,8 +32,9 @@ const BATCH = 64 << 10;
 /** Distinct shapes shared as one array each; beyond this (hostile headers) shapes are kept as parsed. */
 const MAX_INTERNED_SHAPES = 4096;
 
-/** A tensor's location: absolute file offset and byte length. */
-export interface LocatedTensor extends TensorEntry {
+/** A tensor of a safetensors file with where its bytes are. */
+export interface SafetensorsTensor extends TensorEntry {
+  /** Absolute file offset of its data. */
   readonly begin: number;
   readonly byteLength: number;
 }
@@ -169,7 +170,7 @@ async function scanHeader(
 export class SafetensorsFile {
   private byName: Map<string, number> | undefined;
   private sortedEntries: TensorEntry[] | undefined;
-  private located: Map<string, LocatedTensor> | undefined;
+  private located: Map<string, SafetensorsTensor> | undefined;
 
   private constructor(
     readonly path: string,
@@ -180,8 +181,8 @@ export class SafetensorsFile {
     private readonly shapes: readonly (readonly number[])[],
     private readonly begins: Float64Array,
     private readonly lengths: Float64Array,
-    /** File offset of the data block (data_offsets are relative to it). */
-    private readonly dataStart: number,
+    /** Offset of the data block (data_offsets are relative to it): 8 + the header length. */
+    readonly dataStart: number,
     readonly metadata: Readonly<Record<string, string>>,
   ) {}
 
@@ -285,11 +286,21 @@ export class SafetensorsFile {
   }
 
   /** Number of tensors. */
-  get size(): number {
+  get count(): number {
     return this.names.length;
   }
 
-  private entryAt(i: number): LocatedTensor {
+  /** File size in bytes. */
+  get size(): number {
+    return this.file.size;
+  }
+
+  /** Raw bytes [offset, offset + length) of the file (bounds-checked). */
+  readRange(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
+    return this.file.read(offset, length, what);
+  }
+
+  private entryAt(i: number): SafetensorsTensor {
     return { name: this.names[i]!, dtype: SAFETENSORS_DTYPES[this.dtypes[i]!]!, shape: this.shapes[i]!, begin: this.begins[i]!, byteLength: this.lengths[i]! };
   }
 
@@ -315,13 +326,13 @@ export class SafetensorsFile {
   }
 
   /** The entry of `name` (name, dtype, shape, file offset, byte length), or undefined. */
-  tensor(name: string): LocatedTensor | undefined {
+  tensor(name: string): SafetensorsTensor | undefined {
     const i = this.index(name);
     return i === undefined ? undefined : this.entryAt(i);
   }
 
   /** Every tensor by name, in header order (built on first use: a million entries cost ~100 MB). */
-  get tensors(): ReadonlyMap<string, LocatedTensor> {
+  get tensors(): ReadonlyMap<string, SafetensorsTensor> {
     this.located ??= new Map(this.names.map((n, i) => [n, this.entryAt(i)]));
     return this.located;
   }
@@ -362,12 +373,13 @@ export class SafetensorsStore implements TensorStore {
   private readonly entries: readonly TensorEntry[];
 
   constructor(
-    private readonly files: readonly SafetensorsFile[],
+    /** The files, in the order they were given (shard order). */
+    readonly files: readonly SafetensorsFile[],
     order?: readonly string[],
   ) {
     if (order) {
       this.entries = order.map((k) => {
-        const f = this.owner(k);
+        const f = this.fileOf(k);
         const t = f?.tensor(k);
         return t ? { name: t.name, dtype: t.dtype, shape: t.shape } : { name: k, dtype: 'F32', shape: [] };
       });
@@ -378,7 +390,8 @@ export class SafetensorsStore implements TensorStore {
     }
   }
 
-  private owner(name: string): SafetensorsFile | undefined {
+  /** The file holding a tensor (the first one, when several do). */
+  fileOf(name: string): SafetensorsFile | undefined {
     return this.files.find((f) => f.has(name));
   }
 
@@ -391,7 +404,7 @@ export class SafetensorsStore implements TensorStore {
   }
 
   read(name: string): Promise<Float32Array> {
-    const f = this.owner(name);
+    const f = this.fileOf(name);
     if (!f) return Promise.reject(new WeightWatcherError('E_NOT_FOUND', `${this.source}: no tensor named "${name}"`, { tensor: name }));
     return f.readFloat32(name);
   }

@@ -95,6 +95,19 @@ export interface SymmetricEigen {
   vectors: Float64Array;
 }
 
+/** A truncated-SVD reconstruction (lowRankApprox). */
+export interface LowRank {
+  /** rows×cols, row-major, same layout as the input. */
+  matrix: Float64Array;
+  /** All min(rows, cols) singular values of the input, ascending. */
+  singular: Float64Array;
+}
+
+export interface LowRankOptions {
+  /** 'keep' (default): the best rank-k approximation; 'drop': the k largest singular triplets removed. */
+  mode?: 'keep' | 'drop';
+}
+
 interface RawNativeInfo {
   blas: string;
   blasConfig: string;
@@ -128,6 +141,8 @@ interface NativeBinding {
   matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
   /** Only with WW_NATIVE_TEST_HOOKS=1 in the environment when the addon loads. */
   simulateAllocFailure?(site: string): void;
+  lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): Promise<LowRank>;
+  lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): LowRank;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -271,6 +286,20 @@ export function symmetricEigenSync(data: Float64Array, n: number): SymmetricEige
 /** Row-major product a·b (a m×k, b k×n) in float64 with BLAS dgemm, off the event loop. */
 export function matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array> {
   return asyncCall(() => load().binding.matmul(a, b, m, k, n));
+}
+
+/**
+ * Exact truncated SVD of a row-major rows×cols matrix (LAPACK dgesdd with U and Vᵀ, float64),
+ * rebuilt from its k largest singular triplets ('keep') or from all but those ('drop'), off the
+ * event loop. Deterministic for a given OpenBLAS thread count. The buffer is read in place by a
+ * worker thread: do not mutate it until the Promise settles.
+ */
+export function lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): Promise<LowRank> {
+  return asyncCall(() => load().binding.lowRankApprox(data, rows, cols, k, opts));
+}
+
+export function lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): LowRank {
+  return syncCall(() => load().binding.lowRankApproxSync(data, rows, cols, k, opts));
 }
 
 /**

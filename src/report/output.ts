@@ -44,8 +44,9 @@ function csvCell(v: Cell | undefined): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function toCsv(rows: readonly Row[]): string {
-  const cols = columnOrder(rows);
+/** CSV of the rows: the details column order, or the given columns (those some row has). */
+export function toCsv(rows: readonly Row[], columns?: readonly string[]): string {
+  const cols = columns ? columns.filter((c) => rows.some((r) => r[c] !== undefined)) : columnOrder(rows);
   const lines = [cols.join(',')];
   for (const r of rows) lines.push(cols.map((c) => csvCell(r[c])).join(','));
   return lines.join('\n') + '\n';

@@ -65,6 +65,9 @@ const SKIP_LABELS: Record<string, string> = {
   max_N: 'larger dimension above --max-n',
   dtype: 'not a float tensor (integers, booleans)',
   intra: 'no shared dimension with the previous layer',
+  base_unmatched: 'no partner layer in the base model',
+  base_shape: "base model's layer has another shape",
+  peft: 'not a LoRA product (peft)',
 };
 
 /** One line per skip reason with its count, e.g. "  12 × not a dense/conv layer". */

@@ -1,17 +1,17 @@
 /**
- * Every file the package writes (CLI outputs, plots, reports, sweep reports) goes through here: the content is written to a temporary file in the
+ * Every file the package writes (CLI outputs, plots, reports, sweep reports, smoothed models) goes through here: the content is written to a temporary file in the
  * target's folder and renamed over the target, so a reader (or an interrupted run) sees the old
  * file or the new one, never a truncated mix. Temporary files still open when a signal arrives are
  * removed by `removeTemporaryFiles()` (the CLI's SIGINT/SIGTERM handler), then the process exits.
  * Folders are created with `makeDirectory` (never `mkdir -p`, which loops on some paths).
  */
-import { closeSync, constants, unlinkSync } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, constants, rmSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { WeightWatcherError, errorMessage } from './errors.js';
 
-/** Temporary files being written, and their open descriptors. */
-const pending = new Map<string, number | undefined>();
+/** Temporary files (and folders) being written, with the descriptor of a file still open. */
+const pending = new Map<string, { fd?: number; folder?: boolean }>();
 let counter = 0;
 
 export type Content = string | Uint8Array | Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>;
@@ -46,11 +46,11 @@ export async function writeFileAtomic(path: string, content: Content): Promise<v
   } catch {
     // a new file: default permissions (less the umask)
   }
-  pending.set(tmp, undefined);
+  pending.set(tmp, {});
   let handle;
   try {
     handle = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, mode);
-    pending.set(tmp, handle.fd);
+    pending.set(tmp, { fd: handle.fd });
     // Gather small pieces so a million-row JSON is a few hundred writes, not a million.
     let parts: Uint8Array[] = [];
     let size = 0;
@@ -67,7 +67,7 @@ export async function writeFileAtomic(path: string, content: Content): Promise<v
     await handle.sync();
     await handle.close();
     handle = undefined;
-    pending.set(tmp, undefined);
+    pending.set(tmp, {});
     await rename(tmp, target);
     pending.delete(tmp);
   } catch (e) {
@@ -83,7 +83,7 @@ export async function writeFileAtomic(path: string, content: Content): Promise<v
  * handler just before the process exits). Their targets keep their previous content.
  */
 export function removeTemporaryFiles(): void {
-  for (const [tmp, fd] of pending) {
+  for (const [tmp, { fd, folder }] of pending) {
     if (fd !== undefined) {
       try {
         closeSync(fd);
@@ -92,12 +92,55 @@ export function removeTemporaryFiles(): void {
       }
     }
     try {
-      unlinkSync(tmp);
+      rmSync(tmp, { recursive: folder === true, force: true });
     } catch {
       // never created, or already renamed
     }
   }
   pending.clear();
+}
+
+/**
+ * Let `fill` write a temporary file by path (positioned writes, another library), then rename it
+ * over `target`. On failure, or a signal, the temporary file is removed and `target` is untouched.
+ */
+export async function writeFileAtomically(target: string, fill: (temporary: string) => Promise<void>): Promise<void> {
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw new WeightWatcherError('E_USAGE', `${target}: is a folder, expected a file path`, { file: target });
+  const tmp = temporaryName(resolve(target));
+  pending.set(tmp, {});
+  try {
+    await fill(tmp);
+    await rename(tmp, target);
+    pending.delete(tmp);
+  } catch (e) {
+    pending.delete(tmp);
+    await rm(tmp, { force: true });
+    throw e instanceof WeightWatcherError ? e : ioError(target, 'write', e);
+  }
+}
+
+/**
+ * Let `fill` populate a temporary folder, then rename it to `target`. An existing target must be an
+ * empty folder (it is replaced); a non-empty one is refused rather than merged into.
+ */
+export async function writeFolderAtomically(target: string, fill: (temporary: string) => Promise<void>): Promise<void> {
+  const existing = await stat(target).catch(() => undefined);
+  if (existing && !existing.isDirectory()) throw new WeightWatcherError('E_USAGE', `${target}: exists and is not a folder`, { file: target });
+  if (existing && (await readdir(target)).length > 0) throw new WeightWatcherError('E_USAGE', `${target}: folder exists and is not empty; choose a new output folder`, { file: target });
+  await makeDirectory(dirname(resolve(target)));
+  const tmp = temporaryName(resolve(target));
+  pending.set(tmp, { folder: true });
+  try {
+    await mkdir(tmp);
+    await fill(tmp);
+    await rename(tmp, target);
+    pending.delete(tmp);
+  } catch (e) {
+    pending.delete(tmp);
+    await rm(tmp, { recursive: true, force: true });
+    throw e instanceof WeightWatcherError ? e : ioError(target, 'write', e);
+  }
 }
 
 /**

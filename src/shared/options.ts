@@ -24,6 +24,9 @@ export const FORMAT_ALIASES: Readonly<Record<string, ModelFormat>> = { bin: 'pyt
 /** fix_fingers: off, restrict xmin candidates to the ESD peak, or clip the largest eigenvalues. */
 export type FixFingers = false | 'xmin_peak' | 'clip_xmax';
 
+/** peft: off, the adapters' products only (true = 'peft_only'), or every layer plus W + BA. */
+export type PeftMode = false | 'peft_only' | 'with_base';
+
 export interface AnalyzeOptions {
   /** Layer filters: ids (all ≥ 0 to keep, negative to exclude), types ('dense', 'conv2d', …), names ('-name' excludes). */
   layers?: LayerFilter | readonly LayerFilter[];
@@ -52,6 +55,16 @@ export interface AnalyzeOptions {
   sparsify?: boolean;
   stacked?: boolean;
   svd_method?: 'fast' | 'accurate';
+  /**
+   * LoRA adapters (R40): true / 'peft_only' analyses each lora_B·lora_A product (`lora_BA`
+   * rows); 'with_base' also analyses W + BA (`lora_W_plus_AB`) and every other layer.
+   */
+  peft?: boolean | 'peft_only' | 'with_base';
+  /**
+   * With a base model: 'name' (default) pairs each layer with the base layer of the same name and
+   * skips layers without one; 'substring' walks the base layers like the reference (Q14).
+   */
+  base_match?: 'name' | 'substring';
   /** Seed for randomize / intra sparsify (the reference is unseeded). */
   seed?: number;
   /** 'float64' (default, parity) or 'float32' (opt-in speed; see README for its measured error). */
@@ -120,6 +133,8 @@ export interface ResolvedOptions {
   sparsify: boolean;
   stacked: boolean;
   svd_method: 'fast' | 'accurate';
+  peft: PeftMode;
+  base_match: 'name' | 'substring';
   seed: number | null;
   precision: 'float64' | 'float32';
   keep_evals: boolean;
@@ -159,6 +174,8 @@ export const DEFAULTS: Omit<ResolvedOptions, 'onProgress' | 'throwOnFailure'> = 
   sparsify: true,
   stacked: false,
   svd_method: 'fast',
+  peft: false,
+  base_match: 'name',
   seed: null,
   precision: 'float64',
   keep_evals: false,
@@ -172,7 +189,7 @@ export const DEFAULTS: Omit<ResolvedOptions, 'onProgress' | 'throwOnFailure'> = 
 const CAMEL_ALIASES: Record<string, keyof ResolvedOptions> = {
   minEvals: 'min_evals', maxEvals: 'max_evals', maxN: 'max_N', startIds: 'start_ids', conv2dNorm: 'conv2d_norm',
   glorotFix: 'glorot_fix', plPackage: 'pl_package', fixFingers: 'fix_fingers', xminMax: 'xmin_max', maxFingers: 'max_fingers',
-  fingerThresh: 'finger_thresh', mpFit: 'mp_fit', svdMethod: 'svd_method', keepEvals: 'keep_evals', onnxConstants: 'onnx_constants',
+  fingerThresh: 'finger_thresh', mpFit: 'mp_fit', baseMatch: 'base_match', svdMethod: 'svd_method', keepEvals: 'keep_evals', onnxConstants: 'onnx_constants',
   allTensors: 'all_tensors', allowLarge: 'allow_large', throw_on_failure: 'throwOnFailure',
 };
 
@@ -247,6 +264,10 @@ export function resolveOptions(input: AnalyzeOptions | Record<string, unknown> =
     if (o.fix_fingers === 'xmin_peak') throw usage("fix_fingers='xmin_peak' requires pl_package='powerlaw'");
   }
   if (o.inverse && o.vectors) throw usage('inverse cannot be combined with vectors');
+  const peft = o.peft as unknown;
+  if (peft === true) o.peft = 'peft_only';
+  else if (peft !== false && peft !== 'peft_only' && peft !== 'with_base') throw usage(`peft must be true, false, 'peft_only' or 'with_base', got ${JSON.stringify(peft)}`);
+  if (o.base_match !== 'name' && o.base_match !== 'substring') throw usage(`base_match must be 'name' or 'substring', got ${JSON.stringify(o.base_match)}`);
   if (o.threads !== null && !(isInt(o.threads) && o.threads >= 1)) throw usage(`threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
   if (o.seed !== null && !isInt(o.seed)) throw usage(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
   if (o.precision !== 'float64' && o.precision !== 'float32') throw usage(`precision must be 'float64' or 'float32', got ${JSON.stringify(o.precision)}`);

@@ -28,6 +28,11 @@ export interface EsdOptions extends SvdOptions {
    * and sv_max/sv_min/rank use their square roots, as the reference does.
    */
   readonly unsquared?: boolean;
+  /**
+   * Keep only the largest `keep` singular values of each matrix (the reference's num_components
+   * when it is below M: LoRA products, Q31). Default: all.
+   */
+  readonly keep?: number;
 }
 
 class EsdAccumulator {
@@ -38,9 +43,11 @@ class EsdAccumulator {
   constructor(
     private readonly N: number,
     private readonly unsquared = false,
+    private readonly keep = Infinity,
   ) {}
 
-  add(singular: Float64Array): void {
+  add(all: Float64Array): void {
+    const singular = all.length > this.keep ? all.subarray(all.length - this.keep) : all;
     if (singular.length === 0) return;
     const sv = this.unsquared ? singular.map(Math.sqrt) : singular;
     const max = sv[sv.length - 1]!;
@@ -68,7 +75,7 @@ class EsdAccumulator {
 
 /** ESD of a layer's matrices, one SVD at a time off the event loop. */
 export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
-  const acc = new EsdAccumulator(opts.N, opts.unsquared);
+  const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
   for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
   return acc.finish();
 }

@@ -102,7 +102,7 @@ describe('help', () => {
       const help = commandHelp(cmd);
       expect(help.startsWith(`usage: weightwatcher ${cmd.name}`)).toBe(true);
       for (const [name, o] of Object.entries(commandOptions(cmd))) {
-        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? ` ${o.value}` : ''}`);
+        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : ''}`);
         expect(help, `${cmd.name} --${name}`).toContain(o.description);
       }
       expect(help).toContain('-h, --help');
@@ -125,7 +125,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 
   it('a usage error points to the command\'s help', async () => {
@@ -173,6 +173,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, sweep, sweep-report, worker, info\)/);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 });

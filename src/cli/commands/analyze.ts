@@ -4,7 +4,7 @@ import { nativeInfo } from '../../native/binding.js';
 import { resolveOptions } from '../../shared/options.js';
 import { escapeControl } from '../../shared/text.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
 import type { Summary } from '../../report/summary.js';
 import { SkippedLayers } from '../../engine/plan.js';
 import type { DetailsRow } from '../../shared/rows.js';
@@ -51,6 +51,7 @@ before the analysis; every file is written atomically (an interrupted run leaves
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
     { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
   ],
@@ -62,6 +63,9 @@ before the analysis; every file is written atomically (an interrupted run leaves
     'analyze weights.npz --all-tensors --layers 2-5',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze ./finetuned --base-model ./base',
+    'analyze ./lora-adapter --peft',
+    'analyze ./lora-adapter --peft with-base --base-model ./base',
     'analyze /shared/models/big --queue redis://queue-host:6379 --layers-per-job 8 --json out.json',
   ],
   async run(argv, io) {
@@ -75,14 +79,16 @@ before the analysis; every file is written atomically (an interrupted run leaves
     const queue = str(values, 'queue');
     if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
     if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
+    const baseModel = str(values, 'base-model');
+    if (queue && (baseModel !== undefined || opts.peft)) throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
     await checkOutputs([
       ...tableOutputs(values),
       plotDir === undefined ? undefined : { flag: '--plot', path: plotDir, kind: 'folder' },
       reportFile === undefined ? undefined : { flag: '--report', path: reportFile, kind: 'file' },
-    ], [path]);
+    ], baseModel === undefined ? [path] : [path, baseModel]);
 
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const ww = new WeightWatcher(path);
+    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
     let details: DetailsRow[];
     let summary: Summary;
     let run: RunSummary;
@@ -113,6 +119,7 @@ before the analysis; every file is written atomically (an interrupted run leaves
       source: run.source,
       format: run.format,
       options: opts,
+      ...(baseModel === undefined ? {} : { base_model: baseModel }),
       status: run.status,
       ...(run.explanation !== undefined && { explanation: run.explanation }),
       ...(run.notes.length && { notes: run.notes }),

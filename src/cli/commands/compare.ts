@@ -3,7 +3,8 @@
  * here; the analysis, figures and report (vega, resvg) load only when the command runs.
  */
 import { extname } from 'node:path';
-import { str, usageError } from '../args.js';
+import type { AnalyzeOptions } from '../../shared/options.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
 import { checkOutputs } from '../output-paths.js';
 
@@ -13,6 +14,10 @@ export interface CompareArgs {
   report?: string;
   json?: string;
   names?: string[];
+  /** Options for the models that are analysed (saved results are taken as they are). */
+  analyze?: AnalyzeOptions;
+  /** Analyse each model as W − W_base against this base model. */
+  baseModel?: string;
 }
 
 function compareArgs(argv: readonly string[]): CompareArgs {
@@ -24,6 +29,13 @@ function compareArgs(argv: readonly string[]): CompareArgs {
     if (v !== undefined) args[k] = v;
   }
   if (names !== undefined) args.names = names.split(',').map((s) => s.trim());
+  args.analyze = toAnalyzeOptions(values);
+  const base = str(values, 'base-model');
+  if (base !== undefined) {
+    args.baseModel = base;
+    const saved = args.inputs.filter((p) => extname(p).toLowerCase() === '.json' && !p.endsWith('.index.json'));
+    if (saved.length) throw usageError(`--base-model applies to models, not to saved results (${saved.join(', ')})`);
+  }
   if (args.inputs.length < 2) throw usageError(`compare needs at least two models to compare (got ${args.inputs.length})`);
   if (args.names && args.names.length !== args.inputs.length) throw usageError(`--names has ${args.names.length} names for ${args.inputs.length} models`);
   if (args.names && args.names.some((n) => !n)) throw usageError('--names has an empty name');
@@ -37,10 +49,15 @@ export const compare: Command = {
   name: 'compare',
   summary: 'compare models or saved results side by side',
   usage: 'A B [C …] [options]',
-  description: `Each of A, B, … is a model path (analysed with default options) or a saved result (.json with
+  description: `Each of A, B, … is a model path (analysed with the options below) or a saved result (.json with
 {details, summary, meta}, as written by analyze --json). Prints the side-by-side summary, the number
-of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.`,
+of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.
+With --base-model every model is analysed as its difference to that base (W − W_base per layer):
+several fine-tunes of one base, side by side.`,
   options: [
+    { title: 'selection', options: SELECTION_OPTIONS },
+    { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     {
       title: 'output',
       options: {
@@ -55,6 +72,7 @@ of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences w
     'compare init/model.safetensors trained/model.safetensors',
     'compare before.json after.json --names before,after --plot compare.png',
     'compare a.safetensors b.safetensors c.safetensors --report compare.html --json compare.json',
+    'compare ft-1 ft-2 ft-3 --base-model ./base --min-evals 50',
   ],
   async run(argv, io) {
     const args = compareArgs(argv);
@@ -63,7 +81,7 @@ of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences w
       args.plot === undefined ? undefined : { flag: '--plot', path: args.plot, kind: 'file', siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`] },
       args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
       args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
-    ], args.inputs);
+    ], args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel]);
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };

@@ -3,7 +3,7 @@ import { WeightWatcher } from '../../watcher.js';
 import { resolveOptions } from '../../shared/options.js';
 import { escapeControl } from '../../shared/text.js';
 import { renderTable } from '../../report/table.js';
-import { OUTPUT_OPTIONS, SELECTION_OPTIONS, toAnalyzeOptions } from '../args.js';
+import { MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
 import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
 import { checkOutputs } from '../output-paths.js';
@@ -22,6 +22,7 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
 (--json: the rows, and meta.skipped with every skipped layer).`,
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     {
       title: 'output',
       options: {
@@ -32,20 +33,22 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
       },
     },
   ],
-  examples: ['describe model.safetensors', 'describe ./my-hf-model --layers dense --csv -', 'describe model.onnx --no-pool --min-evals 1', 'describe weights.npz --all-tensors'],
+  examples: ['describe model.safetensors', 'describe ./my-hf-model --layers dense --csv -', 'describe model.onnx --no-pool --min-evals 1', 'describe weights.npz --all-tensors', 'describe ./lora-adapter --peft'],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(describe, argv);
     const path = modelArg(positionals, 'describe');
+    const baseModel = str(values, 'base-model');
     const opts = toAnalyzeOptions(values);
     resolveOptions(opts);
-    await checkOutputs(tableOutputs(values), [path]);
-    const ww = new WeightWatcher(path);
+    await checkOutputs(tableOutputs(values), baseModel === undefined ? [path] : [path, baseModel]);
+    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
     const rows = await ww.describe(opts);
     const run = ww.lastRun!;
     writeNotes(run, io);
     const meta = () => ({
       source: run.source,
       format: run.format,
+      ...(baseModel === undefined ? {} : { base_model: baseModel }),
       status: run.status,
       ...(run.explanation !== undefined && { explanation: run.explanation }),
       ...(run.notes.length && { notes: run.notes }),
@@ -53,7 +56,7 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
     });
     await writeOutputs(values, { details: rows, summary: {}, meta }, io);
     if (tableWanted(values)) {
-      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice']];
+      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice'], ['peft', 'peft']];
       io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
       io.stdout.write(`${rows.length} layers\n`);
       const skipped = run.skips;
