@@ -103,21 +103,7 @@ export function makeLayerFilter(filters: readonly LayerFilter[], layerNames?: Re
   const idReason = `id filtered by layers=[${idText}]`;
   const nameReason = excludeNames ? 'name excluded by layers filter' : `name not in layers=[${names.join(', ')}]`;
 
-  const seenTypes = new Set<string>();
-  const seenIds = new Set<number>();
-  const seenNames = new Set<string>();
-  const rangeHit = new Set<string>();
-  let minId = Infinity;
-  let maxId = -Infinity;
-
   const decide = (layer: LayerSpec): FilterDecision => {
-    if (types.length) seenTypes.add(layer.type);
-    if (keepIds.has(layer.id)) seenIds.add(layer.id);
-    if (nameSet.has(layer.name)) seenNames.add(layer.name);
-    for (const r of ranges) if (layer.id >= r.range[0] && layer.id <= r.range[1]) rangeHit.add(r.entry);
-    minId = Math.min(minId, layer.id);
-    maxId = Math.max(maxId, layer.id);
-
     let skipped = false;
     let reason: string | undefined;
     if (types.length) {
@@ -135,14 +121,26 @@ export function makeLayerFilter(filters: readonly LayerFilter[], layerNames?: Re
     return reason === undefined ? { skipped } : { skipped, reason };
   };
 
+  // Every enumerated layer counts as a match, also one a caller never asks `decide` about (LoRA factors).
   const unmatched = (allLayers: () => Iterable<LayerSpec>): WeightWatcherError | undefined => {
+    if (filters.length === 0) return undefined;
+    const seenTypes = new Set<string>();
+    const seenIds = new Set<number>();
+    const seenNames = new Set<string>();
+    const rangeHit = new Set<string>();
+    let minId = Infinity;
+    let maxId = -Infinity;
+    for (const layer of allLayers()) {
+      seenTypes.add(layer.type);
+      if (keepIds.has(layer.id)) seenIds.add(layer.id);
+      if (nameSet.has(layer.name)) seenNames.add(layer.name);
+      for (const r of ranges) if (layer.id >= r.range[0] && layer.id <= r.range[1]) rangeHit.add(r.entry);
+      minId = Math.min(minId, layer.id);
+      maxId = Math.max(maxId, layer.id);
+    }
     const idsText = minId <= maxId ? `ids ${minId}–${maxId}` : 'the model has no layers';
     for (const t of types) {
-      if (!seenTypes.has(t)) {
-        const present = new Set<string>();
-        for (const l of allLayers()) present.add(l.type);
-        return usage(`no layer of type ${t} (types here: ${[...present].sort().join(', ') || 'none'})`);
-      }
+      if (!seenTypes.has(t)) return usage(`no layer of type ${t} (types here: ${[...seenTypes].sort().join(', ') || 'none'})`);
     }
     for (const i of ids) {
       const id = Math.abs(i);
