@@ -310,8 +310,7 @@ class OnnxScanner {
     const r = new ProtoReader(bytes, ctx, depth);
     for (let f = r.next(); f; f = r.next()) {
       const payload = this.payloadLimit(f, ctx) === undefined ? undefined : r.payload(f);
-      const abs: ProtoField = { field: f.field, wire: f.wire, tagStart: base + f.tagStart, start: base + f.start, end: base + f.end, int: f.int };
-      this.tensorField(meta, dims, abs, payload, depth, what, ctx);
+      this.tensorField(meta, dims, f, payload, depth, what, ctx, base);
     }
     return this.shareDims(meta, dims);
   }
@@ -333,8 +332,11 @@ class OnnxScanner {
     return limit;
   }
 
-  /** One TensorProto field; `payload` holds its bytes when payloadLimit asked for them. */
-  private tensorField(meta: TensorMeta, dims: number[], f: ProtoField, payload: Uint8Array | undefined, depth: number, what: string, ctx: ProtoContext): void {
+  /**
+   * One TensorProto field; `payload` holds its bytes when payloadLimit asked for them. Field offsets
+   * plus `base` are file offsets (no per-field copy: a million tensors make millions of fields).
+   */
+  private tensorField(meta: TensorMeta, dims: number[], f: ProtoField, payload: Uint8Array | undefined, depth: number, what: string, ctx: ProtoContext, base = 0): void {
     switch (f.field) {
       case 1: {
         const onDim = (d: number): void => {
@@ -351,7 +353,7 @@ class OnnxScanner {
         if (!payload) throw corrupt(this.file, `${ctx.what}: field ${f.field} should be a string, found wire type ${f.wire}`);
         meta.name = decodeUtf8(payload);
         break;
-      case 9: this.expectMessage(f, ctx); meta.rawStart = f.start; meta.rawEnd = f.end; break;
+      case 9: this.expectMessage(f, ctx); meta.rawStart = base + f.start; meta.rawEnd = base + f.end; break;
       case 13: {
         if (!payload) throw corrupt(this.file, `${ctx.what}: external_data should be a message, found wire type ${f.wire}`);
         const entry = new ProtoReader(payload, this.ctx(`${what} external_data`), depth + 1);
@@ -366,7 +368,7 @@ class OnnxScanner {
       }
       case 14: meta.dataLocation = this.varint(f, ctx); break;
       default:
-        if (DATA_FIELDS.has(f.field)) addSpan(meta, f, this.file, what);
+        if (DATA_FIELDS.has(f.field)) addSpan(meta, f, this.file, what, base);
     }
   }
 
@@ -377,15 +379,15 @@ class OnnxScanner {
 }
 
 /** Record a typed data field, merging it with the previous region when they are adjacent. */
-function addSpan(meta: TensorMeta, f: ProtoField, file: string, what: string): void {
+function addSpan(meta: TensorMeta, f: ProtoField, file: string, what: string, base: number): void {
   const typed = (meta.typed ??= new Map());
   let spans = typed.get(f.field);
   if (!spans) typed.set(f.field, (spans = []));
   const last = spans[spans.length - 1];
-  if (last && last.end === f.tagStart) last.end = f.end;
+  if (last && last.end === base + f.tagStart) last.end = base + f.end;
   else if (spans.length >= MAX_SPANS_PER_TENSOR) {
     throw new WeightWatcherError('E_UNSUPPORTED', `${file}: ${what}: data field ${f.field} is split into more than ${MAX_SPANS_PER_TENSOR} pieces`, { file });
-  } else spans.push({ start: f.tagStart, end: f.end });
+  } else spans.push({ start: base + f.tagStart, end: base + f.end });
 }
 
 function corrupt(file: string, message: string, tensor?: string): WeightWatcherError {
