@@ -45,7 +45,19 @@ function fill(rng: Random, n: number, heavy: boolean, scale: number): Float32Arr
 }
 
 export async function writeGpt2Small(path: string, seed = 1): Promise<GeneratedTensor[]> {
-  const layout = gpt2SmallLayout();
+  return writeLayout(path, gpt2SmallLayout(), seed);
+}
+
+/** `blocks` blocks of an MLP (rows×cols up-projection, cols×rows down-projection): 2·blocks layers, every fifth heavy-tailed. */
+export function manyLayerLayout(blocks: number, rows = 512, cols = 256): GeneratedTensor[] {
+  return Array.from({ length: blocks }, (_, b) => [
+    { name: `blocks.${b}.up.weight`, rows, cols, heavy: b % 5 === 0 },
+    { name: `blocks.${b}.down.weight`, rows: cols, cols: rows, heavy: b % 5 === 2 },
+  ]).flat();
+}
+
+/** Write `layout` as an F32 safetensors file, one tensor at a time (seeded Gaussian / Student-t weights). */
+export async function writeLayout(path: string, layout: GeneratedTensor[], seed = 1): Promise<GeneratedTensor[]> {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const t of layout) {

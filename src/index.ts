@@ -19,7 +19,10 @@ export { lowRankApprox, lowRankApproxSync, type LowRank } from './native/binding
 export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
 export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
-export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export type { LayerResult } from './engine/layer.js';
+// The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is
+// the 'weightwatcher/plots' entry (src/plots.ts); these two load it on first call.
+export { renderLayerPlots, renderModelPlots } from './lazy-plots.js';
 export { sweep, openResults } from './sweep/lazy.js';
 export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
 export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';

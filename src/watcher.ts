@@ -188,12 +188,17 @@ export class WeightWatcher {
    * throws LayerFailuresError (E_LAYERS_FAILED) instead of returning [] — `throwOnFailure: true`
    * throws for any failed layer, `false` never. No qualifying layer at all returns [] with
    * `lastRun.status` 'empty' and `lastRun.explanation` saying why.
+   *
+   * `onLayer` receives each layer's full result (row, ESD, fit arrays) as soon as the layer is done,
+   * in completion order, without keep_evals: a consumer such as the plot writer renders a layer and
+   * lets its arrays go, so a big model's ESDs are never all in memory. The analysis waits for a
+   * returned promise; an exception stops the run and rejects analyze().
    */
-  async analyze(options: AnalyzeOptions & ModelInputs = {}): Promise<DetailsRow[]> {
-    const { model, baseModel, base_model, ...rest } = options;
+  async analyze(options: AnalyzeOptions & ModelInputs & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {}): Promise<DetailsRow[]> {
+    const { model, baseModel, base_model, onLayer, ...rest } = options;
     const o = resolveOptions(rest);
     const rows = await this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
-      const run = await runAnalysis(store, o, inputs);
+      const run = await runAnalysis(store, o, inputs, onLayer ? { onLayer } : {});
       this.layerResults = run.results;
       this.details = normalizeRows(run.results.map((r) => r.row));
       this.lastRun = runInfo({

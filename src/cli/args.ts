@@ -87,13 +87,15 @@ export const MODEL_DIFF_OPTIONS = {
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
   csv: { type: 'string', value: 'FILE', description: "write the details table as CSV ('-' = stdout)" },
-  plot: { type: 'string', value: 'DIR', description: 'per-layer and model plots (SVG + PNG)' },
+  plot: { type: 'string', value: 'DIR', description: 'per-layer and model figures as files in DIR, rendered in parallel while the analysis runs' },
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report' },
+  'plot-figures': { type: 'string', value: 'LIST', description: 'figures for --plot and --report, comma-separated: layer figures esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures alpha-hist, <column>-depth (alpha-depth, log_spectral_norm-depth, …)', default: 'every layer figure the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth' },
+  'plot-format': { type: 'string', value: 'svg|png|both', description: 'file formats --plot writes (svg skips rasterising)', default: 'both' },
   'allow-failures': { type: 'boolean', description: 'exit 0 when some layers failed (default: exit 3, failures listed)' },
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
-  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads', default: 'all cores' },
+  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads, and plot render workers', default: 'all cores' },
 } as const satisfies OptionSpecs;
 
 /** The queue coordinator's options (sweep --queue, analyze --queue): scale-out over machines. */

@@ -53,19 +53,34 @@ export function layerRandom(seed: number | null, layerId: number): Random {
   return seed === null ? new Random() : new Random(seed + 0x9e3779b9 * (layerId + 1));
 }
 
+export interface AnalysisHooks {
+  /**
+   * Called with each finished layer's full result (row, ESD, fit arrays, extension data), in
+   * completion order, whether or not keep_evals is set; the run waits for a returned promise (so a
+   * slow consumer holds the analysis back instead of piling up ESDs). Without keep_evals the run
+   * keeps only the rows. An exception stops the run and rejects it.
+   */
+  onLayer?: (result: LayerResult) => void | Promise<void>;
+}
+
 /**
  * Analyse every layer of the store. With `inputs.base` the layers are fine-tune deltas W − W_base,
  * with `peft` LoRA products (engine/source.ts); stacked and intra then work on those matrices.
  */
-export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): Promise<AnalysisRun> {
+export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}, hooks: AnalysisHooks = {}): Promise<AnalysisRun> {
   const started = performance.now();
+  const { onLayer } = hooks;
+  // The layer pipeline keeps ESDs and fit arrays when the hook needs them; the run stores them only with keep_evals.
+  const lo = onLayer && !o.keep_evals ? { ...o, keep_evals: true } : o;
+  const kept = (rs: LayerResult[]) => (o.keep_evals ? rs : rs.map((r) => ({ row: r.row })));
   // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
   const said = { ...(source.explanation !== undefined && { explanation: source.explanation }), ...(source.note !== undefined && { note: source.note }) };
   if (variant) {
-    const { results, skipped } = await variant(source, o, layerRandom(o.seed, 0));
-    return { results, skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
+    const { results, skipped } = await variant(source, lo, layerRandom(o.seed, 0));
+    for (const r of results) await onLayer?.(r);
+    return { results: kept(results), skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
   }
   const { layers, skipped } = source;
   const perLayer: LayerResult[][] = new Array(layers.length);
@@ -73,16 +88,25 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
   const { concurrency, blasThreads } = threadPlan(layers.length, o.threads ?? undefined);
   let next = 0;
   let done = 0;
+  let stopped = false;
   const worker = async () => {
-    while (next < layers.length) {
+    while (!stopped && next < layers.length) {
       const i = next++;
       const layer = layers[i]!;
+      let results: LayerResult[] | undefined;
       try {
         const mats = await layer.read();
-        perLayer[i] = await analyzeLayer(layer, mats, o, layerRandom(o.seed, layer.spec.id));
+        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id));
+        perLayer[i] = kept(results);
       } catch (e) {
         // A bad layer fails that layer, not the run.
         failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };
+      }
+      try {
+        if (!stopped) for (const r of results ?? []) await onLayer?.(r);
+      } catch (e) {
+        stopped = true; // the consumer failed: stop taking layers
+        throw e;
       }
       done++;
       o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });

@@ -52,7 +52,8 @@ export interface CompareReportData {
   generated?: Date;
 }
 
-const COMPRESS_THRESHOLD = 8 * 1024 * 1024;
+/** Layer figures above this total size (SVG characters) are gzip-compressed in the report. */
+export const COMPRESS_THRESHOLD = 8 * 1024 * 1024;
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -166,20 +167,42 @@ function figureGrid(figs: Record<string, string>, prefix: string, labelPrefix = 
     `<figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(svg, `${prefix}-${safeId(name)}`, `${labelPrefix}${name}`)}<figcaption>${escapeHtml(name)}</figcaption></figure>`).join('')}</div>`;
 }
 
-function layerSections(layers: readonly LayerSection[], compress: boolean): string {
-  if (!layers.length) return '<p>No per-layer figures (run analyze with keep_evals to keep the eigenvalues).</p>';
-  return layers.map((l) => {
-    const r = l.row;
-    const w = warningClass(r);
-    const a = typeof r.alpha === 'number' ? r.alpha : NaN;
-    const inner = figureGrid(l.figures, `l${safeId(l.id)}`, `layer ${l.id} `);
-    const payload = compress
-      ? `<template data-enc="gzip-base64">${gzipSync(Buffer.from(inner, 'utf8'), { level: 9 }).toString('base64')}</template>`
-      : `<template>${inner}</template>`;
-    return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
-<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${Object.keys(l.figures).length} figures</span></summary>
-<div class="layer-body">${payload}</div>
+/** A layer's figures as the markup that goes inside its section (what is compressed for big reports). */
+export function layerFiguresMarkup(l: LayerSection): string {
+  return figureGrid(l.figures, `l${safeId(l.id)}`, `layer ${l.id} `);
+}
+
+/** Total SVG size of a layer's figures: the measure of the 'auto' compression rule. */
+export function layerFiguresSize(l: LayerSection): number {
+  return Object.values(l.figures).reduce((t, f) => t + f.length, 0);
+}
+
+/** gzip (level 9) of a layer's markup, as the report embeds it (base64 in a template). */
+export function gzipMarkup(markup: string): Buffer {
+  return gzipSync(Buffer.from(markup, 'utf8'), { level: 9 });
+}
+
+/** A layer's collapsible section around its figure markup (plain, or gzip bytes to base64-encode). */
+export function layerSectionHtml(l: { id: string; row: Row; figureCount: number }, payload: { markup: string } | { gzip: Uint8Array }): string {
+  const r = l.row;
+  const w = warningClass(r);
+  const a = typeof r.alpha === 'number' ? r.alpha : NaN;
+  const body = 'markup' in payload
+    ? `<template>${payload.markup}</template>`
+    : `<template data-enc="gzip-base64">${Buffer.from(payload.gzip.buffer, payload.gzip.byteOffset, payload.gzip.byteLength).toString('base64')}</template>`;
+  return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
+<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${l.figureCount} figures</span></summary>
+<div class="layer-body">${body}</div>
 </details>`;
+}
+
+export const NO_LAYER_FIGURES = '<p>No per-layer figures (run analyze with keep_evals to keep the eigenvalues).</p>';
+
+function layerSections(layers: readonly LayerSection[], compress: boolean): string {
+  if (!layers.length) return NO_LAYER_FIGURES;
+  return layers.map((l) => {
+    const markup = layerFiguresMarkup(l);
+    return layerSectionHtml({ id: l.id, row: l.row, figureCount: Object.keys(l.figures).length }, compress ? { gzip: gzipMarkup(markup) } : { markup });
   }).join('\n');
 }
 
@@ -314,7 +337,15 @@ ${main}
 `;
 }
 
-export function analyzeReportHtml(d: AnalyzeReportData): string {
+/** Stands for the layer sections in the page template; everything after it is fixed text. */
+const LAYERS_MARKER = '\u0000ww-layer-sections\u0000';
+
+/**
+ * The analyze report around its layer sections: `head` + sections joined by newlines + `tail` is
+ * the page (analyzeReportHtml). The streaming writer (html-writer.ts) writes the sections between
+ * the two without holding them all.
+ */
+export function analyzeReportFrame(d: Omit<AnalyzeReportData, 'layers' | 'compressLayers'>, layerCount: number): { head: string; tail: string } {
   const generated = d.generated ?? new Date();
   const meta = [
     d.source ? `source: <code>${escapeHtml(d.source)}</code>` : '',
@@ -322,8 +353,6 @@ export function analyzeReportHtml(d: AnalyzeReportData): string {
     `${d.rows.length} layers`,
     d.elapsedMs !== undefined ? `analysed in ${(d.elapsedMs / 1000).toFixed(2)} s` : '',
   ].filter(Boolean).join(' · ');
-  const total = d.layers.reduce((s, l) => s + Object.values(l.figures).reduce((t, f) => t + f.length, 0), 0);
-  const compress = d.compressLayers === true || (d.compressLayers !== false && total > COMPRESS_THRESHOLD);
   const main = `
 <section id="summary"><h2>Summary</h2>
 ${countCards(d.rows)}
@@ -335,13 +364,29 @@ ${Object.keys(d.modelFigures).length ? figureGrid(d.modelFigures, 'model', 'mode
 </section>
 <section id="details"><h2>Details</h2>
 <p class="note">Click a column header to sort; rows with α &lt; ${OVER_TRAINED_ALPHA} are red (over-trained), α &gt; ${UNDER_TRAINED_ALPHA} orange (under-trained). Hover a number for full precision.</p>
-${detailsTable(d.rows, { id: 'details-table', linkLayers: d.layers.length > 0 })}
+${detailsTable(d.rows, { id: 'details-table', linkLayers: layerCount > 0 })}
 </section>
 <section id="layers"><h2>Layers</h2>
 <div class="layer-tools"><button type="button" id="expand-all">Expand all</button> <button type="button" id="collapse-all">Collapse all</button> <span class="note">Figures are loaded when a layer is opened.</span></div>
-${layerSections(d.layers, compress)}
+${layerCount ? LAYERS_MARKER : NO_LAYER_FIGURES}
 </section>`;
-  return page(d.title, meta, [['summary', 'Summary'], ['model-plots', 'Model plots'], ['details', 'Details'], ['layers', 'Layers']], main, generated);
+  const html = page(d.title, meta, [['summary', 'Summary'], ['model-plots', 'Model plots'], ['details', 'Details'], ['layers', 'Layers']], main, generated);
+  if (!layerCount) return { head: html, tail: '' };
+  // Row names come from the model file; the marker is found after them, in the fixed tail.
+  const at = html.lastIndexOf(LAYERS_MARKER);
+  return { head: html.slice(0, at), tail: html.slice(at + LAYERS_MARKER.length) };
+}
+
+/** The 'auto' rule: compress the layer figures when they exceed COMPRESS_THRESHOLD in total. */
+export function compressLayerFigures(setting: boolean | 'auto' | undefined, totalSvgSize: number): boolean {
+  return setting === true || (setting !== false && totalSvgSize > COMPRESS_THRESHOLD);
+}
+
+export function analyzeReportHtml(d: AnalyzeReportData): string {
+  const total = d.layers.reduce((s, l) => s + layerFiguresSize(l), 0);
+  const compress = compressLayerFigures(d.compressLayers, total);
+  const { head, tail } = analyzeReportFrame(d, d.layers.length);
+  return d.layers.length ? head + layerSections(d.layers, compress) + tail : head;
 }
 
 export function compareReportHtml(d: CompareReportData): string {

@@ -4,7 +4,9 @@ import { nativeInfo } from '../../native/binding.js';
 import { resolveOptions } from '../../shared/options.js';
 import { escapeControl } from '../../shared/text.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs, type ParsedArgs } from '../args.js';
+import { selectFigures, selectFormats } from '../../report/plots/figures.js';
+import type { AnalyzePlotsOptions } from '../plot-commands.js';
 import type { Summary } from '../../report/summary.js';
 import { SkippedLayers } from '../../engine/plan.js';
 import type { DetailsRow } from '../../shared/rows.js';
@@ -47,7 +49,10 @@ export const analyze: Command = {
 
 Prints the main columns (--all: every column), the summary, the counts of layers with alpha < 2
 and > 6, why layers were skipped and which failed, with their errors. Output paths are checked
-before the analysis; every file is written atomically (an interrupted run leaves the previous file).`,
+before the analysis; every file is written atomically (an interrupted run leaves the previous file).
+
+--plot and --report render each layer's figures as soon as the layer is analysed, in worker
+threads (one per core of the thread budget), so a model's ESDs are never all in memory.`,
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
@@ -62,6 +67,7 @@ before the analysis; every file is written atomically (an interrupted run leaves
     'analyze model.safetensors --layers -lm_head,-wte',
     'analyze weights.npz --all-tensors --layers 2-5',
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
+    'analyze model.safetensors --plot plots/ --plot-figures esd,alpha-depth --plot-format svg',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
     'analyze ./finetuned --base-model ./base',
     'analyze ./lora-adapter --peft',
@@ -73,94 +79,113 @@ before the analysis; every file is written atomically (an interrupted run leaves
     const path = modelArg(positionals, 'analyze');
     const opts = toAnalyzeOptions(values);
     resolveOptions(opts); // invalid combinations are refused before any file is touched
-    const plotDir = str(values, 'plot');
-    const reportFile = str(values, 'report');
-    const needEvals = plotDir !== undefined || reportFile !== undefined;
+    const plotting = plotOptions(values, opts.threads);
     const queue = str(values, 'queue');
     if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
-    if (queue && needEvals) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
+    if (queue && plotting) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
     const baseModel = str(values, 'base-model');
     if (queue && (baseModel !== undefined || opts.peft)) throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
     await checkOutputs([
       ...tableOutputs(values),
-      plotDir === undefined ? undefined : { flag: '--plot', path: plotDir, kind: 'folder' },
-      reportFile === undefined ? undefined : { flag: '--report', path: reportFile, kind: 'file' },
+      plotting?.plotDir === undefined ? undefined : { flag: '--plot', path: plotting.plotDir, kind: 'folder' },
+      plotting?.reportFile === undefined ? undefined : { flag: '--report', path: plotting.reportFile, kind: 'file' },
     ], baseModel === undefined ? [path] : [path, baseModel]);
 
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
     const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
-    let details: DetailsRow[];
-    let summary: Summary;
-    let run: RunSummary;
-    if (queue) {
-      const q = await (await import('../sweep-run.js')).analyzeOnQueue(path, opts, values, io);
-      summary = q.summary;
-      details = q.details as DetailsRow[];
-      const skips = new SkippedLayers();
-      for (const s of q.run.skipped) skips.add(s.layer_id, s.name, s.kind, s.reason);
-      const failed = q.run.failures.length;
-      const status: RunStatus = failed ? (details.length ? 'partial' : 'failed') : details.length ? 'ok' : 'empty';
-      run = { ...q.run, status, planned: details.length + failed, notes: [], skips };
-      io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
-    } else {
-      const progress = makeProgress(io.stderr, !values.quiet);
-      try {
-        details = await ww.analyze({ ...opts, keep_evals: needEvals, onProgress: progress.update, throwOnFailure: false });
-      } finally {
-        progress.done();
+    // Figures render while the analysis runs; the plot stack loads only here.
+    const plots = plotting ? await (await import('../plot-commands.js')).AnalyzePlots.start(plotting) : undefined;
+    try {
+      let details: DetailsRow[];
+      let summary: Summary;
+      let run: RunSummary;
+      if (queue) {
+        const q = await (await import('../sweep-run.js')).analyzeOnQueue(path, opts, values, io);
+        summary = q.summary;
+        details = q.details as DetailsRow[];
+        const skips = new SkippedLayers();
+        for (const s of q.run.skipped) skips.add(s.layer_id, s.name, s.kind, s.reason);
+        const failed = q.run.failures.length;
+        const status: RunStatus = failed ? (details.length ? 'partial' : 'failed') : details.length ? 'ok' : 'empty';
+        run = { ...q.run, status, planned: details.length + failed, notes: [], skips };
+        io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
+      } else {
+        const progress = makeProgress(io.stderr, !values.quiet);
+        try {
+          details = await ww.analyze({ ...opts, onProgress: progress.update, throwOnFailure: false, ...(plots?.wantsLayers ? { onLayer: plots.onLayer } : {}) });
+        } finally {
+          progress.done();
+        }
+        summary = ww.getSummary();
+        run = ww.lastRun!;
       }
-      summary = ww.getSummary();
-      run = ww.lastRun!;
-    }
-    writeNotes(run, io);
-    // Built only for --json: its skipped list is a million objects on hostile files.
-    const meta = () => ({
-      tool: `weightwatcher (TypeScript) ${VERSION}`,
-      source: run.source,
-      format: run.format,
-      options: opts,
-      ...(baseModel === undefined ? {} : { base_model: baseModel }),
-      status: run.status,
-      ...(run.explanation !== undefined && { explanation: run.explanation }),
-      ...(run.notes.length && { notes: run.notes }),
-      elapsed_ms: Math.round(run.elapsedMs),
-      native: nativeInfo(),
-      skipped: run.skips,
-      failures: run.failures,
-    });
-    await writeOutputs(values, { details, summary, meta }, io);
-    if ((plotDir || reportFile) && details.length === 0) io.stderr.write(`${PROGRAM}: note: no plots or report: nothing was analysed\n`);
-    else {
-      if (plotDir) {
-        const files = await (await import('../plot-commands.js')).writeAnalyzePlots(plotDir, ww);
-        io.stderr.write(`wrote ${files.length} plot files to ${plotDir}\n`);
+      writeNotes(run, io);
+      // Built only for --json: its skipped list is a million objects on hostile files.
+      const meta = () => ({
+        tool: `weightwatcher (TypeScript) ${VERSION}`,
+        source: run.source,
+        format: run.format,
+        options: opts,
+        ...(baseModel === undefined ? {} : { base_model: baseModel }),
+        status: run.status,
+        ...(run.explanation !== undefined && { explanation: run.explanation }),
+        ...(run.notes.length && { notes: run.notes }),
+        elapsed_ms: Math.round(run.elapsedMs),
+        native: nativeInfo(),
+        skipped: run.skips,
+        failures: run.failures,
+      });
+      await writeOutputs(values, { details, summary, meta }, io);
+      if (plots && plotting) {
+        if (details.length === 0) io.stderr.write(`${PROGRAM}: note: no plots or report: nothing was analysed\n`);
+        else {
+          const { files } = await plots.finish(ww, path);
+          if (plotting.plotDir !== undefined) io.stderr.write(`wrote ${files.length} plot files to ${plotting.plotDir}\n`);
+          if (plotting.reportFile !== undefined) io.stderr.write(`wrote report ${plotting.reportFile}\n`);
+        }
       }
-      if (reportFile) {
-        await (await import('../plot-commands.js')).writeAnalyzeReport(reportFile, ww, path);
-        io.stderr.write(`wrote report ${reportFile}\n`);
-      }
-    }
 
-    const table = tableWanted(values);
-    if (table && details.length) {
-      io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
-      io.stdout.write('\n' + renderSummary(summary, details, { color }));
-      io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${escapeControl(run.source)})\n`);
-    }
-    if (table && run.skips.length) io.stdout.write(`${run.skips.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skips.countsByKind())}`);
+      const table = tableWanted(values);
+      if (table && details.length) {
+        io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
+        io.stdout.write('\n' + renderSummary(summary, details, { color }));
+        io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${escapeControl(run.source)})\n`);
+      }
+      if (table && run.skips.length) io.stdout.write(`${run.skips.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skips.countsByKind())}`);
 
-    switch (run.status) {
-      case 'empty':
-        io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
-        return EXIT.failure;
-      case 'failed':
-        io.stderr.write(`${PROGRAM}: error: all ${renderFailures(run.failures).replace(/^\d+ /, `${run.planned} `)}`);
-        return EXIT.failure;
-      case 'partial':
-        (table ? io.stdout : io.stderr).write(renderFailures(run.failures));
-        return values['allow-failures'] ? EXIT.ok : EXIT.someFailed;
-      case 'ok':
-        return EXIT.ok;
+      switch (run.status) {
+        case 'empty':
+          io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
+          return EXIT.failure;
+        case 'failed':
+          io.stderr.write(`${PROGRAM}: error: all ${renderFailures(run.failures).replace(/^\d+ /, `${run.planned} `)}`);
+          return EXIT.failure;
+        case 'partial':
+          (table ? io.stdout : io.stderr).write(renderFailures(run.failures));
+          return values['allow-failures'] ? EXIT.ok : EXIT.someFailed;
+        case 'ok':
+          return EXIT.ok;
+      }
+    } finally {
+      await plots?.close();
     }
   },
 };
+
+/** --plot, --report, --plot-figures, --plot-format → what to render (undefined: no figures), checked before the analysis. */
+function plotOptions(values: ParsedArgs['values'], threads: number | null | undefined): AnalyzePlotsOptions | undefined {
+  const plotDir = str(values, 'plot');
+  const reportFile = str(values, 'report');
+  const figures = str(values, 'plot-figures');
+  const format = str(values, 'plot-format');
+  if (figures !== undefined && plotDir === undefined && reportFile === undefined) throw usageError('--plot-figures needs --plot or --report');
+  if (format !== undefined && plotDir === undefined) throw usageError('--plot-format needs --plot (the report embeds SVG)');
+  if (plotDir === undefined && reportFile === undefined) return undefined;
+  return {
+    ...(plotDir !== undefined ? { plotDir } : {}),
+    ...(reportFile !== undefined ? { reportFile } : {}),
+    ...(figures !== undefined ? { figures: selectFigures(figures.split(',')) } : {}),
+    ...(format !== undefined ? { formats: selectFormats(format) } : {}),
+    threads: threads ?? null,
+  };
+}

@@ -5,6 +5,7 @@
 import { extname } from 'node:path';
 import type { AnalyzeOptions } from '../../shared/options.js';
 import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
+import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
 import { checkOutputs } from '../output-paths.js';
 
@@ -14,6 +15,8 @@ export interface CompareArgs {
   report?: string;
   json?: string;
   names?: string[];
+  /** --plot-format: formats of the --plot figure (default both). */
+  formats?: PlotFormat[];
   /** Options for the models that are analysed (saved results are taken as they are). */
   analyze?: AnalyzeOptions;
   /** Analyse each model as W − W_base against this base model. */
@@ -41,6 +44,11 @@ function compareArgs(argv: readonly string[]): CompareArgs {
   if (args.names && args.names.some((n) => !n)) throw usageError('--names has an empty name');
   if (args.names && new Set(args.names).size !== args.names.length) throw usageError('--names must be distinct');
   if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) throw usageError(`--plot ${args.plot}: the file name must end in .png or .svg`);
+  const format = str(values, 'plot-format');
+  if (format !== undefined) {
+    if (args.plot === undefined) throw usageError('--plot-format needs --plot');
+    args.formats = selectFormats(format);
+  }
   if (args.report !== undefined && !/\.html?$/i.test(args.report)) throw usageError(`--report ${args.report}: the file name must end in .html`);
   return args;
 }
@@ -62,6 +70,7 @@ several fine-tunes of one base, side by side.`,
       title: 'output',
       options: {
         plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
+        'plot-format': { type: 'string', value: 'svg|png|both', description: 'which of the two --plot writes', default: 'both' },
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
         json: { type: 'string', value: 'FILE', description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)" },
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
@@ -71,6 +80,7 @@ several fine-tunes of one base, side by side.`,
   examples: [
     'compare init/model.safetensors trained/model.safetensors',
     'compare before.json after.json --names before,after --plot compare.png',
+    'compare before.json after.json --plot compare.svg --plot-format svg',
     'compare a.safetensors b.safetensors c.safetensors --report compare.html --json compare.json',
     'compare ft-1 ft-2 ft-3 --base-model ./base --min-evals 50',
   ],
