@@ -65,7 +65,7 @@ async function sameFile(a: string, aStat: Stats, b: string): Promise<boolean> {
   return (await realpath(a).catch(() => a)) === (await realpath(b).catch(() => b));
 }
 
-async function checkFile(flag: string, path: string, protectedFiles: readonly { file: string; input: string; whole: boolean }[]): Promise<void> {
+async function checkFile(flag: string, path: string, protectedFiles: readonly { file: string; input: string; whole: boolean }[], newFolders: ReadonlySet<string>): Promise<void> {
   const fail = (why: string) => usageError(`${flag} ${path}: ${why}`);
   const target = resolve(path);
   const st = await statOrUndefined(target);
@@ -77,6 +77,7 @@ async function checkFile(flag: string, path: string, protectedFiles: readonly { 
   }
   const parent = dirname(target);
   const pst = await statOrUndefined(parent);
+  if (!pst && newFolders.has(parent)) return; // inside a --plot folder this run creates (checked as a folder)
   if (!pst) throw fail(`folder ${dirname(path)} does not exist`);
   if (!pst.isDirectory()) throw fail(`${dirname(path)} is not a folder`);
   const refused = await probeFile(parent);
@@ -123,6 +124,7 @@ export async function checkOutputs(targets: readonly (OutputTarget | undefined)[
   }
 
   const seen = new Map<string, string>();
+  const newFolders = new Set(present.filter((t) => t.kind === 'folder' && t.path !== '-').map((t) => resolve(t.path)));
   for (const t of present) {
     if (t.path === '-') continue;
     for (const p of [t.path, ...(t.siblings ?? [])]) {
@@ -131,7 +133,7 @@ export async function checkOutputs(targets: readonly (OutputTarget | undefined)[
       if (other) throw usageError(`${other} and ${t.flag} both write ${p}`);
       seen.set(key, t.flag);
       if (t.kind === 'folder') await checkFolder(t.flag, p);
-      else await checkFile(t.flag, p, protectedFiles);
+      else await checkFile(t.flag, p, protectedFiles, newFolders);
     }
   }
 }

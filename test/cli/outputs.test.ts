@@ -118,6 +118,12 @@ describe('checkOutputs', () => {
     await usage(checkOutputs([{ flag: '--json', path: p, kind: 'file' }, { flag: '--plot', path: join(dir, 'x.png'), kind: 'file', siblings: [p] }], []), /--json and --plot both write/);
   });
 
+  it('a file may go into the --plot folder the same run creates', async () => {
+    const plots = join(dir, 'new-plots');
+    await checkOutputs([{ flag: '--plot', path: plots, kind: 'folder' }, { flag: '--report', path: join(plots, 'report.html'), kind: 'file' }], []);
+    await usage(checkOutputs([{ flag: '--report', path: join(plots, 'report.html'), kind: 'file' }], []), /folder .*new-plots does not exist/);
+  });
+
   it('refuses a folder for a file, a file for a folder, a missing parent', async () => {
     await usage(checkOutputs([{ flag: '--json', path: dir, kind: 'file' }], []), /is a folder/);
     await usage(checkOutputs([{ flag: '--plot', path: model, kind: 'folder' }], []), /is a file, not a folder/);
