@@ -1,4 +1,4 @@
-export { WeightWatcher, type ModelInput, type ModelInputs, type RunInfo, type RouteFallback, type WatcherOptions } from './watcher.js';
+export { WeightWatcher, type ModelInput, type ModelInputs, type RunInfo, type RunStatus, type RouteFallback, type WatcherOptions } from './watcher.js';
 export type { DistanceResult, DistanceRow, DistanceMethod, Pairing, UnmatchedLayer } from './engine/distances.js';
 export type { TransformResult, TransformedLayer, SmoothMethod } from './engine/smoothing.js';
 export type { SkippedLayer, SkipKind } from './engine/plan.js';
@@ -20,7 +20,7 @@ export {
   svdvals, svdvalsSync, svdvalsDetailed, svdvalsDetailedSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads,
   type NativeFit, type NativeInfo, type SvdOptions, type SvdMethod, type SvdRoute, type SpectrumOptions, type MatrixSpectrum, type MatrixData,
 } from './native/binding.js';
-export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
+export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export type { LayerResult } from './engine/layer.js';
 // The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is

@@ -3,15 +3,15 @@
  * getESD(), getWeights(). A model is a path (file or folder), an opened TensorStore, or in-memory
  * tensors. Files are opened for each call and closed after it.
  */
-import { openModel, type OpenOptions } from './formats/open.js';
+import { openModelDetailed, openOptionsOf, type OpenOptions } from './formats/open.js';
 import { MemoryStore, type InMemoryTensor } from './formats/memory.js';
 import type { TensorStore } from './formats/types.js';
 import { SafetensorsStore } from './formats/safetensors.js';
-import { WeightWatcherError } from './shared/errors.js';
+import { LayerFailuresError, WeightWatcherError } from './shared/errors.js';
 import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from './shared/options.js';
 import { describeRows, runAnalysis, type LayerFailure } from './engine/analyze.js';
 import type { DescribeRow, DetailsRow, Row } from './shared/rows.js';
-import type { SkippedLayer } from './engine/plan.js';
+import type { SkippedLayer, SkippedLayers } from './engine/plan.js';
 import { readLayerMatrices, type LayerResult } from './engine/layer.js';
 import type { SvdRoute } from './native/binding.js';
 import { routeStats, type RouteStat } from './engine/route-stats.js';
@@ -41,11 +41,26 @@ export interface WatcherOptions {
   baseModel?: ModelInput;
 }
 
+/**
+ * How a run ended: 'ok' every planned layer gave rows; 'partial' some layers failed; 'failed' every
+ * planned layer failed; 'empty' no layer qualified (see `explanation`).
+ */
+export type RunStatus = 'ok' | 'partial' | 'failed' | 'empty';
+
 export interface RunInfo {
-  /** Layers that produced no row, and why. */
+  readonly status: RunStatus;
+  /** Layers that passed the filters and support rules (analysed or failed). */
+  readonly planned: number;
+  /** Layers that produced no row, and why (built on first access from `skips`). */
   readonly skipped: SkippedLayer[];
+  /** The same, stored compactly: counts by reason kind, slices, iteration without a million objects. */
+  readonly skips: SkippedLayers;
   /** Layers whose analysis failed (bad data, LAPACK failure); the run continued without them. */
   readonly failures: LayerFailure[];
+  /** When no layer qualified: why, in one line, with the fix. */
+  readonly explanation?: string;
+  /** What the reader chose and why, e.g. the files of other formats a folder also holds. */
+  readonly notes: readonly string[];
   readonly elapsedMs: number;
   readonly source: string;
   readonly format: string;
@@ -83,22 +98,58 @@ function isStore(m: unknown): m is TensorStore {
   return typeof m === 'object' && m !== null && typeof (m as TensorStore).list === 'function' && typeof (m as TensorStore).read === 'function';
 }
 
+function isIterable(m: object): boolean {
+  return typeof (m as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function' || typeof (m as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
+}
+
+/** A model argument is a path, a TensorStore, or an (async) iterable of in-memory tensors. */
+function checkModelInput(m: unknown, where: string): asserts m is ModelInput | undefined {
+  if (m === undefined) return;
+  if (typeof m === 'string' && m !== '') return;
+  if (typeof m === 'object' && m !== null && (isStore(m) || isIterable(m))) return;
+  const got = m === null ? 'null' : typeof m === 'string' ? 'an empty string' : `${typeof m} ${typeof m === 'object' ? Object.prototype.toString.call(m) : JSON.stringify(m) ?? String(m)}`;
+  throw new WeightWatcherError('E_USAGE', `${where}: expected a model path, a TensorStore, or an array or (async) iterable of { name, shape, data } tensors; got ${got}`);
+}
+
+/** A RunInfo whose `skipped` array is materialized from `skips` only when read. */
+function runInfo(info: Omit<RunInfo, 'skipped'>): RunInfo {
+  let materialized: SkippedLayer[] | undefined;
+  return Object.defineProperty({ ...info }, 'skipped', { enumerable: true, get: () => (materialized ??= info.skips.toArray()) }) as RunInfo;
+}
+
+function runStatus(planned: number, failed: number): RunStatus {
+  if (planned === 0) return 'empty';
+  if (failed === 0) return 'ok';
+  return failed >= planned ? 'failed' : 'partial';
+}
+
+/** analyze()'s error when layers failed: the first few failures in the message, all of them on the error. */
+function layerFailuresError(info: RunInfo, rows: readonly DetailsRow[]): LayerFailuresError {
+  const f = info.failures;
+  const head = f.slice(0, 3).map((x) => `layer ${x.layer_id} ${x.name}: ${x.code} ${x.message}`).join('; ');
+  const layers = info.planned === 1 ? 'layer' : 'layers';
+  const what = info.status === 'failed' ? `all ${info.planned} ${layers} failed` : `${f.length} of ${info.planned} ${layers} failed`;
+  return new LayerFailuresError(`${info.source}: ${what}: ${head}${f.length > 3 ? `; and ${f.length - 3} more (error.failures)` : ''}`, f, rows);
+}
+
 /** An opened model and how to release it (files are closed; caller-owned stores are left open). */
 interface Opened {
   store: TensorStore;
   close(): Promise<void>;
   /** The path it came from, when it is a path. */
   path?: string;
+  /** What a folder reader chose (the formats it left aside). */
+  notes: readonly string[];
 }
 
 async function openInput(m: ModelInput, open: OpenOptions): Promise<Opened> {
-  if (isStore(m)) return { store: m, close: async () => {} }; // caller owns it
+  if (isStore(m)) return { store: m, close: async () => {}, notes: [] }; // caller owns it
   if (typeof m !== 'string') {
     // Tensors are gathered once, so an async iterable can be analysed more than once.
-    return { store: await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>), close: async () => {} };
+    return { store: await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>), close: async () => {}, notes: [] };
   }
-  const store = await openModel(m, open);
-  return { store, close: () => store.close(), path: m };
+  const { store, notes } = await openModelDetailed(m, open);
+  return { store, close: () => store.close(), path: m, notes };
 }
 
 export class WeightWatcher {
@@ -109,17 +160,24 @@ export class WeightWatcher {
   /** Skipped layers (with reasons), failures and timing of the last analyze() or describe(). */
   lastRun: RunInfo | undefined;
   private layerResults: LayerResult[] = [];
+  /** Notes of the last open (what a folder reader chose). */
+  private openNotes: readonly string[] = [];
 
   constructor(model?: ModelInput, options: WatcherOptions = {}) {
+    checkModelInput(model, 'new WeightWatcher(model)');
+    checkModelInput(options.baseModel, 'new WeightWatcher(model, { baseModel })');
     this.model = model;
     this.baseModel = options.baseModel;
   }
 
   private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore, path: string | undefined) => Promise<T>, open: OpenOptions = {}): Promise<T> {
+    checkModelInput(model, 'options.model');
     const m = model ?? this.model;
+    this.openNotes = [];
     if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
     const opened = await openInput(m, open);
+    this.openNotes = opened.notes;
     if (opened.store instanceof MemoryStore && !isStore(m)) this.model = opened.store;
     try {
       return await fn(opened.store, opened.path);
@@ -139,7 +197,8 @@ export class WeightWatcher {
   ): Promise<T> {
     if (inputs.baseModel !== undefined && inputs.base_model !== undefined) throw new WeightWatcherError('E_USAGE', 'give baseModel or base_model, not both');
     const baseInput = inputs.baseModel ?? inputs.base_model ?? this.baseModel;
-    const open = { onnxConstants: o.onnx_constants };
+    checkModelInput(baseInput, 'baseModel');
+    const open = openOptionsOf(o);
     return this.withStore(inputs.model, async (store, path) => {
       const adapterConfig = o.peft && path !== undefined ? await readAdapterConfig(path) : undefined;
       const config = adapterConfig?.fanInFanOut !== undefined ? { adapterConfig: { fanInFanOut: adapterConfig.fanInFanOut } } : {};
@@ -154,7 +213,11 @@ export class WeightWatcher {
   }
 
   /**
-   * Per-layer metrics with the reference's column names and order.
+   * Per-layer metrics with the reference's column names and order. Layers that fail are listed in
+   * `lastRun.failures` (and `lastRun.status` is 'partial'); when every planned layer failed this
+   * throws LayerFailuresError (E_LAYERS_FAILED) instead of returning [] — `throwOnFailure: true`
+   * throws for any failed layer, `false` never. No qualifying layer at all returns [] with
+   * `lastRun.status` 'empty' and `lastRun.explanation` saying why.
    *
    * `onLayer` receives each layer's full result (row, ESD, fit arrays) as soon as the layer is done,
    * in completion order, without keep_evals: a consumer such as the plot writer renders a layer and
@@ -164,22 +227,30 @@ export class WeightWatcher {
   async analyze(options: AnalyzeOptions & ModelInputs & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {}): Promise<DetailsRow[]> {
     const { model, baseModel, base_model, onLayer, ...rest } = options;
     const o = resolveOptions(rest);
-    return this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
+    const rows = await this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
       const run = await runAnalysis(store, o, inputs, onLayer ? { onLayer } : {});
       this.layerResults = run.results;
       this.details = normalizeRows(run.results.map((r) => r.row));
       const p = run.plan;
-      this.lastRun = {
-        skipped: run.skipped,
+      this.lastRun = runInfo({
+        status: runStatus(run.planned, run.failures.length),
+        planned: run.planned,
+        skips: run.skipped,
         failures: run.failures,
+        ...(run.explanation !== undefined && { explanation: run.explanation }),
+        notes: run.note === undefined ? this.openNotes : [...this.openNotes, run.note],
         elapsedMs: run.elapsedMs,
         source: store.source,
         format: store.format,
         ...routeSummary(run.results),
         ...(p ? { threads: { budget: p.budget, concurrency: p.concurrency, blasThreads: p.blasThreads, prefetch: p.prefetch, limitedBy: p.limitedBy, ...(p.notice ? { notice: p.notice } : {}) } } : {}),
-      };
+      });
       return this.details;
     });
+    const run = this.lastRun!;
+    const fail = o.throwOnFailure === undefined ? run.status === 'failed' : o.throwOnFailure && run.failures.length > 0;
+    if (fail) throw layerFailuresError(run, rows);
+    return rows;
   }
 
   /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
@@ -188,8 +259,18 @@ export class WeightWatcher {
     const o = resolveOptions(rest);
     return this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
       const started = performance.now();
-      const { rows, skipped } = describeRows(store, o, inputs);
-      this.lastRun = { skipped, failures: [], elapsedMs: performance.now() - started, source: store.source, format: store.format };
+      const { rows, skipped, explanation, note } = describeRows(store, o, inputs);
+      this.lastRun = runInfo({
+        status: rows.length ? 'ok' : 'empty',
+        planned: rows.length,
+        skips: skipped,
+        failures: [],
+        ...(explanation !== undefined && { explanation }),
+        notes: note === undefined ? this.openNotes : [...this.openNotes, note],
+        elapsedMs: performance.now() - started,
+        source: store.source,
+        format: store.format,
+      });
       return normalizeRows(rows);
     });
   }
@@ -204,7 +285,8 @@ export class WeightWatcher {
     const { model, method = 'raw', pairing = 'name', ...rest } = options;
     const o = resolveOptions(rest);
     const m = typeof method === 'string' ? (method.toLowerCase() as DistanceMethod) : method;
-    const open = { onnxConstants: o.onnx_constants };
+    const open = openOptionsOf(o);
+    checkModelInput(other, 'distances(other)');
     return this.withStore(model, async (store) => {
       const b = await openInput(other, open);
       try {
@@ -262,7 +344,10 @@ export class WeightWatcher {
   }
 
   private async findLayer(store: TensorStore, layer: number | string) {
-    const spec = enumerateLayers(store).find((l) => (typeof layer === 'number' ? l.id === layer : l.name === layer));
+    let spec;
+    for (const l of enumerateLayers(store)) {
+      if (typeof layer === 'number' ? l.id === layer : l.name === layer) { spec = l; break; }
+    }
     if (!spec) throw new WeightWatcherError('E_NOT_FOUND', `${store.source}: no layer with ${typeof layer === 'number' ? 'id' : 'name'} ${JSON.stringify(layer)}`);
     const geometry = spec.tensor ? layerGeometry(spec.type, spec.shape, spec.channels) : undefined;
     if (!geometry) throw new WeightWatcherError('E_SHAPE', `${store.source}: layer ${JSON.stringify(layer)} (${spec.type}, shape [${spec.shape.join(', ')}]) has no weight matrix to analyse`);

@@ -60,8 +60,8 @@ Napi::Value LowRankApproxSync(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initLowRank(Napi::Env env, Napi::Object exports) {
-  exports.Set("lowRankApprox", Napi::Function::New(env, LowRankApprox, "lowRankApprox"));
-  exports.Set("lowRankApproxSync", Napi::Function::New(env, LowRankApproxSync, "lowRankApproxSync"));
+  exports.Set("lowRankApprox", Napi::Function::New(env, guarded<LowRankApprox>, "lowRankApprox"));
+  exports.Set("lowRankApproxSync", Napi::Function::New(env, guarded<LowRankApproxSync>, "lowRankApproxSync"));
 }
 
 }  // namespace wwnapi

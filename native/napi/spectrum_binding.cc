@@ -109,8 +109,8 @@ Napi::Value SpectrumAsync(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initSpectrum(Napi::Env env, Napi::Object exports) {
-  exports.Set("spectrum", Napi::Function::New(env, SpectrumAsync, "spectrum"));
-  exports.Set("spectrumSync", Napi::Function::New(env, SpectrumSync, "spectrumSync"));
+  exports.Set("spectrum", Napi::Function::New(env, guarded<SpectrumAsync>, "spectrum"));
+  exports.Set("spectrumSync", Napi::Function::New(env, guarded<SpectrumSync>, "spectrumSync"));
 }
 
 }  // namespace wwnapi

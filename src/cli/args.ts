@@ -32,7 +32,7 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 /** Options that change which layers are selected (analyze, describe). */
 export const SELECTION_OPTIONS = {
-  layers: { type: 'string', value: 'LIST', description: 'ids, names or types, comma-separated: 2,5,16 | -3 | dense,conv2d | -fc1' },
+  layers: { type: 'string', value: 'LIST', description: 'comma-separated ids (2,5,16), id ranges (2-5), types (dense,conv2d,conv1d,embedding,norm) or names (fc1); -ID / -NAME exclude (-3, -fc1); an entry that matches no layer is an error' },
   'min-evals': { type: 'string', value: 'N', description: 'skip layers with fewer eigenvalues', default: '10' },
   'max-evals': { type: 'string', value: 'N|none', description: 'skip layers with more eigenvalues', default: '15000' },
   'max-n': { type: 'string', value: 'N', description: 'skip layers whose larger dimension exceeds N', default: '50000' },
@@ -40,6 +40,9 @@ export const SELECTION_OPTIONS = {
   'no-pool': { type: 'boolean', description: 'one row per conv2d kernel position (slice_id)' },
   channels: { type: 'string', value: 'first|last', description: 'conv kernel layout override' },
   'onnx-constants': { type: 'boolean', description: 'ONNX: also analyse weights held in Constant nodes' },
+  'all-tensors': { type: 'boolean', description: 'every 2-D/4-D float tensor is a layer, not only *.weight keys (ids then run over all tensors in file order)' },
+  format: { type: 'string', value: 'NAME', description: 'read as safetensors|pytorch|onnx|gguf|tfjs|keras|npz|npy; in a folder, use that format\'s files (default: detected; safetensors > bin > onnx > gguf > tfjs > keras > npz > npy)' },
+  'allow-large': { type: 'boolean', description: 'inflate compressed entries that expand more than 100× (refused by default as decompression bombs)' },
 } as const satisfies OptionSpecs;
 
 /** Options of analyze only: the fit and the optional column groups. */
@@ -88,6 +91,7 @@ export const OUTPUT_OPTIONS = {
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report' },
   'plot-figures': { type: 'string', value: 'LIST', description: 'figures for --plot and --report, comma-separated: layer figures esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures alpha-hist, <column>-depth (alpha-depth, log_spectral_norm-depth, …)', default: 'every layer figure the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth' },
   'plot-format': { type: 'string', value: 'svg|png|both', description: 'file formats --plot writes (svg skips rasterising)', default: 'both' },
+  'allow-failures': { type: 'boolean', description: 'exit 0 when some layers failed (default: exit 3, failures listed)' },
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
@@ -107,10 +111,13 @@ export function usageError(message: string): WeightWatcherError {
 }
 
 /**
- * Let option values start with '-' when they are numbers (`--xmax -1` → `--xmax=-1`), and give
- * options with an optional value theirs (`--peft` → `--peft=only`, `--peft with-base` → `--peft=with-base`).
+ * Let option values start with '-' (`--xmax -1`, `--layers -fc1` → `--xmax=-1`, `--layers=-fc1`):
+ * node:util's parser takes a dash-led word for an option. A word that is itself one of the
+ * command's flags (`--layers -q`) stays a flag; `--layers=-q` says otherwise. Options with an
+ * optional value get theirs (`--peft` → `--peft=only`, `--peft with-base` → `--peft=with-base`).
  */
 function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
+  const flags = new Set([...Object.keys(options).map((k) => `--${k}`), ...Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])), '--help', '-h']);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -124,7 +131,7 @@ function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
       const joined = next !== undefined && spec.choices?.includes(next);
       out.push(`${a}=${joined ? next : spec.implicit}`);
       if (joined) i++;
-    } else if (spec?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+    } else if (spec?.type === 'string' && next !== undefined && next.length > 1 && next.startsWith('-') && !flags.has(next.split('=')[0]!)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -157,23 +164,41 @@ export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs
   }
 }
 
-function int(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v.trim())) throw usageError(`--${name} expects an integer, got '${v}'`);
-  return Number(v);
+/** Bounds a numeric option must respect (stricter than the reference, which accepts anything). */
+interface Bounds {
+  readonly min?: number;
+  /** The value must be above `above`. */
+  readonly above?: number;
 }
 
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${name} expects a number, got '${v}'`);
+function checkBounds(name: string, n: number, v: string, b: Bounds): number {
+  if (b.min !== undefined && n < b.min) throw usageError(`--${name} must be ≥ ${b.min}, got ${v}`);
+  if (b.above !== undefined && !(n > b.above)) throw usageError(`--${name} must be > ${b.above}, got ${v}`);
   return n;
 }
 
-/** `--layers 2,5,-fc1,dense` → [2, 5, '-fc1', 'dense'] (integers become ids). */
+function int(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v.trim())) throw usageError(`--${name} expects an integer, got '${v}'`);
+  return checkBounds(name, Number(v), v, bounds);
+}
+
+function num(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${name} expects a number, got '${v}'`);
+  return checkBounds(name, n, v, bounds);
+}
+
+/**
+ * `--layers 2,5,-fc1,dense,7-9` → [2, 5, '-fc1', 'dense', '7-9'] (integers become ids; '7-9' is an
+ * id range unless a layer has that name). An empty list is an error.
+ */
 export function parseLayers(v: string | undefined): LayerFilter[] | undefined {
   if (v === undefined) return undefined;
-  return v.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^-?\d+$/.test(s) ? Number(s) : s));
+  const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0 || entries.every((e) => e === '-')) throw usageError(`--layers needs at least one id, name or type, got '${v}'`);
+  return entries.map((s) => (/^-?\d+$/.test(s) ? Number(s) : s));
 }
 
 type Values = ParsedArgs['values'];
@@ -190,11 +215,11 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   const o: AnalyzeOptions = {};
   const set = <K extends keyof AnalyzeOptions>(k: K, v: AnalyzeOptions[K] | undefined) => { if (v !== undefined) o[k] = v; };
   set('layers', parseLayers(s('layers')));
-  set('min_evals', int('min-evals', s('min-evals')));
+  set('min_evals', int('min-evals', s('min-evals'), { min: 0 }));
   const maxEvals = s('max-evals');
-  set('max_evals', maxEvals === 'none' ? null : int('max-evals', maxEvals));
-  set('max_N', int('max-n', s('max-n')));
-  set('start_ids', int('start-ids', s('start-ids')));
+  set('max_evals', maxEvals === 'none' ? null : int('max-evals', maxEvals, { min: 0 }));
+  set('max_N', int('max-n', s('max-n'), { min: 1 }));
+  set('start_ids', int('start-ids', s('start-ids'), { min: 0 }));
   if (b('no-pool')) o.pool = false;
   set('channels', s('channels') as AnalyzeOptions['channels']);
   set('fit', s('fit') as AnalyzeOptions['fit']);
@@ -203,20 +228,23 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   set('xmax', xmax === undefined ? undefined : xmax === 'force' ? 'force' : int('xmax', xmax));
   const ff = s('fix-fingers');
   set('fix_fingers', ff === undefined ? undefined : ff === 'false' || ff === 'none' ? false : (ff as 'xmin_peak' | 'clip_xmax'));
-  set('xmin_max', num('xmin-max', s('xmin-max')));
-  set('max_fingers', int('max-fingers', s('max-fingers')));
-  set('finger_thresh', num('finger-thresh', s('finger-thresh')));
+  set('xmin_max', num('xmin-max', s('xmin-max'), { above: 0 }));
+  set('max_fingers', int('max-fingers', s('max-fingers'), { min: 1 }));
+  set('finger_thresh', num('finger-thresh', s('finger-thresh'), { min: 0 }));
   for (const [flag, key] of [['randomize', 'randomize'], ['mp-fit', 'mp_fit'], ['detx', 'detX'], ['vectors', 'vectors'], ['inverse', 'inverse'], ['intra', 'intra'], ['stacked', 'stacked'], ['glorot-fix', 'glorot_fix']] as const) {
     if (b(flag)) o[key] = true;
   }
   if (b('no-sparsify')) o.sparsify = false;
   if (b('onnx-constants')) o.onnx_constants = true;
+  if (b('all-tensors')) o.all_tensors = true;
+  if (b('allow-large')) o.allow_large = true;
+  set('format', s('format') as AnalyzeOptions['format']);
   if (b('no-conv2d-norm')) o.conv2d_norm = false;
-  set('tolerance', num('tolerance', s('tolerance')));
+  set('tolerance', num('tolerance', s('tolerance'), { min: 0 }));
   set('seed', int('seed', s('seed')));
   set('precision', s('precision') as AnalyzeOptions['precision']);
   set('svd_method', s('svd-method') as AnalyzeOptions['svd_method']);
-  set('threads', int('threads', s('threads')));
+  set('threads', int('threads', s('threads'), { min: 1 }));
   const peft = s('peft');
   if (peft !== undefined) {
     const modes: Record<string, AnalyzeOptions['peft']> = { only: 'peft_only', 'peft-only': 'peft_only', peft_only: 'peft_only', 'with-base': 'with_base', with_base: 'with_base' };

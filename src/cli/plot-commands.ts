@@ -3,7 +3,7 @@
  * `analyze --plot DIR`, `analyze --report FILE.html` and the work of `compare`. The commands
  * (cli/commands/) parse and check their arguments first.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
 import type { AnalyzeOptions } from '../shared/options.js';
@@ -11,7 +11,8 @@ import type { Row } from '../shared/rows.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
 import { WeightWatcherError } from '../shared/errors.js';
-import { writeFileAtomic } from '../shared/atomic-write.js';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
+import { write } from './output.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';
 import type { VlSpec } from '../report/plots/render.js';
@@ -156,7 +157,7 @@ function describeNote(kind: string, x: unknown): string {
 export async function writeComparePlot(file: string, spec: VlSpec, formats: readonly PlotFormat[] = ['svg', 'png']): Promise<string[]> {
   const ext = extname(file).toLowerCase();
   const base = file.slice(0, file.length - ext.length);
-  await mkdir(dirname(resolve(file)), { recursive: true });
+  await makeDirectory(dirname(resolve(file)));
   const { renderSvg, svgToPng } = await import('../report/plots/render.js');
   const svg = await renderSvg(spec);
   const written: string[] = [];
@@ -215,14 +216,12 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
       compareFigure: (await renderSpecs({ compare: spec })).compare!,
       models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
     });
-    await mkdir(dirname(resolve(args.report)), { recursive: true });
-    await writeFile(args.report, html);
+    await writeFileAtomic(args.report, html);
     io.stderr.write(`compare: wrote ${args.report}\n`);
   }
   if (args.json) {
-    await mkdir(dirname(resolve(args.json)), { recursive: true });
-    await writeFile(args.json, JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n');
-    io.stderr.write(`compare: wrote ${args.json}\n`);
+    await write(args.json, JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n', io);
+    if (args.json !== '-') io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
 }

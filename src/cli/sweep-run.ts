@@ -18,6 +18,7 @@ import { sweep, type SweepOptions, type SweepProgress, type SweepResult } from '
 import { sweepReport } from '../sweep/report.js';
 import { str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Io } from './command.js';
+import { checkOutputs } from './output-paths.js';
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -85,6 +86,10 @@ export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Pro
   const stepRegex = str(values, 'step-regex');
   const q = queueOptions(values);
   const jsonOut = str(values, 'json');
+  await checkOutputs([
+    jsonOut === undefined ? undefined : { flag: '--json', path: jsonOut, kind: 'file', stdout: true },
+    { flag: '--db', path: db, kind: 'file' },
+  ], positionals);
   const started = performance.now();
   if (q.queue) io.stderr.write(`sweep: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}, host ${hostname()}); workers: weightwatcher worker --queue ${q.queue}\n`);
   const res = await sweep(positionals, {
@@ -127,6 +132,10 @@ export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io
   const sel = parseSweepSelector(str(values, 'sweep'));
   const top = int('top', str(values, 'top'), 1);
   const plot = str(values, 'plot');
+  await checkOutputs([
+    plot === undefined ? undefined : { flag: '--plot', path: plot, kind: 'folder' },
+    report === undefined ? undefined : { flag: '--report', path: report, kind: 'file' },
+  ], [db]);
   const r = await sweepReport({ db, ...(sel !== undefined ? { sweep: sel } : {}), ...(plot ? { plot } : {}), ...(report ? { report } : {}), ...(top !== undefined ? { top } : {}) });
   io.stdout.write(r.text);
   if (r.files.length) io.stderr.write(`sweep-report: wrote ${r.files.length} files${plot ? ` (figures in ${plot})` : ''}${report ? ` (report ${report})` : ''}\n`);

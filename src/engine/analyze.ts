@@ -6,7 +6,7 @@
  */
 import type { TensorEntry, TensorStore } from '../formats/types.js';
 import { Random } from '../shared/random.js';
-import { errorMessage, isWeightWatcherError } from '../shared/errors.js';
+import { errorMessage, isWeightWatcherError, type LayerFailure } from '../shared/errors.js';
 import { withBlasThreads } from '../native/blas-threads.js';
 import { dtypeSize } from '../formats/decode.js';
 import type { LayerMatrix } from '../spectra/esd.js';
@@ -14,22 +14,23 @@ import { analyzeLayer, type LayerResult } from './layer.js';
 import { threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
 import type { DescribeRow } from '../shared/rows.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import type { SkippedLayer, SourceLayer } from './plan.js';
+import type { SkippedLayers, SourceLayer } from './plan.js';
 import { layerSource, type SourceInputs } from './source.js';
 import { analyzeStacked } from './stacked.js';
 import { analyzeIntra } from './intra.js';
 
-export interface LayerFailure {
-  readonly layer_id: number;
-  readonly name: string;
-  readonly code: string;
-  readonly message: string;
-}
+export type { LayerFailure };
 
 export interface AnalysisRun {
   readonly results: LayerResult[];
-  readonly skipped: SkippedLayer[];
+  readonly skipped: SkippedLayers;
   readonly failures: LayerFailure[];
+  /** Layers that were planned (analysed or failed). */
+  readonly planned: number;
+  /** When nothing was planned: why, with the fix. */
+  readonly explanation?: string;
+  /** Tensors the numbering left out (see Plan.note). */
+  readonly note?: string;
   readonly elapsedMs: number;
   /** How the layers were scheduled (undefined for stacked and intra, which run one layer at a time). */
   readonly plan?: ThreadPlan;
@@ -79,10 +80,11 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
   // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
+  const said = { ...(source.explanation !== undefined && { explanation: source.explanation }), ...(source.note !== undefined && { note: source.note }) };
   if (variant) {
     const { results, skipped } = await variant(source, lo, layerRandom(o.seed, 0));
     for (const r of results) await onLayer?.(r);
-    return { results: kept(results), skipped, failures: [], elapsedMs: performance.now() - started };
+    return { results: kept(results), skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
   }
   const { layers, skipped } = source;
   const perLayer: LayerResult[][] = new Array(layers.length);
@@ -135,6 +137,8 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
     results: perLayer.flatMap((r) => r ?? []),
     skipped,
     failures: failures.filter((f): f is LayerFailure => f !== undefined),
+    planned: layers.length,
+    ...said,
     elapsedMs: performance.now() - started,
     plan,
   };
@@ -145,8 +149,8 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
  * analyze will compute: M·rf pooled, M per slice, the adapter rank r for LoRA products (the
  * reference's describe says M there).
  */
-export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): { rows: DescribeRow[]; skipped: SkippedLayer[] } {
-  const { layers, skipped } = layerSource(store, o, inputs);
+export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
+  const { layers, skipped, explanation, note } = layerSource(store, o, inputs);
   const rows: DescribeRow[] = [];
   for (const { spec, geometry: g, columns } of layers) {
     const base: DescribeRow = {
@@ -164,5 +168,5 @@ export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: Sou
     if (!o.pool && spec.type === 'conv2d') g.slices.forEach((_, i) => rows.push({ ...base, slice_id: i }));
     else rows.push(o.pool ? base : { ...base, slice_id: 0 });
   }
-  return { rows, skipped };
+  return { rows, skipped, ...(explanation !== undefined && { explanation }), ...(note !== undefined && { note }) };
 }

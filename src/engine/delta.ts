@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../shared/options.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import type { Matrix } from '../spectra/esd.js';
 import { readLayerMatrices } from './layer.js';
-import { planLayers, skipOf, type LayerSource, type PlannedLayer, type SkippedLayer, type SourceLayer } from './plan.js';
+import { planLayers, skipOf, SkippedLayers, type LayerSource, type PlannedLayer, type SkippedLayer, type SourceLayer } from './plan.js';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -58,7 +58,7 @@ function deltaLayer(store: TensorStore, base: TensorStore, left: PlannedLayer, r
 }
 
 export function deltaSource(store: TensorStore, base: TensorStore, o: ResolvedOptions): LayerSource {
-  const { layers, skipped } = planLayers(store, o);
+  const { layers, skipped, explanation, note } = planLayers(store, o);
   const out: SourceLayer[] = [];
   const all: SkippedLayer[] = [...skipped];
   const add = (r: SourceLayer | SkippedLayer) => ('kind' in r ? all.push(r) : out.push(r));
@@ -73,7 +73,7 @@ export function deltaSource(store: TensorStore, base: TensorStore, o: ResolvedOp
     // The reference's walk: a pointer into the base's analysed layers advances when this layer's
     // name is a substring of the base layer's name; otherwise the reference analyses the raw
     // weights (Q14) — here the layer is skipped and says so.
-    const right = planLayers(base, o).layers;
+    const right = planLayers(base, o, { checkFilter: false }).layers;
     let p = 0;
     for (const left of layers) {
       const r = right[p];
@@ -87,5 +87,5 @@ export function deltaSource(store: TensorStore, base: TensorStore, o: ResolvedOp
     }
   }
   all.sort((a, b) => a.layer_id - b.layer_id);
-  return { layers: out, skipped: all };
+  return { layers: out, skipped: SkippedLayers.from(all), ...(explanation !== undefined && { explanation }), ...(note !== undefined && { note }) };
 }

@@ -159,7 +159,7 @@ export async function layerDistances(a: TensorStore, b: TensorStore, o: Resolved
   if (!(DISTANCE_METHODS as readonly string[]).includes(method)) throw new WeightWatcherError('E_USAGE', `method must be one of ${DISTANCE_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
   if (pairing !== 'name' && pairing !== 'position') throw new WeightWatcherError('E_USAGE', `pairing must be 'name' or 'position', got ${JSON.stringify(pairing)}`);
   const pa = planLayers(a, o);
-  const pb = planLayers(b, o);
+  const pb = planLayers(b, o, { checkFilter: false });
   const pairs: [PlannedLayer, PlannedLayer][] = [];
   const unmatched: UnmatchedLayer[] = [];
   const lost = (side: UnmatchedLayer['side'], l: PlannedLayer, reason: string) => unmatched.push({ side, layer_id: l.spec.id, name: l.spec.name, reason });
@@ -189,5 +189,5 @@ export async function layerDistances(a: TensorStore, b: TensorStore, o: Resolved
     } else rows.push(...r);
   }
   const mean = (k: 'delta_W' | 'delta_b') => (rows.length ? npSum(rows.map((r) => r[k])) / rows.length : NaN);
-  return { method, pairing, avg_dW: mean('delta_W'), avg_db: mean('delta_b'), rows, unmatched, skipped: { model: pa.skipped, other: pb.skipped } };
+  return { method, pairing, avg_dW: mean('delta_W'), avg_db: mean('delta_b'), rows, unmatched, skipped: { model: pa.skipped.toArray(), other: pb.skipped.toArray() } };
 }

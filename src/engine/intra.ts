@@ -9,7 +9,7 @@ import { matmul } from '../native/binding.js';
 import type { Random } from '../shared/random.js';
 import { analyzeLayer, type LayerResult } from './layer.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import type { LayerSource, PlannedLayer, SkippedLayer } from './plan.js';
+import type { LayerSource, PlannedLayer, SkippedLayers } from './plan.js';
 
 function transpose(m: Matrix): Matrix {
   const out = new Float64Array(m.rows * m.cols);
@@ -62,9 +62,9 @@ export async function intraProduct(prev: Matrix, cur: Matrix, sparsify: boolean,
 }
 
 /** `source` must be planned with pool: true (intra uses each layer's pooled first matrix). */
-export async function analyzeIntra(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
+export async function analyzeIntra(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
   const { layers } = source;
-  const skipped = [...source.skipped];
+  const skipped = source.skipped;
   const results: LayerResult[] = [];
   let prev: { layer: PlannedLayer; w: Matrix } | undefined;
   for (const layer of layers) {
@@ -80,7 +80,7 @@ export async function analyzeIntra(source: LayerSource, o: ResolvedOptions, rand
         };
         results.push(...(await analyzeLayer(synthetic, [x], { ...o, pool: true }, random, { intra: true })));
       } else {
-        skipped.push({ layer_id: layer.spec.id, name: `${prev.layer.spec.id} X ${layer.spec.id} `, kind: 'intra', reason: 'the two layers share no dimension' });
+        skipped.add(layer.spec.id, `${prev.layer.spec.id} X ${layer.spec.id} `, 'intra', 'the two layers share no dimension');
       }
     }
     prev = { layer, w };

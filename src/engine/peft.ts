@@ -24,9 +24,8 @@ import type { ResolvedOptions } from '../shared/options.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import type { Geometry } from '../tensors/geometry.js';
 import type { Matrix } from '../spectra/esd.js';
-import { makeLayerFilter } from './filters.js';
 import { readLayerMatrices } from './layer.js';
-import { isSkipped, planLayer, skipOf, type LayerSource, type SkippedLayer, type SourceLayer } from './plan.js';
+import { isSkipped, layerFilterFor, planLayer, skipOf, SkippedLayers, type LayerSource, type SkippedLayer, type SourceLayer } from './plan.js';
 import { transposeF32 } from './delta.js';
 
 /** `<module>.lora_A` / `<module>.lora_B`, optionally followed by the adapter name (`.default`). */
@@ -97,8 +96,9 @@ export interface AdapterConfig {
 }
 
 export function peftSource(store: TensorStore, o: ResolvedOptions, base?: TensorStore, config: AdapterConfig = {}): LayerSource {
-  const specs = enumerateLayers(store, o.start_ids);
-  const filter = makeLayerFilter(o.layers);
+  const enumerate = () => enumerateLayers(store, { startIds: o.start_ids, allTensors: o.all_tensors });
+  const specs = [...enumerate()];
+  const filter = layerFilterFor(enumerate, o);
   const withBase = o.peft === 'with_base';
 
   const pairs = new Map<string, LoraPair>();
@@ -116,7 +116,7 @@ export function peftSource(store: TensorStore, o: ResolvedOptions, base?: Tensor
   });
 
   const ownByName = new Map(specs.filter((s) => s.tensor).map((s) => [s.name, s]));
-  const baseByName = base ? new Map(enumerateLayers(base).filter((s) => s.tensor).map((s) => [s.name, s])) : undefined;
+  const baseByName = base ? new Map([...enumerateLayers(base)].filter((s) => s.tensor).map((s) => [s.name, s])) : undefined;
   /** W for a LoRA module: where it is stored, or undefined. */
   const findW = (module: string): { store: TensorStore; spec: LayerSpec } | undefined => {
     if (base && baseByName) {
@@ -207,5 +207,7 @@ export function peftSource(store: TensorStore, o: ResolvedOptions, base?: Tensor
     admit(baSpec, denseGeometry(shape.out, shape.in, shape.r), async () => [{ data: await ba(), rows: shape.out, cols: shape.in }]);
   });
   skipped.sort((a, b) => a.layer_id - b.layer_id);
-  return { layers, skipped };
+  const unmatched = filter.unmatched(enumerate);
+  if (unmatched) throw unmatched;
+  return { layers, skipped: SkippedLayers.from(skipped) };
 }

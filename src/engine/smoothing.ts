@@ -22,7 +22,7 @@ import { basename, join, resolve } from 'node:path';
 import { openModel } from '../formats/open.js';
 import { SafetensorsStore, type SafetensorsTensor } from '../formats/safetensors.js';
 import { rewriteSafetensors } from '../formats/safetensors-writer.js';
-import { writeFileAtomically, writeFolderAtomically } from '../formats/atomic.js';
+import { writeFileAtomically, writeFolderAtomically } from '../shared/atomic-write.js';
 import { encodeFloats } from '../formats/encode.js';
 import { shapeSize } from '../formats/decode.js';
 import { lowRankApprox } from '../native/binding.js';
@@ -246,7 +246,7 @@ export async function transformModel(input: string, output: string, transform: T
       }
     });
     reports.sort((a, b) => a.layer_id - b.layer_id);
-    return { input, output, files, copied, omitted, layers: reports, skipped, elapsedMs: performance.now() - started };
+    return { input, output, files, copied, omitted, layers: reports, skipped: skipped.toArray(), elapsedMs: performance.now() - started };
   } finally {
     await store.close();
   }

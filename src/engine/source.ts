@@ -20,8 +20,13 @@ export interface SourceInputs {
 
 /** The stored weights of every planned layer. */
 export function plainSource(store: TensorStore, o: ResolvedOptions): LayerSource {
-  const { layers, skipped } = planLayers(store, o);
-  return { layers: layers.map((l) => ({ ...l, read: () => readLayerMatrices(store, l), readForAnalysis: () => readLayerForAnalysis(store, l) })), skipped };
+  const { layers, skipped, explanation, note } = planLayers(store, o);
+  return {
+    layers: layers.map((l) => ({ ...l, read: () => readLayerMatrices(store, l), readForAnalysis: () => readLayerForAnalysis(store, l) })),
+    skipped,
+    ...(explanation !== undefined && { explanation }),
+    ...(note !== undefined && { note }),
+  };
 }
 
 export function layerSource(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): LayerSource {

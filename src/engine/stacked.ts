@@ -14,7 +14,7 @@ import type { Matrix } from '../spectra/esd.js';
 import type { Random } from '../shared/random.js';
 import type { ResolvedOptions } from '../shared/options.js';
 import { analyzeLayer, type LayerResult } from './layer.js';
-import type { LayerSource, PlannedLayer, SkippedLayer } from './plan.js';
+import type { LayerSource, PlannedLayer, SkippedLayers } from './plan.js';
 import type { Geometry } from '../tensors/geometry.js';
 
 const f32 = Math.fround;
@@ -78,7 +78,7 @@ export function stackLayers(layers: readonly (readonly Matrix[])[]): Matrix {
 }
 
 /** analyze(stacked=True): one row, layer_id 0, name 'Stacked Layer', type 'stacked', rf 1. */
-export async function analyzeStacked(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
+export async function analyzeStacked(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
   const { layers, skipped } = source;
   if (layers.length === 0) return { results: [], skipped };
   const mats: Matrix[][] = [];

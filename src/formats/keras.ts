@@ -19,7 +19,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RandomAccessFile, isDirectory } from './file.js';
-import { ZipArchive } from './zip.js';
+import { ZipArchive, EXPANSION_FLOOR, MAX_EXPANSION_RATIO } from './zip.js';
 import { dtypeSize, shapeSize } from './decode.js';
 import { FLOAT_DTYPES, type TensorEntry } from './types.js';
 import { DEFAULT_HDF5_LIMITS, Hdf5File, type Hdf5Access, type Hdf5Limits } from './hdf5.js';
@@ -117,6 +117,12 @@ const MAX_DECODE_ELEMENTS = 2 ** 31 - 1;
 /** DEFLATE expands by at most ~1032:1, which bounds what a compressed dataset can decode to. */
 const MAX_EXPANSION = 1032;
 
+/** Reader choices of openKeras. */
+export interface KerasOptions {
+  /** Decode compressed datasets (and inflate archive entries) beyond the decompression-bomb guard (zip.ts MAX_EXPANSION_RATIO). */
+  readonly allowLarge?: boolean;
+}
+
 export class KerasStore implements KerasTensorStore {
   readonly format = 'keras';
   readonly convention = 'keras' as const;
@@ -131,6 +137,7 @@ export class KerasStore implements KerasTensorStore {
     private readonly h5Bytes: number,
     /** Run after the HDF5 file is closed (removes an extracted archive entry). */
     private readonly cleanup: () => Promise<void> = async () => {},
+    private readonly options: KerasOptions = {},
   ) {
     this.kernels = layout.layers.flatMap((l) => (l.kernel === undefined ? [] : [layout.tensors.get(l.kernel)!]));
   }
@@ -155,6 +162,10 @@ export class KerasStore implements KerasTensorStore {
     const bytes = count * dtypeSize(t.dtype)!;
     if (bytes > this.h5Bytes * (t.filtered ? MAX_EXPANSION : 1)) {
       throw fail('E_CORRUPT', `weight "${name}" claims shape [${t.shape.join(', ')}] (${bytes} bytes), more data than a ${this.h5Bytes}-byte file can hold`);
+    }
+    // The same decompression-bomb guard as for zip entries: a small compressed file decoding to a huge (zero) dataset.
+    if (t.filtered && !this.options.allowLarge && bytes > EXPANSION_FLOOR && bytes > this.h5Bytes * MAX_EXPANSION_RATIO) {
+      throw fail('E_UNSUPPORTED', `weight "${name}" decompresses to ${bytes} bytes, over ${MAX_EXPANSION_RATIO}× the ${this.h5Bytes}-byte HDF5 file (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`);
     }
     const values = await this.h5.values(t.path);
     if (values.length !== count) throw fail('E_CORRUPT', `weight "${name}" has ${values.length} values, expected ${count} for shape [${t.shape.join(', ')}]`);
@@ -187,6 +198,7 @@ async function storeOver(
   limits: Hdf5Limits,
   layout: (h5: Hdf5Access) => Promise<Layout>,
   cleanup?: () => Promise<void>,
+  options: KerasOptions = {},
 ): Promise<KerasStore> {
   let h5: Hdf5File | undefined;
   try {
@@ -194,7 +206,7 @@ async function storeOver(
     // libhdf5 now holds the file open: an extracted copy can leave the filesystem already, so
     // nothing is left behind even if the process is killed (where the OS allows unlinking open files).
     await cleanup?.();
-    return new KerasStore(source, h5, await layout(h5), h5Bytes, cleanup);
+    return new KerasStore(source, h5, await layout(h5), h5Bytes, cleanup, options);
   } catch (e) {
     await h5?.close();
     await cleanup?.();
@@ -202,8 +214,8 @@ async function storeOver(
   }
 }
 
-async function openArchive(path: string, limits: Hdf5Limits): Promise<KerasStore> {
-  const zip = await ZipArchive.open(path);
+async function openArchive(path: string, limits: Hdf5Limits, options: KerasOptions): Promise<KerasStore> {
+  const zip = await ZipArchive.open(path, options);
   let config: string;
   let tempDir: string | undefined;
   let h5Path: string;
@@ -229,14 +241,14 @@ async function openArchive(path: string, limits: Hdf5Limits): Promise<KerasStore
   try {
     const layers = flattenModelConfig(parseConfig(config, `${path}: config.json`), path);
     const what = `${path}: model.weights.h5`;
-    return await storeOver(path, h5Path, h5Bytes, what, limits, (h5) => keras3Layout(h5, layers, what), cleanup);
+    return await storeOver(path, h5Path, h5Bytes, what, limits, (h5) => keras3Layout(h5, layers, what), cleanup, options);
   } catch (e) {
     await cleanup();
     throw e;
   }
 }
 
-async function openLegacyH5(path: string, size: number, limits: Hdf5Limits): Promise<KerasStore> {
+async function openLegacyH5(path: string, size: number, limits: Hdf5Limits, options: KerasOptions): Promise<KerasStore> {
   return storeOver(path, resolve(path), size, path, limits, async (h5) => {
     const raw = await h5.attr('', 'model_config');
     if (raw === undefined) {
@@ -244,7 +256,7 @@ async function openLegacyH5(path: string, size: number, limits: Hdf5Limits): Pro
     }
     const [text] = attrStrings(raw);
     return legacyH5Layout(h5, flattenModelConfig(parseConfig(text ?? '', path), path), path);
-  });
+  }, undefined, options);
 }
 
 /** libhdf5 looks for the superblock at byte 0 and after a user block, at powers of two from 512 (h5jam). */
@@ -267,7 +279,7 @@ async function resolveModelPath(path: string): Promise<string> {
 }
 
 /** Open a Keras `.keras` archive or legacy full-model `.h5` (or a folder holding exactly one). */
-export async function openKeras(path: string, limits: Hdf5Limits = DEFAULT_HDF5_LIMITS): Promise<KerasStore> {
+export async function openKeras(path: string, limits: Hdf5Limits = DEFAULT_HDF5_LIMITS, options: KerasOptions = {}): Promise<KerasStore> {
   const modelPath = await resolveModelPath(path);
   const file = await RandomAccessFile.open(modelPath);
   let zip: boolean;
@@ -279,7 +291,7 @@ export async function openKeras(path: string, limits: Hdf5Limits = DEFAULT_HDF5_
   } finally {
     await file.close();
   }
-  if (zip) return openArchive(modelPath, limits);
-  if (hdf5) return openLegacyH5(modelPath, file.size, limits);
+  if (zip) return openArchive(modelPath, limits, options);
+  if (hdf5) return openLegacyH5(modelPath, file.size, limits, options);
   throw new WeightWatcherError('E_FORMAT', `${modelPath}: not a Keras model (expected a .keras zip archive or an HDF5 .h5 file)`, { file: modelPath });
 }

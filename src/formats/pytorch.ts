@@ -22,7 +22,7 @@ import {
   type PyOpaque, type PyValue, type UnpickleOptions,
 } from './pickle.js';
 import type { DType, StoredTensor, TensorEntry, TensorStore } from './types.js';
-import { ZipArchive, isZipSignature } from './zip.js';
+import { ZipArchive, isZipSignature, type ZipOptions } from './zip.js';
 import { WeightWatcherError, type ErrorCode } from '../shared/errors.js';
 
 /** Pickled metadata of even the largest models is a few MB; refuse absurd sizes before reading. */
@@ -293,9 +293,9 @@ async function readByteOrder(zip: ZipArchive, prefix: string): Promise<boolean> 
 }
 
 /** Parse a checkpoint archive; the caller closes `file` if this throws. */
-async function parseZipCheckpoint(file: RandomAccessFile): Promise<{ checkpoint: Checkpoint; reader: StorageReader }> {
+async function parseZipCheckpoint(file: RandomAccessFile, options: ZipOptions): Promise<{ checkpoint: Checkpoint; reader: StorageReader }> {
   const path = file.path;
-  const zip = await ZipArchive.fromFile(file);
+  const zip = await ZipArchive.fromFile(file, options);
   const prefix = archivePrefix(zip);
   const bigEndian = await readByteOrder(zip, prefix);
   const pklName = `${prefix}/data.pkl`;
@@ -309,7 +309,7 @@ async function parseZipCheckpoint(file: RandomAccessFile): Promise<{ checkpoint:
     if (!entry) fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, but ${prefix}/data/${t.storage.key} is missing`, name);
     validateTensor(name, t, entry.uncompressedSize, path);
   }
-  const connect = async (): Promise<StorageReader> => zipReader(await ZipArchive.open(path), prefix);
+  const connect = async (): Promise<StorageReader> => zipReader(await ZipArchive.open(path, options), prefix);
   return { checkpoint: { source: path, tensors, bigEndian, connect }, reader: zipReader(zip, prefix) };
 }
 
@@ -465,12 +465,12 @@ class PyTorchStore implements TensorStore {
  * Open a torch.save checkpoint (`.bin`/`.pt`/`.pth`; ZIP or legacy format) as a lazy store of its
  * state dict. A directory is opened as a shard set (see openPyTorchShards).
  */
-export async function openPyTorch(path: string): Promise<TensorStore> {
-  if ((await statOrNull(path))?.isDirectory()) return openPyTorchShards(path);
-  return openPyTorchFile(path);
+export async function openPyTorch(path: string, options: ZipOptions = {}): Promise<TensorStore> {
+  if ((await statOrNull(path))?.isDirectory()) return openPyTorchShards(path, options);
+  return openPyTorchFile(path, options);
 }
 
-async function openPyTorchFile(path: string): Promise<PyTorchStore> {
+async function openPyTorchFile(path: string, options: ZipOptions): Promise<PyTorchStore> {
   const file = await RandomAccessFile.open(path);
   let head: Uint8Array;
   try {
@@ -481,7 +481,7 @@ async function openPyTorchFile(path: string): Promise<PyTorchStore> {
   }
   try {
     if (isZipSignature(head)) {
-      const { checkpoint, reader } = await parseZipCheckpoint(file);
+      const { checkpoint, reader } = await parseZipCheckpoint(file, options);
       return new PyTorchStore(checkpoint, reader);
     }
     if (head.length >= 262 && new TextDecoder('latin1').decode(head.subarray(257, 262)) === 'ustar') {
@@ -583,7 +583,7 @@ class ShardedStore implements TensorStore {
  * with its keys in dict order. Shards are parsed up front (pickles only) and opened for reading
  * one at a time.
  */
-export async function openPyTorchShards(dir: string): Promise<TensorStore> {
+export async function openPyTorchShards(dir: string, options: ZipOptions = {}): Promise<TensorStore> {
   const plan = await planShards(dir);
   if (plan.length === 0) fail('E_NOT_FOUND', dir, `no ${INDEX_NAME} and no *model*.bin files`);
   const shards: PyTorchStore[] = [];
@@ -591,7 +591,7 @@ export async function openPyTorchShards(dir: string): Promise<TensorStore> {
     const owners = new Map<string, PyTorchStore>();
     const entries: TensorEntry[] = [];
     for (const { file, keys } of plan) {
-      const store = await openPyTorchFile(join(dir, file));
+      const store = await openPyTorchFile(join(dir, file), options);
       shards.push(store);
       await store.release();
       const available = new Map(store.list().map((e) => [e.name, e]));

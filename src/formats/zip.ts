@@ -46,6 +46,18 @@ const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
 export const DEFAULT_MAX_ENTRY_BYTES = 2 ** 31 - 1;
 /** DEFLATE cannot expand data by more than ~1032:1; used to bound prefix inflation. */
 const MAX_DEFLATE_RATIO = 1032;
+/**
+ * Decompression-bomb guard: a compressed entry that inflates to more than EXPANSION_FLOOR bytes
+ * and more than MAX_EXPANSION_RATIO times its compressed size is refused unless `allowLarge`.
+ * Weights compress 1.05–1.3× (sparse ones ~10×); 100× over 8 MiB means mostly zeros or repeats.
+ */
+export const MAX_EXPANSION_RATIO = 100;
+export const EXPANSION_FLOOR = 8 * 1024 * 1024;
+
+export interface ZipOptions {
+  /** Inflate entries beyond the MAX_EXPANSION_RATIO guard. */
+  readonly allowLarge?: boolean;
+}
 /** Compressed bytes read at a time when an entry is streamed to a file. */
 const EXTRACT_CHUNK = 8 * 1024 * 1024;
 
@@ -76,6 +88,7 @@ export class ZipArchive {
     private readonly list: readonly ZipEntry[],
     /** Start of the central directory: no entry's data may extend past it. */
     private readonly dataLimit: number,
+    private readonly options: ZipOptions = {},
   ) {
     for (const e of list) if (!this.byName.has(e.name)) this.byName.set(e.name, e);
   }
@@ -84,10 +97,10 @@ export class ZipArchive {
     return this.file.path;
   }
 
-  static async open(path: string): Promise<ZipArchive> {
+  static async open(path: string, options: ZipOptions = {}): Promise<ZipArchive> {
     const file = await RandomAccessFile.open(path);
     try {
-      return await ZipArchive.fromFile(file);
+      return await ZipArchive.fromFile(file, options);
     } catch (e) {
       await file.close();
       throw e;
@@ -95,10 +108,10 @@ export class ZipArchive {
   }
 
   /** Parse the central directory of an already-open file; the archive takes ownership of it. */
-  static async fromFile(file: RandomAccessFile): Promise<ZipArchive> {
+  static async fromFile(file: RandomAccessFile, options: ZipOptions = {}): Promise<ZipArchive> {
     const { cdOffset, cdSize, count } = await readEndOfCentralDirectory(file);
     const entries = parseCentralDirectory(file.path, await file.read(cdOffset, cdSize, 'ZIP central directory'), count, cdOffset);
-    return new ZipArchive(file, entries, cdOffset);
+    return new ZipArchive(file, entries, cdOffset, options);
   }
 
   /** Entries in central-directory order (the order the writer added them). */
@@ -117,6 +130,7 @@ export class ZipArchive {
       throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: ZIP entry ${name} is ${e.uncompressedSize} bytes, more than the ${maxBytes} allowed`, { file: this.path });
     }
     const start = await this.dataOffset(e);
+    if (e.method !== ZIP_STORED) this.checkExpansion(e);
     const raw = await this.file.read(start, e.compressedSize, `ZIP entry ${name}`);
     if (e.method === ZIP_STORED) return raw;
     return this.inflate(e, raw, false);
@@ -162,6 +176,7 @@ export class ZipArchive {
   async extractEntry(name: string, dest: string): Promise<number> {
     const e = this.require(name);
     const start = await this.dataOffset(e);
+    if (e.method !== ZIP_STORED) this.checkExpansion(e); // a bomb would fill the disk instead of the memory
     const corrupt = (msg: string) => new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${name} ${msg}`, { file: this.path });
     let out;
     try {
@@ -208,6 +223,15 @@ export class ZipArchive {
     const e = this.byName.get(name);
     if (!e) throw new WeightWatcherError('E_NOT_FOUND', `${this.path}: ZIP archive has no entry ${name}`, { file: this.path });
     return e;
+  }
+
+  private checkExpansion(e: ZipEntry): void {
+    if (this.options.allowLarge || e.uncompressedSize <= EXPANSION_FLOOR) return;
+    const ratio = e.uncompressedSize / Math.max(1, e.compressedSize);
+    if (ratio <= MAX_EXPANSION_RATIO) return;
+    throw new WeightWatcherError('E_UNSUPPORTED',
+      `${this.path}: ZIP entry ${e.name} inflates ${Math.round(ratio)}× (${e.compressedSize} → ${e.uncompressedSize} bytes), above the ${MAX_EXPANSION_RATIO}× limit for entries over ${EXPANSION_FLOOR / 2 ** 20} MiB (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`,
+      { file: this.path });
   }
 
   private checkMethod(e: ZipEntry): void {

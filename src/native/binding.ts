@@ -188,6 +188,8 @@ interface NativeBinding {
   gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen;
   symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
   matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
+  /** Only with WW_NATIVE_TEST_HOOKS=1 in the environment when the addon loads. */
+  simulateAllocFailure?(site: string): void;
   lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): Promise<LowRank>;
   lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): LowRank;
 }
@@ -367,4 +369,15 @@ export function lowRankApprox(data: Float32Array | Float64Array, rows: number, c
 
 export function lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): LowRank {
   return syncCall(() => load().binding.lowRankApproxSync(data, rows, cols, k, opts));
+}
+
+/**
+ * Test hook: the next native call throws std::bad_alloc at `site` (the argument copy, the core
+ * computation, or the conversion of its result), to prove it surfaces as E_NOMEM. Available only
+ * when the process started with WW_NATIVE_TEST_HOOKS=1.
+ */
+export function simulateNativeAllocFailure(site: 'arguments' | 'compute' | 'result' | 'none'): void {
+  const hook = load().binding.simulateAllocFailure;
+  if (!hook) throw new WeightWatcherError('E_USAGE', 'simulateNativeAllocFailure needs WW_NATIVE_TEST_HOOKS=1 in the environment before the addon loads');
+  syncCall(() => hook(site));
 }

@@ -12,9 +12,9 @@
  * waiting for them piled up.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { Row } from '../shared/rows.js';
 import {
@@ -110,26 +110,18 @@ export class AnalyzeReportWriter {
     }
     for (const f of this.fragments.values()) if (!seen.has(f.id)) order.push(f);
     const { head, tail } = analyzeReportFrame(d, order.length);
-    const target = resolve(file);
-    await mkdir(dirname(target), { recursive: true }).catch((e: unknown) => { throw ioError(file, e); });
-    // As shared/atomic-write.ts names its temporary files (hidden, same folder), for a streamed write.
-    const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(temp, 'w');
-      await fh.write(head);
+    const self = this;
+    async function* page(): AsyncGenerator<string> {
+      yield head;
       for (let i = 0; i < order.length; i++) {
         const f = order[i]!;
-        await fh.write((i ? '\n' : '') + layerSectionHtml(f, this.payload(f)));
+        yield (i ? '\n' : '') + layerSectionHtml(f, self.payload(f));
       }
-      await fh.write(tail);
-      await fh.close();
-      fh = undefined;
-      await rename(temp, target);
-    } catch (e) {
-      await fh?.close().catch(() => undefined);
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw e instanceof WeightWatcherError ? e : ioError(file, e);
+      yield tail;
+    }
+    try {
+      await makeDirectory(dirname(resolve(file)));
+      await writeFileAtomic(file, page());
     } finally {
       await this.dispose();
     }
@@ -147,8 +139,4 @@ export class AnalyzeReportWriter {
     }
     rmSync(s.dir, { recursive: true, force: true });
   }
-}
-
-function ioError(file: string, e: unknown): WeightWatcherError {
-  return new WeightWatcherError('E_IO', `${file}: cannot write the report (${errorMessage(e)})`, { file, cause: e });
 }

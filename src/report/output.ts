@@ -8,6 +8,7 @@ import { columnOrder } from './columns.js';
 export function jsonSafe(v: unknown): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') return jsonSafe((v as { toJSON(): unknown }).toJSON());
   if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
   if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>, (x) => jsonSafe(x));
   return v;
@@ -15,6 +16,25 @@ export function jsonSafe(v: unknown): unknown {
 
 export function toJson(payload: { details: readonly Row[]; summary: object; meta: object }): string {
   return JSON.stringify(jsonSafe(payload), null, 2) + '\n';
+}
+
+/** `JSON.stringify(v, null, 2)` nested `pad` deeper. */
+const nested = (v: unknown, pad: string) => JSON.stringify(jsonSafe(v), null, 2).replace(/\n/g, `\n${pad}`);
+
+/**
+ * The text of toJson(payload), one row at a time: a million-row result is written without one
+ * giant string, and a writer can yield between pieces.
+ */
+export function* jsonChunks(payload: { details: readonly Row[]; summary: object; meta: object }): Generator<string> {
+  const rows = payload.details;
+  if (rows.length === 0) yield '{\n  "details": []';
+  else {
+    yield '{\n  "details": [\n';
+    for (let i = 0; i < rows.length; i++) yield `    ${nested(rows[i], '    ')}${i + 1 < rows.length ? ',' : ''}\n`;
+    yield '  ]';
+  }
+  yield `,\n  "summary": ${nested(payload.summary, '  ')}`;
+  yield `,\n  "meta": ${nested(payload.meta, '  ')}\n}\n`;
 }
 
 function csvCell(v: Cell | undefined): string {

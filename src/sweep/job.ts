@@ -5,7 +5,7 @@
  * planned with the run's own options (so skip rules and ids are the single run's), each job keeps
  * only its ids through the `layers` filter, and per-layer random streams are keyed by layer id.
  */
-import { openModel } from '../formats/open.js';
+import { openModel, openOptionsOf } from '../formats/open.js';
 import { planLayers, type SkippedLayer } from '../engine/plan.js';
 import { resolveOptions, type AnalyzeOptions, type Progress } from '../shared/options.js';
 import { runAnalysis, type LayerFailure } from '../engine/analyze.js';
@@ -34,13 +34,13 @@ export async function analyzePart(path: string, options: JobAnalyzeOptions, laye
     ...(run.threads ? { threads: run.threads } : {}),
     ...(run.onProgress ? { onProgress: run.onProgress } : {}),
   });
-  const store = await openModel(path, { onnxConstants: o.onnx_constants });
+  const store = await openModel(path, openOptionsOf(o));
   try {
     const result = await runAnalysis(store, o);
     return {
       rows: result.results.map((l) => l.row),
       failures: result.failures,
-      skipped: result.skipped,
+      skipped: result.skipped.toArray(),
       source: store.source,
       format: store.format,
       elapsedMs: result.elapsedMs,
@@ -84,11 +84,11 @@ export interface GroupPlan {
  */
 export async function planGroups(path: string, options: JobAnalyzeOptions, layersPerJob: number): Promise<GroupPlan> {
   const o = resolveOptions(options);
-  const store = await openModel(path, { onnxConstants: o.onnx_constants });
+  const store = await openModel(path, openOptionsOf(o));
   try {
     const { layers, skipped } = planLayers(store, o);
     if (layersPerJob <= 0 || o.stacked || o.intra || layers.length <= layersPerJob) {
-      return { groups: [{ id: 'all', layerIds: null }], skipped, layers: layers.length, source: store.source, format: store.format };
+      return { groups: [{ id: 'all', layerIds: null }], skipped: skipped.toArray(), layers: layers.length, source: store.source, format: store.format };
     }
     const ids = layers.map((l) => l.spec.id);
     if (new Set(ids).size !== ids.length) throw new WeightWatcherError('E_INTERNAL', `${path}: duplicate layer ids in the plan; cannot split into layer groups`);
@@ -97,7 +97,7 @@ export async function planGroups(path: string, options: JobAnalyzeOptions, layer
       const g = ids.slice(i, i + layersPerJob);
       groups.push({ id: `${g[0]}-${g[g.length - 1]}`, layerIds: g });
     }
-    return { groups, skipped, layers: layers.length, source: store.source, format: store.format };
+    return { groups, skipped: skipped.toArray(), layers: layers.length, source: store.source, format: store.format };
   } finally {
     await store.close();
   }

@@ -3,12 +3,12 @@
  * (--plot DIR: sweep.<figure>.svg and .png) and HTML report (--report FILE.html), with the same
  * rendering (report/plots/render.ts) and page machinery (report/html.ts) as analyze --report.
  */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { renderSvg, svgToPng } from '../report/plots/render.js';
 import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
 import { sweepReportHtml } from '../report/html.js';
 import { fmt } from '../report/plots/data.js';
-import { writeFileAtomic } from '../shared/atomic-write.js';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import { DEFAULTS } from '../shared/options.js';
 import { openResults, type SweepSelector } from './results.js';
@@ -70,6 +70,7 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
   const svgs: Record<string, string> = {};
   if (opts.plot || opts.report) for (const [name, spec] of Object.entries(specs)) svgs[name] = await renderSvg(spec);
   if (opts.plot) {
+    await makeDirectory(opts.plot);
     for (const [name, svg] of Object.entries(svgs)) {
       const base = join(opts.plot, `sweep.${name}`);
       await writeFileAtomic(`${base}.svg`, svg);
@@ -78,6 +79,7 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
     }
   }
   if (opts.report) {
+    await makeDirectory(dirname(resolve(opts.report)));
     await writeFileAtomic(opts.report, sweepReportHtml({ title: `WeightWatcher sweep: ${opts.db}`, db: opts.db, description, points: data.points, stepsParsed: data.stepsParsed, movers, figures: svgs, notes }));
     files.push(opts.report);
   }

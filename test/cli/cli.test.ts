@@ -78,7 +78,7 @@ describe('weightwatcher CLI', () => {
     const d = await run('describe', model);
     expect(d.code).toBe(0);
     expect(d.out).toMatch(/fc1\s+dense\s+100\s+60/);
-    expect(d.out).toMatch(/1 skipped:\n\s+2 {2}ln: type unknown is not analysed/);
+    expect(d.out).toMatch(/1 skipped:\n\s+2 {2}ln: 1-D tensor \[60\]: not a weight matrix/);
     const e = await run('esd', model, '--layer', 'fc2');
     expect(e.code).toBe(0);
     expect(e.out.trim().split('\n').length).toBe(40);

@@ -7,7 +7,7 @@ import { bf16Bits, encodeFloats, f16Bits, unitRoundoff } from '../../src/formats
 import { decodeToFloat32 } from '../../src/formats/decode.js';
 import { SafetensorsFile } from '../../src/formats/safetensors.js';
 import { rewriteSafetensors } from '../../src/formats/safetensors-writer.js';
-import { writeFileAtomically, writeFolderAtomically } from '../../src/formats/atomic.js';
+import { writeFileAtomically, writeFolderAtomically } from '../../src/shared/atomic-write.js';
 import { safetensorsBytes } from '../helpers/safetensors-writer.js';
 import { writeFileSync } from 'node:fs';
 import { expectError } from '../helpers/errors.js';

@@ -3,7 +3,7 @@
  * figure selection in the report, and usage errors (exit 2) that list the valid names.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -117,6 +117,7 @@ describe('analyze --plot-figures / --plot-format', () => {
 describe('compare --plot-format', () => {
   it('writes only the chosen format next to the named file', async () => {
     const a = join(dir, 'cmp', 'x.png');
+    mkdirSync(join(dir, 'cmp')); // output folders must exist: they are checked before the analysis
     const r = await run('compare', model, model, '--plot', a, '--plot-format', 'svg');
     expect(r.code, r.err).toBe(0);
     expect(listing(join(dir, 'cmp'))).toEqual(['x.svg']);

@@ -7,6 +7,7 @@ import type { AnalyzeOptions } from '../../shared/options.js';
 import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
 import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
+import { checkOutputs } from '../output-paths.js';
 
 export interface CompareArgs {
   inputs: string[];
@@ -71,7 +72,7 @@ several fine-tunes of one base, side by side.`,
         plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
         'plot-format': { type: 'string', value: 'svg|png|both', description: 'which of the two --plot writes', default: 'both' },
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
-        json: { type: 'string', value: 'FILE', description: 'write the comparison (summaries, counts, per-layer differences) as JSON' },
+        json: { type: 'string', value: 'FILE', description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)" },
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
       },
     },
@@ -85,6 +86,12 @@ several fine-tunes of one base, side by side.`,
   ],
   async run(argv, io) {
     const args = compareArgs(argv);
+    const plotBase = args.plot?.slice(0, args.plot.length - extname(args.plot).length);
+    await checkOutputs([
+      args.plot === undefined ? undefined : { flag: '--plot', path: args.plot, kind: 'file', siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`] },
+      args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
+      args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
+    ], args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel]);
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };

@@ -5,7 +5,8 @@ import { renderTable, formatCell } from '../../report/table.js';
 import { jsonSafe, toCsv } from '../../report/output.js';
 import { OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
-import { write } from '../output.js';
+import { tableOutputs, write } from '../output.js';
+import { checkOutputs } from '../output-paths.js';
 import { VERSION } from '../version.js';
 
 export const distances: Command = {
@@ -50,6 +51,7 @@ layers of either model without a partner (or with a partner of another shape) ar
     const pairing = str(values, 'pairing') ?? 'name';
     if (pairing !== 'name' && pairing !== 'position') throw usageError(`--pairing must be 'name' or 'position', got '${pairing}'`);
     const opts = toAnalyzeOptions(values);
+    await checkOutputs(tableOutputs(values), [a, b]);
     const res = await new WeightWatcher(a).distances(b, { ...opts, method: method as DistanceMethod, pairing: pairing as Pairing });
     const meta = { tool: `weightwatcher (TypeScript) ${VERSION}`, model: a, other: b, options: opts, skipped: res.skipped };
     const json = str(values, 'json');

@@ -2,7 +2,7 @@
 import { WeightWatcher } from '../../watcher.js';
 import { ANALYSIS_OPTIONS } from '../args.js';
 import { parseCommandArgs, type Command } from '../command.js';
-import { TRANSFORM_DESCRIPTION, TRANSFORM_GROUPS, inOut, runTransform } from './smooth.js';
+import { TRANSFORM_DESCRIPTION, TRANSFORM_GROUPS, checkTransformOutputs, inOut, runTransform } from './smooth.js';
 
 export const sharpen: Command = {
   name: 'sharpen',
@@ -19,6 +19,7 @@ SVDSharpness; --seed makes the permutations reproducible (default: unseeded, as 
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(sharpen, argv);
     const [input, output] = inOut(positionals, 'sharpen');
+    await checkTransformOutputs(values, input, output);
     return runTransform(values, io, (opts) => new WeightWatcher(input).sharpen(output, opts));
   },
 };

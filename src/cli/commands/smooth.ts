@@ -12,6 +12,8 @@ import { parseCommandArgs, type Command, type Io, type OptionGroup } from '../co
 import { write } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { VERSION } from '../version.js';
+import { stat } from 'node:fs/promises';
+import { checkOutputs } from '../output-paths.js';
 
 const { layers, 'min-evals': minEvals, 'max-evals': maxEvals, 'max-n': maxN, 'start-ids': startIds, channels } = SELECTION_OPTIONS;
 
@@ -38,6 +40,16 @@ written values are the rounded truncation).`;
 export function inOut(positionals: readonly string[], cmd: string): [string, string] {
   if (positionals.length !== 2) throw usageError(`${cmd} takes an input model and an output path, got ${positionals.length} arguments`);
   return positionals as [string, string];
+}
+
+/** The transform's outputs, checked before any work: the model copy (a file, or a folder for a folder input) and --json. */
+export async function checkTransformOutputs(values: ParsedArgs['values'], input: string, output: string): Promise<void> {
+  const json = str(values, 'json');
+  const folder = (await stat(input).catch(() => undefined))?.isDirectory() === true;
+  await checkOutputs([
+    { flag: 'OUT', path: output, kind: folder ? 'folder' : 'file' },
+    json === undefined ? undefined : { flag: '--json', path: json, kind: 'file', stdout: true },
+  ], [input]);
 }
 
 /** Run a transform with progress on stderr, then print and write its report. */
@@ -91,6 +103,7 @@ conv2d layers use ceil(k / rf) per kernel position. The reference's SVDSmoothing
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(smooth, argv);
     const [input, output] = inOut(positionals, 'smooth');
+    await checkTransformOutputs(values, input, output);
     const method = str(values, 'method') ?? 'detX';
     const canonical = SMOOTH_METHODS.find((m) => m.toLowerCase() === method.toLowerCase());
     if (!canonical) throw usageError(`--method must be one of ${SMOOTH_METHODS.join(', ')}, got '${method}'`);

@@ -13,11 +13,10 @@
  *
  * File names: `DIR/layer<id>[_<slice>].<figure>.<svg|png>` and `DIR/model.<figure>.<svg|png>`.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerResult } from '../../engine/layer.js';
 import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
-import { writeFileAtomic } from '../../shared/atomic-write.js';
+import { makeDirectory, writeFileAtomic } from '../../shared/atomic-write.js';
 import type { Row } from '../../shared/rows.js';
 import type { AnalyzeReportWriter } from '../html-writer.js';
 import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from './figures.js';
@@ -68,7 +67,7 @@ export class AnalyzePlotWriter {
 
   static async create(opts: PlotWriterOptions): Promise<AnalyzePlotWriter> {
     if (opts.dir !== undefined) {
-      await mkdir(opts.dir, { recursive: true }).catch((e: unknown) => {
+      await makeDirectory(opts.dir).catch((e: unknown) => {
         throw new WeightWatcherError('E_IO', `${opts.dir}: cannot create the plot folder (${errorMessage(e)})`, { file: opts.dir, cause: e });
       });
     }
