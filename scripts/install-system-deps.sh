@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system packages weightwatcher needs to build its native addon (a C++ compiler,
 # pkg-config, OpenBLAS and LAPACKE) when they are missing. With --browser it also installs
-# Chromium and a font for the HTML-report browser test and PNG text rendering.
+# Chromium and a font for the HTML-report browser test and PNG text rendering; with --redis,
+# redis-server for the queue (scale-out) tests, which start their own instance on a free port; with
+# --test-fixtures, h5py, which writes the HDF5 fixtures h5wasm cannot (tests skip without it).
 # Debian/Ubuntu (apt-get); elsewhere it only checks and explains.
 set -euo pipefail
 
 pkgs=(g++ make python3 pkg-config libopenblas-dev liblapacke-dev fonts-dejavu-core)
-if [[ "${1:-}" == "--browser" ]]; then pkgs+=(chromium); fi
+for arg in "$@"; do
+  case "$arg" in
+    --browser) pkgs+=(chromium) ;;
+    --redis) pkgs+=(redis-server) ;;
+    --test-fixtures) pkgs+=(python3-h5py) ;;
+    *) echo "usage: $0 [--browser] [--redis] [--test-fixtures]" >&2; exit 2 ;;
+  esac
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   if pkg-config --exists openblas lapacke 2>/dev/null; then exit 0; fi

@@ -1,8 +1,11 @@
-export { WeightWatcher, type ModelInput, type RunInfo } from './watcher.js';
-export type { AnalyzeOptions, Progress, LayerFilter } from './shared/options.js';
+export { WeightWatcher, type ModelInput, type ModelInputs, type RunInfo, type RunStatus, type RouteFallback, type WatcherOptions } from './watcher.js';
+export type { DistanceResult, DistanceRow, DistanceMethod, Pairing, UnmatchedLayer } from './engine/distances.js';
+export type { TransformResult, TransformedLayer, SmoothMethod } from './engine/smoothing.js';
+export type { SkippedLayer, SkipKind } from './engine/plan.js';
+export type { AnalyzeOptions, Progress, LayerFilter, PeftMode } from './shared/options.js';
 export type { DetailsRow, DescribeRow, Row, Cell } from './shared/rows.js';
 export type { Summary } from './report/summary.js';
-export type { TensorStore, TensorEntry, DType } from './formats/types.js';
+export type { TensorStore, TensorEntry, DType, StoredTensor } from './formats/types.js';
 export type { InMemoryTensor } from './formats/memory.js';
 export { openModel, type OpenOptions } from './formats/open.js';
 export { SafetensorsFile, SafetensorsStore } from './formats/safetensors.js';
@@ -12,7 +15,17 @@ export { openGguf, ggufReadableName } from './formats/gguf.js';
 export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
-export { svdvals, svdvalsSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads, type NativeFit, type NativeInfo } from './native/binding.js';
-export { WeightWatcherError, ERROR_CODES, type ErrorCode } from './shared/errors.js';
+export { lowRankApprox, lowRankApproxSync, type LowRank } from './native/binding.js';
+export {
+  svdvals, svdvalsSync, svdvalsDetailed, svdvalsDetailedSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads,
+  type NativeFit, type NativeInfo, type SvdOptions, type SvdMethod, type SvdRoute, type SpectrumOptions, type MatrixSpectrum, type MatrixData,
+} from './native/binding.js';
+export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
-export { renderLayerPlots, renderModelPlots, svgToPng } from './report/plots/index.js';
+export type { LayerResult } from './engine/layer.js';
+// The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is
+// the 'weightwatcher/plots' entry (src/plots.ts); these two load it on first call.
+export { renderLayerPlots, renderModelPlots } from './lazy-plots.js';
+export { sweep, openResults } from './sweep/lazy.js';
+export type { SweepOptions, SweepResult, SweepRun, SweepProgress } from './sweep/sweep.js';
+export type { SweepResults, StoredRun, SweepPoint, LayerSeries, SummaryPoint } from './sweep/results.js';

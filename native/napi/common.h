@@ -3,7 +3,9 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,38 @@ inline Napi::Error makeError(Napi::Env env, const char* code, const std::string&
 inline Napi::Error makeError(Napi::Env env, const ww::Status& st) { return makeError(env, ww::codeName(st.code), st.message); }
 
 [[noreturn]] inline void throwUsage(Napi::Env env, const std::string& message) { throw makeError(env, "E_USAGE", message); }
+
+// Test hook (exported only with WW_NATIVE_TEST_HOOKS=1, see addon.cc): make the next allocation at
+// one site throw std::bad_alloc, so tests can prove it surfaces as E_NOMEM instead of aborting.
+enum class FailSite : int { None = 0, Arguments = 1, Compute = 2, Result = 3 };
+
+inline std::atomic<int>& simulatedFailure() {
+  static std::atomic<int> site{0};
+  return site;
+}
+
+inline void maybeSimulateAllocFailure(FailSite site) {
+  int expected = static_cast<int>(site);
+  if (simulatedFailure().load(std::memory_order_relaxed) == expected && simulatedFailure().compare_exchange_strong(expected, 0)) throw std::bad_alloc();
+}
+
+// Every exported function runs inside this guard: an exception that is not already a JS error
+// (std::bad_alloc from an argument copy or a result conversion, any std::exception, anything
+// else) becomes a typed JS error instead of reaching N-API, where it would call std::terminate.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw makeError(info.Env(), "E_NOMEM", "out of memory in the native addon");
+  } catch (const std::exception& e) {
+    throw makeError(info.Env(), "E_INTERNAL", std::string("internal error in the native addon: ") + e.what());
+  } catch (...) {
+    throw makeError(info.Env(), "E_INTERNAL", "internal error in the native addon: an unknown exception was thrown");
+  }
+}
 
 // A positive integer argument that fits in size_t (JS numbers above 2^53 are rejected).
 inline size_t requireDim(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -63,6 +97,7 @@ inline std::vector<double> float64ArgCopy(const Napi::CallbackInfo& info, size_t
   if (info.Length() <= index || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     throwUsage(info.Env(), usage);
   Napi::Float64Array a = info[index].As<Napi::Float64Array>();
+  maybeSimulateAllocFailure(FailSite::Arguments);
   return std::vector<double>(a.Data(), a.Data() + a.ElementLength());
 }
 
@@ -78,6 +113,7 @@ inline Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t index) {
 template <typename Result>
 ww::Status guardedCompute(const std::function<ww::Status(Result&)>& compute, Result& result) {
   try {
+    maybeSimulateAllocFailure(FailSite::Compute);
     return compute(result);
   } catch (const std::bad_alloc&) {
     return ww::Status::error(ww::Code::Alloc, "out of memory");
@@ -112,9 +148,14 @@ class PromiseWorker : public Napi::AsyncWorker {
       return;
     }
     try {
+      maybeSimulateAllocFailure(FailSite::Result);
       deferred_.Resolve(toJs_(env, result_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (const std::bad_alloc&) {
+      deferred_.Reject(makeError(env, "E_NOMEM", "out of memory in the native addon").Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(makeError(env, "E_INTERNAL", std::string("internal error in the native addon: ") + e.what()).Value());
     }
   }
 
@@ -135,6 +176,7 @@ Napi::Value runSync(Napi::Env env, const std::function<ww::Status(Result&)>& com
   Result result{};
   const ww::Status st = guardedCompute(compute, result);
   if (!st.isOk()) throw makeError(env, st);
+  maybeSimulateAllocFailure(FailSite::Result);
   return toJs(env, result);
 }
 
@@ -162,11 +204,12 @@ inline void setScanArrays(Napi::Env env, Napi::Object o, const std::vector<doubl
   o.Set("sigmas", toFloat64Array(env, sigmas));
 }
 
-void initSvd(Napi::Env env, Napi::Object exports);
+void initSpectrum(Napi::Env env, Napi::Object exports);
 void initPowerLaw(Napi::Env env, Napi::Object exports);
 void initInfo(Napi::Env env, Napi::Object exports);
 void initPlFit(Napi::Env env, Napi::Object exports);
 void initEig(Napi::Env env, Napi::Object exports);
 void initGemm(Napi::Env env, Napi::Object exports);
+void initLowRank(Napi::Env env, Napi::Object exports);
 
 }  // namespace wwnapi

@@ -61,9 +61,9 @@ Napi::Value SymmetricEigenSync(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initEig(Napi::Env env, Napi::Object exports) {
-  exports.Set("gramEigen", Napi::Function::New(env, GramEigen, "gramEigen"));
-  exports.Set("gramEigenSync", Napi::Function::New(env, GramEigenSync, "gramEigenSync"));
-  exports.Set("symmetricEigenSync", Napi::Function::New(env, SymmetricEigenSync, "symmetricEigenSync"));
+  exports.Set("gramEigen", Napi::Function::New(env, guarded<GramEigen>, "gramEigen"));
+  exports.Set("gramEigenSync", Napi::Function::New(env, guarded<GramEigenSync>, "gramEigenSync"));
+  exports.Set("symmetricEigenSync", Napi::Function::New(env, guarded<SymmetricEigenSync>, "symmetricEigenSync"));
 }
 
 }  // namespace wwnapi

@@ -43,6 +43,6 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void initGemm(Napi::Env env, Napi::Object exports) { exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul")); }
+void initGemm(Napi::Env env, Napi::Object exports) { exports.Set("matmul", Napi::Function::New(env, guarded<Matmul>, "matmul")); }
 
 }  // namespace wwnapi

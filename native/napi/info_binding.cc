@@ -36,8 +36,8 @@ Napi::Value SetBlasThreads(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initInfo(Napi::Env env, Napi::Object exports) {
-  exports.Set("nativeInfo", Napi::Function::New(env, NativeInfo, "nativeInfo"));
-  exports.Set("setBlasThreads", Napi::Function::New(env, SetBlasThreads, "setBlasThreads"));
+  exports.Set("nativeInfo", Napi::Function::New(env, guarded<NativeInfo>, "nativeInfo"));
+  exports.Set("setBlasThreads", Napi::Function::New(env, guarded<SetBlasThreads>, "setBlasThreads"));
 }
 
 }  // namespace wwnapi

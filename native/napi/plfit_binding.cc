@@ -151,10 +151,10 @@ Napi::Value NelderMeadSync(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initPlFit(Napi::Env env, Napi::Object exports) {
-  exports.Set("fitPowerLawPackage", Napi::Function::New(env, FitPowerLawPackage, "fitPowerLawPackage"));
-  exports.Set("fitPowerLawPackageSync", Napi::Function::New(env, FitPowerLawPackageSync, "fitPowerLawPackageSync"));
-  exports.Set("upperIncompleteGamma", Napi::Function::New(env, UpperIncompleteGamma, "upperIncompleteGamma"));
-  exports.Set("nelderMeadSync", Napi::Function::New(env, NelderMeadSync, "nelderMeadSync"));
+  exports.Set("fitPowerLawPackage", Napi::Function::New(env, guarded<FitPowerLawPackage>, "fitPowerLawPackage"));
+  exports.Set("fitPowerLawPackageSync", Napi::Function::New(env, guarded<FitPowerLawPackageSync>, "fitPowerLawPackageSync"));
+  exports.Set("upperIncompleteGamma", Napi::Function::New(env, guarded<UpperIncompleteGamma>, "upperIncompleteGamma"));
+  exports.Set("nelderMeadSync", Napi::Function::New(env, guarded<NelderMeadSync>, "nelderMeadSync"));
 }
 
 }  // namespace wwnapi

@@ -57,8 +57,8 @@ Napi::Value FitPowerLaw(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initPowerLaw(Napi::Env env, Napi::Object exports) {
-  exports.Set("fitPowerLaw", Napi::Function::New(env, FitPowerLaw, "fitPowerLaw"));
-  exports.Set("fitPowerLawSync", Napi::Function::New(env, FitPowerLawSync, "fitPowerLawSync"));
+  exports.Set("fitPowerLaw", Napi::Function::New(env, guarded<FitPowerLaw>, "fitPowerLaw"));
+  exports.Set("fitPowerLawSync", Napi::Function::New(env, guarded<FitPowerLawSync>, "fitPowerLawSync"));
 }
 
 }  // namespace wwnapi

@@ -1,10 +1,10 @@
 /**
  * What a CLI command is (name, one-line summary, usage, option groups, examples, run) and the
  * pieces every command shares: `--help` text generated from the same option specs the parser
- * uses, and the run wrapper that turns errors into messages and exit codes (0 ok, 1 failure,
- * 2 bad usage).
+ * uses, and the run wrapper that turns errors into messages and exit codes (EXIT).
  */
 import { isWeightWatcherError, errorMessage } from '../shared/errors.js';
+import { escapeControl } from '../shared/text.js';
 import { parse, type OptionSpec, type OptionSpecs, type ParsedArgs } from './args.js';
 
 /** An output stream; a terminal one has isTTY and columns. */
@@ -38,6 +38,16 @@ export interface Command {
 
 export const PROGRAM = 'weightwatcher';
 
+/** Exit codes a script can trust (README "Command line" documents the same). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, someFailed: 3, interrupted: 130 } as const;
+
+export const EXIT_CODES_HELP = `exit codes:
+  0    every planned layer was analysed
+  1    nothing was analysed (no layer qualified, or every layer failed), or the input is unusable
+  2    bad usage: unknown or invalid option, bad output path (checked before any work)
+  3    some layers (sweep: some models) failed, listed with their errors; analyze --allow-failures: 0
+  130  interrupted (Ctrl-C): output files keep their previous content`;
+
 export const MODEL_ARGUMENT = `<model>: a model file (.safetensors, .bin/.pt/.pth, .onnx, .gguf, .npy/.npz, TF.js model.json,
          .keras/.h5) or a folder (Hugging Face layout, sharded safetensors with index, …)`;
 
@@ -54,7 +64,8 @@ export function parseCommandArgs(cmd: Command, argv: readonly string[]): ParsedA
 }
 
 function flagText(name: string, o: OptionSpec): string {
-  const long = `--${name}${o.type === 'string' && o.value ? ` ${o.value}` : ''}`;
+  const value = o.type === 'string' && o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : '';
+  const long = `--${name}${value}`;
   return o.short ? `-${o.short}, ${long}` : long;
 }
 
@@ -74,6 +85,7 @@ export function commandHelp(cmd: Command): string {
   if (cmd.description) parts.push('', cmd.description);
   for (const g of groups) parts.push('', `${g.title}:`, ...optionLines(g.options, width));
   if (cmd.examples.length) parts.push('', 'examples:', ...cmd.examples.map((e) => `  ${PROGRAM} ${e}`));
+  parts.push('', EXIT_CODES_HELP);
   return parts.join('\n') + '\n';
 }
 
@@ -86,12 +98,12 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
-/** Print an error the CLI way and return its exit code: 2 for bad usage, 1 for anything else. */
+/** Print an error the CLI way (control characters from model files escaped) and return its exit code: 2 for bad usage, 1 for anything else. */
 export function reportError(e: unknown, io: Io, cmd?: Command): number {
   const usage = isWeightWatcherError(e) && e.code === 'E_USAGE';
-  io.stderr.write(`${PROGRAM}: ${usage ? 'usage error' : 'error'}: ${errorMessage(e)}\n`);
+  io.stderr.write(`${PROGRAM}: ${usage ? 'usage error' : 'error'}: ${escapeControl(errorMessage(e), { keepNewlines: true })}\n`);
   if (usage) io.stderr.write(cmd ? `run '${PROGRAM} ${cmd.name} --help' for its options\n` : `run '${PROGRAM} --help' for the commands\n`);
-  return usage ? 2 : 1;
+  return usage ? EXIT.usage : EXIT.failure;
 }
 
 /** Run one command: `--help` anywhere in argv prints its help instead of running it. */

@@ -1,21 +1,31 @@
 #!/usr/bin/env node
 /**
  * weightwatcher / ww command line: dispatches to the commands in COMMANDS (one module each in
- * cli/commands/). Exit codes: 0 ok, 1 failure, 2 bad usage. Errors go to stderr and name the file
- * and what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's
- * usage, options and examples.
+ * cli/commands/). Exit codes (EXIT in command.ts): 0 ok, 1 nothing analysed or unusable input,
+ * 2 bad usage, 3 some layers (sweep: some models) failed, 130 interrupted. Errors go to stderr and name the file and
+ * what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's usage,
+ * options, examples and the exit codes.
  */
+// Must run before anything touches libuv's threadpool.
+import './threadpool.js';
 import { usageError } from './args.js';
-import { PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
+import { EXIT, EXIT_CODES_HELP, PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
+import { removeTemporaryFiles } from '../shared/atomic-write.js';
 import { VERSION } from './version.js';
 import { analyze } from './commands/analyze.js';
 import { describe } from './commands/describe.js';
 import { esd } from './commands/esd.js';
 import { compare } from './commands/compare.js';
+import { sweep } from './commands/sweep.js';
+import { sweepReport } from './commands/sweep-report.js';
+import { worker } from './commands/worker.js';
 import { info } from './commands/info.js';
+import { distances } from './commands/distances.js';
+import { smooth } from './commands/smooth.js';
+import { sharpen } from './commands/sharpen.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, info];
+export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweepReport, worker, info];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);
@@ -36,6 +46,8 @@ ${COMMANDS.map((c) => `  ${`${c.name} ${c.usage}`.padEnd(width)}${c.summary}`).j
 ${MODEL_ARGUMENT}
 
 Run '${PROGRAM} <command> --help' for a command's options, defaults and examples.
+
+${EXIT_CODES_HELP}
 `;
 }
 
@@ -63,7 +75,32 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
 }
 
+/**
+ * Process-level behaviour of the command (not of main(), which tests call in process):
+ * - a closed stdout or stderr (`ww analyze M | head -1`) is not an error: further output is
+ *   dropped and the run ends normally, without a stack trace;
+ * - SIGINT / SIGTERM / SIGHUP remove the temporary files of writes in progress (their targets keep
+ *   the previous content) and exit with 128 + the signal number (130 for Ctrl-C), unless the
+ *   running command listens for the signal too (worker: a graceful stop).
+ */
+function installProcessHandlers(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      throw e;
+    });
+  }
+  for (const [signal, code] of [['SIGINT', EXIT.interrupted], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.on(signal, () => {
+      removeTemporaryFiles();
+      // A command that handles the signal itself (the worker stops gracefully) decides how to exit.
+      if (process.listenerCount(signal) === 1) process.exit(code);
+    });
+  }
+}
+
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
 if (invokedDirectly) {
+  installProcessHandlers();
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

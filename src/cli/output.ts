@@ -1,30 +1,40 @@
-/** Writing command results: files or stdout ('-'), the JSON/CSV outputs, and when to print the table. */
-import { writeFile } from 'node:fs/promises';
-import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+/** Writing command results: files (atomically) or stdout ('-'), the JSON/CSV outputs, and when to print the table. */
+import { jsonChunks, toCsv } from '../report/output.js';
 import type { Row } from '../shared/rows.js';
-import { toCsv, toJson } from '../report/output.js';
 import { str, usageError, type ParsedArgs } from './args.js';
-import type { Io } from './command.js';
+import type { Io, OutStream } from './command.js';
+import { writeFileAtomic, type Content } from '../shared/atomic-write.js';
+import type { OutputTarget } from './output-paths.js';
 
-/** Write `text` to a file, or to stdout when the path is '-'. */
-export async function write(path: string, text: string, io?: Io): Promise<void> {
-  if (path === '-' && io) {
-    io.stdout.write(text);
-    return;
-  }
-  try {
-    await writeFile(path, text);
-  } catch (e) {
-    throw new WeightWatcherError('E_IO', `${path}: cannot write (${errorMessage(e)})`, { file: path, cause: e });
+async function writeStream(stream: OutStream, content: Content): Promise<void> {
+  const pieces = typeof content === 'string' || content instanceof Uint8Array ? [content] : content;
+  for await (const piece of pieces) {
+    // Respect backpressure (a slow pipe); a closed one is handled by the CLI's EPIPE handler.
+    if (!stream.write(piece)) await new Promise<void>((done) => { stream.once('drain', done); stream.once('close', done); stream.once('error', done); });
   }
 }
 
+/** Write `content` to a file (atomically), or to stdout when the path is '-'. */
+export async function write(path: string, content: Content, io?: Io): Promise<void> {
+  if (path === '-' && io) return writeStream(io.stdout, content);
+  await writeFileAtomic(path, content);
+}
+
 /** --json FILE and --csv FILE. */
-export async function writeOutputs(values: ParsedArgs['values'], payload: { details: readonly Row[]; summary: object; meta: object }, io: Io): Promise<void> {
+export async function writeOutputs(values: ParsedArgs['values'], payload: { details: readonly Row[]; summary: object; meta: object | (() => object) }, io: Io): Promise<void> {
   const json = str(values, 'json');
   const csv = str(values, 'csv');
-  if (json) await write(json, toJson(payload), io);
+  const meta = payload.meta;
+  if (json) await write(json, jsonChunks({ ...payload, meta: typeof meta === 'function' ? meta() : meta }), io);
   if (csv) await write(csv, toCsv(payload.details), io);
+}
+
+/** The --json / --csv targets of a command's values, for checkOutputs. */
+export function tableOutputs(values: ParsedArgs['values']): (OutputTarget | undefined)[] {
+  return (['json', 'csv'] as const).map((k) => {
+    const path = str(values, k);
+    return path === undefined ? undefined : { flag: `--${k}`, path, kind: 'file', stdout: true };
+  });
 }
 
 /** `--json -` / `--csv -` use stdout, so the table is not printed there too. */

@@ -3,96 +3,144 @@
  * `analyze --plot DIR`, `analyze --report FILE.html` and the work of `compare`. The commands
  * (cli/commands/) parse and check their arguments first.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import { WeightWatcher } from '../watcher.js';
 import type { AnalyzeOptions } from '../shared/options.js';
 import type { Row } from '../shared/rows.js';
 import { summarize, type Summary } from '../report/summary.js';
 import type { LayerResult } from '../engine/layer.js';
 import { WeightWatcherError } from '../shared/errors.js';
-import { layerFigureSpecs, layerPlotId } from '../report/plots/layer.js';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
+import { write } from './output.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';
-import { renderSvg, svgToPng, type VlSpec } from '../report/plots/render.js';
-import { analyzeReportHtml, compareReportHtml, type LayerSection } from '../report/html.js';
+import type { VlSpec } from '../report/plots/render.js';
+import { createPlotRenderer, type PlotRenderer } from '../report/plots/pool.js';
+import { AnalyzePlotWriter } from '../report/plots/writer.js';
+import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from '../report/plots/figures.js';
+import { AnalyzeReportWriter } from '../report/html-writer.js';
+import { compareReportHtml } from '../report/html.js';
 import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
 import type { Io } from './command.js';
 import type { CompareArgs } from './commands/compare.js';
 
-type Format = 'svg' | 'png';
+export interface AnalyzePlotsOptions {
+  /** --plot DIR. */
+  plotDir?: string;
+  /** --report FILE.html. */
+  reportFile?: string;
+  /** --plot-format (default both). */
+  formats?: PlotFormat[];
+  /** --plot-figures (default: all). */
+  figures?: FigureSelection;
+  /** Thread budget (--threads): the render pool's size. */
+  threads?: number | null;
+  /** Render workers (default from the budget; 0 = in this thread, one figure at a time). */
+  workers?: number;
+}
 
-function layersWithEvals(ww: WeightWatcher): readonly LayerResult[] {
+/**
+ * analyze --plot / --report: figures rendered while the analysis runs. Pass `onLayer` to analyze()
+ * (when `wantsLayers`), then `finish(ww)` writes the model figures and the report; `close()` stops
+ * the render workers whatever happened.
+ */
+export class AnalyzePlots {
+  private constructor(
+    private readonly renderer: PlotRenderer,
+    private readonly writer: AnalyzePlotWriter,
+    private readonly report: AnalyzeReportWriter | undefined,
+    private readonly reportFile: string | undefined,
+  ) {}
+
+  static async start(o: AnalyzePlotsOptions): Promise<AnalyzePlots> {
+    const renderer = createPlotRenderer({ threads: o.threads ?? null, ...(o.workers !== undefined ? { workers: o.workers } : {}) });
+    try {
+      const report = o.reportFile !== undefined ? new AnalyzeReportWriter() : undefined;
+      const writer = await AnalyzePlotWriter.create({
+        renderer,
+        ...(o.plotDir !== undefined ? { dir: o.plotDir } : {}),
+        ...(o.formats ? { formats: o.formats } : {}),
+        figures: o.figures ?? DEFAULT_FIGURES,
+        ...(report ? { report } : {}),
+      });
+      return new AnalyzePlots(renderer, writer, report, o.reportFile);
+    } catch (e) {
+      await renderer.close();
+      throw e;
+    }
+  }
+
+  get wantsLayers(): boolean {
+    return this.writer.wantsLayers;
+  }
+
+  get workers(): number {
+    return this.renderer.workers;
+  }
+
+  readonly onLayer = (layer: LayerResult): Promise<void> => this.writer.onLayer(layer);
+
+  /** Model figures, every pending figure, and the report (titled `title`). */
+  async finish(ww: WeightWatcher, title: string): Promise<{ files: string[] }> {
+    const rows = ww.getDetails() ?? [];
+    const { files, modelFigures } = await this.writer.finish(rows);
+    if (this.report && this.reportFile !== undefined) {
+      const run = ww.lastRun;
+      const notes = [
+        ...(run?.skipped ?? []).map((s) => describeNote('skipped', s)),
+        ...(run?.failures ?? []).map((f) => describeNote('failed', f)),
+      ];
+      await this.report.write(this.reportFile, {
+        title,
+        rows,
+        summary: ww.getSummary(),
+        ...(run ? { source: run.source, format: run.format, elapsedMs: run.elapsedMs } : {}),
+        notes,
+        modelFigures,
+      });
+    }
+    return { files };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.renderer.close(), this.report?.dispose()]);
+  }
+}
+
+/** Figures of the layers an analyze({ keep_evals: true }) kept, through the same writer as the CLI. */
+async function plotKeptLayers(ww: WeightWatcher, o: AnalyzePlotsOptions, title: string): Promise<string[]> {
+  const plots = await AnalyzePlots.start(o);
+  try {
+    if (plots.wantsLayers) for (const layer of ww.getLayerResults()) await plots.onLayer(layer);
+    return (await plots.finish(ww, title)).files;
+  } finally {
+    await plots.close();
+  }
+}
+
+function requireEvals(ww: WeightWatcher): void {
   const layers = ww.getLayerResults();
   if (layers.length && !layers.some((l) => l.evals)) {
     throw new WeightWatcherError('E_USAGE', 'per-layer plots need the eigenvalues: run analyze with keep_evals: true');
   }
-  return layers;
-}
-
-async function writeFigure(base: string, spec: VlSpec, formats: readonly Format[], written: string[]): Promise<string> {
-  const svg = await renderSvg(spec);
-  if (formats.includes('svg')) { await writeFile(`${base}.svg`, svg); written.push(`${base}.svg`); }
-  if (formats.includes('png')) { await writeFile(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
-  return svg;
 }
 
 /**
- * analyze --plot DIR: every layer's figures as `DIR/layer<id>[_<slice>].<figure>.svg|png` (figure ∈
- * esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, and esd-random, mp-fit, mp-fit-random
- * with randomize / mp_fit), plus the model figures `DIR/model.<figure>.svg|png` (alpha-hist,
- * alpha-depth, log_spectral_norm-depth). Returns the files written. Needs analyze({ keep_evals: true }).
+ * Every layer's figures as `DIR/layer<id>[_<slice>].<figure>.svg|png` (figure ∈ esd, esd-linear,
+ * esd-loglin, ks-vs-xmin, alpha-vs-xmin, and esd-random, mp-fit, mp-fit-random with randomize /
+ * mp_fit), plus the model figures `DIR/model.<figure>.svg|png` (alpha-hist, alpha-depth,
+ * log_spectral_norm-depth), from an analyze({ keep_evals: true }). Returns the files written.
+ * (The CLI renders while analysing instead: AnalyzePlots.)
  */
-export async function writeAnalyzePlots(dir: string, ww: WeightWatcher, opts: { formats?: ('svg' | 'png')[] } = {}): Promise<string[]> {
-  const formats: Format[] = opts.formats?.length ? opts.formats : ['svg', 'png'];
-  const layers = layersWithEvals(ww);
-  await mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  for (const layer of layers) {
-    const specs = layerFigureSpecs(layer);
-    const id = layerPlotId(layer.row);
-    for (const [fig, spec] of Object.entries(specs)) {
-      if (spec) await writeFigure(join(dir, `layer${id}.${fig}`), spec, formats, written);
-    }
-  }
-  const rows = ww.getDetails() ?? layers.map((l) => l.row);
-  for (const [fig, spec] of Object.entries(modelFigureSpecs(rows))) {
-    await writeFigure(join(dir, `model.${fig}`), spec, formats, written);
-  }
-  return written;
+export async function writeAnalyzePlots(dir: string, ww: WeightWatcher, opts: { formats?: PlotFormat[]; figures?: FigureSelection; workers?: number } = {}): Promise<string[]> {
+  requireEvals(ww);
+  return plotKeptLayers(ww, { plotDir: dir, ...opts }, '');
 }
 
-async function renderSpecs(specs: Record<string, VlSpec | undefined>): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [k, s] of Object.entries(specs)) if (s) out[k] = await renderSvg(s);
-  return out;
-}
-
-/** analyze --report FILE.html: the self-contained HTML report (layer figures only for layers with kept eigenvalues). */
-export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title: string): Promise<void> {
-  const results = ww.getLayerResults();
-  const rows = ww.getDetails() ?? results.map((r) => r.row);
-  const layers: LayerSection[] = [];
-  for (const l of results) {
-    if (!l.evals) continue;
-    layers.push({ id: layerPlotId(l.row), row: l.row, figures: await renderSpecs(layerFigureSpecs(l)) });
-  }
-  const run = ww.lastRun;
-  const notes = [
-    ...(run?.skipped ?? []).map((s) => describeNote('skipped', s)),
-    ...(run?.failures ?? []).map((f) => describeNote('failed', f)),
-  ];
-  const html = analyzeReportHtml({
-    title,
-    rows,
-    summary: ww.getSummary(),
-    ...(run ? { source: run.source, format: run.format, elapsedMs: run.elapsedMs } : {}),
-    notes,
-    modelFigures: await renderSpecs(modelFigureSpecs(rows)),
-    layers,
-  });
-  await mkdir(dirname(resolve(file)), { recursive: true });
-  await writeFile(file, html);
+/** The self-contained HTML report of an analyze() (layer figures only for layers with kept eigenvalues). */
+export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title: string, opts: { figures?: FigureSelection; workers?: number } = {}): Promise<void> {
+  await plotKeptLayers(ww, { reportFile: file, ...opts }, title);
 }
 
 function describeNote(kind: string, x: unknown): string {
@@ -105,14 +153,25 @@ function describeNote(kind: string, x: unknown): string {
 
 // ------------------------------------------------------------------------------------ compare
 
-export async function writeComparePlot(file: string, spec: VlSpec): Promise<string[]> {
+/** compare --plot FILE.png|FILE.svg: the figure as `<FILE without extension>.<format>` for each format (default both). */
+export async function writeComparePlot(file: string, spec: VlSpec, formats: readonly PlotFormat[] = ['svg', 'png']): Promise<string[]> {
   const ext = extname(file).toLowerCase();
   const base = file.slice(0, file.length - ext.length);
-  await mkdir(dirname(resolve(file)), { recursive: true });
+  await makeDirectory(dirname(resolve(file)));
+  const { renderSvg, svgToPng } = await import('../report/plots/render.js');
   const svg = await renderSvg(spec);
-  await writeFile(`${base}.svg`, svg);
-  await writeFile(`${base}.png`, svgToPng(svg));
-  return ext === '.svg' ? [`${base}.svg`, `${base}.png`] : [`${base}.png`, `${base}.svg`];
+  const written: string[] = [];
+  if (formats.includes('svg')) { await writeFileAtomic(`${base}.svg`, svg); written.push(`${base}.svg`); }
+  if (formats.includes('png')) { await writeFileAtomic(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
+  // The file named on the command line first.
+  return written.sort((a, b) => Number(b.toLowerCase().endsWith(ext)) - Number(a.toLowerCase().endsWith(ext)));
+}
+
+async function renderSpecs(specs: Record<string, VlSpec | undefined>): Promise<Record<string, string>> {
+  const { renderSvg } = await import('../report/plots/render.js');
+  const out: Record<string, string> = {};
+  for (const [k, s] of Object.entries(specs)) if (s) out[k] = await renderSvg(s);
+  return out;
 }
 
 function compareJson(res: CompareResult, inputs: readonly CompareInput[]) {
@@ -134,36 +193,35 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
   for (let i = 0; i < args.inputs.length; i++) {
     const p = args.inputs[i]!;
     const t0 = Date.now();
-    const input = await loadCompareInput(p, names[i]!);
+    const input = await loadCompareInput(p, names[i]!, args.analyze, args.baseModel);
     io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
     inputs.push(input);
   }
 
   const res = compareResults(inputs);
+  if (args.baseModel) io.stdout.write(`Fine-tune deltas: each model analysed as W − W_base against ${args.baseModel}\n\n`);
   io.stdout.write(formatCompareText(res));
   const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
     table: res.table,
     diffs: res.diffs.flatMap((d) => d.deltas.map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta })).filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null)),
   });
   if (args.plot) {
-    const files = await writeComparePlot(args.plot, spec);
+    const files = await writeComparePlot(args.plot, spec, args.formats);
     io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
   }
   if (args.report) {
     const html = compareReportHtml({
       title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
       result: res,
-      compareFigure: await renderSvg(spec),
+      compareFigure: (await renderSpecs({ compare: spec })).compare!,
       models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
     });
-    await mkdir(dirname(resolve(args.report)), { recursive: true });
-    await writeFile(args.report, html);
+    await writeFileAtomic(args.report, html);
     io.stderr.write(`compare: wrote ${args.report}\n`);
   }
   if (args.json) {
-    await mkdir(dirname(resolve(args.json)), { recursive: true });
-    await writeFile(args.json, JSON.stringify(compareJson(res, inputs), null, 1) + '\n');
-    io.stderr.write(`compare: wrote ${args.json}\n`);
+    await write(args.json, JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n', io);
+    if (args.json !== '-') io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
 }
@@ -176,7 +234,7 @@ function isSavedResult(v: unknown): v is { details: Row[]; summary?: Summary; me
  * Load one compare input: a `.json` file with a `details` array is a saved result; anything else
  * (including a sharded model's `*.index.json`) is a model that is analysed.
  */
-async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}): Promise<CompareInput> {
+async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}, baseModel?: string): Promise<CompareInput> {
   if (extname(path).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
@@ -193,7 +251,7 @@ async function loadCompareInput(path: string, name: string, analyze: AnalyzeOpti
       return { name, source: path, kind: 'json', rows, summary, ...(parsed.meta ? { meta: parsed.meta } : {}) };
     }
   }
-  const ww = new WeightWatcher(path);
+  const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
   const rows = await ww.analyze(analyze);
   const run = ww.lastRun;
   return {

@@ -4,13 +4,12 @@
  * multiplied — through a random 0/1 matrix when sparsify is on — and the product's singular values
  * are analysed as one row named "<prev_id> X <cur_id> ".
  */
-import type { TensorStore } from '../formats/types.js';
 import type { Matrix } from '../spectra/esd.js';
 import { matmul } from '../native/binding.js';
 import type { Random } from '../shared/random.js';
-import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
+import { analyzeLayer, type LayerResult } from './layer.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
+import type { LayerSource, PlannedLayer, SkippedLayers } from './plan.js';
 
 function transpose(m: Matrix): Matrix {
   const out = new Float64Array(m.rows * m.cols);
@@ -62,12 +61,14 @@ export async function intraProduct(prev: Matrix, cur: Matrix, sparsify: boolean,
   return { data: x, rows: left.rows, cols: b.cols };
 }
 
-export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
-  const { layers, skipped } = planLayers(store, { ...o, pool: true });
+/** `source` must be planned with pool: true (intra uses each layer's pooled first matrix). */
+export async function analyzeIntra(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
+  const { layers } = source;
+  const skipped = source.skipped;
   const results: LayerResult[] = [];
   let prev: { layer: PlannedLayer; w: Matrix } | undefined;
   for (const layer of layers) {
-    const w = (await readLayerMatrices(store, layer))[0]!;
+    const w = (await layer.read())[0]!;
     if (prev) {
       const x = await intraProduct(prev.w, w, o.sparsify, random);
       if (x) {
@@ -79,7 +80,7 @@ export async function analyzeIntra(store: TensorStore, o: ResolvedOptions, rando
         };
         results.push(...(await analyzeLayer(synthetic, [x], { ...o, pool: true }, random, { intra: true })));
       } else {
-        skipped.push({ layer_id: layer.spec.id, name: `${prev.layer.spec.id} X ${layer.spec.id} `, kind: 'intra', reason: 'the two layers share no dimension' });
+        skipped.add(layer.spec.id, `${prev.layer.spec.id} X ${layer.spec.id} `, 'intra', 'the two layers share no dimension');
       }
     }
     prev = { layer, w };

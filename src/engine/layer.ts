@@ -5,7 +5,8 @@
  */
 import type { TensorStore } from '../formats/types.js';
 import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';
-import { computeEsd, type Matrix } from '../spectra/esd.js';
+import { computeEsd, floatMatrix, isStored, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
+import type { SvdRoute } from '../native/binding.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
@@ -15,9 +16,16 @@ import type { DetailsRow, Row } from '../shared/rows.js';
 import { enabledExtensions, fitterFor } from './wiring.js';
 import type { ResolvedOptions } from '../shared/options.js';
 import type { PlannedLayer } from './plan.js';
+import { columnsGuard, spectrumGuard } from './route-guard.js';
 
 export interface LayerResult {
   readonly row: DetailsRow;
+  /** The spectrum route of the row's matrices (also the `svd_route` column); set by analyze. */
+  readonly route?: SvdRoute;
+  /** Why the fast method used ?gesdd for this row, when it did. */
+  readonly fallback?: string;
+  /** Seconds spent in each native phase (benchmarks). */
+  readonly seconds?: Esd['seconds'];
   /** Kept only with keep_evals: the ESD and fit behind the row (plots, getESD). */
   readonly evals?: Float64Array;
   readonly powerLaw?: PowerLawColumns;
@@ -37,7 +45,7 @@ export function powerLawParams(o: ResolvedOptions): PowerLawParams {
   };
 }
 
-/** Read the layer's weight and return its 2-D slices as stored (unscaled). */
+/** Read the layer's weight and return its 2-D slices as stored (unscaled), decoded to float32. */
 export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer): Promise<Matrix[]> {
   const { spec, geometry: g } = layer;
   const tensor = spec.tensor!;
@@ -49,8 +57,27 @@ export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer)
   return g.slices.map((s) => ({ data: extractSlice(data, spec.shape, g, s), rows: g.rows, cols: g.cols }));
 }
 
+/**
+ * readLayerMatrices for the analysis loop: a dense weight stored as F32/F16/BF16 comes back as its
+ * file bytes (StoredMatrix), converted to float64 natively off the main thread with the same
+ * values; conv slices and other dtypes are decoded here.
+ */
+export async function readLayerForAnalysis(store: TensorStore, layer: PlannedLayer): Promise<LayerMatrix[]> {
+  const { spec, geometry: g } = layer;
+  if (g.sliceAxes !== 'dense' || !store.readStored) return readLayerMatrices(store, layer);
+  const tensor = spec.tensor!;
+  const raw = await store.readStored(tensor);
+  if (!raw) return readLayerMatrices(store, layer);
+  const expected = shapeSize(spec.shape, tensor);
+  const count = raw.bytes.byteLength / (raw.dtype === 'F32' ? 4 : 2);
+  if (count !== expected) {
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" has ${count} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
+  }
+  return [{ bytes: raw.bytes, dtype: raw.dtype, rows: g.rows, cols: g.cols }];
+}
+
 /** The groups of slices that each give one row: all slices pooled, or one row per slice. */
-function rowUnits(layer: PlannedLayer, mats: Matrix[], o: ResolvedOptions): { mats: Matrix[]; sliceId?: number }[] {
+function rowUnits(layer: PlannedLayer, mats: LayerMatrix[], o: ResolvedOptions): { mats: LayerMatrix[]; sliceId?: number }[] {
   if (o.pool) return [{ mats }];
   if (layer.spec.type !== 'conv2d') return [{ mats, sliceId: 0 }];
   return mats.map((m, i) => ({ mats: [m], sliceId: i }));
@@ -62,14 +89,44 @@ export interface LayerVariant {
   readonly intra?: boolean;
 }
 
-function scaled(m: Matrix, factor: number): Matrix {
+function scaled(m: LayerMatrix, factor: number): LayerMatrix {
   if (factor === 1) return m;
+  const f = floatMatrix(m);
   // Stored weights are float32; products computed in float64 (intra) are scaled in float64.
-  const data = m.data instanceof Float32Array ? scaleFloat32(m.data, factor) : m.data.map((v) => v * factor);
-  return { ...m, data };
+  const data = f.data instanceof Float32Array ? scaleFloat32(f.data, factor) : f.data.map((v) => v * factor);
+  return { ...f, data };
 }
 
-export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
+interface Spectrum {
+  esd: Esd;
+  evals: Float64Array;
+  pl: PowerLawColumns;
+  fallback?: string;
+}
+
+/**
+ * ESD and power-law fit of one row unit by the requested method; with the fast method, the route
+ * guard (route-guard.ts) sends the unit back to ?gesdd whenever a column could leave the parity
+ * tolerances. The whole unit is then recomputed: routes are never mixed within a row.
+ */
+async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geometry'], o: ResolvedOptions, params: PowerLawParams, variant: LayerVariant): Promise<Spectrum> {
+  const run = async (method: 'fast' | 'accurate'): Promise<Spectrum> => {
+    const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true, keep: g.numComponents });
+    let evals = esd.evals;
+    if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
+    return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
+  };
+  // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately.
+  const method = o.inverse ? 'accurate' : o.svd_method;
+  const first = await run(method);
+  if (method === 'accurate') return first;
+  const why = first.esd.fallback ?? spectrumGuard(first.esd, g.N, o) ?? columnsGuard(first.esd, first.pl, g, o);
+  if (why === undefined) return first;
+  if (first.esd.route.endsWith('gesdd')) return { ...first, fallback: why }; // the native guard already used ?gesdd
+  return { ...(await run('accurate')), fallback: why };
+}
+
+export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
   const { spec, geometry: g } = layer;
   const results: LayerResult[] = [];
   // Pooled slices are scaled with count 1, unpooled ones with count rf (Q40).
@@ -77,10 +134,7 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
   const params = powerLawParams(o);
   for (const unit of rowUnits(layer, rawMats, o)) {
     const mats = unit.mats.map((m) => scaled(m, factor));
-    const esd = await computeEsd(mats, { N: g.N, precision: o.precision, unsquared: variant.intra === true });
-    let evals = esd.evals;
-    if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    const pl = await fitLayerPowerLaw(evals, params, fitterFor(params));
+    const { esd, evals, pl, fallback } = await spectrumAndFit(mats, g, o, params, variant);
     let weak = 0;
     for (let i = 0; i < evals.length; i++) if (evals[i]! < o.tolerance) weak++;
     const core = {
@@ -108,18 +162,21 @@ export async function analyzeLayer(layer: PlannedLayer, rawMats: Matrix[], o: Re
       status: pl.status,
       warning: pl.warning,
     };
-    const extra: Row = {};
+    const extra: Row = { ...layer.columns };
     if (pl.Lambda !== undefined) extra.Lambda = pl.Lambda;
     if (pl.num_fingers !== undefined) extra.num_fingers = pl.num_fingers;
     if (pl.raw_alpha !== undefined) extra.raw_alpha = pl.raw_alpha;
     if (unit.sliceId !== undefined) extra.slice_id = unit.sliceId;
     if (variant.intra) extra.Xflag = true;
     const keep = new Map<string, unknown>();
+    const floatMats = enabledExtensions(o).length ? mats.map(floatMatrix) : [];
     for (const ext of enabledExtensions(o)) {
-      Object.assign(extra, await ext.run({ spec, geometry: g, mats, evals, powerLaw: pl, options: o, random, keep }));
+      Object.assign(extra, await ext.run({ spec, geometry: g, mats: floatMats, evals, powerLaw: pl, options: o, random, keep }));
     }
-    const row: DetailsRow = { ...core, ...extra, ...normColumns(evals, pl.alpha, g.N) };
-    results.push(o.keep_evals ? { row, evals, powerLaw: pl, extra: keep } : { row });
+    // svd_route: an extension column (docs/numerics.md)
+    const row: DetailsRow = { ...core, ...extra, ...normColumns(evals, pl.alpha, g.N), svd_route: esd.route };
+    const route = { route: esd.route, ...(fallback !== undefined ? { fallback } : {}), seconds: esd.seconds };
+    results.push(o.keep_evals ? { row, ...route, evals, powerLaw: pl, extra: keep } : { row, ...route });
   }
   return results;
 }

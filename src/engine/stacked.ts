@@ -10,12 +10,11 @@
  * the stacked layer gets its full ESD (num_components = M). lambda_max and the rest of the spectrum
  * top are unchanged; alpha and the count columns can differ.
  */
-import type { TensorStore } from '../formats/types.js';
 import type { Matrix } from '../spectra/esd.js';
 import type { Random } from '../shared/random.js';
 import type { ResolvedOptions } from '../shared/options.js';
-import { analyzeLayer, readLayerMatrices, type LayerResult } from './layer.js';
-import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
+import { analyzeLayer, type LayerResult } from './layer.js';
+import type { LayerSource, PlannedLayer, SkippedLayers } from './plan.js';
 import type { Geometry } from '../tensors/geometry.js';
 
 const f32 = Math.fround;
@@ -79,11 +78,11 @@ export function stackLayers(layers: readonly (readonly Matrix[])[]): Matrix {
 }
 
 /** analyze(stacked=True): one row, layer_id 0, name 'Stacked Layer', type 'stacked', rf 1. */
-export async function analyzeStacked(store: TensorStore, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayer[] }> {
-  const { layers, skipped } = planLayers(store, o);
+export async function analyzeStacked(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
+  const { layers, skipped } = source;
   if (layers.length === 0) return { results: [], skipped };
   const mats: Matrix[][] = [];
-  for (const l of layers) mats.push(await readLayerMatrices(store, l));
+  for (const l of layers) mats.push(await l.read());
   const W = stackLayers(mats);
   const first = layers[0]!;
   const N = Math.max(W.rows, W.cols);

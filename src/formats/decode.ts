@@ -3,6 +3,7 @@
  * exactly (every F16 and BF16 value is representable in float32).
  */
 import { WeightWatcherError } from '../shared/errors.js';
+import type { StoredTensor } from './types.js';
 
 /** Bytes per element of the plain (non-quantized) dtypes, or undefined for unknown ones. */
 export function dtypeSize(dtype: string): number | undefined {
@@ -17,8 +18,14 @@ export function dtypeSize(dtype: string): number | undefined {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const f16Table = (() => {
-  // 65536-entry lookup: exact, and faster than bit-twiddling per element.
+let f16Lookup: Float32Array | undefined;
+
+/**
+ * 65536-entry F16 → F32 lookup: exact, and faster than bit-twiddling per element. Built on first
+ * use, not at import (it takes ~10 ms, which every `import 'weightwatcher'` would pay).
+ */
+function f16Table(): Float32Array {
+  if (f16Lookup) return f16Lookup;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
     const sign = h & 0x8000 ? -1 : 1;
@@ -28,11 +35,12 @@ const f16Table = (() => {
     else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
     else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
   }
+  f16Lookup = t;
   return t;
-})();
+}
 
 export function f16ToF32(bits: number): number {
-  return f16Table[bits & 0xffff]!;
+  return (f16Lookup ?? f16Table())[bits & 0xffff]!;
 }
 
 /**
@@ -59,9 +67,11 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number,
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);
       break;
-    case 'F16':
-      for (let i = 0; i < count; i++) out[i] = f16Table[dv.getUint16(i * 2, true)]!;
+    case 'F16': {
+      const table = f16Table();
+      for (let i = 0; i < count; i++) out[i] = table[dv.getUint16(i * 2, true)]!;
       break;
+    }
     case 'BF16': {
       const u32 = new Uint32Array(out.buffer);
       for (let i = 0; i < count; i++) u32[i] = dv.getUint16(i * 2, true) << 16;
@@ -77,6 +87,17 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number,
     case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]!; break;
   }
   return out;
+}
+
+const NATIVE_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
+
+/** The bytes as a StoredTensor when the native addon converts their dtype itself, else undefined. */
+export function storedTensor(bytes: Uint8Array, dtype: string, count: number, what = 'tensor'): StoredTensor | undefined {
+  if (!NATIVE_DTYPES.has(dtype) || !LITTLE_ENDIAN) return undefined;
+  if (bytes.byteLength !== count * dtypeSize(dtype)!) {
+    throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * dtypeSize(dtype)!} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
+  }
+  return { dtype: dtype as StoredTensor['dtype'], bytes };
 }
 
 /** Product of a shape's dimensions, validated to be a safe non-negative integer. */

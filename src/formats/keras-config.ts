@@ -15,6 +15,8 @@ export interface KerasLayer {
   readonly kernel?: string;
   /** Dense bias, readable with `read()`. */
   readonly bias?: string;
+  /** Why the layer has no matrix to analyse although it has weights (a depthwise kernel). */
+  readonly unanalysable?: string;
 }
 
 /**

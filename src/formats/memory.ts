@@ -4,8 +4,8 @@
  * so a bare `{name: 'fc1', …}` is the layer `fc1`).
  */
 import { WeightWatcherError } from '../shared/errors.js';
-import { decodeToFloat32, shapeSize } from './decode.js';
-import type { TensorEntry, TensorStore } from './types.js';
+import { decodeToFloat32, shapeSize, storedTensor } from './decode.js';
+import type { StoredTensor, TensorEntry, TensorStore } from './types.js';
 
 export type NumericArray = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | readonly number[];
 
@@ -73,6 +73,15 @@ export class MemoryStore implements TensorStore {
     const t = this.byName.get(name);
     if (!t) throw new WeightWatcherError('E_NOT_FOUND', `no in-memory tensor named "${name}"`, { tensor: name });
     return toFloat32(t);
+  }
+
+  /** Half-float tensors are handed to the addon as they are (Float32Array data is used directly by read). */
+  async readStored(name: string): Promise<StoredTensor | undefined> {
+    const t = this.byName.get(name);
+    if (!t) throw new WeightWatcherError('E_NOT_FOUND', `no in-memory tensor named "${name}"`, { tensor: name });
+    const d = t.data;
+    if (!(d instanceof Uint16Array) || (t.dtype !== 'F16' && t.dtype !== 'BF16')) return undefined;
+    return storedTensor(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), t.dtype, d.length, `tensor "${t.name}"`);
   }
 
   async close(): Promise<void> {}

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, shapeSize } from './decode.js';
 import type { DType, TensorEntry, TensorStore } from './types.js';
-import { ZipArchive, ZIP_STORED } from './zip.js';
+import { ZipArchive, type ZipOptions, ZIP_STORED } from './zip.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import { byteswapInPlace, gatherStrided } from '../shared/bytes.js';
 
@@ -189,11 +189,12 @@ interface NpyMember {
 }
 
 class NpyStore implements TensorStore {
-  readonly format = 'npy';
   readonly convention = 'statedict' as const;
   private readonly entries: readonly TensorEntry[];
 
   constructor(
+    /** 'npy' for a single array, 'npz' for an archive. */
+    readonly format: 'npy' | 'npz',
     readonly source: string,
     private readonly members: ReadonlyMap<string, NpyMember>,
     private readonly release: () => Promise<void>,
@@ -237,7 +238,7 @@ export async function openNpy(path: string): Promise<TensorStore> {
       header,
       load: () => file.read(header.dataOffset, header.dataBytes, `array ${name}`),
     };
-    return new NpyStore(path, new Map([[name, member]]), () => file.close());
+    return new NpyStore('npy', path, new Map([[name, member]]), () => file.close());
   } catch (e) {
     await file.close();
     throw e;
@@ -245,8 +246,8 @@ export async function openNpy(path: string): Promise<TensorStore> {
 }
 
 /** A .npz archive (stored or compressed): one array per `<name>.npy` member, in archive order. */
-export async function openNpz(path: string): Promise<TensorStore> {
-  const zip = await ZipArchive.open(path);
+export async function openNpz(path: string, options: ZipOptions = {}): Promise<TensorStore> {
+  const zip = await ZipArchive.open(path, options);
   try {
     const members = new Map<string, NpyMember>();
     for (const e of zip.entries()) {
@@ -267,7 +268,7 @@ export async function openNpz(path: string): Promise<TensorStore> {
         load: () => zip.readEntryRange(e.name, header.dataOffset, header.dataBytes),
       });
     }
-    return new NpyStore(path, members, () => zip.close());
+    return new NpyStore('npz', path, members, () => zip.close());
   } catch (e) {
     await zip.close();
     throw e;

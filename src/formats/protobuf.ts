@@ -242,6 +242,34 @@ export class ProtoStream {
     }
   }
 
+  /**
+   * The fields of a message like `fields`, but a window at a time: each batch holds every field
+   * whose header lies in the current window, so a consumer handles thousands of small fields
+   * without an await each (see `windowBytes`).
+   */
+  async *fieldBatches(start: number, end: number, depth: number, ctx: ProtoContext): AsyncGenerator<ProtoField[]> {
+    if (depth > this.maxDepth) throw corrupt(ctx, `messages nested deeper than ${this.maxDepth} levels`);
+    if (start < 0 || end > this.src.size || start > end) throw corrupt(ctx, `message [${start}, ${end}) lies outside the file (size ${this.src.size})`);
+    let pos = start;
+    while (pos < end) {
+      if (!this.covers(pos, Math.min(MAX_FIELD_HEADER, end - pos))) await this.load(pos, Math.min(MAX_FIELD_HEADER, end - pos));
+      const batch: ProtoField[] = [];
+      const windowEnd = this.windowStart + this.window.length;
+      const messageLimit = end - this.windowStart;
+      while (pos < end && pos + Math.min(MAX_FIELD_HEADER, end - pos) <= windowEnd) {
+        const f = decodeField(this.window, pos - this.windowStart, Math.min(messageLimit, this.window.length), messageLimit, this.windowStart, ctx);
+        batch.push(f);
+        pos = f.end;
+      }
+      yield batch;
+    }
+  }
+
+  /** The bytes [start, end) when the current window holds them (a view, no read), else undefined. */
+  windowBytes(start: number, end: number): Uint8Array | undefined {
+    return this.covers(start, end - start) ? this.window.subarray(start - this.windowStart, end - this.windowStart) : undefined;
+  }
+
   /** Read the bytes [start, end) (a payload located by `fields`), at most `maxLength` bytes. */
   async bytes(start: number, end: number, maxLength: number, ctx: ProtoContext): Promise<Uint8Array> {
     const length = end - start;

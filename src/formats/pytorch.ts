@@ -15,14 +15,14 @@ import { readdir, stat } from 'node:fs/promises';
 import { readShardIndex } from './shard-index.js';
 import { join } from 'node:path';
 import { RandomAccessFile } from './file.js';
-import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
+import { decodeToFloat32, dtypeSize, shapeSize, storedTensor } from './decode.js';
 import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from '../shared/bytes.js';
 import {
   PickleTruncatedError, PyCallable, PyDict, PyTuple, describeValue, unpickle,
   type PyOpaque, type PyValue, type UnpickleOptions,
 } from './pickle.js';
-import type { DType, TensorEntry, TensorStore } from './types.js';
-import { ZipArchive, isZipSignature } from './zip.js';
+import type { DType, StoredTensor, TensorEntry, TensorStore } from './types.js';
+import { ZipArchive, isZipSignature, type ZipOptions } from './zip.js';
 import { WeightWatcherError, type ErrorCode } from '../shared/errors.js';
 
 /** Pickled metadata of even the largest models is a few MB; refuse absurd sizes before reading. */
@@ -293,9 +293,9 @@ async function readByteOrder(zip: ZipArchive, prefix: string): Promise<boolean> 
 }
 
 /** Parse a checkpoint archive; the caller closes `file` if this throws. */
-async function parseZipCheckpoint(file: RandomAccessFile): Promise<{ checkpoint: Checkpoint; reader: StorageReader }> {
+async function parseZipCheckpoint(file: RandomAccessFile, options: ZipOptions): Promise<{ checkpoint: Checkpoint; reader: StorageReader }> {
   const path = file.path;
-  const zip = await ZipArchive.fromFile(file);
+  const zip = await ZipArchive.fromFile(file, options);
   const prefix = archivePrefix(zip);
   const bigEndian = await readByteOrder(zip, prefix);
   const pklName = `${prefix}/data.pkl`;
@@ -309,7 +309,7 @@ async function parseZipCheckpoint(file: RandomAccessFile): Promise<{ checkpoint:
     if (!entry) fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, but ${prefix}/data/${t.storage.key} is missing`, name);
     validateTensor(name, t, entry.uncompressedSize, path);
   }
-  const connect = async (): Promise<StorageReader> => zipReader(await ZipArchive.open(path), prefix);
+  const connect = async (): Promise<StorageReader> => zipReader(await ZipArchive.open(path, options), prefix);
   return { checkpoint: { source: path, tensors, bigEndian, connect }, reader: zipReader(zip, prefix) };
 }
 
@@ -413,18 +413,31 @@ class PyTorchStore implements TensorStore {
   }
 
   async read(name: string): Promise<Float32Array> {
+    const { bytes, dtype, count } = await this.readBytes(name);
+    return decodeToFloat32(bytes, dtype, count, `${this.source}: tensor ${name}`);
+  }
+
+  /** The tensor's row-major little-endian bytes for the addon (F32/F16/BF16 storages), else undefined. */
+  async readStored(name: string): Promise<StoredTensor | undefined> {
+    const t = this.cp.tensors.get(name);
+    if (t && !['F32', 'F16', 'BF16'].includes(t.storage.dtype)) return undefined;
+    const { bytes, dtype, count } = await this.readBytes(name);
+    return storedTensor(bytes, dtype, count, `${this.source}: tensor ${name}`);
+  }
+
+  private async readBytes(name: string): Promise<{ bytes: Uint8Array; dtype: string; count: number }> {
     const t = this.cp.tensors.get(name);
     if (!t) return fail('E_NOT_FOUND', this.source, `no tensor named ${name}`, name);
     const { storage: s, shape, stride } = t;
     const count = shapeSize(shape);
-    if (count === 0) return new Float32Array(0);
+    if (count === 0) return { bytes: new Uint8Array(0), dtype: s.dtype, count };
     const contiguous = isRowMajor(shape, stride);
     const span = contiguous ? count : stridedExtent(shape, stride);
     const reader = await this.connect();
     let bytes = await reader.read(s.key, (s.elementOffset + t.offset) * s.elementSize, span * s.elementSize);
     if (!contiguous) bytes = gatherStrided(bytes, s.elementSize, shape, stride);
     if (this.cp.bigEndian) byteswapInPlace(bytes, s.elementSize);
-    return decodeToFloat32(bytes, s.dtype, count, `${this.source}: tensor ${name}`);
+    return { bytes, dtype: s.dtype, count };
   }
 
   /** Close the file until the next read (sharded stores keep one shard open at a time). */
@@ -452,12 +465,12 @@ class PyTorchStore implements TensorStore {
  * Open a torch.save checkpoint (`.bin`/`.pt`/`.pth`; ZIP or legacy format) as a lazy store of its
  * state dict. A directory is opened as a shard set (see openPyTorchShards).
  */
-export async function openPyTorch(path: string): Promise<TensorStore> {
-  if ((await statOrNull(path))?.isDirectory()) return openPyTorchShards(path);
-  return openPyTorchFile(path);
+export async function openPyTorch(path: string, options: ZipOptions = {}): Promise<TensorStore> {
+  if ((await statOrNull(path))?.isDirectory()) return openPyTorchShards(path, options);
+  return openPyTorchFile(path, options);
 }
 
-async function openPyTorchFile(path: string): Promise<PyTorchStore> {
+async function openPyTorchFile(path: string, options: ZipOptions): Promise<PyTorchStore> {
   const file = await RandomAccessFile.open(path);
   let head: Uint8Array;
   try {
@@ -468,7 +481,7 @@ async function openPyTorchFile(path: string): Promise<PyTorchStore> {
   }
   try {
     if (isZipSignature(head)) {
-      const { checkpoint, reader } = await parseZipCheckpoint(file);
+      const { checkpoint, reader } = await parseZipCheckpoint(file, options);
       return new PyTorchStore(checkpoint, reader);
     }
     if (head.length >= 262 && new TextDecoder('latin1').decode(head.subarray(257, 262)) === 'ustar') {
@@ -534,8 +547,16 @@ class ShardedStore implements TensorStore {
   }
 
   read(name: string): Promise<Float32Array> {
-    // Serialized, so releasing the previous shard never pulls a file from under a pending read.
-    const run = this.queue.then(() => this.readNow(name));
+    return this.serialized(() => this.ownerOf(name).then((o) => o.read(name)));
+  }
+
+  readStored(name: string): Promise<StoredTensor | undefined> {
+    return this.serialized(() => this.ownerOf(name).then((o) => o.readStored(name)));
+  }
+
+  /** Serialized, so releasing the previous shard never pulls a file from under a pending read. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -546,12 +567,12 @@ class ShardedStore implements TensorStore {
     await Promise.all(this.shards.map((s) => s.release()));
   }
 
-  private async readNow(name: string): Promise<Float32Array> {
+  private async ownerOf(name: string): Promise<PyTorchStore> {
     const owner = this.owners.get(name);
     if (!owner) return fail('E_NOT_FOUND', this.source, `no tensor named ${name}`, name);
     if (this.active !== owner) await this.active?.release();
     this.active = owner;
-    return owner.read(name);
+    return owner;
   }
 }
 
@@ -562,7 +583,7 @@ class ShardedStore implements TensorStore {
  * with its keys in dict order. Shards are parsed up front (pickles only) and opened for reading
  * one at a time.
  */
-export async function openPyTorchShards(dir: string): Promise<TensorStore> {
+export async function openPyTorchShards(dir: string, options: ZipOptions = {}): Promise<TensorStore> {
   const plan = await planShards(dir);
   if (plan.length === 0) fail('E_NOT_FOUND', dir, `no ${INDEX_NAME} and no *model*.bin files`);
   const shards: PyTorchStore[] = [];
@@ -570,7 +591,7 @@ export async function openPyTorchShards(dir: string): Promise<TensorStore> {
     const owners = new Map<string, PyTorchStore>();
     const entries: TensorEntry[] = [];
     for (const { file, keys } of plan) {
-      const store = await openPyTorchFile(join(dir, file));
+      const store = await openPyTorchFile(join(dir, file), options);
       shards.push(store);
       await store.release();
       const available = new Map(store.list().map((e) => [e.name, e]));

@@ -13,7 +13,7 @@
  *   DepthwiseConv2D/SeparableConv2D keep the reference's choice (their depthwise kernel is
  *   get_weights()[0], a conv2d with one output channel).
  * - graph-model: one layer per weight fed as the filter/matrix of a Conv2D or MatMul node, in node
- *   order; depthwise convolutions are not analysed. MatMul with transpose_b is listed and read
+ *   order; depthwise convolutions are listed as layers without a matrix (skipped with that reason). MatMul with transpose_b is listed and read
  *   transposed, so every kernel is in Keras layout.
  * - bare manifest (or a model.json without topology): one layer per name prefix (`conv1/bias` → `conv1`), in manifest order; its
  *   kernel is the first rank-2 or rank-4 weight whose name does not say depthwise (depthwise
@@ -225,18 +225,31 @@ const GRAPH_KERNEL_RANK: ReadonlyMap<string, number> = new Map([
   ['MatMul', 2], ['_FusedMatMul', 2], ['Conv2D', 4], ['_FusedConv2D', 4], ['Conv2DBackpropInput', 4],
 ]);
 
+/** Depthwise convolutions: their filter [kh, kw, in, multiplier] holds one small filter per channel, no matrix. */
+const GRAPH_DEPTHWISE = new Set(['DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative']);
+
+const depthwiseNote = (shape: readonly number[]) =>
+  `depthwise kernel [${shape.join(', ')}]: one filter per input channel, no weight matrix to analyse`;
+
 function graphModelLayers(topology: Json, weights: Map<string, Weight>): KerasLayer[] {
   const nodes = Array.isArray(topology.node) ? topology.node : [];
   const layers: KerasLayer[] = [];
   const seen = new Set<string>();
   for (const node of nodes) {
     if (!isObject(node) || typeof node.op !== 'string' || !Array.isArray(node.input)) continue;
-    const rank = GRAPH_KERNEL_RANK.get(node.op);
+    const depthwise = GRAPH_DEPTHWISE.has(node.op);
+    const rank = depthwise ? 4 : GRAPH_KERNEL_RANK.get(node.op);
     const input = node.input[1];
     if (rank === undefined || typeof input !== 'string') continue;
     const w = weights.get(input.replace(/:\d+$/, ''));
     if (!w || w.storedShape.length !== rank || seen.has(w.name)) continue;
     seen.add(w.name);
+    if (depthwise) {
+      // A layer without a kernel (list() holds matrices only), so describe() and meta.skipped say
+      // why it has no row; it consumes an id like any layer.
+      layers.push({ name: w.name, className: node.op, unanalysable: depthwiseNote(w.storedShape) });
+      continue;
+    }
     const attr = isObject(node.attr) ? node.attr : {};
     if (node.op.endsWith('MatMul') && isObject(attr.transpose_b) && attr.transpose_b.b === true) {
       weights.set(w.name, { ...w, shape: [w.storedShape[1]!, w.storedShape[0]!], transposed: true });
@@ -258,7 +271,8 @@ function namedWeightLayers(weights: readonly Weight[]): KerasLayer[] {
   return [...groups].map(([name, ws]) => {
     const kernel = ws.find((w) => (w.shape.length === 2 || w.shape.length === 4) && !/depthwise/i.test(lastSegment(w.name)));
     const bias = kernel?.shape.length === 2 ? ws.find((w) => w.shape.length === 1 && /^bias(es)?$/.test(lastSegment(w.name))) : undefined;
-    return { name, className: '', ...(kernel && { kernel: kernel.name }), ...(bias && { bias: bias.name }) };
+    const depthwise = kernel ? undefined : ws.find((w) => w.shape.length === 4 && /depthwise/i.test(lastSegment(w.name)));
+    return { name, className: '', ...(kernel && { kernel: kernel.name }), ...(bias && { bias: bias.name }), ...(depthwise && { unanalysable: depthwiseNote(depthwise.shape) }) };
   });
 }
 

@@ -16,6 +16,9 @@ export type DType =
 /** Float dtypes the engine accepts as layer weights. */
 export const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16']);
 
+/** Dtypes that never hold layer weights (integers, booleans, strings, complex); quantized float types are not here. */
+export const NON_FLOAT_DTYPES: ReadonlySet<string> = new Set(['I4', 'I8', 'I16', 'I32', 'I64', 'U4', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'STRING', 'C64', 'C128']);
+
 export interface TensorEntry {
   /** Key as stored (state-dict key, ONNX initializer name, …). */
   readonly name: string;
@@ -35,10 +38,16 @@ export interface TensorEntry {
  */
 export type LayerConvention = 'statedict' | 'onnx' | 'keras';
 
+/** A tensor's bytes as stored, little-endian row-major, in a dtype the native addon converts itself. */
+export interface StoredTensor {
+  readonly dtype: 'F32' | 'F16' | 'BF16';
+  readonly bytes: Uint8Array;
+}
+
 export interface TensorStore {
   /** Human-readable source, used in messages (a path, or a list of shard paths). */
   readonly source: string;
-  /** Short format name: 'safetensors', 'pytorch', 'onnx', 'gguf', 'tfjs', 'keras', 'npy', 'memory'. */
+  /** Short format name: 'safetensors', 'pytorch', 'onnx', 'gguf', 'tfjs', 'keras', 'npy', 'npz', 'memory'. */
   readonly format: string;
   readonly convention: LayerConvention;
   /**
@@ -46,6 +55,11 @@ export interface TensorStore {
    * files/folders from 0 (spec §1.4); undefined means 0.
    */
   readonly defaultStartId?: number;
+  /**
+   * Weight tensors the store found but does not list with the current options (ONNX Constant-node
+   * values without onnx_constants), so an empty analysis can say how to reach them.
+   */
+  readonly hiddenTensors?: { readonly count: number; readonly option: 'onnx_constants' };
   /** All tensors in the order the reference iterates them. Cheap: headers only. */
   list(): readonly TensorEntry[];
   /**
@@ -53,6 +67,13 @@ export interface TensorStore {
    * Throws WeightWatcherError (E_UNSUPPORTED for a dtype it cannot decode, E_CORRUPT for bad data).
    */
   read(name: string): Promise<Float32Array>;
+  /**
+   * Optional: the tensor's stored bytes, without decoding, when they are little-endian F32, F16 or
+   * BF16 in row-major order; undefined otherwise (then use `read`). The engine hands them to the
+   * native addon, which converts them to float64 off the main thread, with the same values `read`
+   * gives (half floats widen exactly). Validation and errors as for `read`.
+   */
+  readStored?(name: string): Promise<StoredTensor | undefined>;
   /** Release file handles. Idempotent. */
   close(): Promise<void>;
 }

@@ -8,9 +8,11 @@
  * CRCs are not verified: range reads never see a whole entry, and torch can write archives with
  * CRC computation disabled (crc = 0).
  */
-import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { RandomAccessFile } from './file.js';
-import { WeightWatcherError } from '../shared/errors.js';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 
 export const ZIP_STORED = 0;
 export const ZIP_DEFLATED = 8;
@@ -44,6 +46,20 @@ const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
 export const DEFAULT_MAX_ENTRY_BYTES = 2 ** 31 - 1;
 /** DEFLATE cannot expand data by more than ~1032:1; used to bound prefix inflation. */
 const MAX_DEFLATE_RATIO = 1032;
+/**
+ * Decompression-bomb guard: a compressed entry that inflates to more than EXPANSION_FLOOR bytes
+ * and more than MAX_EXPANSION_RATIO times its compressed size is refused unless `allowLarge`.
+ * Weights compress 1.05–1.3× (sparse ones ~10×); 100× over 8 MiB means mostly zeros or repeats.
+ */
+export const MAX_EXPANSION_RATIO = 100;
+export const EXPANSION_FLOOR = 8 * 1024 * 1024;
+
+export interface ZipOptions {
+  /** Inflate entries beyond the MAX_EXPANSION_RATIO guard. */
+  readonly allowLarge?: boolean;
+}
+/** Compressed bytes read at a time when an entry is streamed to a file. */
+const EXTRACT_CHUNK = 8 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -72,6 +88,7 @@ export class ZipArchive {
     private readonly list: readonly ZipEntry[],
     /** Start of the central directory: no entry's data may extend past it. */
     private readonly dataLimit: number,
+    private readonly options: ZipOptions = {},
   ) {
     for (const e of list) if (!this.byName.has(e.name)) this.byName.set(e.name, e);
   }
@@ -80,10 +97,10 @@ export class ZipArchive {
     return this.file.path;
   }
 
-  static async open(path: string): Promise<ZipArchive> {
+  static async open(path: string, options: ZipOptions = {}): Promise<ZipArchive> {
     const file = await RandomAccessFile.open(path);
     try {
-      return await ZipArchive.fromFile(file);
+      return await ZipArchive.fromFile(file, options);
     } catch (e) {
       await file.close();
       throw e;
@@ -91,10 +108,10 @@ export class ZipArchive {
   }
 
   /** Parse the central directory of an already-open file; the archive takes ownership of it. */
-  static async fromFile(file: RandomAccessFile): Promise<ZipArchive> {
+  static async fromFile(file: RandomAccessFile, options: ZipOptions = {}): Promise<ZipArchive> {
     const { cdOffset, cdSize, count } = await readEndOfCentralDirectory(file);
     const entries = parseCentralDirectory(file.path, await file.read(cdOffset, cdSize, 'ZIP central directory'), count, cdOffset);
-    return new ZipArchive(file, entries, cdOffset);
+    return new ZipArchive(file, entries, cdOffset, options);
   }
 
   /** Entries in central-directory order (the order the writer added them). */
@@ -113,6 +130,7 @@ export class ZipArchive {
       throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: ZIP entry ${name} is ${e.uncompressedSize} bytes, more than the ${maxBytes} allowed`, { file: this.path });
     }
     const start = await this.dataOffset(e);
+    if (e.method !== ZIP_STORED) this.checkExpansion(e);
     const raw = await this.file.read(start, e.compressedSize, `ZIP entry ${name}`);
     if (e.method === ZIP_STORED) return raw;
     return this.inflate(e, raw, false);
@@ -150,14 +168,70 @@ export class ZipArchive {
     }
   }
 
+  /**
+   * Write an entry's uncompressed content to a new file `dest` (created exclusively, mode 0600),
+   * streaming: a stored entry is copied and a deflated one inflated chunk by chunk, so memory stays
+   * bounded whatever the entry's size. The output must be exactly the declared size. Returns it.
+   */
+  async extractEntry(name: string, dest: string): Promise<number> {
+    const e = this.require(name);
+    const start = await this.dataOffset(e);
+    if (e.method !== ZIP_STORED) this.checkExpansion(e); // a bomb would fill the disk instead of the memory
+    const corrupt = (msg: string) => new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${name} ${msg}`, { file: this.path });
+    let out;
+    try {
+      out = await open(dest, 'wx', 0o600);
+    } catch (cause) {
+      throw new WeightWatcherError('E_IO', `${this.path}: cannot create ${dest} to extract ZIP entry ${name} (${errorMessage(cause)})`, { file: this.path, cause });
+    }
+    let written = 0;
+    const sink = async (chunks: AsyncIterable<Uint8Array>): Promise<void> => {
+      for await (const chunk of chunks) {
+        if (written + chunk.length > e.uncompressedSize) throw corrupt(`inflates to more than the ${e.uncompressedSize} bytes its header declares`);
+        let done = 0;
+        while (done < chunk.length) done += (await out.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
+        written += chunk.length;
+      }
+    };
+    try {
+      const compressed = this.chunks(start, e.compressedSize, name);
+      if (e.method === ZIP_STORED) await sink(compressed);
+      else await pipeline(compressed, createInflateRaw(), sink);
+    } catch (cause) {
+      if (cause instanceof WeightWatcherError) throw cause;
+      const code = (cause as NodeJS.ErrnoException).code ?? '';
+      if (code.startsWith('Z_')) throw corrupt(`does not inflate (${errorMessage(cause)})`);
+      throw new WeightWatcherError('E_IO', `${this.path}: cannot extract ZIP entry ${name} to ${dest} (${errorMessage(cause)}; it needs ${e.uncompressedSize} bytes of free space)`, { file: this.path, cause });
+    } finally {
+      await out.close();
+    }
+    if (written !== e.uncompressedSize) throw corrupt(`inflates to ${written} bytes, expected ${e.uncompressedSize}`);
+    return written;
+  }
+
   async close(): Promise<void> {
     await this.file.close();
+  }
+
+  private async *chunks(start: number, length: number, name: string): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < length; at += EXTRACT_CHUNK) {
+      yield await this.file.read(start + at, Math.min(EXTRACT_CHUNK, length - at), `ZIP entry ${name}`);
+    }
   }
 
   private require(name: string): ZipEntry {
     const e = this.byName.get(name);
     if (!e) throw new WeightWatcherError('E_NOT_FOUND', `${this.path}: ZIP archive has no entry ${name}`, { file: this.path });
     return e;
+  }
+
+  private checkExpansion(e: ZipEntry): void {
+    if (this.options.allowLarge || e.uncompressedSize <= EXPANSION_FLOOR) return;
+    const ratio = e.uncompressedSize / Math.max(1, e.compressedSize);
+    if (ratio <= MAX_EXPANSION_RATIO) return;
+    throw new WeightWatcherError('E_UNSUPPORTED',
+      `${this.path}: ZIP entry ${e.name} inflates ${Math.round(ratio)}× (${e.compressedSize} → ${e.uncompressedSize} bytes), above the ${MAX_EXPANSION_RATIO}× limit for entries over ${EXPANSION_FLOOR / 2 ** 20} MiB (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`,
+      { file: this.path });
   }
 
   private checkMethod(e: ZipEntry): void {

@@ -18,4 +18,9 @@ export interface LayerSpec {
   /** The framework's expected kernel layout. */
   readonly channels: Channels;
   readonly bias: string | undefined;
+  /**
+   * Why the layer has no matrix to analyse, when enumeration already knows (a bias or norm scale, a
+   * [1, N] row, a depthwise kernel, an integer tensor): the skip reason describe() and meta.skipped give.
+   */
+  readonly unanalysable?: { readonly kind: 'type' | 'shape' | 'dtype'; readonly reason: string };
 }

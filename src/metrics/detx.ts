@@ -33,6 +33,34 @@ export function detXConstraint(evals: Float64Array, rescale = true): { num: numb
   return { num, idx, scaled: x };
 }
 
+/**
+ * Whether detX's columns stay the same when every eigenvalue may be off by up to `delta` (the fast
+ * route's bound, docs/numerics.md): each tail product the scan compares with 1 must be farther
+ * from 1 than its worst-case relative error (the scale n/Σλ included).
+ */
+export function detXStable(evals: Float64Array, delta: number): boolean {
+  const n = evals.length;
+  if (n < 2 || delta === 0) return true;
+  if (!(evals[0]! + 2 * delta < evals[n - 1]!)) return false; // the flat-spectrum shortcut must not flip
+  const total = npSum(evals);
+  const scaleErr = (n * delta) / total;
+  const { idx } = detXConstraint(evals, true);
+  const s2 = n / total;
+  let p = 1;
+  let rel = 0;
+  for (let k = n - 1; k >= Math.max(1, idx); k--) {
+    const v = evals[k]!;
+    if (!(v > delta)) return false;
+    p *= s2 * v;
+    rel += delta / (v - delta) + scaleErr;
+    if (!Number.isFinite(p)) continue; // overflowed to +inf (Q27): stays above 1
+    const stop = p < 1;
+    // the scan stops at idx and nowhere above it: both must survive the perturbation
+    if (stop ? p * Math.exp(rel) >= 1 : p * Math.exp(-rel) < 1) return false;
+  }
+  return true;
+}
+
 export function detXColumns(evals: Float64Array): Row {
   const { num, idx, scaled } = detXConstraint(evals, true);
   return {

@@ -211,6 +211,43 @@ export function mpFitDetails(evals: Float64Array, N: number, M: number): MpFitDe
   };
 }
 
+/**
+ * Whether the MP fit's discrete decisions survive a perturbation of every eigenvalue by up to
+ * `delta` (the fast route's bound, docs/numerics.md): which KDE grid points count as "good"
+ * (density above 0.01) and which rescaled eigenvalues count as spikes. The rest of the fit is
+ * continuous in the eigenvalues and moves by about n·δ/Σλ relative, which the layer guard bounds.
+ */
+export function mpFitStable(evals: Float64Array, N: number, M: number, delta: number): boolean {
+  if (delta === 0) return true;
+  let r: MpFitDetails;
+  try {
+    r = mpFitDetails(evals, N, M);
+  } catch {
+    return false;
+  }
+  const n = evals.length;
+  const s2 = r.W_scale * r.W_scale;
+  const shift = (x: number) => s2 * delta * (1 + x); // |Δx| for a rescaled value x (scale n/Σλ moves too)
+  for (const x of r.rescaled) if (Math.abs(x - r.bulkMaxTW) <= shift(x) + 1e-12 * r.bulkMaxTW) return false;
+  const Q = N / M;
+  const sorted = Float64Array.from(r.rescaled).sort();
+  const y = Q === 1 ? sorted.map(Math.sqrt) : sorted;
+  let moved = 0;
+  let maxMove = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = shift(sorted[i]!);
+    const dy = Q === 1 ? Math.min(Math.sqrt(dx), dx / (2 * Math.max(y[i]!, 1e-300))) : dx;
+    moved += dy;
+    maxMove = Math.max(maxMove, dy);
+  }
+  // the linear kernel has slope 1/h per point, /(n·h) overall; the grid end (max + 0.5) moves too
+  const kdeMove = (moved + n * maxMove) / (n * BANDWIDTH * BANDWIDTH);
+  const at = linspace(0, npMax(y) + 0.5, KDE_POINTS);
+  const yde = linearKde(y, at, BANDWIDTH);
+  for (const v of yde) if (Math.abs(v - DENSITY_THRESH) <= kdeMove) return false;
+  return true;
+}
+
 /** The six MP columns; any failure gives −1 in all of them, as the reference. */
 export function mpFit(evals: Float64Array, N: number, M: number): MpFit {
   try {

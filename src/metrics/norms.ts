@@ -57,3 +57,34 @@ export function normColumns(evals: Float64Array, alpha: number, N: number): Norm
     entropy: matrixEntropy(sv, N),
   };
 }
+
+/**
+ * Relative error bounds of Σλ^alpha (log_alpha_norm) and of the matrix entropy when every
+ * eigenvalue may be off by up to `delta` in absolute terms and their sum Σλ by up to `sumRelError`
+ * relative (the fast route's Gram eigenvalues; docs/numerics.md). Worst case: all errors aligned.
+ */
+export function normErrorBounds(evals: Float64Array, alpha: number, delta: number, sumRelError: number): { alphaNorm: number; entropy: number } {
+  const n = evals.length;
+  const total = npSum(evals);
+  // Σλ^α: each term moves by at most δ·max |α·t^(α−1)| over t ∈ [λ−δ, λ+δ] (unbounded when α < 1
+  // and the interval reaches 0).
+  let powered = 0;
+  let moved = 0;
+  for (let i = 0; i < n; i++) {
+    const v = evals[i]!;
+    powered += cPow(v, alpha);
+    const worst = alpha >= 1 ? v + delta : v - delta;
+    moved += worst > 0 ? Math.abs(alpha) * Math.pow(worst, alpha - 1) * delta : Infinity;
+  }
+  // entropy = −Σ p ln p / ln(rank), p = λ/Σλ + ε: |Δp| ≤ δ/Σλ + p·sumRelError, |Δ(p ln p)| ≤ |Δp|·(|ln p| + 1)
+  let h = 0;
+  let dh = 0;
+  for (let i = 0; i < n; i++) {
+    const q = evals[i]! / total;
+    const p = q + ENTROPY_EPS;
+    const dp = delta / total + q * sumRelError;
+    h -= p * Math.log(p);
+    dh += dp * (Math.abs(Math.log(Math.max(p - dp, ENTROPY_EPS))) + 1);
+  }
+  return { alphaNorm: moved / powered, entropy: dh / Math.abs(h) };
+}

@@ -96,6 +96,22 @@ async function fitClipped(nz: Float64Array, nEvals: number, xmax: number | null,
 }
 
 /**
+ * Whether a successful fit's columns (alpha, D, sigma, xmin, num_pl_spikes, …) stay within 5e-8
+ * relative (half their parity tolerance) when every eigenvalue may be off by up to `delta` (the fast route's bound,
+ * docs/numerics.md): each tail value λ ≥ xmin moves by at most δ/xmin relative (r), so the mean
+ * log of λ/xmin moves by ≤ 2r, alpha by ≤ 2r·(α−1)² and the KS distance by ≤ 3r·(α−1).
+ * Failed fits have nothing to move. Which candidate xmin wins is a discrete choice between KS
+ * distances; it flips only at near-ties, which the same bound makes as rare as BLAS-kernel changes.
+ */
+export function fitStable(pl: PowerLawColumns, delta: number): boolean {
+  if (pl.status !== 'success' || delta === 0) return true;
+  const r = delta / pl.xmin;
+  if (!(r < 1e-6)) return false;
+  const a1 = Math.abs(pl.alpha - 1);
+  return 2 * r * a1 * a1 <= 5e-8 * Math.abs(pl.alpha) && 3 * r * a1 <= 5e-8 * Math.abs(pl.D);
+}
+
+/**
  * Fit one layer's ESD with `fitter` (made for `p`). `evals` are all the layer's eigenvalues,
  * ascending. Never throws for fit failures: they give the reference's failure values (alpha = -1,
  * status 'failed').

@@ -33,9 +33,58 @@ export interface NativeFitOptions {
   arrays?: boolean;
 }
 
+export type SvdMethod = 'fast' | 'accurate';
+
 export interface SvdOptions {
-  /** 'float64' (default, parity with the reference) or 'float32' (faster, ~1e-6 relative). */
+  /**
+   * 'accurate' (default for these building blocks): LAPACK ?gesdd, the reference's algorithm.
+   * 'fast': eigenvalues of the Gram matrix (?syrk + ?syevd) with a guard that recomputes σmin by
+   * LU/QR inverse iteration or falls back to ?gesdd where the Gram values are not accurate enough
+   * (docs/numerics.md).
+   */
+  method?: SvdMethod;
+  /** 'float64' (default, parity with the reference) or 'float32' (opt-in, unguarded; docs/numerics.md). */
   precision?: 'float64' | 'float32';
+}
+
+/** Which algorithm produced a spectrum (the `svd_route` column): see docs/numerics.md. */
+export type SvdRoute = 'gram' | 'gram+lu' | 'gram+qr' | 'gesdd' | 'sgram' | 'sgram+lu' | 'sgram+qr' | 'sgesdd';
+
+/** A matrix for the spectrum routines: floats, or the raw little-endian bytes of a model file with their dtype. */
+export type MatrixData = Float32Array | Float64Array | Uint16Array | Uint8Array;
+
+export interface SpectrumOptions extends SvdOptions {
+  /** Required for Uint16Array ('F16' | 'BF16') and Uint8Array ('F32' | 'F16' | 'BF16') data: the stored element type. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /**
+   * fast method: make σmin (sv_min) as accurate as ?gesdd's (default true). False when only the
+   * eigenvalues matter: the Gram values are returned as they are.
+   */
+  refineMin?: boolean;
+  /** fast method: full rank under numpy's tolerance σmax·rankN·ε must be certain, else ?gesdd (0: no check). */
+  rankN?: number;
+  /** Calibration and benchmarks: the plain Gram values, no guard. */
+  forceGram?: boolean;
+}
+
+export interface MatrixSpectrum {
+  /** Singular values, ascending. */
+  sv: Float64Array;
+  /** Their squares, ascending (the Gram eigenvalues themselves on the Gram routes). */
+  evals: Float64Array;
+  route: SvdRoute;
+  /** Bound on the absolute error of every Gram eigenvalue (σmin excepted when refined); 0 on ?gesdd routes. */
+  errorBound: number;
+  /** Σ w² of the matrix, summed with compensation (Gram routes; 0 on ?gesdd routes): what Σ evals must equal. */
+  sumOfSquares: number;
+  /** Why the fast method fell back to ?gesdd. */
+  fallback?: string;
+  refineIterations: number;
+  refineBlock: number;
+  /** Seconds spent in each phase (benchmarks). */
+  gramSeconds: number;
+  refineSeconds: number;
+  gesddSeconds: number;
 }
 
 /** Options of the powerlaw-package (1.5) port: spec §3.4–§3.6a. */
@@ -95,6 +144,19 @@ export interface SymmetricEigen {
   vectors: Float64Array;
 }
 
+/** A truncated-SVD reconstruction (lowRankApprox). */
+export interface LowRank {
+  /** rows×cols, row-major, same layout as the input. */
+  matrix: Float64Array;
+  /** All min(rows, cols) singular values of the input, ascending. */
+  singular: Float64Array;
+}
+
+export interface LowRankOptions {
+  /** 'keep' (default): the best rank-k approximation; 'drop': the k largest singular triplets removed. */
+  mode?: 'keep' | 'drop';
+}
+
 interface RawNativeInfo {
   blas: string;
   blasConfig: string;
@@ -112,8 +174,8 @@ export interface NativeInfo extends RawNativeInfo {
 }
 
 interface NativeBinding {
-  svdvals(data: Float32Array | Float64Array, rows: number, cols: number, opts?: SvdOptions): Promise<Float64Array>;
-  svdvalsSync(data: Float32Array | Float64Array, rows: number, cols: number, opts?: SvdOptions): Float64Array;
+  spectrum(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): Promise<MatrixSpectrum>;
+  spectrumSync(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): MatrixSpectrum;
   fitPowerLaw(evals: Float64Array, opts?: NativeFitOptions): Promise<NativeFit>;
   fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
   nativeInfo(): RawNativeInfo;
@@ -126,6 +188,10 @@ interface NativeBinding {
   gramEigenSync(data: Float32Array | Float64Array, rows: number, cols: number): SymmetricEigen;
   symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
   matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
+  /** Only with WW_NATIVE_TEST_HOOKS=1 in the environment when the addon loads. */
+  simulateAllocFailure?(site: string): void;
+  lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): Promise<LowRank>;
+  lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): LowRank;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -193,16 +259,36 @@ async function asyncCall<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Singular values (ascending) of a row-major rows×cols matrix, computed off the event loop.
- * The buffer is read in place by a worker thread: do not mutate or transfer it until the Promise settles.
+ * Singular values (ascending) of a row-major rows×cols matrix, computed off the event loop, by
+ * ?gesdd (method 'accurate', the default) or the guarded Gram route (method 'fast'; σmin and the
+ * rank under numpy's default tolerance are as accurate as ?gesdd's, the other values accurate to
+ * `errorBound` in σ²: see svdvalsDetailed). The buffer is read in place by a worker thread: do not
+ * mutate or transfer it until the Promise settles.
  */
-export function svdvals(data: Float32Array | Float64Array, rows: number, cols: number, opts: SvdOptions = {}): Promise<Float64Array> {
-  return asyncCall(() => load().binding.svdvals(data, rows, cols, opts));
+export async function svdvals(data: Float32Array | Float64Array, rows: number, cols: number, opts: SvdOptions = {}): Promise<Float64Array> {
+  return (await svdvalsDetailed(data, rows, cols, opts)).sv;
 }
 
 /** Synchronous twin of svdvals, for small matrices and scripts: blocks the event loop. */
 export function svdvalsSync(data: Float32Array | Float64Array, rows: number, cols: number, opts: SvdOptions = {}): Float64Array {
-  return syncCall(() => load().binding.svdvalsSync(data, rows, cols, opts));
+  return svdvalsDetailedSync(data, rows, cols, opts).sv;
+}
+
+function spectrumDefaults(rows: number, cols: number, opts: SpectrumOptions): SpectrumOptions {
+  return { rankN: Math.max(rows, cols), ...opts };
+}
+
+/**
+ * svdvals with everything behind the values: the squares, which route ran (`route`), the error
+ * bound of the Gram eigenvalues and, when the fast method fell back to ?gesdd, why. Also takes the
+ * raw bytes of F32/F16/BF16 tensors (with `dtype`), converted to float64 on the worker thread.
+ */
+export function svdvalsDetailed(data: MatrixData, rows: number, cols: number, opts: SpectrumOptions = {}): Promise<MatrixSpectrum> {
+  return asyncCall(() => load().binding.spectrum(data, rows, cols, spectrumDefaults(rows, cols, opts)));
+}
+
+export function svdvalsDetailedSync(data: MatrixData, rows: number, cols: number, opts: SpectrumOptions = {}): MatrixSpectrum {
+  return syncCall(() => load().binding.spectrumSync(data, rows, cols, spectrumDefaults(rows, cols, opts)));
 }
 
 /** The reference 'ww' power-law fit (spec §3.2) of `evals` (any order), off the event loop. */
@@ -269,4 +355,29 @@ export function symmetricEigenSync(data: Float64Array, n: number): SymmetricEige
 /** Row-major product a·b (a m×k, b k×n) in float64 with BLAS dgemm, off the event loop. */
 export function matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array> {
   return asyncCall(() => load().binding.matmul(a, b, m, k, n));
+}
+
+/**
+ * Exact truncated SVD of a row-major rows×cols matrix (LAPACK dgesdd with U and Vᵀ, float64),
+ * rebuilt from its k largest singular triplets ('keep') or from all but those ('drop'), off the
+ * event loop. Deterministic for a given OpenBLAS thread count. The buffer is read in place by a
+ * worker thread: do not mutate it until the Promise settles.
+ */
+export function lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): Promise<LowRank> {
+  return asyncCall(() => load().binding.lowRankApprox(data, rows, cols, k, opts));
+}
+
+export function lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): LowRank {
+  return syncCall(() => load().binding.lowRankApproxSync(data, rows, cols, k, opts));
+}
+
+/**
+ * Test hook: the next native call throws std::bad_alloc at `site` (the argument copy, the core
+ * computation, or the conversion of its result), to prove it surfaces as E_NOMEM. Available only
+ * when the process started with WW_NATIVE_TEST_HOOKS=1.
+ */
+export function simulateNativeAllocFailure(site: 'arguments' | 'compute' | 'result' | 'none'): void {
+  const hook = load().binding.simulateAllocFailure;
+  if (!hook) throw new WeightWatcherError('E_USAGE', 'simulateNativeAllocFailure needs WW_NATIVE_TEST_HOOKS=1 in the environment before the addon loads');
+  syncCall(() => hook(site));
 }

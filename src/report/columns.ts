@@ -6,6 +6,12 @@
 import type { Cell, Row } from '../shared/rows.js';
 import { compareCodePoints } from '../shared/text.js';
 
+/**
+ * Columns of ours that the reference does not have (docs/numerics.md): `svd_route`, the algorithm
+ * behind each row's spectrum. They follow the same ordering rule as every other column.
+ */
+export const EXTENSION_COLUMNS: ReadonlySet<string> = new Set(['svd_route']);
+
 export function columnOrder(rows: readonly Row[]): string[] {
   const seen = new Set<string>();
   const cols: string[] = [];

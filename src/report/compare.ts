@@ -10,6 +10,7 @@ import type { Row } from '../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import { SUMMARY_METRICS, summarize, type Summary } from './summary.js';
 import type { CompareTableRow } from './plots/compare.js';
+import { escapeControl } from '../shared/text.js';
 
 export interface CompareInput {
   name: string;
@@ -178,7 +179,7 @@ export function formatCompareText(res: CompareResult, opts: { maxLayers?: number
     out.push('');
     out.push(`Per-layer alpha (${res.diffs.length} layers matched by name; Δ = model − ${res.names[0]}):`);
     const header = ['layer', ...res.names.map((n) => `alpha ${n}`), ...res.names.slice(1).map((n) => `Δ ${n}`)];
-    out.push(textTable(header, shown.map((d) => [d.name, ...d.alphas.map(cell), ...d.deltas.map((x) => (x === null ? '—' : (x >= 0 ? '+' : '') + x.toFixed(4)))])));
+    out.push(textTable(header, shown.map((d) => [escapeControl(d.name), ...d.alphas.map(cell), ...d.deltas.map((x) => (x === null ? '—' : (x >= 0 ? '+' : '') + x.toFixed(4)))])));
     if (shown.length < res.diffs.length) out.push(`… ${res.diffs.length - shown.length} more (see --json / --report)`);
   } else if (res.models.length > 1) {
     out.push('');

@@ -10,6 +10,7 @@ import type { Row, Cell } from '../shared/rows.js';
 import type { Summary } from './summary.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import type { CompareResult } from './compare.js';
+import { layerLabel, type AlphaMover, type SweepStepPoint } from './plots/sweep.js';
 import { columnOrder } from './columns.js';
 
 export interface LayerSection {
@@ -51,7 +52,8 @@ export interface CompareReportData {
   generated?: Date;
 }
 
-const COMPRESS_THRESHOLD = 8 * 1024 * 1024;
+/** Layer figures above this total size (SVG characters) are gzip-compressed in the report. */
+export const COMPRESS_THRESHOLD = 8 * 1024 * 1024;
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -110,8 +112,8 @@ function layerAnchor(r: Row): string {
 }
 
 /** The sortable/filterable details table. */
-export function detailsTable(rows: readonly Row[], opts: { id: string; linkLayers?: boolean; caption?: string }): string {
-  const cols = columnOrder(rows);
+export function detailsTable(rows: readonly Row[], opts: { id: string; linkLayers?: boolean; caption?: string; columns?: readonly string[] }): string {
+  const cols = opts.columns ? [...opts.columns] : columnOrder(rows);
   const numeric = new Set(cols.filter((c) => rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number')));
   const head = cols.map((c) => `<th scope="col" data-col="${escapeHtml(c)}" data-type="${numeric.has(c) ? 'num' : 'str'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`).join('');
   const body = rows.map((r) => {
@@ -165,20 +167,42 @@ function figureGrid(figs: Record<string, string>, prefix: string, labelPrefix = 
     `<figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(svg, `${prefix}-${safeId(name)}`, `${labelPrefix}${name}`)}<figcaption>${escapeHtml(name)}</figcaption></figure>`).join('')}</div>`;
 }
 
-function layerSections(layers: readonly LayerSection[], compress: boolean): string {
-  if (!layers.length) return '<p>No per-layer figures (run analyze with keep_evals to keep the eigenvalues).</p>';
-  return layers.map((l) => {
-    const r = l.row;
-    const w = warningClass(r);
-    const a = typeof r.alpha === 'number' ? r.alpha : NaN;
-    const inner = figureGrid(l.figures, `l${safeId(l.id)}`, `layer ${l.id} `);
-    const payload = compress
-      ? `<template data-enc="gzip-base64">${gzipSync(Buffer.from(inner, 'utf8'), { level: 9 }).toString('base64')}</template>`
-      : `<template>${inner}</template>`;
-    return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
-<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${Object.keys(l.figures).length} figures</span></summary>
-<div class="layer-body">${payload}</div>
+/** A layer's figures as the markup that goes inside its section (what is compressed for big reports). */
+export function layerFiguresMarkup(l: LayerSection): string {
+  return figureGrid(l.figures, `l${safeId(l.id)}`, `layer ${l.id} `);
+}
+
+/** Total SVG size of a layer's figures: the measure of the 'auto' compression rule. */
+export function layerFiguresSize(l: LayerSection): number {
+  return Object.values(l.figures).reduce((t, f) => t + f.length, 0);
+}
+
+/** gzip (level 9) of a layer's markup, as the report embeds it (base64 in a template). */
+export function gzipMarkup(markup: string): Buffer {
+  return gzipSync(Buffer.from(markup, 'utf8'), { level: 9 });
+}
+
+/** A layer's collapsible section around its figure markup (plain, or gzip bytes to base64-encode). */
+export function layerSectionHtml(l: { id: string; row: Row; figureCount: number }, payload: { markup: string } | { gzip: Uint8Array }): string {
+  const r = l.row;
+  const w = warningClass(r);
+  const a = typeof r.alpha === 'number' ? r.alpha : NaN;
+  const body = 'markup' in payload
+    ? `<template>${payload.markup}</template>`
+    : `<template data-enc="gzip-base64">${Buffer.from(payload.gzip.buffer, payload.gzip.byteOffset, payload.gzip.byteLength).toString('base64')}</template>`;
+  return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
+<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${l.figureCount} figures</span></summary>
+<div class="layer-body">${body}</div>
 </details>`;
+}
+
+export const NO_LAYER_FIGURES = '<p>No per-layer figures (run analyze with keep_evals to keep the eigenvalues).</p>';
+
+function layerSections(layers: readonly LayerSection[], compress: boolean): string {
+  if (!layers.length) return NO_LAYER_FIGURES;
+  return layers.map((l) => {
+    const markup = layerFiguresMarkup(l);
+    return layerSectionHtml({ id: l.id, row: l.row, figureCount: Object.keys(l.figures).length }, compress ? { gzip: gzipMarkup(markup) } : { markup });
   }).join('\n');
 }
 
@@ -313,7 +337,15 @@ ${main}
 `;
 }
 
-export function analyzeReportHtml(d: AnalyzeReportData): string {
+/** Stands for the layer sections in the page template; everything after it is fixed text. */
+const LAYERS_MARKER = '\u0000ww-layer-sections\u0000';
+
+/**
+ * The analyze report around its layer sections: `head` + sections joined by newlines + `tail` is
+ * the page (analyzeReportHtml). The streaming writer (html-writer.ts) writes the sections between
+ * the two without holding them all.
+ */
+export function analyzeReportFrame(d: Omit<AnalyzeReportData, 'layers' | 'compressLayers'>, layerCount: number): { head: string; tail: string } {
   const generated = d.generated ?? new Date();
   const meta = [
     d.source ? `source: <code>${escapeHtml(d.source)}</code>` : '',
@@ -321,8 +353,6 @@ export function analyzeReportHtml(d: AnalyzeReportData): string {
     `${d.rows.length} layers`,
     d.elapsedMs !== undefined ? `analysed in ${(d.elapsedMs / 1000).toFixed(2)} s` : '',
   ].filter(Boolean).join(' · ');
-  const total = d.layers.reduce((s, l) => s + Object.values(l.figures).reduce((t, f) => t + f.length, 0), 0);
-  const compress = d.compressLayers === true || (d.compressLayers !== false && total > COMPRESS_THRESHOLD);
   const main = `
 <section id="summary"><h2>Summary</h2>
 ${countCards(d.rows)}
@@ -334,13 +364,29 @@ ${Object.keys(d.modelFigures).length ? figureGrid(d.modelFigures, 'model', 'mode
 </section>
 <section id="details"><h2>Details</h2>
 <p class="note">Click a column header to sort; rows with α &lt; ${OVER_TRAINED_ALPHA} are red (over-trained), α &gt; ${UNDER_TRAINED_ALPHA} orange (under-trained). Hover a number for full precision.</p>
-${detailsTable(d.rows, { id: 'details-table', linkLayers: d.layers.length > 0 })}
+${detailsTable(d.rows, { id: 'details-table', linkLayers: layerCount > 0 })}
 </section>
 <section id="layers"><h2>Layers</h2>
 <div class="layer-tools"><button type="button" id="expand-all">Expand all</button> <button type="button" id="collapse-all">Collapse all</button> <span class="note">Figures are loaded when a layer is opened.</span></div>
-${layerSections(d.layers, compress)}
+${layerCount ? LAYERS_MARKER : NO_LAYER_FIGURES}
 </section>`;
-  return page(d.title, meta, [['summary', 'Summary'], ['model-plots', 'Model plots'], ['details', 'Details'], ['layers', 'Layers']], main, generated);
+  const html = page(d.title, meta, [['summary', 'Summary'], ['model-plots', 'Model plots'], ['details', 'Details'], ['layers', 'Layers']], main, generated);
+  if (!layerCount) return { head: html, tail: '' };
+  // Row names come from the model file; the marker is found after them, in the fixed tail.
+  const at = html.lastIndexOf(LAYERS_MARKER);
+  return { head: html.slice(0, at), tail: html.slice(at + LAYERS_MARKER.length) };
+}
+
+/** The 'auto' rule: compress the layer figures when they exceed COMPRESS_THRESHOLD in total. */
+export function compressLayerFigures(setting: boolean | 'auto' | undefined, totalSvgSize: number): boolean {
+  return setting === true || (setting !== false && totalSvgSize > COMPRESS_THRESHOLD);
+}
+
+export function analyzeReportHtml(d: AnalyzeReportData): string {
+  const total = d.layers.reduce((s, l) => s + layerFiguresSize(l), 0);
+  const compress = compressLayerFigures(d.compressLayers, total);
+  const { head, tail } = analyzeReportFrame(d, d.layers.length);
+  return d.layers.length ? head + layerSections(d.layers, compress) + tail : head;
 }
 
 export function compareReportHtml(d: CompareReportData): string {
@@ -392,4 +438,50 @@ function diffTable(rows: Row[]): string {
   }).join('')}</tr>`).join('\n');
   return `<div class="table-tools" data-for="diff-table"><label>Filter <input type="search" class="filter" aria-label="filter layers"></label><select class="warn-filter" hidden><option value="all">all</option></select><span class="count"></span></div>
 <div class="table-wrap"><table class="data sortable" id="diff-table"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
+export interface SweepReportData {
+  title: string;
+  /** The results database the report was made from. */
+  db: string;
+  /** What was swept: models, options, sweep id (one line of HTML-escaped text). */
+  description: string;
+  points: readonly SweepStepPoint[];
+  stepsParsed: boolean;
+  movers: readonly AlphaMover[];
+  /** Figure name → SVG (sweep figures: alpha-heatmap, alpha-counts, summary, alpha-movers). */
+  figures: Record<string, string>;
+  /** Failed runs and other remarks. */
+  notes?: string[];
+  generated?: Date;
+}
+
+/** weightwatcher sweep-report --report: the sweep's figures and tables in one self-contained page. */
+export function sweepReportHtml(d: SweepReportData): string {
+  const generated = d.generated ?? new Date();
+  const meta = [`database: <code>${escapeHtml(d.db)}</code>`, escapeHtml(d.description), `${d.points.length} ${d.stepsParsed ? 'steps' : 'models'}`].join(' · ');
+  const metrics = [...new Set(d.points.flatMap((p) => Object.keys(p.summary)))];
+  const stepRows: Row[] = d.points.map((p) => ({
+    step: p.step, model: p.model, layers: p.layers, 'α<2': p.below2, 'α>6': p.above6, 'failed fits': p.failedFits,
+    ...Object.fromEntries(metrics.map((m) => [m, (p.summary as Record<string, number | undefined>)[m] ?? null])),
+  }));
+  const stepCols = ['step', 'model', 'layers', 'α<2', 'α>6', 'failed fits', ...metrics];
+  const moverRows: Row[] = d.movers.map((m) => ({ layer: layerLabel(m), first: m.first, last: m.last, 'Δ (last − first)': m.delta, min: m.min, max: m.max, range: m.range, steps: m.steps }));
+  const fig = (name: string, label: string) => (d.figures[name] ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name]!, `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>` : '<p class="note">No data for this figure.</p>');
+  const main = `
+<section id="summary"><h2>Over ${d.stepsParsed ? 'steps' : 'models'}</h2>
+${fig('alpha-counts', 'layers with alpha < 2 and > 6')}
+${fig('summary', 'summary metrics')}
+${detailsTable(stepRows, { id: 'steps-table', columns: stepCols, caption: 'one row per run, in step order; alpha and the other metrics are means over layers' })}
+${d.notes?.length ? `<details open><summary>${d.notes.length} notes</summary><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
+</section>
+<section id="heatmap"><h2>Alpha per layer</h2>
+<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Red: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit.</p>
+${fig('alpha-heatmap', 'alpha heatmap')}
+</section>
+<section id="movers"><h2>Layers whose alpha moved most</h2>
+${fig('alpha-movers', 'alpha of the layers that moved most')}
+${moverRows.length ? detailsTable(moverRows, { id: 'movers-table', columns: Object.keys(moverRows[0]!) }) : '<p class="note">Fewer than two steps: nothing moved.</p>'}
+</section>`;
+  return page(d.title, meta, [['summary', 'Over steps'], ['heatmap', 'Heatmap'], ['movers', 'Movers']], main, generated);
 }

@@ -1,6 +1,7 @@
 /** The terminal view of a details table: the columns people look at first, aligned, warnings coloured. */
 import type { Cell, Row } from '../shared/rows.js';
 import type { Summary } from './summary.js';
+import { escapeControl } from '../shared/text.js';
 
 export const TABLE_COLUMNS: readonly [string, string][] = [
   ['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['alpha', 'alpha'], ['D', 'D'],
@@ -17,7 +18,7 @@ export function formatCell(v: Cell | undefined): string {
     const a = Math.abs(v);
     return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : v.toFixed(4);
   }
-  return String(v);
+  return escapeControl(String(v));
 }
 
 function truncate(s: string, n: number): string {
@@ -26,7 +27,8 @@ function truncate(s: string, n: number): string {
 
 export function renderTable(rows: readonly Row[], opts: { color: boolean; columns?: readonly [string, string][]; maxName?: number }): string {
   const columns = (opts.columns ?? TABLE_COLUMNS).filter(([key]) => rows.some((r) => key in r) || key === 'warning');
-  const cells = rows.map((r) => columns.map(([key]) => (key === 'name' ? truncate(String(r[key] ?? ''), opts.maxName ?? 36) : formatCell(r[key]))));
+  // Model-supplied strings (names, longnames) are escaped: an ESC or newline in a tensor name must not reach the terminal.
+  const cells = rows.map((r) => columns.map(([key]) => (key === 'name' ? truncate(escapeControl(String(r[key] ?? '')), opts.maxName ?? 36) : formatCell(r[key]))));
   const widths = columns.map(([, label], j) => Math.max(label.length, ...cells.map((c) => c[j]!.length)));
   const numeric = columns.map(([key]) => rows.some((r) => typeof r[key] === 'number'));
   const pad = (s: string, j: number) => (numeric[j] ? s.padStart(widths[j]!) : s.padEnd(widths[j]!));
@@ -57,16 +59,25 @@ export function renderSummary(summary: Summary, rows: readonly Row[], opts: { co
 const SKIP_LABELS: Record<string, string> = {
   filter: 'filtered out by --layers',
   type: 'not a dense/conv layer (norms, biases, unknown ranks)',
-  shape: 'weight shape not analysable',
+  shape: 'weight shape not analysable (e.g. a [1, N] row)',
   min_evals: 'fewer eigenvalues than --min-evals',
   max_evals: 'more eigenvalues than --max-evals',
   max_N: 'larger dimension above --max-n',
+  dtype: 'not a float tensor (integers, booleans)',
   intra: 'no shared dimension with the previous layer',
+  base_unmatched: 'no partner layer in the base model',
+  base_shape: "base model's layer has another shape",
+  peft: 'not a LoRA product (peft)',
 };
 
 /** One line per skip reason with its count, e.g. "  12 × not a dense/conv layer". */
-export function renderSkipped(skipped: readonly { kind: string }[]): string {
-  const counts = new Map<string, number>();
-  for (const s of skipped) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
+export function renderSkipped(skipped: Iterable<{ kind: string }> | ReadonlyMap<string, number>): string {
+  let counts: ReadonlyMap<string, number>;
+  if (skipped instanceof Map) counts = skipped;
+  else {
+    const c = new Map<string, number>();
+    for (const s of skipped as Iterable<{ kind: string }>) c.set(s.kind, (c.get(s.kind) ?? 0) + 1);
+    counts = c;
+  }
   return [...counts].map(([k, n]) => `  ${String(n).padStart(4)} × ${SKIP_LABELS[k] ?? k}\n`).join('');
 }

@@ -3,13 +3,15 @@
  * branch on the kind of failure without parsing messages. ERROR_CODES is the one list of codes:
  * the native core's codeName() (native/core/status.h) maps onto it.
  */
+import type { DetailsRow } from './rows.js';
+
 export const ERROR_CODES = [
   'E_USAGE', // bad option or argument
   'E_NOT_FOUND', // path or layer does not exist
   'E_FORMAT', // file is not in the expected format / unknown format
   'E_CORRUPT', // header, offset or shape inconsistent with the file
   'E_UNSUPPORTED', // valid file but a feature we do not handle (dtype, pickle global, …)
-  'E_UNSAFE', // refused because it would execute code (pickle globals)
+  'E_UNSAFE', // refused because it would execute code (pickle globals) or read other files (HDF5 links)
   'E_IO', // read failure
   'E_SHAPE', // tensor shape not usable for this operation
   'E_NONFINITE', // NaN or Inf where finite numbers are required
@@ -17,6 +19,7 @@ export const ERROR_CODES = [
   'E_LAPACK', // LAPACK returned info != 0
   'E_FIT', // power-law / MP fit could not be made
   'E_NOMEM', // an allocation failed (native out of memory)
+  'E_LAYERS_FAILED', // analyze(): layers failed (every layer, or any with throwOnFailure); see LayerFailuresError
   'E_NATIVE', // native addon missing or failed to load
   'E_INTERNAL', // a bug: an unexpected exception
 ] as const;
@@ -40,6 +43,32 @@ export class WeightWatcherError extends Error {
     this.code = code;
     this.file = details.file;
     this.tensor = details.tensor;
+  }
+}
+
+/** One layer whose analysis failed (bad data, unsupported dtype, LAPACK failure, …). */
+export interface LayerFailure {
+  readonly layer_id: number;
+  readonly name: string;
+  /** The ErrorCode of the layer's error (E_INTERNAL for anything unexpected). */
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * analyze() when layers failed: every planned layer (by default), or any layer with
+ * `throwOnFailure: true`. `failures` lists each with its error; `rows` holds the layers that did
+ * produce a row.
+ */
+export class LayerFailuresError extends WeightWatcherError {
+  readonly failures: readonly LayerFailure[];
+  readonly rows: readonly DetailsRow[];
+
+  constructor(message: string, failures: readonly LayerFailure[], rows: readonly DetailsRow[], file?: string) {
+    super('E_LAYERS_FAILED', message, file === undefined ? {} : { file });
+    this.name = 'WeightWatcherError';
+    this.failures = failures;
+    this.rows = rows;
   }
 }
 

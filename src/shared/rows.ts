@@ -75,6 +75,12 @@ export interface DetailsRow extends DescribeRow, MpFitColumns, PowerLawFitColumn
   sv_min: number;
   rank_loss: number;
   weak_rank_loss: number;
+  /**
+   * Extension column (not in the reference): the algorithm behind the row's spectrum — 'gram',
+   * 'gram+lu', 'gram+qr' (svd_method 'fast'), 'gesdd' (accurate, or the fast method's fallback),
+   * 'sgram', 'sgram+lu', 'sgram+qr', 'sgesdd' (precision 'float32'). See docs/numerics.md.
+   */
+  svd_route?: string;
   /** intra=true rows. */
   Xflag?: boolean;
   // randomize.

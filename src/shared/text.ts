@@ -13,3 +13,21 @@ export function compareCodePoints(a: string, b: string): number {
     if (cx !== cy) return cx - cy;
   }
 }
+
+/** Characters that act on a terminal instead of printing: C0/C1 controls, DEL, bidi overrides. */
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `s` safe to print on a terminal: control characters (ESC, BEL, newlines, …), DEL, C1 controls and
+ * bidi overrides become visible escapes (`\x1b`, `\n`, `\u202e`), so a tensor name from a model
+ * file cannot set the window title, move the cursor, colour the screen or break a table row.
+ */
+export function escapeControl(s: string, opts: { keepNewlines?: boolean } = {}): string {
+  return s.replace(UNSAFE_FOR_TERMINAL, (c) => {
+    if (c === '\n' && opts.keepNewlines) return c;
+    const code = c.charCodeAt(0);
+    return NAMED_ESCAPES[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}

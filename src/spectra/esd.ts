@@ -1,14 +1,40 @@
 /**
  * The empirical spectral density of one layer (spec §2.1): squared singular values of every slice,
  * concatenated and sorted, plus the rank columns computed per slice.
+ *
+ * Two methods (docs/numerics.md): 'accurate' runs ?gesdd on every slice; 'fast' takes the Gram
+ * eigenvalues, which the native guard refines (σmin by LU/QR inverse iteration) or replaces by
+ * ?gesdd where they cannot give sv_min and the rank. A layer never mixes Gram and ?gesdd slices:
+ * if one slice needs ?gesdd, every slice is recomputed with it.
  */
-import { svdvals, type SvdOptions } from '../native/binding.js';
+import { svdvalsDetailed, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
+import { decodeToFloat32 } from '../formats/decode.js';
 import { FLOAT64_EPS } from '../shared/numeric.js';
 
 export interface Matrix {
   readonly data: Float32Array | Float64Array;
   readonly rows: number;
   readonly cols: number;
+}
+
+/** A matrix still in its stored form (the bytes of a model file), converted to float64 natively. */
+export interface StoredMatrix {
+  readonly bytes: Uint8Array;
+  readonly dtype: 'F32' | 'F16' | 'BF16';
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export type LayerMatrix = Matrix | StoredMatrix;
+
+export function isStored(m: LayerMatrix): m is StoredMatrix {
+  return (m as StoredMatrix).bytes !== undefined;
+}
+
+/** The matrix as float32 values (decoded from its stored bytes when needed; half floats widen exactly). */
+export function floatMatrix(m: LayerMatrix): Matrix {
+  if (!isStored(m)) return m;
+  return { data: decodeToFloat32(m.bytes, m.dtype, m.rows * m.cols, 'matrix'), rows: m.rows, cols: m.cols };
 }
 
 export interface Esd {
@@ -18,6 +44,18 @@ export interface Esd {
   /** Largest per-slice minimum singular value (the reference's sv_min, Q17). */
   readonly svMin: number;
   readonly rankLoss: number;
+  /** The algorithm behind the values: the layer's slices all used it (σmin refined on some, for 'gram+lu'/'gram+qr'). */
+  readonly route: SvdRoute;
+  /** Bound on the absolute error of every eigenvalue in `evals` (0 for ?gesdd). */
+  readonly errorBound: number;
+  /** Σ w² over the slices, summed natively with compensation (Gram routes; 0 on ?gesdd routes). */
+  readonly sumOfSquares: number;
+  /** Certified lower bound on the smallest singular value of any slice. */
+  readonly svMinLow: number;
+  /** Why the fast method ran ?gesdd, when it did. */
+  readonly fallback?: string;
+  /** Seconds in each phase, summed over slices (benchmarks). */
+  readonly seconds: { gram: number; refine: number; gesdd: number };
 }
 
 export interface EsdOptions extends SvdOptions {
@@ -28,21 +66,42 @@ export interface EsdOptions extends SvdOptions {
    * and sv_max/sv_min/rank use their square roots, as the reference does.
    */
   readonly unsquared?: boolean;
+  /** fast method: sv_min and the rank columns are reported (default true); false when only the ESD matters. */
+  readonly refineMin?: boolean;
+  /**
+   * Keep only the largest `keep` singular values of each matrix (the reference's num_components
+   * when it is below M: LoRA products, Q31). Default: all.
+   */
+  readonly keep?: number;
 }
+
+/** Stronger routes win when slices differ: 'gesdd' never mixes with the others (see computeEsd). */
+const ROUTE_ORDER: readonly SvdRoute[] = ['sgram', 'sgram+qr', 'sgram+lu', 'gram', 'gram+qr', 'gram+lu', 'sgesdd', 'gesdd'];
 
 class EsdAccumulator {
   private parts: Float64Array[] = [];
   private svMax = 0;
   private svMin = 0;
+  private svMinLow = Infinity;
   private rankLoss = 0;
+  private route: SvdRoute | undefined;
+  private errorBound = 0;
+  private sumOfSquares = 0;
+  private fallback: string | undefined;
+  private readonly seconds = { gram: 0, refine: 0, gesdd: 0 };
   constructor(
     private readonly N: number,
     private readonly unsquared = false,
+    private readonly keep = Infinity,
   ) {}
 
-  add(singular: Float64Array): void {
-    if (singular.length === 0) return;
-    const sv = this.unsquared ? singular.map(Math.sqrt) : singular;
+  add(s: MatrixSpectrum): void {
+    // keep: only the largest `keep` values of each matrix (LoRA products, Q31)
+    const from = s.sv.length > this.keep ? s.sv.length - this.keep : 0;
+    const all = s.sv.subarray(from);
+    const evals = s.evals.subarray(from);
+    if (all.length === 0) return;
+    const sv = this.unsquared ? all.map(Math.sqrt) : all;
     const max = sv[sv.length - 1]!;
     const tol = max * this.N * FLOAT64_EPS;
     let rank = 0;
@@ -50,7 +109,18 @@ class EsdAccumulator {
     this.rankLoss += sv.length - rank;
     this.svMax = Math.max(this.svMax, max);
     this.svMin = Math.max(this.svMin, sv[0]!);
-    this.parts.push(this.unsquared ? singular : sv.map((x) => x * x));
+    // ?gesdd: σ² as computed in JS before (identical to the native squares); Gram: its eigenvalues.
+    this.parts.push(this.unsquared ? all : evals);
+    this.errorBound = Math.max(this.errorBound, s.errorBound);
+    this.sumOfSquares += s.sumOfSquares;
+    const refined = s.route.includes('+');
+    const low = s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
+    this.svMinLow = Math.min(this.svMinLow, low);
+    if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
+    this.fallback ??= s.fallback;
+    this.seconds.gram += s.gramSeconds;
+    this.seconds.refine += s.refineSeconds;
+    this.seconds.gesdd += s.gesddSeconds;
   }
 
   finish(): Esd {
@@ -62,13 +132,55 @@ class EsdAccumulator {
       o += p.length;
     }
     evals.sort();
-    return { evals, svMax: this.svMax, svMin: this.svMin, rankLoss: this.rankLoss };
+    return {
+      evals,
+      svMax: this.svMax,
+      svMin: this.svMin,
+      rankLoss: this.rankLoss,
+      route: this.route ?? 'gesdd',
+      errorBound: this.errorBound,
+      sumOfSquares: this.sumOfSquares,
+      svMinLow: this.svMinLow,
+      ...(this.fallback !== undefined ? { fallback: this.fallback } : {}),
+      seconds: this.seconds,
+    };
   }
 }
 
-/** ESD of a layer's matrices, one SVD at a time off the event loop. */
-export async function computeEsd(mats: readonly Matrix[], opts: EsdOptions): Promise<Esd> {
-  const acc = new EsdAccumulator(opts.N, opts.unsquared);
-  for (const m of mats) acc.add(await svdvals(m.data, m.rows, m.cols, opts));
+function spectrumArgs(m: LayerMatrix, opts: EsdOptions, method: 'fast' | 'accurate') {
+  const data = isStored(m) ? m.bytes : m.data;
+  // Truncated to the top `keep` values, the matrix's own σmin and rank do not matter: the layer
+  // guard checks the smallest kept value instead (route-guard.ts).
+  const truncated = opts.keep !== undefined && opts.keep < Math.min(m.rows, m.cols);
+  return [data, m.rows, m.cols, {
+    method,
+    precision: opts.precision ?? 'float64',
+    rankN: truncated ? 0 : opts.N,
+    refineMin: !truncated && (opts.refineMin ?? true),
+    ...(isStored(m) ? { dtype: m.dtype } : {}),
+  }] as const;
+}
+
+/** Intra products have unsquared ESDs, which the Gram route does not serve: they always use ?gesdd. */
+function methodFor(opts: EsdOptions): 'fast' | 'accurate' {
+  return opts.method === 'fast' && !opts.unsquared ? 'fast' : 'accurate';
+}
+
+/**
+ * ESD of a layer's matrices, one decomposition at a time off the event loop. With the fast method,
+ * if the guard sends one slice to ?gesdd, the others are recomputed with ?gesdd too.
+ */
+export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions): Promise<Esd> {
+  const method = methodFor(opts);
+  const spectra: MatrixSpectrum[] = [];
+  for (const m of mats) spectra.push(await svdvalsDetailed(...spectrumArgs(m, opts, method)));
+  const fallback = spectra.find((s) => s.route.endsWith('gesdd'))?.fallback;
+  if (method === 'fast' && fallback !== undefined) {
+    for (let i = 0; i < mats.length; i++) {
+      if (!spectra[i]!.route.endsWith('gesdd')) spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
+    }
+  }
+  const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
+  for (const s of spectra) acc.add(s);
   return acc.finish();
 }

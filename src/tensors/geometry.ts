@@ -92,6 +92,23 @@ export function extractSlice(data: Float32Array, shape: readonly number[], g: Ge
   return out;
 }
 
+/** Write one 2-D slice (rows×cols, as extractSlice returns it) back into a row-major tensor. */
+export function insertSlice(target: Float64Array | Float32Array, shape: readonly number[], g: Geometry, s: SliceIndex, slice: ArrayLike<number>): void {
+  if (g.sliceAxes === 'dense') {
+    for (let i = 0; i < slice.length; i++) target[i] = slice[i]!;
+    return;
+  }
+  const [s0, s1, s2, s3] = shape as [number, number, number, number];
+  if (g.sliceAxes === 'kernel-first') {
+    const base = (s.a * s1 + s.b) * s2 * s3;
+    for (let i = 0; i < s2 * s3; i++) target[base + i] = slice[i]!;
+    return;
+  }
+  const k = s2 * s3;
+  const off = s.a * s3 + s.b;
+  for (let i = 0, n = s0 * s1; i < n; i++) target[i * k + off] = slice[i]!;
+}
+
 /**
  * Multiply every weight by `factor` the way numpy does on float32 arrays: the factor is rounded to
  * float32 and so is each product (needed for bit-exact conv2d_norm, spec §1.7).

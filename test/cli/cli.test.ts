@@ -3,12 +3,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMMANDS, main } from '../../src/cli/main.js';
+import { COMMANDS } from '../../src/cli/main.js';
 import { commandHelp, commandOptions } from '../../src/cli/command.js';
 import { writeSafetensors } from '../helpers/safetensors-writer.js';
 import { dense } from '../helpers/formula.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,16 +18,7 @@ const model = writeSafetensors(join(dir, 'model.safetensors'), [
   { name: 'ln.weight', shape: [60], data: new Float32Array(60).fill(1) },
 ]);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('weightwatcher CLI', () => {
   it('analyze prints the table and summary, writes JSON and CSV', async () => {
@@ -47,6 +38,21 @@ describe('weightwatcher CLI', () => {
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     expect(lines.length).toBe(3);
     expect(lines[0]!.startsWith('layer_id,name,D,M,N,Q,alpha')).toBe(true);
+  });
+
+  it('--svd-method and --threads: routes in meta, the thread cap as a one-line note', async () => {
+    const json = join(dir, 'routes.json');
+    const r = await run('analyze', model, '--threads', '999', '--json', json);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^weightwatcher: note: threads=999 is more than the \d+ cores of this machine: using \d+\n/);
+    expect(r.out).toMatch(/spectra: gram/);
+    const meta = (JSON.parse(readFileSync(json, 'utf8')) as { meta: Record<string, unknown> }).meta;
+    expect(meta).toMatchObject({ routes: expect.any(Object), route_fallbacks: expect.any(Array), threads: { budget: expect.any(Number), notice: expect.any(String) } });
+    const a = await run('analyze', model, '--svd-method', 'accurate', '--json', json, '-q');
+    expect(a.err).toBe('');
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; meta: Record<string, unknown> };
+    expect(parsed.details.map((d) => d.svd_route)).toEqual(['gesdd', 'gesdd']);
+    expect(parsed.meta.routes).toEqual({ gesdd: 2 });
   });
 
   it('option flags reach the analysis (--layers, --min-evals, --xmax -1)', async () => {
@@ -72,7 +78,7 @@ describe('weightwatcher CLI', () => {
     const d = await run('describe', model);
     expect(d.code).toBe(0);
     expect(d.out).toMatch(/fc1\s+dense\s+100\s+60/);
-    expect(d.out).toMatch(/1 skipped:\n\s+2 {2}ln: type unknown is not analysed/);
+    expect(d.out).toMatch(/1 skipped:\n\s+2 {2}ln: 1-D tensor \[60\]: not a weight matrix/);
     const e = await run('esd', model, '--layer', 'fc2');
     expect(e.code).toBe(0);
     expect(e.out.trim().split('\n').length).toBe(40);
@@ -111,7 +117,7 @@ describe('help', () => {
       const help = commandHelp(cmd);
       expect(help.startsWith(`usage: weightwatcher ${cmd.name}`)).toBe(true);
       for (const [name, o] of Object.entries(commandOptions(cmd))) {
-        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? ` ${o.value}` : ''}`);
+        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : ''}`);
         expect(help, `${cmd.name} --${name}`).toContain(o.description);
       }
       expect(help).toContain('-h, --help');
@@ -134,7 +140,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 
   it('a usage error points to the command\'s help', async () => {
@@ -182,6 +188,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, info\)/);
+    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
   });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeStacked, medianF32, robustStandardise, stackLayers } from '../../src/engine/stacked.js';
 import { MemoryStore } from '../../src/formats/memory.js';
+import { plainSource } from '../../src/engine/source.js';
 import { resolveOptions } from '../../src/shared/options.js';
 import { Random } from '../../src/shared/random.js';
 import { formulaDict } from '../helpers/formula.js';
@@ -32,7 +33,8 @@ describe('stacked', () => {
   });
 
   it('formula dict: one row as the reference (Appendix A.2), full ESD (Q33 fixed)', async () => {
-    const { results } = await analyzeStacked(await store(), resolveOptions({}), new Random(0));
+    const o = resolveOptions({});
+    const { results } = await analyzeStacked(plainSource(await store(), o), o, new Random(0));
     expect(results.length).toBe(1);
     const r = results[0]!.row;
     expect([r.layer_id, r.name, r.layer_type, r.rf, r.N, r.M, r.longname]).toEqual([0, 'Stacked Layer', 'stacked', 1, 116, 72, 'fc1']);

@@ -1,10 +1,15 @@
 /** Folder layouts: Hugging Face model folders, PEFT adapters, and clear messages for empty folders. */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeightWatcher, openModel } from '../../src/index.js';
 import { corpus, haveCorpus } from '../helpers/corpus.js';
+import { modelFiles, openModelDetailed } from '../../src/formats/open.js';
+import { safetensorsBytes } from '../helpers/safetensors-writer.js';
+import { dense } from '../helpers/formula.js';
+import { npyF32 } from '../helpers/npy-writer.js';
+import { zipBytes } from '../helpers/zip-writer.js';
 
 const dirs: string[] = [];
 function folder(files: Record<string, string>): string {
@@ -85,5 +90,65 @@ describe('folder errors', () => {
       expect(store.format).toBe('safetensors');
       await store.close();
     }
+  });
+});
+
+describe('folder layouts: recognition by name and content, precedence, --format', () => {
+  const st = () => safetensorsBytes([{ name: 'fc.weight', shape: [30, 20], data: dense(30, 20) }]);
+  const npz = () => zipBytes([{ name: 'fc.weight.npy', data: npyF32([30, 20], dense(30, 20)) }]);
+  function layout(files: Record<string, Uint8Array | string>): string {
+    const d = mkdtempSync(join(tmpdir(), 'ww-layout-'));
+    dirs.push(d);
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(d, name), data);
+    return d;
+  }
+
+  it('configs, tokenizers, docs, images, other .json and training state are not weight files', async () => {
+    const d = layout({
+      'weights.npz': npz(), 'config.json': '{}', 'tokenizer.json': '{}', 'tokenizer_config.json': '{}', 'generation_config.json': '{}',
+      'notes.json': '[1, 2]', 'README.md': '# m', 'logo.png': new Uint8Array([0x89, 0x50]), 'training_args.bin': new Uint8Array([0x80, 2]),
+    });
+    const { store, notes } = await openModelDetailed(d);
+    expect([store.format, store.source, notes]).toEqual(['npz', join(d, 'weights.npz'), []]);
+    await store.close();
+  });
+
+  it('several formats: safetensors > bin > onnx > gguf > tfjs > keras > npz > npy, with a note; format picks another', async () => {
+    const d = layout({ 'model.safetensors': st(), 'weights.npz': npz(), 'model.json': '{"weightsManifest": []}' });
+    const { store, notes } = await openModelDetailed(d);
+    expect(store.format).toBe('safetensors');
+    expect(notes).toEqual([`${d} also holds TF.js (model.json), npz (weights.npz); using safetensors (precedence safetensors > pytorch > onnx > gguf > tfjs > keras > npz > npy; --format NAME to choose)`]);
+    await store.close();
+    const forced = await openModelDetailed(d, { format: 'npz' });
+    expect([forced.store.format, forced.notes]).toEqual(['npz', []]);
+    await forced.store.close();
+    await expect(openModelDetailed(d, { format: 'gguf' })).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/no GGUF files in this folder \(it holds safetensors, TF\.js, npz\)/) });
+    const rows = await new WeightWatcher(d).describe({ format: 'npz' });
+    expect(rows.map((r) => r.name)).toEqual(['fc']);
+  });
+
+  it('a file whose name says nothing is recognised by its first bytes; symlinks count', async () => {
+    // Hugging Face's cache: a snapshot folder of symlinks to blobs.
+    const blobs = layout({ '8f2c9a': st() });
+    const snapshot = layout({ 'config.json': '{}' });
+    symlinkSync(join(blobs, '8f2c9a'), join(snapshot, 'model.safetensors'));
+    const { store } = await openModelDetailed(snapshot);
+    expect([store.format, store.source]).toEqual(['safetensors', join(snapshot, 'model.safetensors')]);
+    await store.close();
+    const only = layout({ blob: st(), 'config.json': '{}' });
+    const o = await openModelDetailed(only);
+    expect(o.store.source).toBe(join(only, 'blob'));
+    await o.store.close();
+  });
+
+  it('several files of the chosen format without an index is an error listing them', async () => {
+    const d = layout({ 'a.npz': npz(), 'b.npz': npz() });
+    await expect(openModel(d)).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringMatching(/several npz files and no index to combine them: a\.npz, b\.npz; pass one file/) });
+  });
+
+  it('modelFiles lists what outputs must not overwrite', async () => {
+    const d = layout({ 'model.safetensors': st(), 'model.safetensors.index.json': '{}', 'config.json': '{}' });
+    expect((await modelFiles(d)).sort()).toEqual([join(d, 'model.safetensors'), join(d, 'model.safetensors.index.json')]);
+    expect(await modelFiles(join(d, 'config.json'))).toEqual([join(d, 'config.json')]);
   });
 });

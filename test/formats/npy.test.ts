@@ -6,6 +6,8 @@ import { openNpy, openNpz } from '../../src/formats/npy.js';
 import { gatherStrided, byteswapInPlace } from '../../src/shared/bytes.js';
 import { WeightWatcherError } from '../../src/shared/errors.js';
 import type { TensorStore } from '../../src/formats/types.js';
+import { npy, npyF32 } from '../helpers/npy-writer.js';
+import { zipBytes } from '../helpers/zip-writer.js';
 import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 
 let tmp: string;
@@ -16,22 +18,6 @@ function writeTmp(name: string, data: Uint8Array): string {
   const file = path.join(tmp, name);
   writeFileSync(file, data);
   return file;
-}
-
-/** A .npy v1/v2 file from a header dict literal and raw data, padded like numpy does. */
-function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
-  const pre = version === 1 ? 10 : 12;
-  let text = header;
-  while ((pre + text.length + 1) % 64) text += ' ';
-  text += '\n';
-  const out = new Uint8Array(pre + text.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
-  const dv = new DataView(out.buffer);
-  if (version === 1) dv.setUint16(8, text.length, true);
-  else dv.setUint32(8, text.length, true);
-  out.set(new TextEncoder().encode(text), pre);
-  out.set(data, pre + text.length);
-  return out;
 }
 
 async function expectWWError(p: Promise<unknown>, codes: string[], pattern?: RegExp): Promise<void> {
@@ -190,7 +176,7 @@ describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipp
     it(`${f}: member names, order and values`, async () => {
       const store = await openNpz(path.join(dir, f));
       try {
-        expect(store.format).toBe('npy');
+        expect(store.format).toBe('npz');
         await expectMatches(store, expected[f]!);
       } finally {
         await store.close();
@@ -236,6 +222,42 @@ describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipp
     buf.fill(0xff, start, start + 64);
     const store = await openNpz(writeTmp('damaged.npz', buf));
     await expectWWError(store.read('big_random'), ['E_CORRUPT'], /big_random/);
+    await store.close();
+  });
+});
+
+describe('decompression bombs', () => {
+  /** One non-zero per row: 8.1 MiB of float32 that deflates ~300×. */
+  const sparse = () => {
+    const rows = 4100;
+    const cols = 520;
+    const data = new Float32Array(rows * cols);
+    for (let i = 0; i < rows; i++) data[i * cols + (i % cols)] = 1 + i / rows;
+    return npyF32([rows, cols], data);
+  };
+
+  it('a member inflating more than 100× beyond 8 MiB is refused when read, unless allowLarge', async () => {
+    const file = writeTmp('bomb.npz', zipBytes([{ name: 'w.weight.npy', data: sparse(), deflate: true }, { name: 'b.weight.npy', data: npyF32([2, 2], new Float32Array(4)), deflate: true }]));
+    const store = await openNpz(file);
+    try {
+      expect(store.list().map((e) => e.name)).toEqual(['w.weight', 'b.weight']);
+      await expectWWError(store.read('w.weight'), ['E_UNSUPPORTED'], /ZIP entry w\.weight\.npy inflates \d+× \(\d+ → \d+ bytes\), above the 100× limit for entries over 8 MiB .*allow_large/);
+      expect((await store.read('b.weight')).length).toBe(4); // small entries are never limited
+    } finally {
+      await store.close();
+    }
+    const allowed = await openNpz(file, { allowLarge: true });
+    try {
+      expect((await allowed.read('w.weight')).length).toBe(4100 * 520);
+    } finally {
+      await allowed.close();
+    }
+  });
+
+  it('stored (uncompressed) members are not limited', async () => {
+    const file = writeTmp('stored.npz', zipBytes([{ name: 'w.weight.npy', data: sparse() }]));
+    const store = await openNpz(file);
+    expect((await store.read('w.weight')).length).toBe(4100 * 520);
     await store.close();
   });
 });

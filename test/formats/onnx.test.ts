@@ -9,91 +9,13 @@ import { ProtoReader, ProtoStream, type ProtoField } from '../../src/formats/pro
 import { RandomAccessFile } from '../../src/formats/file.js';
 import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
+import { attr, cat, f32bytes, f64bytes, graph, len, model, node, str, tag, tensor, varint, vint, type TensorSpec } from '../helpers/onnx-writer.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(projectRoot, '../shared/corpus');
 const goldens = path.resolve(projectRoot, '../shared/goldens');
 const haveCorpus = existsSync(corpus) && existsSync(goldens);
 if (!haveCorpus) console.warn(`onnx.test: corpus or goldens not found at ${corpus} / ${goldens}; skipping corpus tests`);
-
-// ---------------------------------------------------------------------------------------------
-// A tiny protobuf encoder, to build ONNX models field by field.
-
-type Bytes = Uint8Array | number[];
-
-function cat(...parts: Bytes[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function varint(v: number | bigint): number[] {
-  let x = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  do {
-    const b = Number(x & 0x7fn);
-    x >>= 7n;
-    out.push(x ? b | 0x80 : b);
-  } while (x);
-  return out;
-}
-
-const tag = (field: number, wire: number): number[] => varint(field * 8 + wire);
-const vint = (field: number, v: number | bigint): Uint8Array => cat(tag(field, 0), varint(v));
-const len = (field: number, payload: Bytes): Uint8Array => cat(tag(field, 2), varint(payload.length), payload);
-const str = (field: number, s: string): Uint8Array => len(field, new TextEncoder().encode(s));
-const f32bytes = (values: number[]): Uint8Array => new Uint8Array(new Float32Array(values).buffer);
-const f64bytes = (values: number[]): Uint8Array => new Uint8Array(new Float64Array(values).buffer);
-
-interface TensorSpec {
-  name: string;
-  dims: number[];
-  dataType: number;
-  raw?: Uint8Array;
-  floats?: number[];
-  floatsUnpacked?: number[];
-  int32?: number[];
-  int64?: (number | bigint)[];
-  uint64?: (number | bigint)[];
-  doubles?: number[];
-  packedDims?: boolean;
-  external?: Record<string, string>;
-}
-
-function tensor(t: TensorSpec): Uint8Array {
-  const parts: Bytes[] = [];
-  if (t.packedDims) parts.push(len(1, t.dims.flatMap(varint)));
-  else for (const d of t.dims) parts.push(vint(1, d));
-  parts.push(vint(2, t.dataType));
-  if (t.floats) parts.push(len(4, f32bytes(t.floats)));
-  if (t.floatsUnpacked) for (const v of t.floatsUnpacked) parts.push(cat(tag(4, 5), f32bytes([v])));
-  if (t.int32) parts.push(len(5, t.int32.flatMap(varint)));
-  if (t.int64) for (const v of t.int64) parts.push(vint(7, v));
-  parts.push(str(8, t.name));
-  if (t.raw) parts.push(len(9, t.raw));
-  if (t.doubles) parts.push(len(10, f64bytes(t.doubles)));
-  if (t.uint64) parts.push(len(11, t.uint64.flatMap(varint)));
-  if (t.external) {
-    for (const [k, v] of Object.entries(t.external)) parts.push(len(13, cat(str(1, k), str(2, v))));
-    parts.push(vint(14, 1));
-  }
-  return cat(...parts);
-}
-
-const attr = (name: string, body: { t?: Uint8Array; g?: Uint8Array }): Uint8Array =>
-  cat(str(1, name), body.t ? len(5, body.t) : [], body.g ? len(6, body.g) : []);
-
-const node = (op: string, outputs: string[], attrs: Uint8Array[] = []): Uint8Array =>
-  cat(...outputs.map((o) => str(2, o)), str(3, `${op}_node`), str(4, op), ...attrs.map((a) => len(5, a)));
-
-const graph = (nodes: Uint8Array[], initializers: Uint8Array[]): Uint8Array =>
-  cat(...nodes.map((n) => len(1, n)), str(2, 'g'), ...initializers.map((t) => len(5, t)));
-
-const model = (g: Uint8Array): Uint8Array => cat(vint(1, 8), str(2, 'test'), len(7, g), len(8, cat(str(1, ''), vint(2, 14))));
 
 function f16bits(x: number): number {
   // Only exact halves are used in these tests: 1, -2, 0.5, 65504.

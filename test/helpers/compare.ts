@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import type { Row } from '../../src/index.js';
 import type { Golden, GoldenEvals } from './corpus.js';
+import { EXTENSION_COLUMNS } from '../../src/report/columns.js';
 
 const FIT_COLUMNS = new Set(['alpha', 'D', 'xmin', 'sigma', 'raw_alpha', 'Lambda']);
 /** Columns derived from alpha inherit its tolerance. */
@@ -23,7 +24,8 @@ function rel(a: number, b: number): number {
 export function compareRows(ours: readonly Row[], golden: Golden, opts: { skip?: ReadonlySet<string> } = {}): Deltas {
   const deltas: Deltas = {};
   const cols = golden.columns.filter((c) => !opts.skip?.has(c));
-  if (ours.length) expect(Object.keys(ours[0]!)).toEqual(golden.columns);
+  // Every reference column, in the reference's order; our extension columns (svd_route) are ignored.
+  if (ours.length) expect(Object.keys(ours[0]!).filter((k) => !EXTENSION_COLUMNS.has(k))).toEqual(golden.columns);
   expect(ours.map((r) => [r.layer_id, r.name, r.slice_id ?? null])).toEqual(golden.details.map((r) => [r.layer_id, r.name, r.slice_id ?? null]));
   golden.details.forEach((g, i) => {
     const r = ours[i]!;
@@ -74,4 +76,21 @@ export function summaryDelta(ours: Record<string, number>, golden: Record<string
     worst = Math.max(worst, d);
   }
   return worst;
+}
+
+const GRAM_ROUTES = new Set(['gram', 'gram+lu', 'gram+qr']);
+
+/** 'accurate' rows all used ?gesdd; 'fast' rows all used a Gram route (the goldens' layers all qualify). */
+export function expectRoutes(rows: readonly Row[], method: 'fast' | 'accurate'): void {
+  for (const r of rows) {
+    const where = `layer ${String(r.layer_id)} ${String(r.name)}${r.slice_id != null ? `:${String(r.slice_id)}` : ''}`;
+    if (method === 'accurate') expect(r.svd_route, where).toBe('gesdd');
+    else expect(GRAM_ROUTES.has(r.svd_route as string), `${where} took route ${String(r.svd_route)}`).toBe(true);
+  }
+}
+
+export function routeCounts(rows: readonly Row[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(String(r.svd_route), (counts.get(String(r.svd_route)) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${k} ${v}`).join(', ');
 }

@@ -18,6 +18,27 @@ export const hasNumpy = (() => {
   }
 })();
 
+/**
+ * A Python interpreter that can import `module`, or undefined. Debian's python3-h5py installs for
+ * /usr/bin/python3, which need not be the `python3` first on PATH (pyenv and the like).
+ */
+export function pythonWith(module: string): string | undefined {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    try {
+      execFileSync(python, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 60_000 });
+      return python;
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}
+
+/** Run a Python script (source text) with arguments; its stdout. */
+export function runPython(python: string, source: string, args: readonly string[] = []): string {
+  return execFileSync(python, ['-c', source, ...args], { timeout: 120_000, encoding: 'utf8' });
+}
+
 export interface Expected { name: string; dtype: string; shape: number[]; file: string }
 
 /** Run `generator` (Python source) with a fresh fixtures folder; returns the folder and expected.json. */

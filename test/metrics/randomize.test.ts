@@ -57,7 +57,7 @@ describe('randomize on the formula dict', () => {
     const keys = Object.keys(fc1!);
     expect(keys.slice(keys.indexOf('longname'))).toEqual([
       'longname', 'matrix_rank', 'max_rand_eval', 'norm', 'num_evals', 'num_pl_spikes', 'rand_W_scale', 'rand_bulk_max', 'rand_bulk_min', 'rand_distance',
-      'rand_mp_softrank', 'rand_num_spikes', 'rand_sigma_mp', 'rank_loss', 'rf', 'sigma', 'spectral_norm', 'stable_rank', 'status', 'sv_max', 'sv_min',
+      'rand_mp_softrank', 'rand_num_spikes', 'rand_sigma_mp', 'rank_loss', 'rf', 'sigma', 'spectral_norm', 'stable_rank', 'status', 'sv_max', 'sv_min', 'svd_route',
       'warning', 'weak_rank_loss', 'ww_maxdist', 'ww_softrank', 'xmax', 'xmin',
     ]);
   });

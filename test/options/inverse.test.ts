@@ -10,7 +10,8 @@ import { formulaDict } from '../helpers/formula.js';
 describe('inverse=True on the formula dict', () => {
   it('fc1 = the reference; conv = the fixed 1/λ of the pooled ESD', async () => {
     const ww = new WeightWatcher(formulaDict());
-    const plain = await ww.analyze({ keep_evals: true });
+    // inverse always takes ?gesdd (docs/numerics.md): compare with the accurate method
+    const plain = await ww.analyze({ svd_method: 'accurate', keep_evals: true });
     const base = ww.getLayerResults().map((r) => r.evals!);
     const rows = await ww.analyze({ inverse: true, keep_evals: true });
     const inv = ww.getLayerResults().map((r) => r.evals!);

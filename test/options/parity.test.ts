@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, type AnalyzeOptions, type Row } from '../../src/index.js';
 import { corpus, golden, haveCorpus, skipReason } from '../helpers/corpus.js';
-import { compareRows } from '../helpers/compare.js';
+import { compareRows, expectRoutes, routeCounts } from '../helpers/compare.js';
 
 interface Case {
   golden: string;
@@ -66,27 +66,31 @@ function fmt(d: Record<string, number>): string {
 
 if (!haveCorpus) console.warn(skipReason);
 
-describe.skipIf(!haveCorpus)('option sets: deterministic parity', () => {
+// Every option set runs with both spectrum methods (see test/parity/core.test.ts).
+for (const method of ['fast', 'accurate'] as const) {
+describe.skipIf(!haveCorpus)(`option sets: deterministic parity, svd_method '${method}'`, () => {
   for (const k of deterministic) {
     it(`${k.golden} / ${k.set}`, async () => {
       const g = golden(k.golden, k.set);
       expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
       const t0 = performance.now();
-      const rows = await new WeightWatcher(corpus(k.model)).analyze(k.options);
+      const rows = await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method });
       const ms = performance.now() - t0;
       const deltas = compareRows(rows, g);
-      console.log(`parity ${k.golden}/${k.set}: ${rows.length} rows in ${ms.toFixed(0)} ms (reference ${(g.meta.timing_s.analyze ?? NaN).toFixed(1)} s); worst ${fmt(deltas)}`);
+      expectRoutes(rows, method);
+      console.log(`parity ${method} ${k.golden}/${k.set}: ${rows.length} rows (${routeCounts(rows)}) in ${ms.toFixed(0)} ms (reference ${(g.meta.timing_s.analyze ?? NaN).toFixed(1)} s); worst ${fmt(deltas)}`);
     });
   }
 });
 
-describe.skipIf(!haveCorpus)('option sets: randomized (deterministic columns exact, randomized ones statistically)', () => {
+describe.skipIf(!haveCorpus)(`option sets: randomized (deterministic columns exact, randomized ones statistically), svd_method '${method}'`, () => {
   for (const k of randomized) {
     it(`${k.golden} / ${k.set}`, async () => {
       const g = golden(k.golden, k.set);
       expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
       const runs: Row[][] = [];
-      for (let seed = 0; seed < SEEDS; seed++) runs.push(await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, seed }));
+      for (let seed = 0; seed < SEEDS; seed++) runs.push(await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method, seed }));
+      expectRoutes(runs[0]!, method);
       // Deterministic columns of every run agree with the reference.
       const deltas = compareRows(runs[0]!, g, { skip: new Set(RANDOM_COLUMNS) });
       // Randomized columns: the reference's draw is one more sample of the same distribution.
@@ -104,17 +108,18 @@ describe.skipIf(!haveCorpus)('option sets: randomized (deterministic columns exa
           if (sd > 1e-12 * Math.abs(mean)) worstZ = Math.max(worstZ, Math.abs(gv - mean) / sd);
         }
       });
-      console.log(`parity ${k.golden}/${k.set}: ${runs[0]!.length} rows; deterministic worst ${fmt(deltas)}; randomized worst |z| ${worstZ.toFixed(2)} (limit ${Z})`);
+      console.log(`parity ${method} ${k.golden}/${k.set}: ${runs[0]!.length} rows; deterministic worst ${fmt(deltas)}; randomized worst |z| ${worstZ.toFixed(2)} (limit ${Z})`);
     });
   }
 
   it('a seed reproduces the randomized columns; another seed changes them', async () => {
     const ww = new WeightWatcher(corpus(MODELS.pareto!));
-    const a = await ww.analyze({ ...RAND, seed: 42 });
-    const b = await ww.analyze({ ...RAND, seed: 42 });
-    const d = await ww.analyze({ ...RAND, seed: 43 });
+    const a = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
+    const b = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
+    const d = await ww.analyze({ ...RAND, svd_method: method, seed: 43 });
     expect(b).toEqual(a);
     expect(d.map((r) => r.rand_distance)).not.toEqual(a.map((r) => r.rand_distance));
     expect(d.map((r) => r.alpha)).toEqual(a.map((r) => r.alpha));
   });
 });
+}

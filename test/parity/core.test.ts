@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, type AnalyzeOptions } from '../../src/index.js';
 import { corpus, golden, goldenEvals, haveCorpus, skipReason } from '../helpers/corpus.js';
-import { compareEvals, compareRows, summaryDelta } from '../helpers/compare.js';
+import { compareEvals, compareRows, expectRoutes, routeCounts, summaryDelta } from '../helpers/compare.js';
 
 interface Case {
   golden: string;
@@ -29,22 +29,28 @@ const cases: Case[] = [
   { golden: 'convnet', model: 'synthetic/convnet.safetensors', set: 'max_evals_200', options: { max_evals: 200 } },
 ];
 
-describe.skipIf(!haveCorpus)('parity with the reference: analyze', () => {
-  for (const c of cases) {
-    it(`${c.golden} / ${c.set}`, async () => {
-      const g = golden(c.golden, c.set);
-      expect(g.meta.kwargs).toMatchObject(c.options as Record<string, unknown>);
-      const ww = new WeightWatcher(corpus(c.model));
-      const rows = await ww.analyze({ ...c.options, keep_evals: true });
-      const deltas = compareRows(rows, g);
-      const ge = goldenEvals(c.golden, c.set);
-      const evalDelta = ge ? compareEvals(ww.getLayerResults(), ge) : NaN;
-      const sum = summaryDelta(ww.getSummary() as Record<string, number>, g.summary);
-      const worst = Math.max(...Object.values(deltas));
-      console.log(`parity ${c.golden}/${c.set}: ${rows.length} rows, worst column delta ${worst.toExponential(2)}, evals ${evalDelta.toExponential(2)}, summary ${sum.toExponential(2)}`);
-    });
-  }
-});
+// Both spectrum methods must reproduce every golden (docs/numerics.md): 'accurate' (?gesdd) and
+// 'fast' (Gram eigenvalues behind the guard). With 'fast', every row of these models must actually
+// have taken a Gram route, so the comparison tests the Gram values and not a ?gesdd fallback.
+for (const method of ['fast', 'accurate'] as const) {
+  describe.skipIf(!haveCorpus)(`parity with the reference: analyze, svd_method '${method}'`, () => {
+    for (const c of cases) {
+      it(`${c.golden} / ${c.set}`, async () => {
+        const g = golden(c.golden, c.set);
+        expect(g.meta.kwargs).toMatchObject(c.options as Record<string, unknown>);
+        const ww = new WeightWatcher(corpus(c.model));
+        const rows = await ww.analyze({ ...c.options, svd_method: method, keep_evals: true });
+        const deltas = compareRows(rows, g);
+        expectRoutes(rows, method);
+        const ge = goldenEvals(c.golden, c.set);
+        const evalDelta = ge ? compareEvals(ww.getLayerResults(), ge) : NaN;
+        const sum = summaryDelta(ww.getSummary() as Record<string, number>, g.summary);
+        const worst = Math.max(...Object.values(deltas));
+        console.log(`parity ${method} ${c.golden}/${c.set}: ${rows.length} rows (${routeCounts(rows)}), worst column delta ${worst.toExponential(2)}, evals ${evalDelta.toExponential(2)}, summary ${sum.toExponential(2)}`);
+      });
+    }
+  });
+}
 
 describe.skipIf(!haveCorpus)('parity with the reference: describe', () => {
   for (const [name, model] of [['minigpt-big-data', 'minigpt/big-data/model.safetensors'], ['convnet', 'synthetic/convnet.safetensors']] as const) {

@@ -3,7 +3,7 @@
  * formats, exit codes and stdout of compare, self-contained HTML.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -88,6 +88,7 @@ describe('analyze --plot DIR', () => {
   });
 
   it('analyze --report: one self-contained HTML with summary, sortable table, model and layer figures', async () => {
+    mkdirSync(join(tmp, 'sub'));
     const file = join(tmp, 'sub', 'report.html');
     await writeAnalyzeReport(file, ww, 'minigpt big-data');
     const html = readFileSync(file, 'utf8');
@@ -112,6 +113,7 @@ describe('weightwatcher compare', () => {
     const png = join(tmp, 'cmp', 'cmp.png');
     const html = join(tmp, 'cmp', 'cmp.html');
     const json = join(tmp, 'cmp', 'cmp.json');
+    mkdirSync(join(tmp, 'cmp')); // output folders must exist: they are checked before the analysis
     const code = await runCompare([...models, '--plot', png, '--report', html, '--json', json], c.io);
     expect(code, c.stderr()).toBe(0);
     const out = c.stdout();
@@ -137,6 +139,7 @@ describe('weightwatcher compare', () => {
   it('reads saved results ({details, summary, meta} JSON) and --names; --plot x.svg writes the PNG too', async () => {
     const c = capture();
     const svg = join(tmp, 'cmp2', 'x.svg');
+    mkdirSync(join(tmp, 'cmp2'));
     const code = await runCompare([`${GOLDENS}/minigpt-init/default.json`, `${GOLDENS}/minigpt-big-data/default.json`, '--names', 'untrained,trained', `--plot=${svg}`], c.io);
     expect(code, c.stderr()).toBe(0);
     expect(c.stdout()).toMatch(/^metric\s+untrained\s+trained$/m);

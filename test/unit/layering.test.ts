@@ -2,8 +2,8 @@
  * Imports run one way. Every import between top-level folders of src/ must go down this list
  * (an import within one folder is always allowed):
  *
- *   cli → watcher (watcher.ts, index.ts) → report → engine → metrics → spectra → tensors → layers
- *       → formats → native → shared
+ *   cli → watcher (watcher.ts, index.ts) → sweep → report → engine → metrics → spectra → tensors
+ *       → layers → formats → native → shared
  *
  * shared/ is the ground floor (options, row types, errors, numeric helpers) and imports nothing
  * from src. Static imports, re-exports and dynamic import() are all checked.
@@ -12,7 +12,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LAYERS = ['cli', 'watcher', 'report', 'engine', 'metrics', 'spectra', 'tensors', 'layers', 'formats', 'native', 'shared'] as const;
+const LAYERS = ['cli', 'watcher', 'sweep', 'report', 'engine', 'metrics', 'spectra', 'tensors', 'layers', 'formats', 'native', 'shared'] as const;
 
 const src = resolve(import.meta.dirname, '..', '..', 'src');
 

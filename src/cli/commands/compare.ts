@@ -3,8 +3,11 @@
  * here; the analysis, figures and report (vega, resvg) load only when the command runs.
  */
 import { extname } from 'node:path';
-import { str, usageError } from '../args.js';
+import type { AnalyzeOptions } from '../../shared/options.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
+import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
+import { checkOutputs } from '../output-paths.js';
 
 export interface CompareArgs {
   inputs: string[];
@@ -12,6 +15,12 @@ export interface CompareArgs {
   report?: string;
   json?: string;
   names?: string[];
+  /** --plot-format: formats of the --plot figure (default both). */
+  formats?: PlotFormat[];
+  /** Options for the models that are analysed (saved results are taken as they are). */
+  analyze?: AnalyzeOptions;
+  /** Analyse each model as W − W_base against this base model. */
+  baseModel?: string;
 }
 
 function compareArgs(argv: readonly string[]): CompareArgs {
@@ -23,11 +32,23 @@ function compareArgs(argv: readonly string[]): CompareArgs {
     if (v !== undefined) args[k] = v;
   }
   if (names !== undefined) args.names = names.split(',').map((s) => s.trim());
+  args.analyze = toAnalyzeOptions(values);
+  const base = str(values, 'base-model');
+  if (base !== undefined) {
+    args.baseModel = base;
+    const saved = args.inputs.filter((p) => extname(p).toLowerCase() === '.json' && !p.endsWith('.index.json'));
+    if (saved.length) throw usageError(`--base-model applies to models, not to saved results (${saved.join(', ')})`);
+  }
   if (args.inputs.length < 2) throw usageError(`compare needs at least two models to compare (got ${args.inputs.length})`);
   if (args.names && args.names.length !== args.inputs.length) throw usageError(`--names has ${args.names.length} names for ${args.inputs.length} models`);
   if (args.names && args.names.some((n) => !n)) throw usageError('--names has an empty name');
   if (args.names && new Set(args.names).size !== args.names.length) throw usageError('--names must be distinct');
   if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) throw usageError(`--plot ${args.plot}: the file name must end in .png or .svg`);
+  const format = str(values, 'plot-format');
+  if (format !== undefined) {
+    if (args.plot === undefined) throw usageError('--plot-format needs --plot');
+    args.formats = selectFormats(format);
+  }
   if (args.report !== undefined && !/\.html?$/i.test(args.report)) throw usageError(`--report ${args.report}: the file name must end in .html`);
   return args;
 }
@@ -36,16 +57,22 @@ export const compare: Command = {
   name: 'compare',
   summary: 'compare models or saved results side by side',
   usage: 'A B [C …] [options]',
-  description: `Each of A, B, … is a model path (analysed with default options) or a saved result (.json with
+  description: `Each of A, B, … is a model path (analysed with the options below) or a saved result (.json with
 {details, summary, meta}, as written by analyze --json). Prints the side-by-side summary, the number
-of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.`,
+of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences when layer names match.
+With --base-model every model is analysed as its difference to that base (W − W_base per layer):
+several fine-tunes of one base, side by side.`,
   options: [
+    { title: 'selection', options: SELECTION_OPTIONS },
+    { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     {
       title: 'output',
       options: {
         plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
+        'plot-format': { type: 'string', value: 'svg|png|both', description: 'which of the two --plot writes', default: 'both' },
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
-        json: { type: 'string', value: 'FILE', description: 'write the comparison (summaries, counts, per-layer differences) as JSON' },
+        json: { type: 'string', value: 'FILE', description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)" },
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
       },
     },
@@ -53,10 +80,18 @@ of layers with alpha > 6 / alpha < 2 per model and per-layer alpha differences w
   examples: [
     'compare init/model.safetensors trained/model.safetensors',
     'compare before.json after.json --names before,after --plot compare.png',
+    'compare before.json after.json --plot compare.svg --plot-format svg',
     'compare a.safetensors b.safetensors c.safetensors --report compare.html --json compare.json',
+    'compare ft-1 ft-2 ft-3 --base-model ./base --min-evals 50',
   ],
   async run(argv, io) {
     const args = compareArgs(argv);
+    const plotBase = args.plot?.slice(0, args.plot.length - extname(args.plot).length);
+    await checkOutputs([
+      args.plot === undefined ? undefined : { flag: '--plot', path: args.plot, kind: 'file', siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`] },
+      args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
+      args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
+    ], args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel]);
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };

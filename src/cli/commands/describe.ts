@@ -1,9 +1,16 @@
 /** `weightwatcher describe <model>`: the layers analyze would use, from shapes only (no SVD). */
 import { WeightWatcher } from '../../watcher.js';
+import { resolveOptions } from '../../shared/options.js';
+import { escapeControl } from '../../shared/text.js';
 import { renderTable } from '../../report/table.js';
-import { OUTPUT_OPTIONS, SELECTION_OPTIONS, toAnalyzeOptions } from '../args.js';
-import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
-import { modelArg, tableWanted, writeOutputs } from '../output.js';
+import { MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
+import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command } from '../command.js';
+import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
+import { checkOutputs } from '../output-paths.js';
+import { writeNotes } from './analyze.js';
+
+/** Skipped layers listed one per line up to this many; the rest are counted (all are in --json meta.skipped). */
+const MAX_SKIPPED_LINES = 1000;
 
 export const describe: Command = {
   name: 'describe',
@@ -11,9 +18,11 @@ export const describe: Command = {
   usage: '<model> [options]',
   description: `${MODEL_ARGUMENT}
 
-Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped layer with its reason.`,
+Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped layer with its reason
+(--json: the rows, and meta.skipped with every skipped layer).`,
   options: [
     { title: 'selection', options: SELECTION_OPTIONS },
+    { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     {
       title: 'output',
       options: {
@@ -24,23 +33,43 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
       },
     },
   ],
-  examples: ['describe model.safetensors', 'describe ./my-hf-model --layers dense --csv -', 'describe model.onnx --no-pool --min-evals 1'],
+  examples: ['describe model.safetensors', 'describe ./my-hf-model --layers dense --csv -', 'describe model.onnx --no-pool --min-evals 1', 'describe weights.npz --all-tensors', 'describe ./lora-adapter --peft'],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(describe, argv);
     const path = modelArg(positionals, 'describe');
-    const ww = new WeightWatcher(path);
-    const rows = await ww.describe(toAnalyzeOptions(values));
-    await writeOutputs(values, { details: rows, summary: {}, meta: { source: path } }, io);
+    const baseModel = str(values, 'base-model');
+    const opts = toAnalyzeOptions(values);
+    resolveOptions(opts);
+    await checkOutputs(tableOutputs(values), baseModel === undefined ? [path] : [path, baseModel]);
+    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
+    const rows = await ww.describe(opts);
+    const run = ww.lastRun!;
+    writeNotes(run, io);
+    const meta = () => ({
+      source: run.source,
+      format: run.format,
+      ...(baseModel === undefined ? {} : { base_model: baseModel }),
+      status: run.status,
+      ...(run.explanation !== undefined && { explanation: run.explanation }),
+      ...(run.notes.length && { notes: run.notes }),
+      skipped: run.skips,
+    });
+    await writeOutputs(values, { details: rows, summary: {}, meta }, io);
     if (tableWanted(values)) {
-      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice']];
+      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice'], ['peft', 'peft']];
       io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
       io.stdout.write(`${rows.length} layers\n`);
-      const skipped = ww.lastRun?.skipped ?? [];
+      const skipped = run.skips;
       if (skipped.length) {
-        io.stdout.write(`${skipped.length} skipped:\n`);
-        for (const s of skipped) io.stdout.write(`  ${String(s.layer_id).padStart(5)}  ${s.name}: ${s.reason}\n`);
+        const lines = skipped.slice(0, MAX_SKIPPED_LINES).map((s) => `  ${String(s.layer_id).padStart(5)}  ${escapeControl(s.name)}: ${escapeControl(s.reason)}\n`);
+        const rest = skipped.length - lines.length;
+        io.stdout.write(`${skipped.length} skipped:\n${lines.join('')}${rest > 0 ? `  … and ${rest} more (every one in --json meta.skipped)\n` : ''}`);
       }
     }
-    return 0;
+    if (run.status === 'empty') {
+      io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
+      return EXIT.failure;
+    }
+    return EXIT.ok;
   },
 };

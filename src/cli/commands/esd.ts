@@ -4,6 +4,7 @@ import { formatCell } from '../../report/table.js';
 import { ANALYSIS_OPTIONS, str, usageError } from '../args.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, write } from '../output.js';
+import { checkOutputs } from '../output-paths.js';
 
 export const esd: Command = {
   name: 'esd',
@@ -20,6 +21,7 @@ one per line, or writes them as JSON; the count and the largest go to stderr.`,
         layer: { type: 'string', value: 'ID|NAME', description: 'the layer: its id, or its name (required)' },
         json: { type: 'string', value: 'FILE', description: "write {layer, count, evals} as JSON ('-' = stdout)" },
         precision: ANALYSIS_OPTIONS.precision,
+        'svd-method': ANALYSIS_OPTIONS['svd-method'],
       },
     },
   ],
@@ -30,8 +32,12 @@ one per line, or writes them as JSON; the count and the largest go to stderr.`,
     const layerArg = str(values, 'layer');
     if (layerArg === undefined) throw usageError('esd needs --layer ID|NAME');
     const layer = /^-?\d+$/.test(layerArg) ? Number(layerArg) : layerArg;
-    const evals = await new WeightWatcher(path).getESD(layer, { precision: str(values, 'precision') as 'float64' | 'float32' | undefined });
     const jsonFile = str(values, 'json');
+    await checkOutputs([jsonFile === undefined ? undefined : { flag: '--json', path: jsonFile, kind: 'file', stdout: true }], [path]);
+    const evals = await new WeightWatcher(path).getESD(layer, {
+      precision: str(values, 'precision') as 'float64' | 'float32' | undefined,
+      svd_method: str(values, 'svd-method') as 'fast' | 'accurate' | undefined,
+    });
     if (jsonFile) await write(jsonFile, JSON.stringify({ layer, count: evals.length, evals: Array.from(evals) }) + '\n', io);
     else io.stdout.write(Array.from(evals, (v) => String(v)).join('\n') + '\n');
     io.stderr.write(`${evals.length} eigenvalues, max ${formatCell(evals[evals.length - 1] ?? NaN)}\n`);

@@ -1,6 +1,7 @@
 /**
- * Plot library API: Vega-Lite specs for the per-layer and model-level figures, rendered headless
- * to SVG (vega View.toSVG, renderer 'none') and to PNG (resvg).
+ * Plot library API (re-exported by the `weightwatcher/plots` entry, src/plots.ts): Vega-Lite specs
+ * for the per-layer and model-level figures, rendered headless to SVG (vega View.toSVG, renderer
+ * 'none') and to PNG (resvg).
  *
  *   const ww = new WeightWatcher(path);
  *   await ww.analyze({ keep_evals: true });

@@ -105,8 +105,14 @@ export function mpEdges(sigma: number, Q: number, M: number): { a: number; b: nu
 
 type Layer = Record<string, unknown>;
 
+/**
+ * Histogram bars from `bins`. On a log y axis the bars start at `floor` (the axis bottom), carried
+ * in the data rather than as a constant, so that figures of one kind differ only in data and
+ * parameters (template.ts) and share one compiled template.
+ */
 function barsLayer(bins: Bin[], color: string, opts: { opacity?: number; logY?: boolean; floor?: number; series?: string } = {}): Layer {
-  const values = bins.filter((b) => !opts.logY || b.density > 0).map((b) => ({ x: b.x, x2: b.x2, density: b.density, ...(opts.series ? { series: opts.series } : {}) }));
+  const floor = opts.floor ?? 1e-6;
+  const values = bins.filter((b) => !opts.logY || b.density > 0).map((b) => ({ x: b.x, x2: b.x2, density: b.density, ...(opts.logY ? { floor } : {}), ...(opts.series ? { series: opts.series } : {}) }));
   return {
     data: { values },
     mark: { type: 'rect', color, opacity: opts.opacity ?? 0.75, stroke: null },
@@ -114,7 +120,7 @@ function barsLayer(bins: Bin[], color: string, opts: { opacity?: number; logY?: 
       x: { field: 'x', type: 'quantitative' },
       x2: { field: 'x2' },
       y: { field: 'density', type: 'quantitative' },
-      y2: { datum: opts.logY ? (opts.floor ?? 1e-6) : 0 },
+      y2: opts.logY ? { field: 'floor' } : { datum: 0 },
       ...(opts.series ? { color: { datum: opts.series } } : {}),
     },
   };

@@ -11,6 +11,8 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
 import { Resvg } from '@resvg/resvg-js';
 import { ESTIMATE, loadFontMetrics, type FontMetrics } from './fontmetrics.js';
+import { encodePng } from './png.js';
+import { SUBTITLE_SIGNAL, splitTemplate, usableTemplate } from './template.js';
 
 /** A Vega-Lite spec as plain JSON (the figure builders produce these). */
 export type VlSpec = Record<string, unknown>;
@@ -70,15 +72,93 @@ function installTextMetrics(): void {
   };
 }
 
-/** Render a Vega-Lite spec to an SVG document string (headless: renderer 'none', no DOM). */
+/**
+ * Render a Vega-Lite spec to an SVG document string (headless: renderer 'none', no DOM).
+ *
+ * The output depends on the spec alone: vega numbers clip paths and gradients with process-wide
+ * counters, which are reset for every figure, so a figure is the same bytes whichever process or
+ * worker renders it, and after whatever other figures. Renders in one thread never interleave.
+ *
+ * Figures of one kind differ from layer to layer only in their data, titles, scale domains and
+ * legend entries, while compiling (Vega-Lite → Vega) and parsing (Vega → dataflow description)
+ * are half the work of a figure. So a spec is split into a template — the spec with those values
+ * taken out (template.ts) — and its parameters; each template is compiled and parsed once per
+ * thread, and each figure gets a View of it with its own data and signals. The SVG is the same,
+ * byte for byte, as from compiling the spec itself (test/report/template.test.ts; bench/plots.bench.ts
+ * measures the difference).
+ */
 export async function renderSvg(spec: VlSpec): Promise<string> {
+  const job = renderLock.then(() => (templatesEnabled() ? renderWithTemplate(spec) : renderFresh(spec)));
+  renderLock = job.catch(() => undefined);
+  return job;
+}
+
+/** renderSvg without templates: compile, parse and render a View for this spec alone. */
+export async function renderSvgFresh(spec: VlSpec): Promise<string> {
+  const job = renderLock.then(() => renderFresh(spec));
+  renderLock = job.catch(() => undefined);
+  return job;
+}
+
+let renderLock: Promise<unknown> = Promise.resolve();
+
+/** WW_PLOT_TEMPLATES=0 turns the template cache off (every figure compiled afresh). */
+function templatesEnabled(): boolean {
+  return process.env.WW_PLOT_TEMPLATES !== '0';
+}
+
+async function renderFresh(spec: VlSpec): Promise<string> {
   installTextMetrics();
   const view = new vega.View(vega.parse(compileToVega(spec)), { renderer: 'none', logLevel: vega.Warn });
   try {
+    vega.resetSVGDefIds();
     return compactSvg(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/** Parsed templates kept per thread; figures come in a handful of kinds, so this is rarely reached. */
+const MAX_TEMPLATES = 64;
+/** A parsed template, or 'fresh' for a spec shape Vega-Lite cannot compile as a template. */
+const templates = new Map<string, vega.Runtime | 'fresh'>();
+
+async function renderWithTemplate(spec: VlSpec): Promise<string> {
+  const t = splitTemplate(spec);
+  let runtime = templates.get(t.key);
+  if (runtime) {
+    templates.delete(t.key); // most recently used last
+  } else {
+    const vg = compileToVega(t.template);
+    if (usableTemplate(vg)) {
+      if (t.subtitle !== undefined) parametrizeSubtitle(vg, t.subtitle);
+      runtime = vega.parse(vg);
+    } else runtime = 'fresh';
+    if (templates.size >= MAX_TEMPLATES) templates.delete(templates.keys().next().value as string);
+  }
+  templates.set(t.key, runtime);
+  if (runtime === 'fresh') return renderFresh(spec);
+  installTextMetrics();
+  // A new View each time: a reused one would keep the scenegraph items of the last figure and
+  // order updated axis ticks differently from a fresh render.
+  const view = new vega.View(runtime, { renderer: 'none', logLevel: vega.Warn });
+  try {
+    for (const [name, value] of Object.entries(t.signals)) view.signal(name, value);
+    if (t.subtitle !== undefined) view.signal(SUBTITLE_SIGNAL, t.subtitle.value);
+    for (const [name, values] of Object.entries(t.data)) view.data(name, values);
+    vega.resetSVGDefIds();
+    return compactSvg(await view.toSVG());
+  } finally {
+    view.finalize();
+  }
+}
+
+/** The top-level subtitle as a Vega signal (Vega-Lite has no expression form for it). */
+function parametrizeSubtitle(vg: vega.Spec, subtitle: { value: unknown }): void {
+  const title = vg.title;
+  if (!title || typeof title !== 'object' || Array.isArray(title)) throw new Error('template: compiled spec has no title object');
+  (title as { subtitle?: unknown }).subtitle = { signal: SUBTITLE_SIGNAL };
+  vg.signals = [...(vg.signals ?? []), { name: SUBTITLE_SIGNAL, value: subtitle.value }];
 }
 
 /**
@@ -126,7 +206,7 @@ export interface PngOptions {
   background?: string;
 }
 
-/** Rasterise an SVG document to PNG bytes with resvg. */
+/** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
 export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const files = fontFiles();
   const defaultFamily = files.some((f) => /DejaVuSans/.test(f)) ? 'DejaVu Sans' : files.some((f) => /Liberation/.test(f)) ? 'Liberation Sans' : files.length ? 'Arial' : '';
@@ -139,7 +219,8 @@ export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
     font,
     logLevel: 'off',
   });
-  return new Uint8Array(r.render().asPng());
+  const image = r.render();
+  return encodePng(image.pixels, image.width, image.height);
 }
 
 /** Render a spec to SVG and PNG. */

@@ -1,0 +1,250 @@
+/**
+ * The plot renderer: figures rendered in a small pool of worker threads (render-worker.ts), or in
+ * this thread one at a time (`workers: 0`, the sequential path). Either way a figure comes out as
+ * the same bytes (render.ts resets vega's id counters per figure), so the choice is only about
+ * speed. Rendering is CPU-bound JavaScript (vega) and native rasterising (resvg); one worker per
+ * core of the thread budget renders figures in parallel while this thread builds the specs and
+ * writes files. Workers load vega when they start; this module does not import it.
+ *
+ *   const r = createPlotRenderer({ workers: 2 });
+ *   try {
+ *     const { svg, png } = await r.render(spec, { png: true });
+ *   } finally {
+ *     await r.close();
+ *   }
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
+import type { PngOptions, VlSpec } from './render.js';
+
+export interface RenderOptions {
+  /** Also rasterise to PNG (true: default PNG options). The SVG is always returned. */
+  png?: boolean | PngOptions;
+}
+
+export interface RenderedFigure {
+  svg: string;
+  png?: Uint8Array;
+}
+
+export interface PlotRendererOptions {
+  /**
+   * Worker threads (default: the thread budget — `threads`, else the machine's cores — at most 8;
+   * the environment variable WW_PLOT_WORKERS overrides it). 0 renders in the calling thread, one
+   * figure at a time.
+   */
+  workers?: number;
+  /** Thread budget the default worker count is taken from (default: all cores). */
+  threads?: number | null;
+}
+
+export interface PlotRenderer {
+  /** Worker threads rendering (0: in this thread). */
+  readonly workers: number;
+  /** Figures queued or being rendered. */
+  readonly pending: number;
+  render(spec: VlSpec, opts?: RenderOptions): Promise<RenderedFigure>;
+  /** Resolves once at most `max` figures are pending: lets a producer keep the queue short. */
+  ready(max: number): Promise<void>;
+  /** Stops the workers (after the figures in flight). Rendering after close() fails. */
+  close(): Promise<void>;
+}
+
+/** Message to a worker. */
+export interface RenderRequest {
+  id: number;
+  spec: VlSpec;
+  png?: boolean | PngOptions;
+}
+
+/** A worker's answer: the figure, or the error message. */
+export type RenderResponse = { id: number; svg: string; png?: Uint8Array; error?: undefined } | { id: number; error: string };
+
+/** More workers than this only add memory (each loads vega, ≈ 60 MB) for little speed. */
+export const MAX_RENDER_WORKERS = 8;
+
+/**
+ * Old-generation limit of a render worker. A figure needs a few tens of MB at most, but V8 lets a
+ * busy heap grow with the work done before collecting it; the limit bounds each worker however many
+ * figures it renders (measured: live heap ≈ 20 MB; a 96 MB limit already costs 15–20 % CPU in
+ * collections, 256 MB nothing measurable).
+ */
+const WORKER_HEAP_MB = 256;
+
+const WORKER_URL = new URL('./render-worker.js', import.meta.url);
+
+/**
+ * The worker script, when this module runs from the built package. Running from the TypeScript
+ * sources (vitest, vite-node) there is no render-worker.js beside it, and rendering stays in-process.
+ */
+function workerScript(): URL | undefined {
+  return WORKER_URL.protocol === 'file:' && existsSync(fileURLToPath(WORKER_URL)) ? WORKER_URL : undefined;
+}
+
+/** How many workers createPlotRenderer starts for these options. */
+export function renderWorkerCount(opts: PlotRendererOptions = {}): number {
+  let n = opts.workers;
+  const env = process.env.WW_PLOT_WORKERS;
+  if (n === undefined && env !== undefined && env.trim() !== '') {
+    n = Number(env);
+    if (!Number.isInteger(n) || n < 0) throw new WeightWatcherError('E_USAGE', `WW_PLOT_WORKERS must be a non-negative integer, got '${env}'`);
+  }
+  if (n === undefined) n = Math.min(MAX_RENDER_WORKERS, Math.max(1, opts.threads ?? availableParallelism()));
+  if (!Number.isInteger(n) || n < 0) throw new WeightWatcherError('E_USAGE', `workers must be a non-negative integer, got ${String(n)}`);
+  return n > 0 && workerScript() ? n : 0;
+}
+
+export function createPlotRenderer(opts: PlotRendererOptions = {}): PlotRenderer {
+  const n = renderWorkerCount(opts);
+  return n > 0 ? new WorkerPool(n, workerScript()!) : new InlineRenderer();
+}
+
+function failure(message: string, cause?: unknown): WeightWatcherError {
+  return new WeightWatcherError('E_INTERNAL', `rendering a figure failed: ${message}`, cause === undefined ? {} : { cause });
+}
+
+/** Bookkeeping shared by both renderers: the pending count and ready() waiters. */
+abstract class Base {
+  protected count = 0;
+  protected closed = false;
+  private waiters: { max: number; resolve: () => void }[] = [];
+
+  get pending(): number {
+    return this.count;
+  }
+
+  ready(max: number): Promise<void> {
+    if (this.count <= max) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ max, resolve }));
+  }
+
+  protected settled(): void {
+    this.count--;
+    this.waiters = this.waiters.filter((w) => (this.count <= w.max ? (w.resolve(), false) : true));
+  }
+
+  protected releaseWaiters(): void {
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+  }
+}
+
+/** Renders in this thread, one figure at a time (vega's id counters are process-wide). */
+class InlineRenderer extends Base implements PlotRenderer {
+  readonly workers = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  render(spec: VlSpec, opts: RenderOptions = {}): Promise<RenderedFigure> {
+    if (this.closed) return Promise.reject(failure('the renderer is closed'));
+    this.count++;
+    const job = this.chain.then(async () => {
+      const { renderSvg, svgToPng } = await import('./render.js');
+      const svg = await renderSvg(spec);
+      return opts.png ? { svg, png: svgToPng(svg, opts.png === true ? {} : opts.png) } : { svg };
+    });
+    this.chain = job.catch(() => undefined);
+    return job.finally(() => this.settled());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+    this.releaseWaiters();
+  }
+}
+
+interface Task {
+  request: RenderRequest;
+  resolve: (f: RenderedFigure) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | undefined;
+}
+
+/** Figures go to whichever worker is free; each worker renders one at a time. */
+class WorkerPool extends Base implements PlotRenderer {
+  readonly workers: number;
+  private readonly slots: Slot[];
+  private readonly queue: Task[] = [];
+  private nextId = 0;
+  private broken: WeightWatcherError | undefined;
+
+  constructor(n: number, script: URL) {
+    super();
+    this.workers = n;
+    this.slots = Array.from({ length: n }, () => {
+      // No inherited node flags: the worker runs this package's own module, however the main script
+      // was started (`node --input-type=module -e …` would make it refuse a file; V8 flags such as
+      // --max-old-space-size are refused for workers when passed on).
+      const slot: Slot = { worker: new Worker(script, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }), task: undefined };
+      slot.worker.unref(); // an idle pool does not keep the process alive
+      slot.worker.on('message', (res: RenderResponse) => this.onMessage(slot, res));
+      slot.worker.on('error', (e) => this.fail(failure(`worker error: ${errorMessage(e)}`, e)));
+      slot.worker.on('exit', (code) => {
+        if (!this.closed) this.fail(failure(`a render worker exited (code ${code})`));
+      });
+      return slot;
+    });
+  }
+
+  render(spec: VlSpec, opts: RenderOptions = {}): Promise<RenderedFigure> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(failure('the renderer is closed'));
+    this.count++;
+    return new Promise<RenderedFigure>((resolve, reject) => {
+      const request: RenderRequest = { id: this.nextId++, spec, ...(opts.png ? { png: opts.png } : {}) };
+      this.queue.push({ request, resolve, reject });
+      this.dispatch();
+    }).finally(() => this.settled());
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.task || !this.queue.length) continue;
+      const task = this.queue.shift()!;
+      slot.task = task;
+      slot.worker.ref();
+      slot.worker.postMessage(task.request);
+    }
+  }
+
+  private onMessage(slot: Slot, res: RenderResponse): void {
+    const task = slot.task;
+    if (!task || task.request.id !== res.id) return;
+    slot.task = undefined;
+    slot.worker.unref();
+    if (res.error !== undefined) task.reject(failure(res.error));
+    else task.resolve(res.png ? { svg: res.svg, png: res.png } : { svg: res.svg });
+    this.dispatch();
+  }
+
+  private fail(e: WeightWatcherError): void {
+    if (this.broken) return;
+    this.broken = e;
+    for (const slot of this.slots) {
+      slot.task?.reject(e);
+      slot.task = undefined;
+    }
+    for (const t of this.queue.splice(0)) t.reject(e);
+    void this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.releaseWaiters();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let queued and in-flight figures finish, then stop the workers.
+    while (this.count > 0 && !this.broken) await this.ready(0);
+    await this.terminate();
+  }
+}

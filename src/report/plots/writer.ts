@@ -1,0 +1,144 @@
+/**
+ * Figures of an analysis, produced while it runs: `onLayer` (analyze()'s hook) builds a finished
+ * layer's figure specs at once — after which the layer's ESD and fit arrays can be let go — and
+ * hands them to the renderer (pool.ts); each rendered figure is written to the plot folder and/or
+ * added to the HTML report (html-writer.ts). `finish(rows)` adds the model figures, which need
+ * every row. The render queue is kept short: onLayer waits while it is full, or while too many
+ * layers' figures are still being written, which holds the analysis back rather than piling up
+ * figures.
+ *
+ *   const writer = await AnalyzePlotWriter.create({ dir: 'plots', renderer });
+ *   await ww.analyze({ onLayer: writer.onLayer });
+ *   const { files } = await writer.finish(ww.getDetails()!);
+ *
+ * File names: `DIR/layer<id>[_<slice>].<figure>.<svg|png>` and `DIR/model.<figure>.<svg|png>`.
+ */
+import { join } from 'node:path';
+import type { LayerResult } from '../../engine/layer.js';
+import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
+import { makeDirectory, writeFileAtomic } from '../../shared/atomic-write.js';
+import type { Row } from '../../shared/rows.js';
+import type { AnalyzeReportWriter } from '../html-writer.js';
+import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from './figures.js';
+import { layerFigureSpecs, layerPlotId } from './layer.js';
+import { modelFigureSpecs } from './model.js';
+import type { PlotRenderer } from './pool.js';
+import type { VlSpec } from './render.js';
+
+export interface PlotWriterOptions {
+  renderer: PlotRenderer;
+  /** Write figure files into this folder (created). */
+  dir?: string;
+  /** Formats written to `dir` (default both; the SVG is rendered either way, PNG only when asked). */
+  formats?: readonly PlotFormat[];
+  /** Which figures (default DEFAULT_FIGURES: all layer figures the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth). */
+  figures?: FigureSelection;
+  /** Collect the layer figures for this report. */
+  report?: AnalyzeReportWriter;
+}
+
+export interface PlotWriterResult {
+  /** Files written to `dir`, sorted. */
+  files: string[];
+  /** Model figure name → SVG (for the report). */
+  modelFigures: Record<string, string>;
+  /** Layers whose figures were rendered. */
+  layers: number;
+}
+
+export class AnalyzePlotWriter {
+  private readonly renderer: PlotRenderer;
+  private readonly dir: string | undefined;
+  private readonly formats: readonly PlotFormat[];
+  private readonly figures: FigureSelection;
+  private readonly report: AnalyzeReportWriter | undefined;
+  private readonly files: string[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private error: unknown;
+  private layers = 0;
+
+  private constructor(opts: PlotWriterOptions) {
+    this.renderer = opts.renderer;
+    this.dir = opts.dir;
+    this.formats = opts.formats?.length ? opts.formats : ['svg', 'png'];
+    this.figures = opts.figures ?? DEFAULT_FIGURES;
+    this.report = opts.report;
+  }
+
+  static async create(opts: PlotWriterOptions): Promise<AnalyzePlotWriter> {
+    if (opts.dir !== undefined) {
+      await makeDirectory(opts.dir).catch((e: unknown) => {
+        throw new WeightWatcherError('E_IO', `${opts.dir}: cannot create the plot folder (${errorMessage(e)})`, { file: opts.dir, cause: e });
+      });
+    }
+    return new AnalyzePlotWriter(opts);
+  }
+
+  /** Whether any per-layer figure is wanted (else the analysis need not hand over its layers). */
+  get wantsLayers(): boolean {
+    return this.figures.layer.length > 0;
+  }
+
+  /** Figures queued before onLayer waits: enough to keep every worker busy. */
+  private get queueLimit(): number {
+    return 2 * Math.max(1, this.renderer.workers) + 4;
+  }
+
+  /** Layers whose figures are being rendered or written before onLayer waits (their SVG/PNG are in memory). */
+  private get layerLimit(): number {
+    return 2 * Math.max(1, this.renderer.workers) + 2;
+  }
+
+  /** analyze()'s onLayer hook (bound). A layer without eigenvalues has no figures. */
+  readonly onLayer = async (layer: LayerResult): Promise<void> => {
+    if (this.error !== undefined) throw this.error;
+    const specs = Object.entries(layerFigureSpecs(layer, { figures: this.figures.layer })).filter((e): e is [string, VlSpec] => e[1] !== undefined);
+    if (!specs.length) return;
+    const id = layerPlotId(layer.row);
+    const row = layer.row;
+    this.layers++;
+    await this.renderer.ready(this.queueLimit);
+    while (this.inflight.size >= this.layerLimit) await Promise.race(this.inflight);
+    this.track(this.renderAll(specs, `layer${id}`).then(async (figures) => {
+      await this.report?.addLayer({ id, row, figures });
+    }));
+  };
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((e: unknown) => { this.error ??= e; }).finally(() => this.inflight.delete(tracked));
+    this.inflight.add(tracked);
+  }
+
+  /** Render specs (in parallel), write the files asked for, return the SVGs by figure name in spec order. */
+  private async renderAll(specs: [string, VlSpec][], base: string): Promise<Record<string, string>> {
+    const png = this.dir !== undefined && this.formats.includes('png');
+    const svgFile = this.dir !== undefined && this.formats.includes('svg');
+    const rendered = await Promise.all(specs.map(async ([fig, spec]) => {
+      const out = await this.renderer.render(spec, { png });
+      const stem = join(this.dir ?? '', `${base}.${fig}`);
+      if (svgFile) await this.write(`${stem}.svg`, out.svg);
+      if (out.png) await this.write(`${stem}.png`, out.png);
+      return [fig, out.svg] as const;
+    }));
+    return Object.fromEntries(rendered);
+  }
+
+  private async write(file: string, data: string | Uint8Array): Promise<void> {
+    await writeFileAtomic(file, data);
+    this.files.push(file);
+  }
+
+  /** Render the model figures from all rows and wait for every figure. Throws the first failure. */
+  async finish(rows: readonly Row[]): Promise<PlotWriterResult> {
+    const specs = Object.entries(modelFigureSpecs(rows, { histogram: this.figures.histogram, columns: this.figures.depthColumns }));
+    let modelFigures: Record<string, string> = {};
+    if (specs.length && this.error === undefined) {
+      const model = this.renderAll(specs, 'model');
+      this.track(model.then((figs) => { modelFigures = figs; }));
+    }
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+    if (this.error !== undefined) throw this.error;
+    const files = [...this.files].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    return { files, modelFigures, layers: this.layers };
+  }
+}

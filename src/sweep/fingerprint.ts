@@ -1,0 +1,127 @@
+/**
+ * Content fingerprints of models, and the run key (fingerprint + the options that change results).
+ *
+ * What is hashed (SHA-256), documented in docs/sweeps.md:
+ * - the files: a file path is that file; a folder is every regular file directly inside it (sorted
+ *   by name; subfolders are not followed, as the readers do not follow them either);
+ * - per file: its name within the folder (not for a single file), its size, and its bytes — all of them for
+ *   files up to 64 MiB, otherwise the first 1 MiB (the headers: safetensors' JSON header, GGUF
+ *   metadata, …), the last 64 KiB (a zip's central directory) and 16 blocks of 64 KiB at evenly
+ *   spaced offsets between them. A 100 GB model in 20 shards costs about 42 MiB of reads.
+ * Modification times and paths above the model are not hashed, so a copied or moved model keeps
+ * its fingerprint. The sampled mode can miss an edit that touches none of the sampled blocks (e.g. a
+ * fine-tune that changed one small layer of a multi-GB file); `fingerprint: 'full'` hashes every
+ * byte instead.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../shared/options.js';
+
+export type FingerprintMode = 'sampled' | 'full';
+
+export const FULL_HASH_LIMIT = 64 * 1024 * 1024;
+const HEAD_BYTES = 1024 * 1024;
+const TAIL_BYTES = 64 * 1024;
+const BLOCK_BYTES = 64 * 1024;
+const BLOCKS = 16;
+const CHUNK = 4 * 1024 * 1024;
+const VERSION = 'weightwatcher-fingerprint-v1';
+
+export interface Fingerprint {
+  /** Hex SHA-256. */
+  readonly hash: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** Bytes actually read to make it. */
+  readonly bytesRead: number;
+}
+
+async function hashRange(h: Hash, fd: Awaited<ReturnType<typeof open>>, start: number, length: number): Promise<number> {
+  const buf = Buffer.alloc(Math.min(CHUNK, length));
+  let done = 0;
+  while (done < length) {
+    const want = Math.min(buf.length, length - done);
+    const { bytesRead } = await fd.read(buf, 0, want, start + done);
+    if (bytesRead === 0) break;
+    h.update(buf.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** The byte ranges hashed for a file of this size: [start, length] pairs, ascending, disjoint. */
+export function sampledRanges(size: number, mode: FingerprintMode): [number, number][] {
+  if (mode === 'full' || size <= FULL_HASH_LIMIT) return [[0, size]];
+  const ranges: [number, number][] = [[0, HEAD_BYTES]];
+  const span = size - TAIL_BYTES - HEAD_BYTES - BLOCK_BYTES;
+  for (let i = 0; i < BLOCKS; i++) ranges.push([HEAD_BYTES + Math.floor((span * (i + 0.5)) / BLOCKS), BLOCK_BYTES]);
+  ranges.push([size - TAIL_BYTES, TAIL_BYTES]);
+  return ranges;
+}
+
+async function modelFiles(path: string): Promise<{ files: { name: string; path: string; size: number }[]; isDir: boolean }> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder (${errorMessage(e)})`, { file: path, cause: e });
+  }
+  // A single file's name is not part of its identity (a renamed copy is the same model).
+  if (!st.isDirectory()) return { files: [{ name: '', path, size: st.size }], isDir: false };
+  const entries = (await readdir(path, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name).sort();
+  const files = [];
+  for (const name of entries) files.push({ name, path: join(path, name), size: (await stat(join(path, name))).size });
+  return { files, isDir: true };
+}
+
+/** Fingerprint of the model at `path` (a file or a folder); see the module comment for what it covers. */
+export async function fingerprintModel(path: string, mode: FingerprintMode = 'sampled'): Promise<Fingerprint> {
+  const { files, isDir } = await modelFiles(path);
+  const h = createHash('sha256');
+  h.update(`${VERSION}\n${isDir ? 'dir' : 'file'}\n${mode === 'full' ? 'full' : 'sampled'}\n`);
+  let bytes = 0;
+  let bytesRead = 0;
+  for (const f of files) {
+    h.update(`${f.name}\0${f.size}\n`);
+    bytes += f.size;
+    const fd = await open(f.path, 'r').catch((e: unknown) => {
+      throw new WeightWatcherError('E_IO', `${f.path}: cannot read (${errorMessage(e)})`, { file: f.path, cause: e });
+    });
+    try {
+      for (const [start, length] of sampledRanges(f.size, mode)) bytesRead += await hashRange(h, fd, start, length);
+    } finally {
+      await fd.close();
+    }
+  }
+  return { hash: h.digest('hex'), files: files.length, bytes, bytesRead };
+}
+
+/**
+ * Options that do not change any number and so are not part of a run's key: the thread budget,
+ * callbacks, keeping eigenvalues in memory, and svd_method (accepted for compatibility; both
+ * values run the same CPU SVD).
+ */
+const NOT_IN_KEY = new Set(['threads', 'onProgress', 'keep_evals', 'svd_method']);
+
+/** The resolved options that change results, as canonical JSON (keys sorted). */
+export function optionsKeyJson(options: AnalyzeOptions | ResolvedOptions): string {
+  const resolved = resolveOptions(stripNonKey(options as Record<string, unknown>));
+  const entries = Object.entries(resolved).filter(([k, v]) => !NOT_IN_KEY.has(k) && v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(Object.fromEntries(entries));
+}
+
+function stripNonKey(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !NOT_IN_KEY.has(k) && k !== 'onProgress'));
+}
+
+/** Short hash of the options key. */
+export function optionsHash(options: AnalyzeOptions): string {
+  return createHash('sha256').update(optionsKeyJson(options)).digest('hex').slice(0, 16);
+}
+
+/** A run's key: the model's fingerprint plus the options (32 hex digits; also the queue job id prefix). */
+export function runKey(fingerprint: string, options: AnalyzeOptions): string {
+  return createHash('sha256').update(`${fingerprint}\n${optionsKeyJson(options)}`).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,104 @@
+/**
+ * The unit of work of a sweep: analyse one model, or one group of its layers, and return the raw
+ * rows. Local sweeps call it in-process; queue workers call it for each job. Also the split of a
+ * big model into layer-group jobs, which must give the same rows as one whole run: the groups are
+ * planned with the run's own options (so skip rules and ids are the single run's), each job keeps
+ * only its ids through the `layers` filter, and per-layer random streams are keyed by layer id.
+ */
+import { openModel, openOptionsOf } from '../formats/open.js';
+import { planLayers, type SkippedLayer } from '../engine/plan.js';
+import { resolveOptions, type AnalyzeOptions, type Progress } from '../shared/options.js';
+import { runAnalysis, type LayerFailure } from '../engine/analyze.js';
+import { layerThreads } from '../engine/thread-policy.js';
+import type { Row } from '../shared/rows.js';
+import { WeightWatcherError } from '../shared/errors.js';
+
+/** Analysis options as they travel in a job: JSON-safe, without callbacks or the thread budget. */
+export type JobAnalyzeOptions = Omit<AnalyzeOptions, 'onProgress' | 'threads' | 'keep_evals'>;
+
+export interface PartResult {
+  /** Raw rows in reference order (not column-normalised: the merge of several parts normalises once). */
+  readonly rows: Row[];
+  readonly failures: LayerFailure[];
+  readonly skipped: SkippedLayer[];
+  readonly source: string;
+  readonly format: string;
+  readonly elapsedMs: number;
+}
+
+/** Analyse the model at `path` (only `layerIds` when given). */
+export async function analyzePart(path: string, options: JobAnalyzeOptions, layerIds: readonly number[] | null, run: { threads?: number | null; onProgress?: (p: Progress) => void } = {}): Promise<PartResult> {
+  const o = resolveOptions({
+    ...options,
+    ...(layerIds ? { layers: [...layerIds] } : {}),
+    ...(run.threads ? { threads: run.threads } : {}),
+    ...(run.onProgress ? { onProgress: run.onProgress } : {}),
+  });
+  const store = await openModel(path, openOptionsOf(o));
+  try {
+    const result = await runAnalysis(store, o);
+    return {
+      rows: result.results.map((l) => l.row),
+      failures: result.failures,
+      skipped: result.skipped.toArray(),
+      source: store.source,
+      format: store.format,
+      elapsedMs: result.elapsedMs,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The thread budget for a layer-group job so that each of its layers gets the OpenBLAS thread count
+ * it would get in one whole run with `budget` threads. The last bits of an SVD depend on the BLAS
+ * thread count, so this is what makes split runs identical to single ones: a whole run of
+ * `plannedLayers` layers decomposes c layers at once with b BLAS threads each (layerThreads); the job
+ * gets b × min(c, its layers), which layerThreads splits back into b threads per layer.
+ */
+export function jobThreads(budget: number, plannedLayers: number, jobLayers: number): number {
+  const whole = layerThreads(plannedLayers, budget);
+  return whole.blasThreads * Math.max(1, Math.min(whole.concurrency, jobLayers));
+}
+
+export interface LayerGroup {
+  /** 'all' for a whole-model job, else '<first id>-<last id>'. */
+  readonly id: string;
+  /** null: the whole model. */
+  readonly layerIds: readonly number[] | null;
+}
+
+export interface GroupPlan {
+  readonly groups: LayerGroup[];
+  /** Layers the whole run skips (from the plan, so layer-group jobs need not report them). */
+  readonly skipped: SkippedLayer[];
+  readonly layers: number;
+  readonly source: string;
+  readonly format: string;
+}
+
+/**
+ * Split a model into jobs of at most `layersPerJob` analysed layers, contiguous in reference order.
+ * Stacked and intra runs combine layers and are never split. `layersPerJob` ≤ 0 means one job.
+ */
+export async function planGroups(path: string, options: JobAnalyzeOptions, layersPerJob: number): Promise<GroupPlan> {
+  const o = resolveOptions(options);
+  const store = await openModel(path, openOptionsOf(o));
+  try {
+    const { layers, skipped } = planLayers(store, o);
+    if (layersPerJob <= 0 || o.stacked || o.intra || layers.length <= layersPerJob) {
+      return { groups: [{ id: 'all', layerIds: null }], skipped: skipped.toArray(), layers: layers.length, source: store.source, format: store.format };
+    }
+    const ids = layers.map((l) => l.spec.id);
+    if (new Set(ids).size !== ids.length) throw new WeightWatcherError('E_INTERNAL', `${path}: duplicate layer ids in the plan; cannot split into layer groups`);
+    const groups: LayerGroup[] = [];
+    for (let i = 0; i < ids.length; i += layersPerJob) {
+      const g = ids.slice(i, i + layersPerJob);
+      groups.push({ id: `${g[0]}-${g[g.length - 1]}`, layerIds: g });
+    }
+    return { groups, skipped: skipped.toArray(), layers: layers.length, source: store.source, format: store.format };
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Redis connection settings shared by the coordinator and the workers, the job payload they
+ * exchange, and its validation. Loaded only with --queue (bullmq and ioredis never load otherwise).
+ */
+import type { ConnectionOptions } from 'bullmq';
+import { hostname } from 'node:os';
+import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+import type { FingerprintMode } from './fingerprint.js';
+import type { JobAnalyzeOptions } from './job.js';
+
+export const DEFAULT_QUEUE_NAME = 'weightwatcher';
+/** Attempts per job before it is reported as failed. */
+export const JOB_ATTEMPTS = 3;
+export const JOB_NAME = 'analyze';
+
+/** Validate a --queue URL (redis://HOST:PORT[/DB], rediss:// for TLS). */
+export function parseQueueUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new WeightWatcherError('E_USAGE', `--queue ${JSON.stringify(url)} is not a URL; expected redis://HOST:PORT`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new WeightWatcherError('E_USAGE', `--queue ${url}: expected a redis:// or rediss:// URL`);
+  if (!u.hostname) throw new WeightWatcherError('E_USAGE', `--queue ${url}: no host`);
+  return u;
+}
+
+export function validateQueueName(name: string): string {
+  if (!name || name.includes(':')) throw new WeightWatcherError('E_USAGE', `queue name ${JSON.stringify(name)} must be non-empty and contain no ':'`);
+  return name;
+}
+
+/** Set `closing` before closing the BullMQ objects of a connection: ioredis then stops reconnecting. */
+export interface ConnectionControl {
+  closing: boolean;
+}
+
+/**
+ * ioredis options for BullMQ: blocking commands need maxRetriesPerRequest null. While running, a
+ * lost connection is retried forever (every 0.2–2 s: Redis may be restarting); once `control.closing`
+ * is set, reconnecting stops, so a connection to an unreachable Redis does not keep the process alive.
+ */
+export function connectionFor(url: string, control: ConnectionControl): ConnectionOptions {
+  parseQueueUrl(url);
+  return {
+    url, maxRetriesPerRequest: null, connectionName: `weightwatcher@${hostname()}`,
+    retryStrategy: (times: number) => (control.closing ? null : Math.min(200 * times, 2000)),
+  };
+}
+
+/**
+ * Close a BullMQ object, and force it shut when that does not finish in time (a connection that
+ * never came up keeps a graceful close waiting).
+ */
+export async function closeBounded(c: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 3000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    c.close().then(() => true, () => true),
+    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) await Promise.race([c.disconnect().catch(() => {}), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
+}
+
+/** Redact a password in a URL for messages. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+/** What a job carries: everything a worker needs to analyse its part, and to check it sees the same file. */
+export interface SweepJobData {
+  readonly v: 1;
+  readonly runKey: string;
+  readonly part: string;
+  /** Absolute path on the shared filesystem. */
+  readonly path: string;
+  readonly label: string;
+  readonly fingerprint: string;
+  readonly fingerprintMode: FingerprintMode;
+  readonly options: JobAnalyzeOptions;
+  /** null: the whole model. */
+  readonly layerIds: number[] | null;
+  /** Layers of the whole run (sets the per-layer BLAS threads of a layer-group job; job.ts jobThreads). */
+  readonly plannedLayers: number;
+  /** Host of the coordinator (for the message when a worker cannot see the file). */
+  readonly coordinator: string;
+}
+
+export function jobId(runKey: string, part: string): string {
+  return `${runKey}-${part}`;
+}
+
+/** Check a job payload from Redis (it may come from another version of weightwatcher). */
+export function validateJobData(d: unknown): SweepJobData {
+  const o = d as Partial<SweepJobData> | null;
+  const bad = (what: string) => new WeightWatcherError('E_FORMAT', `invalid job payload: ${what} (was it queued by another version of weightwatcher?)`);
+  if (!o || typeof o !== 'object') throw bad('not an object');
+  if (o.v !== 1) throw bad(`version ${JSON.stringify(o.v)}, expected 1`);
+  for (const k of ['runKey', 'part', 'path', 'label', 'fingerprint', 'coordinator'] as const) if (typeof o[k] !== 'string') throw bad(`${k} is not a string`);
+  if (o.fingerprintMode !== 'sampled' && o.fingerprintMode !== 'full') throw bad('fingerprintMode');
+  if (!o.options || typeof o.options !== 'object') throw bad('options');
+  if (o.layerIds !== null && !(Array.isArray(o.layerIds) && o.layerIds.every((x) => Number.isInteger(x)))) throw bad('layerIds');
+  if (!Number.isInteger(o.plannedLayers) || o.plannedLayers! < 0) throw bad('plannedLayers');
+  return o as SweepJobData;
+}
+
+/** Connection readiness with a bounded wait and a clear error (ioredis would retry silently forever). */
+export async function waitReady<T>(ready: Promise<T>, url: string, timeoutMs = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WeightWatcherError('E_IO', `cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s; is redis-server running there and reachable from this machine?`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([ready, timeout]);
+  } catch (e) {
+    if (e instanceof WeightWatcherError) throw e;
+    throw new WeightWatcherError('E_IO', `cannot reach Redis at ${displayUrl(url)}: ${errorMessage(e)}`, { cause: e });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * sweep-report: read a sweep from the results database and produce its text summary, figures
+ * (--plot DIR: sweep.<figure>.svg and .png) and HTML report (--report FILE.html), with the same
+ * rendering (report/plots/render.ts) and page machinery (report/html.ts) as analyze --report.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { renderSvg, svgToPng } from '../report/plots/render.js';
+import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
+import { sweepReportHtml } from '../report/html.js';
+import { fmt } from '../report/plots/data.js';
+import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
+import { WeightWatcherError } from '../shared/errors.js';
+import { DEFAULTS } from '../shared/options.js';
+import { openResults, type SweepSelector } from './results.js';
+
+export interface SweepReportOptions {
+  readonly db: string;
+  /** Sweep id, 'latest' (default) or 'all'. */
+  readonly sweep?: SweepSelector;
+  /** Folder for the figures. */
+  readonly plot?: string;
+  /** Self-contained HTML report. */
+  readonly report?: string;
+  /** How many movers to list (default 12). */
+  readonly top?: number;
+}
+
+export interface SweepReport {
+  readonly data: SweepFigureData;
+  readonly movers: AlphaMover[];
+  /** Plain-text summary (what the CLI prints). */
+  readonly text: string;
+  /** Files written. */
+  readonly files: string[];
+  readonly notes: string[];
+}
+
+function describeSweep(options: Record<string, unknown>, changed: string[]): string {
+  return changed.length ? `options: ${changed.map((k) => `${k}=${JSON.stringify(options[k])}`).join(', ')}` : 'default options';
+}
+
+/** Build the report of a sweep and write the requested outputs. */
+export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport> {
+  const results = openResults(opts.db);
+  let data: SweepFigureData;
+  const notes: string[] = [];
+  let description: string;
+  try {
+    const sweeps = results.sweeps();
+    if (!sweeps.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: no sweep recorded yet (run 'weightwatcher sweep … --db ${opts.db}')`, { file: opts.db });
+    const sel = opts.sweep ?? 'latest';
+    const info = sel === 'all' ? sweeps[sweeps.length - 1]! : sel === 'latest' ? sweeps[sweeps.length - 1]! : sweeps.find((s) => s.sweepId === sel);
+    if (!info) throw new WeightWatcherError('E_NOT_FOUND', `${opts.db}: no sweep ${String(sel)} (sweeps: ${sweeps.map((s) => s.sweepId).join(', ')})`, { file: opts.db });
+    const points = results.summarySeries({ sweep: sel });
+    if (!points.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: sweep ${String(sel)} has no analysed run`, { file: opts.db });
+    const failed = results.runs({ sweep: sel, status: 'failed' });
+    for (const f of failed) notes.push(`failed: ${f.model}: ${f.error ?? 'unknown error'}`);
+    const optionsHashes = new Set(results.runs({ sweep: sel }).map((r) => r.optionsHash));
+    if (optionsHashes.size > 1) notes.push(`the runs were made with ${optionsHashes.size} different option sets`);
+    const defaults = DEFAULTS as unknown as Record<string, unknown>;
+    const changed = Object.keys(info.options).filter((k) => JSON.stringify(info.options[k]) !== JSON.stringify(defaults[k]));
+    description = `${sel === 'all' ? 'all sweeps' : `sweep ${info.sweepId}`} (${info.startedAt.slice(0, 19).replace('T', ' ')}), ${describeSweep(info.options, changed)}`;
+    data = { points, layers: results.rowsByLayer({ sweep: sel }), stepsParsed: sel === 'all' ? sweeps.every((s) => s.stepsParsed) : info.stepsParsed };
+  } finally {
+    results.close();
+  }
+  const movers = alphaMovers(data.layers, opts.top ?? 12);
+  const files: string[] = [];
+  const specs = sweepFigureSpecs(data, movers);
+  const svgs: Record<string, string> = {};
+  if (opts.plot || opts.report) for (const [name, spec] of Object.entries(specs)) svgs[name] = await renderSvg(spec);
+  if (opts.plot) {
+    await makeDirectory(opts.plot);
+    for (const [name, svg] of Object.entries(svgs)) {
+      const base = join(opts.plot, `sweep.${name}`);
+      await writeFileAtomic(`${base}.svg`, svg);
+      await writeFileAtomic(`${base}.png`, svgToPng(svg));
+      files.push(`${base}.svg`, `${base}.png`);
+    }
+  }
+  if (opts.report) {
+    await makeDirectory(dirname(resolve(opts.report)));
+    await writeFileAtomic(opts.report, sweepReportHtml({ title: `WeightWatcher sweep: ${opts.db}`, db: opts.db, description, points: data.points, stepsParsed: data.stepsParsed, movers, figures: svgs, notes }));
+    files.push(opts.report);
+  }
+  return { data, movers, text: formatSweepText(data, movers, description, notes), files, notes };
+}
+
+/** The text summary: one line per step (counts and mean alpha), then the movers. */
+export function formatSweepText(data: SweepFigureData, movers: readonly AlphaMover[], description: string, notes: readonly string[]): string {
+  const head = ['step', 'model', 'layers', 'α<2', 'α>6', 'alpha', 'alpha_weighted', 'log_norm'];
+  const rows = data.points.map((p) => [String(p.step), p.model, String(p.layers), String(p.below2), String(p.above6), fmt(p.summary.alpha ?? NaN), fmt(p.summary.alpha_weighted ?? NaN), fmt(p.summary.log_norm ?? NaN)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const out = [description, '', line(head), ...rows.map(line), ''];
+  if (movers.length) {
+    out.push(`layers whose alpha moved most (max − min over ${data.stepsParsed ? 'steps' : 'models'}):`);
+    for (const m of movers) out.push(`  ${formatMover(m)}`);
+    out.push('');
+  }
+  for (const n of notes) out.push(`note: ${n}`);
+  return out.join('\n') + (notes.length ? '\n' : '');
+}
