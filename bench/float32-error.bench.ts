@@ -39,7 +39,7 @@ function tally(t: Tally, ours: Row[], base: Row[]): void {
 }
 
 async function measure(label: string, models: string[]): Promise<void> {
-  const t = { sgram: { worst: new Map(), differing: new Map(), rows: 0 } as Tally, sgesdd: { worst: new Map(), differing: new Map(), rows: 0 } as Tally };
+  const t: { sgram: Tally; sgesdd: Tally } = { sgram: { worst: new Map(), differing: new Map(), rows: 0 }, sgesdd: { worst: new Map(), differing: new Map(), rows: 0 } };
   for (const m of models) {
     const base = await new WeightWatcher(m).analyze({ svd_method: 'accurate' });
     tally(t.sgram, await new WeightWatcher(m).analyze({ precision: 'float32' }), base);

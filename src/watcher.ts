@@ -88,7 +88,7 @@ function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' |
     if (r.route) routes[r.route] = (routes[r.route] ?? 0) + 1;
     if (r.fallback) {
       const sliceId = r.row.slice_id;
-      fallbacks.push({ layer_id: r.row.layer_id as number, name: r.row.name as string, ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}), reason: r.fallback });
+      fallbacks.push({ layer_id: r.row.layer_id, name: r.row.name, ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}), reason: r.fallback });
     }
   }
   return { routes, fallbacks, routeStats: routeStats(results) };
@@ -107,7 +107,14 @@ function checkModelInput(m: unknown, where: string): asserts m is ModelInput | u
   if (m === undefined) return;
   if (typeof m === 'string' && m !== '') return;
   if (typeof m === 'object' && m !== null && (isStore(m) || isIterable(m))) return;
-  const got = m === null ? 'null' : typeof m === 'string' ? 'an empty string' : `${typeof m} ${typeof m === 'object' ? Object.prototype.toString.call(m) : JSON.stringify(m) ?? String(m)}`;
+  // Not JSON.stringify: it throws on a bigint and prints NaN as null.
+  const got =
+    m === null ? 'null'
+    : typeof m === 'string' ? 'an empty string'
+    : typeof m === 'object' ? `object ${Object.prototype.toString.call(m)}`
+    : typeof m === 'function' ? 'a function'
+    : typeof m === 'number' || typeof m === 'bigint' || typeof m === 'boolean' || typeof m === 'symbol' ? `${typeof m} ${String(m)}`
+    : typeof m;
   throw new WeightWatcherError('E_USAGE', `${where}: expected a model path, a TensorStore, or an array or (async) iterable of { name, shape, data } tensors; got ${got}`);
 }
 

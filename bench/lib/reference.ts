@@ -68,7 +68,7 @@ export function compareDetails(ours: Record<string, unknown>[], ref: Record<stri
       if (typeof b === 'number' && typeof a === 'number') {
         const d = a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
         worst[col] = Math.max(worst[col] ?? 0, d);
-      } else if (!(a === b || (b === null && (a === null || Number.isNaN(a as number))))) {
+      } else if (!(a === b || (b === null && (a === null || Number.isNaN(a))))) {
         mismatches[col] = (mismatches[col] ?? 0) + 1;
       }
     }

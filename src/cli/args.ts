@@ -158,7 +158,7 @@ export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs
   const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
   try {
     const r = parseArgs({ args: joinValues(argv, options), options: config, allowPositionals: true, strict: true });
-    return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
+    return { values: r.values, positionals: r.positionals };
   } catch (e) {
     throw usageError(parseErrorMessage(e));
   }
@@ -253,6 +253,6 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   }
   const match = s('base-match');
   if (match !== undefined && match !== 'name' && match !== 'substring') throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
-  set('base_match', match as AnalyzeOptions['base_match']);
+  set('base_match', match);
   return o;
 }

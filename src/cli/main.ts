@@ -102,5 +102,6 @@ function installProcessHandlers(): void {
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
 if (invokedDirectly) {
   installProcessHandlers();
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  // main() turns every failure into an exit code (reportError) and never rejects.
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -25,7 +25,8 @@ export async function writeOutputs(values: ParsedArgs['values'], payload: { deta
   const json = str(values, 'json');
   const csv = str(values, 'csv');
   const meta = payload.meta;
-  if (json) await write(json, jsonChunks({ ...payload, meta: typeof meta === 'function' ? meta() : meta }), io);
+  // typeof 'function' leaves `object & Function` in the union, whose call is untyped: say which it is.
+  if (json) await write(json, jsonChunks({ ...payload, meta: typeof meta === 'function' ? (meta as () => object)() : meta }), io);
   if (csv) await write(csv, toCsv(payload.details), io);
 }
 

@@ -146,9 +146,14 @@ export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title:
 function describeNote(kind: string, x: unknown): string {
   if (typeof x !== 'object' || x === null) return `${kind}: ${String(x)}`;
   const o = x as Record<string, unknown>;
-  const who = [o.layer_id ?? o.id, o.name].filter((v) => v !== undefined).join(' ');
+  const who = [o.layer_id ?? o.id, o.name].filter((v) => v !== undefined).map(noteText).join(' ');
   const why = o.reason ?? o.message ?? o.error ?? '';
-  return `${kind}: ${who}${why ? ` — ${String(why instanceof Error ? why.message : why)}` : ''}`;
+  return `${kind}: ${who}${why ? ` — ${why instanceof Error ? why.message : noteText(why)}` : ''}`;
+}
+
+/** A note's field as text: scalars as they are, anything else as JSON (not "[object Object]"). */
+function noteText(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 
 // ------------------------------------------------------------------------------------ compare

@@ -95,7 +95,7 @@ export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Pro
   const res = await sweep(positionals, {
     ...analyze, ...q, db,
     ...(stepRegex !== undefined ? { stepRegex } : {}),
-    ...(fingerprint ? { fingerprint: fingerprint as 'sampled' | 'full' } : {}),
+    ...(fingerprint ? { fingerprint: fingerprint } : {}),
     force: values.force === true,
     onProgress: (p) => io.stderr.write(progressLine(p) + '\n'),
     onNote: (n) => io.stderr.write(`sweep: note: ${n}\n`),

@@ -87,8 +87,8 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
     return { results: kept(results), skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
   }
   const { layers, skipped } = source;
-  const perLayer: LayerResult[][] = new Array(layers.length);
-  const failures: (LayerFailure | undefined)[] = new Array(layers.length);
+  const perLayer = new Array<LayerResult[]>(layers.length);
+  const failures = new Array<LayerFailure | undefined>(layers.length);
   const entries = new Map(store.list().map((e) => [e.name, e]));
   const plan = threadPlan(layers.map((l) => layerShape(entries, l)), o.threads);
   // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.

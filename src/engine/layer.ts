@@ -5,7 +5,7 @@
  */
 import type { TensorStore } from '../formats/types.js';
 import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';
-import { computeEsd, floatMatrix, isStored, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
+import { computeEsd, floatMatrix, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
 import type { SvdRoute } from '../native/binding.js';
 import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';

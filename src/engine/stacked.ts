@@ -68,7 +68,7 @@ export function stackLayers(layers: readonly (readonly Matrix[])[]): Matrix {
   const out = new Float32Array(rows * width);
   let r0 = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.rows; i++) out.set(p.data.subarray(i * p.cols, (i + 1) * p.cols) as Float32Array, (r0 + i) * width);
+    for (let i = 0; i < p.rows; i++) out.set(p.data.subarray(i * p.cols, (i + 1) * p.cols), (r0 + i) * width);
     r0 += p.rows;
   }
   if (rows >= width) return { data: out, rows, cols: width };

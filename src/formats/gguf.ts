@@ -185,7 +185,7 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Header 
   const a = metadata.get('general.alignment');
   if (a !== undefined) {
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
-      throw corrupt(file, `general.alignment must be a power-of-two integer, got ${String(a)}`);
+      throw corrupt(file, `general.alignment must be a power-of-two integer, got ${typeof a === 'object' ? `an array of ${a.length} ${a.itemType}` : String(a)}`);
     }
     alignment = a;
   }

@@ -5,6 +5,7 @@
  */
 import type { TensorStore } from './types.js';
 import { WeightWatcherError } from '../shared/errors.js';
+import { isArray, isObject } from '../shared/json.js';
 
 /** One entry of `model.layers` as the reference enumerates it (spec §1.4): each consumes an id. */
 export interface KerasLayer {
@@ -57,19 +58,17 @@ export interface ConfigLayer {
   readonly top: string;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_NESTING = 64;
 
 /**
  * `model.layers` of a container config, or undefined for a plain layer. Sequential models hide
  * their leading InputLayer, Functional ones list it (so VGG16's first conv is id 1).
  */
-function containerLayers(entry: unknown): unknown[] | undefined {
+function containerLayers(entry: unknown): readonly unknown[] | undefined {
   if (!isObject(entry)) return undefined;
   const cfg = entry.config;
   // Keras ≤ 2.2 serialised a Sequential config as the bare layer list.
-  const list = Array.isArray(cfg) ? cfg : isObject(cfg) && Array.isArray(cfg.layers) ? cfg.layers : undefined;
+  const list = isArray(cfg) ? cfg : isObject(cfg) && isArray(cfg.layers) ? cfg.layers : undefined;
   if (!list) return undefined;
   const sequential = Array.isArray(cfg) || entry.class_name === 'Sequential';
   const first = list[0];

@@ -4,6 +4,7 @@
  * so a bare `{name: 'fc1', …}` is the layer `fc1`).
  */
 import { WeightWatcherError } from '../shared/errors.js';
+import { isArray } from '../shared/json.js';
 import { decodeToFloat32, shapeSize, storedTensor } from './decode.js';
 import type { StoredTensor, TensorEntry, TensorStore } from './types.js';
 
@@ -52,7 +53,7 @@ export class MemoryStore implements TensorStore {
   }
 
   private add(t: InMemoryTensor): void {
-    if (!t || typeof t.name !== 'string' || !Array.isArray(t.shape) || t.data == null) {
+    if (!t || typeof t.name !== 'string' || !isArray(t.shape) || t.data == null) {
       throw new WeightWatcherError('E_USAGE', 'in-memory tensors must be objects { name: string, shape: number[], data: typed array, dtype? }');
     }
     const n = shapeSize(t.shape, `tensor "${t.name}"`);

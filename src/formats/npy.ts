@@ -146,7 +146,7 @@ function parsePyLiteral(text: string, bad: (msg: string) => never): PyLit {
           ws();
           if (text[p++] !== ':') bad("expected ':'");
           if (typeof v !== 'string') bad('dict keys must be strings');
-          map.set(v as string, value(depth + 1));
+          map.set(v, value(depth + 1));
         } else {
           items.push(v);
         }

@@ -380,7 +380,7 @@ class OnnxScanner {
 
 /** Record a typed data field, merging it with the previous region when they are adjacent. */
 function addSpan(meta: TensorMeta, f: ProtoField, file: string, what: string, base: number): void {
-  const typed = (meta.typed ??= new Map());
+  const typed = (meta.typed ??= new Map<number, Span[]>());
   let spans = typed.get(f.field);
   if (!spans) typed.set(f.field, (spans = []));
   const last = spans[spans.length - 1];

@@ -178,13 +178,13 @@ class Unpickler {
     const v = this.stack.pop();
     if (v === undefined) this.fail('E_CORRUPT', `stack underflow at byte ${this.pos - 1}`);
     if (v === MARK) this.fail('E_CORRUPT', `unexpected MARK on the stack at byte ${this.pos - 1}`);
-    return v as PyValue;
+    return v;
   }
 
   private top(): PyValue {
     const v = this.stack[this.stack.length - 1];
     if (v === undefined || v === MARK) this.fail('E_CORRUPT', `missing stack operand at byte ${this.pos - 1}`);
-    return v as PyValue;
+    return v;
   }
 
   /** Pop everything above the topmost MARK, and the MARK. */
@@ -223,7 +223,7 @@ class Unpickler {
   private setItems(target: PyValue, kv: readonly PyValue[]): void {
     if (!(target instanceof PyDict)) this.fail('E_UNSUPPORTED', `SETITEM(S) on ${describeValue(target)} (byte ${this.pos - 1})`);
     if (kv.length % 2) this.fail('E_CORRUPT', `SETITEMS with an odd number of items (byte ${this.pos - 1})`);
-    for (let i = 0; i < kv.length; i += 2) (target as PyDict).set(kv[i]!, kv[i + 1]!);
+    for (let i = 0; i < kv.length; i += 2) (target).set(kv[i]!, kv[i + 1]!);
   }
 
   private append(target: PyValue, items: readonly PyValue[]): void {
@@ -332,21 +332,21 @@ class Unpickler {
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('E_CORRUPT', `STACK_GLOBAL needs two strings (byte ${opAt})`);
-          this.global(module as string, name as string);
+          this.global(module, name);
           break;
         }
         case 0x52: { // REDUCE
           const args = this.pop();
           const fn = this.pop();
           if (!(args instanceof PyTuple)) this.fail('E_CORRUPT', `REDUCE arguments are ${describeValue(args)}, not a tuple (byte ${opAt})`);
-          this.call(fn, (args as PyTuple).items);
+          this.call(fn, (args).items);
           break;
         }
         case 0x81: { // NEWOBJ
           const args = this.pop();
           const cls = this.pop();
           if (!(args instanceof PyTuple)) this.fail('E_CORRUPT', `NEWOBJ arguments are not a tuple (byte ${opAt})`);
-          this.call(cls, (args as PyTuple).items);
+          this.call(cls, (args).items);
           break;
         }
         case 0x92: { // NEWOBJ_EX
@@ -354,8 +354,8 @@ class Unpickler {
           const args = this.pop();
           const cls = this.pop();
           if (!(args instanceof PyTuple) || !(kwargs instanceof PyDict)) this.fail('E_CORRUPT', `NEWOBJ_EX needs a tuple and a dict (byte ${opAt})`);
-          if ((kwargs as PyDict).size) this.fail('E_UNSUPPORTED', `NEWOBJ_EX with keyword arguments (byte ${opAt})`);
-          this.call(cls, (args as PyTuple).items);
+          if ((kwargs).size) this.fail('E_UNSUPPORTED', `NEWOBJ_EX with keyword arguments (byte ${opAt})`);
+          this.call(cls, (args).items);
           break;
         }
         case 0x62: { // BUILD
@@ -384,7 +384,7 @@ class Unpickler {
 
   private persistent(pid: PyValue): void {
     if (!this.opts.persistentLoad) this.fail('E_UNSUPPORTED', `pickle uses a persistent id ${describeValue(pid)} but no persistent loader is available`);
-    this.push(this.opts.persistentLoad!(pid));
+    this.push(this.opts.persistentLoad(pid));
   }
 }
 

@@ -371,7 +371,7 @@ async function parseLegacyCheckpoint(file: RandomAccessFile): Promise<{ checkpoi
   const offsets = new Map<string, number>();
   const sizes = new Map<string, number>();
   let at = stream.position;
-  for (const rawKey of keys as PyValue[]) {
+  for (const rawKey of keys) {
     const key = pidString(rawKey) ?? fail('E_CORRUPT', path, 'storage key is not a string');
     const root = registry.roots.get(key) ?? fail('E_CORRUPT', path, `storage ${key} in the key list is not referenced by the pickle`);
     const dv = new DataView((await file.read(at, 8, `size of storage ${key}`)).buffer);

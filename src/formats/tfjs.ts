@@ -29,9 +29,7 @@ import { decodeToFloat32, dtypeSize, shapeSize } from './decode.js';
 import { flattenModelConfig, kerasLayer, type ConfigLayer, type KerasLayer, type KerasTensorStore } from './keras-config.js';
 import type { DType, TensorEntry } from './types.js';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isArray, isObject, type Json } from '../shared/json.js';
 
 const MAX_JSON_BYTES = 256 * 1024 * 1024;
 
@@ -236,7 +234,7 @@ function graphModelLayers(topology: Json, weights: Map<string, Weight>): KerasLa
   const layers: KerasLayer[] = [];
   const seen = new Set<string>();
   for (const node of nodes) {
-    if (!isObject(node) || typeof node.op !== 'string' || !Array.isArray(node.input)) continue;
+    if (!isObject(node) || typeof node.op !== 'string' || !isArray(node.input)) continue;
     const depthwise = GRAPH_DEPTHWISE.has(node.op);
     const rank = depthwise ? 4 : GRAPH_KERNEL_RANK.get(node.op);
     const input = node.input[1];

@@ -20,8 +20,8 @@ export function detXConstraint(evals: Float64Array, rescale = true): { num: numb
   }
   if (n < 2 || !(x[0]! < x[n - 1]!)) return { num: 0, idx: 0, scaled: x };
   let num = n;
-  let idx = 0;
-  for (idx = n - 1; idx > 0; idx--) {
+  let idx = n - 1;
+  for (; idx > 0; idx--) {
     let p = 1;
     for (let k = idx; k < n; k++) p *= x[k]!;
     if (p < 1.0) {

@@ -189,7 +189,7 @@ interface NativeBinding {
   symmetricEigenSync(data: Float64Array, n: number): SymmetricEigen;
   matmul<T extends Float32Array | Float64Array>(a: T, b: T, m: number, k: number, n: number): Promise<Float64Array>;
   /** Only with WW_NATIVE_TEST_HOOKS=1 in the environment when the addon loads. */
-  simulateAllocFailure?(site: string): void;
+  simulateAllocFailure?: (site: string) => void;
   lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): Promise<LowRank>;
   lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): LowRank;
 }

@@ -8,7 +8,7 @@
 import { basename, extname, resolve, sep } from 'node:path';
 import type { Row } from '../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
-import { SUMMARY_METRICS, summarize, type Summary } from './summary.js';
+import { SUMMARY_METRICS, type Summary } from './summary.js';
 import type { CompareTableRow } from './plots/compare.js';
 import { escapeControl } from '../shared/text.js';
 
@@ -144,7 +144,7 @@ export function compareResults(inputs: readonly CompareInput[]): CompareResult {
   const table: CompareTableRow[] = [{ metric: COUNT_LABELS.layers, values: models.map((m) => m.counts.layers) }];
   for (const metric of SUMMARY_METRICS) {
     if (!models.some((m) => typeof m.summary[metric] === 'number')) continue;
-    table.push({ metric, values: models.map((m) => (typeof m.summary[metric] === 'number' ? m.summary[metric]! : null)) });
+    table.push({ metric, values: models.map((m) => (typeof m.summary[metric] === 'number' ? m.summary[metric] : null)) });
   }
   table.push(
     { metric: COUNT_LABELS.under, values: models.map((m) => m.counts.under) },

@@ -110,12 +110,12 @@ export class AnalyzeReportWriter {
     }
     for (const f of this.fragments.values()) if (!seen.has(f.id)) order.push(f);
     const { head, tail } = analyzeReportFrame(d, order.length);
-    const self = this;
+    const payload = (f: Fragment) => this.payload(f);
     async function* page(): AsyncGenerator<string> {
       yield head;
       for (let i = 0; i < order.length; i++) {
         const f = order[i]!;
-        yield (i ? '\n' : '') + layerSectionHtml(f, self.payload(f));
+        yield (i ? '\n' : '') + layerSectionHtml(f, payload(f));
       }
       yield tail;
     }

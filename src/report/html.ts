@@ -147,7 +147,7 @@ function summaryTable(summary: Summary): string {
   const entries = Object.entries(summary);
   if (!entries.length) return '<p>No summary (no layers analysed).</p>';
   return `<table class="data summary"><thead><tr><th scope="col">metric</th><th scope="col">mean over layers</th></tr></thead><tbody>${
-    entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td class="n" title="${v}">${escapeHtml(fmtCell(v as number))}</td></tr>`).join('')
+    entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td class="n" title="${v}">${escapeHtml(fmtCell(v))}</td></tr>`).join('')
   }</tbody></table>`;
 }
 
@@ -467,7 +467,7 @@ export function sweepReportHtml(d: SweepReportData): string {
   }));
   const stepCols = ['step', 'model', 'layers', 'α<2', 'α>6', 'failed fits', ...metrics];
   const moverRows: Row[] = d.movers.map((m) => ({ layer: layerLabel(m), first: m.first, last: m.last, 'Δ (last − first)': m.delta, min: m.min, max: m.max, range: m.range, steps: m.steps }));
-  const fig = (name: string, label: string) => (d.figures[name] ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name]!, `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>` : '<p class="note">No data for this figure.</p>');
+  const fig = (name: string, label: string) => (d.figures[name] ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name], `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>` : '<p class="note">No data for this figure.</p>');
   const main = `
 <section id="summary"><h2>Over ${d.stepsParsed ? 'steps' : 'models'}</h2>
 ${fig('alpha-counts', 'layers with alpha < 2 and > 6')}

@@ -48,7 +48,7 @@ export function renderSummary(summary: Summary, rows: readonly Row[], opts: { co
   const under = alphas.filter((a) => a > 6).length;
   const failed = rows.filter((r) => r.status === 'failed').length;
   const lines = ['summary (mean over layers):'];
-  for (const [k, v] of Object.entries(summary)) lines.push(`  ${k.padEnd(18)} ${formatCell(v as number)}`);
+  for (const [k, v] of Object.entries(summary)) lines.push(`  ${k.padEnd(18)} ${formatCell(v)}`);
   const b = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[0m` : s);
   lines.push(
     b(`  ${rows.length} layers: ${over} with alpha < 2 (over-trained), ${under} with alpha > 6 (under-trained)` + (failed ? `, ${failed} fits failed` : '')),

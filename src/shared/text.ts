@@ -15,6 +15,7 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /** Characters that act on a terminal instead of printing: C0/C1 controls, DEL, bidi overrides. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };

@@ -15,8 +15,6 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
-import type { Row } from '../shared/rows.js';
-import type { LayerFailure } from '../engine/analyze.js';
 import type { FingerprintMode } from './fingerprint.js';
 import type { GroupPlan, JobAnalyzeOptions, PartResult } from './job.js';
 import type { ResultsWriter, RunIdentity } from './db.js';
@@ -154,7 +152,7 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
         if (typeof job.returnvalue !== 'string') throw new WeightWatcherError('E_FORMAT', `job ${id} completed without a result (was it run by another program?)`);
         const ret = decodeJson<JobReturn>(job.returnvalue);
         const attempts = Math.max(1, job.attemptsStarted || job.attemptsMade || 1);
-        writer.writePart(o.task.id.runKey, { id: o.part, layerIds: o.layerIds, rows: ret.rows as Row[], failures: ret.failures as LayerFailure[], attempts, elapsedMs: ret.elapsedMs, worker: ret.worker });
+        writer.writePart(o.task.id.runKey, { id: o.part, layerIds: o.layerIds, rows: ret.rows, failures: ret.failures, attempts, elapsedMs: ret.elapsedMs, worker: ret.worker });
         retries += attempts - 1;
         stalled += job.stalledCounter ?? 0;
         jobs++;

@@ -51,7 +51,7 @@ export function parseStep(path: string, pattern: RegExp = DEFAULT_STEP_PATTERN):
  */
 export function assignSteps(paths: readonly string[], pattern: RegExp = DEFAULT_STEP_PATTERN): { steps: number[]; parsed: boolean } {
   const parsed = paths.map((p) => parseStep(p, pattern));
-  if (parsed.length && parsed.every((s) => s !== undefined)) return { steps: parsed as number[], parsed: true };
+  if (parsed.length && parsed.every((s) => s !== undefined)) return { steps: parsed, parsed: true };
   return { steps: paths.map((_, i) => i), parsed: false };
 }
 

@@ -125,7 +125,7 @@ export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
   const rest: Record<string, unknown> = { ...o };
   for (const k of SWEEP_ONLY) delete rest[k];
   delete rest.threads;
-  return rest as JobAnalyzeOptions;
+  return rest;
 }
 
 /** Sweep `models` (files, folders, globs) into the results database `options.db`. */

@@ -105,7 +105,7 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
       emit({ type: 'failed', ...base, error: message, attempt: job.attemptsStarted });
       // A bad option can never succeed: do not retry it.
       if (isWeightWatcherError(e) && e.code === 'E_USAGE') throw new UnrecoverableError(message);
-      throw new Error(message);
+      throw new Error(message, { cause: e });
     }
   };
 

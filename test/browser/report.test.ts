@@ -18,6 +18,21 @@ import { runCompare } from '../../src/cli/commands/compare.js';
 import { analyzeReportHtml } from '../../src/report/html.js';
 import { layerFigureSpecs, layerPlotId, renderSvg } from '../../src/report/plots/index.js';
 
+/**
+ * The DOM members the page callbacks below use. They run in the browser; the test tsconfig has no DOM
+ * lib (src must not see browser globals), so the elements are typed here instead of as any.
+ */
+interface PageElement {
+  readonly id: string;
+  readonly className: string;
+  readonly textContent: string | null;
+  readonly hidden: boolean;
+  readonly children: ArrayLike<PageElement>;
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): { width: number; height: number };
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+}
+
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter((p): p is string => !!p);
 const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -49,14 +64,14 @@ function expectClean(p: Problems): void {
 
 /** Sizes of every chart SVG in the page. */
 async function chartSizes(page: Page): Promise<{ w: number; h: number }[]> {
-  return page.$$eval('figure.chart svg', (els: any[]) => els.map((e) => { const r = e.getBoundingClientRect(); return { w: r.width as number, h: r.height as number }; }));
+  return page.$$eval('figure.chart svg', (els: PageElement[]) => els.map((e) => { const r = e.getBoundingClientRect(); return { w: r.width, h: r.height }; }));
 }
 
 async function columnValues(page: Page, table: string, col: string): Promise<string[]> {
-  return page.$eval(`#${table}`, (t: any, c: string) => {
-    const ths: any[] = Array.from(t.querySelectorAll('thead th'));
+  return page.$eval(`#${table}`, (t: PageElement, c: string) => {
+    const ths: PageElement[] = Array.from(t.querySelectorAll('thead th'));
     const i = ths.findIndex((h) => h.textContent === c || h.getAttribute('data-col') === c);
-    return (Array.from(t.querySelectorAll('tbody tr')) as any[]).filter((r) => !r.hidden).map((r) => String(r.children[i].getAttribute('data-v') ?? ''));
+    return Array.from(t.querySelectorAll('tbody tr')).filter((r) => !r.hidden).map((r) => String(r.children[i]!.getAttribute('data-v') ?? ''));
   }, col);
 }
 
@@ -100,7 +115,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     // filtering: warnings and text
     const over = ww.getDetails()!.filter((r) => r.alpha < 2).length;
     await page.selectOption('.table-tools[data-for="details-table"] .warn-filter', 'over');
-    const shown = await page.$$eval('#details-table tbody tr:not([hidden])', (rs: any[]) => rs.map((r) => String(r.className)));
+    const shown = await page.$$eval('#details-table tbody tr:not([hidden])', (rs: PageElement[]) => rs.map((r) => String(r.className)));
     expect(shown).toHaveLength(over);
     expect(shown.every((c) => c === 'warn-over')).toBe(true);
     expect(await page.textContent('.table-tools[data-for="details-table"] .count')).toBe(`${over} of 18 rows`);
@@ -111,19 +126,19 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(attn.every((n) => n.includes('attn'))).toBe(true);
 
     // warnings highlighted: over-trained rows have a red-ish background
-    const bg = await page.$eval('#details-table tr.warn-over td', (td: any) => (globalThis as any).getComputedStyle(td).backgroundColor as string);
+    const bg = await page.$eval('#details-table tr.warn-over td', (td: PageElement) => (globalThis as unknown as { getComputedStyle(e: PageElement): { backgroundColor: string } }).getComputedStyle(td).backgroundColor);
     expect(bg).toBe('rgb(253, 232, 232)');
 
     // layers are collapsed and their figures not in the DOM until opened
-    expect(await page.$$eval('details.layer[open]', (d: any[]) => d.length)).toBe(0);
-    expect(await page.$$eval('details.layer template', (t: any[]) => t.length)).toBe(18);
+    expect(await page.$$eval('details.layer[open]', (d: PageElement[]) => d.length)).toBe(0);
+    expect(await page.$$eval('details.layer template', (t: PageElement[]) => t.length)).toBe(18);
     await page.click('#expand-all');
     await page.waitForFunction("document.querySelectorAll('details.layer template').length === 0");
     const all = await chartSizes(page);
     expect(all.length).toBe(3 + 18 * 5);
     for (const s of all) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
     // inline SVG ids stay unique in the page (clip paths)
-    const dupIds = await page.$$eval('svg [id]', (els: any[]) => { const seen = new Set<string>(); const d: string[] = []; for (const e of els) { if (seen.has(e.id)) d.push(e.id); seen.add(e.id); } return d; });
+    const dupIds = await page.$$eval('svg [id]', (els: PageElement[]) => { const seen = new Set<string>(); const d: string[] = []; for (const e of els) { if (seen.has(e.id)) d.push(e.id); seen.add(e.id); } return d; });
     expect(dupIds).toEqual([]);
     const layer0 = await page.$('#layer-0');
     await layer0!.screenshot({ path: join(ARTIFACTS, 'report-minigpt-big-data-layer0.png') });
@@ -149,7 +164,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     const file = join(ARTIFACTS, 'report-compressed.html');
     await writeFile(file, analyzeReportHtml({ title: 'compressed', rows: layers.map((l) => l.row), summary: {}, modelFigures: {}, layers: sections, compressLayers: true }));
     const { page, problems } = await openPage(browser, file);
-    expect(await page.$$eval('template[data-enc="gzip-base64"]', (t: any[]) => t.length)).toBe(3);
+    expect(await page.$$eval('template[data-enc="gzip-base64"]', (t: PageElement[]) => t.length)).toBe(3);
     await page.click('#expand-all');
     await page.waitForFunction("document.querySelectorAll('figure.chart svg').length === 15");
     for (const s of await chartSizes(page)) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
@@ -165,7 +180,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     const { page, problems } = await openPage(browser, file);
     const sizes = await chartSizes(page);
     expect(sizes.length).toBeGreaterThanOrEqual(1);
-    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: any) => { const r = e.getBoundingClientRect(); return { w: r.width as number, h: r.height as number }; });
+    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: PageElement) => { const r = e.getBoundingClientRect(); return { w: r.width, h: r.height }; });
     expect(cmp.w).toBeGreaterThan(400);
     expect(cmp.h).toBeGreaterThan(300);
     await page.screenshot({ path: join(ARTIFACTS, 'compare-minigpt.png'), fullPage: false });
@@ -175,7 +190,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(d).toEqual([...d].sort((a, b) => a - b));
     // open a model section: its charts get a size
     await page.click('#model-0 > summary');
-    const modelCharts = await page.$$eval('#model-0 figure.chart svg', (els: any[]) => els.map((e) => e.getBoundingClientRect().width as number));
+    const modelCharts = await page.$$eval('#model-0 figure.chart svg', (els: PageElement[]) => els.map((e) => e.getBoundingClientRect().width));
     expect(modelCharts.length).toBe(3);
     expect(modelCharts.every((w) => w > 100)).toBe(true);
     expectClean(problems);

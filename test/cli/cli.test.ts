@@ -166,7 +166,7 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     expect(a.out).toMatch(/^usage: weightwatcher analyze <model> \[options\]/);
     expect(a.out).toMatch(/^selection:$/m);
     expect(a.out).toMatch(/--fit PL\|TPL\|E_TPL .*\(default: PL\)/);
-    expect(a.out).toMatch(/^examples:\n  weightwatcher analyze /m);
+    expect(a.out).toMatch(/^examples:\n {2}weightwatcher analyze /m);
     const d = await runBuilt('describe', '--help');
     expect(d.code).toBe(0);
     expect(d.out).toMatch(/^usage: weightwatcher describe <model>/);

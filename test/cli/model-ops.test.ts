@@ -68,7 +68,7 @@ describe('weightwatcher smooth / sharpen', () => {
     expect(r.out).toMatch(/fc1\s+F32\s+100\s+60\s+1\s+12\s+kept top 12/);
     expect(r.out).toMatch(/2 of 2 layers changed; wrote .*smoothed\.safetensors/);
     expect(readFileSync(base).equals(before)).toBe(true);
-    expect(JSON.parse(readFileSync(json, 'utf8')).layers.map((l: { k: number }) => l.k)).toEqual([12, 8]);
+    expect((JSON.parse(readFileSync(json, 'utf8')) as { layers: { k: number }[] }).layers.map((l) => l.k)).toEqual([12, 8]);
     const a = await run('analyze', out, '--json', '-', '-q');
     const rows = (JSON.parse(a.out) as { details: { M: number; weak_rank_loss: number }[] }).details;
     expect(rows.map((x) => x.M - x.weak_rank_loss)).toEqual([12, 8]);

@@ -102,7 +102,7 @@ describe.skipIf(!built)('SIGINT during the JSON write', () => {
     mkdirSync(outDir);
     // Calibrate: the write must last at least a second; grow the model until it does.
     let n = 150_000;
-    let writeMs = 0;
+    let writeMs: number;
     for (;;) {
       manyLayers(model, n);
       const r = await describeToJson(model, outDir);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher } from '../../src/index.js';
-import { corpus, haveCorpus, skipReason } from '../helpers/corpus.js';
+import { corpus, haveCorpus } from '../helpers/corpus.js';
 import { readAll, type Tensor } from '../helpers/lora.js';
 
 const INIT = corpus('minigpt/init/model.safetensors');

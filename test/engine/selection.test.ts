@@ -139,9 +139,11 @@ describe('run status and failures (library)', () => {
 
   it('non-model arguments are E_USAGE', async () => {
     for (const bad of [42, null, '', {}, true, () => 1]) {
-      expect(() => new WeightWatcher(bad as never), String(bad)).toThrow(WeightWatcherError);
+      expect(() => new WeightWatcher(bad as never), JSON.stringify(bad) ?? typeof bad).toThrow(WeightWatcherError);
     }
     expect(() => new WeightWatcher(42 as never)).toThrow(/expected a model path, a TensorStore, or an array or \(async\) iterable .*got number 42/);
+    expect(() => new WeightWatcher(5n as never)).toThrow(/got bigint 5$/);
+    expect(() => new WeightWatcher(NaN as never)).toThrow(/got number NaN$/);
     await expect(new WeightWatcher().analyze({ model: 7 as never })).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 

@@ -37,7 +37,7 @@ describe('encodeFloats', () => {
     const wrong: number[] = [];
     for (let i = 0; i < 200_000; i++) {
       u[0] = Math.imul(i, 2654435761) >>> 0;
-      if (Number.isFinite(f[0]!) && bf16Bits(f[0]!) !== (((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) & 0xffff)) wrong.push(u[0]!);
+      if (Number.isFinite(f[0]!) && bf16Bits(f[0]!) !== (((u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16) & 0xffff)) wrong.push(u[0]);
     }
     expect(wrong).toEqual([]);
     expect(bf16Bits(1 + 2 ** -8)).toBe(0x3f80); // exact tie → even

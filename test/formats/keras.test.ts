@@ -541,7 +541,7 @@ function fakeH5(tree: Record<string, { attrs?: Record<string, unknown>; shape?: 
       const prefix = p ? `${p}/` : '';
       return [...new Set(Object.keys(tree).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('/')[0]!))];
     },
-    dataset: async (p) => (tree[p]?.shape ? { shape: tree[p]!.shape!, dtype: 'F32', filtered: false } : undefined),
+    dataset: async (p) => (tree[p]?.shape ? { shape: tree[p].shape, dtype: 'F32', filtered: false } : undefined),
     values: async (p) => new Float32Array(product(tree[p]!.shape!)).fill(1),
     close: async () => {},
   };

@@ -9,7 +9,7 @@ import { ProtoReader, ProtoStream, type ProtoField } from '../../src/formats/pro
 import { RandomAccessFile } from '../../src/formats/file.js';
 import { WeightWatcherError } from '../../src/shared/errors.js';
 import { expectError } from '../helpers/errors.js';
-import { attr, cat, f32bytes, f64bytes, graph, len, model, node, str, tag, tensor, varint, vint, type TensorSpec } from '../helpers/onnx-writer.js';
+import { attr, cat, f32bytes, f64bytes, graph, len, model, node, str, tag, tensor, varint, vint } from '../helpers/onnx-writer.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = path.resolve(projectRoot, '../shared/corpus');
@@ -243,7 +243,7 @@ describe('openOnnx on synthetic models', () => {
         constant('W', [1], [0]), // same name as an initializer
         node('Relu', ['r']),
       ],
-      [tensor({ name: 'W', dims: [4, 4], dataType: 1, raw: f32bytes(new Array(16).fill(1)) })],
+      [tensor({ name: 'W', dims: [4, 4], dataType: 1, raw: f32bytes(new Array<number>(16).fill(1)) })],
     );
     const p = await writeModel('constants.onnx', model(g));
     const plain = await openOnnx(p);

@@ -293,6 +293,7 @@ export const CLI_CASES: readonly CliCase[] = [
   { id: 'folder-format', what: '… --format tfjs', args: (f) => ['analyze', f.folderTfjsAndSafetensors, '--format', 'tfjs', '--json', '-'], expect: { code: 0, stdout: /"source": ".*model\.json"/ } },
 
   // Terminal safety, help.
+  // eslint-disable-next-line no-control-regex -- the table must contain no raw ESC/BEL
   { id: 'esc-table', what: 'analyze model with ESC/OSC/newline in names', args: (f) => ['analyze', f.escNames], expect: { code: 0, stdout: /\\x1b\]0;pwned\\x07title/, stdoutNot: /\x1b|\x07|line\n/ } },
   { id: 'esc-json', what: '… --json - keeps the real names', args: (f) => ['analyze', f.escNames, '--json', '-'], expect: { code: 0, stdout: /"\\u001b\]0;pwned\\u0007title"/ } },
   { id: 'help', what: 'analyze --help', args: () => ['analyze', '--help'], expect: { code: 0, stdout: /usage: weightwatcher analyze/ } },

@@ -41,8 +41,8 @@ export function startCli(name: string, args: readonly string[], opts: { env?: Re
       if (line !== undefined) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
     }
   };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     proc,

@@ -1,4 +1,5 @@
 /** Locations of the shared corpus and goldens; tests skip with a clear message when absent. */
+import type { Row } from '../../src/shared/rows.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,8 @@ export function corpus(rel: string): string {
 export interface Golden {
   meta: { model: string; kwargs: Record<string, unknown>; timing_s: Record<string, number | null>; num_layers: number };
   columns: string[];
-  details: Record<string, unknown>[];
+  /** Reference rows: JSON scalars (numbers, strings, booleans, null) by column. */
+  details: Row[];
   summary: Record<string, number>;
 }
 

@@ -86,7 +86,7 @@ function writeValue(w: ByteWriter, value: GgufWriteValue | number | bigint, with
   if (withType) w.u32(VALUE_TYPES.indexOf(type));
   const scalar = typeof value === 'object' && 'value' in value ? value.value : value;
   switch (type) {
-    case 'STRING': w.string(String(scalar)); return;
+    case 'STRING': w.string(typeof scalar === 'object' ? JSON.stringify(scalar) : String(scalar)); return;
     case 'BOOL': w.u8(scalar ? 1 : 0); return;
     case 'UINT8': w.u8(Number(scalar)); return;
     case 'INT8': w.view(1, (dv) => dv.setInt8(0, Number(scalar))); return;

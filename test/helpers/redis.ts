@@ -59,8 +59,8 @@ export async function startRedis(): Promise<RedisServer> {
     const dir = mkdtempSync(join(tmpdir(), 'ww-redis-'));
     const proc = spawn(redisServerPath, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
-    proc.stdout!.on('data', (d) => { log += d; });
-    proc.stderr!.on('data', (d) => { log += d; });
+    proc.stdout.on('data', (d) => { log += d; });
+    proc.stderr.on('data', (d) => { log += d; });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && proc.exitCode === null) {
       if (await ping(port)) {

@@ -58,7 +58,7 @@ describe('symmetric eigensolver (LAPACK dsyevd)', () => {
     const t = gramEigenSync(Float32Array.from(w), rows, cols);
     expect(t.values[3]!).toBeCloseTo(e.values[3]!, 4);
     const d = symmetricEigenSync(Float64Array.from([2, 1, 1, 2]), 2);
-    expect(Array.from(d.values)).toEqual([1, 3].map((x) => expect.closeTo(x, 14)));
+    expect(Array.from(d.values)).toEqual([1, 3].map((x): unknown => expect.closeTo(x, 14)));
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, type AnalyzeOptions } from '../../src/index.js';
-import { corpus, golden, goldenEvals, haveCorpus, skipReason } from '../helpers/corpus.js';
+import { corpus, golden, goldenEvals, haveCorpus } from '../helpers/corpus.js';
 import { compareEvals, compareRows, expectRoutes, routeCounts, summaryDelta } from '../helpers/compare.js';
 
 interface Case {
@@ -44,7 +44,7 @@ for (const method of ['fast', 'accurate'] as const) {
         expectRoutes(rows, method);
         const ge = goldenEvals(c.golden, c.set);
         const evalDelta = ge ? compareEvals(ww.getLayerResults(), ge) : NaN;
-        const sum = summaryDelta(ww.getSummary() as Record<string, number>, g.summary);
+        const sum = summaryDelta(ww.getSummary(), g.summary);
         const worst = Math.max(...Object.values(deltas));
         console.log(`parity ${method} ${c.golden}/${c.set}: ${rows.length} rows (${routeCounts(rows)}), worst column delta ${worst.toExponential(2)}, evals ${evalDelta.toExponential(2)}, summary ${sum.toExponential(2)}`);
       });

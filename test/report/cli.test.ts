@@ -129,11 +129,11 @@ describe('weightwatcher compare', () => {
     assertSelfContained(page);
     expect(page).toContain('id="diff-table"');
     expect(page).toContain('data-figure="compare"');
-    const j = JSON.parse(readFileSync(json, 'utf8'));
-    expect(j.models.map((m: { name: string }) => m.name)).toEqual(['init', 'small-data', 'big-data']);
-    expect(j.models[0].counts).toEqual({ layers: 18, under: 15, over: 0, failed: 0 });
+    const j = JSON.parse(readFileSync(json, 'utf8')) as { models: { name: string; counts: unknown }[]; layer_diffs: unknown[]; table: Record<string, unknown>[] };
+    expect(j.models.map((m) => m.name)).toEqual(['init', 'small-data', 'big-data']);
+    expect(j.models[0]!.counts).toEqual({ layers: 18, under: 15, over: 0, failed: 0 });
     expect(j.layer_diffs).toHaveLength(18);
-    expect(j.table.find((t: { metric: string }) => t.metric === 'alpha')['big-data']).toBeCloseTo(2.2307677913990887, 8);
+    expect(j.table.find((t) => t.metric === 'alpha')!['big-data']).toBeCloseTo(2.2307677913990887, 8);
   });
 
   it('reads saved results ({details, summary, meta} JSON) and --names; --plot x.svg writes the PNG too', async () => {
@@ -150,8 +150,8 @@ describe('weightwatcher compare', () => {
 
   it('mixes a model and a saved result; no per-layer table when names do not match', async () => {
     const fake = join(tmp, 'renamed.json');
-    const g = JSON.parse(readFileSync(`${GOLDENS}/minigpt-big-data/default.json`, 'utf8'));
-    g.details = g.details.map((r: Record<string, unknown>) => ({ ...r, name: `other.${r.name}` }));
+    const g = JSON.parse(readFileSync(`${GOLDENS}/minigpt-big-data/default.json`, 'utf8')) as { details: ({ name: string } & Record<string, unknown>)[]; summary?: unknown };
+    g.details = g.details.map((r) => ({ ...r, name: `other.${r.name}` }));
     delete g.summary;
     writeFileSync(fake, JSON.stringify(g));
     const c = capture();

@@ -37,7 +37,7 @@ const frame = (rows: Row[]) => ({ title: 'report <test>', rows, summary: { alpha
 async function streamed(file: string, rows: Row[], layers: LayerSection[], compressLayers?: boolean | 'auto'): Promise<string> {
   const w = new AnalyzeReportWriter(compressLayers === undefined ? {} : { compressLayers });
   // Layers arrive out of order (concurrent analysis); the page lists them in row order.
-  await Promise.all([...layers].reverse().map((l) => w.addLayer(l)));
+  for (const l of [...layers].reverse()) w.addLayer(l);
   expect(w.layerCount).toBe(layers.length);
   await w.write(file, frame(rows));
   return readFileSync(file, 'utf8');
@@ -79,7 +79,7 @@ describe('AnalyzeReportWriter', () => {
     expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
     const w = new AnalyzeReportWriter();
     const { rows, layers } = sections(2, 100);
-    for (const l of layers) await w.addLayer(l);
+    for (const l of layers) w.addLayer(l);
     const blocked = join(tmp, 'gz.html', 'inside-a-file.html'); // parent is a file
     await expect(w.write(blocked, frame(rows))).rejects.toMatchObject({ code: 'E_IO' });
     expect(existsSync(blocked)).toBe(false);

@@ -1,4 +1,5 @@
 /** Unit tests of the report building blocks: names, layer matching, counts, HTML safety, SVG ids. */
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { defaultNames, layerDiffs, countWarnings, compareResults, formatCompareText, type CompareInput } from '../../src/report/compare.js';
 import { escapeHtml, uniquifySvgIds, detailsTable, analyzeReportHtml } from '../../src/report/html.js';
@@ -79,7 +80,6 @@ describe('untrusted names in the report', () => {
   it('tensor names and titles from a model file are escaped, never markup', async () => {
     const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { WeightWatcher } = await import('../../src/index.js');
     const { writeAnalyzeReport } = await import('../../src/cli/plot-commands.js');
     const dir = mkdtempSync(join(tmpdir(), 'ww-xss-'));

@@ -90,10 +90,17 @@ function texts(svg: string): string[] {
   return out;
 }
 
-type AnyLayer = Record<string, any>;
-function xScale(spec: Record<string, unknown>): { type?: string; domain: [number, number] } {
-  const layers = spec.layer as AnyLayer[];
-  return layers.find((l) => l.encoding?.x?.scale?.domain)!.encoding.x.scale;
+/** The part of a Vega-Lite layer spec the scale checks read. */
+interface ScaleSpec {
+  type?: string;
+  domain: [number, number];
+}
+interface LayerSpec {
+  encoding?: { x?: { scale?: ScaleSpec }; y?: { scale?: ScaleSpec } };
+}
+function xScale(spec: Record<string, unknown>): ScaleSpec {
+  const layers = spec.layer as LayerSpec[];
+  return layers.find((l) => l.encoding?.x?.scale?.domain)!.encoding!.x!.scale!;
 }
 
 function pixel(value: number, scale: { type?: string; domain: [number, number] }, width: number): number {
@@ -340,8 +347,8 @@ describe('per-layer figures for minigpt/big-data', () => {
       expect(s).toContain('aria-label="α = 6 (above: under-trained)"');
     }
     // guide lines at the right heights in the depth plot (linear y from 0)
-    const depth = modelFigureSpecs(details)['alpha-depth']! as AnyLayer;
-    const dom = depth.layer[0].encoding.y.scale.domain as [number, number];
+    const depth = modelFigureSpecs(details)['alpha-depth'] as { layer: LayerSpec[] };
+    const dom = depth.layer[0]!.encoding!.y!.scale!.domain;
     const y2 = ruleY(svgs['alpha-depth']!, 'α = 2 (below: over-trained)')!;
     expect(Math.abs(y2 - 260 * (1 - (2 - dom[0]) / (dom[1] - dom[0])))).toBeLessThan(0.6);
     expect(texts(svgs['log_spectral_norm-depth']!)).toContain('log_spectral_norm by layer');

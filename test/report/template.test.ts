@@ -49,7 +49,7 @@ describe.skipIf(!haveCorpus)('figures from templates are the figures compiled on
 
   it('the compare figure (concatenated panels, legend of model names)', async () => {
     const rows = big.layers.map((l) => l.row);
-    const spec = compareFigureSpec([{ name: 'a', rows }, { name: 'b', rows: rows.map((r) => ({ ...r, alpha: (r.alpha as number) * 1.1 })) }], { table: [{ metric: 'alpha', values: [1, 2] }] });
+    const spec = compareFigureSpec([{ name: 'a', rows }, { name: 'b', rows: rows.map((r) => ({ ...r, alpha: (r.alpha) * 1.1 })) }], { table: [{ metric: 'alpha', values: [1, 2] }] });
     await expectSameAsFresh([['compare', spec]]);
   });
 

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweep, openResults, startWorker } from '../../src/sweep/index.js';
 import { jsonSafe } from '../../src/report/output.js';
-import { corpus, haveCorpus, skipReason } from '../helpers/corpus.js';
+import { corpus, haveCorpus } from '../helpers/corpus.js';
 import { writeCheckpointModel, writeTrainingRun } from '../helpers/checkpoints.js';
-import { haveBuiltCli, builtCliSkipReason, startCli } from '../helpers/cli-process.js';
+import { haveBuiltCli, startCli } from '../helpers/cli-process.js';
 import { expectError } from '../helpers/errors.js';
 import { runCli } from '../helpers/run-cli.js';
 

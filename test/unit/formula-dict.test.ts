@@ -46,7 +46,7 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     const rows = await ww.analyze();
     expect(rows.map((r) => [r.layer_id, r.name])).toEqual([[1, 'fc1'], [3, 'conv']]);
     expect((await ww.describe()).length).toBe(2); // the iterable was gathered once, not consumed
-    expect(rows[0]!.alpha as number).toBeCloseTo(1.9188901341749132, 12);
+    expect(rows[0]!.alpha).toBeCloseTo(1.9188901341749132, 12);
   });
 
   it('describe ids, and filters overwrite each other like the reference', async () => {
@@ -81,10 +81,10 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
 
   it('xmax=-1 drops the largest eigenvalue before fitting', async () => {
     const rows = await new WeightWatcher(formulaDict()).analyze({ xmax: -1 });
-    expect(rows[0]!.alpha as number).toBeCloseTo(1.9797931824, 9);
+    expect(rows[0]!.alpha).toBeCloseTo(1.9797931824, 9);
     expect(rows[0]!.xmax as number).toBeCloseTo(1213.7690038593, 9);
     expect(rows[0]!.num_pl_spikes).toBe(55);
-    expect(rows[1]!.alpha as number).toBeCloseTo(2.0682753306, 9);
+    expect(rows[1]!.alpha).toBeCloseTo(2.0682753306, 9);
   });
 
   it('clip_xmax finds no finger here; get_ESD of the conv layer is unscaled (2× analyze)', async () => {
@@ -101,9 +101,9 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     const plain = await new WeightWatcher(formulaDict()).analyze();
     const glorot = await new WeightWatcher(formulaDict()).analyze({ glorot_fix: true });
     // fc1: eigenvalues × (100 + 60)/2; conv (pooled, count 1): × (16 + 8)/2 instead of conv2d_norm's × 1/2.
-    expect((glorot[0]!.lambda_max as number) / (plain[0]!.lambda_max as number)).toBeCloseTo(80, 4);
-    expect((glorot[1]!.lambda_max as number) / (plain[1]!.lambda_max as number)).toBeCloseTo(24, 4);
-    expect(glorot[0]!.alpha as number).toBeCloseTo(plain[0]!.alpha as number, 5); // alpha is scale-free
+    expect((glorot[0]!.lambda_max) / (plain[0]!.lambda_max)).toBeCloseTo(80, 4);
+    expect((glorot[1]!.lambda_max) / (plain[1]!.lambda_max)).toBeCloseTo(24, 4);
+    expect(glorot[0]!.alpha).toBeCloseTo(plain[0]!.alpha, 5); // alpha is scale-free
   });
 
   it('channels overrides the kernel layout instead of crashing (Q6), tolerance sets weak_rank_loss', async () => {

@@ -1,6 +1,6 @@
 /** `weightwatcher distances A B`: per-layer distances between two models (raw, euclidean, cka). */
 import { WeightWatcher } from '../../watcher.js';
-import { DISTANCE_COLUMNS, DISTANCE_METHODS, type DistanceMethod, type Pairing } from '../../engine/distances.js';
+import { DISTANCE_COLUMNS, DISTANCE_METHODS, type DistanceMethod } from '../../engine/distances.js';
 import { renderTable, formatCell } from '../../report/table.js';
 import { jsonSafe, toCsv } from '../../report/output.js';
 import { OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
@@ -52,7 +52,7 @@ layers of either model without a partner (or with a partner of another shape) ar
     if (pairing !== 'name' && pairing !== 'position') throw usageError(`--pairing must be 'name' or 'position', got '${pairing}'`);
     const opts = toAnalyzeOptions(values);
     await checkOutputs(tableOutputs(values), [a, b]);
-    const res = await new WeightWatcher(a).distances(b, { ...opts, method: method as DistanceMethod, pairing: pairing as Pairing });
+    const res = await new WeightWatcher(a).distances(b, { ...opts, method: method as DistanceMethod, pairing: pairing });
     const meta = { tool: `weightwatcher (TypeScript) ${VERSION}`, model: a, other: b, options: opts, skipped: res.skipped };
     const json = str(values, 'json');
     const csv = str(values, 'csv');

@@ -3,7 +3,7 @@
  * selection options and the report both model-writing commands (smooth, sharpen) share.
  */
 import { WeightWatcher } from '../../watcher.js';
-import { SMOOTH_METHODS, type SmoothMethod, type TransformResult } from '../../engine/smoothing.js';
+import { SMOOTH_METHODS, type TransformResult } from '../../engine/smoothing.js';
 import { renderSkipped, renderTable } from '../../report/table.js';
 import { jsonSafe } from '../../report/output.js';
 import type { AnalyzeOptions } from '../../shared/options.js';
@@ -110,6 +110,6 @@ conv2d layers use ceil(k / rf) per kernel position. The reference's SVDSmoothing
     const p = str(values, 'percent');
     const percent = p === undefined ? 0.8 : Number(p);
     if (p !== undefined && (p.trim() === '' || !Number.isFinite(percent) || percent < -1 || percent > 1)) throw usageError(`--percent expects a number in [-1, 1], got '${p}'`);
-    return runTransform(values, io, (opts) => new WeightWatcher(input).smooth(output, { ...opts, method: canonical as SmoothMethod, percent }));
+    return runTransform(values, io, (opts) => new WeightWatcher(input).smooth(output, { ...opts, method: canonical, percent }));
   },
 };

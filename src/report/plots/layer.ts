@@ -52,7 +52,7 @@ export function layerTitleId(row: Row): string {
 function toFloat(v: unknown): Float64Array | undefined {
   if (v instanceof Float64Array) return v;
   if (v instanceof Float32Array) return Float64Array.from(v);
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return Float64Array.from(v as number[]);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return Float64Array.from(v);
   return undefined;
 }
 

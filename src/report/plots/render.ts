@@ -38,7 +38,7 @@ export function withConfig(spec: VlSpec): VlSpec {
 
 /** Compile a Vega-Lite spec to a Vega spec (exposed so callers can embed the Vega JSON). */
 export function compileToVega(spec: VlSpec): vega.Spec {
-  return compile(withConfig(spec) as unknown as TopLevelSpec).spec as vega.Spec;
+  return compile(withConfig(spec) as unknown as TopLevelSpec).spec;
 }
 
 let metricsInstalled = false;
@@ -62,6 +62,7 @@ function installTextMetrics(): void {
   // (vega truncates with an ellipsis to fit the limit).
   tm.width = (item: Item, text?: unknown) => {
     const size = item.fontSize != null ? +item.fontSize || 0 : 11;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- vega hands over strings, numbers or line arrays; String() is its own conversion
     const str = text == null ? '' : String(text).trim();
     if (size <= 0 || !str) return 0;
     const w = item.fontWeight;

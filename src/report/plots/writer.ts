@@ -91,6 +91,7 @@ export class AnalyzePlotWriter {
 
   /** analyze()'s onLayer hook (bound). A layer without eigenvalues has no figures. */
   readonly onLayer = async (layer: LayerResult): Promise<void> => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
     if (this.error !== undefined) throw this.error;
     const specs = Object.entries(layerFigureSpecs(layer, { figures: this.figures.layer })).filter((e): e is [string, VlSpec] => e[1] !== undefined);
     if (!specs.length) return;
@@ -99,8 +100,8 @@ export class AnalyzePlotWriter {
     this.layers++;
     await this.renderer.ready(this.queueLimit);
     while (this.inflight.size >= this.layerLimit) await Promise.race(this.inflight);
-    this.track(this.renderAll(specs, `layer${id}`).then(async (figures) => {
-      await this.report?.addLayer({ id, row, figures });
+    this.track(this.renderAll(specs, `layer${id}`).then((figures) => {
+      this.report?.addLayer({ id, row, figures });
     }));
   };
 
@@ -137,6 +138,7 @@ export class AnalyzePlotWriter {
       this.track(model.then((figs) => { modelFigures = figs; }));
     }
     while (this.inflight.size) await Promise.all([...this.inflight]);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
     if (this.error !== undefined) throw this.error;
     const files = [...this.files].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     return { files, modelFigures, layers: this.layers };
