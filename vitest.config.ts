@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    // Type tests of the public API (test/types/*.test-d.ts): compiled, not run, against the built
+    // declarations in dist/.
+    typecheck: { enabled: true, include: ['test/types/**/*.test-d.ts'], tsconfig: 'test/types/tsconfig.json' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],
