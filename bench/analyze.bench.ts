@@ -65,8 +65,12 @@ function ours(model: string, extra: string[]): OurRun {
     const r = spawnSync(process.execPath, [cli, 'analyze', model, '--json', out, '-q', ...extra], { encoding: 'utf8' });
     const total = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`our CLI failed: ${r.stderr}`);
-    const parsed = JSON.parse(readFileSync(out, 'utf8')) as { details: Record<string, unknown>[]; meta: { elapsed_ms: number; routes: Record<string, number> } };
-    if (!best || total < best.total) best = { total, analysis: parsed.meta.elapsed_ms / 1000, details: parsed.details, routes: parsed.meta.routes };
+    const parsed = JSON.parse(readFileSync(out, 'utf8')) as {
+      details: Record<string, unknown>[];
+      meta: { elapsed_ms: number; routes: Record<string, number> };
+    };
+    if (!best || total < best.total)
+      best = { total, analysis: parsed.meta.elapsed_ms / 1000, details: parsed.details, routes: parsed.meta.routes };
   }
   return best!;
 }
@@ -86,7 +90,11 @@ async function models(): Promise<void> {
   section('models: end to end, whole processes (best of runs)');
   if (!existsSync(cli)) throw new Error(`run \`npm run build\` first (${cli} is missing)`);
   const wwref = findReference(root);
-  console.log(wwref ? `Python side: WeightWatcher 0.7.5.5 via ${wwref} (WW_REFERENCE overrides)` : 'Python side: reference not found (set WW_REFERENCE=/path/to/wwref); scipy baseline bench/reference_baseline.py, analyze loop only');
+  console.log(
+    wwref
+      ? `Python side: WeightWatcher 0.7.5.5 via ${wwref} (WW_REFERENCE overrides)`
+      : 'Python side: reference not found (set WW_REFERENCE=/path/to/wwref); scipy baseline bench/reference_baseline.py, analyze loop only',
+  );
   const list: [string, string, { fast: number; accurate: number } | undefined][] = [];
   const minigpt = join(shared, 'corpus', 'minigpt', 'big-data', 'model.safetensors');
   if (existsSync(minigpt)) list.push(['minigpt big-data (18 layers, 256-wide)', minigpt, undefined]);
@@ -97,14 +105,32 @@ async function models(): Promise<void> {
   for (const [label, model, target] of list) {
     const py = python(model);
     console.log(`\n${label}`);
-    const t = py.timing ? ` (${Object.entries(py.timing).map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(2)}`).join(', ')})` : '';
+    const t = py.timing
+      ? ` (${Object.entries(py.timing)
+          .map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(2)}`)
+          .join(', ')})`
+      : '';
     console.log(`  ${py.kind === 'reference' ? 'Python WeightWatcher' : 'scipy baseline     '}  ${py.total.toFixed(2)} s${t}`);
-    for (const [name, extra] of [['fast (default)', []], ['accurate', ['--svd-method', 'accurate']], ['float32 (fast)', ['--precision', 'float32']]] as const) {
+    for (const [name, extra] of [
+      ['fast (default)', []],
+      ['accurate', ['--svd-method', 'accurate']],
+      ['float32 (fast)', ['--precision', 'float32']],
+    ] as const) {
       const r = ours(model, [...extra]);
       const ratio = py.total / r.total;
-      const diff = py.details ? formatDiff(compareDetails(r.details, py.details)) : `max rel. alpha diff ${alphaDiff(r.details.map((d) => d.alpha as number), py.alphas).toExponential(1)}`;
-      const goal = target && name !== 'float32 (fast)' ? ` [target ≥ ×${name === 'accurate' ? target.accurate : target.fast}: ${ratio >= (name === 'accurate' ? target.accurate : target.fast) ? 'met' : 'NOT met'}]` : '';
-      console.log(`  ours ${name.padEnd(15)} ${r.total.toFixed(2)} s (analysis ${r.analysis.toFixed(2)} s)  ×${ratio.toFixed(1)}${goal}  routes ${JSON.stringify(r.routes)}; ${diff}`);
+      const diff = py.details
+        ? formatDiff(compareDetails(r.details, py.details))
+        : `max rel. alpha diff ${alphaDiff(
+            r.details.map((d) => d.alpha as number),
+            py.alphas,
+          ).toExponential(1)}`;
+      const goal =
+        target && name !== 'float32 (fast)'
+          ? ` [target ≥ ×${name === 'accurate' ? target.accurate : target.fast}: ${ratio >= (name === 'accurate' ? target.accurate : target.fast) ? 'met' : 'NOT met'}]`
+          : '';
+      console.log(
+        `  ours ${name.padEnd(15)} ${r.total.toFixed(2)} s (analysis ${r.analysis.toFixed(2)} s)  ×${ratio.toFixed(1)}${goal}  routes ${JSON.stringify(r.routes)}; ${diff}`,
+      );
     }
   }
 }
@@ -115,7 +141,13 @@ async function models(): Promise<void> {
 async function threads(): Promise<void> {
   section(`thread policy: ${cores} layers × 1 BLAS thread vs 1 layer × ${cores} threads (${cores} decompositions, wall)`);
   if (cores < 2) return console.log('(one core: nothing to compare)');
-  const shapes: [number, number][] = [[768, 768], [3072, 768], [2048, 2048], [8192, 2048], [4096, 4096]];
+  const shapes: [number, number][] = [
+    [768, 768],
+    [3072, 768],
+    [2048, 2048],
+    [8192, 2048],
+    [4096, 4096],
+  ];
   if (full) shapes.push([8192, 8192]);
   console.log(`shape          method    layer-parallel   BLAS-threaded   ratio   winner`);
   for (const [rows, cols] of shapes) {
@@ -124,7 +156,9 @@ async function threads(): Promise<void> {
       if (method === 'accurate' && rows * cols > 4096 * 4096 && !full) continue;
       const r = await parallelVsThreaded(m, { method, rankN: Math.max(rows, cols) }, cores);
       const ratio = r.blasThreaded / r.layerParallel;
-      console.log(`${`${rows}×${cols}`.padEnd(14)} ${method.padEnd(9)} ${fmtSeconds(r.layerParallel).padStart(14)} ${fmtSeconds(r.blasThreaded).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio > 1 ? 'layer-parallel' : 'BLAS-threaded'}`);
+      console.log(
+        `${`${rows}×${cols}`.padEnd(14)} ${method.padEnd(9)} ${fmtSeconds(r.layerParallel).padStart(14)} ${fmtSeconds(r.blasThreaded).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio > 1 ? 'layer-parallel' : 'BLAS-threaded'}`,
+      );
     }
   }
   setBlasThreads(cores);
@@ -181,10 +215,14 @@ async function llama(): Promise<void> {
     const a = !quick || rows * cols <= 11008 * 4096 ? await loadedCost(m, { method: 'accurate' }, cores) : { seconds: NaN };
     total.fast += count * f.seconds;
     total.accurate += count * a.seconds;
-    console.log(`${name.padEnd(16)} ${`${rows}×${cols}`.padEnd(14)} ${String(count).padStart(5)}   ${`${fmtSeconds(f.seconds)} (${f.route})`.padEnd(24)}  ${Number.isNaN(a.seconds) ? '(skipped: --quick)' : fmtSeconds(a.seconds)}`);
+    console.log(
+      `${name.padEnd(16)} ${`${rows}×${cols}`.padEnd(14)} ${String(count).padStart(5)}   ${`${fmtSeconds(f.seconds)} (${f.route})`.padEnd(24)}  ${Number.isNaN(a.seconds) ? '(skipped: --quick)' : fmtSeconds(a.seconds)}`,
+    );
   }
   const fmtMin = (s: number) => (Number.isFinite(s) ? `${(s / 60).toFixed(1)} min` : 'n/a (--quick)');
-  console.log(`projected whole model (226 matrices, decomposition only, ${cores} cores): fast ${fmtMin(total.fast)}, accurate ${fmtMin(total.accurate)}`);
+  console.log(
+    `projected whole model (226 matrices, decomposition only, ${cores} cores): fast ${fmtMin(total.fast)}, accurate ${fmtMin(total.accurate)}`,
+  );
   setBlasThreads(cores);
 }
 
@@ -224,7 +262,9 @@ async function fitter(): Promise<void> {
     const data = evals.filter((v) => v > 1e-5);
     const ww = await bestOf(runs, () => fitPowerLaw(data));
     const pl = await bestOf(runs, () => fitPowerLawPackage(data));
-    console.log(`${String(n).padEnd(7)} ${`${fmtSeconds(svd)}${how}`.padEnd(21)} ${fmtSeconds(ww.seconds).padStart(9)} ${fmtSeconds(pl.seconds).padStart(13)} ${(100 * ww.seconds / svd).toFixed(2).padStart(8)}% ${(100 * pl.seconds / svd).toFixed(2).padStart(13)}%`);
+    console.log(
+      `${String(n).padEnd(7)} ${`${fmtSeconds(svd)}${how}`.padEnd(21)} ${fmtSeconds(ww.seconds).padStart(9)} ${fmtSeconds(pl.seconds).padStart(13)} ${((100 * ww.seconds) / svd).toFixed(2).padStart(8)}% ${((100 * pl.seconds) / svd).toFixed(2).padStart(13)}%`,
+    );
   }
   setBlasThreads(cores);
 }
@@ -232,8 +272,12 @@ async function fitter(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const info = nativeInfo();
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}`);
-console.log(`native: ${info.blasConfig} (core ${info.coreType}, ${info.coreTypeSource}), LAPACK ${info.lapackVersion}; best of ${runs} runs`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}`,
+);
+console.log(
+  `native: ${info.blasConfig} (core ${info.coreType}, ${info.coreTypeSource}), LAPACK ${info.lapackVersion}; best of ${runs} runs`,
+);
 try {
   const rate1 = await dgemmRate(2048, 1);
   const rateAll = await dgemmRate(2048, cores);

@@ -43,7 +43,10 @@ function wallSeconds(text: string): number {
 }
 
 function runCli(model: string, out: string, extra: string[]): Timed {
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, 'analyze', model, '--json', out, '-q', ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, 'analyze', model, '--json', out, '-q', ...extra], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`analyze failed (${r.status}):\n${r.stderr}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
   const parsed = JSON.parse(readFileSync(out, 'utf8')) as { details: unknown[]; meta: Timed['meta'] };
@@ -52,10 +55,14 @@ function runCli(model: string, out: string, extra: string[]): Timed {
 
 function report(label: string, t: Timed): void {
   console.log(`\n${label}: ${t.rows} layers`);
-  console.log(`  wall ${t.wall.toFixed(1)} s (analysis ${(t.meta.elapsed_ms / 1000).toFixed(1)} s), ${(t.rows / t.wall).toFixed(2)} layers/s, peak RSS ${t.rssGb.toFixed(2)} GB`);
+  console.log(
+    `  wall ${t.wall.toFixed(1)} s (analysis ${(t.meta.elapsed_ms / 1000).toFixed(1)} s), ${(t.rows / t.wall).toFixed(2)} layers/s, peak RSS ${t.rssGb.toFixed(2)} GB`,
+  );
   console.log(`  routes ${JSON.stringify(t.meta.routes)}; threads ${JSON.stringify(t.meta.threads)}`);
   for (const [route, s] of Object.entries(t.meta.route_stats)) {
-    console.log(`  ${route.padEnd(8)} ${String(s.rows).padStart(4)} layers, ${s.seconds.toFixed(1)} s native (per thread), ${s.gflop.toFixed(0)} GFLOP nominal → ${(s.gflop / s.seconds).toFixed(1)} GFLOP/s per decomposition`);
+    console.log(
+      `  ${route.padEnd(8)} ${String(s.rows).padStart(4)} layers, ${s.seconds.toFixed(1)} s native (per thread), ${s.gflop.toFixed(0)} GFLOP nominal → ${(s.gflop / s.seconds).toFixed(1)} GFLOP/s per decomposition`,
+    );
   }
   if (t.meta.failures.length) console.log(`  FAILURES: ${JSON.stringify(t.meta.failures)}`);
 }
@@ -65,7 +72,9 @@ if (!existsSync(cli)) {
   process.exit(1);
 }
 const info = nativeInfo();
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ${info.blasConfig} (core ${info.coreType}); LAPACK ${info.lapackVersion}; Node ${process.version}`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ${info.blasConfig} (core ${info.coreType}); LAPACK ${info.lapackVersion}; Node ${process.version}`,
+);
 
 const given = value('model');
 const dir = given ? undefined : mkdtempSync(join(value('dir') ?? tmpdir(), 'ww-big-'));
@@ -74,10 +83,17 @@ try {
   if (!given) {
     const need = bigLayout().reduce((s, t) => s + t.rows * t.cols * 2, 0);
     const fs = statfsSync(dir!);
-    if (fs.bavail * fs.bsize < need * 1.05) throw new Error(`${dir} has ${(fs.bavail * fs.bsize / 2 ** 30).toFixed(1)} GiB free, the model needs ${(need / 2 ** 30).toFixed(1)} GiB (use --dir)`);
+    if (fs.bavail * fs.bsize < need * 1.05)
+      throw new Error(
+        `${dir} has ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB free, the model needs ${(need / 2 ** 30).toFixed(1)} GiB (use --dir)`,
+      );
     const t0 = performance.now();
-    await writeBigModel(model, bigLayout(), 7, (i, n) => { if (i % 16 === 0 || i === n) process.stderr.write(`  generating ${i}/${n} tensors\r`); });
-    console.log(`generated ${model}: ${(need / 1e9).toFixed(2)} GB BF16, ${bigLayout().length} matrices 2048×8192, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    await writeBigModel(model, bigLayout(), 7, (i, n) => {
+      if (i % 16 === 0 || i === n) process.stderr.write(`  generating ${i}/${n} tensors\r`);
+    });
+    console.log(
+      `generated ${model}: ${(need / 1e9).toFixed(2)} GB BF16, ${bigLayout().length} matrices 2048×8192, in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    );
     // Start from a cold-ish page cache for neither side: read it once so both runs see the same cache.
     execFileSync('cat', [model], { stdio: ['ignore', 'ignore', 'ignore'] });
   }

@@ -22,7 +22,12 @@ function cell(r: CaseResult): string {
   return `${code} · ${(r.ms / 1000).toFixed(1)} s · ${msg || '(no output)'}${kept}`;
 }
 
-const builds = before ? [['before', before], ['after', after]] as const : [['this build', after]] as const;
+const builds = before
+  ? ([
+      ['before', before],
+      ['after', after],
+    ] as const)
+  : ([['this build', after]] as const);
 const results = new Map<string, string[]>();
 for (const [, root] of builds) {
   // Fresh fixtures per build: a build that overwrites a model must not spoil the next one's run.

@@ -16,7 +16,21 @@ import { writeGpt2Small } from './model-gen.js';
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const corpus = join(process.env.WW_SHARED_DIR ?? resolve(root, '..', 'shared'), 'corpus');
 const COUNTS = ['num_pl_spikes', 'rank_loss', 'weak_rank_loss', 'matrix_rank', 'num_evals'];
-const SHOWN = ['alpha', 'D', 'xmin', 'sigma', 'lambda_max', 'log_norm', 'log_spectral_norm', 'alpha_weighted', 'log_alpha_norm', 'stable_rank', 'entropy', 'sv_max', 'sv_min'];
+const SHOWN = [
+  'alpha',
+  'D',
+  'xmin',
+  'sigma',
+  'lambda_max',
+  'log_norm',
+  'log_spectral_norm',
+  'alpha_weighted',
+  'log_alpha_norm',
+  'stable_rank',
+  'entropy',
+  'sv_max',
+  'sv_min',
+];
 
 interface Tally {
   worst: Map<string, number>;
@@ -39,7 +53,10 @@ function tally(t: Tally, ours: Row[], base: Row[]): void {
 }
 
 async function measure(label: string, models: string[]): Promise<void> {
-  const t: { sgram: Tally; sgesdd: Tally } = { sgram: { worst: new Map(), differing: new Map(), rows: 0 }, sgesdd: { worst: new Map(), differing: new Map(), rows: 0 } };
+  const t: { sgram: Tally; sgesdd: Tally } = {
+    sgram: { worst: new Map(), differing: new Map(), rows: 0 },
+    sgesdd: { worst: new Map(), differing: new Map(), rows: 0 },
+  };
   for (const m of models) {
     const base = await new WeightWatcher(m).analyze({ svd_method: 'accurate' });
     tally(t.sgram, await new WeightWatcher(m).analyze({ precision: 'float32' }), base);
@@ -47,11 +64,26 @@ async function measure(label: string, models: string[]): Promise<void> {
   }
   console.log(`\n${label}: ${t.sgram.rows} rows; worst relative difference from float64 ?gesdd`);
   console.log(`column               sgram (fast)   sgesdd (accurate)`);
-  for (const c of SHOWN) console.log(`${c.padEnd(20)} ${(t.sgram.worst.get(c) ?? 0).toExponential(1).padStart(12)} ${(t.sgesdd.worst.get(c) ?? 0).toExponential(1).padStart(19)}`);
-  for (const c of COUNTS) console.log(`${c.padEnd(20)} ${`${t.sgram.differing.get(c) ?? 0} rows differ`.padStart(12)} ${`${t.sgesdd.differing.get(c) ?? 0} rows differ`.padStart(19)}`);
+  for (const c of SHOWN)
+    console.log(
+      `${c.padEnd(20)} ${(t.sgram.worst.get(c) ?? 0).toExponential(1).padStart(12)} ${(t.sgesdd.worst.get(c) ?? 0).toExponential(1).padStart(19)}`,
+    );
+  for (const c of COUNTS)
+    console.log(
+      `${c.padEnd(20)} ${`${t.sgram.differing.get(c) ?? 0} rows differ`.padStart(12)} ${`${t.sgesdd.differing.get(c) ?? 0} rows differ`.padStart(19)}`,
+    );
 }
 
-const names = ['minigpt/big-data/model.safetensors', 'minigpt/small-data/model.safetensors', 'minigpt/init/model.safetensors', 'synthetic/gaussian.safetensors', 'synthetic/spiked.safetensors', 'synthetic/pareto.safetensors', 'synthetic/powerlaw_sv_bf16.safetensors', 'synthetic/convnet.safetensors'];
+const names = [
+  'minigpt/big-data/model.safetensors',
+  'minigpt/small-data/model.safetensors',
+  'minigpt/init/model.safetensors',
+  'synthetic/gaussian.safetensors',
+  'synthetic/spiked.safetensors',
+  'synthetic/pareto.safetensors',
+  'synthetic/powerlaw_sv_bf16.safetensors',
+  'synthetic/convnet.safetensors',
+];
 const present = names.map((n) => join(corpus, n)).filter(existsSync);
 if (present.length) await measure(`shared corpus (${present.length} models)`, present);
 else console.log(`(corpus not found at ${corpus})`);

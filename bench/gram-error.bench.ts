@@ -17,7 +17,7 @@ const opt = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`-
 const maxN = Number(opt('max-n') ?? 0) || 1024;
 const minN = Number(opt('min-n') ?? 0) || 32;
 const maxElements = Number(opt('max-elements') ?? 0) || 2048 * 2048 * 2;
-const families = opt('families') ? (opt('families')!.split(',') as typeof FAMILIES[number][]) : FAMILIES;
+const families = opt('families') ? (opt('families')!.split(',') as (typeof FAMILIES)[number][]) : FAMILIES;
 const U = 2 ** -53;
 const C_USED = 32; // kGramErrorC in native/core/gram.h
 
@@ -41,7 +41,9 @@ for (const family of families) {
         for (let i = 0; i < a.evals.length; i++) d = Math.max(d, Math.abs(g.evals[i]! - a.evals[i]!));
         const ratio = lmax > 0 ? d / (Math.sqrt(n) * U * lmax) : 0;
         const kappa = a.evals[0]! > 0 ? lmax / a.evals[0]! : Infinity;
-        console.log(`${family.padEnd(12)} ${`${rows}x${cols}`.padEnd(12)} ${ratio.toFixed(3).padStart(10)}            ${kappa.toExponential(1)}`);
+        console.log(
+          `${family.padEnd(12)} ${`${rows}x${cols}`.padEnd(12)} ${ratio.toFixed(3).padStart(10)}            ${kappa.toExponential(1)}`,
+        );
         if (ratio > worst.ratio) worst = { ratio, what: `${family} ${rows}x${cols}` };
         byFamily.set(family, Math.max(byFamily.get(family) ?? 0, ratio));
         byN.set(n, Math.max(byN.get(n) ?? 0, ratio));
@@ -51,4 +53,6 @@ for (const family of families) {
 }
 console.log(`\nworst by family: ${[...byFamily].map(([f, r]) => `${f} ${r.toFixed(2)}`).join(', ')}`);
 console.log(`worst by n:      ${[...byN].map(([n, r]) => `${n} ${r.toFixed(2)}`).join(', ')}`);
-console.log(`worst overall:   ${worst.ratio.toFixed(3)} (${worst.what}); C in use = ${C_USED}: margin ×${(C_USED / worst.ratio).toFixed(1)}`);
+console.log(
+  `worst overall:   ${worst.ratio.toFixed(3)} (${worst.what}); C in use = ${C_USED}: margin ×${(C_USED / worst.ratio).toFixed(1)}`,
+);

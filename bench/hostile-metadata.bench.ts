@@ -16,15 +16,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
-const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const before = opt('--before');
 const entries = Number(opt('--entries') ?? 1_000_000);
-const builds: [string, string][] = [...(before ? [['before', resolve(before)] as [string, string]] : []), ['this build', resolve(import.meta.dirname, '..')]];
+const builds: [string, string][] = [
+  ...(before ? [['before', resolve(before)] as [string, string]] : []),
+  ['this build', resolve(import.meta.dirname, '..')],
+];
 
 /** 1M entries `{"layers.N.attn.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[a,b]}}`, each tensor 16 bytes. */
 function writeSafetensors(path: string, n: number): void {
   const parts: string[] = [];
-  for (let i = 0; i < n; i++) parts.push(`"layers.${i}.attn.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[${i * 16},${i * 16 + 16}]}`);
+  for (let i = 0; i < n; i++)
+    parts.push(`"layers.${i}.attn.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[${i * 16},${i * 16 + 16}]}`);
   let header = `{${parts.join(',')}}`;
   while ((8 + header.length) % 8) header += ' ';
   const fd = openSync(path, 'w');
@@ -65,7 +72,11 @@ function writeOnnx(path: string, n: number): void {
 }
 
 function measure(root: string, argv: string[]): { rssMb: number; seconds: number; code: number; line: string } {
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, join(root, 'dist/cli/main.js'), ...argv], { encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, join(root, 'dist/cli/main.js'), ...argv], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
   const seconds = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
@@ -81,12 +92,17 @@ try {
   writeSafetensors(st, entries);
   writeOnnx(onnx, entries);
   const mb = (p: string) => (statSync(p).size / 2 ** 20).toFixed(1);
-  console.log(`machine: ${execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).trim()}, node ${process.version}`);
+  console.log(
+    `machine: ${execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).trim()}, node ${process.version}`,
+  );
   console.log(`files: ${st} (${mb(st)} MB, ${entries} entries), ${onnx} (${mb(onnx)} MB, ${entries} initializers)\n`);
   console.log(`| file | command | ${builds.map(([n]) => `${n}: peak RSS · wall · exit`).join(' | ')} |`);
   console.log(`|---|---|${builds.map(() => '---').join('|')}|`);
   const count = entries >= 1e6 && entries % 1e6 === 0 ? `${entries / 1e6}M` : String(entries);
-  for (const [label, file] of [[`safetensors, ${count}-entry header`, st], [`ONNX, ${count} initializers`, onnx]] as const) {
+  for (const [label, file] of [
+    [`safetensors, ${count}-entry header`, st],
+    [`ONNX, ${count} initializers`, onnx],
+  ] as const) {
     for (const cmd of ['describe', 'analyze']) {
       const cells = builds.map(([, root]) => {
         const m = measure(root, [cmd, file]);

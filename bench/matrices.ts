@@ -6,7 +6,18 @@
 import { Random } from '../src/shared/random.js';
 
 export type Family = 'gaussian' | 'mean' | 'student3' | 'lowrank' | 'graded' | 'spiked' | 'bf16' | 'sparse' | 'int8' | 'powerlaw';
-export const FAMILIES: readonly Family[] = ['gaussian', 'mean', 'student3', 'lowrank', 'graded', 'spiked', 'bf16', 'sparse', 'int8', 'powerlaw'];
+export const FAMILIES: readonly Family[] = [
+  'gaussian',
+  'mean',
+  'student3',
+  'lowrank',
+  'graded',
+  'spiked',
+  'bf16',
+  'sparse',
+  'int8',
+  'powerlaw',
+];
 
 export function gaussianSource(rng: Random): () => number {
   let spare: number | undefined;
@@ -38,8 +49,12 @@ export function makeMatrix(family: Family, rows: number, cols: number, seed = 1)
   const out = new Float32Array(rows * cols);
   const s = 0.02;
   switch (family) {
-    case 'gaussian': for (let k = 0; k < out.length; k++) out[k] = s * g(); break;
-    case 'mean': for (let k = 0; k < out.length; k++) out[k] = s * (g() + 0.5); break;
+    case 'gaussian':
+      for (let k = 0; k < out.length; k++) out[k] = s * g();
+      break;
+    case 'mean':
+      for (let k = 0; k < out.length; k++) out[k] = s * (g() + 0.5);
+      break;
     case 'student3':
       for (let k = 0; k < out.length; k++) out[k] = (s * g()) / Math.sqrt((g() ** 2 + g() ** 2 + g() ** 2) / 3);
       break;
@@ -68,10 +83,18 @@ export function makeMatrix(family: Family, rows: number, cols: number, seed = 1)
       }
       break;
     }
-    case 'bf16': for (let k = 0; k < out.length; k++) out[k] = bf16(s * g()); break;
-    case 'sparse': for (let k = 0; k < out.length; k++) out[k] = rng.next() < 0.1 ? s * g() : 0; break;
-    case 'int8': for (let k = 0; k < out.length; k++) out[k] = Math.max(-127, Math.min(127, Math.round(20 * g()))); break;
-    case 'powerlaw': for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = (s * g()) / Math.sqrt(i + 1); break;
+    case 'bf16':
+      for (let k = 0; k < out.length; k++) out[k] = bf16(s * g());
+      break;
+    case 'sparse':
+      for (let k = 0; k < out.length; k++) out[k] = rng.next() < 0.1 ? s * g() : 0;
+      break;
+    case 'int8':
+      for (let k = 0; k < out.length; k++) out[k] = Math.max(-127, Math.min(127, Math.round(20 * g())));
+      break;
+    case 'powerlaw':
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = (s * g()) / Math.sqrt(i + 1);
+      break;
   }
   return out;
 }

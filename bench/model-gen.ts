@@ -142,7 +142,19 @@ function fillBf16(rng: Random, n: number, heavy: boolean, scale: number): Uint16
   return out;
 }
 
-export async function writeBigModel(path: string, layout = bigLayout(), seed = 7, onTensor?: (i: number, total: number) => void): Promise<GeneratedTensor[]> {
-  await writeSafetensorsStream(path, layout, 'BF16', seed, (t, rng) => new Uint8Array(fillBf16(rng, t.rows * t.cols, t.heavy, 0.02).buffer), onTensor);
+export async function writeBigModel(
+  path: string,
+  layout = bigLayout(),
+  seed = 7,
+  onTensor?: (i: number, total: number) => void,
+): Promise<GeneratedTensor[]> {
+  await writeSafetensorsStream(
+    path,
+    layout,
+    'BF16',
+    seed,
+    (t, rng) => new Uint8Array(fillBf16(rng, t.rows * t.cols, t.heavy, 0.02).buffer),
+    onTensor,
+  );
   return layout;
 }

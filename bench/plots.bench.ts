@@ -45,14 +45,22 @@ if (!existsSync(cli)) {
   process.exit(1);
 }
 
-interface Run { wall: number; cpu: number; rssMb: number }
+interface Run {
+  wall: number;
+  cpu: number;
+  rssMb: number;
+}
 
 /** Run node with args under /usr/bin/time (when present) for CPU and peak RSS. */
 function timed(nodeArgs: string[], env: Record<string, string> = {}): Run {
   const full = { ...process.env, ...env };
   const t0 = performance.now();
   if (existsSync(TIME)) {
-    const r = spawnSync(TIME, ['-f', 'WWTIME %e %U %S %M', process.execPath, ...nodeArgs], { env: full, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(TIME, ['-f', 'WWTIME %e %U %S %M', process.execPath, ...nodeArgs], {
+      env: full,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const wall = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`failed (${r.status}): node ${nodeArgs.join(' ')}\n${r.stderr}`);
     const m = /WWTIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr)!;
@@ -71,19 +79,26 @@ const fmtRun = (r: Run) => `${r.wall.toFixed(2).padStart(7)} s ${r.cpu.toFixed(2
 
 const work = mkdtempSync(join(tmpdir(), 'ww-plots-bench-'));
 try {
-  console.log(`${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}; load average at start ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 
-  if (only === 'report') { /* --plot part skipped */ } else if (existsSync(minigpt)) {
+  if (only === 'report') {
+    /* --plot part skipped */
+  } else if (existsSync(minigpt)) {
     console.log(`\nanalyze --plot, minigpt big-data (18 layers: 90 layer figures + 3 model figures), best of ${runs}`);
     console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'CPU'.padStart(9)} ${'peak RSS'.padStart(10)}   vs sequential`);
-    const plot = (env: Record<string, string>, extra: string[] = [], bin = cli) => best(() => {
-      const dir = join(work, `plot-${Math.random().toString(36).slice(2)}`);
-      try {
-        return timed([bin, 'analyze', minigpt, '--plot', dir, '-q', ...extra], env);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    const plot = (env: Record<string, string>, extra: string[] = [], bin = cli) =>
+      best(() => {
+        const dir = join(work, `plot-${Math.random().toString(36).slice(2)}`);
+        try {
+          return timed([bin, 'analyze', minigpt, '--plot', dir, '-q', ...extra], env);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
     const rows: [string, Run][] = [];
     const seq = plot({ WW_PLOT_WORKERS: '0', WW_PLOT_TEMPLATES: '0' });
     rows.push(['sequential, no templates', seq]);
@@ -96,11 +111,11 @@ try {
   } else console.log(`(skipping minigpt: ${minigpt} not found; set WW_SHARED_DIR)`);
 
   if (only !== 'plot') {
-  console.log('\nanalyze --report on generated models (512×256 layers), one run each');
-  console.log(`${'layers'.padStart(6)}  ${'streaming report (CLI)'.padEnd(46)}  ${'keep every ESD + figure, then write'.padEnd(46)}`);
-  const distUrl = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
-  // The structure before: analyze with keep_evals, render every layer's figures into memory, build the page.
-  const keepAll = `import { writeFileSync } from 'node:fs';
+    console.log('\nanalyze --report on generated models (512×256 layers), one run each');
+    console.log(`${'layers'.padStart(6)}  ${'streaming report (CLI)'.padEnd(46)}  ${'keep every ESD + figure, then write'.padEnd(46)}`);
+    const distUrl = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
+    // The structure before: analyze with keep_evals, render every layer's figures into memory, build the page.
+    const keepAll = `import { writeFileSync } from 'node:fs';
 const { WeightWatcher } = await import(${JSON.stringify(distUrl('index.js'))});
 const { layerFigureSpecs, layerPlotId } = await import(${JSON.stringify(distUrl('report/plots/layer.js'))});
 const { modelFigureSpecs } = await import(${JSON.stringify(distUrl('report/plots/model.js'))});
@@ -115,17 +130,24 @@ const layers = await Promise.all(ww.getLayerResults().map(async (l) => ({ id: la
 const rows = ww.getDetails();
 writeFileSync(out, analyzeReportHtml({ title: model, rows, summary: ww.getSummary(), modelFigures: await render(modelFigureSpecs(rows)), layers }));
 await r.close();`;
-  for (const b of blocks) {
-    const model = join(work, `layers-${2 * b}.safetensors`);
-    await writeLayout(model, manyLayerLayout(b));
-    const streaming = timed([cli, 'analyze', model, '--report', join(work, 'stream.html'), '-q']);
-    const kept = timed(['--input-type=module', '-e', keepAll], { WW_BENCH_MODEL: model, WW_BENCH_OUT: join(work, 'kept.html') });
-    const cell = (r: Run) => `${r.wall.toFixed(1).padStart(6)} s (CPU ${r.cpu.toFixed(1).padStart(5)} s), peak RSS ${r.rssMb.toFixed(0).padStart(4)} MB`.padEnd(46);
-    console.log(`${String(2 * b).padStart(6)}  ${cell(streaming)}  ${cell(kept)}`);
-    rmSync(model, { force: true });
+    for (const b of blocks) {
+      const model = join(work, `layers-${2 * b}.safetensors`);
+      await writeLayout(model, manyLayerLayout(b));
+      const streaming = timed([cli, 'analyze', model, '--report', join(work, 'stream.html'), '-q']);
+      const kept = timed(['--input-type=module', '-e', keepAll], { WW_BENCH_MODEL: model, WW_BENCH_OUT: join(work, 'kept.html') });
+      const cell = (r: Run) =>
+        `${r.wall.toFixed(1).padStart(6)} s (CPU ${r.cpu.toFixed(1).padStart(5)} s), peak RSS ${r.rssMb.toFixed(0).padStart(4)} MB`.padEnd(
+          46,
+        );
+      console.log(`${String(2 * b).padStart(6)}  ${cell(streaming)}  ${cell(kept)}`);
+      rmSync(model, { force: true });
+    }
   }
-  }
-  console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine slows wall times; CPU times and ratios are steadier)`);
+  console.log(
+    `\nload average at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (other work on the machine slows wall times; CPU times and ratios are steadier)`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -27,12 +27,23 @@ const ww = new WeightWatcher(model);
 await ww.analyze({ keep_evals: true });
 const layers = ww.getLayerResults().map((r) => ({ name: String(r.row.name), evals: r.evals! }));
 
-for (const [set, fit] of [['tpl', 'TPL'], ['e_tpl', 'E_TPL']] as const) {
-  const golden = JSON.parse(readFileSync(resolve(shared, 'goldens', 'pareto', `${set}.json`), 'utf8')) as { meta: { timing_s: { analyze: number }; num_layers: number } };
+for (const [set, fit] of [
+  ['tpl', 'TPL'],
+  ['e_tpl', 'E_TPL'],
+] as const) {
+  const golden = JSON.parse(readFileSync(resolve(shared, 'goldens', 'pareto', `${set}.json`), 'utf8')) as {
+    meta: { timing_s: { analyze: number }; num_layers: number };
+  };
   const refPerLayer = golden.meta.timing_s.analyze / golden.meta.num_layers;
   const params: PowerLawParams = {
-    xmax: null, fixFingers: fit === 'E_TPL' ? 'xmin_peak' : false, fingerThresh: 1, maxFingers: 10, xminMax: null,
-    fit: 'truncated_power_law', plPackage: 'powerlaw', keepArrays: false,
+    xmax: null,
+    fixFingers: fit === 'E_TPL' ? 'xmin_peak' : false,
+    fingerThresh: 1,
+    maxFingers: 10,
+    xminMax: null,
+    fit: 'truncated_power_law',
+    plPackage: 'powerlaw',
+    keepArrays: false,
   };
   let total = 0;
   for (const l of layers) {
@@ -45,7 +56,11 @@ for (const [set, fit] of [['tpl', 'TPL'], ['e_tpl', 'E_TPL']] as const) {
       alpha = f.alpha;
     }
     total += best;
-    console.log(`${set} ${l.name.padEnd(16)} ${l.evals.length} evals: ours ${best.toFixed(3)} s, reference ≈ ${refPerLayer.toFixed(1)} s/layer, ratio ${(best / refPerLayer).toExponential(2)} (${(refPerLayer / best).toFixed(0)}× faster), alpha ${alpha}`);
+    console.log(
+      `${set} ${l.name.padEnd(16)} ${l.evals.length} evals: ours ${best.toFixed(3)} s, reference ≈ ${refPerLayer.toFixed(1)} s/layer, ratio ${(best / refPerLayer).toExponential(2)} (${(refPerLayer / best).toFixed(0)}× faster), alpha ${alpha}`,
+    );
   }
-  console.log(`${set} total: ours ${total.toFixed(3)} s vs reference ${golden.meta.timing_s.analyze.toFixed(1)} s (whole analyze), ratio ${(total / golden.meta.timing_s.analyze).toExponential(2)}`);
+  console.log(
+    `${set} total: ours ${total.toFixed(3)} s vs reference ${golden.meta.timing_s.analyze.toFixed(1)} s (whole analyze), ratio ${(total / golden.meta.timing_s.analyze).toExponential(2)}`,
+  );
 }

@@ -45,7 +45,9 @@ try {
 } catch (e) {
   const stderr = typeof e === 'object' && e !== null && 'stderr' in e ? String(e.stderr) : '';
   if (e instanceof Error && 'code' in e && e.code === 'ENOENT') {
-    console.error(`clang-format: cannot run ${binary()} (not found). Unset WW_CLANG_FORMAT to use the clang-format npm package, or install clang-format 15.`);
+    console.error(
+      `clang-format: cannot run ${binary()} (not found). Unset WW_CLANG_FORMAT to use the clang-format npm package, or install clang-format 15.`,
+    );
     process.exit(2);
   }
   const bad = [...new Set([...stderr.matchAll(/^(.+?):\d+:\d+: (?:error|warning)/gm)].map((m) => relative(root, m[1])))];

@@ -35,7 +35,8 @@ export function renderCliDoc(current: string, texts: ReadonlyMap<string, string>
   const seen = new Set<string>();
   let out = current.replace(BLOCK, (_, key: string) => {
     const text = texts.get(key);
-    if (text === undefined) throw new Error(`docs/cli.md has a generated block for "${key}", which the CLI no longer has: remove that section`);
+    if (text === undefined)
+      throw new Error(`docs/cli.md has a generated block for "${key}", which the CLI no longer has: remove that section`);
     seen.add(key);
     return block(key, text);
   });

@@ -1,4 +1,12 @@
-export { WeightWatcher, type ModelInput, type ModelInputs, type RunInfo, type RunStatus, type RouteFallback, type WatcherOptions } from './watcher.js';
+export {
+  WeightWatcher,
+  type ModelInput,
+  type ModelInputs,
+  type RunInfo,
+  type RunStatus,
+  type RouteFallback,
+  type WatcherOptions,
+} from './watcher.js';
 export type { DistanceResult, DistanceRow, DistanceMethod, Pairing, UnmatchedLayer } from './engine/distances.js';
 export type { TransformResult, TransformedLayer, SmoothMethod } from './engine/smoothing.js';
 export type { SkippedLayer, SkipKind } from './engine/plan.js';
@@ -17,8 +25,22 @@ export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
 export { lowRankApprox, lowRankApproxSync, type LowRank } from './native/binding.js';
 export {
-  svdvals, svdvalsSync, svdvalsDetailed, svdvalsDetailedSync, fitPowerLaw, fitPowerLawSync, nativeInfo, setBlasThreads,
-  type NativeFit, type NativeInfo, type SvdOptions, type SvdMethod, type SvdRoute, type SpectrumOptions, type MatrixSpectrum, type MatrixData,
+  svdvals,
+  svdvalsSync,
+  svdvalsDetailed,
+  svdvalsDetailedSync,
+  fitPowerLaw,
+  fitPowerLawSync,
+  nativeInfo,
+  setBlasThreads,
+  type NativeFit,
+  type NativeInfo,
+  type SvdOptions,
+  type SvdMethod,
+  type SvdRoute,
+  type SpectrumOptions,
+  type MatrixSpectrum,
+  type MatrixData,
 } from './native/binding.js';
 export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';

@@ -22,19 +22,49 @@
  *   }
  */
 export {
-  renderLayerPlots, renderModelPlots, svgToPng, renderSvg, renderBoth, compileToVega, fontFiles, FONT_FAMILY,
-  layerFigureSpecs, layerPlotId, layerTitleId, LAYER_FIGURES, modelFigureSpecs, alphaHistogramSpec, columnByDepthSpec,
-  DEFAULT_DEPTH_COLUMNS, compareFigureSpec,
-  type VlSpec, type PngOptions, type LayerFigure, type LayerPlotOptions, type ModelPlotOptions, type CompareSeries,
+  renderLayerPlots,
+  renderModelPlots,
+  svgToPng,
+  renderSvg,
+  renderBoth,
+  compileToVega,
+  fontFiles,
+  FONT_FAMILY,
+  layerFigureSpecs,
+  layerPlotId,
+  layerTitleId,
+  LAYER_FIGURES,
+  modelFigureSpecs,
+  alphaHistogramSpec,
+  columnByDepthSpec,
+  DEFAULT_DEPTH_COLUMNS,
+  compareFigureSpec,
+  type VlSpec,
+  type PngOptions,
+  type LayerFigure,
+  type LayerPlotOptions,
+  type ModelPlotOptions,
+  type CompareSeries,
 } from './report/plots/index.js';
 export {
-  createPlotRenderer, renderWorkerCount, MAX_RENDER_WORKERS,
-  type PlotRenderer, type PlotRendererOptions, type RenderOptions, type RenderedFigure,
+  createPlotRenderer,
+  renderWorkerCount,
+  MAX_RENDER_WORKERS,
+  type PlotRenderer,
+  type PlotRendererOptions,
+  type RenderOptions,
+  type RenderedFigure,
 } from './report/plots/pool.js';
 export { AnalyzePlotWriter, type PlotWriterOptions, type PlotWriterResult } from './report/plots/writer.js';
 export {
-  selectFigures, selectFormats, figureNamesHelp, DEFAULT_FIGURES, DEPTH_COLUMNS, PLOT_FORMATS,
-  type FigureSelection, type PlotFormat,
+  selectFigures,
+  selectFormats,
+  figureNamesHelp,
+  DEFAULT_FIGURES,
+  DEPTH_COLUMNS,
+  PLOT_FORMATS,
+  type FigureSelection,
+  type PlotFormat,
 } from './report/plots/figures.js';
 export { AnalyzeReportWriter } from './report/html-writer.js';
 export { analyzeReportHtml, compareReportHtml, type AnalyzeReportData, type CompareReportData, type LayerSection } from './report/html.js';

@@ -88,18 +88,28 @@ function routeSummary(results: readonly LayerResult[]): Pick<RunInfo, 'routes' |
     if (r.route) routes[r.route] = (routes[r.route] ?? 0) + 1;
     if (r.fallback) {
       const sliceId = r.row.slice_id;
-      fallbacks.push({ layer_id: r.row.layer_id, name: r.row.name, ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}), reason: r.fallback });
+      fallbacks.push({
+        layer_id: r.row.layer_id,
+        name: r.row.name,
+        ...(typeof sliceId === 'number' ? { slice_id: sliceId } : {}),
+        reason: r.fallback,
+      });
     }
   }
   return { routes, fallbacks, routeStats: routeStats(results) };
 }
 
 function isStore(m: unknown): m is TensorStore {
-  return typeof m === 'object' && m !== null && typeof (m as TensorStore).list === 'function' && typeof (m as TensorStore).read === 'function';
+  return (
+    typeof m === 'object' && m !== null && typeof (m as TensorStore).list === 'function' && typeof (m as TensorStore).read === 'function'
+  );
 }
 
 function isIterable(m: object): boolean {
-  return typeof (m as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function' || typeof (m as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
+  return (
+    typeof (m as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function' ||
+    typeof (m as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function'
+  );
 }
 
 /** A model argument is a path, a TensorStore, or an (async) iterable of in-memory tensors. */
@@ -109,13 +119,21 @@ function checkModelInput(m: unknown, where: string): asserts m is ModelInput | u
   if (typeof m === 'object' && m !== null && (isStore(m) || isIterable(m))) return;
   // Not JSON.stringify: it throws on a bigint and prints NaN as null.
   const got =
-    m === null ? 'null'
-    : typeof m === 'string' ? 'an empty string'
-    : typeof m === 'object' ? `object ${Object.prototype.toString.call(m)}`
-    : typeof m === 'function' ? 'a function'
-    : typeof m === 'number' || typeof m === 'bigint' || typeof m === 'boolean' || typeof m === 'symbol' ? `${typeof m} ${String(m)}`
-    : typeof m;
-  throw new WeightWatcherError('E_USAGE', `${where}: expected a model path, a TensorStore, or an array or (async) iterable of { name, shape, data } tensors; got ${got}`);
+    m === null
+      ? 'null'
+      : typeof m === 'string'
+        ? 'an empty string'
+        : typeof m === 'object'
+          ? `object ${Object.prototype.toString.call(m)}`
+          : typeof m === 'function'
+            ? 'a function'
+            : typeof m === 'number' || typeof m === 'bigint' || typeof m === 'boolean' || typeof m === 'symbol'
+              ? `${typeof m} ${String(m)}`
+              : typeof m;
+  throw new WeightWatcherError(
+    'E_USAGE',
+    `${where}: expected a model path, a TensorStore, or an array or (async) iterable of { name, shape, data } tensors; got ${got}`,
+  );
 }
 
 /** A RunInfo whose `skipped` array is materialized from `skips` only when read. */
@@ -133,10 +151,17 @@ function runStatus(planned: number, failed: number): RunStatus {
 /** analyze()'s error when layers failed: the first few failures in the message, all of them on the error. */
 function layerFailuresError(info: RunInfo, rows: readonly DetailsRow[]): LayerFailuresError {
   const f = info.failures;
-  const head = f.slice(0, 3).map((x) => `layer ${x.layer_id} ${x.name}: ${x.code} ${x.message}`).join('; ');
+  const head = f
+    .slice(0, 3)
+    .map((x) => `layer ${x.layer_id} ${x.name}: ${x.code} ${x.message}`)
+    .join('; ');
   const layers = info.planned === 1 ? 'layer' : 'layers';
   const what = info.status === 'failed' ? `all ${info.planned} ${layers} failed` : `${f.length} of ${info.planned} ${layers} failed`;
-  return new LayerFailuresError(`${info.source}: ${what}: ${head}${f.length > 3 ? `; and ${f.length - 3} more (error.failures)` : ''}`, f, rows);
+  return new LayerFailuresError(
+    `${info.source}: ${what}: ${head}${f.length > 3 ? `; and ${f.length - 3} more (error.failures)` : ''}`,
+    f,
+    rows,
+  );
 }
 
 /** An opened model and how to release it (files are closed; caller-owned stores are left open). */
@@ -177,11 +202,16 @@ export class WeightWatcher {
     this.baseModel = options.baseModel;
   }
 
-  private async withStore<T>(model: ModelInput | undefined, fn: (s: TensorStore, path: string | undefined) => Promise<T>, open: OpenOptions = {}): Promise<T> {
+  private async withStore<T>(
+    model: ModelInput | undefined,
+    fn: (s: TensorStore, path: string | undefined) => Promise<T>,
+    open: OpenOptions = {},
+  ): Promise<T> {
     checkModelInput(model, 'options.model');
     const m = model ?? this.model;
     this.openNotes = [];
-    if (m === undefined) throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
+    if (m === undefined)
+      throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
     const opened = await openInput(m, open);
     this.openNotes = opened.notes;
@@ -202,21 +232,26 @@ export class WeightWatcher {
     o: ResolvedOptions,
     fn: (store: TensorStore, sources: SourceInputs) => Promise<T>,
   ): Promise<T> {
-    if (inputs.baseModel !== undefined && inputs.base_model !== undefined) throw new WeightWatcherError('E_USAGE', 'give baseModel or base_model, not both');
+    if (inputs.baseModel !== undefined && inputs.base_model !== undefined)
+      throw new WeightWatcherError('E_USAGE', 'give baseModel or base_model, not both');
     const baseInput = inputs.baseModel ?? inputs.base_model ?? this.baseModel;
     checkModelInput(baseInput, 'baseModel');
     const open = openOptionsOf(o);
-    return this.withStore(inputs.model, async (store, path) => {
-      const adapterConfig = o.peft && path !== undefined ? await readAdapterConfig(path) : undefined;
-      const config = adapterConfig?.fanInFanOut !== undefined ? { adapterConfig: { fanInFanOut: adapterConfig.fanInFanOut } } : {};
-      if (baseInput === undefined) return fn(store, config);
-      const base = await openInput(baseInput, open);
-      try {
-        return await fn(store, { ...config, base: base.store });
-      } finally {
-        await base.close();
-      }
-    }, open);
+    return this.withStore(
+      inputs.model,
+      async (store, path) => {
+        const adapterConfig = o.peft && path !== undefined ? await readAdapterConfig(path) : undefined;
+        const config = adapterConfig?.fanInFanOut !== undefined ? { adapterConfig: { fanInFanOut: adapterConfig.fanInFanOut } } : {};
+        if (baseInput === undefined) return fn(store, config);
+        const base = await openInput(baseInput, open);
+        try {
+          return await fn(store, { ...config, base: base.store });
+        } finally {
+          await base.close();
+        }
+      },
+      open,
+    );
   }
 
   /**
@@ -231,7 +266,9 @@ export class WeightWatcher {
    * lets its arrays go, so a big model's ESDs are never all in memory. The analysis waits for a
    * returned promise; an exception stops the run and rejects analyze().
    */
-  async analyze(options: AnalyzeOptions & ModelInputs & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {}): Promise<DetailsRow[]> {
+  async analyze(
+    options: AnalyzeOptions & ModelInputs & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {},
+  ): Promise<DetailsRow[]> {
     const { model, baseModel, base_model, onLayer, ...rest } = options;
     const o = resolveOptions(rest);
     const rows = await this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
@@ -250,7 +287,18 @@ export class WeightWatcher {
         source: store.source,
         format: store.format,
         ...routeSummary(run.results),
-        ...(p ? { threads: { budget: p.budget, concurrency: p.concurrency, blasThreads: p.blasThreads, prefetch: p.prefetch, limitedBy: p.limitedBy, ...(p.notice ? { notice: p.notice } : {}) } } : {}),
+        ...(p
+          ? {
+              threads: {
+                budget: p.budget,
+                concurrency: p.concurrency,
+                blasThreads: p.blasThreads,
+                prefetch: p.prefetch,
+                limitedBy: p.limitedBy,
+                ...(p.notice ? { notice: p.notice } : {}),
+              },
+            }
+          : {}),
       });
       return this.details;
     });
@@ -288,20 +336,27 @@ export class WeightWatcher {
    * matrices, 'cka' the reference's uncentered CKA. Layers pair by name (pairing: 'position' = the
    * reference's zip); the selection options (layers, min_evals, pool, …) apply to both models.
    */
-  async distances(other: ModelInput, options: AnalyzeOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {}): Promise<DistanceResult> {
+  async distances(
+    other: ModelInput,
+    options: AnalyzeOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {},
+  ): Promise<DistanceResult> {
     const { model, method = 'raw', pairing = 'name', ...rest } = options;
     const o = resolveOptions(rest);
     const m = typeof method === 'string' ? (method.toLowerCase() as DistanceMethod) : method;
     const open = openOptionsOf(o);
     checkModelInput(other, 'distances(other)');
-    return this.withStore(model, async (store) => {
-      const b = await openInput(other, open);
-      try {
-        return await layerDistances(store, b.store, o, m, pairing);
-      } finally {
-        await b.close();
-      }
-    }, open);
+    return this.withStore(
+      model,
+      async (store) => {
+        const b = await openInput(other, open);
+        try {
+          return await layerDistances(store, b.store, o, m, pairing);
+        } finally {
+          await b.close();
+        }
+      },
+      open,
+    );
   }
 
   /** The model as a path: smoothing and sharpening read safetensors files by path. */
@@ -318,7 +373,10 @@ export class WeightWatcher {
    * default, 'svd' with `percent` of M·rf, 'rmt', 'alpha_min'). The model is not modified; other
    * tensors, metadata and dtypes are kept. Layer selection as analyze (layers, min_evals, …).
    */
-  async smooth(output: string, options: AnalyzeOptions & { model?: string; method?: SmoothMethod; percent?: number } = {}): Promise<TransformResult> {
+  async smooth(
+    output: string,
+    options: AnalyzeOptions & { model?: string; method?: SmoothMethod; percent?: number } = {},
+  ): Promise<TransformResult> {
     const { model, method = 'detX', percent = 0.8, ...rest } = options;
     return transformModel(this.modelPath(model), output, { kind: 'smooth', method, percent }, resolveOptions(rest));
   }
@@ -353,11 +411,22 @@ export class WeightWatcher {
   private async findLayer(store: TensorStore, layer: number | string) {
     let spec;
     for (const l of enumerateLayers(store)) {
-      if (typeof layer === 'number' ? l.id === layer : l.name === layer) { spec = l; break; }
+      if (typeof layer === 'number' ? l.id === layer : l.name === layer) {
+        spec = l;
+        break;
+      }
     }
-    if (!spec) throw new WeightWatcherError('E_NOT_FOUND', `${store.source}: no layer with ${typeof layer === 'number' ? 'id' : 'name'} ${JSON.stringify(layer)}`);
+    if (!spec)
+      throw new WeightWatcherError(
+        'E_NOT_FOUND',
+        `${store.source}: no layer with ${typeof layer === 'number' ? 'id' : 'name'} ${JSON.stringify(layer)}`,
+      );
     const geometry = spec.tensor ? layerGeometry(spec.type, spec.shape, spec.channels) : undefined;
-    if (!geometry) throw new WeightWatcherError('E_SHAPE', `${store.source}: layer ${JSON.stringify(layer)} (${spec.type}, shape [${spec.shape.join(', ')}]) has no weight matrix to analyse`);
+    if (!geometry)
+      throw new WeightWatcherError(
+        'E_SHAPE',
+        `${store.source}: layer ${JSON.stringify(layer)} (${spec.type}, shape [${spec.shape.join(', ')}]) has no weight matrix to analyse`,
+      );
     return { spec, geometry };
   }
 
@@ -382,8 +451,9 @@ export class WeightWatcher {
     return this.withStore(options.model, async (store) => {
       const found = await this.findLayer(store, layer);
       const mats = await readLayerMatrices(store, found);
-      return (await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64', method: options.svd_method ?? 'fast' })).evals;
+      return (
+        await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64', method: options.svd_method ?? 'fast' })
+      ).evals;
     });
   }
 }
-

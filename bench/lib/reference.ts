@@ -36,13 +36,26 @@ export function runReference(wwref: string, model: string, out: string): PythonR
   const r = spawnSync(wwref, [model, '--out', out], { env: pythonEnv(), encoding: 'utf8', maxBuffer: 1 << 26 });
   const total = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${wwref} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const parsed = JSON.parse(readFileSync(out, 'utf8')) as { meta: { timing_s: Record<string, number | null> }; details: Record<string, unknown>[] };
-  return { kind: 'reference', total, timing: parsed.meta.timing_s, details: parsed.details, alphas: parsed.details.map((d) => d.alpha as number) };
+  const parsed = JSON.parse(readFileSync(out, 'utf8')) as {
+    meta: { timing_s: Record<string, number | null> };
+    details: Record<string, unknown>[];
+  };
+  return {
+    kind: 'reference',
+    total,
+    timing: parsed.meta.timing_s,
+    details: parsed.details,
+    alphas: parsed.details.map((d) => d.alpha as number),
+  };
 }
 
 export function runScipyBaseline(root: string, model: string, python = process.env.WW_BENCH_PYTHON ?? 'python3'): PythonRun {
   const t0 = performance.now();
-  const out = execFileSync(python, [join(root, 'bench', 'reference_baseline.py'), model], { env: pythonEnv(), encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = execFileSync(python, [join(root, 'bench', 'reference_baseline.py'), model], {
+    env: pythonEnv(),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const total = (performance.now() - t0) / 1000;
   const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; layers: number; alphas: number[] };
   return { kind: 'scipy-baseline', total, timing: { analyze: r.seconds }, alphas: r.alphas };
@@ -79,7 +92,9 @@ export function compareDetails(ours: Record<string, unknown>[], ref: Record<stri
 export function formatDiff(d: ColumnDiff): string {
   const top = Object.entries(d.worst).sort((x, y) => y[1] - x[1]);
   const [col, v] = top[0] ?? ['-', 0];
-  const bad = Object.entries(d.mismatches).map(([c, k]) => `${c}×${k}`).join(' ');
+  const bad = Object.entries(d.mismatches)
+    .map(([c, k]) => `${c}×${k}`)
+    .join(' ');
   const ints = ['num_evals', 'num_pl_spikes', 'rank_loss', 'weak_rank_loss', 'matrix_rank'].every((c) => (d.worst[c] ?? 0) === 0);
   return `max rel. diff ${v.toExponential(1)} (${col}); count columns ${ints ? 'identical' : 'DIFFER'}${bad ? `; MISMATCHED ${bad}` : ''}`;
 }

@@ -24,7 +24,12 @@ export async function dgemmRate(n: number, threads: number, runs = 3): Promise<n
 export type Matrix = { data: Float32Array; rows: number; cols: number };
 
 /** One decomposition with `threads` BLAS threads. */
-export async function timeSpectrum(m: Matrix, opts: SpectrumOptions, threads: number, runs = 1): Promise<{ seconds: number; value: MatrixSpectrum }> {
+export async function timeSpectrum(
+  m: Matrix,
+  opts: SpectrumOptions,
+  threads: number,
+  runs = 1,
+): Promise<{ seconds: number; value: MatrixSpectrum }> {
   setBlasThreads(threads);
   return bestOf(runs, () => svdvalsDetailed(m.data, m.rows, m.cols, opts));
 }
@@ -33,7 +38,11 @@ export async function timeSpectrum(m: Matrix, opts: SpectrumOptions, threads: nu
  * Wall seconds for `copies` decompositions of the same matrix: all at once with one BLAS thread
  * each (the layer-parallel policy), or one after the other with `copies` threads each.
  */
-export async function parallelVsThreaded(m: Matrix, opts: SpectrumOptions, copies: number): Promise<{ layerParallel: number; blasThreaded: number }> {
+export async function parallelVsThreaded(
+  m: Matrix,
+  opts: SpectrumOptions,
+  copies: number,
+): Promise<{ layerParallel: number; blasThreaded: number }> {
   setBlasThreads(1);
   let t0 = performance.now();
   await Promise.all(Array.from({ length: copies }, () => svdvalsDetailed(m.data, m.rows, m.cols, opts)));

@@ -32,7 +32,12 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 /** Options that change which layers are selected (analyze, describe). */
 export const SELECTION_OPTIONS = {
-  layers: { type: 'string', value: 'LIST', description: 'comma-separated ids (2,5,16), id ranges (2-5), types (dense,conv2d,conv1d,embedding,norm) or names (fc1); -ID / -NAME exclude (-3, -fc1); an entry that matches no layer is an error' },
+  layers: {
+    type: 'string',
+    value: 'LIST',
+    description:
+      'comma-separated ids (2,5,16), id ranges (2-5), types (dense,conv2d,conv1d,embedding,norm) or names (fc1); -ID / -NAME exclude (-3, -fc1); an entry that matches no layer is an error',
+  },
   'min-evals': { type: 'string', value: 'N', description: 'skip layers with fewer eigenvalues', default: '10' },
   'max-evals': { type: 'string', value: 'N|none', description: 'skip layers with more eigenvalues', default: '15000' },
   'max-n': { type: 'string', value: 'N', description: 'skip layers whose larger dimension exceeds N', default: '50000' },
@@ -40,17 +45,46 @@ export const SELECTION_OPTIONS = {
   'no-pool': { type: 'boolean', description: 'one row per conv2d kernel position (slice_id)' },
   channels: { type: 'string', value: 'first|last', description: 'conv kernel layout override' },
   'onnx-constants': { type: 'boolean', description: 'ONNX: also analyse weights held in Constant nodes' },
-  'all-tensors': { type: 'boolean', description: 'every 2-D/4-D float tensor is a layer, not only *.weight keys (ids then run over all tensors in file order)' },
-  format: { type: 'string', value: 'NAME', description: 'read as safetensors|pytorch|onnx|gguf|tfjs|keras|npz|npy; in a folder, use that format\'s files (default: detected; safetensors > bin > onnx > gguf > tfjs > keras > npz > npy)' },
-  'allow-large': { type: 'boolean', description: 'inflate compressed entries that expand more than 100× (refused by default as decompression bombs)' },
+  'all-tensors': {
+    type: 'boolean',
+    description: 'every 2-D/4-D float tensor is a layer, not only *.weight keys (ids then run over all tensors in file order)',
+  },
+  format: {
+    type: 'string',
+    value: 'NAME',
+    description:
+      "read as safetensors|pytorch|onnx|gguf|tfjs|keras|npz|npy; in a folder, use that format's files (default: detected; safetensors > bin > onnx > gguf > tfjs > keras > npz > npy)",
+  },
+  'allow-large': {
+    type: 'boolean',
+    description: 'inflate compressed entries that expand more than 100× (refused by default as decompression bombs)',
+  },
 } as const satisfies OptionSpecs;
 
 /** Options of analyze only: the fit and the optional column groups. */
 export const ANALYSIS_OPTIONS = {
-  fit: { type: 'string', value: 'PL|TPL|E_TPL', description: 'power law, truncated power law (Lambda column), or TPL with xmin_peak', default: 'PL' },
-  'pl-package': { type: 'string', value: 'ww|powerlaw', description: "fitter: built-in, or the powerlaw package's rules; TPL and --xmax force need powerlaw", default: 'ww' },
-  xmax: { type: 'string', value: 'force|K', description: 'force: xmax = largest eigenvalue (powerlaw only); K: drop the |K| largest eigenvalues first' },
-  'fix-fingers': { type: 'string', value: 'xmin_peak|clip_xmax', description: 'xmin candidates near the ESD peak, or clip the largest eigenvalues while alpha falls' },
+  fit: {
+    type: 'string',
+    value: 'PL|TPL|E_TPL',
+    description: 'power law, truncated power law (Lambda column), or TPL with xmin_peak',
+    default: 'PL',
+  },
+  'pl-package': {
+    type: 'string',
+    value: 'ww|powerlaw',
+    description: "fitter: built-in, or the powerlaw package's rules; TPL and --xmax force need powerlaw",
+    default: 'ww',
+  },
+  xmax: {
+    type: 'string',
+    value: 'force|K',
+    description: 'force: xmax = largest eigenvalue (powerlaw only); K: drop the |K| largest eigenvalues first',
+  },
+  'fix-fingers': {
+    type: 'string',
+    value: 'xmin_peak|clip_xmax',
+    description: 'xmin candidates near the ESD peak, or clip the largest eigenvalues while alpha falls',
+  },
   'xmin-max': { type: 'string', value: 'X', description: 'xmin_peak: upper end of the xmin candidates (default 1.5 × the ESD peak)' },
   'max-fingers': { type: 'string', value: 'N', description: 'clip_xmax: most eigenvalues clipped', default: '10' },
   'finger-thresh': { type: 'string', value: 'X', description: 'clip_xmax: alpha drop that counts as a finger', default: '1.0' },
@@ -66,19 +100,34 @@ export const ANALYSIS_OPTIONS = {
   'glorot-fix': { type: 'boolean', description: 'divide each matrix by its Glorot scale instead' },
   tolerance: { type: 'string', value: 'X', description: 'eigenvalues below X count in weak_rank_loss', default: '1e-6' },
   seed: { type: 'string', value: 'N', description: 'seed for randomize and intra sparsification (default: unseeded)' },
-  precision: { type: 'string', value: 'float64|float32', description: 'float32: single-precision spectra, opt-in (error per column: docs/numerics.md)', default: 'float64' },
-  'svd-method': { type: 'string', value: 'fast|accurate', description: 'fast: Gram eigenvalues behind a per-layer accuracy guard; accurate: LAPACK gesdd always (docs/numerics.md)', default: 'fast' },
+  precision: {
+    type: 'string',
+    value: 'float64|float32',
+    description: 'float32: single-precision spectra, opt-in (error per column: docs/numerics.md)',
+    default: 'float64',
+  },
+  'svd-method': {
+    type: 'string',
+    value: 'fast|accurate',
+    description: 'fast: Gram eigenvalues behind a per-layer accuracy guard; accurate: LAPACK gesdd always (docs/numerics.md)',
+    default: 'fast',
+  },
 } as const satisfies OptionSpecs;
 
 /** Fine-tune deltas and LoRA adapters (analyze, describe, compare). */
 export const MODEL_DIFF_OPTIONS = {
   'base-model': { type: 'string', value: 'PATH', description: 'analyse W − W_base per layer against this base model (fine-tune deltas)' },
   'base-match': {
-    type: 'string', value: 'name|substring', default: 'name',
+    type: 'string',
+    value: 'name|substring',
+    default: 'name',
     description: "pairing with the base model's layers: same name (unmatched layers skipped), or the reference's substring walk",
   },
   peft: {
-    type: 'string', value: 'with-base', implicit: 'only', choices: ['with-base', 'only'],
+    type: 'string',
+    value: 'with-base',
+    implicit: 'only',
+    choices: ['with-base', 'only'],
     description: 'LoRA adapters: analyse each lora_B·lora_A (lora_BA rows); with-base: also W + BA and every other layer',
   },
 } as const satisfies OptionSpecs;
@@ -87,23 +136,53 @@ export const MODEL_DIFF_OPTIONS = {
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
   csv: { type: 'string', value: 'FILE', description: "write the details table as CSV ('-' = stdout)" },
-  plot: { type: 'string', value: 'DIR', description: 'per-layer and model figures as files in DIR, rendered in parallel while the analysis runs' },
+  plot: {
+    type: 'string',
+    value: 'DIR',
+    description: 'per-layer and model figures as files in DIR, rendered in parallel while the analysis runs',
+  },
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report' },
-  'plot-figures': { type: 'string', value: 'LIST', description: 'figures for --plot and --report, comma-separated: layer figures esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures alpha-hist, <column>-depth (alpha-depth, log_spectral_norm-depth, …)', default: 'every layer figure the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth' },
-  'plot-format': { type: 'string', value: 'svg|png|both', description: 'file formats --plot writes (svg skips rasterising)', default: 'both' },
+  'plot-figures': {
+    type: 'string',
+    value: 'LIST',
+    description:
+      'figures for --plot and --report, comma-separated: layer figures esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures alpha-hist, <column>-depth (alpha-depth, log_spectral_norm-depth, …)',
+    default: 'every layer figure the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth',
+  },
+  'plot-format': {
+    type: 'string',
+    value: 'svg|png|both',
+    description: 'file formats --plot writes (svg skips rasterising)',
+    default: 'both',
+  },
   'allow-failures': { type: 'boolean', description: 'exit 0 when some layers failed (default: exit 3, failures listed)' },
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
-  threads: { type: 'string', value: 'N', description: 'thread budget: concurrent layers × OpenBLAS threads, and plot render workers; capped at the cores (docs/performance.md)', default: 'all cores' },
+  threads: {
+    type: 'string',
+    value: 'N',
+    description: 'thread budget: concurrent layers × OpenBLAS threads, and plot render workers; capped at the cores (docs/performance.md)',
+    default: 'all cores',
+  },
 } as const satisfies OptionSpecs;
 
 /** The queue coordinator's options (sweep --queue, analyze --queue): scale-out over machines. */
 export const QUEUE_OPTIONS = {
-  queue: { type: 'string', value: 'redis://HOST:PORT', description: "enqueue jobs on Redis (BullMQ) for 'weightwatcher worker' processes on any machines; models must be on a filesystem they share, at the same absolute path" },
+  queue: {
+    type: 'string',
+    value: 'redis://HOST:PORT',
+    description:
+      "enqueue jobs on Redis (BullMQ) for 'weightwatcher worker' processes on any machines; models must be on a filesystem they share, at the same absolute path",
+  },
   'layers-per-job': { type: 'string', value: 'N', description: 'split each model into jobs of N layers (one big model over many workers)' },
   'queue-name': { type: 'string', value: 'NAME', description: 'BullMQ queue name', default: 'weightwatcher' },
-  'poll-ms': { type: 'string', value: 'MS', description: 'how often the coordinator also polls job states (besides Redis events)', default: '2000' },
+  'poll-ms': {
+    type: 'string',
+    value: 'MS',
+    description: 'how often the coordinator also polls job states (besides Redis events)',
+    default: '2000',
+  },
 } as const satisfies OptionSpecs;
 
 export function usageError(message: string): WeightWatcherError {
@@ -117,7 +196,12 @@ export function usageError(message: string): WeightWatcherError {
  * optional value get theirs (`--peft` → `--peft=only`, `--peft with-base` → `--peft=with-base`).
  */
 function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
-  const flags = new Set([...Object.keys(options).map((k) => `--${k}`), ...Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])), '--help', '-h']);
+  const flags = new Set([
+    ...Object.keys(options).map((k) => `--${k}`),
+    ...Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])),
+    '--help',
+    '-h',
+  ]);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -131,7 +215,13 @@ function joinValues(argv: readonly string[], options: OptionSpecs): string[] {
       const joined = next !== undefined && spec.choices?.includes(next);
       out.push(`${a}=${joined ? next : spec.implicit}`);
       if (joined) i++;
-    } else if (spec?.type === 'string' && next !== undefined && next.length > 1 && next.startsWith('-') && !flags.has(next.split('=')[0]!)) {
+    } else if (
+      spec?.type === 'string' &&
+      next !== undefined &&
+      next.length > 1 &&
+      next.startsWith('-') &&
+      !flags.has(next.split('=')[0]!)
+    ) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -155,7 +245,9 @@ function parseErrorMessage(e: unknown): string {
 }
 
 export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs {
-  const config = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
+  const config = Object.fromEntries(
+    Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+  );
   try {
     const r = parseArgs({ args: joinValues(argv, options), options: config, allowPositionals: true, strict: true });
     return { values: r.values, positionals: r.positionals };
@@ -196,7 +288,10 @@ function num(name: string, v: string | undefined, bounds: Bounds = {}): number |
  */
 export function parseLayers(v: string | undefined): LayerFilter[] | undefined {
   if (v === undefined) return undefined;
-  const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (entries.length === 0 || entries.every((e) => e === '-')) throw usageError(`--layers needs at least one id, name or type, got '${v}'`);
   return entries.map((s) => (/^-?\d+$/.test(s) ? Number(s) : s));
 }
@@ -213,7 +308,9 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   const s = (k: string) => values[k] as string | undefined;
   const b = (k: string) => values[k] === true;
   const o: AnalyzeOptions = {};
-  const set = <K extends keyof AnalyzeOptions>(k: K, v: AnalyzeOptions[K] | undefined) => { if (v !== undefined) o[k] = v; };
+  const set = <K extends keyof AnalyzeOptions>(k: K, v: AnalyzeOptions[K] | undefined) => {
+    if (v !== undefined) o[k] = v;
+  };
   set('layers', parseLayers(s('layers')));
   set('min_evals', int('min-evals', s('min-evals'), { min: 0 }));
   const maxEvals = s('max-evals');
@@ -231,7 +328,16 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   set('xmin_max', num('xmin-max', s('xmin-max'), { above: 0 }));
   set('max_fingers', int('max-fingers', s('max-fingers'), { min: 1 }));
   set('finger_thresh', num('finger-thresh', s('finger-thresh'), { min: 0 }));
-  for (const [flag, key] of [['randomize', 'randomize'], ['mp-fit', 'mp_fit'], ['detx', 'detX'], ['vectors', 'vectors'], ['inverse', 'inverse'], ['intra', 'intra'], ['stacked', 'stacked'], ['glorot-fix', 'glorot_fix']] as const) {
+  for (const [flag, key] of [
+    ['randomize', 'randomize'],
+    ['mp-fit', 'mp_fit'],
+    ['detx', 'detX'],
+    ['vectors', 'vectors'],
+    ['inverse', 'inverse'],
+    ['intra', 'intra'],
+    ['stacked', 'stacked'],
+    ['glorot-fix', 'glorot_fix'],
+  ] as const) {
     if (b(flag)) o[key] = true;
   }
   if (b('no-sparsify')) o.sparsify = false;
@@ -247,12 +353,19 @@ export function toAnalyzeOptions(values: Values): AnalyzeOptions {
   set('threads', int('threads', s('threads'), { min: 1 }));
   const peft = s('peft');
   if (peft !== undefined) {
-    const modes: Record<string, AnalyzeOptions['peft']> = { only: 'peft_only', 'peft-only': 'peft_only', peft_only: 'peft_only', 'with-base': 'with_base', with_base: 'with_base' };
+    const modes: Record<string, AnalyzeOptions['peft']> = {
+      only: 'peft_only',
+      'peft-only': 'peft_only',
+      peft_only: 'peft_only',
+      'with-base': 'with_base',
+      with_base: 'with_base',
+    };
     if (!(peft in modes)) throw usageError(`--peft takes no value or 'with-base', got '${peft}'`);
     o.peft = modes[peft];
   }
   const match = s('base-match');
-  if (match !== undefined && match !== 'name' && match !== 'substring') throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
+  if (match !== undefined && match !== 'name' && match !== 'substring')
+    throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
   set('base_match', match);
   return o;
 }

@@ -81,7 +81,11 @@ function optionLines(options: OptionSpecs, width: number): string[] {
 export function commandHelp(cmd: Command): string {
   const groups = [...cmd.options, { title: 'help', options: { help: HELP_OPTION } }];
   const width = Math.min(28, 2 + Math.max(...groups.flatMap((g) => Object.entries(g.options).map(([n, o]) => flagText(n, o).length))));
-  const parts = [`usage: ${PROGRAM} ${cmd.name}${cmd.usage ? ` ${cmd.usage}` : ''}`, '', cmd.summary.charAt(0).toUpperCase() + cmd.summary.slice(1) + '.'];
+  const parts = [
+    `usage: ${PROGRAM} ${cmd.name}${cmd.usage ? ` ${cmd.usage}` : ''}`,
+    '',
+    cmd.summary.charAt(0).toUpperCase() + cmd.summary.slice(1) + '.',
+  ];
   if (cmd.description) parts.push('', cmd.description);
   for (const g of groups) parts.push('', `${g.title}:`, ...optionLines(g.options, width));
   if (cmd.examples.length) parts.push('', 'examples:', ...cmd.examples.map((e) => `  ${PROGRAM} ${e}`));

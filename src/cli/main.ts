@@ -58,13 +58,15 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case undefined:
         io.stdout.write(overviewHelp());
         return 2;
-      case '--help': case '-h':
+      case '--help':
+      case '-h':
         io.stdout.write(overviewHelp());
         return 0;
       case 'help':
         io.stdout.write(rest[0] === undefined ? overviewHelp() : commandHelp(findCommand(rest[0])));
         return 0;
-      case '--version': case '-v':
+      case '--version':
+      case '-v':
         io.stdout.write(`${VERSION}\n`);
         return 0;
       default:
@@ -90,7 +92,11 @@ function installProcessHandlers(): void {
       throw e;
     });
   }
-  for (const [signal, code] of [['SIGINT', EXIT.interrupted], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', EXIT.interrupted],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.on(signal, () => {
       removeTemporaryFiles();
       // A command that handles the signal itself (the worker stops gracefully) decides how to exit.
@@ -99,9 +105,12 @@ function installProcessHandlers(): void {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
 if (invokedDirectly) {
   installProcessHandlers();
   // main() turns every failure into an exit code (reportError) and never rejects.
-  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -65,14 +65,22 @@ async function sameFile(a: string, aStat: Stats, b: string): Promise<boolean> {
   return (await realpath(a).catch(() => a)) === (await realpath(b).catch(() => b));
 }
 
-async function checkFile(flag: string, path: string, protectedFiles: readonly { file: string; input: string; whole: boolean }[], newFolders: ReadonlySet<string>): Promise<void> {
+async function checkFile(
+  flag: string,
+  path: string,
+  protectedFiles: readonly { file: string; input: string; whole: boolean }[],
+  newFolders: ReadonlySet<string>,
+): Promise<void> {
   const fail = (why: string) => usageError(`${flag} ${path}: ${why}`);
   const target = resolve(path);
   const st = await statOrUndefined(target);
   if (st?.isDirectory()) throw fail('is a folder; give a file name');
   if (st) {
     for (const p of protectedFiles) {
-      if (await sameFile(target, st, p.file)) throw fail(p.whole ? 'is the input model; choose another file name' : `is a file of the input model ${p.input}; choose another file name`);
+      if (await sameFile(target, st, p.file))
+        throw fail(
+          p.whole ? 'is the input model; choose another file name' : `is a file of the input model ${p.input}; choose another file name`,
+        );
     }
   }
   const parent = dirname(target);
@@ -113,7 +121,8 @@ async function checkFolder(flag: string, path: string): Promise<void> {
 export async function checkOutputs(targets: readonly (OutputTarget | undefined)[], inputs: readonly string[]): Promise<void> {
   const present = targets.filter((t): t is OutputTarget => t !== undefined);
   const toStdout = present.filter((t) => t.path === '-');
-  for (const t of toStdout) if (!t.stdout) throw usageError(`${t.flag} cannot write to stdout ('-'); give a ${t.kind === 'folder' ? 'folder' : 'file name'}`);
+  for (const t of toStdout)
+    if (!t.stdout) throw usageError(`${t.flag} cannot write to stdout ('-'); give a ${t.kind === 'folder' ? 'folder' : 'file name'}`);
   if (toStdout.length > 1) throw usageError(`stdout ('-') can take only one output: ${toStdout.map((t) => t.flag).join(' and ')}`);
 
   const protectedFiles: { file: string; input: string; whole: boolean }[] = [];

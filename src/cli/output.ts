@@ -10,7 +10,12 @@ async function writeStream(stream: OutStream, content: Content): Promise<void> {
   const pieces = typeof content === 'string' || content instanceof Uint8Array ? [content] : content;
   for await (const piece of pieces) {
     // Respect backpressure (a slow pipe); a closed one is handled by the CLI's EPIPE handler.
-    if (!stream.write(piece)) await new Promise<void>((done) => { stream.once('drain', done); stream.once('close', done); stream.once('error', done); });
+    if (!stream.write(piece))
+      await new Promise<void>((done) => {
+        stream.once('drain', done);
+        stream.once('close', done);
+        stream.once('error', done);
+      });
   }
 }
 
@@ -21,7 +26,11 @@ export async function write(path: string, content: Content, io?: Io): Promise<vo
 }
 
 /** --json FILE and --csv FILE. */
-export async function writeOutputs(values: ParsedArgs['values'], payload: { details: readonly Row[]; summary: object; meta: object | (() => object) }, io: Io): Promise<void> {
+export async function writeOutputs(
+  values: ParsedArgs['values'],
+  payload: { details: readonly Row[]; summary: object; meta: object | (() => object) },
+  io: Io,
+): Promise<void> {
   const json = str(values, 'json');
   const csv = str(values, 'csv');
   const meta = payload.meta;

@@ -133,20 +133,32 @@ function requireEvals(ww: WeightWatcher): void {
  * log_spectral_norm-depth), from an analyze({ keep_evals: true }). Returns the files written.
  * (The CLI renders while analysing instead: AnalyzePlots.)
  */
-export async function writeAnalyzePlots(dir: string, ww: WeightWatcher, opts: { formats?: PlotFormat[]; figures?: FigureSelection; workers?: number } = {}): Promise<string[]> {
+export async function writeAnalyzePlots(
+  dir: string,
+  ww: WeightWatcher,
+  opts: { formats?: PlotFormat[]; figures?: FigureSelection; workers?: number } = {},
+): Promise<string[]> {
   requireEvals(ww);
   return plotKeptLayers(ww, { plotDir: dir, ...opts }, '');
 }
 
 /** The self-contained HTML report of an analyze() (layer figures only for layers with kept eigenvalues). */
-export async function writeAnalyzeReport(file: string, ww: WeightWatcher, title: string, opts: { figures?: FigureSelection; workers?: number } = {}): Promise<void> {
+export async function writeAnalyzeReport(
+  file: string,
+  ww: WeightWatcher,
+  title: string,
+  opts: { figures?: FigureSelection; workers?: number } = {},
+): Promise<void> {
   await plotKeptLayers(ww, { reportFile: file, ...opts }, title);
 }
 
 function describeNote(kind: string, x: unknown): string {
   if (typeof x !== 'object' || x === null) return `${kind}: ${String(x)}`;
   const o = x as Record<string, unknown>;
-  const who = [o.layer_id ?? o.id, o.name].filter((v) => v !== undefined).map(noteText).join(' ');
+  const who = [o.layer_id ?? o.id, o.name]
+    .filter((v) => v !== undefined)
+    .map(noteText)
+    .join(' ');
   const why = o.reason ?? o.message ?? o.error ?? '';
   return `${kind}: ${who}${why ? ` — ${why instanceof Error ? why.message : noteText(why)}` : ''}`;
 }
@@ -166,8 +178,14 @@ export async function writeComparePlot(file: string, spec: VlSpec, formats: read
   const { renderSvg, svgToPng } = await import('../report/plots/render.js');
   const svg = await renderSvg(spec);
   const written: string[] = [];
-  if (formats.includes('svg')) { await writeFileAtomic(`${base}.svg`, svg); written.push(`${base}.svg`); }
-  if (formats.includes('png')) { await writeFileAtomic(`${base}.png`, svgToPng(svg)); written.push(`${base}.png`); }
+  if (formats.includes('svg')) {
+    await writeFileAtomic(`${base}.svg`, svg);
+    written.push(`${base}.svg`);
+  }
+  if (formats.includes('png')) {
+    await writeFileAtomic(`${base}.png`, svgToPng(svg));
+    written.push(`${base}.png`);
+  }
   // The file named on the command line first.
   return written.sort((a, b) => Number(b.toLowerCase().endsWith(ext)) - Number(a.toLowerCase().endsWith(ext)));
 }
@@ -199,17 +217,26 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
     const p = args.inputs[i]!;
     const t0 = Date.now();
     const input = await loadCompareInput(p, names[i]!, args.analyze, args.baseModel);
-    io.stderr.write(`compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`);
+    io.stderr.write(
+      `compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`,
+    );
     inputs.push(input);
   }
 
   const res = compareResults(inputs);
   if (args.baseModel) io.stdout.write(`Fine-tune deltas: each model analysed as W − W_base against ${args.baseModel}\n\n`);
   io.stdout.write(formatCompareText(res));
-  const spec = compareFigureSpec(inputs.map((m) => ({ name: m.name, rows: m.rows })), {
-    table: res.table,
-    diffs: res.diffs.flatMap((d) => d.deltas.map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta })).filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null)),
-  });
+  const spec = compareFigureSpec(
+    inputs.map((m) => ({ name: m.name, rows: m.rows })),
+    {
+      table: res.table,
+      diffs: res.diffs.flatMap((d) =>
+        d.deltas
+          .map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta }))
+          .filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null),
+      ),
+    },
+  );
   if (args.plot) {
     const files = await writeComparePlot(args.plot, spec, args.formats);
     io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
@@ -219,13 +246,24 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
       title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
       result: res,
       compareFigure: (await renderSpecs({ compare: spec })).compare!,
-      models: await Promise.all(inputs.map(async (m) => ({ name: m.name, source: m.source, rows: m.rows, modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })) }))),
+      models: await Promise.all(
+        inputs.map(async (m) => ({
+          name: m.name,
+          source: m.source,
+          rows: m.rows,
+          modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })),
+        })),
+      ),
     });
     await writeFileAtomic(args.report, html);
     io.stderr.write(`compare: wrote ${args.report}\n`);
   }
   if (args.json) {
-    await write(args.json, JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n', io);
+    await write(
+      args.json,
+      JSON.stringify({ ...(args.baseModel ? { base_model: args.baseModel } : {}), ...compareJson(res, inputs) }, null, 1) + '\n',
+      io,
+    );
     if (args.json !== '-') io.stderr.write(`compare: wrote ${args.json}\n`);
   }
   return 0;
@@ -260,8 +298,11 @@ async function loadCompareInput(path: string, name: string, analyze: AnalyzeOpti
   const rows = await ww.analyze(analyze);
   const run = ww.lastRun;
   return {
-    name, source: path, kind: 'model', rows, summary: ww.getSummary(),
+    name,
+    source: path,
+    kind: 'model',
+    rows,
+    summary: ww.getSummary(),
     ...(run ? { format: run.format, elapsedMs: run.elapsedMs } : {}),
   };
 }
-

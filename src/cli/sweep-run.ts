@@ -53,25 +53,52 @@ function queueOptions(values: ParsedArgs['values']): Pick<SweepOptions, 'queue' 
   if (lpj !== undefined) out.layersPerJob = lpj;
   const poll = int('poll-ms', str(values, 'poll-ms'), 10);
   if (poll !== undefined) out.pollMs = poll;
-  if (!queue && (name !== undefined || lpj !== undefined)) throw usageError('--queue-name and --layers-per-job need --queue redis://HOST:PORT');
+  if (!queue && (name !== undefined || lpj !== undefined))
+    throw usageError('--queue-name and --layers-per-job need --queue redis://HOST:PORT');
   return out;
 }
 
 function sweepJson(res: SweepResult): string {
-  return JSON.stringify(jsonSafe({
-    runs: res.runs.map((r) => ({
-      model: r.model, step: r.step, summary: r.summary, details: r.details,
-      status: r.status, path: r.path, run_key: r.runKey, failures: r.failures, ...(r.error ? { error: r.error } : {}),
-    })),
-  }), null, 1) + '\n';
+  return (
+    JSON.stringify(
+      jsonSafe({
+        runs: res.runs.map((r) => ({
+          model: r.model,
+          step: r.step,
+          summary: r.summary,
+          details: r.details,
+          status: r.status,
+          path: r.path,
+          run_key: r.runKey,
+          failures: r.failures,
+          ...(r.error ? { error: r.error } : {}),
+        })),
+      }),
+      null,
+      1,
+    ) + '\n'
+  );
 }
 
 function runsTable(res: SweepResult): string {
   const head = ['step', 'model', 'status', 'layers', 'α<2', 'α>6', 'alpha'];
-  const count = (rows: readonly Row[], f: (a: number) => boolean) => rows.filter((r) => typeof r.alpha === 'number' && r.alpha >= 0 && f(r.alpha)).length;
-  const rows = res.runs.map((r) => [String(r.step), r.model, r.status, String(r.details.length), String(count(r.details, (a) => a < 2)), String(count(r.details, (a) => a > 6)), r.summary.alpha === undefined ? '' : fmt(r.summary.alpha)]);
+  const count = (rows: readonly Row[], f: (a: number) => boolean) =>
+    rows.filter((r) => typeof r.alpha === 'number' && r.alpha >= 0 && f(r.alpha)).length;
+  const rows = res.runs.map((r) => [
+    String(r.step),
+    r.model,
+    r.status,
+    String(r.details.length),
+    String(count(r.details, (a) => a < 2)),
+    String(count(r.details, (a) => a > 6)),
+    r.summary.alpha === undefined ? '' : fmt(r.summary.alpha),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => (i === 1 || i === 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => (i === 1 || i === 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -81,36 +108,52 @@ export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Pro
   if (!db) throw usageError('sweep needs --db FILE.sqlite (the results database)');
   if (!positionals.length) throw usageError('sweep needs at least one model (file, folder or glob)');
   const fingerprint = str(values, 'fingerprint');
-  if (fingerprint !== undefined && fingerprint !== 'sampled' && fingerprint !== 'full') throw usageError(`--fingerprint must be sampled or full, got '${fingerprint}'`);
+  if (fingerprint !== undefined && fingerprint !== 'sampled' && fingerprint !== 'full')
+    throw usageError(`--fingerprint must be sampled or full, got '${fingerprint}'`);
   const analyze: AnalyzeOptions = toAnalyzeOptions(values);
   const stepRegex = str(values, 'step-regex');
   const q = queueOptions(values);
   const jsonOut = str(values, 'json');
-  await checkOutputs([
-    jsonOut === undefined ? undefined : { flag: '--json', path: jsonOut, kind: 'file', stdout: true },
-    { flag: '--db', path: db, kind: 'file' },
-  ], positionals);
+  await checkOutputs(
+    [
+      jsonOut === undefined ? undefined : { flag: '--json', path: jsonOut, kind: 'file', stdout: true },
+      { flag: '--db', path: db, kind: 'file' },
+    ],
+    positionals,
+  );
   const started = performance.now();
-  if (q.queue) io.stderr.write(`sweep: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}, host ${hostname()}); workers: weightwatcher worker --queue ${q.queue}\n`);
+  if (q.queue)
+    io.stderr.write(
+      `sweep: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}, host ${hostname()}); workers: weightwatcher worker --queue ${q.queue}\n`,
+    );
   const res = await sweep(positionals, {
-    ...analyze, ...q, db,
+    ...analyze,
+    ...q,
+    db,
     ...(stepRegex !== undefined ? { stepRegex } : {}),
     ...(fingerprint ? { fingerprint: fingerprint } : {}),
     force: values.force === true,
     onProgress: (p) => io.stderr.write(progressLine(p) + '\n'),
     onNote: (n) => io.stderr.write(`sweep: note: ${n}\n`),
-    onIdle: (i) => io.stderr.write(`sweep: ${i.outstanding} jobs waiting and no worker connected; start one: weightwatcher worker --queue ${q.queue}\n`),
-    onQueued: (i) => io.stderr.write(`sweep: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`),
+    onIdle: (i) =>
+      io.stderr.write(`sweep: ${i.outstanding} jobs waiting and no worker connected; start one: weightwatcher worker --queue ${q.queue}\n`),
+    onQueued: (i) =>
+      io.stderr.write(
+        `sweep: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`,
+      ),
   });
   if (jsonOut === '-') io.stdout.write(sweepJson(res));
   else if (jsonOut) await writeFileAtomic(jsonOut, sweepJson(res));
   if (!values.quiet && jsonOut !== '-') io.stdout.write(runsTable(res));
   const elapsed = fmtSeconds(performance.now() - started);
-  io.stderr.write(`sweep: ${res.runs.length} models: ${res.analysed} analysed, ${res.cached} from the database, ${res.failed} failed, in ${elapsed}${q.queue ? `; ${res.retries} job retries (${res.stalled} recovered from dead workers)` : ''} → ${db}${jsonOut && jsonOut !== '-' ? `, ${jsonOut}` : ''}\n`);
+  io.stderr.write(
+    `sweep: ${res.runs.length} models: ${res.analysed} analysed, ${res.cached} from the database, ${res.failed} failed, in ${elapsed}${q.queue ? `; ${res.retries} job retries (${res.stalled} recovered from dead workers)` : ''} → ${db}${jsonOut && jsonOut !== '-' ? `, ${jsonOut}` : ''}\n`,
+  );
   const failedRuns = res.runs.filter((r) => r.status === 'failed');
   const failedLayers = res.runs.flatMap((r) => r.failures.map((f) => ({ model: r.model, f })));
   for (const r of failedRuns) io.stderr.write(`weightwatcher: model failed: ${r.model}: ${r.error ?? 'unknown error'}\n`);
-  for (const { model, f } of failedLayers) io.stderr.write(`weightwatcher: layer failed: ${model}: layer ${f.layer_id} ${f.name}: ${f.message}\n`);
+  for (const { model, f } of failedLayers)
+    io.stderr.write(`weightwatcher: layer failed: ${model}: layer ${f.layer_id} ${f.name}: ${f.message}\n`);
   if (res.runs.length && failedRuns.length === res.runs.length) return 1;
   return failedRuns.length || failedLayers.length ? 3 : 0;
 }
@@ -132,13 +175,25 @@ export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io
   const sel = parseSweepSelector(str(values, 'sweep'));
   const top = int('top', str(values, 'top'), 1);
   const plot = str(values, 'plot');
-  await checkOutputs([
-    plot === undefined ? undefined : { flag: '--plot', path: plot, kind: 'folder' },
-    report === undefined ? undefined : { flag: '--report', path: report, kind: 'file' },
-  ], [db]);
-  const r = await sweepReport({ db, ...(sel !== undefined ? { sweep: sel } : {}), ...(plot ? { plot } : {}), ...(report ? { report } : {}), ...(top !== undefined ? { top } : {}) });
+  await checkOutputs(
+    [
+      plot === undefined ? undefined : { flag: '--plot', path: plot, kind: 'folder' },
+      report === undefined ? undefined : { flag: '--report', path: report, kind: 'file' },
+    ],
+    [db],
+  );
+  const r = await sweepReport({
+    db,
+    ...(sel !== undefined ? { sweep: sel } : {}),
+    ...(plot ? { plot } : {}),
+    ...(report ? { report } : {}),
+    ...(top !== undefined ? { top } : {}),
+  });
   io.stdout.write(r.text);
-  if (r.files.length) io.stderr.write(`sweep-report: wrote ${r.files.length} files${plot ? ` (figures in ${plot})` : ''}${report ? ` (report ${report})` : ''}\n`);
+  if (r.files.length)
+    io.stderr.write(
+      `sweep-report: wrote ${r.files.length} files${plot ? ` (figures in ${plot})` : ''}${report ? ` (report ${report})` : ''}\n`,
+    );
   return 0;
 }
 
@@ -165,12 +220,24 @@ export async function runWorker({ values, positionals }: ParsedArgs, io: Io): Pr
     ...(stalled !== undefined ? { stalledIntervalMs: stalled } : {}),
     onEvent: (e) => {
       switch (e.type) {
-        case 'ready': say(`${e.worker} ready on ${e.queue}`); break;
-        case 'holding': say(`holding job ${e.jobId} (${e.label}, part ${e.part}) for ${e.ms} ms (WEIGHTWATCHER_TEST_HOLD_JOB_MS)`); break;
-        case 'started': say(`job ${e.jobId} started: ${e.label}, part ${e.part}, attempt ${e.attempt}`); break;
-        case 'done': say(`job ${e.jobId} done: ${e.rows} rows in ${fmtSeconds(e.elapsedMs)}`); break;
-        case 'failed': say(`job ${e.jobId} failed (attempt ${e.attempt}): ${e.error}`); break;
-        case 'error': io.stderr.write(`worker: error: ${e.error}\n`); break;
+        case 'ready':
+          say(`${e.worker} ready on ${e.queue}`);
+          break;
+        case 'holding':
+          say(`holding job ${e.jobId} (${e.label}, part ${e.part}) for ${e.ms} ms (WEIGHTWATCHER_TEST_HOLD_JOB_MS)`);
+          break;
+        case 'started':
+          say(`job ${e.jobId} started: ${e.label}, part ${e.part}, attempt ${e.attempt}`);
+          break;
+        case 'done':
+          say(`job ${e.jobId} done: ${e.rows} rows in ${fmtSeconds(e.elapsedMs)}`);
+          break;
+        case 'failed':
+          say(`job ${e.jobId} failed (attempt ${e.attempt}): ${e.error}`);
+          break;
+        case 'error':
+          io.stderr.write(`worker: error: ${e.error}\n`);
+          break;
       }
     },
   });
@@ -203,23 +270,38 @@ export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, valu
   const q = queueOptions(values);
   const db = str(values, 'db') ?? ':memory:';
   const layersPerJob = q.layersPerJob ?? 8;
-  io.stderr.write(`analyze: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}), ${layersPerJob} layers per job; workers: weightwatcher worker --queue ${q.queue}\n`);
+  io.stderr.write(
+    `analyze: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}), ${layersPerJob} layers per job; workers: weightwatcher worker --queue ${q.queue}\n`,
+  );
   const { threads: _threads, onProgress: _p, keep_evals: _k, ...rest } = analyze;
   const res = await sweep([path], {
-    ...rest, ...q, layersPerJob, db,
-    onIdle: (i) => io.stderr.write(`analyze: ${i.outstanding} jobs waiting and no worker connected; start one: weightwatcher worker --queue ${q.queue}\n`),
-    onQueued: (i) => io.stderr.write(`analyze: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`),
+    ...rest,
+    ...q,
+    layersPerJob,
+    db,
+    onIdle: (i) =>
+      io.stderr.write(
+        `analyze: ${i.outstanding} jobs waiting and no worker connected; start one: weightwatcher worker --queue ${q.queue}\n`,
+      ),
+    onQueued: (i) =>
+      io.stderr.write(
+        `analyze: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`,
+      ),
   });
   const r = res.runs[0];
   if (!r) throw new WeightWatcherError('E_INTERNAL', `${path}: the queue run returned no result`);
   if (r.status === 'failed') {
     // The workers' message starts with the error's code (E_CORRUPT: …): keep it.
     const code = /^(?:layers \S+: )?(E_[A-Z_]+): /.exec(r.error ?? '')?.[1];
-    throw new WeightWatcherError(code && isErrorCode(code) ? code : 'E_INTERNAL', `${path}: ${r.error ?? 'the analysis failed'}`, { file: path });
+    throw new WeightWatcherError(code && isErrorCode(code) ? code : 'E_INTERNAL', `${path}: ${r.error ?? 'the analysis failed'}`, {
+      file: path,
+    });
   }
   return {
-    details: r.details, summary: r.summary,
+    details: r.details,
+    summary: r.summary,
     run: { source: r.source ?? path, format: r.format ?? '', elapsedMs: res.elapsedMs, skipped: r.skipped, failures: r.failures },
-    retries: res.retries, stalled: res.stalled,
+    retries: res.retries,
+    stalled: res.stalled,
   };
 }

@@ -42,8 +42,17 @@ function layerShape(entries: ReadonlyMap<string, TensorEntry>, layer: SourceLaye
   const count = layer.spec.shape.reduce((a, b) => a * b, 1);
   const size = entry ? dtypeSize(entry.dtype) : undefined;
   // Dense F32/F16/BF16 weights are held as read; anything else is decoded to float32 as well.
-  const stored = layer.readForAnalysis !== undefined && layer.geometry.sliceAxes === 'dense' && entry !== undefined && ['F32', 'F16', 'BF16'].includes(entry.dtype);
-  return { rows: layer.geometry.rows, cols: layer.geometry.cols, slices: layer.geometry.slices.length, tensorBytes: stored ? count * size! : count * (4 + (size ?? 4)) };
+  const stored =
+    layer.readForAnalysis !== undefined &&
+    layer.geometry.sliceAxes === 'dense' &&
+    entry !== undefined &&
+    ['F32', 'F16', 'BF16'].includes(entry.dtype);
+  return {
+    rows: layer.geometry.rows,
+    cols: layer.geometry.cols,
+    slices: layer.geometry.slices.length,
+    tensorBytes: stored ? count * size! : count * (4 + (size ?? 4)),
+  };
 }
 
 /**
@@ -70,27 +79,46 @@ export interface AnalysisHooks {
  * Analyse every layer of the store. With `inputs.base` the layers are fine-tune deltas W − W_base,
  * with `peft` LoRA products (engine/source.ts); stacked and intra then work on those matrices.
  */
-export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}, hooks: AnalysisHooks = {}): Promise<AnalysisRun> {
+export async function runAnalysis(
+  store: TensorStore,
+  o: ResolvedOptions,
+  inputs: SourceInputs = {},
+  hooks: AnalysisHooks = {},
+): Promise<AnalysisRun> {
   const started = performance.now();
   const { onLayer } = hooks;
   // The layer pipeline keeps ESDs and fit arrays when the hook needs them; the run stores them only with keep_evals.
   const lo = onLayer && !o.keep_evals ? { ...o, keep_evals: true } : o;
   // Without keep_evals only the row and its route (run info) are kept.
-  const kept = (rs: LayerResult[]) => (o.keep_evals ? rs : rs.map(({ row, route, fallback, seconds }) => ({ row, route, fallback, seconds })));
+  const kept = (rs: LayerResult[]) =>
+    o.keep_evals ? rs : rs.map(({ row, route, fallback, seconds }) => ({ row, route, fallback, seconds }));
   // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
-  const said = { ...(source.explanation !== undefined && { explanation: source.explanation }), ...(source.note !== undefined && { note: source.note }) };
+  const said = {
+    ...(source.explanation !== undefined && { explanation: source.explanation }),
+    ...(source.note !== undefined && { note: source.note }),
+  };
   if (variant) {
     const { results, skipped } = await variant(source, lo, layerRandom(o.seed, 0));
     for (const r of results) await onLayer?.(r);
-    return { results: kept(results), skipped, failures: [], planned: source.layers.length, ...said, elapsedMs: performance.now() - started };
+    return {
+      results: kept(results),
+      skipped,
+      failures: [],
+      planned: source.layers.length,
+      ...said,
+      elapsedMs: performance.now() - started,
+    };
   }
   const { layers, skipped } = source;
   const perLayer = new Array<LayerResult[]>(layers.length);
   const failures = new Array<LayerFailure | undefined>(layers.length);
   const entries = new Map(store.list().map((e) => [e.name, e]));
-  const plan = threadPlan(layers.map((l) => layerShape(entries, l)), o.threads);
+  const plan = threadPlan(
+    layers.map((l) => layerShape(entries, l)),
+    o.threads,
+  );
   // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
   const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
   let nextRead = 0;
@@ -98,7 +126,10 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
   const readAhead = () => {
     while (nextRead < layers.length && nextRead < done + plan.concurrency + plan.prefetch) {
       const l = layers[nextRead]!;
-      reads.set(nextRead++, (l.readForAnalysis ? l.readForAnalysis() : l.read()).catch((error: unknown) => ({ error })));
+      reads.set(
+        nextRead++,
+        (l.readForAnalysis ? l.readForAnalysis() : l.read()).catch((error: unknown) => ({ error })),
+      );
     }
   };
   // The BLAS thread count stays fixed for the whole run (no re-balancing when the last layers run
@@ -119,7 +150,12 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
         perLayer[i] = kept(results);
       } catch (e) {
         // A bad layer fails that layer, not the run.
-        failures[i] = { layer_id: layer.spec.id, name: layer.spec.name, code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL', message: errorMessage(e) };
+        failures[i] = {
+          layer_id: layer.spec.id,
+          name: layer.spec.name,
+          code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL',
+          message: errorMessage(e),
+        };
       }
       try {
         if (!stopped) for (const r of results ?? []) await onLayer?.(r);
@@ -149,7 +185,11 @@ export async function runAnalysis(store: TensorStore, o: ResolvedOptions, inputs
  * analyze will compute: M·rf pooled, M per slice, the adapter rank r for LoRA products (the
  * reference's describe says M there).
  */
-export function describeRows(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
+export function describeRows(
+  store: TensorStore,
+  o: ResolvedOptions,
+  inputs: SourceInputs = {},
+): { rows: DescribeRow[]; skipped: SkippedLayers; explanation?: string; note?: string } {
   const { layers, skipped, explanation, note } = layerSource(store, o, inputs);
   const rows: DescribeRow[] = [];
   for (const { spec, geometry: g, columns } of layers) {

@@ -40,14 +40,23 @@ function deltaLayer(store: TensorStore, base: TensorStore, left: PlannedLayer, r
   if (!right.tensor) return skipOf(spec, 'base_unmatched', `base layer "${right.name}" has no weight tensor`);
   const transposed = !sameShape(spec.shape, right.shape);
   if (transposed && !(spec.shape.length === 2 && sameShape(spec.shape, [...right.shape].reverse()))) {
-    return skipOf(spec, 'base_shape', `base layer "${right.name}" has shape [${right.shape.join(', ')}], this layer [${spec.shape.join(', ')}]`);
+    return skipOf(
+      spec,
+      'base_shape',
+      `base layer "${right.name}" has shape [${right.shape.join(', ')}], this layer [${spec.shape.join(', ')}]`,
+    );
   }
   const read = async (): Promise<Matrix[]> => {
     const mats = await readLayerMatrices(store, left);
     let baseMats: Matrix[];
     if (transposed) {
       const data = await base.read(right.tensor!);
-      if (data.length !== g.rows * g.cols) throw new WeightWatcherError('E_CORRUPT', `${base.source}: tensor "${right.tensor}" decoded to ${data.length} values, expected ${g.rows * g.cols}`, { tensor: right.tensor });
+      if (data.length !== g.rows * g.cols)
+        throw new WeightWatcherError(
+          'E_CORRUPT',
+          `${base.source}: tensor "${right.tensor}" decoded to ${data.length} values, expected ${g.rows * g.cols}`,
+          { tensor: right.tensor },
+        );
       baseMats = [{ data: transposeF32(data, g.cols, g.rows), rows: g.rows, cols: g.cols }];
     } else {
       baseMats = await readLayerMatrices(base, { spec: { ...spec, tensor: right.tensor, shape: right.shape }, geometry: g });
@@ -67,7 +76,11 @@ export function deltaSource(store: TensorStore, base: TensorStore, o: ResolvedOp
     for (const s of enumerateLayers(base)) if (!byName.has(s.name)) byName.set(s.name, s);
     for (const left of layers) {
       const right = byName.get(left.spec.name);
-      add(right ? deltaLayer(store, base, left, right) : skipOf(left.spec, 'base_unmatched', `no layer named "${left.spec.name}" in the base model ${base.source}`));
+      add(
+        right
+          ? deltaLayer(store, base, left, right)
+          : skipOf(left.spec, 'base_unmatched', `no layer named "${left.spec.name}" in the base model ${base.source}`),
+      );
     }
   } else {
     // The reference's walk: a pointer into the base's analysed layers advances when this layer's
@@ -82,10 +95,21 @@ export function deltaSource(store: TensorStore, base: TensorStore, o: ResolvedOp
         p++;
       } else {
         const at = r ? `base layer "${r.spec.name}"` : 'the end of the base layers';
-        add(skipOf(left.spec, 'base_unmatched', `substring walk: "${left.spec.name}" is not part of ${at} (the reference would analyse the raw weights here, Q14)`));
+        add(
+          skipOf(
+            left.spec,
+            'base_unmatched',
+            `substring walk: "${left.spec.name}" is not part of ${at} (the reference would analyse the raw weights here, Q14)`,
+          ),
+        );
       }
     }
   }
   all.sort((a, b) => a.layer_id - b.layer_id);
-  return { layers: out, skipped: SkippedLayers.from(all), ...(explanation !== undefined && { explanation }), ...(note !== undefined && { note }) };
+  return {
+    layers: out,
+    skipped: SkippedLayers.from(all),
+    ...(explanation !== undefined && { explanation }),
+    ...(note !== undefined && { note }),
+  };
 }

@@ -116,12 +116,22 @@ export async function ckaSimilarity(a: Matrix, b: Matrix): Promise<number> {
 async function readTensor(store: TensorStore, name: string, shape: readonly number[]): Promise<Float32Array> {
   const data = await store.read(name);
   const n = shape.reduce((x, y) => x * y, 1);
-  if (data.length !== n) throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${name}" decoded to ${data.length} values, expected ${n}`, { tensor: name });
+  if (data.length !== n)
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${name}" decoded to ${data.length} values, expected ${n}`, {
+      tensor: name,
+    });
   return data;
 }
 
 /** The rows of one pair of layers, or why the pair cannot be compared. */
-async function pairRows(a: TensorStore, b: TensorStore, la: PlannedLayer, lb: PlannedLayer, method: DistanceMethod, pool: boolean): Promise<DistanceRow[] | string> {
+async function pairRows(
+  a: TensorStore,
+  b: TensorStore,
+  la: PlannedLayer,
+  lb: PlannedLayer,
+  method: DistanceMethod,
+  pool: boolean,
+): Promise<DistanceRow[] | string> {
   const { spec } = la;
   const base = { layer_id: spec.id, method, name: spec.name, longname: spec.longname };
   if (method === 'raw') {
@@ -146,7 +156,8 @@ async function pairRows(a: TensorStore, b: TensorStore, la: PlannedLayer, lb: Pl
   const ma = await readLayerMatrices(a, la);
   const mb = await readLayerMatrices(b, lb);
   const values: number[] = [];
-  for (let i = 0; i < ma.length; i++) values.push(method === 'euclidean' ? differenceNorm(ma[i]!.data, mb[i]!.data) : await ckaSimilarity(ma[i]!, mb[i]!));
+  for (let i = 0; i < ma.length; i++)
+    values.push(method === 'euclidean' ? differenceNorm(ma[i]!.data, mb[i]!.data) : await ckaSimilarity(ma[i]!, mb[i]!));
   const shape = { M: Math.min(ga.rows, ga.cols), N: Math.max(ga.rows, ga.cols), delta_b: 0, b_shape: 'unknown' };
   if (!pool && spec.type === 'conv2d') return values.map((v, i) => ({ ...base, ...shape, delta_W: v, slice_id: i }));
   // The reference sums in slice order and divides by the count.
@@ -155,14 +166,23 @@ async function pairRows(a: TensorStore, b: TensorStore, la: PlannedLayer, lb: Pl
 }
 
 /** Distances between the analysed layers of `a` and `b` (each planned with the same options). */
-export async function layerDistances(a: TensorStore, b: TensorStore, o: ResolvedOptions, method: DistanceMethod, pairing: Pairing): Promise<DistanceResult> {
-  if (!(DISTANCE_METHODS as readonly string[]).includes(method)) throw new WeightWatcherError('E_USAGE', `method must be one of ${DISTANCE_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
-  if (pairing !== 'name' && pairing !== 'position') throw new WeightWatcherError('E_USAGE', `pairing must be 'name' or 'position', got ${JSON.stringify(pairing)}`);
+export async function layerDistances(
+  a: TensorStore,
+  b: TensorStore,
+  o: ResolvedOptions,
+  method: DistanceMethod,
+  pairing: Pairing,
+): Promise<DistanceResult> {
+  if (!(DISTANCE_METHODS as readonly string[]).includes(method))
+    throw new WeightWatcherError('E_USAGE', `method must be one of ${DISTANCE_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+  if (pairing !== 'name' && pairing !== 'position')
+    throw new WeightWatcherError('E_USAGE', `pairing must be 'name' or 'position', got ${JSON.stringify(pairing)}`);
   const pa = planLayers(a, o);
   const pb = planLayers(b, o, { checkFilter: false });
   const pairs: [PlannedLayer, PlannedLayer][] = [];
   const unmatched: UnmatchedLayer[] = [];
-  const lost = (side: UnmatchedLayer['side'], l: PlannedLayer, reason: string) => unmatched.push({ side, layer_id: l.spec.id, name: l.spec.name, reason });
+  const lost = (side: UnmatchedLayer['side'], l: PlannedLayer, reason: string) =>
+    unmatched.push({ side, layer_id: l.spec.id, name: l.spec.name, reason });
   if (pairing === 'name') {
     const byName = new Map(pb.layers.map((l) => [l.spec.name, l]));
     const used = new Set<PlannedLayer>();
@@ -189,5 +209,13 @@ export async function layerDistances(a: TensorStore, b: TensorStore, o: Resolved
     } else rows.push(...r);
   }
   const mean = (k: 'delta_W' | 'delta_b') => (rows.length ? npSum(rows.map((r) => r[k])) / rows.length : NaN);
-  return { method, pairing, avg_dW: mean('delta_W'), avg_db: mean('delta_b'), rows, unmatched, skipped: { model: pa.skipped.toArray(), other: pb.skipped.toArray() } };
+  return {
+    method,
+    pairing,
+    avg_dW: mean('delta_W'),
+    avg_db: mean('delta_b'),
+    rows,
+    unmatched,
+    skipped: { model: pa.skipped.toArray(), other: pb.skipped.toArray() },
+  };
 }

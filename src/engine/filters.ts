@@ -76,7 +76,10 @@ function nearest(query: string, layers: Iterable<LayerSpec>, n = 3): string[] {
     consider(l.name);
   }
   for (const t of TYPE_NAMES) consider(t);
-  return [...scored].sort((a, b) => a[1] - b[1]).slice(0, n).map(([c]) => c);
+  return [...scored]
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, n)
+    .map(([c]) => c);
 }
 
 export function makeLayerFilter(filters: readonly LayerFilter[], layerNames?: ReadonlySet<string>): LayerFilterCheck {
@@ -90,7 +93,9 @@ export function makeLayerFilter(filters: readonly LayerFilter[], layerNames?: Re
   if (excludeIds && ranges.length) throw usage('id ranges keep layers; they cannot be combined with negative ids, which exclude');
   const excluded = names.filter((n) => n.startsWith('-'));
   if (excluded.length && excluded.length !== names.length) {
-    throw usage(`names to keep (${names.filter((n) => !n.startsWith('-')).join(', ')}) and names to exclude (${excluded.join(', ')}) cannot be mixed`);
+    throw usage(
+      `names to keep (${names.filter((n) => !n.startsWith('-')).join(', ')}) and names to exclude (${excluded.join(', ')}) cannot be mixed`,
+    );
   }
   const excludeNames = excluded.length > 0;
   const nameSet = new Set(names.map((n) => (excludeNames ? n.slice(1) : n)));

@@ -62,7 +62,11 @@ export async function intraProduct(prev: Matrix, cur: Matrix, sparsify: boolean,
 }
 
 /** `source` must be planned with pool: true (intra uses each layer's pooled first matrix). */
-export async function analyzeIntra(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
+export async function analyzeIntra(
+  source: LayerSource,
+  o: ResolvedOptions,
+  random: Random,
+): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
   const { layers } = source;
   const skipped = source.skipped;
   const results: LayerResult[] = [];

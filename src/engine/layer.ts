@@ -52,7 +52,11 @@ export async function readLayerMatrices(store: TensorStore, layer: PlannedLayer)
   const data = await store.read(tensor);
   const expected = shapeSize(spec.shape, tensor);
   if (data.length !== expected) {
-    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" decoded to ${data.length} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${store.source}: tensor "${tensor}" decoded to ${data.length} values, expected ${expected} for shape [${spec.shape.join(', ')}]`,
+      { tensor },
+    );
   }
   return g.slices.map((s) => ({ data: extractSlice(data, spec.shape, g, s), rows: g.rows, cols: g.cols }));
 }
@@ -71,7 +75,11 @@ export async function readLayerForAnalysis(store: TensorStore, layer: PlannedLay
   const expected = shapeSize(spec.shape, tensor);
   const count = raw.bytes.byteLength / (raw.dtype === 'F32' ? 4 : 2);
   if (count !== expected) {
-    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${tensor}" has ${count} values, expected ${expected} for shape [${spec.shape.join(', ')}]`, { tensor });
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${store.source}: tensor "${tensor}" has ${count} values, expected ${expected} for shape [${spec.shape.join(', ')}]`,
+      { tensor },
+    );
   }
   return [{ bytes: raw.bytes, dtype: raw.dtype, rows: g.rows, cols: g.cols }];
 }
@@ -109,9 +117,21 @@ interface Spectrum {
  * guard (route-guard.ts) sends the unit back to ?gesdd whenever a column could leave the parity
  * tolerances. The whole unit is then recomputed: routes are never mixed within a row.
  */
-async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geometry'], o: ResolvedOptions, params: PowerLawParams, variant: LayerVariant): Promise<Spectrum> {
+async function spectrumAndFit(
+  mats: readonly LayerMatrix[],
+  g: PlannedLayer['geometry'],
+  o: ResolvedOptions,
+  params: PowerLawParams,
+  variant: LayerVariant,
+): Promise<Spectrum> {
   const run = async (method: 'fast' | 'accurate'): Promise<Spectrum> => {
-    const esd = await computeEsd(mats, { N: g.N, method, precision: o.precision, unsquared: variant.intra === true, keep: g.numComponents });
+    const esd = await computeEsd(mats, {
+      N: g.N,
+      method,
+      precision: o.precision,
+      unsquared: variant.intra === true,
+      keep: g.numComponents,
+    });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
     return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
@@ -126,7 +146,13 @@ async function spectrumAndFit(mats: readonly LayerMatrix[], g: PlannedLayer['geo
   return { ...(await run('accurate')), fallback: why };
 }
 
-export async function analyzeLayer(layer: PlannedLayer, rawMats: LayerMatrix[], o: ResolvedOptions, random: Random, variant: LayerVariant = {}): Promise<LayerResult[]> {
+export async function analyzeLayer(
+  layer: PlannedLayer,
+  rawMats: LayerMatrix[],
+  o: ResolvedOptions,
+  random: Random,
+  variant: LayerVariant = {},
+): Promise<LayerResult[]> {
   const { spec, geometry: g } = layer;
   const results: LayerResult[] = [];
   // Pooled slices are scaled with count 1, unpooled ones with count rf (Q40).

@@ -25,7 +25,16 @@ import { WeightWatcherError } from '../shared/errors.js';
 import type { Geometry } from '../tensors/geometry.js';
 import type { Matrix } from '../spectra/esd.js';
 import { readLayerMatrices } from './layer.js';
-import { isSkipped, layerFilterFor, planLayer, skipOf, SkippedLayers, type LayerSource, type SkippedLayer, type SourceLayer } from './plan.js';
+import {
+  isSkipped,
+  layerFilterFor,
+  planLayer,
+  skipOf,
+  SkippedLayers,
+  type LayerSource,
+  type SkippedLayer,
+  type SourceLayer,
+} from './plan.js';
 import { transposeF32 } from './delta.js';
 
 /** `<module>.lora_A` / `<module>.lora_B`, optionally followed by the adapter name (`.default`). */
@@ -46,13 +55,25 @@ interface LoraPair {
 
 function denseGeometry(rows: number, cols: number, numComponents: number): Geometry {
   const M = Math.min(rows, cols);
-  return { N: Math.max(rows, cols), M, rf: 1, numComponents: Math.min(numComponents, M), slices: [{ a: 0, b: 0 }], sliceAxes: 'dense', rows, cols };
+  return {
+    N: Math.max(rows, cols),
+    M,
+    rf: 1,
+    numComponents: Math.min(numComponents, M),
+    slices: [{ a: 0, b: 0 }],
+    sliceAxes: 'dense',
+    rows,
+    cols,
+  };
 }
 
 async function readTensor(store: TensorStore, spec: LayerSpec): Promise<Float32Array> {
   const data = await store.read(spec.tensor!);
   const n = spec.shape.reduce((a, b) => a * b, 1);
-  if (data.length !== n) throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${spec.tensor}" decoded to ${data.length} values, expected ${n}`, { tensor: spec.tensor });
+  if (data.length !== n)
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${spec.tensor}" decoded to ${data.length} values, expected ${n}`, {
+      tensor: spec.tensor,
+    });
   return data;
 }
 
@@ -137,7 +158,8 @@ export function peftSource(store: TensorStore, o: ResolvedOptions, base?: Tensor
   const admit = (spec: LayerSpec, g: Geometry, read: () => Promise<Matrix[]>) => {
     const decision = filter(spec);
     if (decision.skipped) skipped.push(skipOf(spec, 'filter', decision.reason ?? 'filtered'));
-    else if (o.max_evals && g.numComponents > o.max_evals) skipped.push(skipOf(spec, 'max_evals', `r = ${g.numComponents} > max_evals = ${o.max_evals}`));
+    else if (o.max_evals && g.numComponents > o.max_evals)
+      skipped.push(skipOf(spec, 'max_evals', `r = ${g.numComponents} > max_evals = ${o.max_evals}`));
     else if (g.N > o.max_N) skipped.push(skipOf(spec, 'max_N', `N = ${g.N} > max_N = ${o.max_N}`));
     else layers.push({ spec, geometry: g, columns: { peft: true }, read });
   };
@@ -146,9 +168,19 @@ export function peftSource(store: TensorStore, o: ResolvedOptions, base?: Tensor
     const pair = pairOf.get(index);
     if (!pair) {
       if (/(^|\.)lora_/.test(spec.name)) {
-        skipped.push(skipOf(spec, 'peft', LORA_FACTOR.test(spec.name) ? `duplicate LoRA factor or not a matrix (shape [${spec.shape.join(', ')}])` : 'LoRA tensor that is not a lora_A / lora_B factor'));
+        skipped.push(
+          skipOf(
+            spec,
+            'peft',
+            LORA_FACTOR.test(spec.name)
+              ? `duplicate LoRA factor or not a matrix (shape [${spec.shape.join(', ')}])`
+              : 'LoRA tensor that is not a lora_A / lora_B factor',
+          ),
+        );
       } else if (!withBase) {
-        skipped.push(skipOf(spec, 'peft', "not a LoRA factor (peft analyses only the adapters' B·A; use peft 'with_base' for every layer)"));
+        skipped.push(
+          skipOf(spec, 'peft', "not a LoRA factor (peft analyses only the adapters' B·A; use peft 'with_base' for every layer)"),
+        );
       } else {
         const p = planLayer(spec, o, filter);
         if (isSkipped(p)) skipped.push(p);
@@ -178,12 +210,24 @@ export function peftSource(store: TensorStore, o: ResolvedOptions, base?: Tensor
       };
       const W = findW(pair.module);
       if (!W) {
-        skipped.push(skipOf(wSpec, 'base_unmatched', `no base weight for ${pair.module} (${base ? `not in the base model ${base.source}` : 'not in this file; pass a base model'})`));
+        skipped.push(
+          skipOf(
+            wSpec,
+            'base_unmatched',
+            `no base weight for ${pair.module} (${base ? `not in the base model ${base.source}` : 'not in this file; pass a base model'})`,
+          ),
+        );
       } else {
         const [w0, w1] = W.spec.shape as [number, number];
         const transposed = config.fanInFanOut === true || !(w0 === shape.out && w1 === shape.in);
         if (W.spec.shape.length !== 2 || (transposed && !(w0 === shape.in && w1 === shape.out))) {
-          skipped.push(skipOf(wSpec, 'base_shape', `base weight ${W.spec.name} [${W.spec.shape.join(', ')}] does not fit B·A [${shape.out}, ${shape.in}]`));
+          skipped.push(
+            skipOf(
+              wSpec,
+              'base_shape',
+              `base weight ${W.spec.name} [${W.spec.shape.join(', ')}] does not fit B·A [${shape.out}, ${shape.in}]`,
+            ),
+          );
         } else {
           admit({ ...wSpec, shape: [w0, w1] }, denseGeometry(w0, w1, shape.r), async () => {
             const product = await ba();

@@ -108,15 +108,24 @@ function unconsidered(store: TensorStore, o: ResolvedOptions): string | undefine
   if (store.convention !== 'statedict' || o.all_tensors) return undefined;
   let n = 0;
   for (const e of store.list()) if (!e.name.endsWith('.weight') && isMatrixShape(e.shape) && !NON_FLOAT_DTYPES.has(e.dtype)) n++;
-  return n ? `${plural(n, 'other 2-D/4-D tensor')} not named *.weight ${n === 1 ? 'was' : 'were'} not considered (--all-tensors analyses ${n === 1 ? 'it' : 'them'})` : undefined;
+  return n
+    ? `${plural(n, 'other 2-D/4-D tensor')} not named *.weight ${n === 1 ? 'was' : 'were'} not considered (--all-tensors analyses ${n === 1 ? 'it' : 'them'})`
+    : undefined;
 }
 
-function explainEmpty(store: TensorStore, o: ResolvedOptions, enumerated: number, byKind: ReadonlyMap<SkipKind, number>, rules: SupportRules): string {
+function explainEmpty(
+  store: TensorStore,
+  o: ResolvedOptions,
+  enumerated: number,
+  byKind: ReadonlyMap<SkipKind, number>,
+  rules: SupportRules,
+): string {
   const tensors = store.list();
   const hidden = store.hiddenTensors;
-  const constantsHint = hidden && hidden.count > 0
-    ? `this ONNX keeps its weights in Constant nodes: use --onnx-constants (${plural(hidden.count, 'weight tensor')} there)`
-    : undefined;
+  const constantsHint =
+    hidden && hidden.count > 0
+      ? `this ONNX keeps its weights in Constant nodes: use --onnx-constants (${plural(hidden.count, 'weight tensor')} there)`
+      : undefined;
   if (tensors.length === 0) return constantsHint ?? 'the model holds no tensors';
   const count = (k: SkipKind) => byKind.get(k) ?? 0;
   if (store.convention === 'statedict' && !o.all_tensors) {
@@ -130,12 +139,24 @@ function explainEmpty(store: TensorStore, o: ResolvedOptions, enumerated: number
   }
   const parts: string[] = [];
   const fixes: string[] = [];
-  if (count('filter')) { parts.push(`${count('filter')} left out by --layers`); fixes.push('widen --layers'); }
+  if (count('filter')) {
+    parts.push(`${count('filter')} left out by --layers`);
+    fixes.push('widen --layers');
+  }
   const notMatrix = count('type') + count('shape') + count('dtype');
   if (notMatrix) parts.push(`${notMatrix} not weight matrices`);
-  if (count('min_evals')) { parts.push(`${count('min_evals')} with fewer than ${o.min_evals} eigenvalues (the most: ${rules.mostEvals})`); fixes.push(`lower --min-evals (to ${rules.mostEvals} or less)`); }
-  if (count('max_evals')) { parts.push(`${count('max_evals')} with more than ${o.max_evals} eigenvalues (the fewest: ${rules.fewestEvals})`); fixes.push('raise --max-evals (or --max-evals none)'); }
-  if (count('max_N')) { parts.push(`${count('max_N')} with N above ${o.max_N} (the smallest: ${rules.smallestN})`); fixes.push(`raise --max-n (to ${rules.smallestN} or more)`); }
+  if (count('min_evals')) {
+    parts.push(`${count('min_evals')} with fewer than ${o.min_evals} eigenvalues (the most: ${rules.mostEvals})`);
+    fixes.push(`lower --min-evals (to ${rules.mostEvals} or less)`);
+  }
+  if (count('max_evals')) {
+    parts.push(`${count('max_evals')} with more than ${o.max_evals} eigenvalues (the fewest: ${rules.fewestEvals})`);
+    fixes.push('raise --max-evals (or --max-evals none)');
+  }
+  if (count('max_N')) {
+    parts.push(`${count('max_N')} with N above ${o.max_N} (the smallest: ${rules.smallestN})`);
+    fixes.push(`raise --max-n (to ${rules.smallestN} or more)`);
+  }
   if (constantsHint && fixes.length === 0) return `${plural(enumerated, 'initializer')} but no weight matrix; ${constantsHint}`;
   if (fixes.length === 0 && store.format === 'onnx') fixes.push('check the model: its initializers hold no weight matrix');
   return `none of ${plural(enumerated, 'layer')} qualifies: ${parts.join(', ')}${fixes.length ? `; ${fixes.join(', ')}` : ''}`;
@@ -146,7 +167,12 @@ export function skipOf(spec: { id: number; name: string }, kind: SkipKind, reaso
 }
 
 /** The support rules for one layer: a planned layer, or why it is skipped (R11). */
-export function planLayer(spec: LayerSpec, o: ResolvedOptions, filter: (l: LayerSpec) => FilterDecision, rules = new SupportRules(o)): PlannedLayer | SkippedLayer {
+export function planLayer(
+  spec: LayerSpec,
+  o: ResolvedOptions,
+  filter: (l: LayerSpec) => FilterDecision,
+  rules = new SupportRules(o),
+): PlannedLayer | SkippedLayer {
   const decision = filter(spec);
   if (decision.skipped) return skipOf(spec, 'filter', decision.reason ?? 'filtered');
   if (spec.unanalysable) return skipOf(spec, spec.unanalysable.kind, spec.unanalysable.reason);

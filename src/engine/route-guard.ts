@@ -54,9 +54,12 @@ export function spectrumGuard(esd: Esd, N: number, o: ResolvedOptions): string |
   if (!(esd.svMinLow > 2 * rankTol)) return 'rank deficiency cannot be decided from the Gram eigenvalues';
   // sv_min from plain Gram values (the native guard checks it per matrix; this also covers ESDs
   // truncated to their top values, whose smallest kept value it did not see)
-  if (esd.route === 'gram' && !(d <= 2e-10 * esd.svMinLow * esd.svMinLow)) return 'sv_min is below the Gram route\'s accuracy';
+  if (esd.route === 'gram' && !(d <= 2e-10 * esd.svMinLow * esd.svMinLow)) return "sv_min is below the Gram route's accuracy";
   if (!(d <= REL * lmax)) return 'the largest eigenvalue is not accurate enough';
-  for (const [thr, what] of [[EVALS_THRESH, 'the fit threshold 1e-5'], [o.tolerance, 'the weak_rank_loss tolerance']] as const) {
+  for (const [thr, what] of [
+    [EVALS_THRESH, 'the fit threshold 1e-5'],
+    [o.tolerance, 'the weak_rank_loss tolerance'],
+  ] as const) {
     if (thr <= 0) continue; // no eigenvalue is below 0 on either route
     for (let i = 0; i < n; i++) if (Math.abs(ev[i]! - thr) <= d) return `an eigenvalue lies within the error bound of ${what}`;
   }
@@ -68,7 +71,7 @@ export function spectrumGuard(esd: Esd, N: number, o: ResolvedOptions): string |
 export function columnsGuard(esd: Esd, pl: PowerLawColumns, geometry: { N: number; M: number }, o: ResolvedOptions): string | undefined {
   if (!guarded(esd)) return undefined;
   const d = esd.errorBound;
-  if (!fitStable(pl, d)) return 'the power-law fit is sensitive to the Gram route\'s error (δ/xmin too large)';
+  if (!fitStable(pl, d)) return "the power-law fit is sensitive to the Gram route's error (δ/xmin too large)";
   const b = normErrorBounds(esd.evals, pl.alpha, d, sumRelError(esd));
   if (!(b.alphaNorm <= ALPHA_NORM_REL)) return 'log_alpha_norm is sensitive to the small eigenvalues';
   if (!(b.entropy <= ENTROPY_REL)) return 'the matrix entropy is not accurate enough';

@@ -9,7 +9,14 @@ import type { LayerSpec } from '../layers/types.js';
 import { int32Column, uint8Column } from '../shared/columns.js';
 
 export type SkipKind =
-  | 'filter' | 'type' | 'shape' | 'dtype' | 'min_evals' | 'max_evals' | 'max_N' | 'intra'
+  | 'filter'
+  | 'type'
+  | 'shape'
+  | 'dtype'
+  | 'min_evals'
+  | 'max_evals'
+  | 'max_N'
+  | 'intra'
   /** baseModel: no partner layer in the base model (by name, or on the substring walk). */
   | 'base_unmatched'
   /** baseModel / peft with_base: the partner's shape does not fit (neither equal nor transposed). */
@@ -24,7 +31,19 @@ export interface SkippedLayer {
   readonly reason: string;
 }
 
-const KINDS: readonly SkipKind[] = ['filter', 'type', 'shape', 'dtype', 'min_evals', 'max_evals', 'max_N', 'intra', 'base_unmatched', 'base_shape', 'peft'];
+const KINDS: readonly SkipKind[] = [
+  'filter',
+  'type',
+  'shape',
+  'dtype',
+  'min_evals',
+  'max_evals',
+  'max_N',
+  'intra',
+  'base_unmatched',
+  'base_shape',
+  'peft',
+];
 const WEIGHT_SUFFIX = '.weight';
 
 export class SkippedLayers implements Iterable<SkippedLayer> {
@@ -52,7 +71,11 @@ export class SkippedLayers implements Iterable<SkippedLayer> {
     this.ids.push(layerId);
     this.codes.push((KINDS.indexOf(kind) << 24) | r);
     // Keep the store's key instead of a new sliced string when the name is derived from it.
-    const shared = tensorKey !== undefined && tensorKey.length === name.length + WEIGHT_SUFFIX.length && tensorKey.endsWith(WEIGHT_SUFFIX) && tensorKey.startsWith(name);
+    const shared =
+      tensorKey !== undefined &&
+      tensorKey.length === name.length + WEIGHT_SUFFIX.length &&
+      tensorKey.endsWith(WEIGHT_SUFFIX) &&
+      tensorKey.startsWith(name);
     this.names.push(shared ? tensorKey : name);
     this.trimmed.push(shared ? 1 : 0);
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);

@@ -46,9 +46,7 @@ export const SMOOTH_METHODS = ['detX', 'svd', 'rmt', 'alpha_min'] as const;
 export type SmoothMethod = (typeof SMOOTH_METHODS)[number];
 
 /** What to do to each layer: smooth (keep the top k) or sharpen (remove the MP spikes' count). */
-export type Transform =
-  | { readonly kind: 'smooth'; readonly method: SmoothMethod; readonly percent: number }
-  | { readonly kind: 'sharpen' };
+export type Transform = { readonly kind: 'smooth'; readonly method: SmoothMethod; readonly percent: number } | { readonly kind: 'sharpen' };
 
 /** One selected layer and what was done to it. */
 export interface TransformedLayer {
@@ -115,9 +113,21 @@ async function transformLayer(
   random: Random,
 ): Promise<{ bytes: Uint8Array | undefined; report: TransformedLayer }> {
   const { spec, geometry: g } = layer;
-  const report: TransformedLayer = { layer_id: spec.id, name: spec.name, tensor: t.name, dtype: t.dtype, N: g.N, M: g.M, rf: g.rf, k: null, k_per_matrix: null, action: 'unchanged' };
+  const report: TransformedLayer = {
+    layer_id: spec.id,
+    name: spec.name,
+    tensor: t.name,
+    dtype: t.dtype,
+    N: g.N,
+    M: g.M,
+    rf: g.rf,
+    k: null,
+    k_per_matrix: null,
+    action: 'unchanged',
+  };
   const data = await store.read(t.name);
-  if (data.length !== shapeSize(t.shape)) throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${t.name}" decoded to ${data.length} values`, { tensor: t.name });
+  if (data.length !== shapeSize(t.shape))
+    throw new WeightWatcherError('E_CORRUPT', `${store.source}: tensor "${t.name}" decoded to ${data.length} values`, { tensor: t.name });
   const mats = g.slices.map((s) => ({ data: extractSlice(data, t.shape, g, s), rows: g.rows, cols: g.cols }));
   const k = await chooseK(layer, mats, transform, o, random);
   if (typeof k === 'string') return { bytes: undefined, report: { ...report, reason: k } };
@@ -125,7 +135,8 @@ async function transformLayer(
   Object.assign(report, { k, k_per_matrix: perMatrix });
   const rank = Math.min(g.rows, g.cols);
   if (perMatrix === 0) return { bytes: undefined, report: { ...report, reason: 'k = 0' } };
-  if (perMatrix >= rank) return { bytes: undefined, report: { ...report, reason: `k = ${perMatrix} ≥ rank bound ${rank}: nothing to truncate` } };
+  if (perMatrix >= rank)
+    return { bytes: undefined, report: { ...report, reason: `k = ${perMatrix} ≥ rank bound ${rank}: nothing to truncate` } };
   const mode = perMatrix > 0 ? 'keep' : 'drop';
   const values = new Float64Array(data.length);
   values.set(data);
@@ -134,7 +145,10 @@ async function transformLayer(
     insertSlice(values, t.shape, g, g.slices[i]!, matrix);
   }
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) throw new WeightWatcherError('E_NONFINITE', `${store.source}: layer ${spec.name}: the truncated matrix has a non-finite value`, { tensor: t.name });
+    if (!Number.isFinite(values[i]!))
+      throw new WeightWatcherError('E_NONFINITE', `${store.source}: layer ${spec.name}: the truncated matrix has a non-finite value`, {
+        tensor: t.name,
+      });
   }
   const bytes = encodeFloats(values, t.dtype, `${store.source}: tensor "${t.name}"`);
   return { bytes, report: { ...report, action: perMatrix > 0 ? 'kept top' : 'removed top' } };
@@ -152,19 +166,34 @@ async function samePath(a: string, b: string): Promise<boolean> {
  */
 export async function transformModel(input: string, output: string, transform: Transform, o: ResolvedOptions): Promise<TransformResult> {
   const started = performance.now();
-  if (!o.pool) throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening work on pooled layers only (pool: true), as the reference');
+  if (!o.pool)
+    throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening work on pooled layers only (pool: true), as the reference');
   if (transform.kind === 'smooth') {
-    if (!(SMOOTH_METHODS as readonly string[]).includes(transform.method)) throw new WeightWatcherError('E_USAGE', `method must be one of ${SMOOTH_METHODS.join(', ')}, got ${JSON.stringify(transform.method)}`);
-    if (!(Number.isFinite(transform.percent) && transform.percent >= -1 && transform.percent <= 1)) throw new WeightWatcherError('E_USAGE', `percent must be a number in [-1, 1], got ${String(transform.percent)}`);
+    if (!(SMOOTH_METHODS as readonly string[]).includes(transform.method))
+      throw new WeightWatcherError(
+        'E_USAGE',
+        `method must be one of ${SMOOTH_METHODS.join(', ')}, got ${JSON.stringify(transform.method)}`,
+      );
+    if (!(Number.isFinite(transform.percent) && transform.percent >= -1 && transform.percent <= 1))
+      throw new WeightWatcherError('E_USAGE', `percent must be a number in [-1, 1], got ${String(transform.percent)}`);
   }
   const inputIsFolder = (await stat(input).catch(() => undefined))?.isDirectory() === true;
-  if (await samePath(input, output)) throw new WeightWatcherError('E_USAGE', `the output must differ from the input (${input}): the input is never modified`, { file: output });
+  if (await samePath(input, output))
+    throw new WeightWatcherError('E_USAGE', `the output must differ from the input (${input}): the input is never modified`, {
+      file: output,
+    });
   const store = await openModel(input);
   try {
     if (!(store instanceof SafetensorsStore)) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${input}: smoothing writes safetensors and needs a safetensors model (this is ${store.format}); convert it first`, { file: input });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${input}: smoothing writes safetensors and needs a safetensors model (this is ${store.format}); convert it first`,
+        { file: input },
+      );
     }
-    for (const f of store.files) if (await samePath(f.path, output)) throw new WeightWatcherError('E_USAGE', `the output ${output} is one of the input files`, { file: output });
+    for (const f of store.files)
+      if (await samePath(f.path, output))
+        throw new WeightWatcherError('E_USAGE', `the output ${output} is one of the input files`, { file: output });
     const { layers, skipped } = planLayers(store, o);
     const byTensor = new Map(layers.map((l, i) => [l.spec.tensor!, { layer: l, index: i }]));
     const reports: TransformedLayer[] = [];
@@ -173,7 +202,9 @@ export async function transformModel(input: string, output: string, transform: T
     // of it (each SVD on floor(budget / concurrency) BLAS threads, as analyze does), and at most that
     // many results are held at once.
     const isLayer = (t: SafetensorsTensor) => byTensor.has(t.name) && store.fileOf(t.name)?.tensors.get(t.name) === t;
-    const order = (inputIsFolder ? store.files : store.files.slice(0, 1)).flatMap((f) => [...f.tensors.values()].filter(isLayer).sort((a, b) => a.begin - b.begin));
+    const order = (inputIsFolder ? store.files : store.files.slice(0, 1)).flatMap((f) =>
+      [...f.tensors.values()].filter(isLayer).sort((a, b) => a.begin - b.begin),
+    );
     const { concurrency, blasThreads } = layerThreads(order.length, threadBudget(o.threads).budget);
     const pending = new Map<string, Promise<Uint8Array | undefined>>();
     let next = 0;
@@ -183,7 +214,13 @@ export async function transformModel(input: string, output: string, transform: T
         const { bytes, report } = await transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.layer.spec.id));
         reports.push(report);
         done++;
-        o.onProgress?.({ done, total: layers.length, layerId: hit.layer.spec.id, name: hit.layer.spec.name, elapsedMs: performance.now() - started } satisfies Progress);
+        o.onProgress?.({
+          done,
+          total: layers.length,
+          layerId: hit.layer.spec.id,
+          name: hit.layer.spec.name,
+          elapsedMs: performance.now() - started,
+        } satisfies Progress);
         return bytes;
       } catch (e) {
         throw withContext(e, { file: store.fileOf(t.name)?.path, tensor: t.name });
@@ -215,7 +252,10 @@ export async function transformModel(input: string, output: string, transform: T
     await withBlasThreads(blasThreads, async () => {
       try {
         if (!inputIsFolder) {
-          if ((await stat(output).catch(() => undefined))?.isDirectory()) throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, { file: output });
+          if ((await stat(output).catch(() => undefined))?.isDirectory())
+            throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, {
+              file: output,
+            });
           await writeFileAtomically(output, (tmp) => rewriteSafetensors(store.files[0]!, tmp, rewrite).then(() => undefined));
           files.push(output);
           return;

@@ -32,7 +32,10 @@ export function plainSource(store: TensorStore, o: ResolvedOptions): LayerSource
 export function layerSource(store: TensorStore, o: ResolvedOptions, inputs: SourceInputs = {}): LayerSource {
   if (o.peft) {
     if (inputs.base && o.peft !== 'with_base') {
-      throw new WeightWatcherError('E_USAGE', "a base model with peft: true has no use: lora_BA needs only the adapter; use peft: 'with_base' to analyse W + BA with W from the base model");
+      throw new WeightWatcherError(
+        'E_USAGE',
+        "a base model with peft: true has no use: lora_BA needs only the adapter; use peft: 'with_base' to analyse W + BA with W from the base model",
+      );
     }
     return peftSource(store, o, inputs.base, inputs.adapterConfig);
   }

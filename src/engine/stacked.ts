@@ -78,7 +78,11 @@ export function stackLayers(layers: readonly (readonly Matrix[])[]): Matrix {
 }
 
 /** analyze(stacked=True): one row, layer_id 0, name 'Stacked Layer', type 'stacked', rf 1. */
-export async function analyzeStacked(source: LayerSource, o: ResolvedOptions, random: Random): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
+export async function analyzeStacked(
+  source: LayerSource,
+  o: ResolvedOptions,
+  random: Random,
+): Promise<{ results: LayerResult[]; skipped: SkippedLayers }> {
   const { layers, skipped } = source;
   if (layers.length === 0) return { results: [], skipped };
   const mats: Matrix[][] = [];
@@ -89,7 +93,16 @@ export async function analyzeStacked(source: LayerSource, o: ResolvedOptions, ra
   const M = Math.min(W.rows, W.cols);
   const geometry: Geometry = { N, M, rf: 1, numComponents: M, slices: [{ a: 0, b: 0 }], sliceAxes: 'dense', rows: W.rows, cols: W.cols };
   const synthetic: PlannedLayer = {
-    spec: { ...first.spec, id: 0, name: 'Stacked Layer', longname: first.spec.longname, type: 'stacked', tensor: undefined, shape: [W.rows, W.cols], bias: undefined },
+    spec: {
+      ...first.spec,
+      id: 0,
+      name: 'Stacked Layer',
+      longname: first.spec.longname,
+      type: 'stacked',
+      tensor: undefined,
+      shape: [W.rows, W.cols],
+      bias: undefined,
+    },
     geometry,
   };
   return { results: await analyzeLayer(synthetic, [W], o, random), skipped };

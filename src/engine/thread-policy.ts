@@ -87,7 +87,11 @@ export function threadBudget(threads: number | null, cores: number = availablePa
  * bits of a decomposition depend on it (and sweeps split a model into jobs that must give the rows
  * of one whole run, src/sweep/job.ts).
  */
-export function layerThreads(layerCount: number, budget: number, pool: number = currentMachine().pool): { concurrency: number; blasThreads: number; limitedBy: ThreadPlan['limitedBy'] } {
+export function layerThreads(
+  layerCount: number,
+  budget: number,
+  pool: number = currentMachine().pool,
+): { concurrency: number; blasThreads: number; limitedBy: ThreadPlan['limitedBy'] } {
   let limitedBy: ThreadPlan['limitedBy'] = 'cores';
   let concurrency = budget;
   if (layerCount < concurrency) [concurrency, limitedBy] = [layerCount, 'layers'];

@@ -8,11 +8,25 @@ import type { StoredTensor } from './types.js';
 /** Bytes per element of the plain (non-quantized) dtypes, or undefined for unknown ones. */
 export function dtypeSize(dtype: string): number | undefined {
   switch (dtype) {
-    case 'F64': case 'I64': case 'U64': return 8;
-    case 'F32': case 'I32': case 'U32': return 4;
-    case 'F16': case 'BF16': case 'I16': case 'U16': return 2;
-    case 'I8': case 'U8': case 'BOOL': return 1;
-    default: return undefined;
+    case 'F64':
+    case 'I64':
+    case 'U64':
+      return 8;
+    case 'F32':
+    case 'I32':
+    case 'U32':
+      return 4;
+    case 'F16':
+    case 'BF16':
+    case 'I16':
+    case 'U16':
+      return 2;
+    case 'I8':
+    case 'U8':
+    case 'BOOL':
+      return 1;
+    default:
+      return undefined;
   }
 }
 
@@ -50,10 +64,16 @@ export function f16ToF32(bits: number): number {
 export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number, what = 'tensor'): Float32Array {
   const size = dtypeSize(dtype);
   if (size === undefined) {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${what}: dtype ${dtype} is not supported (supported: F64, F32, F16, BF16 and integer types)`);
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${what}: dtype ${dtype} is not supported (supported: F64, F32, F16, BF16 and integer types)`,
+    );
   }
   if (bytes.byteLength !== count * size) {
-    throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${what}: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`,
+    );
   }
   // Aligned little-endian F32 needs no conversion: return a view instead of a second copy (the
   // bytes come from a buffer the reader allocated for this tensor and nobody mutates).
@@ -77,14 +97,31 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: string, count: number,
       for (let i = 0; i < count; i++) u32[i] = dv.getUint16(i * 2, true) << 16;
       break;
     }
-    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); break;
-    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); break;
-    case 'I32': for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true); break;
-    case 'U32': for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true); break;
-    case 'I16': for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true); break;
-    case 'U16': for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true); break;
-    case 'I8': for (let i = 0; i < count; i++) out[i] = dv.getInt8(i); break;
-    case 'U8': case 'BOOL': for (let i = 0; i < count; i++) out[i] = bytes[i]!; break;
+    case 'I64':
+      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true));
+      break;
+    case 'U64':
+      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true);
+      break;
+    case 'U32':
+      for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true);
+      break;
+    case 'U16':
+      for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < count; i++) out[i] = dv.getInt8(i);
+      break;
+    case 'U8':
+    case 'BOOL':
+      for (let i = 0; i < count; i++) out[i] = bytes[i]!;
+      break;
   }
   return out;
 }
@@ -95,7 +132,10 @@ const NATIVE_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
 export function storedTensor(bytes: Uint8Array, dtype: string, count: number, what = 'tensor'): StoredTensor | undefined {
   if (!NATIVE_DTYPES.has(dtype) || !LITTLE_ENDIAN) return undefined;
   if (bytes.byteLength !== count * dtypeSize(dtype)!) {
-    throw new WeightWatcherError('E_CORRUPT', `${what}: expected ${count * dtypeSize(dtype)!} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`);
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${what}: expected ${count * dtypeSize(dtype)!} bytes for ${count} ${dtype} values, got ${bytes.byteLength}`,
+    );
   }
   return { dtype: dtype as StoredTensor['dtype'], bytes };
 }

@@ -13,11 +13,16 @@ export const ENCODABLE_DTYPES: ReadonlySet<string> = new Set(['F64', 'F32', 'F16
 /** Unit roundoff u (half an ulp of 1) of a float dtype: |fl(x) − x| ≤ u·|x| for normal x. */
 export function unitRoundoff(dtype: string): number {
   switch (dtype) {
-    case 'F64': return 2 ** -53;
-    case 'F32': return 2 ** -24;
-    case 'F16': return 2 ** -11;
-    case 'BF16': return 2 ** -8;
-    default: throw new WeightWatcherError('E_UNSUPPORTED', `dtype ${dtype} is not a float dtype (F64, F32, F16, BF16)`);
+    case 'F64':
+      return 2 ** -53;
+    case 'F32':
+      return 2 ** -24;
+    case 'F16':
+      return 2 ** -11;
+    case 'BF16':
+      return 2 ** -8;
+    default:
+      throw new WeightWatcherError('E_UNSUPPORTED', `dtype ${dtype} is not a float dtype (F64, F32, F16, BF16)`);
   }
 }
 

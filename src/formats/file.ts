@@ -18,7 +18,10 @@ export class RandomAccessFile {
       handle = await open(path, 'r');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new WeightWatcherError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `${path}: cannot open (${code ?? String(e)})`, { file: path, cause: e });
+      throw new WeightWatcherError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `${path}: cannot open (${code ?? String(e)})`, {
+        file: path,
+        cause: e,
+      });
     }
     const st = await handle.stat();
     if (!st.isFile()) {
@@ -32,13 +35,18 @@ export class RandomAccessFile {
   async read(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
     if (!this.handle) throw new WeightWatcherError('E_IO', `${this.path}: file already closed`, { file: this.path });
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: ${what} at bytes [${offset}, ${offset + length}) lies outside the file (size ${this.size})`, { file: this.path });
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${this.path}: ${what} at bytes [${offset}, ${offset + length}) lies outside the file (size ${this.size})`,
+        { file: this.path },
+      );
     }
     const buf = new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new WeightWatcherError('E_IO', `${this.path}: unexpected end of file reading ${what}`, { file: this.path });
+      if (bytesRead === 0)
+        throw new WeightWatcherError('E_IO', `${this.path}: unexpected end of file reading ${what}`, { file: this.path });
       done += bytesRead;
     }
     return buf;

@@ -192,7 +192,10 @@ function decodeQ45_K(b: Uint8Array, o: number, y: Float32Array, yo: number, five
   for (let j = 0; j < 4; j++) {
     const [sc1, m1] = scaleMinK4(b, o + 4, 2 * j);
     const [sc2, m2] = scaleMinK4(b, o + 4, 2 * j + 1);
-    const d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2;
+    const d1 = d * sc1,
+      min1 = dmin * m1,
+      d2 = d * sc2,
+      min2 = dmin * m2;
     for (let l = 0; l < 32; l++) {
       const q = b[qsAt + 32 * j + l]!;
       const qh = fiveBit ? b[o + 16 + l]! >> (2 * j) : 0;
@@ -284,9 +287,16 @@ export function canDequantize(type: GgmlType): boolean {
 export function dequantize(type: GgmlType, bytes: Uint8Array, count: number, what = 'tensor'): Float32Array {
   if (type.blockSize === 1 && dtypeSize(type.name) !== undefined) return decodeToFloat32(bytes, type.name, count, what);
   const decode = BLOCK_DECODERS.get(type.name);
-  if (!decode) throw new WeightWatcherError('E_UNSUPPORTED', `${what}: ggml type ${type.name} cannot be dequantized (supported: ${supportedTypeNames().join(', ')})`);
+  if (!decode)
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${what}: ggml type ${type.name} cannot be dequantized (supported: ${supportedTypeNames().join(', ')})`,
+    );
   if (count % type.blockSize !== 0 || bytes.length !== ggmlByteSize(type, count)) {
-    throw new WeightWatcherError('E_CORRUPT', `${what}: ${count} ${type.name} elements need ${ggmlByteSize(type, Math.ceil(count / type.blockSize) * type.blockSize)} bytes in whole ${type.blockSize}-element blocks, got ${bytes.length}`);
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${what}: ${count} ${type.name} elements need ${ggmlByteSize(type, Math.ceil(count / type.blockSize) * type.blockSize)} bytes in whole ${type.blockSize}-element blocks, got ${bytes.length}`,
+    );
   }
   const out = new Float32Array(count);
   const blocks = count / type.blockSize;

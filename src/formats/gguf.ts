@@ -39,7 +39,21 @@ export interface GgufStore extends TensorStore {
   list(): readonly GgufTensorEntry[];
 }
 
-export const VALUE_TYPES = ['UINT8', 'INT8', 'UINT16', 'INT16', 'UINT32', 'INT32', 'FLOAT32', 'BOOL', 'STRING', 'ARRAY', 'UINT64', 'INT64', 'FLOAT64'] as const;
+export const VALUE_TYPES = [
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'UINT32',
+  'INT32',
+  'FLOAT32',
+  'BOOL',
+  'STRING',
+  'ARRAY',
+  'UINT64',
+  'INT64',
+  'FLOAT64',
+] as const;
 export type GgufValueType = (typeof VALUE_TYPES)[number];
 /** Bytes of each scalar type; STRING/ARRAY are variable (their minimum: a u64 length, type + u64). */
 const VALUE_SIZES: readonly number[] = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
@@ -65,7 +79,8 @@ function located<T>(f: () => T, file: string, tensor: string): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof WeightWatcherError && e.file === undefined) throw new WeightWatcherError(e.code, e.message, { file, tensor, cause: e });
+    if (e instanceof WeightWatcherError && e.file === undefined)
+      throw new WeightWatcherError(e.code, e.message, { file, tensor, cause: e });
     throw e;
   }
 }
@@ -95,23 +110,44 @@ class Cursor {
   private need(n: number, what: string): number {
     const at = this.pos;
     if (at + n > this.bytes.length) {
-      if (this.complete) throw corrupt(this.file, `truncated header: ${what} at byte ${at} needs ${n} bytes, the file ends at ${this.bytes.length}`);
+      if (this.complete)
+        throw corrupt(this.file, `truncated header: ${what} at byte ${at} needs ${n} bytes, the file ends at ${this.bytes.length}`);
       throw new NeedMore();
     }
     this.pos += n;
     return at;
   }
 
-  u8(what: string): number { return this.dv.getUint8(this.need(1, what)); }
-  i8(what: string): number { return this.dv.getInt8(this.need(1, what)); }
-  u16(what: string): number { return this.dv.getUint16(this.need(2, what), true); }
-  i16(what: string): number { return this.dv.getInt16(this.need(2, what), true); }
-  u32(what: string): number { return this.dv.getUint32(this.need(4, what), true); }
-  i32(what: string): number { return this.dv.getInt32(this.need(4, what), true); }
-  f32(what: string): number { return this.dv.getFloat32(this.need(4, what), true); }
-  f64(what: string): number { return this.dv.getFloat64(this.need(8, what), true); }
-  u64(what: string): bigint { return this.dv.getBigUint64(this.need(8, what), true); }
-  i64(what: string): bigint { return this.dv.getBigInt64(this.need(8, what), true); }
+  u8(what: string): number {
+    return this.dv.getUint8(this.need(1, what));
+  }
+  i8(what: string): number {
+    return this.dv.getInt8(this.need(1, what));
+  }
+  u16(what: string): number {
+    return this.dv.getUint16(this.need(2, what), true);
+  }
+  i16(what: string): number {
+    return this.dv.getInt16(this.need(2, what), true);
+  }
+  u32(what: string): number {
+    return this.dv.getUint32(this.need(4, what), true);
+  }
+  i32(what: string): number {
+    return this.dv.getInt32(this.need(4, what), true);
+  }
+  f32(what: string): number {
+    return this.dv.getFloat32(this.need(4, what), true);
+  }
+  f64(what: string): number {
+    return this.dv.getFloat64(this.need(8, what), true);
+  }
+  u64(what: string): bigint {
+    return this.dv.getBigUint64(this.need(8, what), true);
+  }
+  i64(what: string): bigint {
+    return this.dv.getBigInt64(this.need(8, what), true);
+  }
 
   /** A u64 that must be a count or offset usable as a JS number. */
   size(what: string): number {
@@ -163,8 +199,13 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Header 
   const version = c.u32('version');
   if (version !== 2 && version !== 3) {
     // A byte-swapped small number is a big-endian file (GGUF allows them; we read little-endian only).
-    const swapped = ((version & 0xff) << 24) | ((version >>> 8 & 0xff) << 16) | ((version >>> 16 & 0xff) << 8) | (version >>> 24);
-    const why = swapped >= 1 && swapped <= 3 ? 'big-endian GGUF files are not supported' : version === 1 ? 'GGUF v1 is not supported (v2 and v3 are)' : `unknown GGUF version ${version}`;
+    const swapped = ((version & 0xff) << 24) | (((version >>> 8) & 0xff) << 16) | (((version >>> 16) & 0xff) << 8) | (version >>> 24);
+    const why =
+      swapped >= 1 && swapped <= 3
+        ? 'big-endian GGUF files are not supported'
+        : version === 1
+          ? 'GGUF v1 is not supported (v2 and v3 are)'
+          : `unknown GGUF version ${version}`;
     throw new WeightWatcherError('E_UNSUPPORTED', `${file}: ${why}`, { file });
   }
   const tensorCount = c.size('tensor count');
@@ -185,7 +226,10 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Header 
   const a = metadata.get('general.alignment');
   if (a !== undefined) {
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
-      throw corrupt(file, `general.alignment must be a power-of-two integer, got ${typeof a === 'object' ? `an array of ${a.length} ${a.itemType}` : String(a)}`);
+      throw corrupt(
+        file,
+        `general.alignment must be a power-of-two integer, got ${typeof a === 'object' ? `an array of ${a.length} ${a.itemType}` : String(a)}`,
+      );
     }
     alignment = a;
   }
@@ -210,18 +254,33 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Header 
     const shape = [...ne].reverse();
     const count = located(() => shapeSize(shape, `${file}: tensor '${name}'`), file, name);
     const type = ggmlType(typeId);
-    if (offset % alignment !== 0) throw corrupt(file, `tensor '${name}' data offset ${offset} is not a multiple of the alignment ${alignment}`, name);
+    if (offset % alignment !== 0)
+      throw corrupt(file, `tensor '${name}' data offset ${offset} is not a multiple of the alignment ${alignment}`, name);
     let bytes: number | undefined;
     if (type) {
       if ((ne[0] ?? 1) % type.blockSize !== 0) {
-        throw corrupt(file, `tensor '${name}': row length ${ne[0] ?? 1} is not a multiple of the ${type.name} block size ${type.blockSize}`, name);
+        throw corrupt(
+          file,
+          `tensor '${name}': row length ${ne[0] ?? 1} is not a multiple of the ${type.name} block size ${type.blockSize}`,
+          name,
+        );
       }
       bytes = ggmlByteSize(type, count);
       if (dataStart + offset + bytes > fileSize) {
-        throw corrupt(file, `tensor '${name}' (${type.name} [${shape.join(', ')}]) needs bytes [${dataStart + offset}, ${dataStart + offset + bytes}) but the file has ${fileSize} (truncated?)`, name);
+        throw corrupt(
+          file,
+          `tensor '${name}' (${type.name} [${shape.join(', ')}]) needs bytes [${dataStart + offset}, ${dataStart + offset + bytes}) but the file has ${fileSize} (truncated?)`,
+          name,
+        );
       }
     }
-    const entry: GgufTensorEntry = { name, dtype: type?.name ?? `GGML_TYPE_${typeId}`, shape, ggmlType: typeId, readableName: ggufReadableName(name) };
+    const entry: GgufTensorEntry = {
+      name,
+      dtype: type?.name ?? `GGML_TYPE_${typeId}`,
+      shape,
+      ggmlType: typeId,
+      readableName: ggufReadableName(name),
+    };
     return { entry, type, count, offset: dataStart + offset, bytes };
   });
   return { version, alignment, metadata, tensors };
@@ -231,18 +290,30 @@ function readValue(c: Cursor, type: number, key: string, depth: number, fileSize
   const name = VALUE_TYPES[type];
   if (name === undefined) throw corrupt(file, `metadata '${key}' has unknown value type ${type}`);
   switch (name) {
-    case 'UINT8': return c.u8(key);
-    case 'INT8': return c.i8(key);
-    case 'UINT16': return c.u16(key);
-    case 'INT16': return c.i16(key);
-    case 'UINT32': return c.u32(key);
-    case 'INT32': return c.i32(key);
-    case 'FLOAT32': return c.f32(key);
-    case 'FLOAT64': return c.f64(key);
-    case 'BOOL': return c.u8(key) !== 0;
-    case 'UINT64': return smallest(c.u64(key));
-    case 'INT64': return smallest(c.i64(key));
-    case 'STRING': return c.string(key);
+    case 'UINT8':
+      return c.u8(key);
+    case 'INT8':
+      return c.i8(key);
+    case 'UINT16':
+      return c.u16(key);
+    case 'INT16':
+      return c.i16(key);
+    case 'UINT32':
+      return c.u32(key);
+    case 'INT32':
+      return c.i32(key);
+    case 'FLOAT32':
+      return c.f32(key);
+    case 'FLOAT64':
+      return c.f64(key);
+    case 'BOOL':
+      return c.u8(key) !== 0;
+    case 'UINT64':
+      return smallest(c.u64(key));
+    case 'INT64':
+      return smallest(c.i64(key));
+    case 'STRING':
+      return c.string(key);
     case 'ARRAY': {
       if (depth >= MAX_ARRAY_NESTING) throw corrupt(file, `metadata '${key}' nests arrays more than ${MAX_ARRAY_NESTING} deep`);
       const itemTypeId = c.u32(`${key} item type`);
@@ -278,7 +349,8 @@ async function readHeader(raf: RandomAccessFile): Promise<Header> {
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
     }
-    if (length >= MAX_HEADER) throw new WeightWatcherError('E_UNSUPPORTED', `${raf.path}: GGUF header is larger than ${MAX_HEADER} bytes`, { file: raf.path });
+    if (length >= MAX_HEADER)
+      throw new WeightWatcherError('E_UNSUPPORTED', `${raf.path}: GGUF header is larger than ${MAX_HEADER} bytes`, { file: raf.path });
     length = Math.min(length * 4, raf.size, MAX_HEADER);
   }
 }
@@ -297,10 +369,18 @@ class GgufTensorStore implements GgufStore {
     this.entries = header.tensors.map((t) => t.entry);
   }
 
-  get source(): string { return this.file.path; }
-  get version(): number { return this.header.version; }
-  get alignment(): number { return this.header.alignment; }
-  get metadata(): ReadonlyMap<string, GgufMetadataValue> { return this.header.metadata; }
+  get source(): string {
+    return this.file.path;
+  }
+  get version(): number {
+    return this.header.version;
+  }
+  get alignment(): number {
+    return this.header.alignment;
+  }
+  get metadata(): ReadonlyMap<string, GgufMetadataValue> {
+    return this.header.metadata;
+  }
 
   list(): readonly GgufTensorEntry[] {
     return this.entries;
@@ -311,10 +391,17 @@ class GgufTensorStore implements GgufStore {
     const file = this.source;
     if (!t) throw new WeightWatcherError('E_NOT_FOUND', `${file}: no tensor named '${name}'`, { file, tensor: name });
     if (!t.type || t.bytes === undefined || !canDequantize(t.type)) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${file}: tensor '${name}' has ggml type ${t.entry.dtype}, which cannot be dequantized (supported: ${supportedTypeNames().join(', ')})`, { file, tensor: name });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${file}: tensor '${name}' has ggml type ${t.entry.dtype}, which cannot be dequantized (supported: ${supportedTypeNames().join(', ')})`,
+        { file, tensor: name },
+      );
     }
     if (t.count > MAX_DECODE || t.bytes > MAX_DECODE) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${file}: tensor '${name}' has ${t.count} elements, too large to decode in one piece`, { file, tensor: name });
+      throw new WeightWatcherError('E_UNSUPPORTED', `${file}: tensor '${name}' has ${t.count} elements, too large to decode in one piece`, {
+        file,
+        tensor: name,
+      });
     }
     const bytes = await this.file.read(t.offset, t.bytes, `data of '${name}'`);
     const type = t.type;

@@ -480,9 +480,14 @@ export class Hdf5File implements Hdf5Access {
     // Idle workers must not keep the process alive; a pending request does (see send()).
     this.worker.unref();
     this.worker.on('message', (m: WorkerReply) => this.settle(m));
-    this.worker.on('error', (e: Error & { code?: string }) => this.fail(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-      ? `the HDF5 reader ran out of memory (limit ${limits.memoryMb} MB); the file is damaged or hostile`
-      : `the HDF5 reader failed (${errorMessage(e)})`, e));
+    this.worker.on('error', (e: Error & { code?: string }) =>
+      this.fail(
+        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `the HDF5 reader ran out of memory (limit ${limits.memoryMb} MB); the file is damaged or hostile`
+          : `the HDF5 reader failed (${errorMessage(e)})`,
+        e,
+      ),
+    );
     this.worker.on('exit', () => {
       this.releaseDescriptors();
       this.fail('the HDF5 reader stopped');
@@ -515,7 +520,10 @@ export class Hdf5File implements Hdf5Access {
   }
 
   async values(path: string): Promise<Float32Array> {
-    const { buffer, dtype } = await this.request<{ buffer: ArrayBuffer; dtype: string }>({ op: 'read', path }, `reading HDF5 object "${path}"`);
+    const { buffer, dtype } = await this.request<{ buffer: ArrayBuffer; dtype: string }>(
+      { op: 'read', path },
+      `reading HDF5 object "${path}"`,
+    );
     const bytes = new Uint8Array(buffer);
     return decodeToFloat32(bytes, dtype, bytes.byteLength / (dtype === 'F32' ? 4 : 2), `${this.what}: dataset "${path}"`);
   }
@@ -543,7 +551,10 @@ export class Hdf5File implements Hdf5Access {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      const timer = setTimeout(() => this.fail(`${what} took more than ${this.limits.timeoutMs} ms; the file is damaged or hostile`), this.limits.timeoutMs);
+      const timer = setTimeout(
+        () => this.fail(`${what} took more than ${this.limits.timeoutMs} ms; the file is damaged or hostile`),
+        this.limits.timeoutMs,
+      );
       this.pending = { what, path: req.path, resolve: resolve as (v: unknown) => void, reject, timer };
       this.worker.ref();
       this.worker.postMessage({ id, ...req });
@@ -567,7 +578,12 @@ export class Hdf5File implements Hdf5Access {
       return;
     }
     if (kind === 'memory') {
-      p.reject(new WeightWatcherError('E_CORRUPT', `${this.what}: ${message} (limit ${this.limits.memoryMb} MB); the file is damaged or hostile`, { file: this.what, tensor: p.path }));
+      p.reject(
+        new WeightWatcherError('E_CORRUPT', `${this.what}: ${message} (limit ${this.limits.memoryMb} MB); the file is damaged or hostile`, {
+          file: this.what,
+          tensor: p.path,
+        }),
+      );
       return;
     }
     const code = ERROR_CODES[kind] ?? 'E_CORRUPT';

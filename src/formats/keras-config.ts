@@ -95,14 +95,19 @@ export function flattenModelConfig(model: unknown, what: string): ConfigLayer[] 
   const root = containerLayers(model);
   if (!root) {
     const cls = isObject(model) && typeof model.class_name === 'string' ? ` (${model.class_name})` : '';
-    throw new WeightWatcherError('E_UNSUPPORTED', `${what}: the model config${cls} has no layer list; subclassed Keras models cannot be read without Python`, { file: what });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${what}: the model config${cls} has no layer list; subclassed Keras models cannot be read without Python`,
+      { file: what },
+    );
   }
   const out: ConfigLayer[] = [];
   const walk = (layers: readonly unknown[], storePrefix: string, namePrefix: string, top: string | undefined, depth: number): void => {
     if (depth > MAX_NESTING) throw corrupt(`models nested more than ${MAX_NESTING} deep`);
     const counters = new Map<string, number>();
     for (const [i, entry] of layers.entries()) {
-      if (!isObject(entry) || typeof entry.class_name !== 'string') throw corrupt(`layer #${i} under "${namePrefix || 'model'}" has no class_name`);
+      if (!isObject(entry) || typeof entry.class_name !== 'string')
+        throw corrupt(`layer #${i} under "${namePrefix || 'model'}" has no class_name`);
       const cfg = entry.config;
       const name = isObject(cfg) && typeof cfg.name === 'string' ? cfg.name : typeof entry.name === 'string' ? entry.name : undefined;
       if (name === undefined) throw corrupt(`layer #${i} (${entry.class_name}) under "${namePrefix || 'model'}" has no name`);
@@ -113,7 +118,15 @@ export function flattenModelConfig(model: unknown, what: string): ConfigLayer[] 
       const namePath = `${namePrefix}layers/${name}`;
       const inner = containerLayers(entry);
       if (inner) walk(inner, `${storePath}/`, `${namePath}/`, top ?? name, depth + 1);
-      else out.push({ name, className: entry.class_name, useBias: !(isObject(cfg) && cfg.use_bias === false), storePath, namePath, top: top ?? name });
+      else
+        out.push({
+          name,
+          className: entry.class_name,
+          useBias: !(isObject(cfg) && cfg.use_bias === false),
+          storePath,
+          namePath,
+          top: top ?? name,
+        });
     }
   };
   walk(root, '', '', undefined, 0);

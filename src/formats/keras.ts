@@ -50,11 +50,17 @@ interface Layout {
 
 async function describeDataset(h5: Hdf5Access, path: string, what: string): Promise<WeightDataset> {
   const d = await h5.dataset(path);
-  if (!d) throw new WeightWatcherError('E_CORRUPT', `${what}: weight "${path}" is listed but is not a dataset`, { file: what, tensor: path });
+  if (!d)
+    throw new WeightWatcherError('E_CORRUPT', `${what}: weight "${path}" is listed but is not a dataset`, { file: what, tensor: path });
   return { name: path, path, shape: d.shape, dtype: d.dtype, filtered: d.filtered };
 }
 
-async function buildLayout(h5: Hdf5Access, layers: readonly ConfigLayer[], weightsOf: (l: ConfigLayer) => Promise<string[]>, what: string): Promise<Layout> {
+async function buildLayout(
+  h5: Hdf5Access,
+  layers: readonly ConfigLayer[],
+  weightsOf: (l: ConfigLayer) => Promise<string[]>,
+  what: string,
+): Promise<Layout> {
   const tensors = new Map<string, WeightDataset>();
   const out: KerasLayer[] = [];
   for (const l of layers) {
@@ -97,16 +103,28 @@ export async function legacyH5Layout(h5: Hdf5Access, layers: readonly ConfigLaye
  * used `_layer_checkpoint_dependencies` for `layers`; layer-name paths are tried last.
  */
 export function keras3Layout(h5: Hdf5Access, layers: readonly ConfigLayer[], what: string): Promise<Layout> {
-  const legacyPrefix = (p: string) => p.split('/').map((s) => (s === 'layers' ? '_layer_checkpoint_dependencies' : s)).join('/');
-  return buildLayout(h5, layers, async (l) => {
-    for (const base of [l.storePath, l.namePath, legacyPrefix(l.storePath), legacyPrefix(l.namePath)]) {
-      const vars = await h5.children(`${base}/vars`);
-      if (vars) {
-        return vars.filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(a) - Number(b)).map((v) => `${base}/vars/${v}`);
+  const legacyPrefix = (p: string) =>
+    p
+      .split('/')
+      .map((s) => (s === 'layers' ? '_layer_checkpoint_dependencies' : s))
+      .join('/');
+  return buildLayout(
+    h5,
+    layers,
+    async (l) => {
+      for (const base of [l.storePath, l.namePath, legacyPrefix(l.storePath), legacyPrefix(l.namePath)]) {
+        const vars = await h5.children(`${base}/vars`);
+        if (vars) {
+          return vars
+            .filter((v) => /^\d+$/.test(v))
+            .sort((a, b) => Number(a) - Number(b))
+            .map((v) => `${base}/vars/${v}`);
+        }
       }
-    }
-    return [];
-  }, what);
+      return [];
+    },
+    what,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,19 +174,31 @@ export class KerasStore implements KerasTensorStore {
     const fail = (code: 'E_NOT_FOUND' | 'E_UNSUPPORTED' | 'E_CORRUPT', msg: string) =>
       new WeightWatcherError(code, `${this.source}: ${msg}`, { file: this.source, tensor: name });
     if (!t) throw fail('E_NOT_FOUND', `no Keras weight named "${name}"`);
-    if (!FLOAT_DTYPES.has(t.dtype)) throw fail('E_UNSUPPORTED', `weight "${name}" is an HDF5 dataset of type ${t.dtype}; only float16, bfloat16, float32 and float64 weights can be analysed`);
+    if (!FLOAT_DTYPES.has(t.dtype))
+      throw fail(
+        'E_UNSUPPORTED',
+        `weight "${name}" is an HDF5 dataset of type ${t.dtype}; only float16, bfloat16, float32 and float64 weights can be analysed`,
+      );
     const count = shapeSize(t.shape, `${this.source}: weight "${name}"`);
-    if (count > MAX_DECODE_ELEMENTS) throw fail('E_UNSUPPORTED', `weight "${name}" has ${count} elements; at most ${MAX_DECODE_ELEMENTS} per dataset can be decoded`);
+    if (count > MAX_DECODE_ELEMENTS)
+      throw fail('E_UNSUPPORTED', `weight "${name}" has ${count} elements; at most ${MAX_DECODE_ELEMENTS} per dataset can be decoded`);
     const bytes = count * dtypeSize(t.dtype)!;
     if (bytes > this.h5Bytes * (t.filtered ? MAX_EXPANSION : 1)) {
-      throw fail('E_CORRUPT', `weight "${name}" claims shape [${t.shape.join(', ')}] (${bytes} bytes), more data than a ${this.h5Bytes}-byte file can hold`);
+      throw fail(
+        'E_CORRUPT',
+        `weight "${name}" claims shape [${t.shape.join(', ')}] (${bytes} bytes), more data than a ${this.h5Bytes}-byte file can hold`,
+      );
     }
     // The same decompression-bomb guard as for zip entries: a small compressed file decoding to a huge (zero) dataset.
     if (t.filtered && !this.options.allowLarge && bytes > EXPANSION_FLOOR && bytes > this.h5Bytes * MAX_EXPANSION_RATIO) {
-      throw fail('E_UNSUPPORTED', `weight "${name}" decompresses to ${bytes} bytes, over ${MAX_EXPANSION_RATIO}× the ${this.h5Bytes}-byte HDF5 file (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`);
+      throw fail(
+        'E_UNSUPPORTED',
+        `weight "${name}" decompresses to ${bytes} bytes, over ${MAX_EXPANSION_RATIO}× the ${this.h5Bytes}-byte HDF5 file (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`,
+      );
     }
     const values = await this.h5.values(t.path);
-    if (values.length !== count) throw fail('E_CORRUPT', `weight "${name}" has ${values.length} values, expected ${count} for shape [${t.shape.join(', ')}]`);
+    if (values.length !== count)
+      throw fail('E_CORRUPT', `weight "${name}" has ${values.length} values, expected ${count} for shape [${t.shape.join(', ')}]`);
     return values;
   }
 
@@ -224,7 +254,16 @@ async function openArchive(path: string, limits: Hdf5Limits, options: KerasOptio
     const weightsEntry = zip.entry('model.weights.h5');
     if (!zip.entry('config.json') || !weightsEntry) {
       const npz = zip.entry('model.weights.npz') ? ' (NumPy-format weights are not supported)' : '';
-      throw new WeightWatcherError('E_CORRUPT', `${path}: a .keras archive needs config.json and model.weights.h5${npz}; found ${zip.entries().map((e) => e.name).join(', ') || 'no entries'}`, { file: path });
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${path}: a .keras archive needs config.json and model.weights.h5${npz}; found ${
+          zip
+            .entries()
+            .map((e) => e.name)
+            .join(', ') || 'no entries'
+        }`,
+        { file: path },
+      );
     }
     config = new TextDecoder().decode(await zip.readEntry('config.json', MAX_CONFIG_BYTES));
     tempDir = await createTempDir('weightwatcher-keras-');
@@ -249,14 +288,27 @@ async function openArchive(path: string, limits: Hdf5Limits, options: KerasOptio
 }
 
 async function openLegacyH5(path: string, size: number, limits: Hdf5Limits, options: KerasOptions): Promise<KerasStore> {
-  return storeOver(path, resolve(path), size, path, limits, async (h5) => {
-    const raw = await h5.attr('', 'model_config');
-    if (raw === undefined) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${path}: HDF5 file has no model_config attribute (a weights-only save_weights file); layer order and classes need the full model (model.save)`, { file: path });
-    }
-    const [text] = attrStrings(raw);
-    return legacyH5Layout(h5, flattenModelConfig(parseConfig(text ?? '', path), path), path);
-  }, undefined, options);
+  return storeOver(
+    path,
+    resolve(path),
+    size,
+    path,
+    limits,
+    async (h5) => {
+      const raw = await h5.attr('', 'model_config');
+      if (raw === undefined) {
+        throw new WeightWatcherError(
+          'E_UNSUPPORTED',
+          `${path}: HDF5 file has no model_config attribute (a weights-only save_weights file); layer order and classes need the full model (model.save)`,
+          { file: path },
+        );
+      }
+      const [text] = attrStrings(raw);
+      return legacyH5Layout(h5, flattenModelConfig(parseConfig(text ?? '', path), path), path);
+    },
+    undefined,
+    options,
+  );
 }
 
 /** libhdf5 looks for the superblock at byte 0 and after a user block, at powers of two from 512 (h5jam). */
@@ -273,7 +325,11 @@ async function resolveModelPath(path: string): Promise<string> {
   if (!(await isDirectory(path))) return path;
   const found = (await readdir(path)).filter((f) => /\.(keras|h5)$/i.test(f)).sort();
   if (found.length !== 1) {
-    throw new WeightWatcherError(found.length ? 'E_USAGE' : 'E_NOT_FOUND', `${path}: expected one .keras or .h5 model in the folder, found ${found.length ? found.join(', ') : 'none'}`, { file: path });
+    throw new WeightWatcherError(
+      found.length ? 'E_USAGE' : 'E_NOT_FOUND',
+      `${path}: expected one .keras or .h5 model in the folder, found ${found.length ? found.join(', ') : 'none'}`,
+      { file: path },
+    );
   }
   return join(path, found[0]!);
 }
@@ -293,5 +349,7 @@ export async function openKeras(path: string, limits: Hdf5Limits = DEFAULT_HDF5_
   }
   if (zip) return openArchive(modelPath, limits, options);
   if (hdf5) return openLegacyH5(modelPath, file.size, limits, options);
-  throw new WeightWatcherError('E_FORMAT', `${modelPath}: not a Keras model (expected a .keras zip archive or an HDF5 .h5 file)`, { file: modelPath });
+  throw new WeightWatcherError('E_FORMAT', `${modelPath}: not a Keras model (expected a .keras zip archive or an HDF5 .h5 file)`, {
+    file: modelPath,
+  });
 }

@@ -8,7 +8,8 @@ import { isArray } from '../shared/json.js';
 import { decodeToFloat32, shapeSize, storedTensor } from './decode.js';
 import type { StoredTensor, TensorEntry, TensorStore } from './types.js';
 
-export type NumericArray = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | readonly number[];
+export type NumericArray =
+  Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | readonly number[];
 
 export interface InMemoryTensor {
   readonly name: string;
@@ -54,11 +55,18 @@ export class MemoryStore implements TensorStore {
 
   private add(t: InMemoryTensor): void {
     if (!t || typeof t.name !== 'string' || !isArray(t.shape) || t.data == null) {
-      throw new WeightWatcherError('E_USAGE', 'in-memory tensors must be objects { name: string, shape: number[], data: typed array, dtype? }');
+      throw new WeightWatcherError(
+        'E_USAGE',
+        'in-memory tensors must be objects { name: string, shape: number[], data: typed array, dtype? }',
+      );
     }
     const n = shapeSize(t.shape, `tensor "${t.name}"`);
     if (t.data.length !== n) {
-      throw new WeightWatcherError('E_SHAPE', `tensor "${t.name}": data has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${n}`, { tensor: t.name });
+      throw new WeightWatcherError(
+        'E_SHAPE',
+        `tensor "${t.name}": data has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${n}`,
+        { tensor: t.name },
+      );
     }
     const name = t.name.endsWith('.weight') || t.name.endsWith('.bias') ? t.name : `${t.name}.weight`;
     if (this.byName.has(name)) throw new WeightWatcherError('E_USAGE', `duplicate tensor name "${name}"`, { tensor: name });

@@ -37,9 +37,17 @@ export interface NpyHeader {
 }
 
 const KIND_DTYPES: Record<string, DType | undefined> = {
-  f2: 'F16', f4: 'F32', f8: 'F64',
-  i1: 'I8', i2: 'I16', i4: 'I32', i8: 'I64',
-  u1: 'U8', u2: 'U16', u4: 'U32', u8: 'U64',
+  f2: 'F16',
+  f4: 'F32',
+  f8: 'F64',
+  i1: 'I8',
+  i2: 'I16',
+  i4: 'I32',
+  i8: 'I64',
+  u1: 'U8',
+  u2: 'U16',
+  u4: 'U32',
+  u8: 'U64',
   b1: 'BOOL',
 };
 
@@ -52,22 +60,32 @@ export function npyHeaderLength(head: Uint8Array, source: string): number {
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (major === 1) return PREAMBLE_V1 + dv.getUint16(8, true);
   if (major !== 2 && major !== 3) {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${source}: .npy format version ${major}.${head[7]} is not supported (1.0, 2.0, 3.0 are)`, { file: source });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${source}: .npy format version ${major}.${head[7]} is not supported (1.0, 2.0, 3.0 are)`,
+      { file: source },
+    );
   }
   if (head.length < PREAMBLE_V2) throw new WeightWatcherError('E_CORRUPT', `${source}: .npy preamble is truncated`, { file: source });
   const len = dv.getUint32(8, true);
-  if (len > MAX_HEADER) throw new WeightWatcherError('E_UNSUPPORTED', `${source}: .npy header of ${len} bytes exceeds the ${MAX_HEADER}-byte limit`, { file: source });
+  if (len > MAX_HEADER)
+    throw new WeightWatcherError('E_UNSUPPORTED', `${source}: .npy header of ${len} bytes exceeds the ${MAX_HEADER}-byte limit`, {
+      file: source,
+    });
   return PREAMBLE_V2 + len;
 }
 
 /** Parse a complete .npy header (`bytes` holds at least npyHeaderLength bytes). */
 export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   const total = npyHeaderLength(bytes, source);
-  if (bytes.length < total) throw new WeightWatcherError('E_CORRUPT', `${source}: .npy header is truncated (${bytes.length} of ${total} bytes)`, { file: source });
+  if (bytes.length < total)
+    throw new WeightWatcherError('E_CORRUPT', `${source}: .npy header is truncated (${bytes.length} of ${total} bytes)`, { file: source });
   const preamble = bytes[6] === 1 ? PREAMBLE_V1 : PREAMBLE_V2;
   const text = new TextDecoder(bytes[6] === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(preamble, total));
   const bad = (msg: string): never => {
-    throw new WeightWatcherError('E_CORRUPT', `${source}: invalid .npy header ${JSON.stringify(text.trim().slice(0, 200))}: ${msg}`, { file: source });
+    throw new WeightWatcherError('E_CORRUPT', `${source}: invalid .npy header ${JSON.stringify(text.trim().slice(0, 200))}: ${msg}`, {
+      file: source,
+    });
   };
   const dict = parsePyLiteral(text, bad);
   if (!(dict instanceof Map)) return bad('expected a dict');
@@ -75,7 +93,11 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   const fortran = dict.get('fortran_order');
   const shapeVal = dict.get('shape');
   if (typeof descr !== 'string') {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${source}: structured .npy dtypes are not supported (descr must be a plain type string)`, { file: source });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${source}: structured .npy dtypes are not supported (descr must be a plain type string)`,
+      { file: source },
+    );
   }
   if (typeof fortran !== 'boolean') return bad("'fortran_order' must be True or False");
   if (!Array.isArray(shapeVal) || !shapeVal.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
@@ -104,7 +126,10 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
 export function decodeNpyData(data: Uint8Array, h: NpyHeader, what: string): Float32Array {
   if (!h.supported) {
     const why = h.dtype.includes('O') ? ' (object arrays hold pickles, which are never loaded)' : '';
-    throw new WeightWatcherError('E_UNSUPPORTED', `${what}: .npy dtype ${h.dtype} is not supported${why}; supported: float16/32/64, integer and bool types`);
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${what}: .npy dtype ${h.dtype} is not supported${why}; supported: float16/32/64, integer and bool types`,
+    );
   }
   if (h.bigEndian) byteswapInPlace(data, h.itemSize);
   let bytes = data;
@@ -112,7 +137,10 @@ export function decodeNpyData(data: Uint8Array, h: NpyHeader, what: string): Flo
     // Column-major: the first index varies fastest.
     const strides: number[] = [];
     let s = 1;
-    for (const d of h.shape) { strides.push(s); s *= d; }
+    for (const d of h.shape) {
+      strides.push(s);
+      s *= d;
+    }
     bytes = gatherStrided(data, h.itemSize, h.shape, strides);
   }
   return decodeToFloat32(bytes, h.dtype, shapeSize(h.shape), what);
@@ -127,7 +155,9 @@ const MAX_LITERAL_DEPTH = 16;
 
 function parsePyLiteral(text: string, bad: (msg: string) => never): PyLit {
   let p = 0;
-  const ws = (): void => { while (p < text.length && /\s/.test(text[p]!)) p++; };
+  const ws = (): void => {
+    while (p < text.length && /\s/.test(text[p]!)) p++;
+  };
   const value = (depth: number): PyLit => {
     if (depth > MAX_LITERAL_DEPTH) bad('nested too deeply');
     ws();
@@ -140,7 +170,10 @@ function parsePyLiteral(text: string, bad: (msg: string) => never): PyLit {
       const map = new Map<string, PyLit>();
       for (;;) {
         ws();
-        if (text[p] === close) { p++; break; }
+        if (text[p] === close) {
+          p++;
+          break;
+        }
         const v = value(depth + 1);
         if (c === '{') {
           ws();
@@ -221,7 +254,11 @@ class NpyStore implements TensorStore {
 
 function checkDataLength(h: NpyHeader, available: number, source: string): void {
   if (h.supported && h.dataOffset + h.dataBytes > available) {
-    throw new WeightWatcherError('E_CORRUPT', `${source}: .npy data needs ${h.dataBytes} bytes after a ${h.dataOffset}-byte header for shape [${h.shape.join(', ')}] ${h.dtype}, but only ${available - h.dataOffset} are present`, { file: source });
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${source}: .npy data needs ${h.dataBytes} bytes after a ${h.dataOffset}-byte header for shape [${h.shape.join(', ')}] ${h.dtype}, but only ${available - h.dataOffset} are present`,
+      { file: source },
+    );
   }
 }
 
@@ -260,7 +297,11 @@ export async function openNpz(path: string, options: ZipOptions = {}): Promise<T
       checkDataLength(header, e.uncompressedSize, source);
       if (header.supported && e.method !== ZIP_STORED && e.uncompressedSize !== header.dataOffset + header.dataBytes) {
         // A compressed member is inflated whole; only accept the size its header accounts for.
-        throw new WeightWatcherError('E_CORRUPT', `${source}: compressed member declares ${e.uncompressedSize} bytes but its header describes ${header.dataOffset + header.dataBytes}`, { file: path, tensor: name });
+        throw new WeightWatcherError(
+          'E_CORRUPT',
+          `${source}: compressed member declares ${e.uncompressedSize} bytes but its header describes ${header.dataOffset + header.dataBytes}`,
+          { file: path, tensor: name },
+        );
       }
       members.set(name, {
         entry: { name, dtype: header.dtype, shape: header.shape },

@@ -16,8 +16,16 @@ import { float64Column } from '../shared/columns.js';
 import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, f16ToF32, shapeSize } from './decode.js';
 import {
-  decodeUtf8, ProtoReader, ProtoStream, repeatedFixedBytes, repeatedVarints, packedVarints,
-  WIRE_LEN, WIRE_VARINT, type ProtoContext, type ProtoField,
+  decodeUtf8,
+  ProtoReader,
+  ProtoStream,
+  repeatedFixedBytes,
+  repeatedVarints,
+  packedVarints,
+  WIRE_LEN,
+  WIRE_VARINT,
+  type ProtoContext,
+  type ProtoField,
 } from './protobuf.js';
 import type { TensorEntry, TensorStore } from './types.js';
 
@@ -83,7 +91,11 @@ const MAX_SPANS_PER_TENSOR = 4096;
 /** TensorProtos up to this size are read whole and decoded synchronously. */
 const SMALL_TENSOR_BYTES = 1 << 16;
 /** TensorProto fields whose bytes the scan needs, and their limits: dims (packed), name, external_data. */
-const TENSOR_PAYLOAD_LIMITS: ReadonlyMap<number, number> = new Map([[1, MAX_RANK * 10], [8, MAX_NAME_BYTES], [13, MAX_SMALL_MESSAGE]]);
+const TENSOR_PAYLOAD_LIMITS: ReadonlyMap<number, number> = new Map([
+  [1, MAX_RANK * 10],
+  [8, MAX_NAME_BYTES],
+  [13, MAX_SMALL_MESSAGE],
+]);
 /** Largest tensor decoded in one piece (bytes and elements), below V8's typed-array limits. */
 const MAX_DECODE = 2 ** 31 - 1;
 
@@ -147,8 +159,14 @@ class TensorTable {
 
   meta(row: number): TensorMeta {
     return {
-      name: this.names[row]!, dataType: this.dataTypes.get(row), dims: this.dims[row]!, rawStart: this.rawStarts.get(row), rawEnd: this.rawEnds.get(row),
-      typed: this.typed.get(row), external: this.external.get(row), dataLocation: this.locations.get(row),
+      name: this.names[row]!,
+      dataType: this.dataTypes.get(row),
+      dims: this.dims[row]!,
+      rawStart: this.rawStarts.get(row),
+      rawEnd: this.rawEnds.get(row),
+      typed: this.typed.get(row),
+      external: this.external.get(row),
+      dataLocation: this.locations.get(row),
     };
   }
 }
@@ -158,8 +176,18 @@ const MAX_INTERNED_DIMS = 4096;
 
 /** Known ModelProto fields and their wire types: the first field of an ONNX file must be one of them. */
 const MODEL_FIELDS: ReadonlyMap<number, number> = new Map([
-  [1, WIRE_VARINT], [2, WIRE_LEN], [3, WIRE_LEN], [4, WIRE_LEN], [5, WIRE_VARINT], [6, WIRE_LEN],
-  [7, WIRE_LEN], [8, WIRE_LEN], [14, WIRE_LEN], [20, WIRE_LEN], [25, WIRE_LEN], [26, WIRE_LEN],
+  [1, WIRE_VARINT],
+  [2, WIRE_LEN],
+  [3, WIRE_LEN],
+  [4, WIRE_LEN],
+  [5, WIRE_VARINT],
+  [6, WIRE_LEN],
+  [7, WIRE_LEN],
+  [8, WIRE_LEN],
+  [14, WIRE_LEN],
+  [20, WIRE_LEN],
+  [25, WIRE_LEN],
+  [26, WIRE_LEN],
 ]);
 
 /** Walks ModelProto → GraphProto → TensorProto/NodeProto, collecting tensor metadata. */
@@ -203,7 +231,8 @@ class OnnxScanner {
     let graphs = 0;
     try {
       for await (const f of this.stream.fields(0, this.stream.size, 0, ctx)) {
-        if (first && MODEL_FIELDS.get(f.field) !== f.wire) throw notOnnx(this.file, `starts with protobuf field ${f.field} (wire type ${f.wire}), not a ModelProto field`);
+        if (first && MODEL_FIELDS.get(f.field) !== f.wire)
+          throw notOnnx(this.file, `starts with protobuf field ${f.field} (wire type ${f.wire}), not a ModelProto field`);
         first = false;
         if (f.field === 7) {
           this.expectMessage(f, ctx);
@@ -291,9 +320,19 @@ class OnnxScanner {
    */
   private async tensor(t: ProtoField, depth: number, what: string): Promise<TensorMeta> {
     const ctx = this.ctx(what);
-    if (t.end - t.start <= SMALL_TENSOR_BYTES) return this.tensorFromBytes(await this.stream.bytes(t.start, t.end, SMALL_TENSOR_BYTES, ctx), t.start, depth, what);
+    if (t.end - t.start <= SMALL_TENSOR_BYTES)
+      return this.tensorFromBytes(await this.stream.bytes(t.start, t.end, SMALL_TENSOR_BYTES, ctx), t.start, depth, what);
     const dims: number[] = [];
-    const meta: TensorMeta = { name: '', dataType: 0, dims, rawStart: -1, rawEnd: -1, typed: undefined, external: undefined, dataLocation: 0 };
+    const meta: TensorMeta = {
+      name: '',
+      dataType: 0,
+      dims,
+      rawStart: -1,
+      rawEnd: -1,
+      typed: undefined,
+      external: undefined,
+      dataLocation: 0,
+    };
     for await (const f of this.stream.fields(t.start, t.end, depth, ctx)) {
       const limit = this.payloadLimit(f, ctx);
       const payload = limit === undefined ? undefined : await this.stream.bytes(f.start, f.end, limit, ctx);
@@ -306,7 +345,16 @@ class OnnxScanner {
   private tensorFromBytes(bytes: Uint8Array, base: number, depth: number, what: string): TensorMeta {
     const ctx = this.ctx(what);
     const dims: number[] = [];
-    const meta: TensorMeta = { name: '', dataType: 0, dims, rawStart: -1, rawEnd: -1, typed: undefined, external: undefined, dataLocation: 0 };
+    const meta: TensorMeta = {
+      name: '',
+      dataType: 0,
+      dims,
+      rawStart: -1,
+      rawEnd: -1,
+      typed: undefined,
+      external: undefined,
+      dataLocation: 0,
+    };
     const r = new ProtoReader(bytes, ctx, depth);
     for (let f = r.next(); f; f = r.next()) {
       const payload = this.payloadLimit(f, ctx) === undefined ? undefined : r.payload(f);
@@ -328,7 +376,8 @@ class OnnxScanner {
   private payloadLimit(f: ProtoField, ctx: ProtoContext): number | undefined {
     if (f.wire !== WIRE_LEN) return undefined;
     const limit = TENSOR_PAYLOAD_LIMITS.get(f.field);
-    if (limit !== undefined && f.end - f.start > limit) throw corrupt(this.file, `${ctx.what}: ${f.end - f.start}-byte field exceeds the ${limit}-byte limit`);
+    if (limit !== undefined && f.end - f.start > limit)
+      throw corrupt(this.file, `${ctx.what}: ${f.end - f.start}-byte field exceeds the ${limit}-byte limit`);
     return limit;
   }
 
@@ -336,7 +385,16 @@ class OnnxScanner {
    * One TensorProto field; `payload` holds its bytes when payloadLimit asked for them. Field offsets
    * plus `base` are file offsets (no per-field copy: a million tensors make millions of fields).
    */
-  private tensorField(meta: TensorMeta, dims: number[], f: ProtoField, payload: Uint8Array | undefined, depth: number, what: string, ctx: ProtoContext, base = 0): void {
+  private tensorField(
+    meta: TensorMeta,
+    dims: number[],
+    f: ProtoField,
+    payload: Uint8Array | undefined,
+    depth: number,
+    what: string,
+    ctx: ProtoContext,
+    base = 0,
+  ): void {
     switch (f.field) {
       case 1: {
         const onDim = (d: number): void => {
@@ -348,12 +406,18 @@ class OnnxScanner {
         else throw corrupt(this.file, `${what}: dims has wire type ${f.wire}`);
         break;
       }
-      case 2: meta.dataType = this.varint(f, ctx); break;
+      case 2:
+        meta.dataType = this.varint(f, ctx);
+        break;
       case 8:
         if (!payload) throw corrupt(this.file, `${ctx.what}: field ${f.field} should be a string, found wire type ${f.wire}`);
         meta.name = decodeUtf8(payload);
         break;
-      case 9: this.expectMessage(f, ctx); meta.rawStart = base + f.start; meta.rawEnd = base + f.end; break;
+      case 9:
+        this.expectMessage(f, ctx);
+        meta.rawStart = base + f.start;
+        meta.rawEnd = base + f.end;
+        break;
       case 13: {
         if (!payload) throw corrupt(this.file, `${ctx.what}: external_data should be a message, found wire type ${f.wire}`);
         const entry = new ProtoReader(payload, this.ctx(`${what} external_data`), depth + 1);
@@ -366,7 +430,9 @@ class OnnxScanner {
         (meta.external ??= new Map()).set(key, value);
         break;
       }
-      case 14: meta.dataLocation = this.varint(f, ctx); break;
+      case 14:
+        meta.dataLocation = this.varint(f, ctx);
+        break;
       default:
         if (DATA_FIELDS.has(f.field)) addSpan(meta, f, this.file, what, base);
     }
@@ -386,7 +452,11 @@ function addSpan(meta: TensorMeta, f: ProtoField, file: string, what: string, ba
   const last = spans[spans.length - 1];
   if (last && last.end === base + f.tagStart) last.end = base + f.end;
   else if (spans.length >= MAX_SPANS_PER_TENSOR) {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${file}: ${what}: data field ${f.field} is split into more than ${MAX_SPANS_PER_TENSOR} pieces`, { file });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${file}: ${what}: data field ${f.field} is split into more than ${MAX_SPANS_PER_TENSOR} pieces`,
+      { file },
+    );
   } else spans.push({ start: base + f.tagStart, end: base + f.end });
 }
 
@@ -434,7 +504,8 @@ class OnnxTensorStore implements OnnxStore {
     if (hiddenConstants > 0) this.hiddenTensors = { count: hiddenConstants, option: 'onnx_constants' };
     const table = (this.table = scanner.initializers);
     this.entries = new Array<OnnxTensorEntry>(table.length);
-    for (let i = 0; i < table.length; i++) this.entries[i] = { name: table.names[i]!, dtype: dtypeName(table.dataType(i)), shape: table.dims[i]!, kind: 'initializer' };
+    for (let i = 0; i < table.length; i++)
+      this.entries[i] = { name: table.names[i]!, dtype: dtypeName(table.dataType(i)), shape: table.dims[i]!, kind: 'initializer' };
     // Initializer names must be unique; sorting a copy finds repeats without a million-entry map.
     const sorted = table.names.slice().sort();
     for (let i = 1; i < sorted.length; i++) {
@@ -470,7 +541,8 @@ class OnnxTensorStore implements OnnxStore {
 
   async read(name: string): Promise<Float32Array> {
     const row = this.index().get(name);
-    if (row === undefined) throw new WeightWatcherError('E_NOT_FOUND', `${this.source}: no tensor named '${name}'`, { file: this.source, tensor: name });
+    if (row === undefined)
+      throw new WeightWatcherError('E_NOT_FOUND', `${this.source}: no tensor named '${name}'`, { file: this.source, tensor: name });
     try {
       return await this.decode(name, this.table.meta(row));
     } catch (e) {
@@ -489,10 +561,17 @@ class OnnxTensorStore implements OnnxStore {
     const count = shapeSize(meta.dims, what);
     const elemSize = type ? dtypeSize(type.dtype) : undefined;
     if (!type || elemSize === undefined) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${what}: ONNX data type ${meta.dataType} (${dtypeName(meta.dataType)}) cannot be decoded to float32`, { file: this.source, tensor: name });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${what}: ONNX data type ${meta.dataType} (${dtypeName(meta.dataType)}) cannot be decoded to float32`,
+        { file: this.source, tensor: name },
+      );
     }
     if (count > MAX_DECODE || count * elemSize > MAX_DECODE) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${what}: ${count} elements is too large to decode in one piece`, { file: this.source, tensor: name });
+      throw new WeightWatcherError('E_UNSUPPORTED', `${what}: ${count} elements is too large to decode in one piece`, {
+        file: this.source,
+        tensor: name,
+      });
     }
     if (meta.dataLocation === DATA_LOCATION_EXTERNAL) {
       return decodeToFloat32(await this.readExternal(meta, name, count * elemSize), type.dtype, count, what);
@@ -512,7 +591,11 @@ class OnnxTensorStore implements OnnxStore {
     const lengthText = meta.external?.get('length');
     const length = lengthText === undefined ? ext.size - offset : parseDecimal(lengthText, 'length', this.source, name);
     if (length !== expectedBytes) {
-      throw corrupt(this.source, `tensor '${name}': external data in ${ext.path} has ${length} bytes, shape [${meta.dims.join(', ')}] needs ${expectedBytes}`, name);
+      throw corrupt(
+        this.source,
+        `tensor '${name}': external data in ${ext.path} has ${length} bytes, shape [${meta.dims.join(', ')}] needs ${expectedBytes}`,
+        name,
+      );
     }
     return ext.read(offset, length, `external data of '${name}'`);
   }
@@ -529,14 +612,22 @@ class OnnxTensorStore implements OnnxStore {
         };
         const target = path.resolve(dir, location);
         if (path.isAbsolute(location) || escapes(target, dir)) {
-          throw new WeightWatcherError('E_UNSAFE', `${this.source}: tensor '${name}': external data location '${location}' is outside the model's folder`, { file: this.source, tensor: name });
+          throw new WeightWatcherError(
+            'E_UNSAFE',
+            `${this.source}: tensor '${name}': external data location '${location}' is outside the model's folder`,
+            { file: this.source, tensor: name },
+          );
         }
         const ext = await RandomAccessFile.open(target);
         // Symlinks could still lead outside the folder: compare real paths too.
         const [realDir, realTarget] = await Promise.all([realpath(dir), realpath(target)]);
         if (escapes(realTarget, realDir)) {
           await ext.close();
-          throw new WeightWatcherError('E_UNSAFE', `${this.source}: tensor '${name}': external data '${location}' links outside the model's folder`, { file: this.source, tensor: name });
+          throw new WeightWatcherError(
+            'E_UNSAFE',
+            `${this.source}: tensor '${name}': external data '${location}' links outside the model's folder`,
+            { file: this.source, tensor: name },
+          );
         }
         return ext;
       })();
@@ -548,7 +639,13 @@ class OnnxTensorStore implements OnnxStore {
   }
 
   /** Values stored in the typed repeated fields (float_data, int32_data, …) rather than raw_data. */
-  private async readTyped(meta: TensorMeta, type: { dtype: string; field: number }, count: number, name: string, what: string): Promise<Float32Array> {
+  private async readTyped(
+    meta: TensorMeta,
+    type: { dtype: string; field: number },
+    count: number,
+    name: string,
+    what: string,
+  ): Promise<Float32Array> {
     const spans = meta.typed?.get(type.field) ?? [];
     const readers: ProtoReader[] = [];
     let total = 0;
@@ -566,7 +663,12 @@ class OnnxTensorStore implements OnnxStore {
       return decodeToFloat32(concat(parts), type.dtype, count, what);
     }
     // Every varint takes at least one byte: a count beyond the bytes present cannot be satisfied.
-    if (count > total) throw corrupt(this.source, `tensor '${name}': shape [${meta.dims.join(', ')}] needs ${count} values, the data holds at most ${total}`, name);
+    if (count > total)
+      throw corrupt(
+        this.source,
+        `tensor '${name}': shape [${meta.dims.join(', ')}] needs ${count} values, the data holds at most ${total}`,
+        name,
+      );
     const out = new Float32Array(count);
     const bits = new Uint32Array(out.buffer);
     const store = valueStore(type.dtype, out, bits);
@@ -576,7 +678,8 @@ class OnnxTensorStore implements OnnxStore {
       store(n++, v);
     };
     for (const [r, f] of fields()) repeatedVarints(r, f, onValue);
-    if (n !== count) throw corrupt(this.source, `tensor '${name}': ${n} values for shape [${meta.dims.join(', ')}] (${count} expected)`, name);
+    if (n !== count)
+      throw corrupt(this.source, `tensor '${name}': ${n} values for shape [${meta.dims.join(', ')}] (${count} expected)`, name);
     return out;
   }
 
@@ -595,13 +698,36 @@ class OnnxTensorStore implements OnnxStore {
 function valueStore(dtype: string, out: Float32Array, bits: Uint32Array): (i: number, v: number) => void {
   switch (dtype) {
     // Half floats travel as their 16-bit patterns.
-    case 'F16': return (i, v) => { out[i] = f16ToF32(v & 0xffff); };
-    case 'BF16': return (i, v) => { bits[i] = (v & 0xffff) << 16; };
-    case 'I32': case 'I16': case 'I8': return (i, v) => { out[i] = v | 0; };
-    case 'U8': case 'U16': case 'BOOL': return (i, v) => { out[i] = v >>> 0; };
+    case 'F16':
+      return (i, v) => {
+        out[i] = f16ToF32(v & 0xffff);
+      };
+    case 'BF16':
+      return (i, v) => {
+        bits[i] = (v & 0xffff) << 16;
+      };
+    case 'I32':
+    case 'I16':
+    case 'I8':
+      return (i, v) => {
+        out[i] = v | 0;
+      };
+    case 'U8':
+    case 'U16':
+    case 'BOOL':
+      return (i, v) => {
+        out[i] = v >>> 0;
+      };
     // uint64 values above 2^63 come back from the int64 decoder as negatives.
-    case 'U32': case 'U64': return (i, v) => { out[i] = v < 0 ? v + 2 ** 64 : v; };
-    default: return (i, v) => { out[i] = v; };
+    case 'U32':
+    case 'U64':
+      return (i, v) => {
+        out[i] = v < 0 ? v + 2 ** 64 : v;
+      };
+    default:
+      return (i, v) => {
+        out[i] = v;
+      };
   }
 }
 
@@ -644,7 +770,10 @@ export async function openOnnx(file: string, options: OnnxOptions = {}): Promise
     if (!includeConstants && !scanner.initializers.dims.some((d) => d.length >= 2)) {
       // Best effort: a subgraph the default scan never visits may be malformed; then no hint.
       const all = new OnnxScanner(new ProtoStream(raf), file, true, true);
-      hidden = await all.model().then(() => all.extras.filter((x) => x.meta.dims.length >= 2).length, () => 0);
+      hidden = await all.model().then(
+        () => all.extras.filter((x) => x.meta.dims.length >= 2).length,
+        () => 0,
+      );
     }
     return new OnnxTensorStore(raf, scanner, hidden);
   } catch (e) {

@@ -68,11 +68,18 @@ function pickFiles(files: readonly string[], re: RegExp, single: string): string
   return all;
 }
 
-async function openSafetensorsFolder(dir: string, files: readonly string[], prefix: 'model' | 'adapter_model'): Promise<TensorStore | undefined> {
+async function openSafetensorsFolder(
+  dir: string,
+  files: readonly string[],
+  prefix: 'model' | 'adapter_model',
+): Promise<TensorStore | undefined> {
   const layerMaps = files.filter((f) => f.startsWith(prefix) && f.endsWith('layer_map'));
   const indexes = files.filter((f) => f.startsWith(prefix) && f.endsWith('.safetensors.index.json'));
   if (layerMaps.length === 1) {
-    const order = (await readFile(join(dir, layerMaps[0]!), 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean);
+    const order = (await readFile(join(dir, layerMaps[0]!), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const names = pickFiles(files, new RegExp(`^${prefix}.*safetensors$`), `${prefix}.safetensors`);
     const opened = await Promise.all(names.map((f) => SafetensorsFile.open(join(dir, f))));
     const keys = order.some((k) => k.endsWith('.weight')) ? order : order.map((k) => `${k}.weight`);
@@ -115,17 +122,31 @@ export const READERS: { readonly files: readonly FileFormatReader[]; readonly fo
     },
     { format: 'gguf', matches: (head) => startsWith(head, [0x47, 0x47, 0x55, 0x46]), open: (p) => openGguf(p) },
     // An .h5 may start with a user block (its HDF5 signature then comes later): openKeras looks for it.
-    { format: 'keras', matches: (head, p) => startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])), open: (p, o) => openKeras(p, DEFAULT_HDF5_LIMITS, { allowLarge: o.allowLarge === true }) },
+    {
+      format: 'keras',
+      matches: (head, p) =>
+        startsWith(head, [0x89, 0x48, 0x44, 0x46]) || ext(p, '.h5') || (ext(p, '.keras') && startsWith(head, [0x50, 0x4b])),
+      open: (p, o) => openKeras(p, DEFAULT_HDF5_LIMITS, { allowLarge: o.allowLarge === true }),
+    },
     { format: 'npy', matches: (head) => startsWith(head, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), open: (p) => openNpy(p) },
-    { format: 'npz', matches: (head, p) => ext(p, '.npz') && isZipSignature(head), open: (p, o) => openNpz(p, { allowLarge: o.allowLarge === true }) },
+    {
+      format: 'npz',
+      matches: (head, p) => ext(p, '.npz') && isZipSignature(head),
+      open: (p, o) => openNpz(p, { allowLarge: o.allowLarge === true }),
+    },
     // torch.save: a zip archive holding data.pkl, or the legacy format starting with a protocol-2 pickle.
     {
       format: 'pytorch',
-      matches: (head, p) => (isZipSignature(head) && !ext(p, '.keras', '.npz')) || (ext(p, '.bin', '.pt', '.pth', '.ckpt') && head[0] === 0x80),
+      matches: (head, p) =>
+        (isZipSignature(head) && !ext(p, '.keras', '.npz')) || (ext(p, '.bin', '.pt', '.pth', '.ckpt') && head[0] === 0x80),
       open: (p, o) => openPyTorch(p, { allowLarge: o.allowLarge === true }),
     },
     // ONNX has no magic number: a ModelProto starts with field 1 (ir_version, varint) = byte 0x08.
-    { format: 'onnx', matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08, open: (p, o) => openOnnx(p, { includeConstants: o.onnxConstants === true }) },
+    {
+      format: 'onnx',
+      matches: (head, p) => ext(p, '.onnx') && head[0] === 0x08,
+      open: (p, o) => openOnnx(p, { includeConstants: o.onnxConstants === true }),
+    },
     // model.json is an object; a bare weights manifest (face-api style) is an array.
     { format: 'tfjs', matches: (head, p) => ext(p, '.json') && [0x7b, 0x5b].includes(firstNonSpace(head) ?? 0), open: (p) => openTfjs(p) },
   ],
@@ -134,11 +155,15 @@ export const READERS: { readonly files: readonly FileFormatReader[]; readonly fo
     { format: 'safetensors (adapter)', tryOpen: (dir, files) => openSafetensorsFolder(dir, files, 'adapter_model') },
     {
       format: 'pytorch',
-      tryOpen: async (dir, files, o) => (files.some((f) => /^(pytorch_model|adapter_model).*\.bin$/.test(f)) ? openPyTorchShards(dir, { allowLarge: o.allowLarge === true }) : undefined),
+      tryOpen: async (dir, files, o) =>
+        files.some((f) => /^(pytorch_model|adapter_model).*\.bin$/.test(f))
+          ? openPyTorchShards(dir, { allowLarge: o.allowLarge === true })
+          : undefined,
     },
     {
       format: 'tfjs',
-      tryOpen: async (dir, files) => (files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined),
+      tryOpen: async (dir, files) =>
+        files.includes('model.json') || files.some((f) => f.endsWith('weights_manifest.json')) ? openTfjs(dir) : undefined,
     },
   ],
 };
@@ -157,8 +182,13 @@ async function readHead(path: string, n = 64): Promise<Uint8Array> {
 /** Files a model folder holds that are never weights (Hugging Face and training layouts). */
 const NOT_WEIGHTS = [
   /^(config|generation_config|preprocessor_config|special_tokens_map|added_tokens|adapter_config|quantize_config|trainer_state|feature_extractor_config|processor_config)\.json$/i,
-  /^tokenizer.*$/i, /^vocab\b.*$/i, /^merges\.txt$/i, /\.(md|txt|rst|py|yaml|yml|cfg|ini|html|csv|log)$/i,
-  /\.(png|jpe?g|gif|svg|webp|bmp|ico|tiff?)$/i, /^\./, /^(license|copying|notice)(\..*)?$/i,
+  /^tokenizer.*$/i,
+  /^vocab\b.*$/i,
+  /^merges\.txt$/i,
+  /\.(md|txt|rst|py|yaml|yml|cfg|ini|html|csv|log)$/i,
+  /\.(png|jpe?g|gif|svg|webp|bmp|ico|tiff?)$/i,
+  /^\./,
+  /^(license|copying|notice)(\..*)?$/i,
   /^(training_args\.bin|optimizer\.(pt|bin)|scheduler\.(pt|bin)|scaler\.pt|rng_state.*\.pth)$/i,
   /\.(zip|tar|gz|tgz|bz2|xz|zst|7z)$/i,
 ];
@@ -195,27 +225,54 @@ async function folderWeightFiles(dir: string, files: readonly string[]): Promise
     if (NOT_WEIGHTS.some((re) => re.test(f)) || (/\.json$/i.test(f) && formatFromName(f) === undefined)) continue;
     if (TFJS_SHARD.test(f)) continue; // data of a TF.js model.json, not a PyTorch .bin
     const named = formatFromName(f);
-    if (named) { add(named, f); continue; }
+    if (named) {
+      add(named, f);
+      continue;
+    }
     const p = join(dir, f);
     const head = await readHead(p).catch(() => undefined);
-    const reader = head && READERS.files.find((r) => SIGNATURE_FORMATS.has(r.format) && r.matches(head, p) && (r.format !== 'safetensors' || looksLikeSafetensors(head, Number.MAX_SAFE_INTEGER)));
+    const reader =
+      head &&
+      READERS.files.find(
+        (r) =>
+          SIGNATURE_FORMATS.has(r.format) &&
+          r.matches(head, p) &&
+          (r.format !== 'safetensors' || looksLikeSafetensors(head, Number.MAX_SAFE_INTEGER)),
+      );
     if (reader) add(reader.format as ModelFormat, f);
   }
   return byFormat;
 }
 
 const FORMAT_LABEL: Readonly<Record<ModelFormat, string>> = {
-  safetensors: 'safetensors', pytorch: 'PyTorch', onnx: 'ONNX', gguf: 'GGUF', tfjs: 'TF.js', keras: 'Keras', npz: 'npz', npy: 'npy',
+  safetensors: 'safetensors',
+  pytorch: 'PyTorch',
+  onnx: 'ONNX',
+  gguf: 'GGUF',
+  tfjs: 'TF.js',
+  keras: 'Keras',
+  npz: 'npz',
+  npy: 'npy',
 };
 
 /** The store of one format's files in a folder: its folder layout when it has one, else its single file. */
-async function openFolderFormat(dir: string, format: ModelFormat, files: readonly string[], all: readonly string[], options: OpenOptions): Promise<TensorStore> {
+async function openFolderFormat(
+  dir: string,
+  format: ModelFormat,
+  files: readonly string[],
+  all: readonly string[],
+  options: OpenOptions,
+): Promise<TensorStore> {
   for (const r of READERS.folders.filter((x) => x.format.split(' ')[0] === format)) {
     const store = await r.tryOpen(dir, all, options);
     if (store) return store;
   }
   if (files.length === 1) return openModelFile(join(dir, files[0]!), options);
-  throw new WeightWatcherError('E_FORMAT', `${dir}: several ${FORMAT_LABEL[format]} files and no index to combine them: ${files.join(', ')}; pass one file`, { file: dir });
+  throw new WeightWatcherError(
+    'E_FORMAT',
+    `${dir}: several ${FORMAT_LABEL[format]} files and no index to combine them: ${files.join(', ')}; pass one file`,
+    { file: dir },
+  );
 }
 
 async function openFolder(dir: string, options: OpenOptions): Promise<Opened> {
@@ -225,16 +282,23 @@ async function openFolder(dir: string, options: OpenOptions): Promise<Opened> {
   if (options.format !== undefined) {
     const files = byFormat.get(options.format);
     if (!files) {
-      throw new WeightWatcherError('E_NOT_FOUND', `${dir}: no ${FORMAT_LABEL[options.format]} files in this folder${present.length ? ` (it holds ${present.map((f) => FORMAT_LABEL[f]).join(', ')})` : ''}`, { file: dir });
+      throw new WeightWatcherError(
+        'E_NOT_FOUND',
+        `${dir}: no ${FORMAT_LABEL[options.format]} files in this folder${present.length ? ` (it holds ${present.map((f) => FORMAT_LABEL[f]).join(', ')})` : ''}`,
+        { file: dir },
+      );
     }
     return { store: await openFolderFormat(dir, options.format, files, all, options), notes: [] };
   }
   const chosen = present[0];
-  if (chosen === undefined) throw new WeightWatcherError('E_FORMAT', `${dir}: no model weights found in this folder (${SUPPORTED_FORMATS_HINT})`, { file: dir });
+  if (chosen === undefined)
+    throw new WeightWatcherError('E_FORMAT', `${dir}: no model weights found in this folder (${SUPPORTED_FORMATS_HINT})`, { file: dir });
   const store = await openFolderFormat(dir, chosen, byFormat.get(chosen)!, all, options);
   const others = present.slice(1);
   const notes = others.length
-    ? [`${dir} also holds ${others.map((f) => `${FORMAT_LABEL[f]} (${byFormat.get(f)!.join(', ')})`).join(', ')}; using ${FORMAT_LABEL[chosen]} (precedence ${MODEL_FORMATS.join(' > ')}; --format NAME to choose)`]
+    ? [
+        `${dir} also holds ${others.map((f) => `${FORMAT_LABEL[f]} (${byFormat.get(f)!.join(', ')})`).join(', ')}; using ${FORMAT_LABEL[chosen]} (precedence ${MODEL_FORMATS.join(' > ')}; --format NAME to choose)`,
+      ]
     : [];
   return { store, notes };
 }

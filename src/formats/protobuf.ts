@@ -98,7 +98,10 @@ function decodeField(buf: Uint8Array, pos: number, headerLimit: number, messageL
     case WIRE_LEN: {
       const [length, next] = decodeVarint(buf, pos, headerLimit, ctx, base);
       if (length < 0 || !Number.isSafeInteger(length) || next + length > messageLimit) {
-        throw corrupt(ctx, `field ${field} at byte ${base + tagStart} declares ${length} bytes but only ${messageLimit - next} remain in its message`);
+        throw corrupt(
+          ctx,
+          `field ${field} at byte ${base + tagStart} declares ${length} bytes but only ${messageLimit - next} remain in its message`,
+        );
       }
       return { field, wire, tagStart: base + tagStart, start: base + next, end: base + next + length, int: 0 };
     }
@@ -230,13 +233,21 @@ export class ProtoStream {
    */
   async *fields(start: number, end: number, depth: number, ctx: ProtoContext): AsyncGenerator<ProtoField> {
     if (depth > this.maxDepth) throw corrupt(ctx, `messages nested deeper than ${this.maxDepth} levels`);
-    if (start < 0 || end > this.src.size || start > end) throw corrupt(ctx, `message [${start}, ${end}) lies outside the file (size ${this.src.size})`);
+    if (start < 0 || end > this.src.size || start > end)
+      throw corrupt(ctx, `message [${start}, ${end}) lies outside the file (size ${this.src.size})`);
     let pos = start;
     while (pos < end) {
       const need = Math.min(MAX_FIELD_HEADER, end - pos);
       if (!this.covers(pos, need)) await this.load(pos, need);
       const messageLimit = end - this.windowStart;
-      const f = decodeField(this.window, pos - this.windowStart, Math.min(messageLimit, this.window.length), messageLimit, this.windowStart, ctx);
+      const f = decodeField(
+        this.window,
+        pos - this.windowStart,
+        Math.min(messageLimit, this.window.length),
+        messageLimit,
+        this.windowStart,
+        ctx,
+      );
       pos = f.end;
       yield f;
     }
@@ -249,7 +260,8 @@ export class ProtoStream {
    */
   async *fieldBatches(start: number, end: number, depth: number, ctx: ProtoContext): AsyncGenerator<ProtoField[]> {
     if (depth > this.maxDepth) throw corrupt(ctx, `messages nested deeper than ${this.maxDepth} levels`);
-    if (start < 0 || end > this.src.size || start > end) throw corrupt(ctx, `message [${start}, ${end}) lies outside the file (size ${this.src.size})`);
+    if (start < 0 || end > this.src.size || start > end)
+      throw corrupt(ctx, `message [${start}, ${end}) lies outside the file (size ${this.src.size})`);
     let pos = start;
     while (pos < end) {
       if (!this.covers(pos, Math.min(MAX_FIELD_HEADER, end - pos))) await this.load(pos, Math.min(MAX_FIELD_HEADER, end - pos));
@@ -257,7 +269,14 @@ export class ProtoStream {
       const windowEnd = this.windowStart + this.window.length;
       const messageLimit = end - this.windowStart;
       while (pos < end && pos + Math.min(MAX_FIELD_HEADER, end - pos) <= windowEnd) {
-        const f = decodeField(this.window, pos - this.windowStart, Math.min(messageLimit, this.window.length), messageLimit, this.windowStart, ctx);
+        const f = decodeField(
+          this.window,
+          pos - this.windowStart,
+          Math.min(messageLimit, this.window.length),
+          messageLimit,
+          this.windowStart,
+          ctx,
+        );
         batch.push(f);
         pos = f.end;
       }

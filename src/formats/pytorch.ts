@@ -18,8 +18,15 @@ import { RandomAccessFile } from './file.js';
 import { decodeToFloat32, dtypeSize, shapeSize, storedTensor } from './decode.js';
 import { byteswapInPlace, gatherStrided, isRowMajor, stridedExtent } from '../shared/bytes.js';
 import {
-  PickleTruncatedError, PyCallable, PyDict, PyTuple, describeValue, unpickle,
-  type PyOpaque, type PyValue, type UnpickleOptions,
+  PickleTruncatedError,
+  PyCallable,
+  PyDict,
+  PyTuple,
+  describeValue,
+  unpickle,
+  type PyOpaque,
+  type PyValue,
+  type UnpickleOptions,
 } from './pickle.js';
 import type { DType, StoredTensor, TensorEntry, TensorStore } from './types.js';
 import { ZipArchive, isZipSignature, type ZipOptions } from './zip.js';
@@ -39,7 +46,10 @@ function fail(code: ErrorCode, source: string, msg: string, tensor?: string): ne
 // Descriptors built by the allow-listed globals
 
 class StorageType implements PyOpaque {
-  constructor(readonly pyType: string, readonly dtype: DType | undefined) {}
+  constructor(
+    readonly pyType: string,
+    readonly dtype: DType | undefined,
+  ) {}
 }
 
 class StorageRef implements PyOpaque {
@@ -70,9 +80,16 @@ class TorchMarker implements PyOpaque {
 }
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8',
-  ByteStorage: 'U8', BoolStorage: 'BOOL',
+  DoubleStorage: 'F64',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 const TORCH_DTYPES = ['float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
@@ -82,7 +99,8 @@ function asInt(v: PyValue, source: string, what: string): number {
 }
 
 function asInts(v: PyValue, source: string, what: string): number[] {
-  const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : fail('E_CORRUPT', source, `${what} must be a tuple, got ${describeValue(v)}`);
+  const items =
+    v instanceof PyTuple ? v.items : Array.isArray(v) ? v : fail('E_CORRUPT', source, `${what} must be a tuple, got ${describeValue(v)}`);
   return items.map((x, i) => asInt(x, source, `${what}[${i}]`));
 }
 
@@ -99,15 +117,18 @@ function torchGlobals(source: string): Map<string, PyValue> {
   const def = (qualname: string, fn: (args: readonly PyValue[]) => PyValue): void => {
     g.set(qualname, new PyCallable(qualname, fn));
   };
-  const rebuildTensor = (qualname: string, minArgs: number): void => def(qualname, (a) => {
-    if (a.length < minArgs) fail('E_CORRUPT', source, `${qualname} called with ${a.length} arguments`);
-    const storage = a[0];
-    if (!(storage instanceof StorageRef)) return fail('E_UNSUPPORTED', source, `${qualname} expects a storage, got ${describeValue(storage)}`);
-    const shape = asInts(a[2]!, source, 'tensor size');
-    const stride = asInts(a[3]!, source, 'tensor stride');
-    if (shape.length !== stride.length) fail('E_CORRUPT', source, `tensor size [${shape.join(', ')}] and stride [${stride.join(', ')}] differ in rank`);
-    return new TensorRef(storage, asInt(a[1]!, source, 'storage offset'), shape, stride);
-  });
+  const rebuildTensor = (qualname: string, minArgs: number): void =>
+    def(qualname, (a) => {
+      if (a.length < minArgs) fail('E_CORRUPT', source, `${qualname} called with ${a.length} arguments`);
+      const storage = a[0];
+      if (!(storage instanceof StorageRef))
+        return fail('E_UNSUPPORTED', source, `${qualname} expects a storage, got ${describeValue(storage)}`);
+      const shape = asInts(a[2]!, source, 'tensor size');
+      const stride = asInts(a[3]!, source, 'tensor stride');
+      if (shape.length !== stride.length)
+        fail('E_CORRUPT', source, `tensor size [${shape.join(', ')}] and stride [${stride.join(', ')}] differ in rank`);
+      return new TensorRef(storage, asInt(a[1]!, source, 'storage offset'), shape, stride);
+    });
   rebuildTensor('torch._utils._rebuild_tensor_v2', 4);
   rebuildTensor('torch._utils._rebuild_tensor', 4);
   def('torch._utils._rebuild_parameter', (a) => asTensor(a[0] ?? null, source, 'parameter data'));
@@ -115,7 +136,8 @@ function torchGlobals(source: string): Map<string, PyValue> {
   // Tensor subclasses: rebuild with the (allow-listed) inner function, ignore the Python type.
   def('torch._tensor._rebuild_from_type_v2', (a) => {
     const [fn, , args] = a;
-    if (!(fn instanceof PyCallable) || !(args instanceof PyTuple)) return fail('E_UNSUPPORTED', source, '_rebuild_from_type_v2 with unexpected arguments');
+    if (!(fn instanceof PyCallable) || !(args instanceof PyTuple))
+      return fail('E_UNSUPPORTED', source, '_rebuild_from_type_v2 with unexpected arguments');
     return fn.call(args.items);
   });
   g.set('torch.Tensor', new TorchMarker('torch.Tensor'));
@@ -135,7 +157,8 @@ function torchGlobals(source: string): Map<string, PyValue> {
   // Protocol-2 pickles encode `bytes` as _codecs.encode(latin-1 text, 'latin1').
   def('_codecs.encode', (a) => {
     const [text, enc] = a;
-    if (typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) return fail('E_UNSUPPORTED', source, `_codecs.encode with ${describeValue(enc ?? null)}`);
+    if (typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
+      return fail('E_UNSUPPORTED', source, `_codecs.encode with ${describeValue(enc ?? null)}`);
     const out = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -176,7 +199,8 @@ class StorageRegistry {
     if (k !== 'storage' || pid.items.length < 5) return fail('E_CORRUPT', src, `unknown persistent id ${describeValue(kind ?? null)}`);
     if (!(type instanceof StorageType)) return fail('E_UNSUPPORTED', src, `storage type ${describeValue(type ?? null)} is not supported`);
     if (type.dtype === undefined) return fail('E_UNSUPPORTED', src, `storage type ${type.pyType} carries no dtype`);
-    const key = pidString(rawKey ?? null) ?? (typeof rawKey === 'number' ? String(rawKey) : fail('E_CORRUPT', src, 'storage key is not a string'));
+    const key =
+      pidString(rawKey ?? null) ?? (typeof rawKey === 'number' ? String(rawKey) : fail('E_CORRUPT', src, 'storage key is not a string'));
     const numel = asInt(rawNumel ?? null, src, `size of storage ${key}`);
     const elementSize = dtypeSize(type.dtype)!;
     const known = this.roots.get(key);
@@ -189,7 +213,8 @@ class StorageRegistry {
     if (!(view instanceof PyTuple) || view.items.length !== 3) return fail('E_CORRUPT', src, `storage ${key} has malformed view metadata`);
     const offset = asInt(view.items[1]!, src, 'storage view offset');
     const size = asInt(view.items[2]!, src, 'storage view size');
-    if (offset + size > numel) fail('E_CORRUPT', src, `storage view [${offset}, ${offset + size}) exceeds storage ${key} of ${numel} elements`);
+    if (offset + size > numel)
+      fail('E_CORRUPT', src, `storage view [${offset}, ${offset + size}) exceeds storage ${key} of ${numel} elements`);
     return new StorageRef(key, type.dtype, elementSize, size, offset);
   };
 }
@@ -222,7 +247,10 @@ function collectTensors(top: PyValue, source: string): Map<string, TensorRef> {
   const out = new Map<string, TensorRef>();
   for (const [k, v] of dict.entries()) if (typeof k === 'string' && v instanceof TensorRef) out.set(k, v);
   if (out.size === 0) {
-    const keys = [...dict.entries()].slice(0, 10).map(([k]) => describeValue(k)).join(', ');
+    const keys = [...dict.entries()]
+      .slice(0, 10)
+      .map(([k]) => describeValue(k))
+      .join(', ');
     fail('E_FORMAT', source, `contains no tensors in its state dict (keys: ${keys || 'none'})`);
   }
   return out;
@@ -234,7 +262,12 @@ function validateTensor(name: string, t: TensorRef, storageBytes: number, source
   const count = shapeSize(t.shape, `${source}: tensor ${name}`);
   const extent = count === 0 ? 0 : t.offset + stridedExtent(t.shape, t.stride);
   if (extent > s.numel) {
-    fail('E_CORRUPT', source, `tensor ${name} (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches element ${extent} of a ${s.numel}-element storage ${s.key}`, name);
+    fail(
+      'E_CORRUPT',
+      source,
+      `tensor ${name} (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches element ${extent} of a ${s.numel}-element storage ${s.key}`,
+      name,
+    );
   }
   if (count > s.numel && count > MAX_BROADCAST_ELEMENTS) {
     // Only stride-0 (expanded) views hold more elements than their storage; don't let a tiny
@@ -242,7 +275,12 @@ function validateTensor(name: string, t: TensorRef, storageBytes: number, source
     fail('E_UNSUPPORTED', source, `tensor ${name} is a broadcast view of ${count} elements over a ${s.numel}-element storage`, name);
   }
   if ((s.elementOffset + s.numel) * s.elementSize > storageBytes) {
-    fail('E_CORRUPT', source, `storage ${s.key} needs ${(s.elementOffset + s.numel) * s.elementSize} bytes but the file holds ${storageBytes}`, name);
+    fail(
+      'E_CORRUPT',
+      source,
+      `storage ${s.key} needs ${(s.elementOffset + s.numel) * s.elementSize} bytes but the file holds ${storageBytes}`,
+      name,
+    );
   }
 }
 
@@ -301,12 +339,15 @@ async function parseZipCheckpoint(file: RandomAccessFile, options: ZipOptions): 
   const pklName = `${prefix}/data.pkl`;
   const registry = new StorageRegistry(path);
   const { value } = unpickle(await zip.readEntry(pklName, MAX_PICKLE_BYTES), {
-    globals: torchGlobals(path), persistentLoad: registry.load, source: `${path}:${pklName}`,
+    globals: torchGlobals(path),
+    persistentLoad: registry.load,
+    source: `${path}:${pklName}`,
   });
   const tensors = collectTensors(value, path);
   for (const [name, t] of tensors) {
     const entry = zip.entry(`${prefix}/data/${t.storage.key}`);
-    if (!entry) fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, but ${prefix}/data/${t.storage.key} is missing`, name);
+    if (!entry)
+      fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, but ${prefix}/data/${t.storage.key} is missing`, name);
     validateTensor(name, t, entry.uncompressedSize, path);
   }
   const connect = async (): Promise<StorageReader> => zipReader(await ZipArchive.open(path, options), prefix);
@@ -354,9 +395,11 @@ async function parseLegacyCheckpoint(file: RandomAccessFile): Promise<{ checkpoi
     if (e instanceof WeightWatcherError && e.code === 'E_UNSAFE') throw e;
     return fail('E_FORMAT', path, `neither a torch.save ZIP archive nor a legacy torch pickle (${(e as Error).message})`);
   }
-  if (magic !== LEGACY_MAGIC) fail('E_FORMAT', path, `a bare pickle of ${describeValue(magic)}, not a torch.save file (no torch magic number)`);
+  if (magic !== LEGACY_MAGIC)
+    fail('E_FORMAT', path, `a bare pickle of ${describeValue(magic)}, not a torch.save file (no torch magic number)`);
   const protocol = await stream.next({ globals }, 'protocol version');
-  if (protocol !== LEGACY_PROTOCOL) fail('E_UNSUPPORTED', path, `legacy torch protocol version ${describeValue(protocol)} is not supported (expected ${LEGACY_PROTOCOL})`);
+  if (protocol !== LEGACY_PROTOCOL)
+    fail('E_UNSUPPORTED', path, `legacy torch protocol version ${describeValue(protocol)} is not supported (expected ${LEGACY_PROTOCOL})`);
   const sysInfo = await stream.next({ globals }, 'sys_info');
   if (sysInfo instanceof PyDict && sysInfo.get('little_endian') === false) {
     fail('E_UNSUPPORTED', path, 'legacy torch file written on a big-endian machine');
@@ -385,7 +428,8 @@ async function parseLegacyCheckpoint(file: RandomAccessFile): Promise<{ checkpoi
   }
   for (const [name, t] of tensors) {
     const size = sizes.get(t.storage.key);
-    if (size === undefined) fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, which the file does not contain`, name);
+    if (size === undefined)
+      fail('E_CORRUPT', path, `tensor ${name} refers to storage ${t.storage.key}, which the file does not contain`, name);
     validateTensor(name, t, size, path);
   }
   const connect = async (): Promise<StorageReader> => legacyReader(await RandomAccessFile.open(path), offsets);
@@ -402,7 +446,10 @@ class PyTorchStore implements TensorStore {
   private readonly entries: readonly TensorEntry[];
   private reader: Promise<StorageReader> | undefined;
 
-  constructor(private readonly cp: Checkpoint, reader: StorageReader | undefined) {
+  constructor(
+    private readonly cp: Checkpoint,
+    reader: StorageReader | undefined,
+  ) {
     this.source = cp.source;
     this.entries = [...cp.tensors].map(([name, t]) => ({ name, dtype: t.storage.dtype, shape: t.shape }));
     this.reader = reader && Promise.resolve(reader);
@@ -455,7 +502,9 @@ class PyTorchStore implements TensorStore {
     if (!this.reader) {
       const p = this.cp.connect();
       this.reader = p;
-      p.catch(() => { if (this.reader === p) this.reader = undefined; });
+      p.catch(() => {
+        if (this.reader === p) this.reader = undefined;
+      });
     }
     return this.reader;
   }
@@ -520,13 +569,20 @@ async function planShards(dir: string): Promise<ShardPlan[]> {
   try {
     names = await readdir(dir);
   } catch (cause) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${dir}: cannot list directory (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { file: dir, cause });
+    throw new WeightWatcherError(
+      'E_NOT_FOUND',
+      `${dir}: cannot list directory (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`,
+      { file: dir, cause },
+    );
   }
   const indexes = names.includes(INDEX_NAME) ? [INDEX_NAME] : names.filter((n) => n.endsWith('.bin.index.json'));
   if (indexes.length > 1) fail('E_FORMAT', dir, `several shard indexes (${indexes.join(', ')}); keep one`);
   if (indexes[0] !== undefined) return readShardIndex(dir, indexes[0]);
   // No index: the reference's directory mode, files matching *model*bin in sorted order.
-  return names.filter((n) => /model.*bin$/.test(n)).sort().map((file) => ({ file, keys: undefined }));
+  return names
+    .filter((n) => /model.*bin$/.test(n))
+    .sort()
+    .map((file) => ({ file, keys: undefined }));
 }
 
 class ShardedStore implements TensorStore {

@@ -31,13 +31,21 @@ export async function rewriteSafetensors(src: SafetensorsFile, path: string, rew
     const tensors = [...src.tensors.values()].sort((a, b) => a.begin - b.begin);
     let cursor = 0;
     for (const t of tensors) {
-      if (t.begin < cursor) throw new WeightWatcherError('E_CORRUPT', `${src.path}: tensor "${t.name}" overlaps the previous tensor's data`, { file: src.path, tensor: t.name });
+      if (t.begin < cursor)
+        throw new WeightWatcherError('E_CORRUPT', `${src.path}: tensor "${t.name}" overlaps the previous tensor's data`, {
+          file: src.path,
+          tensor: t.name,
+        });
       await copy(cursor, t.begin); // header, or padding between tensors
       const bytes = await rewrite(t);
       if (bytes === undefined) await copy(t.begin, t.begin + t.byteLength);
       else {
         if (bytes.byteLength !== t.byteLength) {
-          throw new WeightWatcherError('E_INTERNAL', `${src.path}: new data for tensor "${t.name}" has ${bytes.byteLength} bytes, the tensor ${t.byteLength}`, { file: src.path, tensor: t.name });
+          throw new WeightWatcherError(
+            'E_INTERNAL',
+            `${src.path}: new data for tensor "${t.name}" has ${bytes.byteLength} bytes, the tensor ${t.byteLength}`,
+            { file: src.path, tensor: t.name },
+          );
         }
         await write(bytes, t.begin);
         replaced.push(t.name);

@@ -20,7 +20,23 @@ import { float64Column, uint8Column } from '../shared/columns.js';
 
 /** Headers above this are refused (the reference implementation's limit too). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
-const SAFETENSORS_DTYPES = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2'] as const;
+const SAFETENSORS_DTYPES = [
+  'F64',
+  'F32',
+  'F16',
+  'BF16',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U8',
+  'U16',
+  'U32',
+  'U64',
+  'BOOL',
+  'F8_E4M3',
+  'F8_E5M2',
+] as const;
 const DTYPE_INDEX: ReadonlyMap<string, number> = new Map(SAFETENSORS_DTYPES.map((d, i) => [d, i]));
 /** Header bytes read per window. */
 const WINDOW = 1 << 20;
@@ -48,7 +64,10 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
  * members it holds. Only the member boundaries are found here; JSON.parse checks the syntax.
  */
 async function scanHeader(
-  file: RandomAccessFile, start: number, length: number, bad: (msg: string) => WeightWatcherError,
+  file: RandomAccessFile,
+  start: number,
+  length: number,
+  bad: (msg: string) => WeightWatcherError,
   onBatch: (membersJson: string, count: number) => void,
 ): Promise<void> {
   const end = start + length;
@@ -160,7 +179,12 @@ async function scanHeader(
         pos++;
         flush();
         break;
-      } else throw bad(c < 0 ? 'header ends before its closing brace (truncated JSON)' : `unexpected '${String.fromCharCode(c)}' after a tensor entry at ${where()}`);
+      } else
+        throw bad(
+          c < 0
+            ? 'header ends before its closing brace (truncated JSON)'
+            : `unexpected '${String.fromCharCode(c)}' after a tensor entry at ${where()}`,
+        );
     }
   }
   // Only padding may follow the object.
@@ -198,11 +222,16 @@ export class SafetensorsFile {
 
   private static async parse(path: string, file: RandomAccessFile): Promise<SafetensorsFile> {
     const bad = (msg: string) => new WeightWatcherError('E_CORRUPT', `${path}: not a valid safetensors file: ${msg}`, { file: path });
-    if (file.size < 8) throw new WeightWatcherError('E_FORMAT', `${path}: not a safetensors file (only ${file.size} bytes)`, { file: path });
+    if (file.size < 8)
+      throw new WeightWatcherError('E_FORMAT', `${path}: not a safetensors file (only ${file.size} bytes)`, { file: path });
     const lenBytes = await file.read(0, 8, 'header length');
     const headerLen = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
     if (headerLen < 2 || headerLen > MAX_HEADER_BYTES || headerLen > file.size - 8) {
-      throw new WeightWatcherError('E_FORMAT', `${path}: not a safetensors file (header length ${headerLen} does not fit a file of ${file.size} bytes)`, { file: path });
+      throw new WeightWatcherError(
+        'E_FORMAT',
+        `${path}: not a safetensors file (header length ${headerLen} does not fit a file of ${file.size} bytes)`,
+        { file: path },
+      );
     }
     const dataStart = 8 + headerLen;
     const dataSize = file.size - dataStart;
@@ -219,14 +248,16 @@ export class SafetensorsFile {
       if (name === '__metadata__') {
         if (metadataSeen) throw bad('__metadata__ appears twice');
         metadataSeen = true;
-        if (raw && typeof raw === 'object' && !Array.isArray(raw)) metadata = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
+        if (raw && typeof raw === 'object' && !Array.isArray(raw))
+          metadata = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
         return;
       }
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (!t || typeof t !== 'object') throw bad(`entry "${name}" is not an object`);
       const dtype = typeof t.dtype === 'string' ? DTYPE_INDEX.get(t.dtype) : undefined;
       if (dtype === undefined) throw bad(`tensor "${name}" has unknown dtype ${JSON.stringify(t.dtype)}`);
-      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
+      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+        throw bad(`tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
       const off = t.data_offsets;
       if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
         throw bad(`tensor "${name}" has invalid data_offsets ${JSON.stringify(off)}`);
@@ -236,7 +267,8 @@ export class SafetensorsFile {
       const shape = t.shape as number[];
       const dtypeName = SAFETENSORS_DTYPES[dtype]!;
       const expected = shapeSize(shape, `${path}: tensor "${name}"`) * (dtypeSize(dtypeName) ?? 1);
-      if (expected !== e - b) throw bad(`tensor "${name}" ${dtypeName}[${shape.join(', ')}] needs ${expected} bytes but data_offsets span ${e - b}`);
+      if (expected !== e - b)
+        throw bad(`tensor "${name}" ${dtypeName}[${shape.join(', ')}] needs ${expected} bytes but data_offsets span ${e - b}`);
       const key = shape.join(',');
       let shared = interned.get(key);
       if (!shared && interned.size < MAX_INTERNED_SHAPES) interned.set(key, (shared = Object.freeze(shape)));
@@ -269,7 +301,8 @@ export class SafetensorsFile {
   /** Names are unique (across windows) and no two tensors share a byte. */
   private checkUniqueAndDisjoint(bad: (msg: string) => WeightWatcherError): void {
     const sorted = this.entriesInNameOrder();
-    for (let i = 1; i < sorted.length; i++) if (sorted[i]!.name === sorted[i - 1]!.name) throw bad(`tensor name "${sorted[i]!.name}" appears twice in the header`);
+    for (let i = 1; i < sorted.length; i++)
+      if (sorted[i]!.name === sorted[i - 1]!.name) throw bad(`tensor name "${sorted[i]!.name}" appears twice in the header`);
     let nonEmpty = 0;
     for (let i = 0; i < this.names.length; i++) if (this.lengths[i]! > 0) nonEmpty++;
     const order = new Uint32Array(nonEmpty);
@@ -279,7 +312,11 @@ export class SafetensorsFile {
     for (const i of order) {
       if (last >= 0 && this.begins[i]! < this.begins[last]! + this.lengths[last]!) {
         const range = (k: number) => `[${this.begins[k]! - this.dataStart}, ${this.begins[k]! - this.dataStart + this.lengths[k]!})`;
-        throw new WeightWatcherError('E_CORRUPT', `${this.path}: not a valid safetensors file: tensors "${this.names[last]}" ${range(last)} and "${this.names[i]}" ${range(i)} overlap (data_offsets must not share bytes)`, { file: this.path, tensor: this.names[i]! });
+        throw new WeightWatcherError(
+          'E_CORRUPT',
+          `${this.path}: not a valid safetensors file: tensors "${this.names[last]}" ${range(last)} and "${this.names[i]}" ${range(i)} overlap (data_offsets must not share bytes)`,
+          { file: this.path, tensor: this.names[i]! },
+        );
       }
       if (last < 0 || this.begins[i]! + this.lengths[i]! > this.begins[last]! + this.lengths[last]!) last = i;
     }
@@ -301,13 +338,23 @@ export class SafetensorsFile {
   }
 
   private entryAt(i: number): SafetensorsTensor {
-    return { name: this.names[i]!, dtype: SAFETENSORS_DTYPES[this.dtypes[i]!]!, shape: this.shapes[i]!, begin: this.begins[i]!, byteLength: this.lengths[i]! };
+    return {
+      name: this.names[i]!,
+      dtype: SAFETENSORS_DTYPES[this.dtypes[i]!]!,
+      shape: this.shapes[i]!,
+      begin: this.begins[i]!,
+      byteLength: this.lengths[i]!,
+    };
   }
 
   /** Tensors sorted by name in code-point order (Python's sorted(keys())), created once. */
   entriesInNameOrder(): readonly TensorEntry[] {
     if (!this.sortedEntries) {
-      const entries: TensorEntry[] = this.names.map((name, i) => ({ name, dtype: SAFETENSORS_DTYPES[this.dtypes[i]!]!, shape: this.shapes[i]! }));
+      const entries: TensorEntry[] = this.names.map((name, i) => ({
+        name,
+        dtype: SAFETENSORS_DTYPES[this.dtypes[i]!]!,
+        shape: this.shapes[i]!,
+      }));
       // Plain comparison is code-point order unless a name holds surrogates or chars ≥ U+E000.
       const simple = this.names.every((n) => !/[\ud800-\uffff]/.test(n));
       entries.sort(simple ? (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : (a, b) => compareCodePoints(a.name, b.name));
@@ -368,7 +415,11 @@ export class SafetensorsFile {
     if (!t) throw new WeightWatcherError('E_NOT_FOUND', `${this.path}: no tensor named "${name}"`, { file: this.path, tensor: name });
     // Listed (they consume layer ids) but not decoded: weights are expected in a float dtype.
     if (!FLOAT_DTYPES.has(t.dtype)) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: tensor "${name}" has dtype ${t.dtype}; supported dtypes are F64, F32, F16, BF16`, { file: this.path, tensor: name });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${this.path}: tensor "${name}" has dtype ${t.dtype}; supported dtypes are F64, F32, F16, BF16`,
+        { file: this.path, tensor: name },
+      );
     }
     return { t, bytes: await this.file.read(t.begin, t.byteLength, `tensor "${name}"`) };
   }

@@ -28,7 +28,11 @@ export async function createTempDir(prefix: string): Promise<string> {
   try {
     dir = await mkdtemp(join(tmpdir(), prefix));
   } catch (e) {
-    throw new WeightWatcherError('E_IO', `cannot create a temporary folder in ${tmpdir()} (${errorMessage(e)}); set TMPDIR to a writable folder`, { cause: e });
+    throw new WeightWatcherError(
+      'E_IO',
+      `cannot create a temporary folder in ${tmpdir()} (${errorMessage(e)}); set TMPDIR to a writable folder`,
+      { cause: e },
+    );
   }
   live.add(dir);
   if (!exitHookInstalled) {
@@ -42,6 +46,9 @@ export async function createTempDir(prefix: string): Promise<string> {
 export async function removeTempDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   // Forget it only once it is gone, so the exit hook retries a failed removal.
-  const gone = await stat(dir).then(() => false, () => true);
+  const gone = await stat(dir).then(
+    () => false,
+    () => true,
+  );
   if (gone) live.delete(dir);
 }

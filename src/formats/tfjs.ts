@@ -35,11 +35,22 @@ const MAX_JSON_BYTES = 256 * 1024 * 1024;
 
 // Maps, not object literals: names come from the file ("constructor" must not resolve).
 const TFJS_DTYPES: ReadonlyMap<string, DType> = new Map([
-  ['float32', 'F32'], ['float16', 'F16'], ['int32', 'I32'], ['int16', 'I16'], ['int8', 'I8'], ['uint8', 'U8'], ['uint16', 'U16'], ['bool', 'BOOL'],
+  ['float32', 'F32'],
+  ['float16', 'F16'],
+  ['int32', 'I32'],
+  ['int16', 'I16'],
+  ['int8', 'I8'],
+  ['uint8', 'U8'],
+  ['uint16', 'U16'],
+  ['bool', 'BOOL'],
 ]);
 /** complex64 keeps the byte layout computable; reading one is refused by decodeToFloat32. */
 const OPAQUE_SIZES: ReadonlyMap<string, number> = new Map([['complex64', 8]]);
-const QUANTIZED: ReadonlyMap<string, DType> = new Map([['uint8', 'U8'], ['uint16', 'U16'], ['float16', 'F16']]);
+const QUANTIZED: ReadonlyMap<string, DType> = new Map([
+  ['uint8', 'U8'],
+  ['uint16', 'U16'],
+  ['float16', 'F16'],
+]);
 
 interface Weight extends TensorEntry {
   readonly group: number;
@@ -71,9 +82,11 @@ function parseManifest(manifest: unknown, what: string): { weights: Weight[]; gr
   const weights: Weight[] = [];
   const names = new Set<string>();
   const groups = manifest.map((g, gi) => {
-    if (!isObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) throw corruptError(what, `weight group ${gi} needs "paths" and "weights" lists`);
+    if (!isObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights))
+      throw corruptError(what, `weight group ${gi} needs "paths" and "weights" lists`);
     const paths = g.paths.map((p) => {
-      if (typeof p !== 'string' || p === '') throw corruptError(what, `weight group ${gi} has a shard path that is not a file name: ${JSON.stringify(p)}`);
+      if (typeof p !== 'string' || p === '')
+        throw corruptError(what, `weight group ${gi} has a shard path that is not a file name: ${JSON.stringify(p)}`);
       return p;
     });
     let offset = 0;
@@ -91,7 +104,8 @@ function parseManifest(manifest: unknown, what: string): { weights: Weight[]; gr
 }
 
 function parseWeight(raw: unknown, group: number, offset: number, what: string): Weight {
-  if (!isObject(raw) || typeof raw.name !== 'string' || raw.name === '') throw corruptError(what, `weight group ${group} has an entry without a name`);
+  if (!isObject(raw) || typeof raw.name !== 'string' || raw.name === '')
+    throw corruptError(what, `weight group ${group} has an entry without a name`);
   const name = raw.name;
   const bad = (msg: string) => corruptError(what, `weight "${name}": ${msg}`, name);
   if (!Array.isArray(raw.shape)) throw bad(`shape ${JSON.stringify(raw.shape)} is not a list`);
@@ -100,7 +114,11 @@ function parseWeight(raw: unknown, group: number, offset: number, what: string):
   const dtype = raw.dtype;
   if (typeof dtype !== 'string') throw bad(`dtype ${JSON.stringify(dtype)} is not a string`);
   if (dtype === 'string') {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${what}: weight "${name}" holds strings, whose byte length the manifest does not give; such models are not supported`, { file: what, tensor: name });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${what}: weight "${name}" holds strings, whose byte length the manifest does not give; such models are not supported`,
+      { file: what, tensor: name },
+    );
   }
   const plain = TFJS_DTYPES.get(dtype);
   if (plain === undefined && !OPAQUE_SIZES.has(dtype)) throw bad(`unknown dtype "${dtype}"`);
@@ -108,8 +126,10 @@ function parseWeight(raw: unknown, group: number, offset: number, what: string):
   let affine: Weight['affine'];
   const q = raw.quantization;
   if (q !== undefined && q !== null) {
-    if (!isObject(q) || typeof q.dtype !== 'string' || !QUANTIZED.has(q.dtype)) throw bad(`quantization ${JSON.stringify(q)} is not uint8, uint16 or float16`);
-    if (q.original_dtype !== undefined && q.original_dtype !== dtype) throw bad(`quantization.original_dtype ${JSON.stringify(q.original_dtype)} differs from dtype "${dtype}"`);
+    if (!isObject(q) || typeof q.dtype !== 'string' || !QUANTIZED.has(q.dtype))
+      throw bad(`quantization ${JSON.stringify(q)} is not uint8, uint16 or float16`);
+    if (q.original_dtype !== undefined && q.original_dtype !== dtype)
+      throw bad(`quantization.original_dtype ${JSON.stringify(q.original_dtype)} differs from dtype "${dtype}"`);
     if (q.dtype === 'float16') {
       if (dtype !== 'float32') throw bad(`float16 quantization needs a float32 weight, not ${dtype}`);
     } else {
@@ -128,30 +148,42 @@ function parseWeight(raw: unknown, group: number, offset: number, what: string):
 
 /** Locate each group's shards next to the model file; a missing or mis-sized shard is corruption. */
 async function locateShards(groups: readonly { paths: string[]; bytes: number }[], dir: string, what: string): Promise<Shard[][]> {
-  return Promise.all(groups.map(async (g, gi) => {
-    let start = 0;
-    const shards: Shard[] = [];
-    for (const p of g.paths) {
-      if (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) || p.split(/[\\/]/).includes('..')) {
-        throw new WeightWatcherError('E_UNSUPPORTED', `${what}: weight group ${gi} shard "${p}" is not a file name relative to the model folder`, { file: what });
+  return Promise.all(
+    groups.map(async (g, gi) => {
+      let start = 0;
+      const shards: Shard[] = [];
+      for (const p of g.paths) {
+        if (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) || p.split(/[\\/]/).includes('..')) {
+          throw new WeightWatcherError(
+            'E_UNSUPPORTED',
+            `${what}: weight group ${gi} shard "${p}" is not a file name relative to the model folder`,
+            { file: what },
+          );
+        }
+        const path = join(dir, p);
+        let size: number;
+        try {
+          const st = await stat(path);
+          if (!st.isFile()) throw new Error('not a regular file');
+          size = st.size;
+        } catch (e) {
+          throw corruptError(
+            what,
+            `weight group ${gi} shard "${p}" cannot be read (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}): ${path}`,
+          );
+        }
+        shards.push({ path, start, size });
+        start += size;
       }
-      const path = join(dir, p);
-      let size: number;
-      try {
-        const st = await stat(path);
-        if (!st.isFile()) throw new Error('not a regular file');
-        size = st.size;
-      } catch (e) {
-        throw corruptError(what, `weight group ${gi} shard "${p}" cannot be read (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}): ${path}`);
+      if (start !== g.bytes) {
+        throw corruptError(
+          what,
+          `weight group ${gi} needs ${g.bytes} bytes for the shapes and dtypes in the manifest, but its ${g.paths.length} shard(s) hold ${start} bytes (${g.paths.join(', ')})`,
+        );
       }
-      shards.push({ path, start, size });
-      start += size;
-    }
-    if (start !== g.bytes) {
-      throw corruptError(what, `weight group ${gi} needs ${g.bytes} bytes for the shapes and dtypes in the manifest, but its ${g.paths.length} shard(s) hold ${start} bytes (${g.paths.join(', ')})`);
-    }
-    return shards;
-  }));
+      return shards;
+    }),
+  );
 }
 
 /** Positioned reads over a group's shards as if they were one file; shards are opened on first use. */
@@ -212,7 +244,10 @@ function layersModelLayers(topology: Json, weights: readonly Weight[], what: str
   for (const l of leaves) if (!byName.has(l.name)) byName.set(l.name, l);
   const owned = new Map<ConfigLayer, Weight[]>(leaves.map((l) => [l, []]));
   for (const w of weights) {
-    const owner = w.name.split('/').slice(0, -1).find((s) => byName.has(s));
+    const owner = w.name
+      .split('/')
+      .slice(0, -1)
+      .find((s) => byName.has(s));
     if (owner !== undefined) owned.get(byName.get(owner)!)!.push(w);
   }
   return leaves.map((l) => kerasLayer(l, getWeightsOrder(owned.get(l)!)));
@@ -220,7 +255,11 @@ function layersModelLayers(topology: Json, weights: readonly Weight[], what: str
 
 /** Input 1 of these ops is a kernel of the given rank; TF stores it in Keras layout. */
 const GRAPH_KERNEL_RANK: ReadonlyMap<string, number> = new Map([
-  ['MatMul', 2], ['_FusedMatMul', 2], ['Conv2D', 4], ['_FusedConv2D', 4], ['Conv2DBackpropInput', 4],
+  ['MatMul', 2],
+  ['_FusedMatMul', 2],
+  ['Conv2D', 4],
+  ['_FusedConv2D', 4],
+  ['Conv2DBackpropInput', 4],
 ]);
 
 /** Depthwise convolutions: their filter [kh, kw, in, multiplier] holds one small filter per channel, no matrix. */
@@ -270,7 +309,13 @@ function namedWeightLayers(weights: readonly Weight[]): KerasLayer[] {
     const kernel = ws.find((w) => (w.shape.length === 2 || w.shape.length === 4) && !/depthwise/i.test(lastSegment(w.name)));
     const bias = kernel?.shape.length === 2 ? ws.find((w) => w.shape.length === 1 && /^bias(es)?$/.test(lastSegment(w.name))) : undefined;
     const depthwise = kernel ? undefined : ws.find((w) => w.shape.length === 4 && /depthwise/i.test(lastSegment(w.name)));
-    return { name, className: '', ...(kernel && { kernel: kernel.name }), ...(bias && { bias: bias.name }), ...(depthwise && { unanalysable: depthwiseNote(depthwise.shape) }) };
+    return {
+      name,
+      className: '',
+      ...(kernel && { kernel: kernel.name }),
+      ...(bias && { bias: bias.name }),
+      ...(depthwise && { unanalysable: depthwiseNote(depthwise.shape) }),
+    };
   });
 }
 
@@ -318,7 +363,8 @@ export class TfjsStore implements KerasTensorStore {
       }
       return w.transposed ? transpose(values, w.storedShape[0]!, w.storedShape[1]!) : values;
     } catch (e) {
-      if (e instanceof WeightWatcherError && e.tensor === undefined) throw new WeightWatcherError(e.code, `${what}: ${e.message}`, { file: this.source, tensor: name, cause: e });
+      if (e instanceof WeightWatcherError && e.tensor === undefined)
+        throw new WeightWatcherError(e.code, `${what}: ${e.message}`, { file: this.source, tensor: name, cause: e });
       throw e;
     }
   }
@@ -338,12 +384,18 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
 async function readJson(path: string): Promise<unknown> {
   const file = await RandomAccessFile.open(path);
   try {
-    if (file.size > MAX_JSON_BYTES) throw new WeightWatcherError('E_UNSUPPORTED', `${path}: ${file.size} bytes of JSON, more than the ${MAX_JSON_BYTES} allowed`, { file: path });
+    if (file.size > MAX_JSON_BYTES)
+      throw new WeightWatcherError('E_UNSUPPORTED', `${path}: ${file.size} bytes of JSON, more than the ${MAX_JSON_BYTES} allowed`, {
+        file: path,
+      });
     const text = new TextDecoder('utf-8', { fatal: true }).decode(await file.read(0, file.size, 'JSON'));
     return JSON.parse(text);
   } catch (e) {
     if (e instanceof WeightWatcherError) throw e;
-    throw new WeightWatcherError('E_FORMAT', `${path}: not a TF.js model file (invalid UTF-8 JSON: ${errorMessage(e)})`, { file: path, cause: e });
+    throw new WeightWatcherError('E_FORMAT', `${path}: not a TF.js model file (invalid UTF-8 JSON: ${errorMessage(e)})`, {
+      file: path,
+      cause: e,
+    });
   } finally {
     await file.close();
   }
@@ -360,18 +412,27 @@ export async function listTfjsModels(dir: string): Promise<string[]> {
   try {
     files = await readdir(dir);
   } catch (e) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${dir}: cannot list folder (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`, { file: dir, cause: e });
+    throw new WeightWatcherError('E_NOT_FOUND', `${dir}: cannot list folder (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`, {
+      file: dir,
+      cause: e,
+    });
   }
   if (files.includes('model.json')) return [join(dir, 'model.json')];
-  return files.filter((f) => f.endsWith(MANIFEST_SUFFIX)).sort().map((f) => join(dir, f));
+  return files
+    .filter((f) => f.endsWith(MANIFEST_SUFFIX))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 async function resolveModelFile(path: string): Promise<string> {
   if (!(await isDirectory(path))) return path;
   const models = await listTfjsModels(path);
   if (models.length === 1) return models[0]!;
-  if (models.length === 0) throw new WeightWatcherError('E_NOT_FOUND', `${path}: no model.json or *${MANIFEST_SUFFIX} in the folder`, { file: path });
-  throw new WeightWatcherError('E_USAGE', `${path}: the folder holds ${models.length} TF.js models; open one of ${models.join(', ')}`, { file: path });
+  if (models.length === 0)
+    throw new WeightWatcherError('E_NOT_FOUND', `${path}: no model.json or *${MANIFEST_SUFFIX} in the folder`, { file: path });
+  throw new WeightWatcherError('E_USAGE', `${path}: the folder holds ${models.length} TF.js models; open one of ${models.join(', ')}`, {
+    file: path,
+  });
 }
 
 /** Open a TF.js model: a model.json, a *weights_manifest.json, or a folder holding one of them. */

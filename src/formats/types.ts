@@ -8,16 +8,28 @@
  */
 
 /** Storage dtypes a reader may report. Readers decode every supported dtype to float32 in `read`. */
-export type DType =
-  | 'F64' | 'F32' | 'F16' | 'BF16'
-  | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL'
-  | (string & {}); // format-specific names (e.g. GGUF 'Q4_K') are passed through
+export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL' | (string & {}); // format-specific names (e.g. GGUF 'Q4_K') are passed through
 
 /** Float dtypes the engine accepts as layer weights. */
 export const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16']);
 
 /** Dtypes that never hold layer weights (integers, booleans, strings, complex); quantized float types are not here. */
-export const NON_FLOAT_DTYPES: ReadonlySet<string> = new Set(['I4', 'I8', 'I16', 'I32', 'I64', 'U4', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'STRING', 'C64', 'C128']);
+export const NON_FLOAT_DTYPES: ReadonlySet<string> = new Set([
+  'I4',
+  'I8',
+  'I16',
+  'I32',
+  'I64',
+  'U4',
+  'U8',
+  'U16',
+  'U32',
+  'U64',
+  'BOOL',
+  'STRING',
+  'C64',
+  'C128',
+]);
 
 export interface TensorEntry {
   /** Key as stored (state-dict key, ONNX initializer name, …). */

@@ -65,8 +65,7 @@ const utf8 = new TextDecoder('utf-8');
 
 export function isZipSignature(head: Uint8Array): boolean {
   // An empty archive starts with the EOCD signature instead of a local header.
-  return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b
-    && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+  return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
 }
 
 function le(bytes: Uint8Array): DataView {
@@ -127,7 +126,11 @@ export class ZipArchive {
   async readEntry(name: string, maxBytes = DEFAULT_MAX_ENTRY_BYTES): Promise<Uint8Array> {
     const e = this.require(name);
     if (e.uncompressedSize > maxBytes) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: ZIP entry ${name} is ${e.uncompressedSize} bytes, more than the ${maxBytes} allowed`, { file: this.path });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${this.path}: ZIP entry ${name} is ${e.uncompressedSize} bytes, more than the ${maxBytes} allowed`,
+        { file: this.path },
+      );
     }
     const start = await this.dataOffset(e);
     if (e.method !== ZIP_STORED) this.checkExpansion(e);
@@ -142,8 +145,18 @@ export class ZipArchive {
    */
   async readEntryRange(name: string, offset: number, length: number): Promise<Uint8Array> {
     const e = this.require(name);
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > e.uncompressedSize) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: range [${offset}, ${offset + length}) lies outside ZIP entry ${name} (${e.uncompressedSize} bytes)`, { file: this.path });
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > e.uncompressedSize
+    ) {
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${this.path}: range [${offset}, ${offset + length}) lies outside ZIP entry ${name} (${e.uncompressedSize} bytes)`,
+        { file: this.path },
+      );
     }
     if (e.method !== ZIP_STORED) return (await this.readEntry(name)).subarray(offset, offset + length);
     const start = await this.dataOffset(e);
@@ -163,7 +176,11 @@ export class ZipArchive {
       const out = this.inflate(e, raw, chunk < e.compressedSize);
       if (out.length >= want) return out.subarray(0, want);
       if (chunk === e.compressedSize) {
-        throw new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${name} inflates to ${out.length} bytes, expected ${e.uncompressedSize}`, { file: this.path });
+        throw new WeightWatcherError(
+          'E_CORRUPT',
+          `${this.path}: ZIP entry ${name} inflates to ${out.length} bytes, expected ${e.uncompressedSize}`,
+          { file: this.path },
+        );
       }
     }
   }
@@ -182,12 +199,16 @@ export class ZipArchive {
     try {
       out = await open(dest, 'wx', 0o600);
     } catch (cause) {
-      throw new WeightWatcherError('E_IO', `${this.path}: cannot create ${dest} to extract ZIP entry ${name} (${errorMessage(cause)})`, { file: this.path, cause });
+      throw new WeightWatcherError('E_IO', `${this.path}: cannot create ${dest} to extract ZIP entry ${name} (${errorMessage(cause)})`, {
+        file: this.path,
+        cause,
+      });
     }
     let written = 0;
     const sink = async (chunks: AsyncIterable<Uint8Array>): Promise<void> => {
       for await (const chunk of chunks) {
-        if (written + chunk.length > e.uncompressedSize) throw corrupt(`inflates to more than the ${e.uncompressedSize} bytes its header declares`);
+        if (written + chunk.length > e.uncompressedSize)
+          throw corrupt(`inflates to more than the ${e.uncompressedSize} bytes its header declares`);
         let done = 0;
         while (done < chunk.length) done += (await out.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
         written += chunk.length;
@@ -201,7 +222,11 @@ export class ZipArchive {
       if (cause instanceof WeightWatcherError) throw cause;
       const code = (cause as NodeJS.ErrnoException).code ?? '';
       if (code.startsWith('Z_')) throw corrupt(`does not inflate (${errorMessage(cause)})`);
-      throw new WeightWatcherError('E_IO', `${this.path}: cannot extract ZIP entry ${name} to ${dest} (${errorMessage(cause)}; it needs ${e.uncompressedSize} bytes of free space)`, { file: this.path, cause });
+      throw new WeightWatcherError(
+        'E_IO',
+        `${this.path}: cannot extract ZIP entry ${name} to ${dest} (${errorMessage(cause)}; it needs ${e.uncompressedSize} bytes of free space)`,
+        { file: this.path, cause },
+      );
     } finally {
       await out.close();
     }
@@ -229,15 +254,21 @@ export class ZipArchive {
     if (this.options.allowLarge || e.uncompressedSize <= EXPANSION_FLOOR) return;
     const ratio = e.uncompressedSize / Math.max(1, e.compressedSize);
     if (ratio <= MAX_EXPANSION_RATIO) return;
-    throw new WeightWatcherError('E_UNSUPPORTED',
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
       `${this.path}: ZIP entry ${e.name} inflates ${Math.round(ratio)}× (${e.compressedSize} → ${e.uncompressedSize} bytes), above the ${MAX_EXPANSION_RATIO}× limit for entries over ${EXPANSION_FLOOR / 2 ** 20} MiB (a likely decompression bomb); pass --allow-large (allow_large: true) to read it`,
-      { file: this.path });
+      { file: this.path },
+    );
   }
 
   private checkMethod(e: ZipEntry): void {
     if (e.flags & 1) throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: ZIP entry ${e.name} is encrypted`, { file: this.path });
     if (e.method !== ZIP_STORED && e.method !== ZIP_DEFLATED) {
-      throw new WeightWatcherError('E_UNSUPPORTED', `${this.path}: ZIP entry ${e.name} uses compression method ${e.method} (only stored and deflated are supported)`, { file: this.path });
+      throw new WeightWatcherError(
+        'E_UNSUPPORTED',
+        `${this.path}: ZIP entry ${e.name} uses compression method ${e.method} (only stored and deflated are supported)`,
+        { file: this.path },
+      );
     }
   }
 
@@ -248,10 +279,18 @@ export class ZipArchive {
         ? inflateRawSync(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, raw.length * MAX_DEFLATE_RATIO) })
         : inflateRawSync(raw, { maxOutputLength: Math.max(1, e.uncompressedSize) });
     } catch (cause) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${e.name} does not inflate (${(cause as Error).message}); expected ${e.uncompressedSize} bytes of deflate data`, { file: this.path, cause });
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${this.path}: ZIP entry ${e.name} does not inflate (${(cause as Error).message}); expected ${e.uncompressedSize} bytes of deflate data`,
+        { file: this.path, cause },
+      );
     }
     if (!partial && out.length !== e.uncompressedSize) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: ZIP entry ${e.name} inflates to ${out.length} bytes, expected ${e.uncompressedSize}`, { file: this.path });
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${this.path}: ZIP entry ${e.name} inflates to ${out.length} bytes, expected ${e.uncompressedSize}`,
+        { file: this.path },
+      );
     }
     return out;
   }
@@ -264,11 +303,17 @@ export class ZipArchive {
     const what = `local header of ZIP entry ${e.name}`;
     const head = le(await this.file.read(e.localHeaderOffset, LOCAL_SIZE, what));
     if (head.getUint32(0, true) !== SIG_LOCAL) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: ${what} at byte ${e.localHeaderOffset} has no local header signature`, { file: this.path });
+      throw new WeightWatcherError('E_CORRUPT', `${this.path}: ${what} at byte ${e.localHeaderOffset} has no local header signature`, {
+        file: this.path,
+      });
     }
     const start = e.localHeaderOffset + LOCAL_SIZE + head.getUint16(26, true) + head.getUint16(28, true);
     if (start + e.compressedSize > this.dataLimit) {
-      throw new WeightWatcherError('E_CORRUPT', `${this.path}: data of ZIP entry ${e.name} ([${start}, ${start + e.compressedSize})) overlaps the central directory at byte ${this.dataLimit}`, { file: this.path });
+      throw new WeightWatcherError(
+        'E_CORRUPT',
+        `${this.path}: data of ZIP entry ${e.name} ([${start}, ${start + e.compressedSize})) overlaps the central directory at byte ${this.dataLimit}`,
+        { file: this.path },
+      );
     }
     this.dataOffsets.set(e.name, start);
     return start;
@@ -296,7 +341,10 @@ async function readEndOfCentralDirectory(file: RandomAccessFile): Promise<Centra
   for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
     if (tv.getUint32(i, true) !== SIG_EOCD) continue;
     if (at < 0) at = i;
-    if (i + EOCD_SIZE + tv.getUint16(i + 20, true) === tailLen) { at = i; break; }
+    if (i + EOCD_SIZE + tv.getUint16(i + 20, true) === tailLen) {
+      at = i;
+      break;
+    }
   }
   if (at < 0) fail('no end-of-central-directory record');
   const eocdOffset = tailStart + at;
@@ -372,7 +420,9 @@ function parseCentralDirectory(path: string, cd: Uint8Array, count: number, cdOf
       if (localHeaderOffset === U32_MAX) localHeaderOffset = take();
     }
     if (!(localHeaderOffset + LOCAL_SIZE + compressedSize <= cdOffset)) {
-      corrupt(`${name}: local header offset ${localHeaderOffset} with ${compressedSize} data bytes lies beyond the central directory at byte ${cdOffset}`);
+      corrupt(
+        `${name}: local header offset ${localHeaderOffset} with ${compressedSize} data bytes lies beyond the central directory at byte ${cdOffset}`,
+      );
     }
     if (!Number.isSafeInteger(uncompressedSize)) corrupt(`${name}: uncompressed size is too large`);
     if (method === ZIP_STORED && compressedSize !== uncompressedSize) {

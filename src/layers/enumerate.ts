@@ -49,7 +49,8 @@ function* enumerateStateDict(entries: readonly TensorEntry[], startId: number, a
     const problem = shapeProblem(e.shape);
     const type: LayerType = problem ? 'unknown' : typeFromRank(e.shape);
     const biasKey = `${name}.bias`;
-    const dtypeProblem = allTensors && NON_FLOAT_DTYPES.has(e.dtype) ? { kind: 'dtype' as const, reason: `dtype ${e.dtype}: not a float weight` } : undefined;
+    const dtypeProblem =
+      allTensors && NON_FLOAT_DTYPES.has(e.dtype) ? { kind: 'dtype' as const, reason: `dtype ${e.dtype}: not a float weight` } : undefined;
     const unanalysable = problem ?? dtypeProblem;
     yield {
       id: id++,
@@ -96,9 +97,12 @@ function* enumerateKeras(store: KerasTensorStore, startId: number): Generator<La
     let type: LayerType = kerasLayerType(l.className);
     if (type === 'unknown' && /^(|MatMul|_FusedMatMul|BatchMatMul\w*)$/.test(l.className)) type = typeFromRank(shape);
     if (type === 'conv2d' && shape.length !== 4) type = 'unknown';
-    const unanalysable: LayerSpec['unanalysable'] = l.unanalysable !== undefined
-      ? { kind: 'type', reason: l.unanalysable }
-      : entry ? undefined : { kind: 'type', reason: `${l.className || 'layer'} without a weight matrix` };
+    const unanalysable: LayerSpec['unanalysable'] =
+      l.unanalysable !== undefined
+        ? { kind: 'type', reason: l.unanalysable }
+        : entry
+          ? undefined
+          : { kind: 'type', reason: `${l.className || 'layer'} without a weight matrix` };
     yield {
       id: id++,
       name: l.name,
@@ -117,8 +121,11 @@ export function enumerateLayers(store: TensorStore, options: EnumerateOptions = 
   const startIds = options.startIds ?? 0;
   const startId = startIds === 0 ? (store.defaultStartId ?? 0) : startIds;
   switch (store.convention) {
-    case 'statedict': return enumerateStateDict(store.list(), startId, options.allTensors === true);
-    case 'onnx': return enumerateOnnx(store.list());
-    case 'keras': return enumerateKeras(store as KerasTensorStore, startId);
+    case 'statedict':
+      return enumerateStateDict(store.list(), startId, options.allTensors === true);
+    case 'onnx':
+      return enumerateOnnx(store.list());
+    case 'keras':
+      return enumerateKeras(store as KerasTensorStore, startId);
   }
 }

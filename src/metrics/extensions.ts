@@ -12,7 +12,6 @@ import type { ResolvedOptions } from '../shared/options.js';
 import type { Random } from '../shared/random.js';
 import type { Row } from '../shared/rows.js';
 
-
 export interface LayerContext {
   readonly spec: LayerSpec;
   readonly geometry: Geometry;

@@ -127,7 +127,13 @@ function density(y: Float64Array): Density {
   }
   let peak = 0;
   for (let i = 1; i < gy.length; i++) if (gy[i]! > gy[peak]!) peak = i;
-  return { goodX: Float64Array.from(gx), goodY: Float64Array.from(gy), badCount: bad, peakX: gx[peak] ?? NaN, maxGoodX: gx.length ? Math.max(...gx) : NaN };
+  return {
+    goodX: Float64Array.from(gx),
+    goodY: Float64Array.from(gy),
+    badCount: bad,
+    peakX: gx[peak] ?? NaN,
+    maxGoodX: gx.length ? Math.max(...gx) : NaN,
+  };
 }
 
 /** resid_mp(σ) with allresid=False: Σ residual² (numpy pairwise sum), zeros appended for the bad points. */
@@ -252,7 +258,14 @@ export function mpFitStable(evals: Float64Array, N: number, M: number, delta: nu
 export function mpFit(evals: Float64Array, N: number, M: number): MpFit {
   try {
     const r = mpFitDetails(evals, N, M);
-    return { num_spikes: r.num_spikes, sigma_mp: r.sigma_mp, mp_softrank: r.mp_softrank, W_scale: r.W_scale, bulk_max: r.bulk_max, bulk_min: r.bulk_min };
+    return {
+      num_spikes: r.num_spikes,
+      sigma_mp: r.sigma_mp,
+      mp_softrank: r.mp_softrank,
+      W_scale: r.W_scale,
+      bulk_max: r.bulk_max,
+      bulk_min: r.bulk_min,
+    };
   } catch {
     return { ...FAILED };
   }

@@ -63,7 +63,12 @@ export function normColumns(evals: Float64Array, alpha: number, N: number): Norm
  * eigenvalue may be off by up to `delta` in absolute terms and their sum Σλ by up to `sumRelError`
  * relative (the fast route's Gram eigenvalues; docs/numerics.md). Worst case: all errors aligned.
  */
-export function normErrorBounds(evals: Float64Array, alpha: number, delta: number, sumRelError: number): { alphaNorm: number; entropy: number } {
+export function normErrorBounds(
+  evals: Float64Array,
+  alpha: number,
+  delta: number,
+  sumRelError: number,
+): { alphaNorm: number; entropy: number } {
   const n = evals.length;
   const total = npSum(evals);
   // Σλ^α: each term moves by at most δ·max |α·t^(α−1)| over t ∈ [λ−δ, λ+δ] (unbounded when α < 1

@@ -119,7 +119,15 @@ export function fitStable(pl: PowerLawColumns, delta: number): boolean {
 export async function fitLayerPowerLaw(evals: Float64Array, p: PowerLawParams, fitter: Fitter): Promise<PowerLawColumns> {
   const tpl = p.fit === 'truncated_power_law';
   const failed = (xmax: number | null, failure: string): PowerLawColumns => ({
-    alpha: -1, D: -1, sigma: -1, xmin: -1, xmax, num_pl_spikes: -1, status: 'failed', warning: warningFor(-1), failure,
+    alpha: -1,
+    D: -1,
+    sigma: -1,
+    xmin: -1,
+    xmax,
+    num_pl_spikes: -1,
+    status: 'failed',
+    warning: warningFor(-1),
+    failure,
     ...(tpl ? { Lambda: -1 } : {}),
     ...(p.fixFingers === 'clip_xmax' ? { num_fingers: 0, raw_alpha: -1 } : {}),
   });

@@ -41,7 +41,12 @@ export async function randomEigenvalues(
   for (let r = 0; r < replicas; r++) {
     for (const m of mats) {
       const s = shuffledMatrix(m, random);
-      const spec = await svdvalsDetailed(s.data, s.rows, s.cols, { precision: opts.precision ?? 'float64', method, refineMin: false, rankN: 0 });
+      const spec = await svdvalsDetailed(s.data, s.rows, s.cols, {
+        precision: opts.precision ?? 'float64',
+        method,
+        refineMin: false,
+        rankN: 0,
+      });
       const values = opts.intra ? spec.sv : spec.evals;
       for (const v of values.subarray(Math.max(0, values.length - nComp))) parts.push(v);
     }

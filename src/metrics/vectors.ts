@@ -15,7 +15,8 @@ const EPS = 0.0000000001;
 
 /** np.histogram(x, bins, density=True)[0] with numpy's uniform-bin index rules. */
 export function npHistogramDensity(x: ArrayLike<number>, bins: number): Float64Array {
-  let first = Infinity, last = -Infinity;
+  let first = Infinity,
+    last = -Infinity;
   for (let i = 0; i < x.length; i++) {
     if (x[i]! < first) first = x[i]!;
     if (x[i]! > last) last = x[i]!;
@@ -99,7 +100,10 @@ export interface VectorMetricsRow {
  * `discrete_entropy` (documented fix).
  */
 export function vectorMetrics(vectors: ArrayLike<number> | readonly ArrayLike<number>[]): VectorMetricsRow[] {
-  const list: ArrayLike<number>[] = typeof (vectors as ArrayLike<unknown>)[0] === 'number' ? [vectors as ArrayLike<number>] : [...(vectors as readonly ArrayLike<number>[])];
+  const list: ArrayLike<number>[] =
+    typeof (vectors as ArrayLike<unknown>)[0] === 'number'
+      ? [vectors as ArrayLike<number>]
+      : [...(vectors as readonly ArrayLike<number>[])];
   return list.map((v) => ({
     length: v.length,
     entropy: vectorEntropy(v),

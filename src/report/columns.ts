@@ -16,8 +16,14 @@ export function columnOrder(rows: readonly Row[]): string[] {
   const seen = new Set<string>();
   const cols: string[] = [];
   for (const r of rows) {
-    const keys = Object.keys(r).filter((k) => k !== 'layer_id' && k !== 'name').sort(compareCodePoints);
-    for (const k of keys) if (!seen.has(k)) { seen.add(k); cols.push(k); }
+    const keys = Object.keys(r)
+      .filter((k) => k !== 'layer_id' && k !== 'name')
+      .sort(compareCodePoints);
+    for (const k of keys)
+      if (!seen.has(k)) {
+        seen.add(k);
+        cols.push(k);
+      }
   }
   return rows.length ? ['layer_id', 'name', ...cols] : [];
 }

@@ -108,7 +108,10 @@ export function layerDiffs(inputs: readonly { rows: readonly Row[] }[]): LayerDi
   if (inputs.length < 2) return [];
   const maps = inputs.map((m) => {
     const map = new Map<string, Row | null>();
-    for (const r of m.rows) { const k = layerKey(r); map.set(k, map.has(k) ? null : r); } // duplicates: ambiguous
+    for (const r of m.rows) {
+      const k = layerKey(r);
+      map.set(k, map.has(k) ? null : r);
+    } // duplicates: ambiguous
     return map;
   });
   const out: LayerDiff[] = [];
@@ -138,8 +141,12 @@ export const COUNT_LABELS = {
 export function compareResults(inputs: readonly CompareInput[]): CompareResult {
   const names = inputs.map((m) => m.name);
   const models = inputs.map((m) => ({
-    name: m.name, source: m.source, kind: m.kind, ...(m.format ? { format: m.format } : {}),
-    summary: m.summary, counts: countWarnings(m.rows),
+    name: m.name,
+    source: m.source,
+    kind: m.kind,
+    ...(m.format ? { format: m.format } : {}),
+    summary: m.summary,
+    counts: countWarnings(m.rows),
   }));
   const table: CompareTableRow[] = [{ metric: COUNT_LABELS.layers, values: models.map((m) => m.counts.layers) }];
   for (const metric of SUMMARY_METRICS) {
@@ -163,23 +170,48 @@ function cell(v: number | null): string {
 
 function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** The stdout text: summary table (with counts) and, when layers match, the per-layer alpha table. */
 export function formatCompareText(res: CompareResult, opts: { maxLayers?: number } = {}): string {
   const out: string[] = [];
-  out.push(textTable(['metric', ...res.names], res.table.map((t) => [t.metric, ...t.values.map(cell)])));
+  out.push(
+    textTable(
+      ['metric', ...res.names],
+      res.table.map((t) => [t.metric, ...t.values.map(cell)]),
+    ),
+  );
   out.push('');
-  out.push(res.models.map((m) => `${m.name}: ${m.counts.under} layers with alpha > ${UNDER_TRAINED_ALPHA}, ${m.counts.over} with alpha < ${OVER_TRAINED_ALPHA}${m.counts.failed ? `, ${m.counts.failed} failed fits` : ''} (of ${m.counts.layers})`).join('\n'));
+  out.push(
+    res.models
+      .map(
+        (m) =>
+          `${m.name}: ${m.counts.under} layers with alpha > ${UNDER_TRAINED_ALPHA}, ${m.counts.over} with alpha < ${OVER_TRAINED_ALPHA}${m.counts.failed ? `, ${m.counts.failed} failed fits` : ''} (of ${m.counts.layers})`,
+      )
+      .join('\n'),
+  );
   if (res.diffs.length) {
     const max = opts.maxLayers ?? Infinity;
     const shown = res.diffs.slice(0, max);
     out.push('');
     out.push(`Per-layer alpha (${res.diffs.length} layers matched by name; Δ = model − ${res.names[0]}):`);
     const header = ['layer', ...res.names.map((n) => `alpha ${n}`), ...res.names.slice(1).map((n) => `Δ ${n}`)];
-    out.push(textTable(header, shown.map((d) => [escapeControl(d.name), ...d.alphas.map(cell), ...d.deltas.map((x) => (x === null ? '—' : (x >= 0 ? '+' : '') + x.toFixed(4)))])));
+    out.push(
+      textTable(
+        header,
+        shown.map((d) => [
+          escapeControl(d.name),
+          ...d.alphas.map(cell),
+          ...d.deltas.map((x) => (x === null ? '—' : (x >= 0 ? '+' : '') + x.toFixed(4))),
+        ]),
+      ),
+    );
     if (shown.length < res.diffs.length) out.push(`… ${res.diffs.length - shown.length} more (see --json / --report)`);
   } else if (res.models.length > 1) {
     out.push('');

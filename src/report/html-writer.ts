@@ -18,8 +18,14 @@ import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { Row } from '../shared/rows.js';
 import {
-  analyzeReportFrame, compressLayerFigures, gzipMarkup, layerFiguresMarkup, layerFiguresSize, layerSectionHtml,
-  type AnalyzeReportData, type LayerSection,
+  analyzeReportFrame,
+  compressLayerFigures,
+  gzipMarkup,
+  layerFiguresMarkup,
+  layerFiguresSize,
+  layerSectionHtml,
+  type AnalyzeReportData,
+  type LayerSection,
 } from './html.js';
 import { layerPlotId } from './plots/layer.js';
 
@@ -53,7 +59,12 @@ export class AnalyzeReportWriter {
   /** Add one layer's figures (SVG strings); the writer keeps its markup, not the strings. */
   addLayer(section: LayerSection): void {
     if (this.fragments.has(section.id)) throw new WeightWatcherError('E_INTERNAL', `report: layer ${section.id} added twice`);
-    const fragment: Fragment = { id: section.id, row: section.row, figureCount: Object.keys(section.figures).length, markup: layerFiguresMarkup(section) };
+    const fragment: Fragment = {
+      id: section.id,
+      row: section.row,
+      figureCount: Object.keys(section.figures).length,
+      markup: layerFiguresMarkup(section),
+    };
     this.fragments.set(section.id, fragment);
     this.total += layerFiguresSize(section);
     if (!this.compressed && compressLayerFigures(this.setting, this.total)) {
@@ -106,7 +117,10 @@ export class AnalyzeReportWriter {
     const seen = new Set<string>();
     for (const r of d.rows) {
       const f = this.fragments.get(layerPlotId(r));
-      if (f && !seen.has(f.id)) { order.push(f); seen.add(f.id); }
+      if (f && !seen.has(f.id)) {
+        order.push(f);
+        seen.add(f.id);
+      }
     }
     for (const f of this.fragments.values()) if (!seen.has(f.id)) order.push(f);
     const { head, tail } = analyzeReportFrame(d, order.length);

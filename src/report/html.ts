@@ -105,29 +105,50 @@ function warningClass(r: Row): string {
   return '';
 }
 
-const WARN_LABEL: Record<string, string> = { over: `over-trained (α < ${OVER_TRAINED_ALPHA})`, under: `under-trained (α > ${UNDER_TRAINED_ALPHA})`, failed: 'fit failed' };
+const WARN_LABEL: Record<string, string> = {
+  over: `over-trained (α < ${OVER_TRAINED_ALPHA})`,
+  under: `under-trained (α > ${UNDER_TRAINED_ALPHA})`,
+  failed: 'fit failed',
+};
 
 function layerAnchor(r: Row): string {
   return `layer-${typeof r.slice_id === 'number' ? `${r.layer_id}_${r.slice_id}` : String(r.layer_id)}`;
 }
 
 /** The sortable/filterable details table. */
-export function detailsTable(rows: readonly Row[], opts: { id: string; linkLayers?: boolean; caption?: string; columns?: readonly string[] }): string {
+export function detailsTable(
+  rows: readonly Row[],
+  opts: { id: string; linkLayers?: boolean; caption?: string; columns?: readonly string[] },
+): string {
   const cols = opts.columns ? [...opts.columns] : columnOrder(rows);
-  const numeric = new Set(cols.filter((c) => rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number')));
-  const head = cols.map((c) => `<th scope="col" data-col="${escapeHtml(c)}" data-type="${numeric.has(c) ? 'num' : 'str'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`).join('');
-  const body = rows.map((r) => {
-    const w = warningClass(r);
-    const tds = cols.map((c) => {
-      const v = r[c] ?? null;
-      let text = escapeHtml(fmtCell(v));
-      if (c === 'name' && opts.linkLayers) text = `<a href="#${layerAnchor(r)}">${text}</a>`;
-      if (c === 'alpha' && w) text = `<span class="badge ${w}" title="${escapeHtml(WARN_LABEL[w]!)}">${text}</span>`;
-      const title = typeof v === 'number' ? ` title="${escapeHtml(String(v))}"` : '';
-      return `<td data-v="${escapeHtml(sortKey(v))}"${title}${numeric.has(c) ? ' class="n"' : ''}>${text}</td>`;
-    }).join('');
-    return `<tr${w ? ` class="warn-${w}" data-warn="${w}"` : ' data-warn="ok"'}>${tds}</tr>`;
-  }).join('\n');
+  const numeric = new Set(
+    cols.filter(
+      (c) =>
+        rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'),
+    ),
+  );
+  const head = cols
+    .map(
+      (c) =>
+        `<th scope="col" data-col="${escapeHtml(c)}" data-type="${numeric.has(c) ? 'num' : 'str'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`,
+    )
+    .join('');
+  const body = rows
+    .map((r) => {
+      const w = warningClass(r);
+      const tds = cols
+        .map((c) => {
+          const v = r[c] ?? null;
+          let text = escapeHtml(fmtCell(v));
+          if (c === 'name' && opts.linkLayers) text = `<a href="#${layerAnchor(r)}">${text}</a>`;
+          if (c === 'alpha' && w) text = `<span class="badge ${w}" title="${escapeHtml(WARN_LABEL[w]!)}">${text}</span>`;
+          const title = typeof v === 'number' ? ` title="${escapeHtml(String(v))}"` : '';
+          return `<td data-v="${escapeHtml(sortKey(v))}"${title}${numeric.has(c) ? ' class="n"' : ''}>${text}</td>`;
+        })
+        .join('');
+      return `<tr${w ? ` class="warn-${w}" data-warn="${w}"` : ' data-warn="ok"'}>${tds}</tr>`;
+    })
+    .join('\n');
   return `<div class="table-tools" data-for="${opts.id}">
   <label>Filter <input type="search" class="filter" placeholder="text in any cell, e.g. attn" aria-label="filter rows"></label>
   <label>Show <select class="warn-filter" aria-label="warning filter">
@@ -146,14 +167,17 @@ ${body}
 function summaryTable(summary: Summary): string {
   const entries = Object.entries(summary);
   if (!entries.length) return '<p>No summary (no layers analysed).</p>';
-  return `<table class="data summary"><thead><tr><th scope="col">metric</th><th scope="col">mean over layers</th></tr></thead><tbody>${
-    entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td class="n" title="${v}">${escapeHtml(fmtCell(v))}</td></tr>`).join('')
-  }</tbody></table>`;
+  return `<table class="data summary"><thead><tr><th scope="col">metric</th><th scope="col">mean over layers</th></tr></thead><tbody>${entries
+    .map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td class="n" title="${v}">${escapeHtml(fmtCell(v))}</td></tr>`)
+    .join('')}</tbody></table>`;
 }
 
 function countCards(rows: readonly Row[]): string {
   const n = { over: 0, under: 0, failed: 0 };
-  for (const r of rows) { const w = warningClass(r); if (w) n[w as keyof typeof n]++; }
+  for (const r of rows) {
+    const w = warningClass(r);
+    if (w) n[w as keyof typeof n]++;
+  }
   return `<div class="cards">
   <div class="card"><span class="big">${rows.length}</span> layers</div>
   <div class="card over"><span class="big">${n.over}</span> over-trained (α &lt; ${OVER_TRAINED_ALPHA})</div>
@@ -163,8 +187,12 @@ function countCards(rows: readonly Row[]): string {
 }
 
 function figureGrid(figs: Record<string, string>, prefix: string, labelPrefix = ''): string {
-  return `<div class="figs">${Object.entries(figs).map(([name, svg]) =>
-    `<figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(svg, `${prefix}-${safeId(name)}`, `${labelPrefix}${name}`)}<figcaption>${escapeHtml(name)}</figcaption></figure>`).join('')}</div>`;
+  return `<div class="figs">${Object.entries(figs)
+    .map(
+      ([name, svg]) =>
+        `<figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(svg, `${prefix}-${safeId(name)}`, `${labelPrefix}${name}`)}<figcaption>${escapeHtml(name)}</figcaption></figure>`,
+    )
+    .join('')}</div>`;
 }
 
 /** A layer's figures as the markup that goes inside its section (what is compressed for big reports). */
@@ -183,13 +211,17 @@ export function gzipMarkup(markup: string): Buffer {
 }
 
 /** A layer's collapsible section around its figure markup (plain, or gzip bytes to base64-encode). */
-export function layerSectionHtml(l: { id: string; row: Row; figureCount: number }, payload: { markup: string } | { gzip: Uint8Array }): string {
+export function layerSectionHtml(
+  l: { id: string; row: Row; figureCount: number },
+  payload: { markup: string } | { gzip: Uint8Array },
+): string {
   const r = l.row;
   const w = warningClass(r);
   const a = typeof r.alpha === 'number' ? r.alpha : NaN;
-  const body = 'markup' in payload
-    ? `<template>${payload.markup}</template>`
-    : `<template data-enc="gzip-base64">${Buffer.from(payload.gzip.buffer, payload.gzip.byteOffset, payload.gzip.byteLength).toString('base64')}</template>`;
+  const body =
+    'markup' in payload
+      ? `<template>${payload.markup}</template>`
+      : `<template data-enc="gzip-base64">${Buffer.from(payload.gzip.buffer, payload.gzip.byteOffset, payload.gzip.byteLength).toString('base64')}</template>`;
   return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
 <summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${l.figureCount} figures</span></summary>
 <div class="layer-body">${body}</div>
@@ -200,10 +232,15 @@ export const NO_LAYER_FIGURES = '<p>No per-layer figures (run analyze with keep_
 
 function layerSections(layers: readonly LayerSection[], compress: boolean): string {
   if (!layers.length) return NO_LAYER_FIGURES;
-  return layers.map((l) => {
-    const markup = layerFiguresMarkup(l);
-    return layerSectionHtml({ id: l.id, row: l.row, figureCount: Object.keys(l.figures).length }, compress ? { gzip: gzipMarkup(markup) } : { markup });
-  }).join('\n');
+  return layers
+    .map((l) => {
+      const markup = layerFiguresMarkup(l);
+      return layerSectionHtml(
+        { id: l.id, row: l.row, figureCount: Object.keys(l.figures).length },
+        compress ? { gzip: gzipMarkup(markup) } : { markup },
+      );
+    })
+    .join('\n');
 }
 
 const CSS = `
@@ -345,14 +382,19 @@ const LAYERS_MARKER = '\u0000ww-layer-sections\u0000';
  * the page (analyzeReportHtml). The streaming writer (html-writer.ts) writes the sections between
  * the two without holding them all.
  */
-export function analyzeReportFrame(d: Omit<AnalyzeReportData, 'layers' | 'compressLayers'>, layerCount: number): { head: string; tail: string } {
+export function analyzeReportFrame(
+  d: Omit<AnalyzeReportData, 'layers' | 'compressLayers'>,
+  layerCount: number,
+): { head: string; tail: string } {
   const generated = d.generated ?? new Date();
   const meta = [
     d.source ? `source: <code>${escapeHtml(d.source)}</code>` : '',
     d.format ? `format: ${escapeHtml(d.format)}` : '',
     `${d.rows.length} layers`,
     d.elapsedMs !== undefined ? `analysed in ${(d.elapsedMs / 1000).toFixed(2)} s` : '',
-  ].filter(Boolean).join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const main = `
 <section id="summary"><h2>Summary</h2>
 ${countCards(d.rows)}
@@ -370,7 +412,18 @@ ${detailsTable(d.rows, { id: 'details-table', linkLayers: layerCount > 0 })}
 <div class="layer-tools"><button type="button" id="expand-all">Expand all</button> <button type="button" id="collapse-all">Collapse all</button> <span class="note">Figures are loaded when a layer is opened.</span></div>
 ${layerCount ? LAYERS_MARKER : NO_LAYER_FIGURES}
 </section>`;
-  const html = page(d.title, meta, [['summary', 'Summary'], ['model-plots', 'Model plots'], ['details', 'Details'], ['layers', 'Layers']], main, generated);
+  const html = page(
+    d.title,
+    meta,
+    [
+      ['summary', 'Summary'],
+      ['model-plots', 'Model plots'],
+      ['details', 'Details'],
+      ['layers', 'Layers'],
+    ],
+    main,
+    generated,
+  );
   if (!layerCount) return { head: html, tail: '' };
   // Row names come from the model file; the marker is found after them, in the fixed tail.
   const at = html.lastIndexOf(LAYERS_MARKER);
@@ -392,25 +445,38 @@ export function analyzeReportHtml(d: AnalyzeReportData): string {
 export function compareReportHtml(d: CompareReportData): string {
   const generated = d.generated ?? new Date();
   const res = d.result;
-  const meta = res.models.map((m) => `<b>${escapeHtml(m.name)}</b>: <code>${escapeHtml(m.source)}</code>${m.kind === 'json' ? ' (saved result)' : ''}`).join(' · ');
-  const sideBySide = `<table class="data summary side"><thead><tr><th scope="col">metric</th>${res.names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>${
-    res.table.map((t) => `<tr><th scope="row">${escapeHtml(t.metric)}</th>${t.values.map((v) => `<td class="n"${v !== null ? ` title="${v}"` : ''}>${v === null ? '—' : escapeHtml(fmtCell(v))}</td>`).join('')}</tr>`).join('')
-  }</tbody></table>`;
+  const meta = res.models
+    .map((m) => `<b>${escapeHtml(m.name)}</b>: <code>${escapeHtml(m.source)}</code>${m.kind === 'json' ? ' (saved result)' : ''}`)
+    .join(' · ');
+  const sideBySide = `<table class="data summary side"><thead><tr><th scope="col">metric</th>${res.names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>${res.table
+    .map(
+      (t) =>
+        `<tr><th scope="row">${escapeHtml(t.metric)}</th>${t.values.map((v) => `<td class="n"${v !== null ? ` title="${v}"` : ''}>${v === null ? '—' : escapeHtml(fmtCell(v))}</td>`).join('')}</tr>`,
+    )
+    .join('')}</tbody></table>`;
   let diffs = '<p class="note">No layer names common to all models: per-layer differences not computed.</p>';
   if (res.diffs.length) {
     const rows: Row[] = res.diffs.map((x) => {
       const r: Row = { layer: x.name };
-      res.names.forEach((n, i) => { r[`alpha ${n}`] = x.alphas[i] ?? null; });
-      res.names.slice(1).forEach((n, i) => { r[`Δ alpha ${n}`] = x.deltas[i] ?? null; });
+      res.names.forEach((n, i) => {
+        r[`alpha ${n}`] = x.alphas[i] ?? null;
+      });
+      res.names.slice(1).forEach((n, i) => {
+        r[`Δ alpha ${n}`] = x.deltas[i] ?? null;
+      });
       return r;
     });
     diffs = `<p class="note">${res.diffs.length} layers matched by name; Δ = model − ${escapeHtml(res.names[0]!)}.</p>${diffTable(rows)}`;
   }
-  const perModel = d.models.map((m, i) => `<details class="model" id="model-${i}">
+  const perModel = d.models
+    .map(
+      (m, i) => `<details class="model" id="model-${i}">
 <summary><b>${escapeHtml(m.name)}</b> — ${m.rows.length} layers</summary>
 ${figureGrid(m.modelFigures, `m${i}`, `${m.name} `)}
 ${detailsTable(m.rows, { id: `details-${i}` })}
-</details>`).join('\n');
+</details>`,
+    )
+    .join('\n');
   const main = `
 <section id="summary"><h2>Summary</h2>
 ${sideBySide}
@@ -424,18 +490,38 @@ ${diffs}
 <section id="models"><h2>Models</h2>
 ${perModel}
 </section>`;
-  return page(d.title, meta, [['summary', 'Summary'], ['compare-plot', 'Comparison'], ['layer-diffs', 'Per-layer differences'], ['models', 'Models']], main, generated);
+  return page(
+    d.title,
+    meta,
+    [
+      ['summary', 'Summary'],
+      ['compare-plot', 'Comparison'],
+      ['layer-diffs', 'Per-layer differences'],
+      ['models', 'Models'],
+    ],
+    main,
+    generated,
+  );
 }
 
 function diffTable(rows: Row[]): string {
   const cols = Object.keys(rows[0] ?? {});
-  const head = cols.map((c) => `<th scope="col" data-type="${c === 'layer' ? 'str' : 'num'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`).join('');
-  const body = rows.map((r) => `<tr data-warn="ok">${cols.map((c) => {
-    const v = r[c] ?? null;
-    const cls = c.startsWith('Δ') && typeof v === 'number' ? (v > 0 ? ' pos' : v < 0 ? ' neg' : '') : '';
-    const text = c.startsWith('Δ') && typeof v === 'number' ? (v >= 0 ? '+' : '') + v.toFixed(3) : fmtCell(v);
-    return `<td data-v="${escapeHtml(sortKey(v))}"${typeof v === 'number' ? ` class="n${cls}" title="${v}"` : ''}>${escapeHtml(text)}</td>`;
-  }).join('')}</tr>`).join('\n');
+  const head = cols
+    .map((c) => `<th scope="col" data-type="${c === 'layer' ? 'str' : 'num'}" tabindex="0" aria-sort="none">${escapeHtml(c)}</th>`)
+    .join('');
+  const body = rows
+    .map(
+      (r) =>
+        `<tr data-warn="ok">${cols
+          .map((c) => {
+            const v = r[c] ?? null;
+            const cls = c.startsWith('Δ') && typeof v === 'number' ? (v > 0 ? ' pos' : v < 0 ? ' neg' : '') : '';
+            const text = c.startsWith('Δ') && typeof v === 'number' ? (v >= 0 ? '+' : '') + v.toFixed(3) : fmtCell(v);
+            return `<td data-v="${escapeHtml(sortKey(v))}"${typeof v === 'number' ? ` class="n${cls}" title="${v}"` : ''}>${escapeHtml(text)}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('\n');
   return `<div class="table-tools" data-for="diff-table"><label>Filter <input type="search" class="filter" aria-label="filter layers"></label><select class="warn-filter" hidden><option value="all">all</option></select><span class="count"></span></div>
 <div class="table-wrap"><table class="data sortable" id="diff-table"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
@@ -459,15 +545,36 @@ export interface SweepReportData {
 /** weightwatcher sweep-report --report: the sweep's figures and tables in one self-contained page. */
 export function sweepReportHtml(d: SweepReportData): string {
   const generated = d.generated ?? new Date();
-  const meta = [`database: <code>${escapeHtml(d.db)}</code>`, escapeHtml(d.description), `${d.points.length} ${d.stepsParsed ? 'steps' : 'models'}`].join(' · ');
+  const meta = [
+    `database: <code>${escapeHtml(d.db)}</code>`,
+    escapeHtml(d.description),
+    `${d.points.length} ${d.stepsParsed ? 'steps' : 'models'}`,
+  ].join(' · ');
   const metrics = [...new Set(d.points.flatMap((p) => Object.keys(p.summary)))];
   const stepRows: Row[] = d.points.map((p) => ({
-    step: p.step, model: p.model, layers: p.layers, 'α<2': p.below2, 'α>6': p.above6, 'failed fits': p.failedFits,
+    step: p.step,
+    model: p.model,
+    layers: p.layers,
+    'α<2': p.below2,
+    'α>6': p.above6,
+    'failed fits': p.failedFits,
     ...Object.fromEntries(metrics.map((m) => [m, (p.summary as Record<string, number | undefined>)[m] ?? null])),
   }));
   const stepCols = ['step', 'model', 'layers', 'α<2', 'α>6', 'failed fits', ...metrics];
-  const moverRows: Row[] = d.movers.map((m) => ({ layer: layerLabel(m), first: m.first, last: m.last, 'Δ (last − first)': m.delta, min: m.min, max: m.max, range: m.range, steps: m.steps }));
-  const fig = (name: string, label: string) => (d.figures[name] ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name], `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>` : '<p class="note">No data for this figure.</p>');
+  const moverRows: Row[] = d.movers.map((m) => ({
+    layer: layerLabel(m),
+    first: m.first,
+    last: m.last,
+    'Δ (last − first)': m.delta,
+    min: m.min,
+    max: m.max,
+    range: m.range,
+    steps: m.steps,
+  }));
+  const fig = (name: string, label: string) =>
+    d.figures[name]
+      ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name], `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>`
+      : '<p class="note">No data for this figure.</p>';
   const main = `
 <section id="summary"><h2>Over ${d.stepsParsed ? 'steps' : 'models'}</h2>
 ${fig('alpha-counts', 'layers with alpha < 2 and > 6')}
@@ -483,5 +590,15 @@ ${fig('alpha-heatmap', 'alpha heatmap')}
 ${fig('alpha-movers', 'alpha of the layers that moved most')}
 ${moverRows.length ? detailsTable(moverRows, { id: 'movers-table', columns: Object.keys(moverRows[0]!) }) : '<p class="note">Fewer than two steps: nothing moved.</p>'}
 </section>`;
-  return page(d.title, meta, [['summary', 'Over steps'], ['heatmap', 'Heatmap'], ['movers', 'Movers']], main, generated);
+  return page(
+    d.title,
+    meta,
+    [
+      ['summary', 'Over steps'],
+      ['heatmap', 'Heatmap'],
+      ['movers', 'Movers'],
+    ],
+    main,
+    generated,
+  );
 }

@@ -8,7 +8,8 @@ import { columnOrder } from './columns.js';
 export function jsonSafe(v: unknown): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') return jsonSafe((v as { toJSON(): unknown }).toJSON());
+  if (v && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function')
+    return jsonSafe((v as { toJSON(): unknown }).toJSON());
   if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
   if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>, (x) => jsonSafe(x));
   return v;

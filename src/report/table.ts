@@ -4,8 +4,18 @@ import type { Summary } from './summary.js';
 import { escapeControl } from '../shared/text.js';
 
 export const TABLE_COLUMNS: readonly [string, string][] = [
-  ['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['alpha', 'alpha'], ['D', 'D'],
-  ['xmin', 'xmin'], ['log_spectral_norm', 'log_spec_norm'], ['alpha_weighted', 'alpha_w'], ['stable_rank', 'stable_rank'], ['warning', 'warning'],
+  ['layer_id', 'id'],
+  ['name', 'name'],
+  ['layer_type', 'type'],
+  ['N', 'N'],
+  ['M', 'M'],
+  ['alpha', 'alpha'],
+  ['D', 'D'],
+  ['xmin', 'xmin'],
+  ['log_spectral_norm', 'log_spec_norm'],
+  ['alpha_weighted', 'alpha_w'],
+  ['stable_rank', 'stable_rank'],
+  ['warning', 'warning'],
 ];
 
 const ansi = { red: '\x1b[31m', yellow: '\x1b[33m', bold: '\x1b[1m', dim: '\x1b[2m', reset: '\x1b[0m' };
@@ -25,10 +35,15 @@ function truncate(s: string, n: number): string {
   return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
 }
 
-export function renderTable(rows: readonly Row[], opts: { color: boolean; columns?: readonly [string, string][]; maxName?: number }): string {
+export function renderTable(
+  rows: readonly Row[],
+  opts: { color: boolean; columns?: readonly [string, string][]; maxName?: number },
+): string {
   const columns = (opts.columns ?? TABLE_COLUMNS).filter(([key]) => rows.some((r) => key in r) || key === 'warning');
   // Model-supplied strings (names, longnames) are escaped: an ESC or newline in a tensor name must not reach the terminal.
-  const cells = rows.map((r) => columns.map(([key]) => (key === 'name' ? truncate(escapeControl(String(r[key] ?? '')), opts.maxName ?? 36) : formatCell(r[key]))));
+  const cells = rows.map((r) =>
+    columns.map(([key]) => (key === 'name' ? truncate(escapeControl(String(r[key] ?? '')), opts.maxName ?? 36) : formatCell(r[key]))),
+  );
   const widths = columns.map(([, label], j) => Math.max(label.length, ...cells.map((c) => c[j]!.length)));
   const numeric = columns.map(([key]) => rows.some((r) => typeof r[key] === 'number'));
   const pad = (s: string, j: number) => (numeric[j] ? s.padStart(widths[j]!) : s.padEnd(widths[j]!));
@@ -51,7 +66,10 @@ export function renderSummary(summary: Summary, rows: readonly Row[], opts: { co
   for (const [k, v] of Object.entries(summary)) lines.push(`  ${k.padEnd(18)} ${formatCell(v)}`);
   const b = (s: string) => (opts.color ? `\x1b[1m${s}\x1b[0m` : s);
   lines.push(
-    b(`  ${rows.length} layers: ${over} with alpha < 2 (over-trained), ${under} with alpha > 6 (under-trained)` + (failed ? `, ${failed} fits failed` : '')),
+    b(
+      `  ${rows.length} layers: ${over} with alpha < 2 (over-trained), ${under} with alpha > 6 (under-trained)` +
+        (failed ? `, ${failed} fits failed` : ''),
+    ),
   );
   return lines.join('\n') + '\n';
 }

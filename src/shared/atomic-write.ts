@@ -126,8 +126,10 @@ export async function writeFileAtomically(target: string, fill: (temporary: stri
  */
 export async function writeFolderAtomically(target: string, fill: (temporary: string) => Promise<void>): Promise<void> {
   const existing = await stat(target).catch(() => undefined);
-  if (existing && !existing.isDirectory()) throw new WeightWatcherError('E_USAGE', `${target}: exists and is not a folder`, { file: target });
-  if (existing && (await readdir(target)).length > 0) throw new WeightWatcherError('E_USAGE', `${target}: folder exists and is not empty; choose a new output folder`, { file: target });
+  if (existing && !existing.isDirectory())
+    throw new WeightWatcherError('E_USAGE', `${target}: exists and is not a folder`, { file: target });
+  if (existing && (await readdir(target)).length > 0)
+    throw new WeightWatcherError('E_USAGE', `${target}: folder exists and is not empty; choose a new output folder`, { file: target });
   await makeDirectory(dirname(resolve(target)));
   const tmp = temporaryName(resolve(target));
   pending.set(tmp, { folder: true });

@@ -3,7 +3,6 @@
  * PyTorch readers. Shapes and strides are validated by the callers before these run.
  */
 
-
 /** Reverse the bytes of every `elementSize`-byte element, turning big-endian data little-endian. */
 export function byteswapInPlace(bytes: Uint8Array, elementSize: number): void {
   if (elementSize <= 1) return;

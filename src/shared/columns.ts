@@ -9,7 +9,10 @@ export class Column<T extends Typed> {
   private data: T;
   length = 0;
 
-  constructor(private readonly make: (n: number) => T, initial = 1024) {
+  constructor(
+    private readonly make: (n: number) => T,
+    initial = 1024,
+  ) {
     this.data = make(initial);
   }
 

@@ -12,16 +12,28 @@ export function npSum(a: ArrayLike<number>, start = 0, end = a.length): number {
     return res;
   }
   if (n <= 128) {
-    let r0 = a[start]!, r1 = a[start + 1]!, r2 = a[start + 2]!, r3 = a[start + 3]!;
-    let r4 = a[start + 4]!, r5 = a[start + 5]!, r6 = a[start + 6]!, r7 = a[start + 7]!;
+    let r0 = a[start]!,
+      r1 = a[start + 1]!,
+      r2 = a[start + 2]!,
+      r3 = a[start + 3]!;
+    let r4 = a[start + 4]!,
+      r5 = a[start + 5]!,
+      r6 = a[start + 6]!,
+      r7 = a[start + 7]!;
     let i = 8;
     const stop = n - (n % 8);
     for (; i < stop; i += 8) {
       const b = start + i;
-      r0 += a[b]!; r1 += a[b + 1]!; r2 += a[b + 2]!; r3 += a[b + 3]!;
-      r4 += a[b + 4]!; r5 += a[b + 5]!; r6 += a[b + 6]!; r7 += a[b + 7]!;
+      r0 += a[b]!;
+      r1 += a[b + 1]!;
+      r2 += a[b + 2]!;
+      r3 += a[b + 3]!;
+      r4 += a[b + 4]!;
+      r5 += a[b + 5]!;
+      r6 += a[b + 6]!;
+      r7 += a[b + 7]!;
     }
-    let res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
     for (; i < n; i++) res += a[start + i]!;
     return res;
   }

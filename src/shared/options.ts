@@ -19,7 +19,13 @@ export type LayerFilter = number | string;
 export const MODEL_FORMATS = ['safetensors', 'pytorch', 'onnx', 'gguf', 'tfjs', 'keras', 'npz', 'npy'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 /** Other spellings accepted for `format`. */
-export const FORMAT_ALIASES: Readonly<Record<string, ModelFormat>> = { bin: 'pytorch', pt: 'pytorch', torch: 'pytorch', h5: 'keras', 'tf.js': 'tfjs' };
+export const FORMAT_ALIASES: Readonly<Record<string, ModelFormat>> = {
+  bin: 'pytorch',
+  pt: 'pytorch',
+  torch: 'pytorch',
+  h5: 'keras',
+  'tf.js': 'tfjs',
+};
 
 /** fix_fingers: off, restrict xmin candidates to the ESD peak, or clip the largest eigenvalues. */
 export type FixFingers = false | 'xmin_peak' | 'clip_xmax';
@@ -187,10 +193,25 @@ export const DEFAULTS: Omit<ResolvedOptions, 'onProgress' | 'throwOnFailure'> = 
 };
 
 const CAMEL_ALIASES: Record<string, keyof ResolvedOptions> = {
-  minEvals: 'min_evals', maxEvals: 'max_evals', maxN: 'max_N', startIds: 'start_ids', conv2dNorm: 'conv2d_norm',
-  glorotFix: 'glorot_fix', plPackage: 'pl_package', fixFingers: 'fix_fingers', xminMax: 'xmin_max', maxFingers: 'max_fingers',
-  fingerThresh: 'finger_thresh', mpFit: 'mp_fit', baseMatch: 'base_match', svdMethod: 'svd_method', keepEvals: 'keep_evals', onnxConstants: 'onnx_constants',
-  allTensors: 'all_tensors', allowLarge: 'allow_large', throw_on_failure: 'throwOnFailure',
+  minEvals: 'min_evals',
+  maxEvals: 'max_evals',
+  maxN: 'max_N',
+  startIds: 'start_ids',
+  conv2dNorm: 'conv2d_norm',
+  glorotFix: 'glorot_fix',
+  plPackage: 'pl_package',
+  fixFingers: 'fix_fingers',
+  xminMax: 'xmin_max',
+  maxFingers: 'max_fingers',
+  fingerThresh: 'finger_thresh',
+  mpFit: 'mp_fit',
+  baseMatch: 'base_match',
+  svdMethod: 'svd_method',
+  keepEvals: 'keep_evals',
+  onnxConstants: 'onnx_constants',
+  allTensors: 'all_tensors',
+  allowLarge: 'allow_large',
+  throw_on_failure: 'throwOnFailure',
 };
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'onProgress', 'throwOnFailure']);
@@ -227,26 +248,38 @@ export function resolveOptions(input: AnalyzeOptions | Record<string, unknown> =
   if (o.min_evals < 0) throw usage(`min_evals must be ≥ 0, got ${o.min_evals}`);
   if (o.max_N < 1) throw usage(`max_N must be ≥ 1, got ${o.max_N}`);
   if (o.max_fingers < 1) throw usage(`max_fingers must be ≥ 1, got ${o.max_fingers}`);
-  if (o.xmin_max !== null && !(typeof o.xmin_max === 'number' && Number.isFinite(o.xmin_max) && o.xmin_max > 0)) throw usage(`xmin_max must be a number > 0, got ${JSON.stringify(o.xmin_max)}`);
-  if (!(typeof o.finger_thresh === 'number' && Number.isFinite(o.finger_thresh) && o.finger_thresh >= 0)) throw usage(`finger_thresh must be a number ≥ 0, got ${JSON.stringify(o.finger_thresh)}`);
+  if (o.xmin_max !== null && !(typeof o.xmin_max === 'number' && Number.isFinite(o.xmin_max) && o.xmin_max > 0))
+    throw usage(`xmin_max must be a number > 0, got ${JSON.stringify(o.xmin_max)}`);
+  if (!(typeof o.finger_thresh === 'number' && Number.isFinite(o.finger_thresh) && o.finger_thresh >= 0))
+    throw usage(`finger_thresh must be a number ≥ 0, got ${JSON.stringify(o.finger_thresh)}`);
   if (o.max_evals !== null && !isInt(o.max_evals)) throw usage(`max_evals must be an integer or null, got ${JSON.stringify(o.max_evals)}`);
-  if (o.min_evals && o.max_evals && o.min_evals >= o.max_evals) throw usage(`min_evals (${o.min_evals}) must be smaller than max_evals (${o.max_evals})`);
+  if (o.min_evals && o.max_evals && o.min_evals >= o.max_evals)
+    throw usage(`min_evals (${o.min_evals}) must be smaller than max_evals (${o.max_evals})`);
   if (o.max_evals !== null && o.max_evals < -1) throw usage(`max_evals must be ≥ -1, got ${o.max_evals}`);
   if (o.max_evals !== null && o.max_N < o.max_evals) throw usage(`max_N (${o.max_N}) must be ≥ max_evals (${o.max_evals})`);
   if (o.max_N < o.min_evals) throw usage(`max_N (${o.max_N}) must be ≥ min_evals (${o.min_evals})`);
-  if (o.svd_method !== 'fast' && o.svd_method !== 'accurate') throw usage(`svd_method must be 'fast' or 'accurate', got ${JSON.stringify(o.svd_method)}`);
+  if (o.svd_method !== 'fast' && o.svd_method !== 'accurate')
+    throw usage(`svd_method must be 'fast' or 'accurate', got ${JSON.stringify(o.svd_method)}`);
   if (o.channels !== null && (typeof o.channels !== 'string' || !['first', 'last'].includes(o.channels.toLowerCase()))) {
     throw usage(`channels must be 'first' or 'last', got ${JSON.stringify(o.channels)}`);
   }
   if (o.channels) o.channels = o.channels.toLowerCase() as 'first' | 'last';
   const ids = o.layers.filter(isInt);
-  if (ids.length && Math.max(...ids) > 0 && Math.min(...ids) < 0) throw usage('layer id filters must be all positive (keep) or all negative (exclude), not mixed');
+  if (ids.length && Math.max(...ids) > 0 && Math.min(...ids) < 0)
+    throw usage('layer id filters must be all positive (keep) or all negative (exclude), not mixed');
   if (o.fix_fingers) {
-    if (o.fix_fingers !== 'xmin_peak' && o.fix_fingers !== 'clip_xmax') throw usage(`fix_fingers must be false, 'xmin_peak' or 'clip_xmax', got ${JSON.stringify(o.fix_fingers)}`);
+    if (o.fix_fingers !== 'xmin_peak' && o.fix_fingers !== 'clip_xmax')
+      throw usage(`fix_fingers must be false, 'xmin_peak' or 'clip_xmax', got ${JSON.stringify(o.fix_fingers)}`);
     if (isInt(o.xmax)) throw usage('fix_fingers cannot be combined with an integer xmax');
   }
   const fit = (input as Record<string, unknown>).fit ?? 'PL';
-  const fitMap: Record<string, ResolvedOptions['fit']> = { PL: 'power_law', power_law: 'power_law', TPL: 'truncated_power_law', E_TPL: 'truncated_power_law', truncated_power_law: 'truncated_power_law' };
+  const fitMap: Record<string, ResolvedOptions['fit']> = {
+    PL: 'power_law',
+    power_law: 'power_law',
+    TPL: 'truncated_power_law',
+    E_TPL: 'truncated_power_law',
+    truncated_power_law: 'truncated_power_law',
+  };
   if (typeof fit !== 'string' || !(fit in fitMap)) throw usage(`fit must be 'PL', 'TPL' or 'E_TPL', got ${JSON.stringify(fit)}`);
   o.fit = fitMap[fit]!;
   if (fit === 'E_TPL') {
@@ -255,8 +288,10 @@ export function resolveOptions(input: AnalyzeOptions | Record<string, unknown> =
   }
   if (o.intra && (o.randomize || o.vectors)) throw usage('intra cannot be combined with randomize or vectors');
   if (o.start_ids < 0) throw usage(`start_ids must be ≥ 0, got ${o.start_ids}`);
-  if (o.pl_package !== 'ww' && o.pl_package !== 'powerlaw') throw usage(`pl_package must be 'ww' or 'powerlaw', got ${JSON.stringify(o.pl_package)}`);
-  if (o.xmax !== null && o.xmax !== 'force' && !(isInt(o.xmax) && o.xmax !== 0)) throw usage(`xmax must be null, 'force' or a non-zero integer, got ${JSON.stringify(o.xmax)}`);
+  if (o.pl_package !== 'ww' && o.pl_package !== 'powerlaw')
+    throw usage(`pl_package must be 'ww' or 'powerlaw', got ${JSON.stringify(o.pl_package)}`);
+  if (o.xmax !== null && o.xmax !== 'force' && !(isInt(o.xmax) && o.xmax !== 0))
+    throw usage(`xmax must be null, 'force' or a non-zero integer, got ${JSON.stringify(o.xmax)}`);
   if (o.pl_package === 'ww') {
     if (o.xmax === 'force') throw usage("xmax='force' requires pl_package='powerlaw'");
     if (o.fit !== 'power_law') throw usage(`fit='${String(fit)}' requires pl_package='powerlaw'`);
@@ -266,20 +301,27 @@ export function resolveOptions(input: AnalyzeOptions | Record<string, unknown> =
   if (o.inverse && o.vectors) throw usage('inverse cannot be combined with vectors');
   const peft = o.peft as unknown;
   if (peft === true) o.peft = 'peft_only';
-  else if (peft !== false && peft !== 'peft_only' && peft !== 'with_base') throw usage(`peft must be true, false, 'peft_only' or 'with_base', got ${JSON.stringify(peft)}`);
-  if (o.base_match !== 'name' && o.base_match !== 'substring') throw usage(`base_match must be 'name' or 'substring', got ${JSON.stringify(o.base_match)}`);
-  if (o.threads !== null && !(isInt(o.threads) && o.threads >= 1)) throw usage(`threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
+  else if (peft !== false && peft !== 'peft_only' && peft !== 'with_base')
+    throw usage(`peft must be true, false, 'peft_only' or 'with_base', got ${JSON.stringify(peft)}`);
+  if (o.base_match !== 'name' && o.base_match !== 'substring')
+    throw usage(`base_match must be 'name' or 'substring', got ${JSON.stringify(o.base_match)}`);
+  if (o.threads !== null && !(isInt(o.threads) && o.threads >= 1))
+    throw usage(`threads must be a positive integer, got ${JSON.stringify(o.threads)}`);
   if (o.seed !== null && !isInt(o.seed)) throw usage(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
-  if (o.precision !== 'float64' && o.precision !== 'float32') throw usage(`precision must be 'float64' or 'float32', got ${JSON.stringify(o.precision)}`);
+  if (o.precision !== 'float64' && o.precision !== 'float32')
+    throw usage(`precision must be 'float64' or 'float32', got ${JSON.stringify(o.precision)}`);
   for (const k of ['all_tensors', 'allow_large', 'onnx_constants', 'keep_evals'] as const) {
     if (typeof o[k] !== 'boolean') throw usage(`${k} must be true or false, got ${JSON.stringify(o[k])}`);
   }
-  if (o.throwOnFailure !== undefined && typeof o.throwOnFailure !== 'boolean') throw usage(`throwOnFailure must be true or false, got ${JSON.stringify(o.throwOnFailure)}`);
+  if (o.throwOnFailure !== undefined && typeof o.throwOnFailure !== 'boolean')
+    throw usage(`throwOnFailure must be true or false, got ${JSON.stringify(o.throwOnFailure)}`);
   if (o.format !== null) {
     const f = typeof o.format === 'string' ? (FORMAT_ALIASES[o.format.toLowerCase()] ?? o.format.toLowerCase()) : o.format;
-    if (!(MODEL_FORMATS as readonly unknown[]).includes(f)) throw usage(`format must be one of ${MODEL_FORMATS.join(', ')}, got ${JSON.stringify(o.format)}`);
+    if (!(MODEL_FORMATS as readonly unknown[]).includes(f))
+      throw usage(`format must be one of ${MODEL_FORMATS.join(', ')}, got ${JSON.stringify(o.format)}`);
     o.format = f as ModelFormat;
   }
-  if (typeof o.tolerance !== 'number' || !(o.tolerance >= 0)) throw usage(`tolerance must be a non-negative number, got ${JSON.stringify(o.tolerance)}`);
+  if (typeof o.tolerance !== 'number' || !(o.tolerance >= 0))
+    throw usage(`tolerance must be a non-negative number, got ${JSON.stringify(o.tolerance)}`);
   return o;
 }

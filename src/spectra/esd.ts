@@ -114,7 +114,8 @@ class EsdAccumulator {
     this.errorBound = Math.max(this.errorBound, s.errorBound);
     this.sumOfSquares += s.sumOfSquares;
     const refined = s.route.includes('+');
-    const low = s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
+    const low =
+      s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
     this.svMinLow = Math.min(this.svMinLow, low);
     if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
     this.fallback ??= s.fallback;
@@ -152,13 +153,18 @@ function spectrumArgs(m: LayerMatrix, opts: EsdOptions, method: 'fast' | 'accura
   // Truncated to the top `keep` values, the matrix's own σmin and rank do not matter: the layer
   // guard checks the smallest kept value instead (route-guard.ts).
   const truncated = opts.keep !== undefined && opts.keep < Math.min(m.rows, m.cols);
-  return [data, m.rows, m.cols, {
-    method,
-    precision: opts.precision ?? 'float64',
-    rankN: truncated ? 0 : opts.N,
-    refineMin: !truncated && (opts.refineMin ?? true),
-    ...(isStored(m) ? { dtype: m.dtype } : {}),
-  }] as const;
+  return [
+    data,
+    m.rows,
+    m.cols,
+    {
+      method,
+      precision: opts.precision ?? 'float64',
+      rankN: truncated ? 0 : opts.N,
+      refineMin: !truncated && (opts.refineMin ?? true),
+      ...(isStored(m) ? { dtype: m.dtype } : {}),
+    },
+  ] as const;
 }
 
 /** Intra products have unsquared ESDs, which the Gram route does not serve: they always use ?gesdd. */
@@ -177,7 +183,8 @@ export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions)
   const fallback = spectra.find((s) => s.route.endsWith('gesdd'))?.fallback;
   if (method === 'fast' && fallback !== undefined) {
     for (let i = 0; i < mats.length; i++) {
-      if (!spectra[i]!.route.endsWith('gesdd')) spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
+      if (!spectra[i]!.route.endsWith('gesdd'))
+        spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
     }
   }
   const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);

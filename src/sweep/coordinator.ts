@@ -19,7 +19,18 @@ import type { FingerprintMode } from './fingerprint.js';
 import type { GroupPlan, JobAnalyzeOptions, PartResult } from './job.js';
 import type { ResultsWriter, RunIdentity } from './db.js';
 import { decodeJson } from './codec.js';
-import { DEFAULT_QUEUE_NAME, JOB_ATTEMPTS, JOB_NAME, closeBounded, connectionFor, displayUrl, jobId, validateQueueName, waitReady, type SweepJobData } from './redis.js';
+import {
+  DEFAULT_QUEUE_NAME,
+  JOB_ATTEMPTS,
+  JOB_NAME,
+  closeBounded,
+  connectionFor,
+  displayUrl,
+  jobId,
+  validateQueueName,
+  waitReady,
+  type SweepJobData,
+} from './redis.js';
 
 export interface QueueTask {
   readonly id: RunIdentity;
@@ -76,8 +87,12 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
   const queue = new Queue(queueName, { connection });
   const events = new QueueEvents(queueName, { connection, autorun: false });
   let lastError: unknown;
-  queue.on('error', (e) => { lastError = e; });
-  events.on('error', (e) => { lastError = e; });
+  queue.on('error', (e) => {
+    lastError = e;
+  });
+  events.on('error', (e) => {
+    lastError = e;
+  });
   const removeAfterWrite = (opts.removeJobs ?? 'after-write') === 'after-write';
   const outstanding = new Map<string, Outstanding>();
   const states = new Map<QueueTask, TaskState>();
@@ -86,15 +101,25 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
   let stalled = 0;
   let jobs = 0;
   let wake: (() => void) | undefined;
-  const poke = () => { const w = wake; wake = undefined; w?.(); };
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
 
   try {
     await waitReady(queue.waitUntilReady(), opts.url).catch((e: unknown) => {
-      throw lastError ? new WeightWatcherError('E_IO', `cannot reach Redis at ${displayUrl(opts.url)}: ${errorMessage(lastError)}`, { cause: e }) : e;
+      throw lastError
+        ? new WeightWatcherError('E_IO', `cannot reach Redis at ${displayUrl(opts.url)}: ${errorMessage(lastError)}`, { cause: e })
+        : e;
     });
-    void events.run().catch((e: unknown) => { lastError = e; });
+    void events.run().catch((e: unknown) => {
+      lastError = e;
+    });
     await waitReady(events.waitUntilReady(), opts.url);
-    const onEvent = ({ jobId: id }: { jobId: string }) => { if (outstanding.has(id)) poke(); };
+    const onEvent = ({ jobId: id }: { jobId: string }) => {
+      if (outstanding.has(id)) poke();
+    };
     events.on('completed', onEvent);
     events.on('failed', onEvent);
 
@@ -108,7 +133,10 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
     let stored = 0;
     for (const task of tasks) {
       const groups = task.plan.groups;
-      writer.beginQueuedRun(task.id, groups.map((g) => g.id));
+      writer.beginQueuedRun(
+        task.id,
+        groups.map((g) => g.id),
+      );
       const done = writer.doneParts(task.id.runKey);
       const state: TaskState = { remaining: new Set(), failed: [] };
       states.set(task, state);
@@ -122,12 +150,31 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
         state.remaining.add(g.id);
         const existing = await queue.getJob(id);
         if (existing && (await existing.getState()) === 'failed') await existing.remove();
-        else if (existing) { found++; outstanding.set(id, { task, part: g.id, layerIds: g.layerIds }); continue; }
+        else if (existing) {
+          found++;
+          outstanding.set(id, { task, part: g.id, layerIds: g.layerIds });
+          continue;
+        }
         const data: SweepJobData = {
-          v: 1, runKey: task.id.runKey, part: g.id, path: task.path, label: task.id.label, fingerprint: task.id.fingerprint,
-          fingerprintMode: task.fingerprintMode, options: task.options, layerIds: g.layerIds ? [...g.layerIds] : null, plannedLayers: task.plan.layers, coordinator: me,
+          v: 1,
+          runKey: task.id.runKey,
+          part: g.id,
+          path: task.path,
+          label: task.id.label,
+          fingerprint: task.id.fingerprint,
+          fingerprintMode: task.fingerprintMode,
+          options: task.options,
+          layerIds: g.layerIds ? [...g.layerIds] : null,
+          plannedLayers: task.plan.layers,
+          coordinator: me,
         };
-        await queue.add(JOB_NAME, data, { jobId: id, attempts: JOB_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false });
+        await queue.add(JOB_NAME, data, {
+          jobId: id,
+          attempts: JOB_ATTEMPTS,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: false,
+          removeOnFail: false,
+        });
         added++;
         outstanding.set(id, { task, part: g.id, layerIds: g.layerIds });
       }
@@ -149,10 +196,19 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
         return;
       }
       if (st === 'completed') {
-        if (typeof job.returnvalue !== 'string') throw new WeightWatcherError('E_FORMAT', `job ${id} completed without a result (was it run by another program?)`);
+        if (typeof job.returnvalue !== 'string')
+          throw new WeightWatcherError('E_FORMAT', `job ${id} completed without a result (was it run by another program?)`);
         const ret = decodeJson<JobReturn>(job.returnvalue);
         const attempts = Math.max(1, job.attemptsStarted || job.attemptsMade || 1);
-        writer.writePart(o.task.id.runKey, { id: o.part, layerIds: o.layerIds, rows: ret.rows, failures: ret.failures, attempts, elapsedMs: ret.elapsedMs, worker: ret.worker });
+        writer.writePart(o.task.id.runKey, {
+          id: o.part,
+          layerIds: o.layerIds,
+          rows: ret.rows,
+          failures: ret.failures,
+          attempts,
+          elapsedMs: ret.elapsedMs,
+          worker: ret.worker,
+        });
         retries += attempts - 1;
         stalled += job.stalledCounter ?? 0;
         jobs++;
@@ -183,7 +239,10 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
       if (!outstanding.size) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pollMs);
-        wake = () => { clearTimeout(t); resolve(); };
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
       });
       if (Date.now() - idleSince > 30_000) {
         idleSince = Date.now();
@@ -199,4 +258,3 @@ export async function runOnQueue(tasks: readonly QueueTask[], writer: ResultsWri
     await closeBounded(queue);
   }
 }
-

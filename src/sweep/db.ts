@@ -115,7 +115,11 @@ function loadSqlite(): typeof BetterSqlite3 {
   try {
     sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (e) {
-    throw new WeightWatcherError('E_NATIVE', `the results database needs better-sqlite3, which could not be loaded (${errorMessage(e)}); reinstall with 'npm rebuild better-sqlite3'`, { cause: e });
+    throw new WeightWatcherError(
+      'E_NATIVE',
+      `the results database needs better-sqlite3, which could not be loaded (${errorMessage(e)}); reinstall with 'npm rebuild better-sqlite3'`,
+      { cause: e },
+    );
   }
   return sqlite;
 }
@@ -136,7 +140,11 @@ function textOrNull(v: unknown): string | null {
 export function migrate(db: Database, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
-    throw new WeightWatcherError('E_UNSUPPORTED', `${file}: results database schema version ${version} is newer than this weightwatcher supports (${SCHEMA_VERSION}); upgrade weightwatcher to read it`, { file });
+    throw new WeightWatcherError(
+      'E_UNSUPPORTED',
+      `${file}: results database schema version ${version} is newer than this weightwatcher supports (${SCHEMA_VERSION}); upgrade weightwatcher to read it`,
+      { file },
+    );
   }
   for (let v = version; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
@@ -154,7 +162,11 @@ export interface OpenDbOptions {
 /** Open (and create or upgrade) a results database. `:memory:` gives a private in-memory one. */
 export function openDatabase(file: string, opts: OpenDbOptions = {}): Database {
   if (opts.mustExist && file !== ':memory:' && !existsSync(file)) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${file}: no such results database (create one with 'weightwatcher sweep … --db ${file}')`, { file });
+    throw new WeightWatcherError(
+      'E_NOT_FOUND',
+      `${file}: no such results database (create one with 'weightwatcher sweep … --db ${file}')`,
+      { file },
+    );
   }
   const Sqlite = loadSqlite();
   let db: Database;
@@ -167,9 +179,17 @@ export function openDatabase(file: string, opts: OpenDbOptions = {}): Database {
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
-    const kind = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs','layer_rows','run_parts','sweeps','sweep_models')").get() as { n: number };
+    const kind = db
+      .prepare(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs','layer_rows','run_parts','sweeps','sweep_models')",
+      )
+      .get() as { n: number };
     if ((db.pragma('user_version', { simple: true }) as number) === 0 && kind.n > 0) {
-      throw new WeightWatcherError('E_FORMAT', `${file}: an SQLite database, but not a weightwatcher results database (it has other tables)`, { file });
+      throw new WeightWatcherError(
+        'E_FORMAT',
+        `${file}: an SQLite database, but not a weightwatcher results database (it has other tables)`,
+        { file },
+      );
     }
     migrate(db, file);
   } catch (e) {
@@ -210,28 +230,36 @@ export class ResultsWriter {
   constructor(readonly db: Database) {
     this.stmts = {
       status: db.prepare('SELECT status, error FROM runs WHERE run_key = ?'),
-      upsertRun: db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, source, format, layers, summary_json, skipped_json, failures_json, error, attempts, elapsed_ms, tool_version, created_at, updated_at)
+      upsertRun:
+        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, source, format, layers, summary_json, skipped_json, failures_json, error, attempts, elapsed_ms, tool_version, created_at, updated_at)
         VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, @status, @source, @format, @layers, @summary_json, @skipped_json, @failures_json, @error, @attempts, @elapsed_ms, @tool_version, @now, @now)
         ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, status = excluded.status, source = excluded.source, format = excluded.format,
           layers = excluded.layers, summary_json = excluded.summary_json, skipped_json = excluded.skipped_json, failures_json = excluded.failures_json, error = excluded.error,
           attempts = runs.attempts + excluded.attempts, elapsed_ms = excluded.elapsed_ms, tool_version = excluded.tool_version, updated_at = excluded.updated_at`),
-      pendingRun: db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, attempts, created_at, updated_at)
+      pendingRun:
+        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, attempts, created_at, updated_at)
         VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, 'pending', 0, @now, @now)
         ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, status = CASE WHEN runs.status = 'done' THEN 'done' ELSE 'pending' END, error = NULL, updated_at = excluded.updated_at`),
-      markFailed: db.prepare("UPDATE runs SET status = 'failed', error = @error, attempts = attempts + @attempts, updated_at = @now WHERE run_key = @run_key"),
+      markFailed: db.prepare(
+        "UPDATE runs SET status = 'failed', error = @error, attempts = attempts + @attempts, updated_at = @now WHERE run_key = @run_key",
+      ),
       deleteRows: db.prepare('DELETE FROM layer_rows WHERE run_key = ?'),
       deleteParts: db.prepare('DELETE FROM run_parts WHERE run_key = ?'),
-      upsertRow: db.prepare(`INSERT INTO layer_rows (run_key, layer_id, slice, name, layer_type, alpha, alpha_weighted, log_norm, log_spectral_norm, stable_rank, warning, row_json)
+      upsertRow:
+        db.prepare(`INSERT INTO layer_rows (run_key, layer_id, slice, name, layer_type, alpha, alpha_weighted, log_norm, log_spectral_norm, stable_rank, warning, row_json)
         VALUES (@run_key, @layer_id, @slice, @name, @layer_type, @alpha, @alpha_weighted, @log_norm, @log_spectral_norm, @stable_rank, @warning, @row_json)
         ON CONFLICT (run_key, layer_id, slice) DO UPDATE SET name = excluded.name, layer_type = excluded.layer_type, alpha = excluded.alpha, alpha_weighted = excluded.alpha_weighted,
           log_norm = excluded.log_norm, log_spectral_norm = excluded.log_spectral_norm, stable_rank = excluded.stable_rank, warning = excluded.warning, row_json = excluded.row_json`),
-      upsertPart: db.prepare(`INSERT INTO run_parts (run_key, part, layer_ids, status, failures_json, error, attempts, elapsed_ms, worker, updated_at)
+      upsertPart:
+        db.prepare(`INSERT INTO run_parts (run_key, part, layer_ids, status, failures_json, error, attempts, elapsed_ms, worker, updated_at)
         VALUES (@run_key, @part, @layer_ids, @status, @failures_json, @error, @attempts, @elapsed_ms, @worker, @now)
         ON CONFLICT (run_key, part) DO UPDATE SET layer_ids = excluded.layer_ids, status = excluded.status, failures_json = excluded.failures_json, error = excluded.error,
           attempts = excluded.attempts, elapsed_ms = excluded.elapsed_ms, worker = excluded.worker, updated_at = excluded.updated_at`),
       parts: db.prepare('SELECT part, layer_ids, status, failures_json, error, attempts, elapsed_ms FROM run_parts WHERE run_key = ?'),
       rows: db.prepare('SELECT row_json FROM layer_rows WHERE run_key = ? ORDER BY layer_id, slice'),
-      insertSweep: db.prepare(`INSERT INTO sweeps (options_hash, options_json, steps_parsed, queue, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)`),
+      insertSweep: db.prepare(
+        `INSERT INTO sweeps (options_hash, options_json, steps_parsed, queue, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)`,
+      ),
       insertSweepModel: db.prepare('INSERT INTO sweep_models (sweep_id, position, model, label, step, run_key) VALUES (?, ?, ?, ?, ?, ?)'),
       finishSweep: db.prepare('UPDATE sweeps SET status = ?, analysed = ?, cached = ?, failed = ?, finished_at = ? WHERE sweep_id = ?'),
     };
@@ -262,32 +290,54 @@ export class ResultsWriter {
     }
   }
 
-  private runParams(id: RunIdentity, status: 'done' | 'failed', fields: { layers: number | null; summary: Summary | null; outcome: RunOutcome; error: string | null; attempts: number }) {
+  private runParams(
+    id: RunIdentity,
+    status: 'done' | 'failed',
+    fields: { layers: number | null; summary: Summary | null; outcome: RunOutcome; error: string | null; attempts: number },
+  ) {
     const o = fields.outcome;
     return {
-      run_key: id.runKey, fingerprint: id.fingerprint, options_hash: id.optionsHash, options_json: id.optionsJson, model: id.model, label: id.label, status,
-      source: o.source ?? null, format: o.format ?? null, layers: fields.layers, summary_json: fields.summary ? encodeJson(fields.summary) : null,
-      skipped_json: o.skipped ? encodeJson(o.skipped) : null, failures_json: o.failures ? encodeJson(o.failures) : null, error: fields.error,
-      attempts: fields.attempts, elapsed_ms: o.elapsedMs ?? null, tool_version: o.toolVersion ?? null, now: now(),
+      run_key: id.runKey,
+      fingerprint: id.fingerprint,
+      options_hash: id.optionsHash,
+      options_json: id.optionsJson,
+      model: id.model,
+      label: id.label,
+      status,
+      source: o.source ?? null,
+      format: o.format ?? null,
+      layers: fields.layers,
+      summary_json: fields.summary ? encodeJson(fields.summary) : null,
+      skipped_json: o.skipped ? encodeJson(o.skipped) : null,
+      failures_json: o.failures ? encodeJson(o.failures) : null,
+      error: fields.error,
+      attempts: fields.attempts,
+      elapsed_ms: o.elapsedMs ?? null,
+      tool_version: o.toolVersion ?? null,
+      now: now(),
     };
   }
 
   /** A whole model's result (local runs): the run and all its rows replace whatever was stored. */
   writeRun(id: RunIdentity, rows: readonly Row[], summary: Summary, outcome: RunOutcome): void {
-    this.db.transaction(() => {
-      this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 1 }));
-      this.stmts.deleteRows.run(id.runKey);
-      this.stmts.deleteParts.run(id.runKey);
-      this.insertRows(id.runKey, rows);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 1 }));
+        this.stmts.deleteRows.run(id.runKey);
+        this.stmts.deleteParts.run(id.runKey);
+        this.insertRows(id.runKey, rows);
+      })
+      .immediate();
   }
 
   /** A model that could not be analysed: recorded with its error; its earlier rows are dropped. */
   writeFailedRun(id: RunIdentity, error: string, outcome: RunOutcome = {}, attempts = 1): void {
-    this.db.transaction(() => {
-      this.stmts.upsertRun.run(this.runParams(id, 'failed', { layers: null, summary: null, outcome, error, attempts }));
-      this.stmts.deleteRows.run(id.runKey);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmts.upsertRun.run(this.runParams(id, 'failed', { layers: null, summary: null, outcome, error, attempts }));
+        this.stmts.deleteRows.run(id.runKey);
+      })
+      .immediate();
   }
 
   /** A queued run with a part that failed for good: the rows of its other parts are kept for the next try. */
@@ -301,40 +351,83 @@ export class ResultsWriter {
    * dropped so the run is rebuilt from parts of one plan.
    */
   beginQueuedRun(id: RunIdentity, partIds: readonly string[]): void {
-    this.db.transaction(() => {
-      this.stmts.pendingRun.run({ run_key: id.runKey, fingerprint: id.fingerprint, options_hash: id.optionsHash, options_json: id.optionsJson, model: id.model, label: id.label, now: now() });
-      const wanted = new Set(partIds);
-      const stored = this.stmts.parts.all(id.runKey) as { part: string }[];
-      if (stored.some((p) => !wanted.has(p.part))) {
-        this.stmts.deleteParts.run(id.runKey);
-        this.stmts.deleteRows.run(id.runKey);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmts.pendingRun.run({
+          run_key: id.runKey,
+          fingerprint: id.fingerprint,
+          options_hash: id.optionsHash,
+          options_json: id.optionsJson,
+          model: id.model,
+          label: id.label,
+          now: now(),
+        });
+        const wanted = new Set(partIds);
+        const stored = this.stmts.parts.all(id.runKey) as { part: string }[];
+        if (stored.some((p) => !wanted.has(p.part))) {
+          this.stmts.deleteParts.run(id.runKey);
+          this.stmts.deleteRows.run(id.runKey);
+        }
+      })
+      .immediate();
   }
 
   /** Parts of a queued run already stored as done (a restarted coordinator does not enqueue them again). */
   doneParts(runKey: string): Set<string> {
-    return new Set((this.stmts.parts.all(runKey) as { part: string; status: string }[]).filter((p) => p.status === 'done').map((p) => p.part));
+    return new Set(
+      (this.stmts.parts.all(runKey) as { part: string; status: string }[]).filter((p) => p.status === 'done').map((p) => p.part),
+    );
   }
 
   /** One layer-group job's result: its rows and its part record, in one transaction. */
-  writePart(runKey: string, part: { id: string; layerIds: readonly number[] | null; rows: readonly Row[]; failures: readonly unknown[]; attempts: number; elapsedMs: number; worker?: string }): void {
-    this.db.transaction(() => {
-      this.insertRows(runKey, part.rows);
-      this.stmts.upsertPart.run({
-        run_key: runKey, part: part.id, layer_ids: part.layerIds ? part.layerIds.join(',') : 'all', status: 'done',
-        failures_json: part.failures.length ? encodeJson(part.failures) : null, error: null, attempts: part.attempts, elapsed_ms: part.elapsedMs, worker: part.worker ?? null, now: now(),
-      });
-    }).immediate();
+  writePart(
+    runKey: string,
+    part: {
+      id: string;
+      layerIds: readonly number[] | null;
+      rows: readonly Row[];
+      failures: readonly unknown[];
+      attempts: number;
+      elapsedMs: number;
+      worker?: string;
+    },
+  ): void {
+    this.db
+      .transaction(() => {
+        this.insertRows(runKey, part.rows);
+        this.stmts.upsertPart.run({
+          run_key: runKey,
+          part: part.id,
+          layer_ids: part.layerIds ? part.layerIds.join(',') : 'all',
+          status: 'done',
+          failures_json: part.failures.length ? encodeJson(part.failures) : null,
+          error: null,
+          attempts: part.attempts,
+          elapsed_ms: part.elapsedMs,
+          worker: part.worker ?? null,
+          now: now(),
+        });
+      })
+      .immediate();
   }
 
   writeFailedPart(runKey: string, part: { id: string; layerIds: readonly number[] | null; error: string; attempts: number }): void {
-    this.db.transaction(() => {
-      this.stmts.upsertPart.run({
-        run_key: runKey, part: part.id, layer_ids: part.layerIds ? part.layerIds.join(',') : 'all', status: 'failed',
-        failures_json: null, error: part.error, attempts: part.attempts, elapsed_ms: null, worker: null, now: now(),
-      });
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmts.upsertPart.run({
+          run_key: runKey,
+          part: part.id,
+          layer_ids: part.layerIds ? part.layerIds.join(',') : 'all',
+          status: 'failed',
+          failures_json: null,
+          error: part.error,
+          attempts: part.attempts,
+          elapsed_ms: null,
+          worker: null,
+          now: now(),
+        });
+      })
+      .immediate();
   }
 
   /** Rows stored for a run, in reference order (layer id, then slice). */
@@ -344,7 +437,9 @@ export class ResultsWriter {
 
   /** Layer failures recorded by the parts of a queued run. */
   partFailures(runKey: string): unknown[] {
-    return (this.stmts.parts.all(runKey) as { failures_json: string | null }[]).flatMap((p) => (p.failures_json ? decodeJson<unknown[]>(p.failures_json) : []));
+    return (this.stmts.parts.all(runKey) as { failures_json: string | null }[]).flatMap((p) =>
+      p.failures_json ? decodeJson<unknown[]>(p.failures_json) : [],
+    );
   }
 
   partStats(runKey: string): { attempts: number; elapsedMs: number } {
@@ -354,17 +449,27 @@ export class ResultsWriter {
 
   /** Close a queued run once every part is in: summary over all its rows, status done. */
   finishQueuedRun(id: RunIdentity, rows: readonly Row[], summary: Summary, outcome: RunOutcome): void {
-    this.db.transaction(() => {
-      this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 0 }));
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 0 }));
+      })
+      .immediate();
   }
 
-  startSweep(optionsHash: string, optionsJson: string, stepsParsed: boolean, queue: string | null, models: readonly { model: string; label: string; step: number; runKey: string }[]): number {
-    return this.db.transaction(() => {
-      const id = Number(this.stmts.insertSweep.run(optionsHash, optionsJson, stepsParsed ? 1 : 0, queue, now()).lastInsertRowid);
-      models.forEach((m, i) => this.stmts.insertSweepModel.run(id, i, m.model, m.label, m.step, m.runKey));
-      return id;
-    }).immediate();
+  startSweep(
+    optionsHash: string,
+    optionsJson: string,
+    stepsParsed: boolean,
+    queue: string | null,
+    models: readonly { model: string; label: string; step: number; runKey: string }[],
+  ): number {
+    return this.db
+      .transaction(() => {
+        const id = Number(this.stmts.insertSweep.run(optionsHash, optionsJson, stepsParsed ? 1 : 0, queue, now()).lastInsertRowid);
+        models.forEach((m, i) => this.stmts.insertSweepModel.run(id, i, m.model, m.label, m.step, m.runKey));
+        return id;
+      })
+      .immediate();
   }
 
   finishSweep(id: number, counts: { analysed: number; cached: number; failed: number }, status: 'done' | 'failed' | 'partial'): void {

@@ -70,7 +70,10 @@ async function modelFiles(path: string): Promise<{ files: { name: string; path: 
   }
   // A single file's name is not part of its identity (a renamed copy is the same model).
   if (!st.isDirectory()) return { files: [{ name: '', path, size: st.size }], isDir: false };
-  const entries = (await readdir(path, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name).sort();
+  const entries = (await readdir(path, { withFileTypes: true }))
+    .filter((d) => d.isFile())
+    .map((d) => d.name)
+    .sort();
   const files = [];
   for (const name of entries) files.push({ name, path: join(path, name), size: (await stat(join(path, name))).size });
   return { files, isDir: true };
@@ -108,7 +111,9 @@ const NOT_IN_KEY = new Set(['threads', 'onProgress', 'keep_evals', 'svd_method']
 /** The resolved options that change results, as canonical JSON (keys sorted). */
 export function optionsKeyJson(options: AnalyzeOptions | ResolvedOptions): string {
   const resolved = resolveOptions(stripNonKey(options as Record<string, unknown>));
-  const entries = Object.entries(resolved).filter(([k, v]) => !NOT_IN_KEY.has(k) && v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(resolved)
+    .filter(([k, v]) => !NOT_IN_KEY.has(k) && v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(Object.fromEntries(entries));
 }
 
@@ -123,5 +128,8 @@ export function optionsHash(options: AnalyzeOptions): string {
 
 /** A run's key: the model's fingerprint plus the options (32 hex digits; also the queue job id prefix). */
 export function runKey(fingerprint: string, options: AnalyzeOptions): string {
-  return createHash('sha256').update(`${fingerprint}\n${optionsKeyJson(options)}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${fingerprint}\n${optionsKeyJson(options)}`)
+    .digest('hex')
+    .slice(0, 32);
 }

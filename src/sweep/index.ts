@@ -7,8 +7,26 @@
  */
 import type { WorkerOptions, SweepWorker } from './worker.js';
 
-export { sweep, analysisOptionsOf, type SweepOptions, type SweepResult, type SweepRun, type SweepProgress, type RunStatus } from './sweep.js';
-export { openResults, SweepResults, type StoredRun, type StoredRunWithDetails, type SweepInfo, type SweepPoint, type LayerSeries, type SummaryPoint, type SweepSelector } from './results.js';
+export {
+  sweep,
+  analysisOptionsOf,
+  type SweepOptions,
+  type SweepResult,
+  type SweepRun,
+  type SweepProgress,
+  type RunStatus,
+} from './sweep.js';
+export {
+  openResults,
+  SweepResults,
+  type StoredRun,
+  type StoredRunWithDetails,
+  type SweepInfo,
+  type SweepPoint,
+  type LayerSeries,
+  type SummaryPoint,
+  type SweepSelector,
+} from './results.js';
 export { sweepReport, type SweepReportOptions, type SweepReport } from './report.js';
 export { fingerprintModel, runKey, optionsKeyJson, type Fingerprint, type FingerprintMode } from './fingerprint.js';
 export { parseStep, assignSteps, DEFAULT_STEP_PATTERN } from './steps.js';

@@ -35,7 +35,10 @@ function globSegmentRegex(seg: string): RegExp {
     else if (c === '?') re += '[^/]';
     else if (c === '[') {
       const end = seg.indexOf(']', i + 1);
-      if (end < 0) { re += '\\['; continue; }
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
       let cls = seg.slice(i + 1, end);
       if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
       re += `[${cls.replace(/\\/g, '\\\\')}]`;
@@ -82,12 +85,20 @@ export async function expandGlob(pattern: string, cwd = process.cwd()): Promise<
       for (const b of bases) next.push(join(b, seg));
     } else {
       const re = globSegmentRegex(seg);
-      for (const b of bases) for (const c of await children(b)) if (re.test(c) && (seg.startsWith('.') || !c.startsWith('.'))) next.push(join(b, c));
+      for (const b of bases)
+        for (const c of await children(b)) if (re.test(c) && (seg.startsWith('.') || !c.startsWith('.'))) next.push(join(b, c));
     }
     bases = [...new Set(next)];
   }
   const existing: string[] = [];
-  for (const b of bases) if (await stat(b).then(() => true, () => false)) existing.push(b);
+  for (const b of bases)
+    if (
+      await stat(b).then(
+        () => true,
+        () => false,
+      )
+    )
+      existing.push(b);
   return existing.sort(compareNatural);
 }
 
@@ -138,31 +149,52 @@ export async function expandModels(args: readonly string[], opts: { cwd?: string
   const notes: string[] = [];
   const seen = new Set<string>();
   const add = (path: string, label: string) => {
-    if (seen.has(path)) { notes.push(`${label}: named more than once; analysed once`); return; }
+    if (seen.has(path)) {
+      notes.push(`${label}: named more than once; analysed once`);
+      return;
+    }
     seen.add(path);
     models.push({ path, label });
   };
   for (const arg of args) {
     const matches = GLOB_CHARS.test(arg) ? await expandGlob(arg, cwd) : [resolve(cwd, arg)];
-    if (GLOB_CHARS.test(arg) && !matches.length) throw new WeightWatcherError('E_NOT_FOUND', `${arg}: the pattern matches no file or folder`, { file: arg });
+    if (GLOB_CHARS.test(arg) && !matches.length)
+      throw new WeightWatcherError('E_NOT_FOUND', `${arg}: the pattern matches no file or folder`, { file: arg });
     for (const abs of matches) {
       const label = GLOB_CHARS.test(arg) ? displayPath(abs, cwd) : arg;
-      if (!(await stat(abs).then(() => true, () => false))) throw new WeightWatcherError('E_NOT_FOUND', `${arg}: no such file or folder`, { file: arg });
+      if (
+        !(await stat(abs).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw new WeightWatcherError('E_NOT_FOUND', `${arg}: no such file or folder`, { file: arg });
       // A file named (or matched) is a model: if it cannot be read, its run fails with the reader's
       // error and the sweep goes on with the others.
-      if (!(await isDir(abs))) { add(abs, label); continue; }
+      if (!(await isDir(abs))) {
+        add(abs, label);
+        continue;
+      }
       const self = await opensAsModel(abs);
       if (self.ok) {
         // A training run's output folder holds the final model and its checkpoint-N folders: sweep
         // the checkpoints. Other model sub-folders (e.g. a `sharded/` copy) do not make it a zoo.
         const checkpoints = await modelSubfolders(abs, (name) => parseStep(name, stepPattern) !== undefined);
-        if (!checkpoints.length) { add(abs, label); continue; }
-        notes.push(`${label}: holds ${checkpoints.length} checkpoint folders and a model at its top level; sweeping the checkpoints (name the top-level weight file to include it)`);
+        if (!checkpoints.length) {
+          add(abs, label);
+          continue;
+        }
+        notes.push(
+          `${label}: holds ${checkpoints.length} checkpoint folders and a model at its top level; sweeping the checkpoints (name the top-level weight file to include it)`,
+        );
         for (const p of checkpoints) add(p, join(label, basename(p)));
         continue;
       }
       const members = await folderMembers(abs);
-      if (members.length) { for (const p of members) add(p, join(label, basename(p))); continue; }
+      if (members.length) {
+        for (const p of members) add(p, join(label, basename(p)));
+        continue;
+      }
       // Neither a model nor a folder of models: kept as a model whose run fails with the reader's
       // error (e.g. a checkpoint folder with a damaged weight file), unless it holds no file at all.
       if (!(await readdir(abs, { withFileTypes: true })).some((d) => d.isFile())) {

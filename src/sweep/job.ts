@@ -27,7 +27,12 @@ export interface PartResult {
 }
 
 /** Analyse the model at `path` (only `layerIds` when given). */
-export async function analyzePart(path: string, options: JobAnalyzeOptions, layerIds: readonly number[] | null, run: { threads?: number | null; onProgress?: (p: Progress) => void } = {}): Promise<PartResult> {
+export async function analyzePart(
+  path: string,
+  options: JobAnalyzeOptions,
+  layerIds: readonly number[] | null,
+  run: { threads?: number | null; onProgress?: (p: Progress) => void } = {},
+): Promise<PartResult> {
   const o = resolveOptions({
     ...options,
     ...(layerIds ? { layers: [...layerIds] } : {}),
@@ -88,10 +93,17 @@ export async function planGroups(path: string, options: JobAnalyzeOptions, layer
   try {
     const { layers, skipped } = planLayers(store, o);
     if (layersPerJob <= 0 || o.stacked || o.intra || layers.length <= layersPerJob) {
-      return { groups: [{ id: 'all', layerIds: null }], skipped: skipped.toArray(), layers: layers.length, source: store.source, format: store.format };
+      return {
+        groups: [{ id: 'all', layerIds: null }],
+        skipped: skipped.toArray(),
+        layers: layers.length,
+        source: store.source,
+        format: store.format,
+      };
     }
     const ids = layers.map((l) => l.spec.id);
-    if (new Set(ids).size !== ids.length) throw new WeightWatcherError('E_INTERNAL', `${path}: duplicate layer ids in the plan; cannot split into layer groups`);
+    if (new Set(ids).size !== ids.length)
+      throw new WeightWatcherError('E_INTERNAL', `${path}: duplicate layer ids in the plan; cannot split into layer groups`);
     const groups: LayerGroup[] = [];
     for (let i = 0; i < ids.length; i += layersPerJob) {
       const g = ids.slice(i, i + layersPerJob);

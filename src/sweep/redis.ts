@@ -21,13 +21,15 @@ export function parseQueueUrl(url: string): URL {
   } catch {
     throw new WeightWatcherError('E_USAGE', `--queue ${JSON.stringify(url)} is not a URL; expected redis://HOST:PORT`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new WeightWatcherError('E_USAGE', `--queue ${url}: expected a redis:// or rediss:// URL`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new WeightWatcherError('E_USAGE', `--queue ${url}: expected a redis:// or rediss:// URL`);
   if (!u.hostname) throw new WeightWatcherError('E_USAGE', `--queue ${url}: no host`);
   return u;
 }
 
 export function validateQueueName(name: string): string {
-  if (!name || name.includes(':')) throw new WeightWatcherError('E_USAGE', `queue name ${JSON.stringify(name)} must be non-empty and contain no ':'`);
+  if (!name || name.includes(':'))
+    throw new WeightWatcherError('E_USAGE', `queue name ${JSON.stringify(name)} must be non-empty and contain no ':'`);
   return name;
 }
 
@@ -44,7 +46,9 @@ export interface ConnectionControl {
 export function connectionFor(url: string, control: ConnectionControl): ConnectionOptions {
   parseQueueUrl(url);
   return {
-    url, maxRetriesPerRequest: null, connectionName: `weightwatcher@${hostname()}`,
+    url,
+    maxRetriesPerRequest: null,
+    connectionName: `weightwatcher@${hostname()}`,
     retryStrategy: (times: number) => (control.closing ? null : Math.min(200 * times, 2000)),
   };
 }
@@ -56,11 +60,22 @@ export function connectionFor(url: string, control: ConnectionControl): Connecti
 export async function closeBounded(c: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 3000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const closed = await Promise.race([
-    c.close().then(() => true, () => true),
-    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); }),
+    c.close().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), ms);
+    }),
   ]);
   clearTimeout(timer);
-  if (!closed) await Promise.race([c.disconnect().catch(() => {}), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  if (!closed)
+    await Promise.race([
+      c.disconnect().catch(() => {}),
+      new Promise((r) => {
+        timer = setTimeout(r, ms);
+      }),
+    ]);
   clearTimeout(timer);
 }
 
@@ -101,10 +116,12 @@ export function jobId(runKey: string, part: string): string {
 /** Check a job payload from Redis (it may come from another version of weightwatcher). */
 export function validateJobData(d: unknown): SweepJobData {
   const o = d as Partial<SweepJobData> | null;
-  const bad = (what: string) => new WeightWatcherError('E_FORMAT', `invalid job payload: ${what} (was it queued by another version of weightwatcher?)`);
+  const bad = (what: string) =>
+    new WeightWatcherError('E_FORMAT', `invalid job payload: ${what} (was it queued by another version of weightwatcher?)`);
   if (!o || typeof o !== 'object') throw bad('not an object');
   if (o.v !== 1) throw bad(`version ${JSON.stringify(o.v)}, expected 1`);
-  for (const k of ['runKey', 'part', 'path', 'label', 'fingerprint', 'coordinator'] as const) if (typeof o[k] !== 'string') throw bad(`${k} is not a string`);
+  for (const k of ['runKey', 'part', 'path', 'label', 'fingerprint', 'coordinator'] as const)
+    if (typeof o[k] !== 'string') throw bad(`${k} is not a string`);
   if (o.fingerprintMode !== 'sampled' && o.fingerprintMode !== 'full') throw bad('fingerprintMode');
   if (!o.options || typeof o.options !== 'object') throw bad('options');
   if (o.layerIds !== null && !(Array.isArray(o.layerIds) && o.layerIds.every((x) => Number.isInteger(x)))) throw bad('layerIds');
@@ -116,7 +133,16 @@ export function validateJobData(d: unknown): SweepJobData {
 export async function waitReady<T>(ready: Promise<T>, url: string, timeoutMs = 15_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new WeightWatcherError('E_IO', `cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s; is redis-server running there and reachable from this machine?`)), timeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new WeightWatcherError(
+            'E_IO',
+            `cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s; is redis-server running there and reachable from this machine?`,
+          ),
+        ),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([ready, timeout]);

@@ -47,10 +47,19 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
   let description: string;
   try {
     const sweeps = results.sweeps();
-    if (!sweeps.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: no sweep recorded yet (run 'weightwatcher sweep … --db ${opts.db}')`, { file: opts.db });
+    if (!sweeps.length)
+      throw new WeightWatcherError('E_EMPTY', `${opts.db}: no sweep recorded yet (run 'weightwatcher sweep … --db ${opts.db}')`, {
+        file: opts.db,
+      });
     const sel = opts.sweep ?? 'latest';
-    const info = sel === 'all' ? sweeps[sweeps.length - 1]! : sel === 'latest' ? sweeps[sweeps.length - 1]! : sweeps.find((s) => s.sweepId === sel);
-    if (!info) throw new WeightWatcherError('E_NOT_FOUND', `${opts.db}: no sweep ${String(sel)} (sweeps: ${sweeps.map((s) => s.sweepId).join(', ')})`, { file: opts.db });
+    const info =
+      sel === 'all' ? sweeps[sweeps.length - 1]! : sel === 'latest' ? sweeps[sweeps.length - 1]! : sweeps.find((s) => s.sweepId === sel);
+    if (!info)
+      throw new WeightWatcherError(
+        'E_NOT_FOUND',
+        `${opts.db}: no sweep ${String(sel)} (sweeps: ${sweeps.map((s) => s.sweepId).join(', ')})`,
+        { file: opts.db },
+      );
     const points = results.summarySeries({ sweep: sel });
     if (!points.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: sweep ${String(sel)} has no analysed run`, { file: opts.db });
     const failed = results.runs({ sweep: sel, status: 'failed' });
@@ -60,7 +69,11 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
     const defaults = DEFAULTS as unknown as Record<string, unknown>;
     const changed = Object.keys(info.options).filter((k) => JSON.stringify(info.options[k]) !== JSON.stringify(defaults[k]));
     description = `${sel === 'all' ? 'all sweeps' : `sweep ${info.sweepId}`} (${info.startedAt.slice(0, 19).replace('T', ' ')}), ${describeSweep(info.options, changed)}`;
-    data = { points, layers: results.rowsByLayer({ sweep: sel }), stepsParsed: sel === 'all' ? sweeps.every((s) => s.stepsParsed) : info.stepsParsed };
+    data = {
+      points,
+      layers: results.rowsByLayer({ sweep: sel }),
+      stepsParsed: sel === 'all' ? sweeps.every((s) => s.stepsParsed) : info.stepsParsed,
+    };
   } finally {
     results.close();
   }
@@ -80,18 +93,48 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
   }
   if (opts.report) {
     await makeDirectory(dirname(resolve(opts.report)));
-    await writeFileAtomic(opts.report, sweepReportHtml({ title: `WeightWatcher sweep: ${opts.db}`, db: opts.db, description, points: data.points, stepsParsed: data.stepsParsed, movers, figures: svgs, notes }));
+    await writeFileAtomic(
+      opts.report,
+      sweepReportHtml({
+        title: `WeightWatcher sweep: ${opts.db}`,
+        db: opts.db,
+        description,
+        points: data.points,
+        stepsParsed: data.stepsParsed,
+        movers,
+        figures: svgs,
+        notes,
+      }),
+    );
     files.push(opts.report);
   }
   return { data, movers, text: formatSweepText(data, movers, description, notes), files, notes };
 }
 
 /** The text summary: one line per step (counts and mean alpha), then the movers. */
-export function formatSweepText(data: SweepFigureData, movers: readonly AlphaMover[], description: string, notes: readonly string[]): string {
+export function formatSweepText(
+  data: SweepFigureData,
+  movers: readonly AlphaMover[],
+  description: string,
+  notes: readonly string[],
+): string {
   const head = ['step', 'model', 'layers', 'α<2', 'α>6', 'alpha', 'alpha_weighted', 'log_norm'];
-  const rows = data.points.map((p) => [String(p.step), p.model, String(p.layers), String(p.below2), String(p.above6), fmt(p.summary.alpha ?? NaN), fmt(p.summary.alpha_weighted ?? NaN), fmt(p.summary.log_norm ?? NaN)]);
+  const rows = data.points.map((p) => [
+    String(p.step),
+    p.model,
+    String(p.layers),
+    String(p.below2),
+    String(p.above6),
+    fmt(p.summary.alpha ?? NaN),
+    fmt(p.summary.alpha_weighted ?? NaN),
+    fmt(p.summary.log_norm ?? NaN),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [description, '', line(head), ...rows.map(line), ''];
   if (movers.length) {
     out.push(`layers whose alpha moved most (max − min over ${data.stepsParsed ? 'steps' : 'models'}):`);

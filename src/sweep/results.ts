@@ -91,24 +91,56 @@ export interface SummaryPoint {
 export type SweepSelector = number | 'latest' | 'all';
 
 interface RunRow {
-  run_key: string; fingerprint: string; options_hash: string; options_json: string; model: string; label: string; status: StoredRun['status'];
-  source: string | null; format: string | null; layers: number | null; summary_json: string | null; skipped_json: string | null; failures_json: string | null;
-  error: string | null; attempts: number; elapsed_ms: number | null; tool_version: string | null; created_at: string; updated_at: string;
+  run_key: string;
+  fingerprint: string;
+  options_hash: string;
+  options_json: string;
+  model: string;
+  label: string;
+  status: StoredRun['status'];
+  source: string | null;
+  format: string | null;
+  layers: number | null;
+  summary_json: string | null;
+  skipped_json: string | null;
+  failures_json: string | null;
+  error: string | null;
+  attempts: number;
+  elapsed_ms: number | null;
+  tool_version: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 function toRun(r: RunRow): StoredRun {
   return {
-    runKey: r.run_key, path: r.model, label: r.label, status: r.status, fingerprint: r.fingerprint, optionsHash: r.options_hash,
-    options: JSON.parse(r.options_json) as Record<string, unknown>, summary: r.summary_json ? decodeJson<Summary>(r.summary_json) : {},
-    layers: r.layers ?? 0, source: r.source, format: r.format, skipped: r.skipped_json ? decodeJson<unknown[]>(r.skipped_json) : [],
-    failures: r.failures_json ? decodeJson<unknown[]>(r.failures_json) : [], error: r.error, attempts: r.attempts, elapsedMs: r.elapsed_ms,
-    toolVersion: r.tool_version, createdAt: r.created_at, updatedAt: r.updated_at,
+    runKey: r.run_key,
+    path: r.model,
+    label: r.label,
+    status: r.status,
+    fingerprint: r.fingerprint,
+    optionsHash: r.options_hash,
+    options: JSON.parse(r.options_json) as Record<string, unknown>,
+    summary: r.summary_json ? decodeJson<Summary>(r.summary_json) : {},
+    layers: r.layers ?? 0,
+    source: r.source,
+    format: r.format,
+    skipped: r.skipped_json ? decodeJson<unknown[]>(r.skipped_json) : [],
+    failures: r.failures_json ? decodeJson<unknown[]>(r.failures_json) : [],
+    error: r.error,
+    attempts: r.attempts,
+    elapsedMs: r.elapsed_ms,
+    toolVersion: r.tool_version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
 /** Rows of a run in reference order, with every column (as analyze() returns them). */
 export function readRows(db: Database, runKey: string): Row[] {
-  const raw = (db.prepare('SELECT row_json FROM layer_rows WHERE run_key = ? ORDER BY layer_id, slice').all(runKey) as { row_json: string }[]).map((r) => decodeRow(r.row_json));
+  const raw = (
+    db.prepare('SELECT row_json FROM layer_rows WHERE run_key = ? ORDER BY layer_id, slice').all(runKey) as { row_json: string }[]
+  ).map((r) => decodeRow(r.row_json));
   return normalizeRows(raw);
 }
 
@@ -120,7 +152,10 @@ export function readRun(db: Database, runKey: string): StoredRunWithDetails | un
 
 /** Query API over a results database. */
 export class SweepResults {
-  private constructor(private readonly db: Database, readonly file: string) {}
+  private constructor(
+    private readonly db: Database,
+    readonly file: string,
+  ) {}
 
   /** Open an existing database (upgrading its schema if it is older). */
   static open(file: string): SweepResults {
@@ -128,12 +163,35 @@ export class SweepResults {
   }
 
   sweeps(): SweepInfo[] {
-    const rows = this.db.prepare(`SELECT s.*, (SELECT count(*) FROM sweep_models m WHERE m.sweep_id = s.sweep_id) AS models FROM sweeps s ORDER BY sweep_id`).all() as {
-      sweep_id: number; options_hash: string; options_json: string; steps_parsed: number; queue: string | null; status: string; analysed: number; cached: number; failed: number; models: number; started_at: string; finished_at: string | null;
+    const rows = this.db
+      .prepare(`SELECT s.*, (SELECT count(*) FROM sweep_models m WHERE m.sweep_id = s.sweep_id) AS models FROM sweeps s ORDER BY sweep_id`)
+      .all() as {
+      sweep_id: number;
+      options_hash: string;
+      options_json: string;
+      steps_parsed: number;
+      queue: string | null;
+      status: string;
+      analysed: number;
+      cached: number;
+      failed: number;
+      models: number;
+      started_at: string;
+      finished_at: string | null;
     }[];
     return rows.map((s) => ({
-      sweepId: s.sweep_id, optionsHash: s.options_hash, options: JSON.parse(s.options_json) as Record<string, unknown>, stepsParsed: s.steps_parsed === 1, queue: s.queue,
-      status: s.status, analysed: s.analysed, cached: s.cached, failed: s.failed, models: s.models, startedAt: s.started_at, finishedAt: s.finished_at,
+      sweepId: s.sweep_id,
+      optionsHash: s.options_hash,
+      options: JSON.parse(s.options_json) as Record<string, unknown>,
+      stepsParsed: s.steps_parsed === 1,
+      queue: s.queue,
+      status: s.status,
+      analysed: s.analysed,
+      cached: s.cached,
+      failed: s.failed,
+      models: s.models,
+      startedAt: s.started_at,
+      finishedAt: s.finished_at,
     }));
   }
 
@@ -142,7 +200,10 @@ export class SweepResults {
     const all = this.sweeps();
     if (!all.length) throw new WeightWatcherError('E_EMPTY', `${this.file}: no sweep recorded yet`, { file: this.file });
     if (sel === 'latest') return all[all.length - 1]!.sweepId;
-    if (!all.some((s) => s.sweepId === sel)) throw new WeightWatcherError('E_NOT_FOUND', `${this.file}: no sweep ${sel} (sweeps: ${all.map((s) => s.sweepId).join(', ')})`, { file: this.file });
+    if (!all.some((s) => s.sweepId === sel))
+      throw new WeightWatcherError('E_NOT_FOUND', `${this.file}: no sweep ${sel} (sweeps: ${all.map((s) => s.sweepId).join(', ')})`, {
+        file: this.file,
+      });
     return sel;
   }
 
@@ -157,9 +218,15 @@ export class SweepResults {
    */
   runs(opts: { sweep?: SweepSelector; status?: StoredRun['status'] | 'any' } = {}): SweepPoint[] {
     const id = this.sweepId(opts.sweep ?? 'latest');
-    const members = (id === 'all'
-      ? this.db.prepare(`SELECT m.* FROM sweep_models m JOIN (SELECT run_key, max(sweep_id) AS sid FROM sweep_models GROUP BY run_key) last ON last.run_key = m.run_key AND last.sid = m.sweep_id ORDER BY m.step, m.sweep_id, m.position`).all()
-      : this.db.prepare('SELECT * FROM sweep_models WHERE sweep_id = ? ORDER BY step, position').all(id)) as { run_key: string; step: number; position: number; label: string }[];
+    const members = (
+      id === 'all'
+        ? this.db
+            .prepare(
+              `SELECT m.* FROM sweep_models m JOIN (SELECT run_key, max(sweep_id) AS sid FROM sweep_models GROUP BY run_key) last ON last.run_key = m.run_key AND last.sid = m.sweep_id ORDER BY m.step, m.sweep_id, m.position`,
+            )
+            .all()
+        : this.db.prepare('SELECT * FROM sweep_models WHERE sweep_id = ? ORDER BY step, position').all(id)
+    ) as { run_key: string; step: number; position: number; label: string }[];
     const get = this.db.prepare('SELECT * FROM runs WHERE run_key = ?');
     const seen = new Set<string>();
     const out: SweepPoint[] = [];
@@ -206,15 +273,23 @@ export class SweepResults {
         l.values.push({ step: p.step, model: p.model, runKey: p.runKey, value: typeof v === 'number' && Number.isFinite(v) ? v : null });
       }
     }
-    return [...layers.values()].sort((a, b) => a.layer_id - b.layer_id || compareNatural(a.name, b.name) || (a.slice_id ?? -1) - (b.slice_id ?? -1));
+    return [...layers.values()].sort(
+      (a, b) => a.layer_id - b.layer_id || compareNatural(a.name, b.name) || (a.slice_id ?? -1) - (b.slice_id ?? -1),
+    );
   }
 
   /** The summary metrics and the α < 2 / α > 6 layer counts per step. */
   summarySeries(opts: { sweep?: SweepSelector } = {}): SummaryPoint[] {
     return this.runs({ sweep: opts.sweep ?? 'latest' }).map((p) => {
-      const alphas = (this.db.prepare('SELECT alpha FROM layer_rows WHERE run_key = ?').all(p.runKey) as { alpha: number | null }[]).map((r) => r.alpha);
+      const alphas = (this.db.prepare('SELECT alpha FROM layer_rows WHERE run_key = ?').all(p.runKey) as { alpha: number | null }[]).map(
+        (r) => r.alpha,
+      );
       return {
-        step: p.step, model: p.model, runKey: p.runKey, summary: p.summary, layers: p.layers,
+        step: p.step,
+        model: p.model,
+        runKey: p.runKey,
+        summary: p.summary,
+        layers: p.layers,
         below2: alphas.filter((a) => a !== null && a >= 0 && a < OVER_TRAINED_ALPHA).length,
         above6: alphas.filter((a) => a !== null && a > UNDER_TRAINED_ALPHA).length,
         failedFits: alphas.filter((a) => a === null || a < 0).length,

@@ -15,9 +15,16 @@ export function compileStepRegex(source: string): RegExp {
   try {
     re = new RegExp(source, 'g');
   } catch (e) {
-    throw new WeightWatcherError('E_USAGE', `--step-regex ${JSON.stringify(source)} is not a valid regular expression (${(e as Error).message})`);
+    throw new WeightWatcherError(
+      'E_USAGE',
+      `--step-regex ${JSON.stringify(source)} is not a valid regular expression (${(e as Error).message})`,
+    );
   }
-  if (re.test('')) throw new WeightWatcherError('E_USAGE', `--step-regex ${JSON.stringify(source)} matches the empty string; it must match the step, e.g. 'ckpt-(\\d+)'`);
+  if (re.test(''))
+    throw new WeightWatcherError(
+      'E_USAGE',
+      `--step-regex ${JSON.stringify(source)} matches the empty string; it must match the step, e.g. 'ckpt-(\\d+)'`,
+    );
   return re;
 }
 

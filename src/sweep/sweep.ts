@@ -118,7 +118,21 @@ interface Planned {
   readonly id: RunIdentity;
 }
 
-const SWEEP_ONLY = ['db', 'queue', 'queueName', 'layersPerJob', 'stepRegex', 'fingerprint', 'force', 'onProgress', 'onLayerProgress', 'onNote', 'pollMs', 'onIdle', 'onQueued'] as const;
+const SWEEP_ONLY = [
+  'db',
+  'queue',
+  'queueName',
+  'layersPerJob',
+  'stepRegex',
+  'fingerprint',
+  'force',
+  'onProgress',
+  'onLayerProgress',
+  'onNote',
+  'pollMs',
+  'onIdle',
+  'onQueued',
+] as const;
 
 /** The analysis options inside sweep options (JSON-safe, as they travel in jobs). */
 export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
@@ -131,17 +145,26 @@ export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
 /** Sweep `models` (files, folders, globs) into the results database `options.db`. */
 export async function sweep(models: readonly string[], options: SweepOptions): Promise<SweepResult> {
   const started = performance.now();
-  if (!options || typeof options.db !== 'string' || !options.db) throw new WeightWatcherError('E_USAGE', 'sweep needs a results database: { db: "runs.sqlite" }');
+  if (!options || typeof options.db !== 'string' || !options.db)
+    throw new WeightWatcherError('E_USAGE', 'sweep needs a results database: { db: "runs.sqlite" }');
   if (!models.length) throw new WeightWatcherError('E_USAGE', 'sweep needs at least one model (file, folder or glob)');
   const analysis = analysisOptionsOf(options);
   const keyJson = optionsKeyJson(analysis); // validates the options (E_USAGE) before any work
   const optHash = optionsHash(analysis);
   const fpMode: FingerprintMode = options.fingerprint ?? 'sampled';
-  if (fpMode !== 'sampled' && fpMode !== 'full') throw new WeightWatcherError('E_USAGE', `fingerprint must be 'sampled' or 'full', got ${JSON.stringify(fpMode)}`);
+  if (fpMode !== 'sampled' && fpMode !== 'full')
+    throw new WeightWatcherError('E_USAGE', `fingerprint must be 'sampled' or 'full', got ${JSON.stringify(fpMode)}`);
   const layersPerJob = options.layersPerJob ?? 0;
-  if (!Number.isInteger(layersPerJob) || layersPerJob < 0) throw new WeightWatcherError('E_USAGE', `layersPerJob must be a non-negative integer, got ${JSON.stringify(options.layersPerJob)}`);
-  if (options.layersPerJob !== undefined && !options.queue) throw new WeightWatcherError('E_USAGE', 'layersPerJob splits models into queue jobs: it needs queue (redis://HOST:PORT)');
-  const stepPattern = options.stepRegex === undefined ? DEFAULT_STEP_PATTERN : typeof options.stepRegex === 'string' ? compileStepRegex(options.stepRegex) : options.stepRegex;
+  if (!Number.isInteger(layersPerJob) || layersPerJob < 0)
+    throw new WeightWatcherError('E_USAGE', `layersPerJob must be a non-negative integer, got ${JSON.stringify(options.layersPerJob)}`);
+  if (options.layersPerJob !== undefined && !options.queue)
+    throw new WeightWatcherError('E_USAGE', 'layersPerJob splits models into queue jobs: it needs queue (redis://HOST:PORT)');
+  const stepPattern =
+    options.stepRegex === undefined
+      ? DEFAULT_STEP_PATTERN
+      : typeof options.stepRegex === 'string'
+        ? compileStepRegex(options.stepRegex)
+        : options.stepRegex;
   let queueModule: typeof import('./coordinator.js') | undefined;
   if (options.queue) {
     const { parseQueueUrl, validateQueueName } = await import('./redis.js');
@@ -156,7 +179,10 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
   const names = defaultNames(expanded.models.map((m) => m.path));
   const inputs: ModelInput[] = expanded.models.map((m, i) => ({ path: m.path, label: names[i]! }));
   for (const n of notes) options.onNote?.(n);
-  const { steps, parsed } = assignSteps(inputs.map((m) => m.path), stepPattern);
+  const { steps, parsed } = assignSteps(
+    inputs.map((m) => m.path),
+    stepPattern,
+  );
   if (!parsed && inputs.length > 1) options.onNote?.('no checkpoint step in every model name: steps are the order given (0, 1, …)');
 
   const db = openDatabase(options.db);
@@ -167,12 +193,27 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       const input = inputs[i]!;
       const fp = await fingerprintModel(input.path, fpMode);
       planned.push({
-        input, step: steps[i]!, position: i,
-        id: { runKey: runKey(fp.hash, analysis), fingerprint: fp.hash, optionsHash: optHash, optionsJson: keyJson, model: input.path, label: input.label },
+        input,
+        step: steps[i]!,
+        position: i,
+        id: {
+          runKey: runKey(fp.hash, analysis),
+          fingerprint: fp.hash,
+          optionsHash: optHash,
+          optionsJson: keyJson,
+          model: input.path,
+          label: input.label,
+        },
       });
     }
     const ordered = [...planned].sort((a, b) => a.step - b.step || a.position - b.position);
-    const sweepId = writer.startSweep(optHash, keyJson, parsed, options.queue ?? null, planned.map((p) => ({ model: p.input.path, label: p.input.label, step: p.step, runKey: p.id.runKey })));
+    const sweepId = writer.startSweep(
+      optHash,
+      keyJson,
+      parsed,
+      options.queue ?? null,
+      planned.map((p) => ({ model: p.input.path, label: p.input.label, step: p.step, runKey: p.id.runKey })),
+    );
 
     // Work: each run key once (the same content named twice is analysed once).
     const todo = new Map<string, Planned>();
@@ -188,7 +229,12 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
     let analysedCount = 0;
     let workStart = performance.now();
     /** One progress call per model entry with this run key (the same content may be named twice). */
-    const report = (key: string, status: RunStatus, elapsedMs: number, extra: { layers?: number; error?: string; failedLayers?: number } = {}) => {
+    const report = (
+      key: string,
+      status: RunStatus,
+      elapsedMs: number,
+      extra: { layers?: number; error?: string; failedLayers?: number } = {},
+    ) => {
       // ETA from throughput since the work began: the mean time per model locally, and the
       // rate at which results arrive from the workers with a queue.
       if (status !== 'cached') analysedCount++;
@@ -196,9 +242,17 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       for (const p of ordered.filter((q) => q.id.runKey === key)) {
         done++;
         options.onProgress?.({
-          done, total: planned.length, model: p.input.label, step: p.step, status, layers: extra.layers ?? 0, elapsedMs,
-          sweepElapsedMs: performance.now() - started, etaMs: analysedCount ? ((performance.now() - workStart) / analysedCount) * left : undefined,
-          failedLayers: extra.failedLayers ?? 0, ...(extra.error !== undefined ? { error: extra.error } : {}),
+          done,
+          total: planned.length,
+          model: p.input.label,
+          step: p.step,
+          status,
+          layers: extra.layers ?? 0,
+          elapsedMs,
+          sweepElapsedMs: performance.now() - started,
+          etaMs: analysedCount ? ((performance.now() - workStart) / analysedCount) * left : undefined,
+          failedLayers: extra.failedLayers ?? 0,
+          ...(extra.error !== undefined ? { error: extra.error } : {}),
         });
       }
     };
@@ -230,7 +284,14 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
               onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
             });
             const details = normalizeRows(part.rows);
-            writer.writeRun(p.id, part.rows, summarize(details), { source: part.source, format: part.format, skipped: part.skipped, failures: part.failures, elapsedMs: part.elapsedMs, toolVersion });
+            writer.writeRun(p.id, part.rows, summarize(details), {
+              source: part.source,
+              format: part.format,
+              skipped: part.skipped,
+              failures: part.failures,
+              elapsedMs: part.elapsedMs,
+              toolVersion,
+            });
             statusOf.set(p.id.runKey, 'analysed');
             report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
           } catch (e) {
@@ -271,8 +332,12 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
             const failures = writer.partFailures(task.id.runKey) as LayerFailure[];
             const plan = plans.get(task.id.runKey)!;
             writer.finishQueuedRun(task.id, raw, summarize(details), {
-              source: plan.source, format: plan.format, skipped: plan.skipped, failures,
-              elapsedMs: stats.elapsedMs, toolVersion,
+              source: plan.source,
+              format: plan.format,
+              skipped: plan.skipped,
+              failures,
+              elapsedMs: stats.elapsedMs,
+              toolVersion,
             });
             statusOf.set(task.id.runKey, 'analysed');
             report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
@@ -283,7 +348,11 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       }
     } catch (e) {
       // Redis unreachable, the database gone…: the sweep record says it did not finish.
-      writer.finishSweep(sweepId, { analysed: [...statusOf.values()].filter((v) => v === 'analysed').length, cached: 0, failed: errors.size }, 'failed');
+      writer.finishSweep(
+        sweepId,
+        { analysed: [...statusOf.values()].filter((v) => v === 'analysed').length, cached: 0, failed: errors.size },
+        'failed',
+      );
       throw e;
     }
 
@@ -293,10 +362,17 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       const status: RunStatus = statusOf.get(p.id.runKey) ?? (stored?.status === 'done' ? 'cached' : 'failed');
       const error = errors.get(p.id.runKey) ?? stored?.error ?? undefined;
       return {
-        model: p.input.label, path: p.input.path, step: p.step, runKey: p.id.runKey, status,
-        summary: stored?.summary ?? {}, details: stored?.status === 'done' ? stored.details : [],
-        failures: (stored?.failures ?? []) as LayerFailure[], skipped: (stored?.skipped ?? []) as SkippedLayer[],
-        source: stored?.source ?? null, format: stored?.format ?? null,
+        model: p.input.label,
+        path: p.input.path,
+        step: p.step,
+        runKey: p.id.runKey,
+        status,
+        summary: stored?.summary ?? {},
+        details: stored?.status === 'done' ? stored.details : [],
+        failures: (stored?.failures ?? []) as LayerFailure[],
+        skipped: (stored?.skipped ?? []) as SkippedLayer[],
+        source: stored?.source ?? null,
+        format: stored?.format ?? null,
         ...(status === 'failed' && error ? { error } : {}),
       };
     });

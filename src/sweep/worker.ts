@@ -20,7 +20,16 @@ import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../share
 import { fingerprintModel } from './fingerprint.js';
 import { analyzePart, jobThreads } from './job.js';
 import { encodeJson } from './codec.js';
-import { DEFAULT_QUEUE_NAME, closeBounded, connectionFor, displayUrl, validateJobData, validateQueueName, waitReady, type SweepJobData } from './redis.js';
+import {
+  DEFAULT_QUEUE_NAME,
+  closeBounded,
+  connectionFor,
+  displayUrl,
+  validateJobData,
+  validateQueueName,
+  waitReady,
+  type SweepJobData,
+} from './redis.js';
 
 export const TEST_HOLD_ENV = 'WEIGHTWATCHER_TEST_HOLD_JOB_MS';
 
@@ -61,11 +70,19 @@ async function checkVisible(d: SweepJobData, me: string): Promise<void> {
   try {
     await stat(d.path);
   } catch {
-    throw new WeightWatcherError('E_NOT_FOUND', `${d.path}: not visible on worker ${me}. Workers read the models from a filesystem shared with the coordinator (${d.coordinator}), mounted at the same absolute path; see docs/sweeps.md`, { file: d.path });
+    throw new WeightWatcherError(
+      'E_NOT_FOUND',
+      `${d.path}: not visible on worker ${me}. Workers read the models from a filesystem shared with the coordinator (${d.coordinator}), mounted at the same absolute path; see docs/sweeps.md`,
+      { file: d.path },
+    );
   }
   const fp = await fingerprintModel(d.path, d.fingerprintMode);
   if (fp.hash !== d.fingerprint) {
-    throw new WeightWatcherError('E_CORRUPT', `${d.path}: the files on worker ${me} differ from what the coordinator (${d.coordinator}) fingerprinted (${fp.hash.slice(0, 12)}… vs ${d.fingerprint.slice(0, 12)}…); the workers must see the same files (a shared filesystem), and the model must not change during a sweep`, { file: d.path });
+    throw new WeightWatcherError(
+      'E_CORRUPT',
+      `${d.path}: the files on worker ${me} differ from what the coordinator (${d.coordinator}) fingerprinted (${fp.hash.slice(0, 12)}… vs ${d.fingerprint.slice(0, 12)}…); the workers must see the same files (a shared filesystem), and the model must not change during a sweep`,
+      { file: d.path },
+    );
   }
 }
 
@@ -73,7 +90,8 @@ async function checkVisible(d: SweepJobData, me: string): Promise<void> {
 export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
   const me = `${hostname()}:${process.pid}`;
   const concurrency = opts.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new WeightWatcherError('E_USAGE', `concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new WeightWatcherError('E_USAGE', `concurrency must be a positive integer, got ${concurrency}`);
   const budget = opts.threads ?? availableParallelism();
   const threadsPerJob = Math.max(1, Math.floor(budget / concurrency));
   const hold = Number(process.env[TEST_HOLD_ENV] ?? 0);

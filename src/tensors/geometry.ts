@@ -30,7 +30,16 @@ export function layerGeometry(type: LayerType, shape: readonly number[], expecte
   if (type === 'dense' || type === 'conv1d' || type === 'embedding') {
     if (shape.length !== 2) return undefined; // rank-3 conv1d crashes the reference (Q11): not analysed
     const [r, c] = shape as [number, number];
-    return { N: Math.max(r, c), M: Math.min(r, c), rf: 1, numComponents: Math.min(r, c), slices: [{ a: 0, b: 0 }], sliceAxes: 'dense', rows: r, cols: c };
+    return {
+      N: Math.max(r, c),
+      M: Math.min(r, c),
+      rf: 1,
+      numComponents: Math.min(r, c),
+      slices: [{ a: 0, b: 0 }],
+      sliceAxes: 'dense',
+      rows: r,
+      cols: c,
+    };
   }
   if (type !== 'conv2d' || shape.length !== 4) return undefined;
   const [s0, s1, s2, s3] = shape as [number, number, number, number];
@@ -93,7 +102,13 @@ export function extractSlice(data: Float32Array, shape: readonly number[], g: Ge
 }
 
 /** Write one 2-D slice (rows×cols, as extractSlice returns it) back into a row-major tensor. */
-export function insertSlice(target: Float64Array | Float32Array, shape: readonly number[], g: Geometry, s: SliceIndex, slice: ArrayLike<number>): void {
+export function insertSlice(
+  target: Float64Array | Float32Array,
+  shape: readonly number[],
+  g: Geometry,
+  s: SliceIndex,
+  slice: ArrayLike<number>,
+): void {
   if (g.sliceAxes === 'dense') {
     for (let i = 0; i < slice.length; i++) target[i] = slice[i]!;
     return;

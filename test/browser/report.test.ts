@@ -33,24 +33,44 @@ interface PageElement {
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 }
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter((p): p is string => !!p);
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter(
+  (p): p is string => !!p,
+);
 const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const ARTIFACTS = resolve('test-artifacts');
 const MINI = '/work/shared/corpus/minigpt';
 
 if (!CHROMIUM) {
-  console.warn(`[browser test skipped] no chromium at ${CANDIDATES.join(', ')} — install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+  console.warn(
+    `[browser test skipped] no chromium at ${CANDIDATES.join(', ')} — install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+  );
 }
 
-interface Problems { console: string[]; errors: string[]; requests: string[] }
+interface Problems {
+  console: string[];
+  errors: string[];
+  requests: string[];
+}
 
 async function openPage(browser: Browser, file: string): Promise<{ page: Page; problems: Problems }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const problems: Problems = { console: [], errors: [], requests: [] };
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.errors.push(e.message));
-  page.on('request', (r) => { if (!/^(file|data|about|blob):/.test(r.url())) problems.requests.push(r.url()); });
+  page.on('request', (r) => {
+    if (!/^(file|data|about|blob):/.test(r.url())) problems.requests.push(r.url());
+  });
   page.on('requestfailed', (r) => problems.requests.push(`failed: ${r.url()}`));
   await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
   return { page, problems };
@@ -64,15 +84,26 @@ function expectClean(p: Problems): void {
 
 /** Sizes of every chart SVG in the page. */
 async function chartSizes(page: Page): Promise<{ w: number; h: number }[]> {
-  return page.$$eval('figure.chart svg', (els: PageElement[]) => els.map((e) => { const r = e.getBoundingClientRect(); return { w: r.width, h: r.height }; }));
+  return page.$$eval('figure.chart svg', (els: PageElement[]) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { w: r.width, h: r.height };
+    }),
+  );
 }
 
 async function columnValues(page: Page, table: string, col: string): Promise<string[]> {
-  return page.$eval(`#${table}`, (t: PageElement, c: string) => {
-    const ths: PageElement[] = Array.from(t.querySelectorAll('thead th'));
-    const i = ths.findIndex((h) => h.textContent === c || h.getAttribute('data-col') === c);
-    return Array.from(t.querySelectorAll('tbody tr')).filter((r) => !r.hidden).map((r) => String(r.children[i]!.getAttribute('data-v') ?? ''));
-  }, col);
+  return page.$eval(
+    `#${table}`,
+    (t: PageElement, c: string) => {
+      const ths: PageElement[] = Array.from(t.querySelectorAll('thead th'));
+      const i = ths.findIndex((h) => h.textContent === c || h.getAttribute('data-col') === c);
+      return Array.from(t.querySelectorAll('tbody tr'))
+        .filter((r) => !r.hidden)
+        .map((r) => String(r.children[i]!.getAttribute('data-v') ?? ''));
+    },
+    col,
+  );
 }
 
 describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chromium not installed: skipped'})`, () => {
@@ -87,7 +118,9 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     await writeAnalyzeReport(reportFile, ww, 'WeightWatcher report: minigpt/big-data');
     browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: FLAGS });
   });
-  afterAll(async () => { await browser?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it('opens without errors or network access; charts and tables render; sorting and filtering work', async () => {
     const { page, problems } = await openPage(browser, reportFile);
@@ -96,7 +129,10 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     // model-level charts are visible straight away
     const initial = await chartSizes(page);
     expect(initial.length).toBe(3);
-    for (const s of initial) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    for (const s of initial) {
+      expect(s.w).toBeGreaterThan(100);
+      expect(s.h).toBeGreaterThan(100);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'report-minigpt-big-data.png') });
 
     // sorting: alpha ascending, then descending; name (text) ascending
@@ -126,7 +162,11 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(attn.every((n) => n.includes('attn'))).toBe(true);
 
     // warnings highlighted: over-trained rows have a red-ish background
-    const bg = await page.$eval('#details-table tr.warn-over td', (td: PageElement) => (globalThis as unknown as { getComputedStyle(e: PageElement): { backgroundColor: string } }).getComputedStyle(td).backgroundColor);
+    const bg = await page.$eval(
+      '#details-table tr.warn-over td',
+      (td: PageElement) =>
+        (globalThis as unknown as { getComputedStyle(e: PageElement): { backgroundColor: string } }).getComputedStyle(td).backgroundColor,
+    );
     expect(bg).toBe('rgb(253, 232, 232)');
 
     // layers are collapsed and their figures not in the DOM until opened
@@ -136,9 +176,20 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     await page.waitForFunction("document.querySelectorAll('details.layer template').length === 0");
     const all = await chartSizes(page);
     expect(all.length).toBe(3 + 18 * 5);
-    for (const s of all) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    for (const s of all) {
+      expect(s.w).toBeGreaterThan(100);
+      expect(s.h).toBeGreaterThan(100);
+    }
     // inline SVG ids stay unique in the page (clip paths)
-    const dupIds = await page.$$eval('svg [id]', (els: PageElement[]) => { const seen = new Set<string>(); const d: string[] = []; for (const e of els) { if (seen.has(e.id)) d.push(e.id); seen.add(e.id); } return d; });
+    const dupIds = await page.$$eval('svg [id]', (els: PageElement[]) => {
+      const seen = new Set<string>();
+      const d: string[] = [];
+      for (const e of els) {
+        if (seen.has(e.id)) d.push(e.id);
+        seen.add(e.id);
+      }
+      return d;
+    });
     expect(dupIds).toEqual([]);
     const layer0 = await page.$('#layer-0');
     await layer0!.screenshot({ path: join(ARTIFACTS, 'report-minigpt-big-data-layer0.png') });
@@ -162,25 +213,45 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
       sections.push({ id: layerPlotId(l.row), row: l.row, figures });
     }
     const file = join(ARTIFACTS, 'report-compressed.html');
-    await writeFile(file, analyzeReportHtml({ title: 'compressed', rows: layers.map((l) => l.row), summary: {}, modelFigures: {}, layers: sections, compressLayers: true }));
+    await writeFile(
+      file,
+      analyzeReportHtml({
+        title: 'compressed',
+        rows: layers.map((l) => l.row),
+        summary: {},
+        modelFigures: {},
+        layers: sections,
+        compressLayers: true,
+      }),
+    );
     const { page, problems } = await openPage(browser, file);
     expect(await page.$$eval('template[data-enc="gzip-base64"]', (t: PageElement[]) => t.length)).toBe(3);
     await page.click('#expand-all');
     await page.waitForFunction("document.querySelectorAll('figure.chart svg').length === 15");
-    for (const s of await chartSizes(page)) { expect(s.w).toBeGreaterThan(100); expect(s.h).toBeGreaterThan(100); }
+    for (const s of await chartSizes(page)) {
+      expect(s.w).toBeGreaterThan(100);
+      expect(s.h).toBeGreaterThan(100);
+    }
     expectClean(problems);
     await page.close();
   });
 
   it('compare report opens cleanly and its per-layer table sorts', async () => {
     const file = join(ARTIFACTS, 'compare-minigpt.html');
-    const out = new PassThrough(); out.resume();
-    const code = await runCompare(['init', 'small-data', 'big-data'].map((m) => `${MINI}/${m}/model.safetensors`).concat(['--report', file]), { stdout: out, stderr: out });
+    const out = new PassThrough();
+    out.resume();
+    const code = await runCompare(
+      ['init', 'small-data', 'big-data'].map((m) => `${MINI}/${m}/model.safetensors`).concat(['--report', file]),
+      { stdout: out, stderr: out },
+    );
     expect(code).toBe(0);
     const { page, problems } = await openPage(browser, file);
     const sizes = await chartSizes(page);
     expect(sizes.length).toBeGreaterThanOrEqual(1);
-    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: PageElement) => { const r = e.getBoundingClientRect(); return { w: r.width, h: r.height }; });
+    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: PageElement) => {
+      const r = e.getBoundingClientRect();
+      return { w: r.width, h: r.height };
+    });
     expect(cmp.w).toBeGreaterThan(400);
     expect(cmp.h).toBeGreaterThan(300);
     await page.screenshot({ path: join(ARTIFACTS, 'compare-minigpt.png'), fullPage: false });
@@ -190,7 +261,9 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     expect(d).toEqual([...d].sort((a, b) => a - b));
     // open a model section: its charts get a size
     await page.click('#model-0 > summary');
-    const modelCharts = await page.$$eval('#model-0 figure.chart svg', (els: PageElement[]) => els.map((e) => e.getBoundingClientRect().width));
+    const modelCharts = await page.$$eval('#model-0 figure.chart svg', (els: PageElement[]) =>
+      els.map((e) => e.getBoundingClientRect().width),
+    );
     expect(modelCharts.length).toBe(3);
     expect(modelCharts.every((w) => w > 100)).toBe(true);
     expectClean(problems);

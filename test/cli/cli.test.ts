@@ -30,7 +30,11 @@ describe('weightwatcher CLI', () => {
     expect(r.out).toMatch(/summary \(mean over layers\)/);
     expect(r.out).toMatch(/2 layers: \d with alpha < 2 \(over-trained\), \d with alpha > 6/);
     expect(r.out).toMatch(/1 skipped .*\n\s+1 × not a dense\/conv layer/);
-    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; summary: Record<string, number>; meta: Record<string, unknown> };
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as {
+      details: Record<string, unknown>[];
+      summary: Record<string, number>;
+      meta: Record<string, unknown>;
+    };
     expect(parsed.details.map((d) => d.name)).toEqual(['fc1', 'fc2']);
     expect(Object.keys(parsed.details[0]!).slice(0, 4)).toEqual(['layer_id', 'name', 'D', 'M']);
     expect(parsed.summary.alpha).toBeTypeOf('number');
@@ -47,7 +51,11 @@ describe('weightwatcher CLI', () => {
     expect(r.err).toMatch(/^weightwatcher: note: threads=999 is more than the \d+ cores of this machine: using \d+\n/);
     expect(r.out).toMatch(/spectra: gram/);
     const meta = (JSON.parse(readFileSync(json, 'utf8')) as { meta: Record<string, unknown> }).meta;
-    expect(meta).toMatchObject({ routes: expect.any(Object), route_fallbacks: expect.any(Array), threads: { budget: expect.any(Number), notice: expect.any(String) } });
+    expect(meta).toMatchObject({
+      routes: expect.any(Object),
+      route_fallbacks: expect.any(Array),
+      threads: { budget: expect.any(Number), notice: expect.any(String) },
+    });
     const a = await run('analyze', model, '--svd-method', 'accurate', '--json', json, '-q');
     expect(a.err).toBe('');
     const parsed = JSON.parse(readFileSync(json, 'utf8')) as { details: Record<string, unknown>[]; meta: Record<string, unknown> };
@@ -117,7 +125,9 @@ describe('help', () => {
       const help = commandHelp(cmd);
       expect(help.startsWith(`usage: weightwatcher ${cmd.name}`)).toBe(true);
       for (const [name, o] of Object.entries(commandOptions(cmd))) {
-        expect(help, `${cmd.name} --${name}`).toContain(`--${name}${o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : ''}`);
+        expect(help, `${cmd.name} --${name}`).toContain(
+          `--${name}${o.value ? (o.implicit !== undefined ? ` [${o.value}]` : ` ${o.value}`) : ''}`,
+        );
         expect(help, `${cmd.name} --${name}`).toContain(o.description);
       }
       expect(help).toContain('-h, --help');
@@ -140,10 +150,12 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
+    expect(badHelp.err).toMatch(
+      /unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/,
+    );
   });
 
-  it('a usage error points to the command\'s help', async () => {
+  it("a usage error points to the command's help", async () => {
     const r = await run('analyze', model, '--bogus');
     expect(r.code).toBe(2);
     expect(r.err).toBe("weightwatcher: usage error: unknown option --bogus\nrun 'weightwatcher analyze --help' for its options\n");
@@ -155,7 +167,9 @@ const cliJs = resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
 function runBuilt(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [cliJs, ...argv], { encoding: 'utf8' }, (e, out, err) => done({ code: e ? Number(e.code ?? 1) : 0, out, err }));
+    execFile(process.execPath, [cliJs, ...argv], { encoding: 'utf8' }, (e, out, err) =>
+      done({ code: e ? Number(e.code ?? 1) : 0, out, err }),
+    );
   });
 }
 
@@ -188,6 +202,8 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(/unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/);
+    expect(u.err).toMatch(
+      /unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/,
+    );
   });
 });

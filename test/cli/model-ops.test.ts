@@ -42,13 +42,24 @@ describe('weightwatcher distances', () => {
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('layer_id,method,name,delta_W,delta_b,M,N,b_shape,longname');
     expect(lines[1]).toMatch(/^0,raw,fc1,[\d.]+,2\.5,60,100,"\(100,\)",fc1$/);
-    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { method: string; rows: unknown[]; unmatched: unknown[]; meta: { other: string } };
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as {
+      method: string;
+      rows: unknown[];
+      unmatched: unknown[];
+      meta: { other: string };
+    };
     expect([parsed.method, parsed.rows.length, parsed.unmatched.length, parsed.meta.other]).toEqual(['raw', 2, 1, tuned]);
   });
 
   it('--method cka against itself is 1; bad method and arity are usage errors; nothing paired is a failure', async () => {
     const r = await run('distances', base, base, '--method', 'CKA', '--csv', '-');
-    expect(r.out.trim().split('\n').slice(1).map((l) => l.split(',')[3])).toEqual(['1', '1']);
+    expect(
+      r.out
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[3]),
+    ).toEqual(['1', '1']);
     expect((await run('distances', base, tuned, '--method', 'cosine')).code).toBe(2);
     expect((await run('distances', base)).code).toBe(2);
     const lone = writeSafetensors(join(dir, 'lone.safetensors'), [{ name: 'other.weight', shape: [20, 20], data: dense(20, 20) }]);
@@ -98,7 +109,10 @@ describe('--base-model and --peft', () => {
   it('analyze --base-model: deltas, unmatched layers listed as skipped', async () => {
     const r = await run('analyze', tuned, '--base-model', base, '--json', '-', '-q');
     expect(r.code).toBe(0);
-    const parsed = JSON.parse(r.out) as { details: { name: string }[]; meta: { base_model: string; skipped: { name: string; kind: string }[] } };
+    const parsed = JSON.parse(r.out) as {
+      details: { name: string }[];
+      meta: { base_model: string; skipped: { name: string; kind: string }[] };
+    };
     expect(parsed.details.map((d) => d.name)).toEqual(['fc1', 'fc2']);
     expect(parsed.meta.base_model).toBe(base);
     expect(parsed.meta.skipped).toContainEqual(expect.objectContaining({ name: 'extra', kind: 'base_unmatched' }));
@@ -109,7 +123,9 @@ describe('--base-model and --peft', () => {
     expect(only.code).toBe(0);
     expect(only.out.split('\n')[1]).toMatch(/^0,base_model\.model\.fc1\.lora_BA,60,100,.*,8,true,1$/);
     const withBase = await run('analyze', adapter, '--peft', 'with-base', '--base-model', base, '--json', '-', '-q');
-    expect((JSON.parse(withBase.out) as { details: { name: string; num_evals: number }[] }).details.map((d) => [d.name, d.num_evals])).toEqual([
+    expect(
+      (JSON.parse(withBase.out) as { details: { name: string; num_evals: number }[] }).details.map((d) => [d.name, d.num_evals]),
+    ).toEqual([
       ['base_model.model.fc1.lora_W_plus_AB', 8],
       ['base_model.model.fc1.lora_BA', 8],
     ]);

@@ -1,5 +1,16 @@
 /** Output writing: atomic files, folder creation that cannot loop, path checks before work, JSON streaming. */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,7 +84,10 @@ describe('makeDirectory', () => {
   it('a file in the way is an error naming it', async () => {
     const f = join(dir, 'plainfile');
     writeFileSync(f, '');
-    await expect(makeDirectory(join(f, 'sub'))).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/plainfile is a file/) });
+    await expect(makeDirectory(join(f, 'sub'))).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringMatching(/plainfile is a file/),
+    });
   });
 
   it.skipIf(!haveProc)('a path under /proc fails at once (recursive mkdir spins on it)', async () => {
@@ -88,16 +102,20 @@ describe('checkOutputs', () => {
   writeSafetensors(join(hf, 'model.safetensors'), [{ name: 'a.weight', shape: [20, 10], data: dense(20, 10) }]);
   writeFileSync(join(hf, 'config.json'), '{}');
   writeFileSync(join(hf, 'model.safetensors.index.json'), '{"weight_map": {}}');
-  const usage = (p: Promise<unknown>, re: RegExp) => expect(p).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(re) });
+  const usage = (p: Promise<unknown>, re: RegExp) =>
+    expect(p).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(re) });
 
   it('accepts new and existing files in writable folders, and stdout once', async () => {
     writeFileSync(join(dir, 'exists.json'), '{}');
-    await checkOutputs([
-      { flag: '--json', path: join(dir, 'exists.json'), kind: 'file', stdout: true },
-      { flag: '--csv', path: '-', kind: 'file', stdout: true },
-      { flag: '--plot', path: join(dir, 'new', 'plots'), kind: 'folder' },
-      undefined,
-    ], [model]);
+    await checkOutputs(
+      [
+        { flag: '--json', path: join(dir, 'exists.json'), kind: 'file', stdout: true },
+        { flag: '--csv', path: '-', kind: 'file', stdout: true },
+        { flag: '--plot', path: join(dir, 'new', 'plots'), kind: 'folder' },
+        undefined,
+      ],
+      [model],
+    );
   });
 
   it('refuses the input model, its hard links and symlinks, and weight files of an input folder', async () => {
@@ -105,29 +123,65 @@ describe('checkOutputs', () => {
     const link = join(dir, 'link.safetensors');
     symlinkSync(model, link);
     await usage(checkOutputs([{ flag: '--csv', path: link, kind: 'file' }], [model]), /is the input model/);
-    await usage(checkOutputs([{ flag: '--json', path: join(hf, 'model.safetensors'), kind: 'file' }], [hf]), /is a file of the input model/);
-    await usage(checkOutputs([{ flag: '--json', path: join(hf, 'model.safetensors.index.json'), kind: 'file' }], [hf]), /is a file of the input model/);
+    await usage(
+      checkOutputs([{ flag: '--json', path: join(hf, 'model.safetensors'), kind: 'file' }], [hf]),
+      /is a file of the input model/,
+    );
+    await usage(
+      checkOutputs([{ flag: '--json', path: join(hf, 'model.safetensors.index.json'), kind: 'file' }], [hf]),
+      /is a file of the input model/,
+    );
     // Other files in the model's folder may be replaced.
     await checkOutputs([{ flag: '--json', path: join(hf, 'config.json'), kind: 'file' }], [hf]);
   });
 
   it('refuses stdout twice, stdout for files that need a name, and two outputs on one path', async () => {
-    await usage(checkOutputs([{ flag: '--json', path: '-', kind: 'file', stdout: true }, { flag: '--csv', path: '-', kind: 'file', stdout: true }], []), /stdout \('-'\) can take only one output: --json and --csv/);
+    await usage(
+      checkOutputs(
+        [
+          { flag: '--json', path: '-', kind: 'file', stdout: true },
+          { flag: '--csv', path: '-', kind: 'file', stdout: true },
+        ],
+        [],
+      ),
+      /stdout \('-'\) can take only one output: --json and --csv/,
+    );
     await usage(checkOutputs([{ flag: '--report', path: '-', kind: 'file' }], []), /--report cannot write to stdout/);
     const p = join(dir, 'same.png');
-    await usage(checkOutputs([{ flag: '--json', path: p, kind: 'file' }, { flag: '--plot', path: join(dir, 'x.png'), kind: 'file', siblings: [p] }], []), /--json and --plot both write/);
+    await usage(
+      checkOutputs(
+        [
+          { flag: '--json', path: p, kind: 'file' },
+          { flag: '--plot', path: join(dir, 'x.png'), kind: 'file', siblings: [p] },
+        ],
+        [],
+      ),
+      /--json and --plot both write/,
+    );
   });
 
   it('a file may go into the --plot folder the same run creates', async () => {
     const plots = join(dir, 'new-plots');
-    await checkOutputs([{ flag: '--plot', path: plots, kind: 'folder' }, { flag: '--report', path: join(plots, 'report.html'), kind: 'file' }], []);
-    await usage(checkOutputs([{ flag: '--report', path: join(plots, 'report.html'), kind: 'file' }], []), /folder .*new-plots does not exist/);
+    await checkOutputs(
+      [
+        { flag: '--plot', path: plots, kind: 'folder' },
+        { flag: '--report', path: join(plots, 'report.html'), kind: 'file' },
+      ],
+      [],
+    );
+    await usage(
+      checkOutputs([{ flag: '--report', path: join(plots, 'report.html'), kind: 'file' }], []),
+      /folder .*new-plots does not exist/,
+    );
   });
 
   it('refuses a folder for a file, a file for a folder, a missing parent', async () => {
     await usage(checkOutputs([{ flag: '--json', path: dir, kind: 'file' }], []), /is a folder/);
     await usage(checkOutputs([{ flag: '--plot', path: model, kind: 'folder' }], []), /is a file, not a folder/);
-    await usage(checkOutputs([{ flag: '--csv', path: join(dir, 'missing', 'x.csv'), kind: 'file' }], []), /folder .*missing does not exist/);
+    await usage(
+      checkOutputs([{ flag: '--csv', path: join(dir, 'missing', 'x.csv'), kind: 'file' }], []),
+      /folder .*missing does not exist/,
+    );
     await usage(checkOutputs([{ flag: '--csv', path: join(model, 'x.csv'), kind: 'file' }], []), /model\.safetensors is not a folder/);
   });
 
@@ -156,9 +210,15 @@ describe('argument parsing', () => {
 
 describe('JSON output and terminal text', () => {
   it('jsonChunks produces exactly the text of toJson', () => {
-    const rows = [{ layer_id: 0, name: 'a"b\nc', alpha: NaN, D: 0.1 }, { layer_id: 1, name: 'x', alpha: 3, D: Infinity }];
+    const rows = [
+      { layer_id: 0, name: 'a"b\nc', alpha: NaN, D: 0.1 },
+      { layer_id: 1, name: 'x', alpha: 3, D: Infinity },
+    ];
     const meta = { source: 's', skipped: [{ layer_id: 2, name: 'n', kind: 'type', reason: 'r' }], nested: { list: [1, 2, { a: null }] } };
-    for (const payload of [{ details: rows, summary: { alpha: 3 }, meta }, { details: [], summary: {}, meta: {} }]) {
+    for (const payload of [
+      { details: rows, summary: { alpha: 3 }, meta },
+      { details: [], summary: {}, meta: {} },
+    ]) {
       expect([...jsonChunks(payload)].join('')).toBe(toJson(payload));
     }
   });

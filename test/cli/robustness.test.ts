@@ -30,20 +30,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!built)('CLI misuse cases (real binary, child process)', () => {
   for (const c of CLI_CASES) {
-    it.skipIf(c.needsProc && !haveProc)(`${c.id}: ${c.what} → exit ${c.expect.code}`, async () => {
-      const r = await runCase(c, fixtures, cli, dist, CASE_BOUND_MS);
-      const context = `stdout:\n${r.stdout.slice(0, 2000)}\nstderr:\n${r.stderr.slice(0, 2000)}`;
-      expect(r.signal, `killed after ${CASE_BOUND_MS} ms\n${context}`).toBeNull();
-      expect(r.code, context).toBe(c.expect.code);
-      if (c.expect.stderr) expect(r.stderr).toMatch(c.expect.stderr);
-      if (c.expect.stdout) expect(r.stdout).toMatch(c.expect.stdout);
-      if (c.expect.stdoutNot) expect(r.stdout).not.toMatch(c.expect.stdoutNot);
-      if (c.expect.quiet) expect(r.stderr).toBe('');
-      expect(r.changed, 'protected files were modified').toEqual([]);
-      expect(r.present, 'files that must not be written exist').toEqual([]);
-      // A usage error is one line, plus the pointer to --help.
-      if (c.expect.code === 2 && !c.script) expect(r.stderr.trim().split('\n')).toHaveLength(2);
-    }, 30_000);
+    it.skipIf(c.needsProc && !haveProc)(
+      `${c.id}: ${c.what} → exit ${c.expect.code}`,
+      async () => {
+        const r = await runCase(c, fixtures, cli, dist, CASE_BOUND_MS);
+        const context = `stdout:\n${r.stdout.slice(0, 2000)}\nstderr:\n${r.stderr.slice(0, 2000)}`;
+        expect(r.signal, `killed after ${CASE_BOUND_MS} ms\n${context}`).toBeNull();
+        expect(r.code, context).toBe(c.expect.code);
+        if (c.expect.stderr) expect(r.stderr).toMatch(c.expect.stderr);
+        if (c.expect.stdout) expect(r.stdout).toMatch(c.expect.stdout);
+        if (c.expect.stdoutNot) expect(r.stdout).not.toMatch(c.expect.stdoutNot);
+        if (c.expect.quiet) expect(r.stderr).toBe('');
+        expect(r.changed, 'protected files were modified').toEqual([]);
+        expect(r.present, 'files that must not be written exist').toEqual([]);
+        // A usage error is one line, plus the pointer to --help.
+        if (c.expect.code === 2 && !c.script) expect(r.stderr.trim().split('\n')).toHaveLength(2);
+      },
+      30_000,
+    );
   }
 });
 
@@ -72,7 +76,9 @@ interface WriteRun {
 function describeToJson(model: string, outDir: string, interruptAfter?: number): Promise<WriteRun> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [cli, 'describe', model, '--min-evals', '1', '--json', join(outDir, 'out.json'), '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'describe', model, '--min-evals', '1', '--json', join(outDir, 'out.json'), '-q'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let seen: [number, number] | undefined;

@@ -51,8 +51,23 @@ describe.skipIf(!haveCorpus)('base model deltas on minigpt', () => {
   it("a zero delta gives the reference's failed-fit row", async () => {
     const [row] = await new WeightWatcher(BIG).analyze({ baseModel: BIG, layers: [0] });
     expect(row).toMatchObject({
-      layer_id: 0, name: 'h.0.attn.c_attn', alpha: -1, D: -1, xmin: -1, sigma: -1, num_pl_spikes: -1, status: 'failed', warning: 'over-trained',
-      lambda_max: 0, norm: 0, matrix_rank: 0, rank_loss: 256, weak_rank_loss: 256, num_evals: 256, log_norm: -Infinity, alpha_weighted: Infinity,
+      layer_id: 0,
+      name: 'h.0.attn.c_attn',
+      alpha: -1,
+      D: -1,
+      xmin: -1,
+      sigma: -1,
+      num_pl_spikes: -1,
+      status: 'failed',
+      warning: 'over-trained',
+      lambda_max: 0,
+      norm: 0,
+      matrix_rank: 0,
+      rank_loss: 256,
+      weak_rank_loss: 256,
+      num_evals: 256,
+      log_norm: -Infinity,
+      alpha_weighted: Infinity,
     });
     expect(row!.stable_rank).toBeNaN();
     expect(row!.entropy).toBeNaN();
@@ -60,11 +75,24 @@ describe.skipIf(!haveCorpus)('base model deltas on minigpt', () => {
 });
 
 describe('base model pairing', () => {
-  const t = (name: string, shape: number[], f: (i: number) => number) => ({ name, shape, data: Float32Array.from({ length: shape[0]! * shape[1]! }, (_, i) => f(i)) });
-  const model = [t('a.weight', [20, 12], Math.sin), t('b.weight', [12, 30], Math.cos), t('c.weight', [16, 16], (i) => Math.sin(3 * i)), t('d.weight', [14, 11], (i) => i % 7)];
+  const t = (name: string, shape: number[], f: (i: number) => number) => ({
+    name,
+    shape,
+    data: Float32Array.from({ length: shape[0]! * shape[1]! }, (_, i) => f(i)),
+  });
+  const model = [
+    t('a.weight', [20, 12], Math.sin),
+    t('b.weight', [12, 30], Math.cos),
+    t('c.weight', [16, 16], (i) => Math.sin(3 * i)),
+    t('d.weight', [14, 11], (i) => i % 7),
+  ];
 
   it('by name: a missing or misshapen partner is skipped with a reason; a transposed one is transposed back', async () => {
-    const base = [t('b.weight', [30, 12], (i) => 0.5 * Math.sin(i)), t('a.weight', [20, 12], (i) => 0.1 * Math.cos(i)), t('c.weight', [16, 15], Math.cos)];
+    const base = [
+      t('b.weight', [30, 12], (i) => 0.5 * Math.sin(i)),
+      t('a.weight', [20, 12], (i) => 0.1 * Math.cos(i)),
+      t('c.weight', [16, 15], Math.cos),
+    ];
     const ww = new WeightWatcher(model);
     const rows = await ww.analyze({ baseModel: base, keep_evals: true });
     expect(rows.map((r) => r.name)).toEqual(['a', 'b']);

@@ -13,7 +13,10 @@ const BIG = corpus('minigpt/big-data/model.safetensors');
 
 /** Every dense layer minigpt analyses (rank-2 `.weight` tensors; norms are 1-D). */
 function layerNames(w: ReadonlyMap<string, Tensor>): string[] {
-  return [...w.values()].filter((t) => t.name.endsWith('.weight') && t.shape.length === 2).map((t) => t.name.slice(0, -7)).sort();
+  return [...w.values()]
+    .filter((t) => t.name.endsWith('.weight') && t.shape.length === 2)
+    .map((t) => t.name.slice(0, -7))
+    .sort();
 }
 
 function diffNorm(a: Float32Array, b: Float32Array): number {
@@ -40,11 +43,12 @@ function crossNorm(x: Float32Array, y: Float32Array, r: number, c: number): numb
 /** ‖Y·Yᵀ‖_F by plain loops. */
 function outerNorm(y: Float32Array, r: number, c: number): number {
   let s = 0;
-  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) {
-    let d = 0;
-    for (let j = 0; j < c; j++) d += y[i * c + j]! * y[k * c + j]!;
-    s += d * d;
-  }
+  for (let i = 0; i < r; i++)
+    for (let k = 0; k < r; k++) {
+      let d = 0;
+      for (let j = 0; j < c; j++) d += y[i * c + j]! * y[k * c + j]!;
+      s += d * d;
+    }
   return Math.sqrt(s);
 }
 
@@ -100,7 +104,11 @@ describe.skipIf(!haveCorpus)('distances on minigpt (init vs big-data)', () => {
 
   it('a model against itself: exactly 0 (raw, euclidean) and exactly 1 (cka)', async () => {
     const ww = new WeightWatcher(BIG);
-    for (const [method, value] of [['raw', 0], ['euclidean', 0], ['cka', 1]] as const) {
+    for (const [method, value] of [
+      ['raw', 0],
+      ['euclidean', 0],
+      ['cka', 1],
+    ] as const) {
       const res = await ww.distances(corpus('minigpt/big-data/model.safetensors'), { method });
       expect(res.rows.length).toBe(18);
       expect(new Set(res.rows.map((r) => r.delta_W))).toEqual(new Set([value]));
@@ -110,7 +118,11 @@ describe.skipIf(!haveCorpus)('distances on minigpt (init vs big-data)', () => {
 });
 
 describe('distances: pairing', () => {
-  const t = (name: string, rows: number, cols: number, seed: number) => ({ name, shape: [rows, cols], data: Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(seed + i)) });
+  const t = (name: string, rows: number, cols: number, seed: number) => ({
+    name,
+    shape: [rows, cols],
+    data: Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(seed + i)),
+  });
 
   it('by name: unmatched layers on either side are listed, shape mismatches are not paired', async () => {
     const a = [t('fc1', 20, 12, 1), t('fc2', 12, 12, 2), t('only_a', 16, 16, 3)];
@@ -118,7 +130,11 @@ describe('distances: pairing', () => {
     const res = await new WeightWatcher(a).distances(b, { method: 'euclidean' });
     expect(res.rows.map((r) => r.name)).toEqual(['fc1', 'fc2']);
     expect(res.rows[0]!.delta_W).toBeCloseTo(diffNorm(a[0]!.data, b[1]!.data), 12);
-    expect(res.unmatched.map((u) => [u.side, u.name])).toEqual([['other', 'only_b'], ['model', 'only_a'], ['other', 'only_a']]);
+    expect(res.unmatched.map((u) => [u.side, u.name])).toEqual([
+      ['other', 'only_b'],
+      ['model', 'only_a'],
+      ['other', 'only_a'],
+    ]);
     expect(res.unmatched[1]!.reason).toMatch(/\[16, 16\] vs 1 × \[16, 17\]/);
   });
 

@@ -52,6 +52,8 @@ describe('intra-layer analysis', () => {
   });
 
   it('is refused together with randomize or vectors', async () => {
-    await expect(new WeightWatcher([{ name: 'a.weight', shape: [20, 20], data: dense(20, 20) }]).analyze({ intra: true, randomize: true })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(
+      new WeightWatcher([{ name: 'a.weight', shape: [20, 20], data: dense(20, 20) }]).analyze({ intra: true, randomize: true }),
+    ).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });

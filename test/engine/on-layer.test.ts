@@ -20,7 +20,12 @@ describe('analyze onLayer', () => {
   it('gets every layer with its eigenvalues and candidate arrays; the run keeps only the rows', async () => {
     const seen: LayerResult[] = [];
     const ww = new WeightWatcher(layers(5));
-    const rows = await ww.analyze({ threads: 2, onLayer: (l) => { seen.push(l); } });
+    const rows = await ww.analyze({
+      threads: 2,
+      onLayer: (l) => {
+        seen.push(l);
+      },
+    });
     expect(seen.map((l) => l.row.layer_id).sort()).toEqual(rows.map((r) => r.layer_id).sort());
     for (const l of seen) {
       expect(l.evals).toBeInstanceOf(Float64Array);
@@ -36,13 +41,19 @@ describe('analyze onLayer', () => {
   it('with keep_evals the run keeps the results it handed over', async () => {
     const ww = new WeightWatcher(layers(3));
     let n = 0;
-    await ww.analyze({ keep_evals: true, onLayer: () => { n++; } });
+    await ww.analyze({
+      keep_evals: true,
+      onLayer: () => {
+        n++;
+      },
+    });
     expect(n).toBe(3);
     expect(ww.getLayerResults().every((l) => l.evals instanceof Float64Array)).toBe(true);
   });
 
   it('waits for the hook: no more layers finish than the hook has let through, plus those in flight', async () => {
-    let active = 0, maxActive = 0;
+    let active = 0,
+      maxActive = 0;
     await new WeightWatcher(layers(6)).analyze({
       threads: 2,
       onLayer: async () => {
@@ -58,7 +69,15 @@ describe('analyze onLayer', () => {
   it('a failing hook stops the run and rejects analyze()', async () => {
     let calls = 0;
     const ww = new WeightWatcher(layers(8));
-    await expect(ww.analyze({ threads: 1, onLayer: () => { calls++; if (calls === 2) throw new Error('disk full'); } })).rejects.toThrow('disk full');
+    await expect(
+      ww.analyze({
+        threads: 1,
+        onLayer: () => {
+          calls++;
+          if (calls === 2) throw new Error('disk full');
+        },
+      }),
+    ).rejects.toThrow('disk full');
     expect(calls).toBe(2);
   });
 });

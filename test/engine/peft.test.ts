@@ -28,7 +28,9 @@ function adapterFolder(name: string, tensors: Tensor[], config?: object): string
 
 /** Top-r eigenvalues (σ², ascending) of a row-major matrix. */
 function topEvals(m: Float64Array, rows: number, cols: number, r: number): number[] {
-  return Array.from(svdvalsSync(m, rows, cols)).slice(-r).map((s) => s * s);
+  return Array.from(svdvalsSync(m, rows, cols))
+    .slice(-r)
+    .map((s) => s * s);
 }
 
 /** A python3 that can import torch (the reference's environment), for a real torch.save adapter. */
@@ -71,7 +73,9 @@ describe.skipIf(!haveCorpus)('LoRA adapters on minigpt shapes', () => {
     const folder = adapterFolder('conv1d', lora, { r: rank, lora_alpha: 16, fan_in_fan_out: true });
     const ww = new WeightWatcher(folder);
     const rows = await ww.analyze({ peft: 'with_base', baseModel: INIT, keep_evals: true });
-    expect(rows.map((r) => r.name)).toEqual(MODULES.flatMap((m) => [`base_model.model.${m}.lora_W_plus_AB`, `base_model.model.${m}.lora_BA`]));
+    expect(rows.map((r) => r.name)).toEqual(
+      MODULES.flatMap((m) => [`base_model.model.${m}.lora_W_plus_AB`, `base_model.model.${m}.lora_BA`]),
+    );
     for (const [i, m] of MODULES.entries()) {
       const w = W.get(`${m}.weight`)!;
       const [rows0, cols0] = w.shape as [number, number]; // [in, out]
@@ -88,7 +92,10 @@ describe.skipIf(!haveCorpus)('LoRA adapters on minigpt shapes', () => {
     const lora = loraTensors(W, { rank: 16, modules: MODULES, layout: 'linear' });
     const merged = [...W.values()].map((t) => {
       const m = t.name.slice(0, -'.weight'.length);
-      return { ...t, name: MODULES.includes(m) && t.name.endsWith('.weight') ? `base_model.model.${m}.base_layer.weight` : `base_model.model.${t.name}` };
+      return {
+        ...t,
+        name: MODULES.includes(m) && t.name.endsWith('.weight') ? `base_model.model.${m}.base_layer.weight` : `base_model.model.${t.name}`,
+      };
     });
     const file = writeSafetensors(join(dir, 'merged.safetensors'), [...merged, ...lora]);
     const withBase = await new WeightWatcher(file).analyze({ peft: 'with_base' });
@@ -127,7 +134,9 @@ torch.save({'base_model.model.fc.lora_A.default.weight': A, 'base_model.model.fc
     execFileSync(torchPython!, ['-c', script, join(folder, 'adapter_model.bin')], { timeout: 120_000 });
     const ww = new WeightWatcher(folder);
     const rows = await ww.analyze({ peft: true, keep_evals: true });
-    expect(rows.map((r) => [r.name, r.N, r.M, r.num_evals, r.matrix_rank])).toEqual([['base_model.model.fc.lora_BA.default', 30, 20, 4, 4]]);
+    expect(rows.map((r) => [r.name, r.N, r.M, r.num_evals, r.matrix_rank])).toEqual([
+      ['base_model.model.fc.lora_BA.default', 30, 20, 4, 4],
+    ]);
     const a = { name: 'A', shape: [4, 20], data: Float32Array.from(A) };
     const b = { name: 'B', shape: [30, 4], data: Float32Array.from(B) };
     expect(relErr(Array.from(ww.getLayerResults()[0]!.evals!), topEvals(product(a, b), 30, 20, 4))).toBeLessThan(1e-10);
@@ -135,12 +144,19 @@ torch.save({'base_model.model.fc.lora_A.default.weight': A, 'base_model.model.fc
 });
 
 describe('LoRA pairing rules', () => {
-  const m = (name: string, rows: number, cols: number, seed: number) => ({ name, shape: [rows, cols], data: Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(seed * (i + 1))) });
+  const m = (name: string, rows: number, cols: number, seed: number) => ({
+    name,
+    shape: [rows, cols],
+    data: Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(seed * (i + 1))),
+  });
 
   it('pairs by module name, reports unpaired factors and non-LoRA layers, filters the product rows', async () => {
     const tensors = [
-      m('q.lora_B.weight', 24, 3, 1), m('k.lora_A.weight', 3, 20, 2), m('q.lora_A.weight', 3, 20, 3),
-      m('v.lora_A.weight', 3, 20, 4), m('fc.weight', 24, 20, 5),
+      m('q.lora_B.weight', 24, 3, 1),
+      m('k.lora_A.weight', 3, 20, 2),
+      m('q.lora_A.weight', 3, 20, 3),
+      m('v.lora_A.weight', 3, 20, 4),
+      m('fc.weight', 24, 20, 5),
     ];
     const ww = new WeightWatcher(tensors);
     const rows = await ww.analyze({ peft: true });

@@ -11,7 +11,10 @@ import { Random } from '../../src/shared/random.js';
 
 function gaussian(rows: number, cols: number, seed: number): Float32Array {
   const rng = new Random(seed);
-  return Float32Array.from({ length: rows * cols }, () => 0.02 * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));
+  return Float32Array.from(
+    { length: rows * cols },
+    () => 0.02 * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()),
+  );
 }
 
 /** A small square matrix with one tiny column: σmin below the Gram route's accuracy, too small to refine. */
@@ -99,19 +102,32 @@ describe('thread policy', () => {
   const machine = { cores: 64, memory: 64 * 2 ** 30, pool: 68 };
 
   it('one BLAS thread per layer while layers can fill the cores', () => {
-    expect(threadPlan(Array(200).fill(layer(4096, 4096)), null, machine)).toMatchObject({ budget: 64, concurrency: 64, blasThreads: 1, limitedBy: 'cores' });
+    expect(threadPlan(Array(200).fill(layer(4096, 4096)), null, machine)).toMatchObject({
+      budget: 64,
+      concurrency: 64,
+      blasThreads: 1,
+      limitedBy: 'cores',
+    });
     expect(threadPlan(Array(200).fill(layer(4096, 4096)), 16, machine)).toMatchObject({ budget: 16, concurrency: 16, blasThreads: 1 });
   });
 
   it('BLAS threads take the cores no layer can use: few layers, memory, threadpool', () => {
-    expect(threadPlan(Array(4).fill(layer(4096, 4096)), null, machine)).toMatchObject({ concurrency: 4, blasThreads: 16, limitedBy: 'layers' });
+    expect(threadPlan(Array(4).fill(layer(4096, 4096)), null, machine)).toMatchObject({
+      concurrency: 4,
+      blasThreads: 16,
+      limitedBy: 'layers',
+    });
     const big = layer(4096, 11008);
     const perLayer = layerBytes(big);
     expect(perLayer).toBeGreaterThan(8 * 4096 * 11008);
     const plan = threadPlan(Array(200).fill(big), null, { ...machine, memory: 10 * perLayer });
     // memory caps the layers in flight; the BLAS thread count stays what the layers and cores give
     expect(plan).toMatchObject({ concurrency: 9, blasThreads: 1, limitedBy: 'memory', prefetch: 0 });
-    expect(threadPlan(Array(200).fill(layer(512, 512)), null, { ...machine, pool: 4 })).toMatchObject({ concurrency: 3, blasThreads: 21, limitedBy: 'threadpool' });
+    expect(threadPlan(Array(200).fill(layer(512, 512)), null, { ...machine, pool: 4 })).toMatchObject({
+      concurrency: 3,
+      blasThreads: 21,
+      limitedBy: 'threadpool',
+    });
   });
 
   it('never more threads than cores', () => {

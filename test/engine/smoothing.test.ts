@@ -77,7 +77,9 @@ describe.skipIf(!haveCorpus)('smoothing minigpt', () => {
     const res = await new WeightWatcher(SHARDED).smooth(out, { method: 'svd', percent: 0.2 });
     expect(readdirSync(out).sort()).toEqual(readdirSync(SHARDED).sort());
     expect(res.copied.sort()).toEqual(['config.json', 'model.safetensors.index.json']);
-    expect(readFileSync(join(out, 'model.safetensors.index.json')).equals(readFileSync(join(SHARDED, 'model.safetensors.index.json')))).toBe(true);
+    expect(
+      readFileSync(join(out, 'model.safetensors.index.json')).equals(readFileSync(join(SHARDED, 'model.safetensors.index.json'))),
+    ).toBe(true);
     const single = await tensorBytes(join(dir, 'svd.safetensors'));
     for (const shard of readdirSync(out).filter((n) => n.endsWith('.safetensors'))) {
       for (const [name, bytes] of await tensorBytes(join(out, shard))) expect(bytes.equals(single.get(name)!), name).toBe(true);
@@ -124,7 +126,11 @@ describe.skipIf(!haveCorpus)('smoothing minigpt', () => {
 
   it('refuses to write over the input, a non-safetensors input and a non-empty folder', async () => {
     await expectError(new WeightWatcher(BIG).smooth(BIG), 'E_USAGE', 'never modified');
-    await expectError(new WeightWatcher(corpus('minigpt/big-data/model.onnx')).smooth(join(dir, 'x.safetensors')), 'E_UNSUPPORTED', 'safetensors');
+    await expectError(
+      new WeightWatcher(corpus('minigpt/big-data/model.onnx')).smooth(join(dir, 'x.safetensors')),
+      'E_UNSUPPORTED',
+      'safetensors',
+    );
     await expectError(new WeightWatcher(SHARDED).smooth(join(dir, 'sharded-out')), 'E_USAGE', 'not empty');
     await expectError(new WeightWatcher(BIG).smooth(join(dir, 'y.safetensors'), { method: 'svd', percent: 2 }), 'E_USAGE', 'percent');
     expect(existsSync(join(dir, 'x.safetensors'))).toBe(false);
@@ -141,7 +147,10 @@ describe('failures', () => {
       { name: 'b.weight', shape: [40, 30], data: bad },
       { name: 'c.weight', shape: [40, 30], data: Float32Array.from({ length: 1200 }, (_, i) => Math.sin(3 * i)) },
     ]);
-    const err = await expectError(new WeightWatcher(file).smooth(join(sub, 'out.safetensors'), { method: 'svd', percent: 0.5 }), 'E_NONFINITE');
+    const err = await expectError(
+      new WeightWatcher(file).smooth(join(sub, 'out.safetensors'), { method: 'svd', percent: 0.5 }),
+      'E_NONFINITE',
+    );
     expect(err.tensor).toBe('b.weight');
     expect(readdirSync(sub)).toEqual(['bad.safetensors']);
   });
@@ -153,7 +162,10 @@ describe('sharpening', () => {
   function trapped(rows: number, cols: number): Float32Array {
     let s = 12345;
     const uniform = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) + 0.5) / 2 ** 32;
-    const w = Float32Array.from({ length: rows * cols }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()) * 0.05);
+    const w = Float32Array.from(
+      { length: rows * cols },
+      () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()) * 0.05,
+    );
     for (const k of [17, 4001, 9999, 15000]) w[k] = 3;
     return w;
   }

@@ -8,9 +8,11 @@ import { Random } from '../../src/shared/random.js';
 import { formulaDict } from '../helpers/formula.js';
 
 async function store() {
-  return MemoryStore.fromAsync((async function* () {
-    for (const t of formulaDict()) yield t;
-  })());
+  return MemoryStore.fromAsync(
+    (async function* () {
+      for (const t of formulaDict()) yield t;
+    })(),
+  );
 }
 
 describe('stacked', () => {

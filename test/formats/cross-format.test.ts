@@ -30,19 +30,32 @@ function zipStored(files: { name: string; data: Uint8Array }[]): Uint8Array {
     const name = Buffer.from(f.name);
     const crc = crc32(f.data);
     const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(f.data.length, 18); local.writeUInt32LE(f.data.length, 22); local.writeUInt16LE(name.length, 26);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(f.data.length, 18);
+    local.writeUInt32LE(f.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
     const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(20, 4); cd.writeUInt16LE(20, 6); cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(f.data.length, 20); cd.writeUInt32LE(f.data.length, 24); cd.writeUInt16LE(name.length, 28); cd.writeUInt32LE(offset, 42);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE(20, 4);
+    cd.writeUInt16LE(20, 6);
+    cd.writeUInt32LE(crc, 16);
+    cd.writeUInt32LE(f.data.length, 20);
+    cd.writeUInt32LE(f.data.length, 24);
+    cd.writeUInt16LE(name.length, 28);
+    cd.writeUInt32LE(offset, 42);
     parts.push(local, name, Buffer.from(f.data));
     central.push(cd, name);
     offset += 30 + name.length + f.data.length;
   }
   const cdBuf = Buffer.concat(central);
   const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(files.length, 8); end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(cdBuf.length, 12); end.writeUInt32LE(offset, 16);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(cdBuf.length, 12);
+  end.writeUInt32LE(offset, 16);
   return Buffer.concat([...parts, cdBuf, end]);
 }
 
@@ -50,7 +63,10 @@ function npy(shape: readonly number[], data: Float32Array): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
   const pre = Buffer.alloc(10);
-  pre.write('\x93NUMPY', 0, 'latin1'); pre[6] = 1; pre[7] = 0; pre.writeUInt16LE(header.length, 8);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
   return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
 
@@ -69,28 +85,56 @@ describe.skipIf(!haveCorpus)('the same weights in every format give the same spe
     for (const e of store.list()) tensors.push({ name: e.name, shape: e.shape, data: await store.read(e.name) });
     await store.close();
     const weights = tensors.filter((t) => t.name.endsWith('.weight') && t.shape.length === 2);
-    await writeGguf(join(dir, 'model.gguf'), tensors.map((t) => ({ name: t.name, shape: t.shape, type: 'F32', data: t.data as Float32Array })));
-    writeFileSync(join(dir, 'model.npz'), zipStored(tensors.map((t) => ({ name: `${t.name}.npy`, data: npy(t.shape, t.data as Float32Array) }))));
+    await writeGguf(
+      join(dir, 'model.gguf'),
+      tensors.map((t) => ({ name: t.name, shape: t.shape, type: 'F32', data: t.data as Float32Array })),
+    );
+    writeFileSync(
+      join(dir, 'model.npz'),
+      zipStored(tensors.map((t) => ({ name: `${t.name}.npy`, data: npy(t.shape, t.data as Float32Array) }))),
+    );
     // TF.js layers in Keras layout ([in, out]), one weights file.
     const tfdir = join(dir, 'tfjs');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(tfdir);
     const blobs = weights.map((t) => transpose(t.data as Float32Array, t.shape[0]!, t.shape[1]!));
     writeFileSync(join(tfdir, 'group1-shard1of1.bin'), Buffer.concat(blobs.map((b) => Buffer.from(b.buffer))));
-    const layers = weights.map((t) => ({ class_name: 'Dense', config: { name: t.name.replace(/\.weight$/, '').replace(/\./g, '_'), units: t.shape[0], use_bias: false } }));
-    writeFileSync(join(tfdir, 'model.json'), JSON.stringify({
-      format: 'layers-model',
-      modelTopology: { class_name: 'Sequential', config: { name: 'seq', layers } },
-      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map((t, i) => ({ name: `${layers[i]!.config.name}/kernel`, shape: [t.shape[1], t.shape[0]], dtype: 'float32' })) }],
+    const layers = weights.map((t) => ({
+      class_name: 'Dense',
+      config: { name: t.name.replace(/\.weight$/, '').replace(/\./g, '_'), units: t.shape[0], use_bias: false },
     }));
+    writeFileSync(
+      join(tfdir, 'model.json'),
+      JSON.stringify({
+        format: 'layers-model',
+        modelTopology: { class_name: 'Sequential', config: { name: 'seq', layers } },
+        weightsManifest: [
+          {
+            paths: ['group1-shard1of1.bin'],
+            weights: weights.map((t, i) => ({
+              name: `${layers[i]!.config.name}/kernel`,
+              shape: [t.shape[1], t.shape[0]],
+              dtype: 'float32',
+            })),
+          },
+        ],
+      }),
+    );
   });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); tensors = []; });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    tensors = [];
+  });
 
   /** Spectra keyed by a normalised layer name (formats differ in prefixes, separators and ids). */
   async function spectra(model: string | InMemoryTensor[]): Promise<Map<string, Float64Array>> {
     const ww = new WeightWatcher(model);
     await ww.analyze({ keep_evals: true });
-    const key = (name: string) => name.replace(/^transformer\./, '').replace(/\.weight$/, '').replace(/\./g, '_');
+    const key = (name: string) =>
+      name
+        .replace(/^transformer\./, '')
+        .replace(/\.weight$/, '')
+        .replace(/\./g, '_');
     return new Map(ww.getLayerResults().map((r) => [key(String(r.row.name)), r.evals!]));
   }
 

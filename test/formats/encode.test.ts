@@ -60,12 +60,28 @@ describe('rewriteSafetensors', () => {
   const src = join(dir, 'src.safetensors');
   const a = Float32Array.from({ length: 12 }, (_, i) => i);
   const b = Float32Array.from({ length: 6 }, (_, i) => -i);
-  writeFileSync(src, safetensorsBytes([{ name: 'a', shape: [3, 4], data: a }, { name: 'b', shape: [6], data: b }], (h) => ({ ...h, __metadata__: { format: 'pt', note: 'kept' } })));
+  writeFileSync(
+    src,
+    safetensorsBytes(
+      [
+        { name: 'a', shape: [3, 4], data: a },
+        { name: 'b', shape: [6], data: b },
+      ],
+      (h) => ({ ...h, __metadata__: { format: 'pt', note: 'kept' } }),
+    ),
+  );
 
   it('copies header, metadata and untouched tensors byte for byte and writes replacements in place', async () => {
     const f = await SafetensorsFile.open(src);
     const out = join(dir, 'out.safetensors');
-    const replaced = await rewriteSafetensors(f, out, async (t) => (t.name === 'a' ? encodeFloats(Array.from(a, (x) => x * 2), 'F32') : undefined));
+    const replaced = await rewriteSafetensors(f, out, async (t) =>
+      t.name === 'a'
+        ? encodeFloats(
+            Array.from(a, (x) => x * 2),
+            'F32',
+          )
+        : undefined,
+    );
     await f.close();
     expect(replaced).toEqual(['a']);
     const [before, after] = [readFileSync(src), readFileSync(out)];
@@ -81,7 +97,11 @@ describe('rewriteSafetensors', () => {
 
   it('refuses replacement data of the wrong size and never overwrites an existing path', async () => {
     const f = await SafetensorsFile.open(src);
-    await expectError(rewriteSafetensors(f, join(dir, 'bad.safetensors'), async () => new Uint8Array(3)), 'E_INTERNAL', 'has 3 bytes');
+    await expectError(
+      rewriteSafetensors(f, join(dir, 'bad.safetensors'), async () => new Uint8Array(3)),
+      'E_INTERNAL',
+      'has 3 bytes',
+    );
     await expect(rewriteSafetensors(f, src, async () => undefined)).rejects.toThrow(/EEXIST/);
     await f.close();
   });
@@ -91,16 +111,22 @@ describe('atomic outputs', () => {
   it('a failed write leaves neither the target nor a temporary behind', async () => {
     const target = join(dir, 'atomic', 'x.bin');
     await writeFolderAtomically(join(dir, 'atomic'), async (tmp) => writeFileSync(join(tmp, 'y'), 'y'));
-    await expect(writeFileAtomically(target, async (tmp) => {
-      writeFileSync(tmp, 'partial');
-      throw new Error('disk full');
-    })).rejects.toThrow(/disk full/);
+    await expect(
+      writeFileAtomically(target, async (tmp) => {
+        writeFileSync(tmp, 'partial');
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow(/disk full/);
     expect(readdirSync(join(dir, 'atomic'))).toEqual(['y']);
     await writeFileAtomically(target, async (tmp) => writeFileSync(tmp, 'whole'));
     expect(readFileSync(target, 'utf8')).toBe('whole');
   });
 
   it('a non-empty output folder is refused', async () => {
-    await expectError(writeFolderAtomically(join(dir, 'atomic'), async () => {}), 'E_USAGE', 'not empty');
+    await expectError(
+      writeFolderAtomically(join(dir, 'atomic'), async () => {}),
+      'E_USAGE',
+      'not empty',
+    );
   });
 });

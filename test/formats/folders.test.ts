@@ -25,7 +25,11 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 describe.skipIf(!haveCorpus)('model folders', () => {
   it('a Hugging Face folder with both safetensors and .bin uses safetensors', async () => {
-    const d = folder({ 'config.json': '{}', 'model.safetensors': corpus('minigpt/big-data/model.safetensors'), 'pytorch_model.bin': corpus('minigpt/big-data/pytorch_model.bin') });
+    const d = folder({
+      'config.json': '{}',
+      'model.safetensors': corpus('minigpt/big-data/model.safetensors'),
+      'pytorch_model.bin': corpus('minigpt/big-data/pytorch_model.bin'),
+    });
     const store = await openModel(d);
     expect(store.format).toBe('safetensors');
     await store.close();
@@ -69,12 +73,18 @@ describe.skipIf(!haveCorpus)('model folders', () => {
 describe('folder errors', () => {
   it('an empty folder names the supported formats', async () => {
     const d = folder({ 'README.md': 'nothing here' });
-    await expect(openModel(d)).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringMatching(/no model weights found.*supported: safetensors/) });
+    await expect(openModel(d)).rejects.toMatchObject({
+      code: 'E_FORMAT',
+      message: expect.stringMatching(/no model weights found.*supported: safetensors/),
+    });
   });
 
   it('an unknown file is refused with the list of formats', async () => {
     const d = folder({ 'weights.xyz': 'hello world, not a model' });
-    await expect(openModel(join(d, 'weights.xyz'))).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringMatching(/unrecognised model file.*GGUF/) });
+    await expect(openModel(join(d, 'weights.xyz'))).rejects.toMatchObject({
+      code: 'E_FORMAT',
+      message: expect.stringMatching(/unrecognised model file.*GGUF/),
+    });
   });
 
   it('a missing path is E_NOT_FOUND', async () => {
@@ -105,8 +115,15 @@ describe('folder layouts: recognition by name and content, precedence, --format'
 
   it('configs, tokenizers, docs, images, other .json and training state are not weight files', async () => {
     const d = layout({
-      'weights.npz': npz(), 'config.json': '{}', 'tokenizer.json': '{}', 'tokenizer_config.json': '{}', 'generation_config.json': '{}',
-      'notes.json': '[1, 2]', 'README.md': '# m', 'logo.png': new Uint8Array([0x89, 0x50]), 'training_args.bin': new Uint8Array([0x80, 2]),
+      'weights.npz': npz(),
+      'config.json': '{}',
+      'tokenizer.json': '{}',
+      'tokenizer_config.json': '{}',
+      'generation_config.json': '{}',
+      'notes.json': '[1, 2]',
+      'README.md': '# m',
+      'logo.png': new Uint8Array([0x89, 0x50]),
+      'training_args.bin': new Uint8Array([0x80, 2]),
     });
     const { store, notes } = await openModelDetailed(d);
     expect([store.format, store.source, notes]).toEqual(['npz', join(d, 'weights.npz'), []]);
@@ -117,12 +134,17 @@ describe('folder layouts: recognition by name and content, precedence, --format'
     const d = layout({ 'model.safetensors': st(), 'weights.npz': npz(), 'model.json': '{"weightsManifest": []}' });
     const { store, notes } = await openModelDetailed(d);
     expect(store.format).toBe('safetensors');
-    expect(notes).toEqual([`${d} also holds TF.js (model.json), npz (weights.npz); using safetensors (precedence safetensors > pytorch > onnx > gguf > tfjs > keras > npz > npy; --format NAME to choose)`]);
+    expect(notes).toEqual([
+      `${d} also holds TF.js (model.json), npz (weights.npz); using safetensors (precedence safetensors > pytorch > onnx > gguf > tfjs > keras > npz > npy; --format NAME to choose)`,
+    ]);
     await store.close();
     const forced = await openModelDetailed(d, { format: 'npz' });
     expect([forced.store.format, forced.notes]).toEqual(['npz', []]);
     await forced.store.close();
-    await expect(openModelDetailed(d, { format: 'gguf' })).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/no GGUF files in this folder \(it holds safetensors, TF\.js, npz\)/) });
+    await expect(openModelDetailed(d, { format: 'gguf' })).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+      message: expect.stringMatching(/no GGUF files in this folder \(it holds safetensors, TF\.js, npz\)/),
+    });
     const rows = await new WeightWatcher(d).describe({ format: 'npz' });
     expect(rows.map((r) => r.name)).toEqual(['fc']);
   });
@@ -143,7 +165,10 @@ describe('folder layouts: recognition by name and content, precedence, --format'
 
   it('several files of the chosen format without an index is an error listing them', async () => {
     const d = layout({ 'a.npz': npz(), 'b.npz': npz() });
-    await expect(openModel(d)).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringMatching(/several npz files and no index to combine them: a\.npz, b\.npz; pass one file/) });
+    await expect(openModel(d)).rejects.toMatchObject({
+      code: 'E_FORMAT',
+      message: expect.stringMatching(/several npz files and no index to combine them: a\.npz, b\.npz; pass one file/),
+    });
   });
 
   it('modelFiles lists what outputs must not overwrite', async () => {

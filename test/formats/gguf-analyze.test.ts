@@ -16,14 +16,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('GGUF end to end', () => {
   it('analyses Q8_0 / Q4_K / F16 layers and reports an unsupported type per layer', async () => {
     const path = join(dir, 'tiny-llama.gguf');
-    await writeGguf(path, [
-      { name: 'token_embd.weight', shape: [64, 256], type: 'F16', data: dense(64, 256, 0.03) },
-      { name: 'blk.0.attn_q.weight', shape: [256, 256], type: 'Q8_0', data: dense(256, 256, 0.07) },
-      { name: 'blk.0.ffn_up.weight', shape: [512, 256], type: 'Q4_K', data: dense(512, 256, 0.05) },
-      { name: 'blk.0.attn_norm.weight', shape: [256], type: 'F32', data: new Float32Array(256).fill(1) },
-      // IQ2_XXS blocks are 66 bytes per 256 values: valid layout, no decoder.
-      { name: 'blk.0.ffn_down.weight', shape: [256, 512], type: 'IQ2_XXS', raw: new Uint8Array((256 * 512 / 256) * 66) },
-    ], { 'general.architecture': 'llama' });
+    await writeGguf(
+      path,
+      [
+        { name: 'token_embd.weight', shape: [64, 256], type: 'F16', data: dense(64, 256, 0.03) },
+        { name: 'blk.0.attn_q.weight', shape: [256, 256], type: 'Q8_0', data: dense(256, 256, 0.07) },
+        { name: 'blk.0.ffn_up.weight', shape: [512, 256], type: 'Q4_K', data: dense(512, 256, 0.05) },
+        { name: 'blk.0.attn_norm.weight', shape: [256], type: 'F32', data: new Float32Array(256).fill(1) },
+        // IQ2_XXS blocks are 66 bytes per 256 values: valid layout, no decoder.
+        { name: 'blk.0.ffn_down.weight', shape: [256, 512], type: 'IQ2_XXS', raw: new Uint8Array(((256 * 512) / 256) * 66) },
+      ],
+      { 'general.architecture': 'llama' },
+    );
     const ww = new WeightWatcher(path);
     const rows = await ww.analyze();
     expect(rows.map((r) => [r.layer_id, r.name, r.longname])).toEqual([
@@ -32,6 +36,8 @@ describe('GGUF end to end', () => {
       [2, 'blk.0.ffn_up', 'layers.0.mlp.up_proj'],
     ]);
     for (const r of rows) expect(r.status).toBe('success');
-    expect(ww.lastRun!.failures).toEqual([expect.objectContaining({ layer_id: 4, code: 'E_UNSUPPORTED', message: expect.stringMatching(/IQ2_XXS/) })]);
+    expect(ww.lastRun!.failures).toEqual([
+      expect.objectContaining({ layer_id: 4, code: 'E_UNSUPPORTED', message: expect.stringMatching(/IQ2_XXS/) }),
+    ]);
   });
 });

@@ -17,7 +17,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-
 let seed = 42;
 function gaussian(n: number, scale: number): Float32Array {
   const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -37,14 +36,39 @@ function relRms(a: Float32Array, b: Float32Array): number {
 /** Little-endian byte builder for hand-made files. */
 class Bytes {
   private parts: number[] = [];
-  u8(v: number): this { this.parts.push(v & 0xff); return this; }
-  u32(v: number): this { for (let i = 0; i < 4; i++) this.u8(Math.floor(v / 2 ** (8 * i))); return this; }
-  u64(v: number | bigint): this { const b = BigInt(v); for (let i = 0n; i < 8n; i++) this.u8(Number((b >> (8n * i)) & 0xffn)); return this; }
-  str(s: string): this { const b = new TextEncoder().encode(s); this.u64(b.length); b.forEach((x) => this.u8(x)); return this; }
-  f32(v: number): this { new Uint8Array(new Float32Array([v]).buffer).forEach((x) => this.u8(x)); return this; }
-  padTo(n: number): this { while (this.parts.length % n) this.u8(0); return this; }
-  get length(): number { return this.parts.length; }
-  done(): Uint8Array { return new Uint8Array(this.parts); }
+  u8(v: number): this {
+    this.parts.push(v & 0xff);
+    return this;
+  }
+  u32(v: number): this {
+    for (let i = 0; i < 4; i++) this.u8(Math.floor(v / 2 ** (8 * i)));
+    return this;
+  }
+  u64(v: number | bigint): this {
+    const b = BigInt(v);
+    for (let i = 0n; i < 8n; i++) this.u8(Number((b >> (8n * i)) & 0xffn));
+    return this;
+  }
+  str(s: string): this {
+    const b = new TextEncoder().encode(s);
+    this.u64(b.length);
+    b.forEach((x) => this.u8(x));
+    return this;
+  }
+  f32(v: number): this {
+    new Uint8Array(new Float32Array([v]).buffer).forEach((x) => this.u8(x));
+    return this;
+  }
+  padTo(n: number): this {
+    while (this.parts.length % n) this.u8(0);
+    return this;
+  }
+  get length(): number {
+    return this.parts.length;
+  }
+  done(): Uint8Array {
+    return new Uint8Array(this.parts);
+  }
 }
 
 describe('GGUF reader on a hand-built file', () => {
@@ -65,7 +89,9 @@ describe('GGUF reader on a hand-built file', () => {
       expect(store.version).toBe(3);
       expect(store.alignment).toBe(32);
       expect(store.metadata.get('general.name')).toBe('tiny');
-      expect(store.list()).toEqual([{ name: 'blk.0.ffn_up.weight', dtype: 'F32', shape: [2, 4], ggmlType: 0, readableName: 'layers.0.mlp.up_proj.weight' }]);
+      expect(store.list()).toEqual([
+        { name: 'blk.0.ffn_up.weight', dtype: 'F32', shape: [2, 4], ggmlType: 0, readableName: 'layers.0.mlp.up_proj.weight' },
+      ]);
       expect([...(await store.read('blk.0.ffn_up.weight'))]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
       await expectError(store.read('nope'), ['E_NOT_FOUND']);
     } finally {
@@ -80,8 +106,18 @@ describe('ggml block dequantization', () => {
   // an independent numpy implementation of the same formats). Q4_0 by hand: byte 2 is 85 = 0x55,
   // element 0 = (5 − 8)·0.5 = −1.5; byte 3 is 122 = 0x7a, element 17 = (7 − 8)·0.5 = −0.5.
   const halfScales: Record<string, number[]> = {
-    Q4_0: [0], Q4_1: [0, 2], Q5_0: [0], Q5_1: [0, 2], Q8_0: [0], Q2_K: [80, 82], Q3_K: [108],
-    Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208], IQ4_NL: [0], IQ4_XS: [0],
+    Q4_0: [0],
+    Q4_1: [0, 2],
+    Q5_0: [0],
+    Q5_1: [0, 2],
+    Q8_0: [0],
+    Q2_K: [80, 82],
+    Q3_K: [108],
+    Q4_K: [0, 2],
+    Q5_K: [0, 2],
+    Q6_K: [208],
+    IQ4_NL: [0],
+    IQ4_XS: [0],
   };
   const expected: Record<string, { sum: number; at: Record<number, number> }> = {
     Q4_0: { sum: -10.5, at: { 0: -1.5, 1: 1.0, 17: -0.5, 31: 0.0 } },
@@ -151,12 +187,41 @@ describe('ggml block dequantization', () => {
 });
 
 describe('GGUF write/read round trip', () => {
-  const roundTripTypes = ['F32', 'F16', 'BF16', 'F64', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K'];
+  const roundTripTypes = [
+    'F32',
+    'F16',
+    'BF16',
+    'F64',
+    'Q8_0',
+    'Q4_0',
+    'Q4_1',
+    'Q5_0',
+    'Q5_1',
+    'Q2_K',
+    'Q3_K',
+    'Q4_K',
+    'Q5_K',
+    'Q6_K',
+    'Q8_K',
+  ];
   // Relative RMS error bounds for Gaussian data (measured: Q8 ≈ 0.006, Q6_K 0.02, Q5 0.04,
   // Q4 0.08, Q3_K 0.18, Q2_K 0.33 with the simple K-quant encoders).
   const tolerance: Record<string, number> = {
-    F32: 0, F64: 0, F16: 1e-3, BF16: 5e-3, Q8_0: 0.01, Q8_K: 0.01, Q6_K: 0.04, Q5_0: 0.06, Q5_1: 0.06, Q5_K: 0.06,
-    Q4_0: 0.12, Q4_1: 0.12, Q4_K: 0.12, Q3_K: 0.25, Q2_K: 0.45,
+    F32: 0,
+    F64: 0,
+    F16: 1e-3,
+    BF16: 5e-3,
+    Q8_0: 0.01,
+    Q8_K: 0.01,
+    Q6_K: 0.04,
+    Q5_0: 0.06,
+    Q5_1: 0.06,
+    Q5_K: 0.06,
+    Q4_0: 0.12,
+    Q4_1: 0.12,
+    Q4_K: 0.12,
+    Q3_K: 0.25,
+    Q2_K: 0.45,
   };
 
   it('writes and reads back every type it can quantize', async () => {
@@ -164,15 +229,20 @@ describe('GGUF write/read round trip', () => {
     const p = path.join(tmp, 'roundtrip.gguf');
     const tensors: GgufWriteTensor[] = roundTripTypes.map((t, i) => ({ name: `blk.${i}.attn_q.weight`, shape: [4, 512], type: t, data }));
     tensors.push({ name: 'token_embd.weight', shape: [3, 64], type: 'Q8_0', data: gaussian(192, 1) });
-    await writeGguf(p, tensors, {
-      'general.architecture': 'llama',
-      'general.alignment': { type: 'UINT32', value: 64 },
-      'llama.block_count': { type: 'UINT32', value: roundTripTypes.length },
-      'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', values: Array.from({ length: 1000 }, (_, i) => `tok${i}`) },
-      'tokenizer.ggml.scores': { type: 'ARRAY', itemType: 'FLOAT32', values: [0.5, 1.5] },
-      'x.flag': true,
-      'x.i64': { type: 'INT64', value: -(2n ** 60n) },
-    }, { version: 2 });
+    await writeGguf(
+      p,
+      tensors,
+      {
+        'general.architecture': 'llama',
+        'general.alignment': { type: 'UINT32', value: 64 },
+        'llama.block_count': { type: 'UINT32', value: roundTripTypes.length },
+        'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', values: Array.from({ length: 1000 }, (_, i) => `tok${i}`) },
+        'tokenizer.ggml.scores': { type: 'ARRAY', itemType: 'FLOAT32', values: [0.5, 1.5] },
+        'x.flag': true,
+        'x.i64': { type: 'INT64', value: -(2n ** 60n) },
+      },
+      { version: 2 },
+    );
     const store = await openGguf(p);
     try {
       expect(store.version).toBe(2);
@@ -221,7 +291,7 @@ describe('GGUF write/read round trip', () => {
     }
   });
 
-  it('Q4_0 and Q8_0 quantize exactly like ggml\'s reference quantizers', () => {
+  it("Q4_0 and Q8_0 quantize exactly like ggml's reference quantizers", () => {
     // x = (j − 16)/4: max |x| = 4 at j = 0 (negative), so Q4_0 uses d = −4/−8 = 0.5 and
     // q = trunc(x/0.5 + 8.5) clamped to 15, i.e. x rounded half up to a multiple of 0.5, ≤ 3.5.
     const x = Float32Array.from({ length: 32 }, (_, j) => (j - 16) / 4);
@@ -231,7 +301,9 @@ describe('GGUF write/read round trip', () => {
     const q8 = dequantize(ggmlTypeByName('Q8_0')!, quantize(ggmlTypeByName('Q8_0')!, x), 32);
     const d = Math.fround(4 / 127);
     const dHalf = decodeHalf(f32ToF16(d));
-    expect([...q8]).toEqual([...x].map((v) => Math.fround(Math.sign(v) * Math.round(Math.abs(Math.fround(v * Math.fround(1 / d)))) * dHalf)));
+    expect([...q8]).toEqual(
+      [...x].map((v) => Math.fround(Math.sign(v) * Math.round(Math.abs(Math.fround(v * Math.fround(1 / d)))) * dHalf)),
+    );
   });
 
   it('f32ToF16 rounds to nearest even and handles the special values', () => {
@@ -262,8 +334,15 @@ describe('GGUF unsupported types', () => {
     ]);
     const store = await openGguf(p);
     try {
-      expect(store.list().map((e) => [e.name, e.dtype])).toEqual([['iq2', 'IQ2_XXS'], ['future', 'GGML_TYPE_99'], ['ok', 'Q8_0']]);
-      for (const [name, type] of [['iq2', 'IQ2_XXS'], ['future', 'GGML_TYPE_99']]) {
+      expect(store.list().map((e) => [e.name, e.dtype])).toEqual([
+        ['iq2', 'IQ2_XXS'],
+        ['future', 'GGML_TYPE_99'],
+        ['ok', 'Q8_0'],
+      ]);
+      for (const [name, type] of [
+        ['iq2', 'IQ2_XXS'],
+        ['future', 'GGML_TYPE_99'],
+      ]) {
         const e = await expectError(store.read(name!), ['E_UNSUPPORTED']);
         expect(e.message).toContain(name);
         expect(e.message).toContain(type);
@@ -273,12 +352,31 @@ describe('GGUF unsupported types', () => {
     } finally {
       await store.close();
     }
-    expect(supportedTypeNames()).toEqual(expect.arrayContaining(['F32', 'F16', 'BF16', 'F64', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K']));
+    expect(supportedTypeNames()).toEqual(
+      expect.arrayContaining([
+        'F32',
+        'F16',
+        'BF16',
+        'F64',
+        'Q8_0',
+        'Q4_0',
+        'Q4_1',
+        'Q5_0',
+        'Q5_1',
+        'Q2_K',
+        'Q3_K',
+        'Q4_K',
+        'Q5_K',
+        'Q6_K',
+        'Q8_K',
+      ]),
+    );
   });
 });
 
 describe('GGUF corrupt input', () => {
-  const header = (version = 3, tensors: number | bigint = 0, kvs: number | bigint = 0): Bytes => new Bytes().u32(0x46554747).u32(version).u64(tensors).u64(kvs);
+  const header = (version = 3, tensors: number | bigint = 0, kvs: number | bigint = 0): Bytes =>
+    new Bytes().u32(0x46554747).u32(version).u64(tensors).u64(kvs);
 
   async function open(bytes: Uint8Array, name = 'bad.gguf'): Promise<unknown> {
     const p = path.join(tmp, name);
@@ -305,9 +403,24 @@ describe('GGUF corrupt input', () => {
       ['big-endian', new Bytes().u32(0x46554747).u32(0x03000000).u64(0).u64(0).done(), 'E_UNSUPPORTED'],
       ['huge tensor count', header(3, 2n ** 60n).done(), 'E_CORRUPT'],
       ['huge kv count', header(3, 0, 2n ** 40n).done(), 'E_CORRUPT'],
-      ['huge string', header(3, 0, 1).u64(2n ** 50n).done(), 'E_CORRUPT'],
+      [
+        'huge string',
+        header(3, 0, 1)
+          .u64(2n ** 50n)
+          .done(),
+        'E_CORRUPT',
+      ],
       ['unknown value type', header(3, 0, 1).str('k').u32(13).u32(0).done(), 'E_CORRUPT'],
-      ['huge array', header(3, 0, 1).str('k').u32(9).u32(8).u64(2n ** 40n).done(), 'E_CORRUPT'],
+      [
+        'huge array',
+        header(3, 0, 1)
+          .str('k')
+          .u32(9)
+          .u32(8)
+          .u64(2n ** 40n)
+          .done(),
+        'E_CORRUPT',
+      ],
       ['truncated kv', header(3, 0, 1).str('k').u32(4).u8(1).done(), 'E_CORRUPT'],
       ['bad alignment', header(3, 0, 1).str('general.alignment').u32(4).u32(24).done(), 'E_CORRUPT'],
       ['alignment not u32', header(3, 0, 1).str('general.alignment').u32(8).str('32').done(), 'E_CORRUPT'],
@@ -315,7 +428,13 @@ describe('GGUF corrupt input', () => {
       ['partial block', tensorInfo(header(3, 1), 1, [16], 8, 0).padTo(32).u64(0).u64(0).u64(0).done(), 'E_CORRUPT'],
       ['misaligned offset', tensorInfo(header(3, 1), 1, [1], 0, 4).padTo(32).u64(0).done(), 'E_CORRUPT'],
       ['data past the end', tensorInfo(header(3, 1), 2, [64, 64], 0, 0).padTo(32).u64(0).done(), 'E_CORRUPT'],
-      ['overflowing shape', tensorInfo(header(3, 1), 4, [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20], 0, 0).padTo(32).done(), 'E_CORRUPT'],
+      [
+        'overflowing shape',
+        tensorInfo(header(3, 1), 4, [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20], 0, 0)
+          .padTo(32)
+          .done(),
+        'E_CORRUPT',
+      ],
     ];
     for (const [what, bytes, code] of cases) {
       const e = await expectError(open(bytes), [code]).catch((err: unknown) => {
@@ -328,11 +447,15 @@ describe('GGUF corrupt input', () => {
   it('never crashes or hangs on truncated or byte-flipped files', async () => {
     const p = path.join(tmp, 'fuzz-src.gguf');
     // The last tensor ends on the alignment, so every strict prefix cuts into real content.
-    await writeGguf(p, [
-      { name: 'a', shape: [2, 32], type: 'Q8_0', data: gaussian(64, 1) },
-      { name: 'b', shape: [1, 256], type: 'Q6_K', data: gaussian(256, 1) },
-      { name: 'c', shape: [8], type: 'F32', data: gaussian(8, 1) },
-    ], { 'general.architecture': 'llama', 'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', values: ['a', 'bb', 'ccc'] } });
+    await writeGguf(
+      p,
+      [
+        { name: 'a', shape: [2, 32], type: 'Q8_0', data: gaussian(64, 1) },
+        { name: 'b', shape: [1, 256], type: 'Q6_K', data: gaussian(256, 1) },
+        { name: 'c', shape: [8], type: 'F32', data: gaussian(8, 1) },
+      ],
+      { 'general.architecture': 'llama', 'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', values: ['a', 'bb', 'ccc'] } },
+    );
     const good = new Uint8Array(await readFile(p));
     const attempt = async (bytes: Uint8Array): Promise<void> => {
       try {

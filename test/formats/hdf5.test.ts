@@ -87,24 +87,31 @@ describe('reading datasets', () => {
   });
 
   const python = pythonWith('h5py');
-  it.skipIf(!python)(`reads Keras 3 bfloat16 weights (2-byte opaque data with attribute dtype="bfloat16")${python ? '' : ' (skipped: no python3 with h5py)'}`, async () => {
-    const floats = [1, -2.5, 0.15625, 3e38, -0, 65504, 1 / 3];
-    runPython(python!, `
+  it.skipIf(!python)(
+    `reads Keras 3 bfloat16 weights (2-byte opaque data with attribute dtype="bfloat16")${python ? '' : ' (skipped: no python3 with h5py)'}`,
+    async () => {
+      const floats = [1, -2.5, 0.15625, 3e38, -0, 65504, 1 / 3];
+      runPython(
+        python!,
+        `
 import h5py, numpy as np, sys
 bits = (np.array(${JSON.stringify(floats.map((v) => (Object.is(v, -0) ? '-0.0' : String(v))))}, dtype='<f4').view('<u4') >> 16).astype('<u2')
 with h5py.File(sys.argv[1], 'w') as f:
     ds = f.create_dataset('w', data=bits.view('V2'))
     ds.attrs['dtype'] = 'bfloat16'
     f.create_dataset('opaque', data=bits.view('V2'))
-`, [join(tmp, 'bf16.h5')]);
-    const want = new Float32Array(new Uint32Array(Float32Array.from(floats).buffer).map((b) => b & 0xffff0000).buffer);
-    await withFile(join(tmp, 'bf16.h5'), async (h5) => {
-      expect(await h5.dataset('w')).toEqual({ shape: [floats.length], dtype: 'BF16', filtered: false });
-      expectSame(await h5.values('w'), want);
-      expect(await h5.dataset('opaque')).toMatchObject({ dtype: 'opaque' });
-      await expectError(h5.values('opaque'), 'E_UNSUPPORTED', 'opaque');
-    });
-  });
+`,
+        [join(tmp, 'bf16.h5')],
+      );
+      const want = new Float32Array(new Uint32Array(Float32Array.from(floats).buffer).map((b) => b & 0xffff0000).buffer);
+      await withFile(join(tmp, 'bf16.h5'), async (h5) => {
+        expect(await h5.dataset('w')).toEqual({ shape: [floats.length], dtype: 'BF16', filtered: false });
+        expectSame(await h5.values('w'), want);
+        expect(await h5.dataset('opaque')).toMatchObject({ dtype: 'opaque' });
+        await expectError(h5.values('opaque'), 'E_UNSUPPORTED', 'opaque');
+      });
+    },
+  );
 
   it('turns a file that is not HDF5 into E_CORRUPT naming it', async () => {
     const path = join(tmp, 'not.h5');
@@ -115,7 +122,9 @@ with h5py.File(sys.argv[1], 'w') as f:
 
 describe('sandbox: the file cannot make libhdf5 read other files', () => {
   it('refuses external links (to datasets and through groups) and soft links', async () => {
-    const secret = await writeH5('secret.h5', (f) => { f.create_dataset({ name: 'data', data: pattern(6, 9), shape: [2, 3] }); });
+    const secret = await writeH5('secret.h5', (f) => {
+      f.create_dataset({ name: 'data', data: pattern(6, 9), shape: [2, 3] });
+    });
     const path = await writeH5('links.h5', (f) => {
       f.create_dataset({ name: 'real', data: pattern(6), shape: [2, 3] });
       f.create_external_link(secret, '/data', 'ext');
@@ -137,8 +146,12 @@ describe('sandbox: the file cannot make libhdf5 read other files', () => {
     });
   });
 
-  it.skipIf(!python)(`refuses external storage and virtual datasets${python ? '' : ' (skipped: no python3 with h5py; apt-get install python3-h5py)'}`, async () => {
-    runPython(python!, `
+  it.skipIf(!python)(
+    `refuses external storage and virtual datasets${python ? '' : ' (skipped: no python3 with h5py; apt-get install python3-h5py)'}`,
+    async () => {
+      runPython(
+        python!,
+        `
 import h5py, numpy as np, os, sys
 d = sys.argv[1]
 with h5py.File(os.path.join(d, 'secret2.h5'), 'w') as f:
@@ -151,42 +164,57 @@ with h5py.File(os.path.join(d, 'storage.h5'), 'w') as f:
     layout = h5py.VirtualLayout(shape=(2, 3), dtype='<f4')
     layout[:] = h5py.VirtualSource(os.path.join(d, 'secret2.h5'), 'data', shape=(2, 3))
     f.create_virtual_dataset('vds', layout)
-`, [tmp]);
-    const path = join(tmp, 'storage.h5');
-    expect(await plainRead(path, 'efl')).toEqual([200, 201, 202, 203, 204, 205]);
-    expect(await plainRead(path, 'vds')).toEqual([100, 101, 102, 103, 104, 105]);
-    await withFile(path, async (h5) => {
-      await expectError(h5.dataset('vds'), 'E_UNSAFE', 'virtual dataset', 'secret2.h5');
-      await expectError(h5.values('vds'), 'E_UNSAFE', 'virtual dataset');
-      // External storage is invisible in the metadata; the read's attempt to open the file is caught.
-      expect(await h5.dataset('efl')).toEqual({ shape: [2, 3], dtype: 'F32', filtered: false });
-      await expectError(h5.values('efl'), 'E_UNSAFE', 'raw.bin', 'refers to another file');
-      expectSame(await h5.values('real'), new Float32Array(6).fill(1));
-    });
-  });
+`,
+        [tmp],
+      );
+      const path = join(tmp, 'storage.h5');
+      expect(await plainRead(path, 'efl')).toEqual([200, 201, 202, 203, 204, 205]);
+      expect(await plainRead(path, 'vds')).toEqual([100, 101, 102, 103, 104, 105]);
+      await withFile(path, async (h5) => {
+        await expectError(h5.dataset('vds'), 'E_UNSAFE', 'virtual dataset', 'secret2.h5');
+        await expectError(h5.values('vds'), 'E_UNSAFE', 'virtual dataset');
+        // External storage is invisible in the metadata; the read's attempt to open the file is caught.
+        expect(await h5.dataset('efl')).toEqual({ shape: [2, 3], dtype: 'F32', filtered: false });
+        await expectError(h5.values('efl'), 'E_UNSAFE', 'raw.bin', 'refers to another file');
+        expectSame(await h5.values('real'), new Float32Array(6).fill(1));
+      });
+    },
+  );
 });
 
 describe('limits', () => {
   /** A 128 MiB chunk of zeros compressed to ~128 KiB: libhdf5 needs the whole chunk in memory. */
   let bomb: Promise<string> | undefined;
-  const compressedBomb = () => (bomb ??= writeH5('bomb.h5', (f) => {
-    f.create_dataset({ name: 'zeros', data: new Float32Array(2 ** 25), shape: [2 ** 25], chunks: [2 ** 25], compression: 9 });
-  }));
+  const compressedBomb = () =>
+    (bomb ??= writeH5('bomb.h5', (f) => {
+      f.create_dataset({ name: 'zeros', data: new Float32Array(2 ** 25), shape: [2 ** 25], chunks: [2 ** 25], compression: 9 });
+    }));
 
   it('caps the memory libhdf5 may use', async () => {
     const path = await compressedBomb();
-    await withFile(path, async (h5) => {
-      await expectError(h5.values('zeros'), 'E_CORRUPT', 'more memory than the HDF5 reader may use', 'limit 64 MB');
-      expect(await h5.dataset('zeros')).toEqual({ shape: [2 ** 25], dtype: 'F32', filtered: true });
-    }, { memoryMb: 64, timeoutMs: 120_000 });
+    await withFile(
+      path,
+      async (h5) => {
+        await expectError(h5.values('zeros'), 'E_CORRUPT', 'more memory than the HDF5 reader may use', 'limit 64 MB');
+        expect(await h5.dataset('zeros')).toEqual({ shape: [2 ** 25], dtype: 'F32', filtered: true });
+      },
+      { memoryMb: 64, timeoutMs: 120_000 },
+    );
   });
 
   it('ends a request that takes too long, and closes the file descriptor the killed worker held', async () => {
     const path = await compressedBomb();
     await expectError(Hdf5File.open(path, path, { memoryMb: 512, timeoutMs: 1 }), 'E_CORRUPT', 'took more than 1 ms');
-    const openOnPath = () => (process.platform === 'linux'
-      ? readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; } }).length
-      : 0);
+    const openOnPath = () =>
+      process.platform === 'linux'
+        ? readdirSync('/proc/self/fd').filter((fd) => {
+            try {
+              return readlinkSync(`/proc/self/fd/${fd}`) === path;
+            } catch {
+              return false;
+            }
+          }).length
+        : 0;
     const limits = { memoryMb: 512, timeoutMs: 120_000 };
     const h5 = await Hdf5File.open(path, path, limits);
     if (process.platform === 'linux') expect(openOnPath()).toBe(1);

@@ -116,7 +116,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-
 async function expectValues(store: KerasStore, name: string, k: number): Promise<void> {
   const t = store.list().find((e) => e.name === name);
   const v = await store.read(name);
@@ -144,7 +143,12 @@ describe('legacy Keras 2 .h5 (real HDF5 file)', () => {
         { name: 'embedding', className: 'Embedding', kernel: `${mw}/embedding/embedding/embeddings:0` },
         { name: 'depthwise', className: 'DepthwiseConv2D', kernel: `${mw}/depthwise/depthwise/depthwise_kernel:0` },
         // TF renamed this layer's variables; its group still owns them.
-        { name: 'predictions', className: 'Dense', kernel: `${mw}/predictions/dense_9_1/kernel:0`, bias: `${mw}/predictions/dense_9_1/bias:0` },
+        {
+          name: 'predictions',
+          className: 'Dense',
+          kernel: `${mw}/predictions/dense_9_1/kernel:0`,
+          bias: `${mw}/predictions/dense_9_1/bias:0`,
+        },
       ]);
       expect(store.list().map((t) => [t.name.split('/').at(-2), t.dtype, t.shape])).toEqual([
         ['conv2d', 'F32', [3, 3, 2, 4]],
@@ -194,11 +198,22 @@ describe('Keras 3 .keras archive (real zip + HDF5)', () => {
         { name: 'bn', className: 'BatchNormalization' },
         { name: 'flat', className: 'Flatten' },
         { name: 'dense_named_x', className: 'Dense', kernel: 'layers/dense/vars/0', bias: 'layers/dense/vars/1' },
-        { name: 'inner1', className: 'Dense', kernel: 'layers/sequential/layers/dense/vars/0', bias: 'layers/sequential/layers/dense/vars/1' },
+        {
+          name: 'inner1',
+          className: 'Dense',
+          kernel: 'layers/sequential/layers/dense/vars/0',
+          bias: 'layers/sequential/layers/dense/vars/1',
+        },
         { name: 'inner2', className: 'Dense', kernel: 'layers/sequential/layers/dense_1/vars/0' },
         { name: 'out', className: 'Dense', kernel: 'layers/dense_1/vars/0', bias: 'layers/dense_1/vars/1' },
       ]);
-      expect(store.list().map((t) => t.shape)).toEqual([[3, 3, 2, 4], [8, 6], [6, 5], [5, 3], [3, 2]]);
+      expect(store.list().map((t) => t.shape)).toEqual([
+        [3, 3, 2, 4],
+        [8, 6],
+        [6, 5],
+        [5, 3],
+        [3, 2],
+      ]);
       const ks = [1, 4, 6, 8, 9];
       for (const [i, t] of store.list().entries()) await expectValues(store, t.name, ks[i]!);
       await expectValues(store, 'layers/dense_1/vars/1', 10);
@@ -265,7 +280,11 @@ describe('damaged and unsupported Keras files', () => {
       try {
         const store = await openKeras(path);
         for (const l of store.layers()) {
-          if (l.kernel) await store.read(l.kernel).catch((e: unknown) => { failures++; expect(e, String(e)).toBeInstanceOf(WeightWatcherError); });
+          if (l.kernel)
+            await store.read(l.kernel).catch((e: unknown) => {
+              failures++;
+              expect(e, String(e)).toBeInstanceOf(WeightWatcherError);
+            });
         }
         await store.close();
       } catch (e) {
@@ -322,14 +341,19 @@ describe('hostile HDF5 files', () => {
   /** A minimal legacy Keras .h5 (one Dense layer) whose kernel is made by `kernel` in the layer's weight group. */
   function denseH5(name: string, kernel: (g: import('../helpers/h5-writer.js').h5wasm.Group) => void): Promise<string> {
     return writeH5(join(tmp, name), (f) => {
-      f.create_attribute('model_config', JSON.stringify({ class_name: 'Sequential', config: { name: 's', layers: [layer('Dense', 'dense', { use_bias: false })] } }));
+      f.create_attribute(
+        'model_config',
+        JSON.stringify({ class_name: 'Sequential', config: { name: 's', layers: [layer('Dense', 'dense', { use_bias: false })] } }),
+      );
       group(f, 'model_weights/dense').create_attribute('weight_names', ['dense/kernel:0']);
       kernel(group(f, 'model_weights/dense/dense'));
     });
   }
 
   it('refuses a kernel that is an external link to another file', async () => {
-    const secret = await writeH5(join(tmp, 'secret.h5'), (f) => { f.create_dataset({ name: 'w', data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [3, 2] }); });
+    const secret = await writeH5(join(tmp, 'secret.h5'), (f) => {
+      f.create_dataset({ name: 'w', data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [3, 2] });
+    });
     const path = await denseH5('external-kernel.h5', (g) => g.create_external_link(secret, '/w', 'kernel:0'));
     expect(await plainRead(path, 'model_weights/dense/dense/kernel:0')).toEqual([1, 2, 3, 4, 5, 6]);
     await expectError(openKeras(path), 'E_UNSAFE', path, 'model_weights/dense/dense/kernel:0', 'external link', secret);
@@ -339,8 +363,22 @@ describe('hostile HDF5 files', () => {
     const path = await denseH5('int-kernel.h5', (g) => g.create_dataset({ name: 'kernel:0', data: new Int32Array(6), shape: [3, 2] }));
     const store = await openKeras(path);
     try {
-      expect(store.list()).toEqual([{ name: 'model_weights/dense/dense/kernel:0', path: 'model_weights/dense/dense/kernel:0', shape: [3, 2], dtype: 'I32', filtered: false }]);
-      await expectError(store.read('model_weights/dense/dense/kernel:0'), 'E_UNSUPPORTED', path, 'model_weights/dense/dense/kernel:0', 'I32');
+      expect(store.list()).toEqual([
+        {
+          name: 'model_weights/dense/dense/kernel:0',
+          path: 'model_weights/dense/dense/kernel:0',
+          shape: [3, 2],
+          dtype: 'I32',
+          filtered: false,
+        },
+      ]);
+      await expectError(
+        store.read('model_weights/dense/dense/kernel:0'),
+        'E_UNSUPPORTED',
+        path,
+        'model_weights/dense/dense/kernel:0',
+        'I32',
+      );
     } finally {
       await store.close();
     }
@@ -359,12 +397,15 @@ async function analyse(path: string): Promise<unknown[]> {
 describe('process lifetime', () => {
   it('a store left open does not keep the process alive (its idle worker is unreferenced)', async () => {
     const script = join(tmp, 'left-open.ts');
-    await writeFile(script, [
-      `import { openKeras } from ${JSON.stringify(fileURLToPath(new URL('../../src/formats/keras.ts', import.meta.url)))};`,
-      'const store = await openKeras(process.argv[2]!);',
-      'await store.read(store.list()[0]!.name);',
-      "console.log('read, not closed');",
-    ].join('\n'));
+    await writeFile(
+      script,
+      [
+        `import { openKeras } from ${JSON.stringify(fileURLToPath(new URL('../../src/formats/keras.ts', import.meta.url)))};`,
+        'const store = await openKeras(process.argv[2]!);',
+        'await store.read(store.list()[0]!.name);',
+        "console.log('read, not closed');",
+      ].join('\n'),
+    );
     const viteNode = fileURLToPath(new URL('../../node_modules/.bin/vite-node', import.meta.url));
     const r = spawnSync(viteNode, [script, kerasPath], { encoding: 'utf8', timeout: 60_000 });
     expect(r.error, 'the process did not exit by itself').toBeUndefined();
@@ -389,7 +430,15 @@ describe('files larger than 2 GiB', () => {
     expect((await stat(path)).size).toBe(2 ** 31 + bytes.length);
     const store = await openKeras(path);
     try {
-      expect(store.list().map((t) => t.shape)).toEqual([[3, 3, 2, 4], [8, 6], [6, 5], [5, 3], [10, 4], [3, 3, 4, 1], [3, 2]]);
+      expect(store.list().map((t) => t.shape)).toEqual([
+        [3, 3, 2, 4],
+        [8, 6],
+        [6, 5],
+        [5, 3],
+        [10, 4],
+        [3, 3, 4, 1],
+        [3, 2],
+      ]);
       const ks = [1, 4, 6, 8, 9, 10, 11];
       for (const [i, t] of store.list().entries()) await expectValues(store, t.name, ks[i]!);
       await expectValues(store, 'model_weights/dense/dense/bias:0', 5);
@@ -402,8 +451,13 @@ describe('files larger than 2 GiB', () => {
   });
 
   const python = pythonWith('h5py');
-  it.skipIf(!python)(`reads weights whose HDF5 addresses lie past 2 GiB, after an allocated filler${python ? '' : ' (skipped: no python3 with h5py; apt-get install python3-h5py)'}`, async () => {
-    const offsets = JSON.parse(runPython(python!, `
+  it.skipIf(!python)(
+    `reads weights whose HDF5 addresses lie past 2 GiB, after an allocated filler${python ? '' : ' (skipped: no python3 with h5py; apt-get install python3-h5py)'}`,
+    async () => {
+      const offsets = JSON.parse(
+        runPython(
+          python!,
+          `
 import h5py, numpy as np, json, sys
 def vals(shape, k, dtype):
     n = int(np.prod(shape))
@@ -428,25 +482,29 @@ for name, filler in (("near.h5", 0), ("far.h5", 2**31 + 4096)):
         g["dense_1/kernel:0"] = vals((30, 20), 3, "<f8")
         offsets[name] = [g["dense_1/kernel:0"].id.get_offset(), mw["dense/dense/kernel:0"].id.get_offset()]
 print(json.dumps(offsets))
-`, [tmp])) as Record<string, number[]>;
-    expect(Math.min(...offsets['far.h5']!)).toBeGreaterThan(2 ** 31);
-    const far = join(tmp, 'far.h5');
-    const store = await openKeras(far);
-    try {
-      expect(store.list().map((t) => [t.name, t.dtype, t.shape])).toEqual([
-        ['model_weights/dense/dense/kernel:0', 'F32', [40, 30]],
-        ['model_weights/dense_1/dense_1/kernel:0', 'F64', [30, 20]],
-      ]);
-      await expectValues(store, 'model_weights/dense/dense/kernel:0', 1);
-      await expectValues(store, 'model_weights/dense/dense/bias:0', 2);
-      await expectValues(store, 'model_weights/dense_1/dense_1/kernel:0', 3);
-    } finally {
-      await store.close();
-    }
-    const rows = await analyse(far);
-    expect(rows).toHaveLength(2);
-    expect(rows).toEqual(await analyse(join(tmp, 'near.h5')));
-  });
+`,
+          [tmp],
+        ),
+      ) as Record<string, number[]>;
+      expect(Math.min(...offsets['far.h5']!)).toBeGreaterThan(2 ** 31);
+      const far = join(tmp, 'far.h5');
+      const store = await openKeras(far);
+      try {
+        expect(store.list().map((t) => [t.name, t.dtype, t.shape])).toEqual([
+          ['model_weights/dense/dense/kernel:0', 'F32', [40, 30]],
+          ['model_weights/dense_1/dense_1/kernel:0', 'F64', [30, 20]],
+        ]);
+        await expectValues(store, 'model_weights/dense/dense/kernel:0', 1);
+        await expectValues(store, 'model_weights/dense/dense/bias:0', 2);
+        await expectValues(store, 'model_weights/dense_1/dense_1/kernel:0', 3);
+      } finally {
+        await store.close();
+      }
+      const rows = await analyse(far);
+      expect(rows).toHaveLength(2);
+      expect(rows).toEqual(await analyse(join(tmp, 'near.h5')));
+    },
+  );
 });
 
 describe('.keras archives: the weights entry goes through a private temporary file', () => {
@@ -455,7 +513,8 @@ describe('.keras archives: the weights entry goes through a private temporary fi
     const zip = await ZipArchive.open(kerasPath);
     const entries = [];
     try {
-      for (const e of zip.entries()) entries.push({ name: e.name, data: await zip.readEntry(e.name), deflate: e.name === 'model.weights.h5' });
+      for (const e of zip.entries())
+        entries.push({ name: e.name, data: await zip.readEntry(e.name), deflate: e.name === 'model.weights.h5' });
     } finally {
       await zip.close();
     }
@@ -500,7 +559,13 @@ describe('.keras archives: the weights entry goes through a private temporary fi
       try {
         // Already unlinked: libhdf5's open descriptor keeps the data readable.
         expect(await readdir(process.env.TMPDIR!)).toEqual([]);
-        expect(store.list().map((t) => t.shape)).toEqual([[3, 3, 2, 4], [8, 6], [6, 5], [5, 3], [3, 2]]);
+        expect(store.list().map((t) => t.shape)).toEqual([
+          [3, 3, 2, 4],
+          [8, 6],
+          [6, 5],
+          [5, 3],
+          [3, 2],
+        ]);
         const ks = [1, 4, 6, 8, 9];
         for (const [i, t] of store.list().entries()) await expectValues(store, t.name, ks[i]!);
       } finally {
@@ -512,14 +577,23 @@ describe('.keras archives: the weights entry goes through a private temporary fi
 
   it('rejects an entry that inflates to more than it declares, and cleans up after failures', async () => {
     const lying = await deflatedArchive('lying.keras', (n) => n - 1000);
-    const badConfig = await writeTmp('bad-config.keras', zipBytes([
-      { name: 'config.json', data: new TextEncoder().encode('{"class_name": "Sequential", "config": {"layers": [{"name": "x"}]}}') },
-      { name: 'model.weights.h5', data: new Uint8Array(await readFile(legacyPath)) },
-    ]));
-    const notH5 = await writeTmp('not-h5.keras', zipBytes([
-      { name: 'config.json', data: new TextEncoder().encode(JSON.stringify({ class_name: 'Sequential', config: { layers: [layer('Dense', 'd')] } })) },
-      { name: 'model.weights.h5', data: new TextEncoder().encode('not hdf5'), deflate: true },
-    ]));
+    const badConfig = await writeTmp(
+      'bad-config.keras',
+      zipBytes([
+        { name: 'config.json', data: new TextEncoder().encode('{"class_name": "Sequential", "config": {"layers": [{"name": "x"}]}}') },
+        { name: 'model.weights.h5', data: new Uint8Array(await readFile(legacyPath)) },
+      ]),
+    );
+    const notH5 = await writeTmp(
+      'not-h5.keras',
+      zipBytes([
+        {
+          name: 'config.json',
+          data: new TextEncoder().encode(JSON.stringify({ class_name: 'Sequential', config: { layers: [layer('Dense', 'd')] } })),
+        },
+        { name: 'model.weights.h5', data: new TextEncoder().encode('not hdf5'), deflate: true },
+      ]),
+    );
     const left = await inPrivateTmp(async () => {
       await expectError(openKeras(lying), 'E_CORRUPT', lying, 'inflates to more than');
       await expectError(openKeras(badConfig), 'E_CORRUPT', badConfig, 'no class_name');
@@ -539,7 +613,13 @@ function fakeH5(tree: Record<string, { attrs?: Record<string, unknown>; shape?: 
     children: async (p) => {
       if (!isGroup(p) || tree[p]?.shape) return undefined;
       const prefix = p ? `${p}/` : '';
-      return [...new Set(Object.keys(tree).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('/')[0]!))];
+      return [
+        ...new Set(
+          Object.keys(tree)
+            .filter((k) => k.startsWith(prefix))
+            .map((k) => k.slice(prefix.length).split('/')[0]!),
+        ),
+      ];
     },
     dataset: async (p) => (tree[p]?.shape ? { shape: tree[p].shape, dtype: 'F32', filtered: false } : undefined),
     values: async (p) => new Float32Array(product(tree[p]!.shape!)).fill(1),
@@ -551,13 +631,43 @@ const layer = (class_name: string, name: string, config: Record<string, unknown>
 
 describe('Keras model-config rules', () => {
   it('classifies class names with the reference substring rules', () => {
-    expect(['Dense', 'EinsumDense', 'Conv1D', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose', 'Flatten', 'Embedding', 'LayerNormalization', 'BatchNormalization', 'Conv3D', 'LSTM'].map(kerasLayerType))
-      .toEqual(['dense', 'dense', 'conv1d', 'conv2d', 'conv2d', 'conv2d', 'conv2d', 'flattened', 'embedding', 'norm', 'unknown', 'unknown', 'unknown']);
+    expect(
+      [
+        'Dense',
+        'EinsumDense',
+        'Conv1D',
+        'Conv2D',
+        'DepthwiseConv2D',
+        'SeparableConv2D',
+        'Conv2DTranspose',
+        'Flatten',
+        'Embedding',
+        'LayerNormalization',
+        'BatchNormalization',
+        'Conv3D',
+        'LSTM',
+      ].map(kerasLayerType),
+    ).toEqual([
+      'dense',
+      'dense',
+      'conv1d',
+      'conv2d',
+      'conv2d',
+      'conv2d',
+      'conv2d',
+      'flattened',
+      'embedding',
+      'norm',
+      'unknown',
+      'unknown',
+      'unknown',
+    ]);
   });
 
   it('snake-cases class names like Keras', () => {
-    expect(['Dense', 'Conv2D', 'BatchNormalization', 'InputLayer', 'DepthwiseConv2D', 'LSTM', 'GRUCell', 'ReLU'].map(kerasSnakeCase))
-      .toEqual(['dense', 'conv2d', 'batch_normalization', 'input_layer', 'depthwise_conv2d', 'lstm', 'gru_cell', 're_lu']);
+    expect(
+      ['Dense', 'Conv2D', 'BatchNormalization', 'InputLayer', 'DepthwiseConv2D', 'LSTM', 'GRUCell', 'ReLU'].map(kerasSnakeCase),
+    ).toEqual(['dense', 'conv2d', 'batch_normalization', 'input_layer', 'depthwise_conv2d', 'lstm', 'gru_cell', 're_lu']);
   });
 
   it('keeps a Functional InputLayer, drops a Sequential one, and accepts the old list-style Sequential', () => {
@@ -568,8 +678,14 @@ describe('Keras model-config rules', () => {
   });
 
   it('counts class names per container for Keras 3 store paths', () => {
-    const inner = { class_name: 'Functional', config: { name: 'enc', layers: [layer('InputLayer', 'i2'), layer('Dense', 'x'), layer('Dense', 'y')] } };
-    const layers = flattenModelConfig({ class_name: 'Functional', config: { layers: [layer('InputLayer', 'i'), layer('Dense', 'p'), inner, layer('Dense', 'q')] } }, 'm');
+    const inner = {
+      class_name: 'Functional',
+      config: { name: 'enc', layers: [layer('InputLayer', 'i2'), layer('Dense', 'x'), layer('Dense', 'y')] },
+    };
+    const layers = flattenModelConfig(
+      { class_name: 'Functional', config: { layers: [layer('InputLayer', 'i'), layer('Dense', 'p'), inner, layer('Dense', 'q')] } },
+      'm',
+    );
     expect(layers.map((l) => [l.name, l.storePath, l.namePath, l.top])).toEqual([
       ['i', 'layers/input_layer', 'layers/i', 'i'],
       ['p', 'layers/dense', 'layers/p', 'p'],
@@ -600,8 +716,11 @@ describe('Keras model-config rules', () => {
     expect(tensors.get('_layer_checkpoint_dependencies/dense/vars/0')?.shape).toEqual([4, 2]);
   });
 
-  it('assigns a nested model\'s legacy weights to its layers by name', async () => {
-    const inner = { class_name: 'Model', config: { name: 'enc', layers: [layer('InputLayer', 'i'), layer('Conv2D', 'c'), layer('Dense', 'd')] } };
+  it("assigns a nested model's legacy weights to its layers by name", async () => {
+    const inner = {
+      class_name: 'Model',
+      config: { name: 'enc', layers: [layer('InputLayer', 'i'), layer('Conv2D', 'c'), layer('Dense', 'd')] },
+    };
     const layers = flattenModelConfig({ class_name: 'Model', config: { layers: [layer('InputLayer', 'in'), inner] } }, 'm');
     const h5 = fakeH5({
       'model_weights/enc': { attrs: { weight_names: ['d/kernel:0\0', 'c/kernel:0', 'c/bias:0', 'd/bias:0'] } },

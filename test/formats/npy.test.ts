@@ -11,8 +11,12 @@ import { zipBytes } from '../helpers/zip-writer.js';
 import { expectMatches, generateFixtures, hasNumpy, type Expected } from '../helpers/python-fixtures.js';
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'ww-npy-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'ww-npy-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 function writeTmp(name: string, data: Uint8Array): string {
   const file = path.join(tmp, name);
@@ -21,7 +25,10 @@ function writeTmp(name: string, data: Uint8Array): string {
 }
 
 async function expectWWError(p: Promise<unknown>, codes: string[], pattern?: RegExp): Promise<void> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a WeightWatcherError').toBeInstanceOf(WeightWatcherError);
   expect(codes, (e as Error).message).toContain((e as WeightWatcherError).code);
   if (pattern) expect((e as Error).message).toMatch(pattern);
@@ -38,7 +45,10 @@ describe('.npy built by hand', () => {
   const f32 = (xs: number[]): Uint8Array => new Uint8Array(Float32Array.from(xs).buffer);
 
   it('reads C-order float32 and names the array after the file', async () => {
-    const file = writeTmp('layer.0.weight.npy', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f32([1, 2, 3, 4, 5, 6])));
+    const file = writeTmp(
+      'layer.0.weight.npy',
+      npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f32([1, 2, 3, 4, 5, 6])),
+    );
     const { store, data } = await readOne(file);
     expect(store.format).toBe('npy');
     expect(store.convention).toBe('statedict');
@@ -67,13 +77,23 @@ describe('.npy built by hand', () => {
     const cases: [string, Uint8Array, string[], RegExp?][] = [
       ['magic', new TextEncoder().encode('PK\x03\x04 not numpy at all'), ['E_FORMAT'], /magic/],
       ['empty', new Uint8Array(0), ['E_FORMAT']],
-      ['eval', npy("{'descr': __import__('os').system('touch /tmp/x'), 'fortran_order': False, 'shape': (1,), }", f32([1])), ['E_CORRUPT'], /invalid \.npy header/],
+      [
+        'eval',
+        npy("{'descr': __import__('os').system('touch /tmp/x'), 'fortran_order': False, 'shape': (1,), }", f32([1])),
+        ['E_CORRUPT'],
+        /invalid \.npy header/,
+      ],
       ['no shape', npy("{'descr': '<f4', 'fortran_order': False, }", f32([1])), ['E_CORRUPT'], /shape/],
       ['negative', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", f32([1])), ['E_CORRUPT']],
       ['overflow', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (9999999999999, 9999999999999), }", f32([1])), ['E_CORRUPT']],
       ['short data', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000,), }", f32([1, 2])), ['E_CORRUPT'], /100000000/],
       ['structured', npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", f32([1])), ['E_UNSUPPORTED'], /structured/],
-      ['deep', npy(`{'descr': '<f4', 'fortran_order': False, 'shape': ${'('.repeat(5000)}${')'.repeat(5000)}, }`, f32([1])), ['E_CORRUPT'], /nested too deeply/],
+      [
+        'deep',
+        npy(`{'descr': '<f4', 'fortran_order': False, 'shape': ${'('.repeat(5000)}${')'.repeat(5000)}, }`, f32([1])),
+        ['E_CORRUPT'],
+        /nested too deeply/,
+      ],
       ['escape', npy("{'descr': '<f\\x34', 'fortran_order': False, 'shape': (1,), }", f32([1])), ['E_CORRUPT']],
     ];
     for (const [label, data, codes, re] of cases) {
@@ -158,7 +178,6 @@ describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipp
     ({ dir, expected } = generateFixtures(tmp, GENERATOR, 'gen_npy.py'));
   });
 
-
   it('round-trips every .npy (C/Fortran order, f16/f32/f64, big-endian, ints, bool, 0-d, empty, v2/v3)', async () => {
     const npyFiles = Object.keys(expected).filter((k) => k.endsWith('.npy'));
     expect(npyFiles.length).toBeGreaterThan(12);
@@ -198,7 +217,7 @@ describe.skipIf(!hasNumpy)('.npy / .npz written by numpy (python3 + numpy; skipp
         await expectWWError(openNpz(writeTmp('cut.npz', buf.subarray(0, cut))), ['E_FORMAT', 'E_CORRUPT']);
       }
       let seed = 17;
-      const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const rand = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
       for (let i = 0; i < 150; i++) {
         const m = new Uint8Array(buf);
         for (let k = 0; k < 3; k++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
@@ -237,11 +256,21 @@ describe('decompression bombs', () => {
   };
 
   it('a member inflating more than 100× beyond 8 MiB is refused when read, unless allowLarge', async () => {
-    const file = writeTmp('bomb.npz', zipBytes([{ name: 'w.weight.npy', data: sparse(), deflate: true }, { name: 'b.weight.npy', data: npyF32([2, 2], new Float32Array(4)), deflate: true }]));
+    const file = writeTmp(
+      'bomb.npz',
+      zipBytes([
+        { name: 'w.weight.npy', data: sparse(), deflate: true },
+        { name: 'b.weight.npy', data: npyF32([2, 2], new Float32Array(4)), deflate: true },
+      ]),
+    );
     const store = await openNpz(file);
     try {
       expect(store.list().map((e) => e.name)).toEqual(['w.weight', 'b.weight']);
-      await expectWWError(store.read('w.weight'), ['E_UNSUPPORTED'], /ZIP entry w\.weight\.npy inflates \d+× \(\d+ → \d+ bytes\), above the 100× limit for entries over 8 MiB .*allow_large/);
+      await expectWWError(
+        store.read('w.weight'),
+        ['E_UNSUPPORTED'],
+        /ZIP entry w\.weight\.npy inflates \d+× \(\d+ → \d+ bytes\), above the 100× limit for entries over 8 MiB .*allow_large/,
+      );
       expect((await store.read('b.weight')).length).toBe(4); // small entries are never limited
     } finally {
       await store.close();

@@ -23,7 +23,6 @@ function f16bits(x: number): number {
   return table[x]!;
 }
 
-
 let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'ww-onnx-'));
@@ -50,9 +49,16 @@ describe('protobuf decoder', () => {
     return out;
   };
 
-  it('decodes 64-bit varints as two\'s-complement integers', () => {
+  it("decodes 64-bit varints as two's-complement integers", () => {
     const fs = fieldsOf(cat(vint(1, 0), vint(2, 300), vint(3, 2 ** 53 - 1), vint(4, -1), vint(5, -(2 ** 40)), vint(6, 0xffffffff)));
-    expect(fs.map((f) => [f.field, f.int])).toEqual([[1, 0], [2, 300], [3, 2 ** 53 - 1], [4, -1], [5, -(2 ** 40)], [6, 0xffffffff]]);
+    expect(fs.map((f) => [f.field, f.int])).toEqual([
+      [1, 0],
+      [2, 300],
+      [3, 2 ** 53 - 1],
+      [4, -1],
+      [5, -(2 ** 40)],
+      [6, 0xffffffff],
+    ]);
   });
 
   it('rejects malformed input with E_CORRUPT', () => {
@@ -104,7 +110,12 @@ describe('openOnnx on synthetic models', () => {
       tensor({ name: 'packed_f32', dims: [3, 2], dataType: 1, floats: [1, -2, 3, -4, 5, -6] }),
       tensor({ name: 'unpacked_f32', dims: [2, 2], dataType: 1, floatsUnpacked: [0.25, 0.5, 0.75, 1] }),
       tensor({ name: 'packed_dims', dims: [1, 2], dataType: 1, floats: [7, 8], packedDims: true }),
-      tensor({ name: 'raw_f16', dims: [2, 2], dataType: 10, raw: new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x3800, 0x7bff]).buffer) }),
+      tensor({
+        name: 'raw_f16',
+        dims: [2, 2],
+        dataType: 10,
+        raw: new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x3800, 0x7bff]).buffer),
+      }),
       tensor({ name: 'int32_f16', dims: [2], dataType: 10, int32: [f16bits(0.5), f16bits(-2)] }),
       tensor({ name: 'int32_bf16', dims: [2], dataType: 16, int32: [0x3f80, 0xc040] }),
       tensor({ name: 'raw_bf16', dims: [2], dataType: 16, raw: new Uint8Array([0x80, 0x3f, 0x40, 0xc0]) }),
@@ -180,8 +191,13 @@ describe('openOnnx on synthetic models', () => {
     try {
       expect(store.list().map((e) => e.dtype)).toEqual(['F32', 'F32', 'I64', 'I32', 'STRING', 'ONNX_TYPE_99', 'ONNX_TYPE_0', 'F32']);
       for (const [name, code] of [
-        ['short_raw', 'E_CORRUPT'], ['huge_dims', 'E_CORRUPT'], ['huge_varints', 'E_CORRUPT'], ['too_many', 'E_CORRUPT'],
-        ['strings', 'E_UNSUPPORTED'], ['unknown_type', 'E_UNSUPPORTED'], ['no_type', 'E_CORRUPT'],
+        ['short_raw', 'E_CORRUPT'],
+        ['huge_dims', 'E_CORRUPT'],
+        ['huge_varints', 'E_CORRUPT'],
+        ['too_many', 'E_CORRUPT'],
+        ['strings', 'E_UNSUPPORTED'],
+        ['unknown_type', 'E_UNSUPPORTED'],
+        ['no_type', 'E_CORRUPT'],
       ] as const) {
         const e = await expectError(store.read(name), [code]);
         expect(e.message).toContain(name);
@@ -201,7 +217,8 @@ describe('openOnnx on synthetic models', () => {
     await writeFile(path.join(dir, 'sub', 'w.bin'), f32bytes([5, 6]));
     await writeFile(path.join(tmp, 'outside.bin'), f32bytes([9, 9]));
     await symlink(path.join(tmp, 'outside.bin'), path.join(dir, 'link.bin'));
-    const ext = (name: string, dims: number[], external: Record<string, string>): Uint8Array => tensor({ name, dims, dataType: 1, external });
+    const ext = (name: string, dims: number[], external: Record<string, string>): Uint8Array =>
+      tensor({ name, dims, dataType: 1, external });
     const inits = [
       ext('offset', [2, 2], { location: 'weights.bin', offset: '8', length: '16' }),
       ext('no_length', [2], { location: 'sub/w.bin' }),
@@ -234,7 +251,10 @@ describe('openOnnx on synthetic models', () => {
   it('lists Constant values and subgraph initializers only with includeConstants, after the initializers', async () => {
     const constant = (out: string, dims: number[], values: number[]): Uint8Array =>
       node('Constant', [out], [attr('value', { t: tensor({ name: '', dims, dataType: 1, floats: values }) })]);
-    const thenBranch = graph([constant('c_then', [2, 2], [1, 2, 3, 4])], [tensor({ name: 'sub_w', dims: [2, 3], dataType: 1, floats: [1, 2, 3, 4, 5, 6] })]);
+    const thenBranch = graph(
+      [constant('c_then', [2, 2], [1, 2, 3, 4])],
+      [tensor({ name: 'sub_w', dims: [2, 3], dataType: 1, floats: [1, 2, 3, 4, 5, 6] })],
+    );
     const elseBranch = graph([constant('c_else', [1], [7])], []);
     const g = graph(
       [
@@ -298,19 +318,25 @@ describe('openOnnx on synthetic models', () => {
 
   it('never crashes or hangs on truncated or byte-flipped models', async () => {
     const constant = node('Constant', ['c'], [attr('value', { t: tensor({ name: '', dims: [2], dataType: 1, floats: [1, 2] }) })]);
-    const good = model(graph([constant], [
-      tensor({ name: 'a', dims: [2, 2], dataType: 1, raw: f32bytes([1, 2, 3, 4]) }),
-      tensor({ name: 'b', dims: [3], dataType: 7, int64: [1, -2, 3] }),
-      tensor({ name: 'c', dims: [2], dataType: 10, int32: [0x3c00, 0x3800] }),
-    ]));
+    const good = model(
+      graph(
+        [constant],
+        [
+          tensor({ name: 'a', dims: [2, 2], dataType: 1, raw: f32bytes([1, 2, 3, 4]) }),
+          tensor({ name: 'b', dims: [3], dataType: 7, int64: [1, -2, 3] }),
+          tensor({ name: 'c', dims: [2], dataType: 10, int32: [0x3c00, 0x3800] }),
+        ],
+      ),
+    );
     const attempt = async (bytes: Uint8Array, name: string): Promise<void> => {
       const p = await writeModel(name, bytes);
       try {
         const store = await openOnnx(p, { includeConstants: true });
         try {
-          for (const e of store.list()) await store.read(e.name).catch((err: unknown) => {
-            if (!(err instanceof WeightWatcherError)) throw err;
-          });
+          for (const e of store.list())
+            await store.read(e.name).catch((err: unknown) => {
+              if (!(err instanceof WeightWatcherError)) throw err;
+            });
         } finally {
           await store.close();
         }
@@ -332,7 +358,14 @@ describe('openOnnx on synthetic models', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-interface GoldenRow { layer_id: number; name: string; N: number; M: number; rf: number; layer_type: string }
+interface GoldenRow {
+  layer_id: number;
+  name: string;
+  N: number;
+  M: number;
+  rf: number;
+  layer_type: string;
+}
 
 function goldenRows(dir: string): GoldenRow[] {
   return (JSON.parse(readFileSync(path.join(goldens, dir, 'default.json'), 'utf8')) as { details: GoldenRow[] }).details;
@@ -342,7 +375,10 @@ function goldenRows(dir: string): GoldenRow[] {
 async function safetensors(file: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const buf = await readFile(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__' || t.dtype !== 'F32') continue;
@@ -368,7 +404,12 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
 describe.skipIf(!haveCorpus)('openOnnx on the corpus', () => {
   const cases = [
     { model: 'synthetic/convnet.onnx', st: 'synthetic/convnet.safetensors', golden: 'convnet-onnx', stName: (n: string) => n },
-    { model: 'minigpt/big-data/model.onnx', st: 'minigpt/big-data/model.safetensors', golden: 'minigpt-big-data-onnx', stName: (n: string) => n.replace(/^transformer\./, '') },
+    {
+      model: 'minigpt/big-data/model.onnx',
+      st: 'minigpt/big-data/model.safetensors',
+      golden: 'minigpt-big-data-onnx',
+      stName: (n: string) => n.replace(/^transformer\./, ''),
+    },
   ];
 
   for (const c of cases) {

@@ -16,8 +16,12 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const corpus = path.resolve(projectRoot, '../shared/corpus');
 const hasCorpus = existsSync(path.join(corpus, 'synthetic/convnet_state_dict.pt'));
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'ww-pytorch-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'ww-pytorch-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -27,7 +31,10 @@ function bits(a: Float32Array): Uint32Array {
 }
 
 async function expectWWError(p: Promise<unknown>, codes: string[], pattern?: RegExp): Promise<WeightWatcherError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a WeightWatcherError').toBeInstanceOf(WeightWatcherError);
   const w = e as WeightWatcherError;
   expect(codes, w.message).toContain(w.code);
@@ -60,32 +67,52 @@ function rng(seed: number): () => number {
   };
 }
 
-function readSafetensorsHeader(file: string): { dataStart: number; tensors: Map<string, { dtype: string; shape: number[]; offsets: [number, number] }> } {
+function readSafetensorsHeader(file: string): {
+  dataStart: number;
+  tensors: Map<string, { dtype: string; shape: number[]; offsets: [number, number] }>;
+} {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const json = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const json = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const tensors = new Map<string, { dtype: string; shape: number[]; offsets: [number, number] }>();
-  for (const [k, v] of Object.entries(json)) if (k !== '__metadata__') tensors.set(k, { dtype: v.dtype, shape: v.shape, offsets: v.data_offsets });
+  for (const [k, v] of Object.entries(json))
+    if (k !== '__metadata__') tensors.set(k, { dtype: v.dtype, shape: v.shape, offsets: v.data_offsets });
   return { dataStart: 8 + n, tensors };
 }
 
 // Pickle builders (protocol 2 opcodes) for hand-made, possibly hostile, pickles.
 const enc = new TextEncoder();
 const bytes = (...parts: (number | string | Uint8Array)[]): Uint8Array => {
-  const chunks = parts.map((p) => typeof p === 'number' ? Uint8Array.of(p) : typeof p === 'string' ? enc.encode(p) : p);
+  const chunks = parts.map((p) => (typeof p === 'number' ? Uint8Array.of(p) : typeof p === 'string' ? enc.encode(p) : p));
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 };
-const u32 = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; };
+const u32 = (n: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
 const P = {
   proto: bytes(0x80, 2),
   str: (s: string) => bytes('X', u32(enc.encode(s).length), s),
   int: (n: number) => bytes('J', u32(n)),
   global: (m: string, n: string) => bytes('c', `${m}\n${n}\n`),
-  mark: bytes('('), tuple: bytes('t'), reduce: bytes('R'), stop: bytes('.'), emptyTuple: bytes(')'),
-  setitems: bytes('u'), binpersid: bytes('Q'), newfalse: bytes(0x89),
+  mark: bytes('('),
+  tuple: bytes('t'),
+  reduce: bytes('R'),
+  stop: bytes('.'),
+  emptyTuple: bytes(')'),
+  setitems: bytes('u'),
+  binpersid: bytes('Q'),
+  newfalse: bytes(0x89),
 };
 
 /** A protocol-2 torch state-dict pickle with one float tensor `name` of `shape` in storage '0'. */
@@ -93,25 +120,49 @@ function torchPickle(name: string, shape: number[], global: Uint8Array = P.globa
   const numel = shape.reduce((a, b) => a * b, 1);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   return bytes(
-    P.proto, P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce,
-    P.mark, P.str(name), global,
+    P.proto,
+    P.global('collections', 'OrderedDict'),
+    P.emptyTuple,
+    P.reduce,
     P.mark,
-    P.mark, P.str('storage'), P.global('torch', 'FloatStorage'), P.str('0'), P.str('cpu'), P.int(numel), P.tuple, P.binpersid,
+    P.str(name),
+    global,
+    P.mark,
+    P.mark,
+    P.str('storage'),
+    P.global('torch', 'FloatStorage'),
+    P.str('0'),
+    P.str('cpu'),
+    P.int(numel),
+    P.tuple,
+    P.binpersid,
     P.int(0),
-    P.mark, ...shape.map(P.int), P.tuple,
-    P.mark, ...strides.map(P.int), P.tuple,
-    P.newfalse, P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce,
-    P.tuple, P.reduce,
-    P.setitems, P.stop,
+    P.mark,
+    ...shape.map(P.int),
+    P.tuple,
+    P.mark,
+    ...strides.map(P.int),
+    P.tuple,
+    P.newfalse,
+    P.global('collections', 'OrderedDict'),
+    P.emptyTuple,
+    P.reduce,
+    P.tuple,
+    P.reduce,
+    P.setitems,
+    P.stop,
   );
 }
 
 function torchZip(pickle: Uint8Array, storage: Uint8Array, zip64 = false): Uint8Array {
-  return zipBytes([
-    { name: 'archive/data.pkl', data: pickle },
-    { name: 'archive/data/0', data: storage },
-    { name: 'archive/version', data: enc.encode('3\n') },
-  ], zip64);
+  return zipBytes(
+    [
+      { name: 'archive/data.pkl', data: pickle },
+      { name: 'archive/data/0', data: storage },
+      { name: 'archive/version', data: enc.encode('3\n') },
+    ],
+    zip64,
+  );
 }
 
 function writeTmp(name: string, data: Uint8Array): string {
@@ -145,7 +196,11 @@ describe.skipIf(!hasCorpus)(`corpus torch files match their safetensors twins (n
           expect(e.dtype, e.name).toBe(ref.dtype);
           if (!['F32', 'F16', 'BF16', 'F64'].includes(e.dtype)) continue;
           const count = ref.shape.reduce((a, b) => a * b, 1);
-          const expected = decodeToFloat32(new Uint8Array(stBuf.subarray(st.dataStart + ref.offsets[0], st.dataStart + ref.offsets[1])), ref.dtype, count);
+          const expected = decodeToFloat32(
+            new Uint8Array(stBuf.subarray(st.dataStart + ref.offsets[0], st.dataStart + ref.offsets[1])),
+            ref.dtype,
+            count,
+          );
           const got = await store.read(e.name);
           expect(got.length, e.name).toBe(count);
           expect(Buffer.from(bits(got).buffer).equals(Buffer.from(bits(expected).buffer)), e.name).toBe(true);
@@ -160,7 +215,12 @@ describe.skipIf(!hasCorpus)(`corpus torch files match their safetensors twins (n
 
   it('keeps state-dict order (the order torch pickled the keys)', async () => {
     const store = await openPyTorch(path.join(corpus, 'minigpt/big-data/pytorch_model.bin'));
-    expect(store.list().slice(0, 3).map((e) => e.name)).toEqual(['wte.weight', 'wpe.weight', 'h.0.ln_1.weight']);
+    expect(
+      store
+        .list()
+        .slice(0, 3)
+        .map((e) => e.name),
+    ).toEqual(['wte.weight', 'wpe.weight', 'h.0.ln_1.weight']);
     await store.close();
   });
 
@@ -177,11 +237,39 @@ describe.skipIf(!hasCorpus)(`corpus torch files match their safetensors twins (n
 describe('restricted unpickler', () => {
   const marker = (): string => path.join(tmp, 'pwned');
   const hostile = (): { label: string; pickle: Uint8Array; global: string }[] => [
-    { label: 'os.system', global: 'os.system', pickle: bytes(P.proto, P.global('os', 'system'), P.mark, P.str(`touch ${marker()}`), P.tuple, P.reduce, P.stop) },
-    { label: 'posix.system', global: 'posix.system', pickle: bytes(P.proto, P.global('posix', 'system'), P.mark, P.str(`touch ${marker()}`), P.tuple, P.reduce, P.stop) },
-    { label: 'builtins.eval', global: 'builtins.eval', pickle: bytes(P.proto, P.global('builtins', 'eval'), P.mark, P.str(`__import__('os').system('touch ${marker()}')`), P.tuple, P.reduce, P.stop) },
-    { label: 'subprocess.Popen', global: 'subprocess.Popen', pickle: bytes(P.proto, P.global('subprocess', 'Popen'), P.mark, P.str('id'), P.tuple, P.reduce, P.stop) },
-    { label: 'unknown foo.bar (STACK_GLOBAL, protocol 4)', global: 'foo.bar', pickle: bytes(0x80, 4, 0x8c, 3, 'foo', 0x8c, 3, 'bar', 0x93, P.emptyTuple, P.reduce, P.stop) },
+    {
+      label: 'os.system',
+      global: 'os.system',
+      pickle: bytes(P.proto, P.global('os', 'system'), P.mark, P.str(`touch ${marker()}`), P.tuple, P.reduce, P.stop),
+    },
+    {
+      label: 'posix.system',
+      global: 'posix.system',
+      pickle: bytes(P.proto, P.global('posix', 'system'), P.mark, P.str(`touch ${marker()}`), P.tuple, P.reduce, P.stop),
+    },
+    {
+      label: 'builtins.eval',
+      global: 'builtins.eval',
+      pickle: bytes(
+        P.proto,
+        P.global('builtins', 'eval'),
+        P.mark,
+        P.str(`__import__('os').system('touch ${marker()}')`),
+        P.tuple,
+        P.reduce,
+        P.stop,
+      ),
+    },
+    {
+      label: 'subprocess.Popen',
+      global: 'subprocess.Popen',
+      pickle: bytes(P.proto, P.global('subprocess', 'Popen'), P.mark, P.str('id'), P.tuple, P.reduce, P.stop),
+    },
+    {
+      label: 'unknown foo.bar (STACK_GLOBAL, protocol 4)',
+      global: 'foo.bar',
+      pickle: bytes(0x80, 4, 0x8c, 3, 'foo', 0x8c, 3, 'bar', 0x93, P.emptyTuple, P.reduce, P.stop),
+    },
     // A malicious global hidden as the tensor rebuild function inside an otherwise valid state dict.
     { label: 'os.system as a rebuild function', global: 'os.system', pickle: torchPickle('w', [2, 2], P.global('os', 'system')) },
   ];
@@ -218,26 +306,104 @@ describe('restricted unpickler', () => {
   });
 
   it('refuses INST/OBJ and the extension registry', () => {
-    for (const p of [bytes('i', 'os\nsystem\n', P.stop), bytes(P.mark, P.global('os', 'system'), 'o', P.stop), bytes(P.proto, 0x82, 1, P.stop)]) {
+    for (const p of [
+      bytes('i', 'os\nsystem\n', P.stop),
+      bytes(P.mark, P.global('os', 'system'), 'o', P.stop),
+      bytes(P.proto, 0x82, 1, P.stop),
+    ]) {
       expect(() => unpickle(p, { globals: new Map(), source: 'x' })).toThrow(WeightWatcherError);
     }
   });
 
   it('decodes the plain-data opcodes', () => {
     const p = bytes(
-      0x80, 4, 0x95, new Uint8Array(8), // PROTO 4, FRAME
-      '}', 0x94, // EMPTY_DICT, MEMOIZE
+      0x80,
+      4,
+      0x95,
+      new Uint8Array(8), // PROTO 4, FRAME
+      '}',
+      0x94, // EMPTY_DICT, MEMOIZE
       P.mark,
-      0x8c, 1, 'a', 'K', 7, // 'a': 7
-      0x8c, 1, 'b', 'M', 0x34, 0x12, // 'b': 0x1234
-      0x8c, 1, 'c', 'J', 0xff, 0xff, 0xff, 0xff, // 'c': -1
-      0x8c, 1, 'd', 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, // 'd': LONG1 magic
-      0x8c, 1, 'e', 'G', 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, // 'e': 1.5
-      0x8c, 1, 'f', ']', 0x94, P.mark, 'N', 0x88, 0x89, 'K', 1, 'e', // 'f': [None, True, False, 1]
-      0x8c, 1, 'g', 'C', 2, 1, 2, // 'g': b'\x01\x02'
-      0x8c, 1, 'h', 'K', 1, 'K', 2, 0x86, // 'h': (1, 2)
-      0x8c, 1, 'i', 'h', 0, // 'i': memo[0] (the dict itself)
-      'u', P.stop,
+      0x8c,
+      1,
+      'a',
+      'K',
+      7, // 'a': 7
+      0x8c,
+      1,
+      'b',
+      'M',
+      0x34,
+      0x12, // 'b': 0x1234
+      0x8c,
+      1,
+      'c',
+      'J',
+      0xff,
+      0xff,
+      0xff,
+      0xff, // 'c': -1
+      0x8c,
+      1,
+      'd',
+      0x8a,
+      10,
+      0x6c,
+      0xfc,
+      0x9c,
+      0x46,
+      0xf9,
+      0x20,
+      0x6a,
+      0xa8,
+      0x50,
+      0x19, // 'd': LONG1 magic
+      0x8c,
+      1,
+      'e',
+      'G',
+      0x3f,
+      0xf8,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0, // 'e': 1.5
+      0x8c,
+      1,
+      'f',
+      ']',
+      0x94,
+      P.mark,
+      'N',
+      0x88,
+      0x89,
+      'K',
+      1,
+      'e', // 'f': [None, True, False, 1]
+      0x8c,
+      1,
+      'g',
+      'C',
+      2,
+      1,
+      2, // 'g': b'\x01\x02'
+      0x8c,
+      1,
+      'h',
+      'K',
+      1,
+      'K',
+      2,
+      0x86, // 'h': (1, 2)
+      0x8c,
+      1,
+      'i',
+      'h',
+      0, // 'i': memo[0] (the dict itself)
+      'u',
+      P.stop,
     );
     const { value, end: stop } = unpickle(p, { globals: new Map(), source: 'test' });
     expect(stop).toBe(p.length);
@@ -272,7 +438,14 @@ describe('restricted unpickler', () => {
     for (const op of ['}', 'N', '(']) {
       const p = new Uint8Array(2 + 6_000_000).fill(op.charCodeAt(0));
       p.set(P.proto);
-      const err = (() => { try { unpickle(p, { globals: new Map(), source: 'flood' }); } catch (e) { return e; } return undefined; })();
+      const err = (() => {
+        try {
+          unpickle(p, { globals: new Map(), source: 'flood' });
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
       expect(err).toBeInstanceOf(WeightWatcherError);
       expect((err as WeightWatcherError).code).toBe('E_UNSUPPORTED');
       expect((err as WeightWatcherError).message).toMatch(/memory bomb/);
@@ -352,7 +525,11 @@ describe('torch zip checkpoints built by hand', () => {
   it('refuses non-torch files with E_FORMAT', async () => {
     await expectWWError(openPyTorch(writeTmp('empty.bin', new Uint8Array(0))), ['E_FORMAT']);
     await expectWWError(openPyTorch(writeTmp('text.bin', enc.encode('hello world, not a model'))), ['E_FORMAT']);
-    await expectWWError(openPyTorch(writeTmp('other.zip', zipBytes([{ name: 'a.txt', data: enc.encode('x') }]))), ['E_FORMAT'], /data\.pkl/);
+    await expectWWError(
+      openPyTorch(writeTmp('other.zip', zipBytes([{ name: 'a.txt', data: enc.encode('x') }]))),
+      ['E_FORMAT'],
+      /data\.pkl/,
+    );
     await expectWWError(openPyTorch(path.join(tmp, 'missing.pt')), ['E_NOT_FOUND']);
   });
 
@@ -531,7 +708,6 @@ describe.skipIf(!hasNumpy)('torch.save-format fixtures (python3 + numpy; skipped
     ({ dir, expected } = generateFixtures(tmp, GENERATOR, 'gen_torch.py'));
   });
 
-
   for (const file of ['mixed.pt', 'proto4.pt', 'bigendian.pt', 'deflated.pt', 'nested_state_dict.pt', 'nested_model.pt', 'legacy.pt']) {
     it(`${file}: names in dict order, dtypes, shapes, strided views and values`, async () => {
       const store = await openPyTorch(fixture(file));
@@ -548,8 +724,16 @@ describe.skipIf(!hasNumpy)('torch.save-format fixtures (python3 + numpy; skipped
     const store = await openPyTorchShards(fixture('shards'));
     try {
       expect(store.list().map((e) => e.name)).toEqual(['tr.weight', 'fc.weight', 'fc.bias', 'perm.weight', 'half.weight']);
-      const all = new Map([...expected['shards/pytorch_model-00001-of-00002.bin']!, ...expected['shards/pytorch_model-00002-of-00002.bin']!].map((e) => [e.name, e]));
-      await expectMatches(store, store.list().map((e) => all.get(e.name)!));
+      const all = new Map(
+        [...expected['shards/pytorch_model-00001-of-00002.bin']!, ...expected['shards/pytorch_model-00002-of-00002.bin']!].map((e) => [
+          e.name,
+          e,
+        ]),
+      );
+      await expectMatches(
+        store,
+        store.list().map((e) => all.get(e.name)!),
+      );
       // Out-of-order and concurrent reads switch shards safely.
       const got = await Promise.all(['half.weight', 'fc.bias', 'perm.weight', 'fc.weight'].map((n) => store.read(n)));
       expect(got.map((g) => g.length)).toEqual([6, 3, 24, 12]);
@@ -597,4 +781,3 @@ describe.skipIf(!hasNumpy)('torch.save-format fixtures (python3 + numpy; skipped
     }
   });
 });
-

@@ -21,14 +21,55 @@ const good = () => [{ name: 'a.weight', shape: [20, 30], data: dense(20, 30) }];
 describe('safetensors header validation', () => {
   const cases: [string, () => Uint8Array | string, RegExp][] = [
     ['too short', () => 'abc', /not a safetensors file/],
-    ['header length beyond the file', () => { const b = Buffer.from(safetensorsBytes(good())); b.writeBigUInt64LE(1n << 40n, 0); return b; }, /header length/],
-    ['header not JSON', () => { const b = Buffer.from(safetensorsBytes(good())); b[8] = 0x5b; b[9] = 0x7b; return b; }, /not valid UTF-8 JSON|not a JSON object/],
-    ['unknown dtype', () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), dtype: 'F128' } })), /unknown dtype/],
-    ['negative dim', () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), shape: [-20, -30] } })), /invalid shape/],
-    ['offsets past the end', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [0, 1 << 30] } })), /extends past the end/],
-    ['reversed offsets', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [2400, 0] } })), /invalid data_offsets/],
-    ['size mismatch', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 31], data_offsets: [0, 2400] } })), /needs 2480 bytes/],
-    ['huge shape product', () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 2400] } })), /too large|needs/],
+    [
+      'header length beyond the file',
+      () => {
+        const b = Buffer.from(safetensorsBytes(good()));
+        b.writeBigUInt64LE(1n << 40n, 0);
+        return b;
+      },
+      /header length/,
+    ],
+    [
+      'header not JSON',
+      () => {
+        const b = Buffer.from(safetensorsBytes(good()));
+        b[8] = 0x5b;
+        b[9] = 0x7b;
+        return b;
+      },
+      /not valid UTF-8 JSON|not a JSON object/,
+    ],
+    [
+      'unknown dtype',
+      () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), dtype: 'F128' } })),
+      /unknown dtype/,
+    ],
+    [
+      'negative dim',
+      () => safetensorsBytes(good(), (h) => ({ 'a.weight': { ...(h['a.weight'] as object), shape: [-20, -30] } })),
+      /invalid shape/,
+    ],
+    [
+      'offsets past the end',
+      () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [0, 1 << 30] } })),
+      /extends past the end/,
+    ],
+    [
+      'reversed offsets',
+      () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 30], data_offsets: [2400, 0] } })),
+      /invalid data_offsets/,
+    ],
+    [
+      'size mismatch',
+      () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [20, 31], data_offsets: [0, 2400] } })),
+      /needs 2480 bytes/,
+    ],
+    [
+      'huge shape product',
+      () => safetensorsBytes(good(), () => ({ 'a.weight': { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 2400] } })),
+      /too large|needs/,
+    ],
   ];
   for (const [label, make, msg] of cases) {
     it(label, async () => {
@@ -42,7 +83,10 @@ describe('safetensors header validation', () => {
     const bytes = safetensorsBytes(good());
     for (let cut = 0; cut < bytes.length; cut += 97) {
       const p = file(bytes.subarray(0, cut));
-      const r = await new WeightWatcher(p).analyze().then(() => 'ok', (e: { code?: string }) => e.code);
+      const r = await new WeightWatcher(p).analyze().then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      );
       expect(['ok', 'E_CORRUPT', 'E_FORMAT']).toContain(r);
     }
   });
@@ -65,15 +109,23 @@ describe('a bad layer fails that layer, not the run', () => {
   });
 
   it('non-float weights are refused per layer with a clear error', async () => {
-    const p = writeSafetensors(join(dir, 'int.safetensors'), [
-      { name: 'a.weight', shape: [20, 30], data: dense(20, 30) },
-      { name: 'q.weight', shape: [20, 30], data: dense(20, 30) },
-    ], (h) => ({ ...h, 'q.weight': { ...(h['q.weight'] as object), dtype: 'I32' } }));
+    const p = writeSafetensors(
+      join(dir, 'int.safetensors'),
+      [
+        { name: 'a.weight', shape: [20, 30], data: dense(20, 30) },
+        { name: 'q.weight', shape: [20, 30], data: dense(20, 30) },
+      ],
+      (h) => ({ ...h, 'q.weight': { ...(h['q.weight'] as object), dtype: 'I32' } }),
+    );
     const ww = new WeightWatcher(p);
     const rows = await ww.analyze();
     expect(rows.map((r) => r.name)).toEqual(['a']);
     expect(ww.lastRun!.failures).toEqual([
-      expect.objectContaining({ layer_id: 1, code: 'E_UNSUPPORTED', message: expect.stringMatching(/"q\.weight" has dtype I32; supported dtypes are F64, F32, F16, BF16/) }),
+      expect.objectContaining({
+        layer_id: 1,
+        code: 'E_UNSUPPORTED',
+        message: expect.stringMatching(/"q\.weight" has dtype I32; supported dtypes are F64, F32, F16, BF16/),
+      }),
     ]);
   });
 
@@ -129,40 +181,67 @@ describe('header parsing in windows (hostile and large headers)', () => {
   });
 
   it('duplicate names (in one batch or far apart) and overlapping tensors are E_CORRUPT', async () => {
-    const dup = Buffer.from('{"a.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a.weight":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}');
+    const dup = Buffer.from(
+      '{"a.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a.weight":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}',
+    );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(dup.length));
-    await expect(SafetensorsFile.open(file(Buffer.concat([len, dup, Buffer.alloc(16)])))).rejects.toMatchObject({ code: 'E_CORRUPT', message: expect.stringMatching(/appears twice/) });
+    await expect(SafetensorsFile.open(file(Buffer.concat([len, dup, Buffer.alloc(16)])))).rejects.toMatchObject({
+      code: 'E_CORRUPT',
+      message: expect.stringMatching(/appears twice/),
+    });
 
     const far: Record<string, unknown> = {};
     for (let i = 0; i < 20_000; i++) far[`t${i}`] = { dtype: 'F32', shape: [1], data_offsets: [i * 4, i * 4 + 4] };
     const text = JSON.stringify(far).replace('"t19999"', '"t0"');
     const l2 = Buffer.alloc(8);
     l2.writeBigUInt64LE(BigInt(text.length));
-    await expect(SafetensorsFile.open(file(Buffer.concat([l2, Buffer.from(text), Buffer.alloc(80_000)])))).rejects.toMatchObject({ code: 'E_CORRUPT', message: expect.stringMatching(/"t0" appears twice/) });
+    await expect(SafetensorsFile.open(file(Buffer.concat([l2, Buffer.from(text), Buffer.alloc(80_000)])))).rejects.toMatchObject({
+      code: 'E_CORRUPT',
+      message: expect.stringMatching(/"t0" appears twice/),
+    });
 
-    const overlap = raw({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 16);
-    await expect(SafetensorsFile.open(file(overlap))).rejects.toMatchObject({ code: 'E_CORRUPT', message: expect.stringMatching(/tensors "a" \[0, 16\) and "b" \[8, 16\) overlap/), tensor: 'b' });
+    const overlap = raw(
+      { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } },
+      16,
+    );
+    await expect(SafetensorsFile.open(file(overlap))).rejects.toMatchObject({
+      code: 'E_CORRUPT',
+      message: expect.stringMatching(/tensors "a" \[0, 16\) and "b" \[8, 16\) overlap/),
+      tensor: 'b',
+    });
   });
 
   it('empty tensors may share an offset; gaps between tensors are accepted', async () => {
-    const ok = raw({
-      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-      empty: { dtype: 'F32', shape: [0, 3], data_offsets: [8, 8] },
-      empty2: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
-      b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] },
-    }, 32);
+    const ok = raw(
+      {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        empty: { dtype: 'F32', shape: [0, 3], data_offsets: [8, 8] },
+        empty2: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
+        b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] },
+      },
+      32,
+    );
     const f = await SafetensorsFile.open(file(ok));
     expect(f.count).toBe(4);
     await f.close();
   });
 
   it('malformed structure is E_CORRUPT, not a crash', async () => {
-    const bad = ['{"a" {"dtype":"F32"}}', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} xx', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},}', '{,}', '["a"]'];
+    const bad = [
+      '{"a" {"dtype":"F32"}}',
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} xx',
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}',
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},}',
+      '{,}',
+      '["a"]',
+    ];
     for (const text of bad) {
       const len = Buffer.alloc(8);
       len.writeBigUInt64LE(BigInt(text.length));
-      await expect(SafetensorsFile.open(file(Buffer.concat([len, Buffer.from(text), Buffer.alloc(4)]))), text).rejects.toMatchObject({ code: expect.stringMatching(/E_CORRUPT|E_FORMAT/) });
+      await expect(SafetensorsFile.open(file(Buffer.concat([len, Buffer.from(text), Buffer.alloc(4)]))), text).rejects.toMatchObject({
+        code: expect.stringMatching(/E_CORRUPT|E_FORMAT/),
+      });
     }
   });
 });

@@ -11,8 +11,16 @@ const FACE_API = join(import.meta.dirname, '../../node_modules/@vladmandic/face-
 const NSFWJS = join(import.meta.dirname, '../../node_modules/nsfwjs/dist/models');
 const requireCjs = createRequire(import.meta.url);
 
-interface ManifestWeight { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; scale?: number; min?: number } }
-interface ManifestGroup { paths: string[]; weights: ManifestWeight[] }
+interface ManifestWeight {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; scale?: number; min?: number };
+}
+interface ManifestGroup {
+  paths: string[];
+  weights: ManifestWeight[];
+}
 
 let tmp: string;
 beforeAll(async () => {
@@ -21,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
-
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -120,7 +127,9 @@ describe('face-api weight manifests (real models, no topology)', () => {
 });
 
 /** nsfwjs ships its TF.js models wrapped in UMD modules (JSON object + base64 shards): unwrap them. */
-async function unwrapNsfwjs(model: string): Promise<{ dir: string; json: { weightsManifest: ManifestGroup[]; modelTopology: Record<string, unknown>; format?: string } }> {
+async function unwrapNsfwjs(
+  model: string,
+): Promise<{ dir: string; json: { weightsManifest: ManifestGroup[]; modelTopology: Record<string, unknown>; format?: string } }> {
   const src = join(NSFWJS, model);
   const dir = join(tmp, `nsfwjs-${model}`);
   await mkdir(dir, { recursive: true });
@@ -168,7 +177,13 @@ describe('nsfwjs models (real, unwrapped from their .min.js bundles)', () => {
       // Depthwise convolutions are layers without a kernel, with the reason they have no row.
       const depthwise = nodes.filter((n) => /DepthwiseConv2d/.test(n.op)).length;
       expect(store.layers().length).toBe(convs + depthwise);
-      expect(store.layers().every((l) => (l.kernel === undefined ? /^depthwise kernel \[\d+, \d+, \d+, 1\]/.test(l.unanalysable ?? '') : l.kernel === l.name))).toBe(true);
+      expect(
+        store
+          .layers()
+          .every((l) =>
+            l.kernel === undefined ? /^depthwise kernel \[\d+, \d+, \d+, 1\]/.test(l.unanalysable ?? '') : l.kernel === l.name,
+          ),
+      ).toBe(true);
       expect(store.list().some((t) => /depthwise/i.test(t.name))).toBe(false);
       await checkKernels(store, json.weightsManifest);
 
@@ -215,7 +230,12 @@ function handModel() {
   const weights = [
     { name: 'dense/kernel', shape: [2, 3], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
     { name: 'dense/bias', shape: [3], dtype: 'float32', quantization: { dtype: 'float16' } },
-    { name: 'conv/kernel', shape: [1, 1, 2, 2], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.25, min: 10, original_dtype: 'float32' } },
+    {
+      name: 'conv/kernel',
+      shape: [1, 1, 2, 2],
+      dtype: 'float32',
+      quantization: { dtype: 'uint16', scale: 0.25, min: 10, original_dtype: 'float32' },
+    },
     { name: 'half/w', shape: [2], dtype: 'float16' },
     { name: 'steps', shape: [2], dtype: 'int32', quantization: { dtype: 'uint8', scale: 0.3, min: 0 } },
     { name: 'emb/embeddings', shape: [2, 2], dtype: 'float32' },
@@ -226,7 +246,16 @@ function handModel() {
     format: 'layers-model',
     modelTopology: {
       class_name: 'Sequential',
-      config: { name: 'seq', layers: [layer('InputLayer', 'in'), layer('Dense', 'dense'), layer('Dropout', 'drop'), layer('Conv2D', 'conv'), layer('Embedding', 'emb')] },
+      config: {
+        name: 'seq',
+        layers: [
+          layer('InputLayer', 'in'),
+          layer('Dense', 'dense'),
+          layer('Dropout', 'drop'),
+          layer('Conv2D', 'conv'),
+          layer('Embedding', 'emb'),
+        ],
+      },
     },
     weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights }],
   };
@@ -252,12 +281,12 @@ describe('hand-built TF.js models', () => {
   it('dequantizes uint8, uint16 and float16 weights to hand-computed values', async () => {
     const store = await openTfjs(await writeHandModel('quantized'));
     try {
-      expect([...await store.read('dense/kernel')]).toEqual([-1, -0.5, 0, 0.5, 1, 126.5]);
-      expect([...await store.read('dense/bias')]).toEqual([1, -2, 0.333251953125]);
-      expect([...await store.read('conv/kernel')]).toEqual([10, 11, 16393.75, 10.5]);
-      expect([...await store.read('half/w')]).toEqual([3, -0.5]);
-      expect([...await store.read('steps')]).toEqual([0, 2]); // round(0.3), round(1.5) as TF.js does
-      expect([...await store.read('emb/embeddings')]).toEqual([1.5, -2.25, 3, 4.125]);
+      expect([...(await store.read('dense/kernel'))]).toEqual([-1, -0.5, 0, 0.5, 1, 126.5]);
+      expect([...(await store.read('dense/bias'))]).toEqual([1, -2, 0.333251953125]);
+      expect([...(await store.read('conv/kernel'))]).toEqual([10, 11, 16393.75, 10.5]);
+      expect([...(await store.read('half/w'))]).toEqual([3, -0.5]);
+      expect([...(await store.read('steps'))]).toEqual([0, 2]); // round(0.3), round(1.5) as TF.js does
+      expect([...(await store.read('emb/embeddings'))]).toEqual([1.5, -2.25, 3, 4.125]);
     } finally {
       await store.close();
     }
@@ -295,8 +324,11 @@ describe('hand-built TF.js models', () => {
     try {
       expect(store.kind).toBe('weights-manifest');
       expect(store.layers().map((l) => [l.name, l.kernel, l.bias])).toEqual([
-        ['dense', 'dense/kernel', 'dense/bias'], ['conv', 'conv/kernel', undefined], ['half', undefined, undefined],
-        ['steps', undefined, undefined], ['emb', 'emb/embeddings', undefined],
+        ['dense', 'dense/kernel', 'dense/bias'],
+        ['conv', 'conv/kernel', undefined],
+        ['half', undefined, undefined],
+        ['steps', undefined, undefined],
+        ['emb', 'emb/embeddings', undefined],
       ]);
     } finally {
       await store.close();
@@ -314,8 +346,12 @@ describe('hand-built TF.js models', () => {
       format: 'graph-model',
       modelTopology: {
         node: [
-          node('x', 'Placeholder', []), node('conv/filter', 'Const', []), node('dw/filter', 'Const', []), node('fc/w', 'Const', []),
-          node('conv', 'Conv2D', ['x', 'conv/filter']), node('dw', 'DepthwiseConv2dNative', ['conv', 'dw/filter']),
+          node('x', 'Placeholder', []),
+          node('conv/filter', 'Const', []),
+          node('dw/filter', 'Const', []),
+          node('fc/w', 'Const', []),
+          node('conv', 'Conv2D', ['x', 'conv/filter']),
+          node('dw', 'DepthwiseConv2dNative', ['conv', 'dw/filter']),
           node('fc', 'MatMul', ['dw', 'fc/w:0'], { transpose_b: { b: true } }),
         ],
       },
@@ -326,12 +362,19 @@ describe('hand-built TF.js models', () => {
     try {
       expect(store.layers()).toEqual([
         { name: 'conv/filter', className: 'Conv2D', kernel: 'conv/filter' },
-        { name: 'dw/filter', className: 'DepthwiseConv2dNative', unanalysable: 'depthwise kernel [1, 1, 2, 1]: one filter per input channel, no weight matrix to analyse' },
+        {
+          name: 'dw/filter',
+          className: 'DepthwiseConv2dNative',
+          unanalysable: 'depthwise kernel [1, 1, 2, 1]: one filter per input channel, no weight matrix to analyse',
+        },
         { name: 'fc/w', className: 'MatMul', kernel: 'fc/w' },
       ]);
-      expect(store.list().map((t) => [t.name, t.shape])).toEqual([['conv/filter', [1, 1, 1, 2]], ['fc/w', [2, 3]]]);
-      expect([...await store.read('fc/w')]).toEqual([1, 3, 5, 2, 4, 6]);
-      expect([...await store.read('dw/filter')]).toEqual([9, 10]);
+      expect(store.list().map((t) => [t.name, t.shape])).toEqual([
+        ['conv/filter', [1, 1, 1, 2]],
+        ['fc/w', [2, 3]],
+      ]);
+      expect([...(await store.read('fc/w'))]).toEqual([1, 3, 5, 2, 4, 6]);
+      expect([...(await store.read('dw/filter'))]).toEqual([9, 10]);
     } finally {
       await store.close();
     }
@@ -368,18 +411,102 @@ describe('corrupt TF.js models', () => {
 
   it('rejects invalid manifest entries with the weight named', async () => {
     const cases: [string, (m: ReturnType<typeof handModel>['model']) => void, string, string[]][] = [
-      ['bad-dtype', (m) => { m.weightsManifest[0]!.weights[0]!.dtype = 'float64'; }, 'E_CORRUPT', ['dense/kernel', 'unknown dtype "float64"']],
-      ['proto-dtype', (m) => { m.weightsManifest[0]!.weights[0]!.dtype = 'constructor'; }, 'E_CORRUPT', ['dense/kernel', 'unknown dtype "constructor"']],
-      ['bad-shape', (m) => { m.weightsManifest[0]!.weights[1]!.shape = [-3]; }, 'E_CORRUPT', ['dense/bias', 'invalid dimension -3']],
-      ['huge-shape', (m) => { m.weightsManifest[0]!.weights[5]!.shape = [2 ** 20, 2 ** 20]; }, 'E_CORRUPT', ['needs 4398046511130 bytes']],
-      ['no-scale', (m) => { delete (m.weightsManifest[0]!.weights[0]!.quantization as { scale?: number }).scale; }, 'E_CORRUPT', ['dense/kernel', 'finite "scale" and "min"']],
-      ['bad-quant', (m) => { m.weightsManifest[0]!.weights[0]!.quantization!.dtype = 'int4'; }, 'E_CORRUPT', ['dense/kernel', 'not uint8, uint16 or float16']],
-      ['dup', (m) => { m.weightsManifest[0]!.weights[1]!.name = 'dense/kernel'; }, 'E_CORRUPT', ['appears twice']],
-      ['escape', (m) => { m.weightsManifest[0]!.paths[0] = '../../etc/passwd'; }, 'E_UNSUPPORTED', ['../../etc/passwd']],
-      ['url', (m) => { m.weightsManifest[0]!.paths[0] = 'https://example.com/x.bin'; }, 'E_UNSUPPORTED', ['https://example.com/x.bin']],
-      ['strings', (m) => { m.weightsManifest[0]!.weights[0]!.dtype = 'string'; }, 'E_UNSUPPORTED', ['dense/kernel', 'strings']],
-      ['no-paths', (m) => { (m.weightsManifest[0] as { paths?: unknown }).paths = undefined; }, 'E_CORRUPT', ['"paths" and "weights"']],
-      ['bad-layers', (m) => { (m.modelTopology.config.layers as unknown[]).push({ config: {} }); }, 'E_CORRUPT', ['no class_name']],
+      [
+        'bad-dtype',
+        (m) => {
+          m.weightsManifest[0]!.weights[0]!.dtype = 'float64';
+        },
+        'E_CORRUPT',
+        ['dense/kernel', 'unknown dtype "float64"'],
+      ],
+      [
+        'proto-dtype',
+        (m) => {
+          m.weightsManifest[0]!.weights[0]!.dtype = 'constructor';
+        },
+        'E_CORRUPT',
+        ['dense/kernel', 'unknown dtype "constructor"'],
+      ],
+      [
+        'bad-shape',
+        (m) => {
+          m.weightsManifest[0]!.weights[1]!.shape = [-3];
+        },
+        'E_CORRUPT',
+        ['dense/bias', 'invalid dimension -3'],
+      ],
+      [
+        'huge-shape',
+        (m) => {
+          m.weightsManifest[0]!.weights[5]!.shape = [2 ** 20, 2 ** 20];
+        },
+        'E_CORRUPT',
+        ['needs 4398046511130 bytes'],
+      ],
+      [
+        'no-scale',
+        (m) => {
+          delete (m.weightsManifest[0]!.weights[0]!.quantization as { scale?: number }).scale;
+        },
+        'E_CORRUPT',
+        ['dense/kernel', 'finite "scale" and "min"'],
+      ],
+      [
+        'bad-quant',
+        (m) => {
+          m.weightsManifest[0]!.weights[0]!.quantization!.dtype = 'int4';
+        },
+        'E_CORRUPT',
+        ['dense/kernel', 'not uint8, uint16 or float16'],
+      ],
+      [
+        'dup',
+        (m) => {
+          m.weightsManifest[0]!.weights[1]!.name = 'dense/kernel';
+        },
+        'E_CORRUPT',
+        ['appears twice'],
+      ],
+      [
+        'escape',
+        (m) => {
+          m.weightsManifest[0]!.paths[0] = '../../etc/passwd';
+        },
+        'E_UNSUPPORTED',
+        ['../../etc/passwd'],
+      ],
+      [
+        'url',
+        (m) => {
+          m.weightsManifest[0]!.paths[0] = 'https://example.com/x.bin';
+        },
+        'E_UNSUPPORTED',
+        ['https://example.com/x.bin'],
+      ],
+      [
+        'strings',
+        (m) => {
+          m.weightsManifest[0]!.weights[0]!.dtype = 'string';
+        },
+        'E_UNSUPPORTED',
+        ['dense/kernel', 'strings'],
+      ],
+      [
+        'no-paths',
+        (m) => {
+          (m.weightsManifest[0] as { paths?: unknown }).paths = undefined;
+        },
+        'E_CORRUPT',
+        ['"paths" and "weights"'],
+      ],
+      [
+        'bad-layers',
+        (m) => {
+          (m.modelTopology.config.layers as unknown[]).push({ config: {} });
+        },
+        'E_CORRUPT',
+        ['no class_name'],
+      ],
     ];
     for (const [name, edit, code, fragments] of cases) {
       await expectError(openTfjs(await writeHandModel(name, edit)), code, ...fragments);
@@ -418,7 +545,8 @@ describe('corrupt TF.js models', () => {
       try {
         const store = await openTfjs(dir);
         opened++;
-        for (const l of store.layers()) if (l.kernel) await store.read(l.kernel).catch((e: unknown) => expect(e).toBeInstanceOf(WeightWatcherError));
+        for (const l of store.layers())
+          if (l.kernel) await store.read(l.kernel).catch((e: unknown) => expect(e).toBeInstanceOf(WeightWatcherError));
         await store.close();
       } catch (e) {
         expect(e, String(e)).toBeInstanceOf(WeightWatcherError);

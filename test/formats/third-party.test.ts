@@ -11,14 +11,18 @@ import { projectRoot } from '../helpers/corpus.js';
 const modelDir = join(projectRoot, 'node_modules', '@vladmandic', 'face-api', 'model');
 const manifests = existsSync(modelDir) ? readdirSync(modelDir).filter((f) => f.endsWith('-weights_manifest.json')) : [];
 
-interface ManifestWeight { name: string; shape: number[] }
+interface ManifestWeight {
+  name: string;
+  shape: number[];
+}
 
 describe.skipIf(manifests.length === 0)('third-party TF.js models (@vladmandic/face-api)', () => {
   for (const file of manifests) {
     it(`${file} analyses, with N/M/rf from the manifest shapes`, async () => {
       const path = join(modelDir, file);
       const shapes = new Map<string, number[]>();
-      for (const group of JSON.parse(readFileSync(path, 'utf8')) as { weights: ManifestWeight[] }[]) for (const w of group.weights) shapes.set(w.name, w.shape);
+      for (const group of JSON.parse(readFileSync(path, 'utf8')) as { weights: ManifestWeight[] }[])
+        for (const w of group.weights) shapes.set(w.name, w.shape);
       const store = (await openModel(path)) as TensorStore & { layers(): { name: string; kernel?: string }[] };
       const kernelOf = new Map(store.layers().map((l) => [l.name, l.kernel]));
       await store.close();

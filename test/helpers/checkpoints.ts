@@ -28,11 +28,19 @@ export function layerMatrix(n: number, m: number, seed: number, strength: number
   return out;
 }
 
-export const DEFAULT_SHAPES: readonly [number, number][] = [[96, 64], [64, 64], [128, 48], [80, 40]];
+export const DEFAULT_SHAPES: readonly [number, number][] = [
+  [96, 64],
+  [64, 64],
+  [128, 48],
+  [80, 40],
+];
 
 /** A checkpoint model file: layers `layer<i>.weight` with the given shapes. */
 export function writeCheckpointModel(file: string, step: number, shapes: readonly [number, number][] = DEFAULT_SHAPES, seed = 1): string {
-  return writeSafetensors(file, shapes.map(([n, m], i) => ({ name: `layer${i}.weight`, shape: [n, m], data: layerMatrix(n, m, seed * 1000 + i, 1 + step / 25) })));
+  return writeSafetensors(
+    file,
+    shapes.map(([n, m], i) => ({ name: `layer${i}.weight`, shape: [n, m], data: layerMatrix(n, m, seed * 1000 + i, 1 + step / 25) })),
+  );
 }
 
 /** A trainer-style output folder: `<dir>/checkpoint-<step>/model.safetensors` for each step. */

@@ -24,7 +24,11 @@ export interface CliProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function startCli(name: string, args: readonly string[], opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {}): CliProcess {
+export function startCli(
+  name: string,
+  args: readonly string[],
+  opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {},
+): CliProcess {
   const proc = spawn(process.execPath, [cliPath, ...args], {
     cwd: opts.cwd ?? projectRoot,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
@@ -38,27 +42,47 @@ export function startCli(name: string, args: readonly string[], opts: { env?: Re
     if (opts.echo) for (const l of text.split('\n').filter(Boolean)) console.log(`  [${name}] ${l}`);
     for (const w of [...waiters]) {
       const line = out.split('\n').find((l) => w.re.test(l));
-      if (line !== undefined) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
     }
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     proc,
     name,
     output: () => out,
     exited,
-    kill: (signal = 'SIGTERM') => { if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal); },
+    kill: (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
     waitFor(re, timeoutMs = 60_000) {
       const line = out.split('\n').find((l) => re.test(l));
       if (line !== undefined) return Promise.resolve(line);
       return new Promise((resolve, reject) => {
-        const w = { re, resolve: (l: string) => { clearTimeout(t); resolve(l); } };
-        const t = setTimeout(() => { waiters.splice(waiters.indexOf(w), 1); reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms; output:\n${out}`)); }, timeoutMs);
+        const w = {
+          re,
+          resolve: (l: string) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms; output:\n${out}`));
+        }, timeoutMs);
         waiters.push(w);
         void exited.then(({ code, signal }) => {
-          if (waiters.includes(w)) { clearTimeout(t); waiters.splice(waiters.indexOf(w), 1); reject(new Error(`${name} exited (code ${code}, signal ${signal}) before printing ${re}; output:\n${out}`)); }
+          if (waiters.includes(w)) {
+            clearTimeout(t);
+            waiters.splice(waiters.indexOf(w), 1);
+            reject(new Error(`${name} exited (code ${code}, signal ${signal}) before printing ${re}; output:\n${out}`));
+          }
         });
       });
     },

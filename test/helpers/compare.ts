@@ -26,14 +26,16 @@ export function compareRows(ours: readonly Row[], golden: Golden, opts: { skip?:
   const cols = golden.columns.filter((c) => !opts.skip?.has(c));
   // Every reference column, in the reference's order; our extension columns (svd_route) are ignored.
   if (ours.length) expect(Object.keys(ours[0]!).filter((k) => !EXTENSION_COLUMNS.has(k))).toEqual(golden.columns);
-  expect(ours.map((r) => [r.layer_id, r.name, r.slice_id ?? null])).toEqual(golden.details.map((r) => [r.layer_id, r.name, r.slice_id ?? null]));
+  expect(ours.map((r) => [r.layer_id, r.name, r.slice_id ?? null])).toEqual(
+    golden.details.map((r) => [r.layer_id, r.name, r.slice_id ?? null]),
+  );
   golden.details.forEach((g, i) => {
     const r = ours[i]!;
     for (const c of cols) {
       const a = r[c];
       const b = g[c];
       const where = `layer ${String(g.layer_id)} ${String(g.name)}${g.slice_id !== undefined ? `:${String(g.slice_id)}` : ''} column ${c}`;
-      if (typeof b === 'number' && !Number.isInteger(b) || (typeof b === 'number' && typeof a === 'number' && !Number.isInteger(a))) {
+      if ((typeof b === 'number' && !Number.isInteger(b)) || (typeof b === 'number' && typeof a === 'number' && !Number.isInteger(a))) {
         expect(typeof a, where).toBe('number');
         const d = rel(a as number, b);
         const tol = FIT_COLUMNS.has(c) || ALPHA_DERIVED.has(c) ? 1e-7 : 1e-9;

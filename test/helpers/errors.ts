@@ -2,7 +2,11 @@
 import { expect } from 'vitest';
 import { WeightWatcherError } from '../../src/index.js';
 
-export async function expectError(p: Promise<unknown>, codes: string | readonly string[], ...fragments: string[]): Promise<WeightWatcherError> {
+export async function expectError(
+  p: Promise<unknown>,
+  codes: string | readonly string[],
+  ...fragments: string[]
+): Promise<WeightWatcherError> {
   const outcome = await p.then(
     () => undefined,
     (err: unknown) => err,

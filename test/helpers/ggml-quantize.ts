@@ -295,15 +295,26 @@ const BLOCK_ENCODERS: ReadonlyMap<string, BlockEncoder> = new Map([
 /** Encode float32 values as `type` (plain float types or a block format with an encoder). */
 export function quantize(type: GgmlType, data: Float32Array, what = 'tensor'): Uint8Array {
   if (data.length % type.blockSize !== 0) {
-    throw new WeightWatcherError('E_SHAPE', `${what}: ${data.length} elements is not a whole number of ${type.name} blocks (${type.blockSize})`);
+    throw new WeightWatcherError(
+      'E_SHAPE',
+      `${what}: ${data.length} elements is not a whole number of ${type.name} blocks (${type.blockSize})`,
+    );
   }
   const out = new Uint8Array(ggmlByteSize(type, data.length));
   const dv = new DataView(out.buffer);
   switch (type.name) {
-    case 'F32': for (let i = 0; i < data.length; i++) dv.setFloat32(4 * i, data[i]!, true); return out;
-    case 'F64': for (let i = 0; i < data.length; i++) dv.setFloat64(8 * i, data[i]!, true); return out;
-    case 'F16': for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, f32ToF16(data[i]!), true); return out;
-    case 'BF16': for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, f32ToBf16(data[i]!), true); return out;
+    case 'F32':
+      for (let i = 0; i < data.length; i++) dv.setFloat32(4 * i, data[i]!, true);
+      return out;
+    case 'F64':
+      for (let i = 0; i < data.length; i++) dv.setFloat64(8 * i, data[i]!, true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, f32ToF16(data[i]!), true);
+      return out;
+    case 'BF16':
+      for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, f32ToBf16(data[i]!), true);
+      return out;
   }
   const encode = BLOCK_ENCODERS.get(type.name);
   if (!encode) throw new WeightWatcherError('E_UNSUPPORTED', `${what}: cannot quantize to ggml type ${type.name}`);

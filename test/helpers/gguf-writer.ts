@@ -9,7 +9,6 @@ import { ggmlType, ggmlTypeByName } from '../../src/formats/ggml-quants.js';
 import { DEFAULT_ALIGNMENT, MAGIC, VALUE_TYPES, type GgufValueType } from '../../src/formats/gguf.js';
 import { quantize } from './ggml-quantize.js';
 
-
 /** A metadata value for `writeGguf`: strings and booleans as is, numbers with an explicit type. */
 export type GgufWriteValue =
   | string
@@ -38,7 +37,12 @@ export interface GgufWriteOptions {
  * Write a little-endian GGUF file. `data` is quantized with the encoders of ggml-quantize.ts; `raw`
  * bytes are written untouched. `general.alignment` in `metadata` (UINT32) sets the alignment.
  */
-export async function writeGguf(path: string, tensors: readonly GgufWriteTensor[], metadata: Readonly<Record<string, GgufWriteValue>> = {}, options: GgufWriteOptions = {}): Promise<void> {
+export async function writeGguf(
+  path: string,
+  tensors: readonly GgufWriteTensor[],
+  metadata: Readonly<Record<string, GgufWriteValue>> = {},
+  options: GgufWriteOptions = {},
+): Promise<void> {
   const w = new ByteWriter();
   w.u32(MAGIC);
   w.u32(options.version ?? 3);
@@ -57,9 +61,11 @@ export async function writeGguf(path: string, tensors: readonly GgufWriteTensor[
     let bytes: Uint8Array;
     if (t.raw) bytes = t.raw;
     else if (t.data && type) {
-      if (t.data.length !== shapeSize(t.shape, t.name)) throw new WeightWatcherError('E_SHAPE', `writeGguf: '${t.name}' has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+      if (t.data.length !== shapeSize(t.shape, t.name))
+        throw new WeightWatcherError('E_SHAPE', `writeGguf: '${t.name}' has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
       // Blocks run along ne[0], the last row-major dimension.
-      if ((t.shape[t.shape.length - 1] ?? 1) % type.blockSize !== 0) throw new WeightWatcherError('E_SHAPE', `writeGguf: '${t.name}' rows are not whole ${type.name} blocks`);
+      if ((t.shape[t.shape.length - 1] ?? 1) % type.blockSize !== 0)
+        throw new WeightWatcherError('E_SHAPE', `writeGguf: '${t.name}' rows are not whole ${type.name} blocks`);
       bytes = quantize(type, t.data, t.name);
     } else throw new WeightWatcherError('E_USAGE', `writeGguf: '${t.name}' needs data (with a known type) or raw bytes`);
     return { t, typeId, bytes };
@@ -82,22 +88,47 @@ export async function writeGguf(path: string, tensors: readonly GgufWriteTensor[
 }
 
 function writeValue(w: ByteWriter, value: GgufWriteValue | number | bigint, withType: boolean, as?: GgufValueType): void {
-  const type: GgufValueType = as ?? (typeof value === 'string' ? 'STRING' : typeof value === 'boolean' ? 'BOOL' : (value as { type: GgufValueType }).type);
+  const type: GgufValueType =
+    as ?? (typeof value === 'string' ? 'STRING' : typeof value === 'boolean' ? 'BOOL' : (value as { type: GgufValueType }).type);
   if (withType) w.u32(VALUE_TYPES.indexOf(type));
   const scalar = typeof value === 'object' && 'value' in value ? value.value : value;
   switch (type) {
-    case 'STRING': w.string(typeof scalar === 'object' ? JSON.stringify(scalar) : String(scalar)); return;
-    case 'BOOL': w.u8(scalar ? 1 : 0); return;
-    case 'UINT8': w.u8(Number(scalar)); return;
-    case 'INT8': w.view(1, (dv) => dv.setInt8(0, Number(scalar))); return;
-    case 'UINT16': w.view(2, (dv) => dv.setUint16(0, Number(scalar), true)); return;
-    case 'INT16': w.view(2, (dv) => dv.setInt16(0, Number(scalar), true)); return;
-    case 'UINT32': w.u32(Number(scalar)); return;
-    case 'INT32': w.view(4, (dv) => dv.setInt32(0, Number(scalar), true)); return;
-    case 'FLOAT32': w.view(4, (dv) => dv.setFloat32(0, Number(scalar), true)); return;
-    case 'FLOAT64': w.view(8, (dv) => dv.setFloat64(0, Number(scalar), true)); return;
-    case 'UINT64': w.view(8, (dv) => dv.setBigUint64(0, BigInt(scalar as number | bigint), true)); return;
-    case 'INT64': w.view(8, (dv) => dv.setBigInt64(0, BigInt(scalar as number | bigint), true)); return;
+    case 'STRING':
+      w.string(typeof scalar === 'object' ? JSON.stringify(scalar) : String(scalar));
+      return;
+    case 'BOOL':
+      w.u8(scalar ? 1 : 0);
+      return;
+    case 'UINT8':
+      w.u8(Number(scalar));
+      return;
+    case 'INT8':
+      w.view(1, (dv) => dv.setInt8(0, Number(scalar)));
+      return;
+    case 'UINT16':
+      w.view(2, (dv) => dv.setUint16(0, Number(scalar), true));
+      return;
+    case 'INT16':
+      w.view(2, (dv) => dv.setInt16(0, Number(scalar), true));
+      return;
+    case 'UINT32':
+      w.u32(Number(scalar));
+      return;
+    case 'INT32':
+      w.view(4, (dv) => dv.setInt32(0, Number(scalar), true));
+      return;
+    case 'FLOAT32':
+      w.view(4, (dv) => dv.setFloat32(0, Number(scalar), true));
+      return;
+    case 'FLOAT64':
+      w.view(8, (dv) => dv.setFloat64(0, Number(scalar), true));
+      return;
+    case 'UINT64':
+      w.view(8, (dv) => dv.setBigUint64(0, BigInt(scalar as number | bigint), true));
+      return;
+    case 'INT64':
+      w.view(8, (dv) => dv.setBigInt64(0, BigInt(scalar as number | bigint), true));
+      return;
     case 'ARRAY': {
       const arr = value as Extract<GgufWriteValue, { type: 'ARRAY' }>;
       w.u32(VALUE_TYPES.indexOf(arr.itemType));
@@ -128,9 +159,15 @@ class ByteWriter {
     write(new DataView(this.buf.buffer, at, n));
   }
 
-  u8(v: number): void { this.view(1, (dv) => dv.setUint8(0, v)); }
-  u32(v: number): void { this.view(4, (dv) => dv.setUint32(0, v, true)); }
-  u64(v: number): void { this.view(8, (dv) => dv.setBigUint64(0, BigInt(v), true)); }
+  u8(v: number): void {
+    this.view(1, (dv) => dv.setUint8(0, v));
+  }
+  u32(v: number): void {
+    this.view(4, (dv) => dv.setUint32(0, v, true));
+  }
+  u64(v: number): void {
+    this.view(8, (dv) => dv.setBigUint64(0, BigInt(v), true));
+  }
 
   bytes(b: Uint8Array): void {
     const at = this.reserve(b.length); // may replace this.buf

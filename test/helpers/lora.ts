@@ -60,10 +60,11 @@ export function product(A: Tensor, B: Tensor): Float64Array {
   const [r, inDim] = A.shape as [number, number];
   const outDim = B.shape[0]!;
   const out = new Float64Array(outDim * inDim);
-  for (let i = 0; i < outDim; i++) for (let j = 0; j < inDim; j++) {
-    let s = 0;
-    for (let k = 0; k < r; k++) s += B.data[i * r + k]! * A.data[k * inDim + j]!;
-    out[i * inDim + j] = s;
-  }
+  for (let i = 0; i < outDim; i++)
+    for (let j = 0; j < inDim; j++) {
+      let s = 0;
+      for (let k = 0; k < r; k++) s += B.data[i * r + k]! * A.data[k * inDim + j]!;
+      out[i * inDim + j] = s;
+    }
   return out;
 }

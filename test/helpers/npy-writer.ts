@@ -18,5 +18,8 @@ export function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
 /** A little-endian float32 C-order array. */
 export function npyF32(shape: readonly number[], data: Float32Array): Uint8Array {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
-  return npy(`{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return npy(
+    `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`,
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  );
 }

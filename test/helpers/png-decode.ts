@@ -27,7 +27,9 @@ export function decodePng(png: Uint8Array): DecodedPng {
   const b = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
   const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (!sig.every((v, i) => b[i] === v)) throw new Error('not a PNG');
-  let width = 0, height = 0, colorType = -1;
+  let width = 0,
+    height = 0,
+    colorType = -1;
   const idat: Buffer[] = [];
   let o = 8;
   let ended = false;
@@ -44,7 +46,10 @@ export function decodePng(png: Uint8Array): DecodedPng {
       colorType = data[9]!;
       if (colorType !== 6 && colorType !== 2) throw new Error(`colour type ${colorType} not supported`);
     } else if (type === 'IDAT') idat.push(data);
-    else if (type === 'IEND') { ended = true; break; }
+    else if (type === 'IEND') {
+      ended = true;
+      break;
+    }
     o += 12 + len;
   }
   if (!ended) throw new Error('no IEND');
@@ -67,7 +72,10 @@ export function decodePng(png: Uint8Array): DecodedPng {
       else if (f === 2) pred = up;
       else if (f === 3) pred = (a + up) >> 1;
       else if (f === 4) {
-        const p = a + up - c, pa = Math.abs(p - a), pb = Math.abs(p - up), pc = Math.abs(p - c);
+        const p = a + up - c,
+          pa = Math.abs(p - a),
+          pb = Math.abs(p - up),
+          pc = Math.abs(p - c);
         pred = pa <= pb && pa <= pc ? a : pb <= pc ? up : c;
       } else if (f !== 0) throw new Error(`bad filter ${f}`);
       cur[i] = (src[i]! + pred) & 0xff;
@@ -75,6 +83,11 @@ export function decodePng(png: Uint8Array): DecodedPng {
   }
   if (bpp === 4) return { width, height, rgba: rows };
   const rgba = new Uint8Array(width * height * 4);
-  for (let i = 0, j = 0; i < rows.length; i += 3, j += 4) { rgba[j] = rows[i]!; rgba[j + 1] = rows[i + 1]!; rgba[j + 2] = rows[i + 2]!; rgba[j + 3] = 255; }
+  for (let i = 0, j = 0; i < rows.length; i += 3, j += 4) {
+    rgba[j] = rows[i]!;
+    rgba[j + 1] = rows[i + 1]!;
+    rgba[j + 2] = rows[i + 2]!;
+    rgba[j + 3] = 255;
+  }
   return { width, height, rgba };
 }

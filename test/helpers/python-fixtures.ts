@@ -39,10 +39,19 @@ export function runPython(python: string, source: string, args: readonly string[
   return execFileSync(python, ['-c', source, ...args], { timeout: 120_000, encoding: 'utf8' });
 }
 
-export interface Expected { name: string; dtype: string; shape: number[]; file: string }
+export interface Expected {
+  name: string;
+  dtype: string;
+  shape: number[];
+  file: string;
+}
 
 /** Run `generator` (Python source) with a fresh fixtures folder; returns the folder and expected.json. */
-export function generateFixtures(tmp: string, generator: string, scriptName: string): { dir: string; expected: Record<string, Expected[]> } {
+export function generateFixtures(
+  tmp: string,
+  generator: string,
+  scriptName: string,
+): { dir: string; expected: Record<string, Expected[]> } {
   const dir = path.join(tmp, 'fixtures');
   mkdirSync(dir);
   const script = path.join(tmp, scriptName);

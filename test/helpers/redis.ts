@@ -14,7 +14,8 @@ export const redisServerPath = (() => {
   return r.status === 0 ? r.stdout.trim() : undefined;
 })();
 export const haveRedis = redisServerPath !== undefined;
-export const redisSkipReason = 'redis-server is not installed (apt-get install redis-server, or bash scripts/install-system-deps.sh); skipping the queue tests';
+export const redisSkipReason =
+  'redis-server is not installed (apt-get install redis-server, or bash scripts/install-system-deps.sh); skipping the queue tests';
 if (!haveRedis) console.warn(redisSkipReason);
 
 export interface RedisServer {
@@ -39,11 +40,17 @@ function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let buf = '';
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(500, () => done(false));
     s.once('error', () => done(false));
     s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { buf += d.toString(); if (buf.includes('\r\n')) done(buf.startsWith('+PONG')); });
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
   });
 }
 
@@ -57,10 +64,33 @@ export async function startRedis(): Promise<RedisServer> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'ww-redis-'));
-    const proc = spawn(redisServerPath, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      redisServerPath,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let log = '';
-    proc.stdout.on('data', (d) => { log += d; });
-    proc.stderr.on('data', (d) => { log += d; });
+    proc.stdout.on('data', (d) => {
+      log += d;
+    });
+    proc.stderr.on('data', (d) => {
+      log += d;
+    });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && proc.exitCode === null) {
       if (await ping(port)) {
@@ -81,7 +111,8 @@ export async function startRedis(): Promise<RedisServer> {
     }
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-    if (!/Address already in use/i.test(log) && attempt === 4) throw new Error(`redis-server did not start on port ${port}: ${log.slice(-500)}`);
+    if (!/Address already in use/i.test(log) && attempt === 4)
+      throw new Error(`redis-server did not start on port ${port}: ${log.slice(-500)}`);
   }
   throw new Error('redis-server did not start after 5 attempts (ports in use?)');
 }

@@ -18,7 +18,10 @@ function stored(t: SafetensorsFixtureTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-export function safetensorsBytes(tensors: SafetensorsFixtureTensor[], headerOverride?: (h: Record<string, unknown>) => unknown): Uint8Array {
+export function safetensorsBytes(
+  tensors: SafetensorsFixtureTensor[],
+  headerOverride?: (h: Record<string, unknown>) => unknown,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   let off = 0;
   for (const t of tensors) {
@@ -32,7 +35,11 @@ export function safetensorsBytes(tensors: SafetensorsFixtureTensor[], headerOver
   return Buffer.concat([len, json, ...tensors.map((t) => stored(t))]);
 }
 
-export function writeSafetensors(path: string, tensors: SafetensorsFixtureTensor[], headerOverride?: (h: Record<string, unknown>) => unknown): string {
+export function writeSafetensors(
+  path: string,
+  tensors: SafetensorsFixtureTensor[],
+  headerOverride?: (h: Record<string, unknown>) => unknown,
+): string {
   writeFileSync(path, safetensorsBytes(tensors, headerOverride));
   return path;
 }

@@ -47,6 +47,12 @@ describe('detX columns on the formula dict (Appendix A.2)', () => {
     expect(rel(rows[1]!.detX_val_unrescaled, 0.21577460655685335)).toBeLessThanOrEqual(1e-12);
     // column order: ASCII-sorted between alpha_weighted and entropy
     const keys = Object.keys(rows[0]!);
-    expect(keys.slice(keys.indexOf('alpha_weighted'), keys.indexOf('entropy') + 1)).toEqual(['alpha_weighted', 'detX_num', 'detX_val', 'detX_val_unrescaled', 'entropy']);
+    expect(keys.slice(keys.indexOf('alpha_weighted'), keys.indexOf('entropy') + 1)).toEqual([
+      'alpha_weighted',
+      'detX_num',
+      'detX_val',
+      'detX_val_unrescaled',
+      'entropy',
+    ]);
   });
 });

@@ -31,7 +31,13 @@ describe('MP fit on the formula dict (Appendix A.2)', () => {
     const ww = new WeightWatcher(formulaDict());
     const rows = await ww.analyze({ mp_fit: true, detX: true, keep_evals: true });
     const fc1 = rows[0]!;
-    const exp = { sigma_mp: 0.7613482829025287, W_scale: 0.09939342011082843, bulk_max: 184.77822868437121, bulk_min: 2.9810697253050176, mp_softrank: 0.09443677116489414 };
+    const exp = {
+      sigma_mp: 0.7613482829025287,
+      W_scale: 0.09939342011082843,
+      bulk_max: 184.77822868437121,
+      bulk_min: 2.9810697253050176,
+      mp_softrank: 0.09443677116489414,
+    };
     for (const [k, v] of Object.entries(exp)) expect(rel(fc1[k] as number, v), k).toBeLessThanOrEqual(1e-12);
     expect(fc1.num_spikes).toBe(2);
     const d = mpFitDetails(ww.getLayerResults()[0]!.evals!, 100, 60);
@@ -56,12 +62,25 @@ describe('MP fit on the formula dict (Appendix A.2)', () => {
   });
 
   it('failure gives −1 in all six columns', () => {
-    expect(mpFit(new Float64Array(5), 10, 5)).toEqual({ num_spikes: -1, sigma_mp: -1, mp_softrank: -1, W_scale: -1, bulk_max: -1, bulk_min: -1 });
+    expect(mpFit(new Float64Array(5), 10, 5)).toEqual({
+      num_spikes: -1,
+      sigma_mp: -1,
+      mp_softrank: -1,
+      W_scale: -1,
+      bulk_max: -1,
+      bulk_min: -1,
+    });
   });
 });
 
 describe.skipIf(!haveCorpus)('MP fit of the reference randomized ESDs = its rand_* columns', () => {
-  for (const [model, set] of [['pareto', 'rand_mp_detx'], ['spiked', 'rand_mp_detx'], ['convnet', 'rand_mp_detx'], ['minigpt-big-data', 'rand_mp_detx'], ['convnet', 'no_pool_rand_mp_detx']] as const) {
+  for (const [model, set] of [
+    ['pareto', 'rand_mp_detx'],
+    ['spiked', 'rand_mp_detx'],
+    ['convnet', 'rand_mp_detx'],
+    ['minigpt-big-data', 'rand_mp_detx'],
+    ['convnet', 'no_pool_rand_mp_detx'],
+  ] as const) {
     it(`${model} / ${set}`, () => {
       const g = golden(model, set);
       const e = goldenEvals(model, set)!;

@@ -19,15 +19,27 @@ const rel = (a: number, b: number) => (a === b ? 0 : Math.abs(a - b) / Math.abs(
 
 // Appendix A.1: powerlaw package with xmax = max(data), and the truncated power law.
 const golden = [
-  { name: 'A', data: A, force: { alpha: 2.527250065302685, xmin: 1.0, D: 0.009717126875489535, sigma: 0.10799288777431261 },
+  {
+    name: 'A',
+    data: A,
+    force: { alpha: 2.527250065302685, xmin: 1.0, D: 0.009717126875489535, sigma: 0.10799288777431261 },
     tpl: { alpha: 2.4425692077548584, Lambda: 0.015600580575193757, xmin: 1.0, D: 0.005068725003393504 },
-    plain: { alpha: 2.527250065302685, xmin: 1.0, D: 0.006623054542484019, sigma: 0.10799288777431261 } },
-  { name: 'B', data: B, force: { alpha: 4.515498812124508, xmin: 2.0, D: 0.030864985820175384, sigma: 0.49716660986129846 },
-    tpl: { alpha: 4.5155695789881625, Lambda: 3.0700121299393973e-07, xmin: 2.0, D: 0.023969105439485383 },
-    plain: { alpha: 4.515498812124509, xmin: 2.0, D: 0.02396509137208258, sigma: 0.49716660986129857 } },
-  { name: 'C', data: C, force: { alpha: 5.328614251541486, xmin: 64.0, D: 0.2761920851854984, sigma: 0.9445810696168324 },
+    plain: { alpha: 2.527250065302685, xmin: 1.0, D: 0.006623054542484019, sigma: 0.10799288777431261 },
+  },
+  {
+    name: 'B',
+    data: B,
+    force: { alpha: 4.515498812124508, xmin: 2.0, D: 0.030864985820175384, sigma: 0.49716660986129846 },
+    tpl: { alpha: 4.5155695789881625, Lambda: 3.0700121299393973e-7, xmin: 2.0, D: 0.023969105439485383 },
+    plain: { alpha: 4.515498812124509, xmin: 2.0, D: 0.02396509137208258, sigma: 0.49716660986129857 },
+  },
+  {
+    name: 'C',
+    data: C,
+    force: { alpha: 5.328614251541486, xmin: 64.0, D: 0.2761920851854984, sigma: 0.9445810696168324 },
     tpl: { alpha: 1.000004708388783, Lambda: 0.017090684557096555, xmin: 30.25, D: 0.13651428099218993 },
-    plain: { alpha: 5.089412395607698, xmin: 62.41, D: 0.1824330509645648, sigma: 0.8718656522170741 } },
+    plain: { alpha: 5.089412395607698, xmin: 62.41, D: 0.1824330509645648, sigma: 0.8718656522170741 },
+  },
 ];
 
 describe('powerlaw package port (Appendix A.1)', () => {
@@ -95,7 +107,15 @@ describe('powerlaw package port (Appendix A.1)', () => {
 
 describe('fitLayerPowerLaw with the powerlaw fitter', () => {
   const params = (p: Partial<PowerLawParams>): PowerLawParams => ({
-    xmax: null, fixFingers: false, fingerThresh: 1, maxFingers: 10, xminMax: null, fit: 'power_law', plPackage: 'powerlaw', keepArrays: false, ...p,
+    xmax: null,
+    fixFingers: false,
+    fingerThresh: 1,
+    maxFingers: 10,
+    xminMax: null,
+    fit: 'power_law',
+    plPackage: 'powerlaw',
+    keepArrays: false,
+    ...p,
   });
   const fit = (evals: Float64Array, p: PowerLawParams) => fitLayerPowerLaw(evals, p, powerlawPackageFitter(p));
   it('xmax column is null unless forced (Q42); TPL adds Lambda and a NaN sigma', async () => {

@@ -56,18 +56,51 @@ describe('randomize on the formula dict', () => {
     expect((res[1]!.extra!.get('rand_evals') as Float64Array).length).toBe(360);
     const keys = Object.keys(fc1!);
     expect(keys.slice(keys.indexOf('longname'))).toEqual([
-      'longname', 'matrix_rank', 'max_rand_eval', 'norm', 'num_evals', 'num_pl_spikes', 'rand_W_scale', 'rand_bulk_max', 'rand_bulk_min', 'rand_distance',
-      'rand_mp_softrank', 'rand_num_spikes', 'rand_sigma_mp', 'rank_loss', 'rf', 'sigma', 'spectral_norm', 'stable_rank', 'status', 'sv_max', 'sv_min', 'svd_route',
-      'warning', 'weak_rank_loss', 'ww_maxdist', 'ww_softrank', 'xmax', 'xmin',
+      'longname',
+      'matrix_rank',
+      'max_rand_eval',
+      'norm',
+      'num_evals',
+      'num_pl_spikes',
+      'rand_W_scale',
+      'rand_bulk_max',
+      'rand_bulk_min',
+      'rand_distance',
+      'rand_mp_softrank',
+      'rand_num_spikes',
+      'rand_sigma_mp',
+      'rank_loss',
+      'rf',
+      'sigma',
+      'spectral_norm',
+      'stable_rank',
+      'status',
+      'sv_max',
+      'sv_min',
+      'svd_route',
+      'warning',
+      'weak_rank_loss',
+      'ww_maxdist',
+      'ww_softrank',
+      'xmax',
+      'xmin',
     ]);
   });
 });
 
 describe.skipIf(!haveCorpus)("the reference's randomized ESDs give its randomized columns", () => {
-  for (const [model, set] of [['pareto', 'rand_mp_detx'], ['gaussian', 'rand_mp_detx'], ['convnet', 'rand_mp_detx'], ['minigpt-big-data', 'rand_mp_detx'], ['convnet', 'no_pool_rand_mp_detx']] as const) {
+  for (const [model, set] of [
+    ['pareto', 'rand_mp_detx'],
+    ['gaussian', 'rand_mp_detx'],
+    ['convnet', 'rand_mp_detx'],
+    ['minigpt-big-data', 'rand_mp_detx'],
+    ['convnet', 'no_pool_rand_mp_detx'],
+  ] as const) {
     it(`${model} / ${set}: rand_distance, ww_softrank, ww_maxdist, max_rand_eval`, () => {
       const g = golden(model, set);
-      const e = goldenEvals(model, set)! as unknown as { layers: { evals: number[]; rand_evals: number[]; rand_evals_calls: { num_replicas: number; evals: number[] }[] }[] };
+      const e = goldenEvals(model, set)! as unknown as {
+        layers: { evals: number[]; rand_evals: number[]; rand_evals_calls: { num_replicas: number; evals: number[] }[] }[];
+      };
       e.layers.forEach((L, i) => {
         const r = g.details[i]!;
         const ev = Float64Array.from(L.evals);
@@ -76,7 +109,9 @@ describe.skipIf(!haveCorpus)("the reference's randomized ESDs give its randomize
         expect(R1.num_replicas).toBe((r.M as number) * (r.rf as number) < 100 ? 5 : 1);
         const lmax = Math.max(...ev);
         const rmax = Math.max(...R2);
-        expect(Math.abs(jensenShannonDistance(ev, R2) - (r.rand_distance as number)) / (r.rand_distance as number)).toBeLessThanOrEqual(1e-12);
+        expect(Math.abs(jensenShannonDistance(ev, R2) - (r.rand_distance as number)) / (r.rand_distance as number)).toBeLessThanOrEqual(
+          1e-12,
+        );
         expect(rmax / lmax).toBe(r.ww_softrank);
         expect(lmax - rmax).toBe(r.ww_maxdist);
         expect(Math.max(...R1.evals)).toBe(r.max_rand_eval);

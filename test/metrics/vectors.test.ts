@@ -32,7 +32,8 @@ describe('vector helpers (Appendix A.1)', () => {
 
 describe('symmetric eigensolver (LAPACK dsyevd)', () => {
   it('Gram matrix of the smaller side, ascending values, orthonormal vectors', () => {
-    const rows = 7, cols = 4;
+    const rows = 7,
+      cols = 4;
     const w = Float64Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) + 0.1 * i);
     const e = gramEigenSync(w, rows, cols);
     expect(e.n).toBe(4);
@@ -68,14 +69,32 @@ describe('symmetric eigensolver (LAPACK dsyevd)', () => {
 // and the expectations below were computed with the same numpy/scipy code split that way.
 const expected = {
   fc1: {
-    bulk_mean_vec_entropy: 3.4769014560269356, bulk_var_vec_entropy: 0.019271688717930398, tail_mean_vec_entropy: 3.5213519006547958, tail_var_vec_entropy: 0.07779317532103953,
-    bulk_mean_loc_ratio: 16.29210863301118, bulk_var_loc_ratio: 17.97308607384339, tail_mean_loc_ratio: 19.602871741491693, tail_var_loc_ratio: 34.799296405233974,
-    bulk_mean_part_ratio: 1.9740371332960773, bulk_var_part_ratio: 0.040768518882799476, tail_mean_part_ratio: 2.0970319954864576, tail_var_part_ratio: 0.06051220778089896,
+    bulk_mean_vec_entropy: 3.4769014560269356,
+    bulk_var_vec_entropy: 0.019271688717930398,
+    tail_mean_vec_entropy: 3.5213519006547958,
+    tail_var_vec_entropy: 0.07779317532103953,
+    bulk_mean_loc_ratio: 16.29210863301118,
+    bulk_var_loc_ratio: 17.97308607384339,
+    tail_mean_loc_ratio: 19.602871741491693,
+    tail_var_loc_ratio: 34.799296405233974,
+    bulk_mean_part_ratio: 1.9740371332960773,
+    bulk_var_part_ratio: 0.040768518882799476,
+    tail_mean_part_ratio: 2.0970319954864576,
+    tail_var_part_ratio: 0.06051220778089896,
   },
   conv: {
-    bulk_mean_vec_entropy: 2.035009031374086, bulk_var_vec_entropy: 0.007265232946312652, tail_mean_vec_entropy: 2.0269303929269586, tail_var_vec_entropy: 0.008161965801138073,
-    bulk_mean_loc_ratio: 4.396488561297862, bulk_var_loc_ratio: 0.3179800945682793, tail_mean_loc_ratio: 4.301476384249913, tail_var_loc_ratio: 0.5498573656134073,
-    bulk_mean_part_ratio: 1.4624187077155197, bulk_var_part_ratio: 0.004092272264233278, tail_mean_part_ratio: 1.441995430189793, tail_var_part_ratio: 0.007018132911822145,
+    bulk_mean_vec_entropy: 2.035009031374086,
+    bulk_var_vec_entropy: 0.007265232946312652,
+    tail_mean_vec_entropy: 2.0269303929269586,
+    tail_var_vec_entropy: 0.008161965801138073,
+    bulk_mean_loc_ratio: 4.396488561297862,
+    bulk_var_loc_ratio: 0.3179800945682793,
+    tail_mean_loc_ratio: 4.301476384249913,
+    tail_var_loc_ratio: 0.5498573656134073,
+    bulk_mean_part_ratio: 1.4624187077155197,
+    bulk_var_part_ratio: 0.004092272264233278,
+    tail_mean_part_ratio: 1.441995430189793,
+    tail_var_part_ratio: 0.007018132911822145,
   },
 };
 
@@ -83,7 +102,10 @@ describe('vectors=True on the formula dict', () => {
   it('12 columns, bulk/tail split at the fitted xmin', async () => {
     const rows = await new WeightWatcher(formulaDict()).analyze({ vectors: true });
     let worst = 0;
-    for (const [i, name] of [[0, 'fc1'], [1, 'conv']] as const) {
+    for (const [i, name] of [
+      [0, 'fc1'],
+      [1, 'conv'],
+    ] as const) {
       for (const [k, v] of Object.entries(expected[name])) {
         const d = rel(rows[i]![k] as number, v);
         // Eigenvectors are only determined to ~ε·λmax/gap by any solver, and this formula matrix has

@@ -53,14 +53,24 @@ const randomized: Case[] = [
 ];
 
 const RANDOM_COLUMNS = [
-  'max_rand_eval', 'rand_distance', 'ww_softrank', 'ww_maxdist',
-  'rand_num_spikes', 'rand_sigma_mp', 'rand_mp_softrank', 'rand_W_scale', 'rand_bulk_max', 'rand_bulk_min',
+  'max_rand_eval',
+  'rand_distance',
+  'ww_softrank',
+  'ww_maxdist',
+  'rand_num_spikes',
+  'rand_sigma_mp',
+  'rand_mp_softrank',
+  'rand_W_scale',
+  'rand_bulk_max',
+  'rand_bulk_min',
 ];
 const SEEDS = 16;
 const Z = 6;
 
 function fmt(d: Record<string, number>): string {
-  const top = Object.entries(d).sort((a, b) => b[1] - a[1]).slice(0, 4);
+  const top = Object.entries(d)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4);
   return top.map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ');
 }
 
@@ -68,58 +78,66 @@ if (!haveCorpus) console.warn(skipReason);
 
 // Every option set runs with both spectrum methods (see test/parity/core.test.ts).
 for (const method of ['fast', 'accurate'] as const) {
-describe.skipIf(!haveCorpus)(`option sets: deterministic parity, svd_method '${method}'`, () => {
-  for (const k of deterministic) {
-    it(`${k.golden} / ${k.set}`, async () => {
-      const g = golden(k.golden, k.set);
-      expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
-      const t0 = performance.now();
-      const rows = await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method });
-      const ms = performance.now() - t0;
-      const deltas = compareRows(rows, g);
-      expectRoutes(rows, method);
-      console.log(`parity ${method} ${k.golden}/${k.set}: ${rows.length} rows (${routeCounts(rows)}) in ${ms.toFixed(0)} ms (reference ${(g.meta.timing_s.analyze ?? NaN).toFixed(1)} s); worst ${fmt(deltas)}`);
-    });
-  }
-});
-
-describe.skipIf(!haveCorpus)(`option sets: randomized (deterministic columns exact, randomized ones statistically), svd_method '${method}'`, () => {
-  for (const k of randomized) {
-    it(`${k.golden} / ${k.set}`, async () => {
-      const g = golden(k.golden, k.set);
-      expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
-      const runs: Row[][] = [];
-      for (let seed = 0; seed < SEEDS; seed++) runs.push(await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method, seed }));
-      expectRoutes(runs[0]!, method);
-      // Deterministic columns of every run agree with the reference.
-      const deltas = compareRows(runs[0]!, g, { skip: new Set(RANDOM_COLUMNS) });
-      // Randomized columns: the reference's draw is one more sample of the same distribution.
-      let worstZ = 0;
-      g.details.forEach((ref, i) => {
-        for (const col of RANDOM_COLUMNS) {
-          const v = runs.map((r) => r[i]![col] as number);
-          const mean = v.reduce((a, b) => a + b, 0) / v.length;
-          const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
-          const gv = ref[col] as number;
-          const tol = Z * sd + 1e-7 * Math.abs(gv) + (col === 'rand_num_spikes' ? 1 : 0);
-          const where = `layer ${String(ref.layer_id)}${ref.slice_id !== undefined ? `:${String(ref.slice_id)}` : ''} ${col}: reference ${gv}, ours ${mean} ± ${sd} over ${SEEDS} seeds`;
-          expect(Math.abs(gv - mean), where).toBeLessThanOrEqual(tol);
-          // (rand_W_scale only changes by rounding: the Frobenius norm is permutation-invariant)
-          if (sd > 1e-12 * Math.abs(mean)) worstZ = Math.max(worstZ, Math.abs(gv - mean) / sd);
-        }
+  describe.skipIf(!haveCorpus)(`option sets: deterministic parity, svd_method '${method}'`, () => {
+    for (const k of deterministic) {
+      it(`${k.golden} / ${k.set}`, async () => {
+        const g = golden(k.golden, k.set);
+        expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
+        const t0 = performance.now();
+        const rows = await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method });
+        const ms = performance.now() - t0;
+        const deltas = compareRows(rows, g);
+        expectRoutes(rows, method);
+        console.log(
+          `parity ${method} ${k.golden}/${k.set}: ${rows.length} rows (${routeCounts(rows)}) in ${ms.toFixed(0)} ms (reference ${(g.meta.timing_s.analyze ?? NaN).toFixed(1)} s); worst ${fmt(deltas)}`,
+        );
       });
-      console.log(`parity ${method} ${k.golden}/${k.set}: ${runs[0]!.length} rows; deterministic worst ${fmt(deltas)}; randomized worst |z| ${worstZ.toFixed(2)} (limit ${Z})`);
-    });
-  }
-
-  it('a seed reproduces the randomized columns; another seed changes them', async () => {
-    const ww = new WeightWatcher(corpus(MODELS.pareto!));
-    const a = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
-    const b = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
-    const d = await ww.analyze({ ...RAND, svd_method: method, seed: 43 });
-    expect(b).toEqual(a);
-    expect(d.map((r) => r.rand_distance)).not.toEqual(a.map((r) => r.rand_distance));
-    expect(d.map((r) => r.alpha)).toEqual(a.map((r) => r.alpha));
+    }
   });
-});
+
+  describe.skipIf(!haveCorpus)(
+    `option sets: randomized (deterministic columns exact, randomized ones statistically), svd_method '${method}'`,
+    () => {
+      for (const k of randomized) {
+        it(`${k.golden} / ${k.set}`, async () => {
+          const g = golden(k.golden, k.set);
+          expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
+          const runs: Row[][] = [];
+          for (let seed = 0; seed < SEEDS; seed++)
+            runs.push(await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method, seed }));
+          expectRoutes(runs[0]!, method);
+          // Deterministic columns of every run agree with the reference.
+          const deltas = compareRows(runs[0]!, g, { skip: new Set(RANDOM_COLUMNS) });
+          // Randomized columns: the reference's draw is one more sample of the same distribution.
+          let worstZ = 0;
+          g.details.forEach((ref, i) => {
+            for (const col of RANDOM_COLUMNS) {
+              const v = runs.map((r) => r[i]![col] as number);
+              const mean = v.reduce((a, b) => a + b, 0) / v.length;
+              const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
+              const gv = ref[col] as number;
+              const tol = Z * sd + 1e-7 * Math.abs(gv) + (col === 'rand_num_spikes' ? 1 : 0);
+              const where = `layer ${String(ref.layer_id)}${ref.slice_id !== undefined ? `:${String(ref.slice_id)}` : ''} ${col}: reference ${gv}, ours ${mean} ± ${sd} over ${SEEDS} seeds`;
+              expect(Math.abs(gv - mean), where).toBeLessThanOrEqual(tol);
+              // (rand_W_scale only changes by rounding: the Frobenius norm is permutation-invariant)
+              if (sd > 1e-12 * Math.abs(mean)) worstZ = Math.max(worstZ, Math.abs(gv - mean) / sd);
+            }
+          });
+          console.log(
+            `parity ${method} ${k.golden}/${k.set}: ${runs[0]!.length} rows; deterministic worst ${fmt(deltas)}; randomized worst |z| ${worstZ.toFixed(2)} (limit ${Z})`,
+          );
+        });
+      }
+
+      it('a seed reproduces the randomized columns; another seed changes them', async () => {
+        const ww = new WeightWatcher(corpus(MODELS.pareto!));
+        const a = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
+        const b = await ww.analyze({ ...RAND, svd_method: method, seed: 42 });
+        const d = await ww.analyze({ ...RAND, svd_method: method, seed: 43 });
+        expect(b).toEqual(a);
+        expect(d.map((r) => r.rand_distance)).not.toEqual(a.map((r) => r.rand_distance));
+        expect(d.map((r) => r.alpha)).toEqual(a.map((r) => r.alpha));
+      });
+    },
+  );
 }

@@ -15,10 +15,20 @@ interface Case {
 }
 
 const cases: Case[] = [
-  ...['minigpt-big-data', 'minigpt-small-data', 'minigpt-init'].map((g) => ({ golden: g, model: `minigpt/${g.replace('minigpt-', '')}/model.safetensors`, set: 'default', options: {} })),
+  ...['minigpt-big-data', 'minigpt-small-data', 'minigpt-init'].map((g) => ({
+    golden: g,
+    model: `minigpt/${g.replace('minigpt-', '')}/model.safetensors`,
+    set: 'default',
+    options: {},
+  })),
   { golden: 'minigpt-big-data-bf16', model: 'minigpt/big-data/model.bf16.safetensors', set: 'default', options: {} },
   { golden: 'minigpt-big-data-sharded', model: 'minigpt/big-data/sharded', set: 'default', options: {} },
-  ...['gaussian', 'spiked', 'pareto', 'powerlaw_sv_bf16', 'convnet'].map((g) => ({ golden: g, model: `synthetic/${g}.safetensors`, set: 'default', options: {} })),
+  ...['gaussian', 'spiked', 'pareto', 'powerlaw_sv_bf16', 'convnet'].map((g) => ({
+    golden: g,
+    model: `synthetic/${g}.safetensors`,
+    set: 'default',
+    options: {},
+  })),
   { golden: 'minigpt-big-data-bin', model: 'minigpt/big-data/pytorch_model.bin', set: 'default', options: {} },
   { golden: 'convnet-pt', model: 'synthetic/convnet_state_dict.pt', set: 'default', options: {} },
   { golden: 'minigpt-big-data-onnx', model: 'minigpt/big-data/model.onnx', set: 'default', options: {} },
@@ -46,14 +56,19 @@ for (const method of ['fast', 'accurate'] as const) {
         const evalDelta = ge ? compareEvals(ww.getLayerResults(), ge) : NaN;
         const sum = summaryDelta(ww.getSummary(), g.summary);
         const worst = Math.max(...Object.values(deltas));
-        console.log(`parity ${method} ${c.golden}/${c.set}: ${rows.length} rows (${routeCounts(rows)}), worst column delta ${worst.toExponential(2)}, evals ${evalDelta.toExponential(2)}, summary ${sum.toExponential(2)}`);
+        console.log(
+          `parity ${method} ${c.golden}/${c.set}: ${rows.length} rows (${routeCounts(rows)}), worst column delta ${worst.toExponential(2)}, evals ${evalDelta.toExponential(2)}, summary ${sum.toExponential(2)}`,
+        );
       });
     }
   });
 }
 
 describe.skipIf(!haveCorpus)('parity with the reference: describe', () => {
-  for (const [name, model] of [['minigpt-big-data', 'minigpt/big-data/model.safetensors'], ['convnet', 'synthetic/convnet.safetensors']] as const) {
+  for (const [name, model] of [
+    ['minigpt-big-data', 'minigpt/big-data/model.safetensors'],
+    ['convnet', 'synthetic/convnet.safetensors'],
+  ] as const) {
     it(`${name} / describe`, async () => {
       const g = golden(name, 'describe');
       const rows = await new WeightWatcher(corpus(model)).describe();

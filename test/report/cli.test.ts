@@ -17,12 +17,18 @@ const GOLDENS = '/work/shared/goldens';
 const PNG_SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'ww-report-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ww-report-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 function capture() {
-  const out = new PassThrough(), err = new PassThrough();
-  let o = '', e = '';
+  const out = new PassThrough(),
+    err = new PassThrough();
+  let o = '',
+    e = '';
   out.on('data', (d) => (o += d));
   err.on('data', (d) => (e += d));
   return { io: { stdout: out, stderr: err }, stdout: () => o, stderr: () => e };
@@ -129,7 +135,11 @@ describe('weightwatcher compare', () => {
     assertSelfContained(page);
     expect(page).toContain('id="diff-table"');
     expect(page).toContain('data-figure="compare"');
-    const j = JSON.parse(readFileSync(json, 'utf8')) as { models: { name: string; counts: unknown }[]; layer_diffs: unknown[]; table: Record<string, unknown>[] };
+    const j = JSON.parse(readFileSync(json, 'utf8')) as {
+      models: { name: string; counts: unknown }[];
+      layer_diffs: unknown[];
+      table: Record<string, unknown>[];
+    };
     expect(j.models.map((m) => m.name)).toEqual(['init', 'small-data', 'big-data']);
     expect(j.models[0]!.counts).toEqual({ layers: 18, under: 15, over: 0, failed: 0 });
     expect(j.layer_diffs).toHaveLength(18);
@@ -140,7 +150,10 @@ describe('weightwatcher compare', () => {
     const c = capture();
     const svg = join(tmp, 'cmp2', 'x.svg');
     mkdirSync(join(tmp, 'cmp2'));
-    const code = await runCompare([`${GOLDENS}/minigpt-init/default.json`, `${GOLDENS}/minigpt-big-data/default.json`, '--names', 'untrained,trained', `--plot=${svg}`], c.io);
+    const code = await runCompare(
+      [`${GOLDENS}/minigpt-init/default.json`, `${GOLDENS}/minigpt-big-data/default.json`, '--names', 'untrained,trained', `--plot=${svg}`],
+      c.io,
+    );
     expect(code, c.stderr()).toBe(0);
     expect(c.stdout()).toMatch(/^metric\s+untrained\s+trained$/m);
     expect(c.stderr()).toContain('saved result');
@@ -150,7 +163,10 @@ describe('weightwatcher compare', () => {
 
   it('mixes a model and a saved result; no per-layer table when names do not match', async () => {
     const fake = join(tmp, 'renamed.json');
-    const g = JSON.parse(readFileSync(`${GOLDENS}/minigpt-big-data/default.json`, 'utf8')) as { details: ({ name: string } & Record<string, unknown>)[]; summary?: unknown };
+    const g = JSON.parse(readFileSync(`${GOLDENS}/minigpt-big-data/default.json`, 'utf8')) as {
+      details: ({ name: string } & Record<string, unknown>)[];
+      summary?: unknown;
+    };
     g.details = g.details.map((r) => ({ ...r, name: `other.${r.name}` }));
     delete g.summary;
     writeFileSync(fake, JSON.stringify(g));
@@ -183,10 +199,15 @@ describe('weightwatcher compare', () => {
 describe('compressed layer figures', () => {
   it('gzip+base64 payload decodes back to the figure markup', async () => {
     const { analyzeReportHtml } = await import('../../src/report/html.js');
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><defs><clipPath id="clip1"><rect width="1" height="1"/></clipPath></defs><g clip-path="url(#clip1)"/></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><defs><clipPath id="clip1"><rect width="1" height="1"/></clipPath></defs><g clip-path="url(#clip1)"/></svg>';
     const html = analyzeReportHtml({
-      title: 't', rows: [{ layer_id: 0, name: 'a', alpha: 3 }], summary: { alpha: 3 }, modelFigures: {},
-      layers: [{ id: '0', row: { layer_id: 0, name: 'a', alpha: 3 }, figures: { esd: svg } }], compressLayers: true,
+      title: 't',
+      rows: [{ layer_id: 0, name: 'a', alpha: 3 }],
+      summary: { alpha: 3 },
+      modelFigures: {},
+      layers: [{ id: '0', row: { layer_id: 0, name: 'a', alpha: 3 }, figures: { esd: svg } }],
+      compressLayers: true,
     });
     const b64 = /<template data-enc="gzip-base64">([^<]+)<\/template>/.exec(html)![1]!;
     const inner = gunzipSync(Buffer.from(b64, 'base64')).toString('utf8');

@@ -12,8 +12,12 @@ import { AnalyzeReportWriter } from '../../src/report/html-writer.js';
 import type { Row } from '../../src/shared/rows.js';
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'ww-html-writer-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ww-html-writer-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 const generated = new Date('2024-01-02T03:04:05Z');
 
@@ -25,14 +29,26 @@ function svg(id: string, fig: string, size: number): string {
 function sections(n: number, figSize: number): { rows: Row[]; layers: LayerSection[] } {
   const rows: Row[] = Array.from({ length: n }, (_, i) => ({ layer_id: i, name: `block.${i}.weight`, alpha: 1.5 + i, status: 'success' }));
   // A row without figures (eigenvalues not kept for it) has no section.
-  const layers = rows.filter((r) => r.layer_id !== 1).map((row) => {
-    const id = String(row.layer_id);
-    return { id, row, figures: { esd: svg(id, 'esd', figSize), 'alpha-vs-xmin': svg(id, 'alpha', figSize) } };
-  });
+  const layers = rows
+    .filter((r) => r.layer_id !== 1)
+    .map((row) => {
+      const id = String(row.layer_id);
+      return { id, row, figures: { esd: svg(id, 'esd', figSize), 'alpha-vs-xmin': svg(id, 'alpha', figSize) } };
+    });
   return { rows, layers };
 }
 
-const frame = (rows: Row[]) => ({ title: 'report <test>', rows, summary: { alpha: 3 }, source: 'm.safetensors', format: 'safetensors', elapsedMs: 1234, notes: ['skipped: 9 x'], modelFigures: { 'alpha-hist': svg('m', 'hist', 100) }, generated });
+const frame = (rows: Row[]) => ({
+  title: 'report <test>',
+  rows,
+  summary: { alpha: 3 },
+  source: 'm.safetensors',
+  format: 'safetensors',
+  elapsedMs: 1234,
+  notes: ['skipped: 9 x'],
+  modelFigures: { 'alpha-hist': svg('m', 'hist', 100) },
+  generated,
+});
 
 async function streamed(file: string, rows: Row[], layers: LayerSection[], compressLayers?: boolean | 'auto'): Promise<string> {
   const w = new AnalyzeReportWriter(compressLayers === undefined ? {} : { compressLayers });

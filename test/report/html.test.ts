@@ -5,19 +5,33 @@ import { defaultNames, layerDiffs, countWarnings, compareResults, formatCompareT
 import { escapeHtml, uniquifySvgIds, detailsTable, analyzeReportHtml } from '../../src/report/html.js';
 import type { Row } from '../../src/shared/rows.js';
 
-const row = (id: number, name: string, alpha: number, extra: Row = {}): Row => ({ layer_id: id, name, alpha, status: alpha < 0 ? 'failed' : 'success', ...extra });
+const row = (id: number, name: string, alpha: number, extra: Row = {}): Row => ({
+  layer_id: id,
+  name,
+  alpha,
+  status: alpha < 0 ? 'failed' : 'success',
+  ...extra,
+});
 
 describe('compare helpers', () => {
   it('derives short distinct model names from paths', () => {
     expect(defaultNames(['/c/minigpt/init/model.safetensors', '/c/minigpt/big-data/model.safetensors'])).toEqual(['init', 'big-data']);
-    expect(defaultNames(['/g/minigpt-init/default.json', '/g/minigpt-big-data/default.json'])).toEqual(['minigpt-init', 'minigpt-big-data']);
+    expect(defaultNames(['/g/minigpt-init/default.json', '/g/minigpt-big-data/default.json'])).toEqual([
+      'minigpt-init',
+      'minigpt-big-data',
+    ]);
     expect(defaultNames(['/m/a.safetensors', '/m/b.safetensors'])).toEqual(['a', 'b']);
     expect(defaultNames(['/m/a.safetensors', '/m/a.safetensors'])).toEqual(['a#1', 'a#2']);
     expect(defaultNames(['/x/run1/ckpt/model.pt', '/x/run2/ckpt/model.pt', '/x/run3/ckpt/model.pt'])).toEqual(['run1', 'run2', 'run3']);
   });
 
   it('counts alpha > 6 / < 2 without failed fits', () => {
-    expect(countWarnings([row(0, 'a', 1.5), row(1, 'b', 7), row(2, 'c', -1), row(3, 'd', 3)])).toEqual({ layers: 4, under: 1, over: 1, failed: 1 });
+    expect(countWarnings([row(0, 'a', 1.5), row(1, 'b', 7), row(2, 'c', -1), row(3, 'd', 3)])).toEqual({
+      layers: 4,
+      under: 1,
+      over: 1,
+      failed: 1,
+    });
   });
 
   it('matches layers by name (and slice), skipping ambiguous or missing ones', () => {
@@ -27,7 +41,10 @@ describe('compare helpers', () => {
     expect(d.map((x) => x.name)).toEqual(['x', 'z']);
     expect(d[0]!.deltas[0]).toBeCloseTo(-0.5, 12);
     expect(d[1]!.layer_ids).toEqual([2, 5]);
-    const s = layerDiffs([{ rows: [row(0, 'c', 3, { slice_id: 0 }), row(0, 'c', 4, { slice_id: 1 })] }, { rows: [row(0, 'c', 5, { slice_id: 1 })] }]);
+    const s = layerDiffs([
+      { rows: [row(0, 'c', 3, { slice_id: 0 }), row(0, 'c', 4, { slice_id: 1 })] },
+      { rows: [row(0, 'c', 5, { slice_id: 1 })] },
+    ]);
     expect(s.map((x) => x.name)).toEqual(['c:1']);
     expect(layerDiffs([{ rows: [row(0, 'f', -1)] }, { rows: [row(0, 'f', 3)] }])[0]!.deltas).toEqual([null]);
   });
@@ -53,7 +70,9 @@ describe('HTML building blocks', () => {
   it('prefixes SVG ids and their references', () => {
     const svg = '<svg><defs><clipPath id="clip1"/></defs><g clip-path="url(#clip1)"/><use href="#clip1"/><g id="other"/></svg>';
     const out = uniquifySvgIds(svg, 'p');
-    expect(out).toBe('<svg><defs><clipPath id="p-clip1"/></defs><g clip-path="url(#p-clip1)"/><use href="#p-clip1"/><g id="p-other"/></svg>');
+    expect(out).toBe(
+      '<svg><defs><clipPath id="p-clip1"/></defs><g clip-path="url(#p-clip1)"/><use href="#p-clip1"/><g id="p-other"/></svg>',
+    );
     expect(uniquifySvgIds('<svg/>', 'p')).toBe('<svg/>');
   });
 

@@ -26,8 +26,12 @@ if (!haveCorpus) console.warn(skipReason);
 type Pool = typeof import('../../src/report/plots/pool.js');
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'ww-parallel-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ww-parallel-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe.skipIf(!built || !haveCorpus)('worker-thread renderer', () => {
   let specs: VlSpec[];
@@ -61,7 +65,10 @@ describe.skipIf(!built || !haveCorpus)('worker-thread renderer', () => {
   it('a figure that fails to render rejects with E_INTERNAL; the pool goes on; closed pools refuse work', async () => {
     const { createPlotRenderer } = (await import(poolModule)) as Pool;
     const pool = createPlotRenderer({ workers: 1 });
-    await expect(pool.render({ mark: 'no-such-mark', data: { values: [] } })).rejects.toMatchObject({ code: 'E_INTERNAL', message: expect.stringMatching(/rendering a figure failed/) });
+    await expect(pool.render({ mark: 'no-such-mark', data: { values: [] } })).rejects.toMatchObject({
+      code: 'E_INTERNAL',
+      message: expect.stringMatching(/rendering a figure failed/),
+    });
     expect((await pool.render(specs[0]!)).svg.startsWith('<svg')).toBe(true);
     expect(pool.pending).toBe(0);
     await pool.close();
@@ -83,10 +90,18 @@ process.stdout.write(r.workers + ' ' + svg.slice(0, 4) + ' ' + png.length);`;
     const out: Record<string, { files: Map<string, Buffer>; report: string }> = {};
     for (const workers of ['0', '2']) {
       const d = join(tmp, `w${workers}`);
-      await run(process.execPath, [cli, 'analyze', model, '--layers', '0,1,4,5,6', '--plot', d, '--report', join(d, 'report.html'), '-q'], { env: { ...process.env, WW_PLOT_WORKERS: workers } });
-      const files = new Map(readdirSync(d).filter((f) => f !== 'report.html').map((f) => [f, readFileSync(join(d, f))]));
+      await run(process.execPath, [cli, 'analyze', model, '--layers', '0,1,4,5,6', '--plot', d, '--report', join(d, 'report.html'), '-q'], {
+        env: { ...process.env, WW_PLOT_WORKERS: workers },
+      });
+      const files = new Map(
+        readdirSync(d)
+          .filter((f) => f !== 'report.html')
+          .map((f) => [f, readFileSync(join(d, f))]),
+      );
       // The page says when it was made and how long the analysis took; nothing else may differ.
-      const report = readFileSync(join(d, 'report.html'), 'utf8').replace(/Generated [^ ]+ by/, 'Generated X by').replace(/analysed in [\d.]+ s/, 'analysed in X s');
+      const report = readFileSync(join(d, 'report.html'), 'utf8')
+        .replace(/Generated [^ ]+ by/, 'Generated X by')
+        .replace(/analysed in [\d.]+ s/, 'analysed in X s');
       out[workers] = { files, report };
     }
     const [seq, par] = [out['0']!, out['2']!];

@@ -21,8 +21,10 @@ const model = writeSafetensors(join(dir, 'model.safetensors'), [
 ]);
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
+  const stdout = new PassThrough(),
+    stderr = new PassThrough();
+  let out = '',
+    err = '';
   stdout.on('data', (d) => (out += String(d)));
   stderr.on('data', (d) => (err += String(d)));
   const code = await main(argv, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
@@ -33,12 +35,18 @@ const listing = (d: string) => readdirSync(d).sort();
 
 describe('figure and format selection', () => {
   it('parses figure lists in canonical order and formats', () => {
-    expect(selectFigures(['alpha-depth', 'esd', 'ks-vs-xmin', 'esd'])).toEqual({ layer: ['esd', 'ks-vs-xmin'], histogram: false, depthColumns: ['alpha'] });
+    expect(selectFigures(['alpha-depth', 'esd', 'ks-vs-xmin', 'esd'])).toEqual({
+      layer: ['esd', 'ks-vs-xmin'],
+      histogram: false,
+      depthColumns: ['alpha'],
+    });
     expect(selectFigures(['alpha-hist', ' stable_rank-depth '])).toEqual({ layer: [], histogram: true, depthColumns: ['stable_rank'] });
     expect(selectFormats('both')).toEqual(['svg', 'png']);
     expect(selectFormats('SVG')).toEqual(['svg']);
     expect(() => selectFormats('gif')).toThrow(/unknown plot format 'gif'; valid: svg, png, both/);
-    expect(() => selectFigures(['esd', 'bogus', 'alpah-depth'])).toThrow(/unknown figures 'bogus', 'alpah-depth'; valid: layer figures: esd, esd-linear/);
+    expect(() => selectFigures(['esd', 'bogus', 'alpah-depth'])).toThrow(
+      /unknown figures 'bogus', 'alpah-depth'; valid: layer figures: esd, esd-linear/,
+    );
     expect(() => selectFigures([''])).toThrow(/no figures named/);
     expect(DEPTH_COLUMNS).toContain('log_spectral_norm');
   });
@@ -64,14 +72,28 @@ describe('analyze --plot-figures / --plot-format', () => {
   it('default: every figure the data allows, both formats', async () => {
     const d = join(dir, 'default');
     expect((await run('analyze', model, '--plot', d, '-q')).code).toBe(0);
-    const want = [0, 1].flatMap((id) => LAYER_FIGURES.slice(0, 5).map((f) => `layer${id}.${f}`)).concat(['model.alpha-hist', 'model.alpha-depth', 'model.log_spectral_norm-depth']);
+    const want = [0, 1]
+      .flatMap((id) => LAYER_FIGURES.slice(0, 5).map((f) => `layer${id}.${f}`))
+      .concat(['model.alpha-hist', 'model.alpha-depth', 'model.log_spectral_norm-depth']);
     expect(listing(d)).toEqual(want.flatMap((w) => [`${w}.png`, `${w}.svg`]).sort());
   });
 
   it('model figures only: the analysis keeps no layers for plotting; the report has the chosen figures', async () => {
     const d = join(dir, 'model-only');
     const report = join(dir, 'model-only.html');
-    const r = await run('analyze', model, '--plot', d, '--report', report, '--plot-figures', 'alpha-hist,stable_rank-depth', '--plot-format', 'svg', '-q');
+    const r = await run(
+      'analyze',
+      model,
+      '--plot',
+      d,
+      '--report',
+      report,
+      '--plot-figures',
+      'alpha-hist,stable_rank-depth',
+      '--plot-format',
+      'svg',
+      '-q',
+    );
     expect(r.code, r.err).toBe(0);
     expect(listing(d)).toEqual(['model.alpha-hist.svg', 'model.stable_rank-depth.svg']);
     const html = readFileSync(report, 'utf8');
@@ -93,7 +115,10 @@ describe('analyze --plot-figures / --plot-format', () => {
   it('bad names and formats are usage errors (exit 2) naming the valid ones, before any analysis', async () => {
     const d = join(dir, 'never');
     const cases: [string[], RegExp][] = [
-      [['--plot', d, '--plot-figures', 'esd,bogus'], /unknown figure 'bogus'; valid: layer figures: esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures: alpha-hist, <column>-depth/],
+      [
+        ['--plot', d, '--plot-figures', 'esd,bogus'],
+        /unknown figure 'bogus'; valid: layer figures: esd, esd-linear, esd-loglin, ks-vs-xmin, alpha-vs-xmin, esd-random, mp-fit, mp-fit-random; model figures: alpha-hist, <column>-depth/,
+      ],
       [['--plot', d, '--plot-figures', 'nonsense-depth'], /unknown figure 'nonsense-depth'/],
       [['--plot', d, '--plot-format', 'gif'], /unknown plot format 'gif'; valid: svg, png, both/],
       [['--plot-figures', 'esd'], /--plot-figures needs --plot or --report/],

@@ -10,8 +10,16 @@ import type { LayerResult } from '../../src/engine/layer.js';
 import type { Row } from '../../src/shared/rows.js';
 import { svdvalsSync } from '../../src/native/binding.js';
 import {
-  renderLayerPlots, renderModelPlots, svgToPng, layerFigureSpecs, modelFigureSpecs, layerPlotId, fontFiles, LAYER_FIGURES,
-  compareFigureSpec, renderSvg,
+  renderLayerPlots,
+  renderModelPlots,
+  svgToPng,
+  layerFigureSpecs,
+  modelFigureSpecs,
+  layerPlotId,
+  fontFiles,
+  LAYER_FIGURES,
+  compareFigureSpec,
+  renderSvg,
 } from '../../src/report/plots/index.js';
 import { histogram, logEdges, linearEdges, powerlawPdf, fmt } from '../../src/report/plots/data.js';
 import { mpEdges } from '../../src/report/plots/layer.js';
@@ -80,12 +88,19 @@ function ruleY(svg: string, label: string): number | undefined {
 
 /** Text content of every <text> (each <tspan> line separately), entities decoded. */
 function texts(svg: string): string[] {
-  const dec = (t: string) => t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  const dec = (t: string) =>
+    t
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
   const out: string[] = [];
   for (const m of svg.matchAll(/<text[^>]*>([\s\S]*?)<\/text>/g)) {
     const inner = m[1]!;
     const spans = [...inner.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((x) => x[1]!);
-    if (spans.length) out.push(...spans.map(dec)); else out.push(dec(inner));
+    if (spans.length) out.push(...spans.map(dec));
+    else out.push(dec(inner));
   }
   return out;
 }
@@ -110,7 +125,13 @@ function pixel(value: number, scale: { type?: string; domain: [number, number] }
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  const u = () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   return { u, normal: () => Math.sqrt(-2 * Math.log(u() + 1e-300)) * Math.cos(2 * Math.PI * u()) };
 }
 
@@ -118,7 +139,12 @@ function rng(seed: number) {
 function randomizedEvals(data: Float32Array, rows: number, cols: number, seed: number): Float64Array {
   const r = rng(seed);
   const p = Float64Array.from(data);
-  for (let i = p.length - 1; i > 0; i--) { const j = Math.floor(r.u() * (i + 1)); const t = p[i]!; p[i] = p[j]!; p[j] = t; }
+  for (let i = p.length - 1; i > 0; i--) {
+    const j = Math.floor(r.u() * (i + 1));
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
   const sv = svdvalsSync(p, rows, cols);
   return Float64Array.from(sv, (v) => v * v).sort();
 }
@@ -150,7 +176,8 @@ describe('binning helpers', () => {
     expect(pdf.length).toBeGreaterThan(5);
     for (let i = 1; i < pdf.length; i++) expect(pdf[i]!.x).toBeGreaterThan(pdf[i - 1]!.x);
     // slope of log density vs log x ≈ −alpha
-    const a = pdf[1]!, b = pdf[Math.min(pdf.length - 2, 8)]!;
+    const a = pdf[1]!,
+      b = pdf[Math.min(pdf.length - 2, 8)]!;
     const slope = Math.log(b.density / a.density) / Math.log(b.x / a.x);
     expect(slope).toBeGreaterThan(-3.6);
     expect(slope).toBeLessThan(-2.4);
@@ -203,7 +230,10 @@ describe('per-layer figures for minigpt/big-data', () => {
       for (const [name, svg] of Object.entries(svgs)) {
         assertWellFormedSvg(svg);
         expect(svg.length, name).toBeGreaterThan(5_000);
-        expect(texts(svg).some((t) => t.includes(String(layer.row.name))), `${name} names the layer`).toBe(true);
+        expect(
+          texts(svg).some((t) => t.includes(String(layer.row.name))),
+          `${name} names the layer`,
+        ).toBe(true);
       }
       assertPng(svgToPng(svgs.esd!), svgs.esd!);
     }
@@ -239,7 +269,8 @@ describe('per-layer figures for minigpt/big-data', () => {
     expect(texts(svgs['esd-linear']!)).toContain(`Lin-Lin ESD for Layer ${row.layer_id}`);
     const xl = ruleX(svgs['esd-linear']!, `xmin = ${row.xmin}`)!;
     expect(Math.abs(xl - pixel(row.xmin, xScale(specs['esd-linear']!), 480))).toBeLessThan(0.6);
-    const lx = Math.log10(row.xmin), lm = Math.log10(row.xmax!);
+    const lx = Math.log10(row.xmin),
+      lm = Math.log10(row.xmax!);
     expect(texts(svgs['esd-loglin']!)).toContain(`Log-Lin ESD for Layer ${row.layer_id}`);
     const sc = xScale(specs['esd-loglin']!);
     expect(Math.abs(ruleX(svgs['esd-loglin']!, `log10 xmin = ${lx}`)! - pixel(lx, sc, 480))).toBeLessThan(0.6);
@@ -337,7 +368,10 @@ describe('per-layer figures for minigpt/big-data', () => {
   it('model figures: alpha histogram, alpha and log_spectral_norm by depth with 2/6 guides, any column', async () => {
     const svgs = await renderModelPlots(details);
     expect(Object.keys(svgs)).toEqual(['alpha-hist', 'alpha-depth', 'log_spectral_norm-depth']);
-    for (const svg of Object.values(svgs)) { assertWellFormedSvg(svg); assertPng(svgToPng(svg), svg); }
+    for (const svg of Object.values(svgs)) {
+      assertWellFormedSvg(svg);
+      assertPng(svgToPng(svg), svg);
+    }
     const h = svgs['alpha-hist']!;
     expect(texts(h)).toContain('Layer alphas');
     const over = details.filter((r) => (r.alpha as number) < 2).length;
@@ -395,14 +429,21 @@ describe('figures for the rest of the corpus', () => {
 
   it('compare figure: one colour per model, legend with the model names, table and Δ panel', async () => {
     const load = (n: string) => (JSON.parse(readFileSync(`${GOLDENS}/${n}/default.json`, 'utf8')) as { details: Row[] }).details;
-    const series = [{ name: 'init', rows: load('minigpt-init') }, { name: 'big-data', rows: load('minigpt-big-data') }];
-    const svg = await renderSvg(compareFigureSpec(series, {
-      table: [{ metric: 'alpha', values: [11.659, 2.231] }],
-      diffs: [{ name: 'wte', index: 0, model: 'big-data', delta: -5.4 }],
-    }));
+    const series = [
+      { name: 'init', rows: load('minigpt-init') },
+      { name: 'big-data', rows: load('minigpt-big-data') },
+    ];
+    const svg = await renderSvg(
+      compareFigureSpec(series, {
+        table: [{ metric: 'alpha', values: [11.659, 2.231] }],
+        diffs: [{ name: 'wte', index: 0, model: 'big-data', delta: -5.4 }],
+      }),
+    );
     assertWellFormedSvg(svg);
     const t = texts(svg);
-    expect(t).toEqual(expect.arrayContaining(['init', 'big-data', 'model', 'Layer alpha distribution', 'alpha by layer', '11.659', '2.231']));
+    expect(t).toEqual(
+      expect.arrayContaining(['init', 'big-data', 'model', 'Layer alpha distribution', 'alpha by layer', '11.659', '2.231']),
+    );
     expect(t.some((s) => s.startsWith('Δ alpha per matched layer'))).toBe(true);
     expect(svg).toContain('#4c78a8');
     expect(svg).toContain('#f58518');

@@ -12,7 +12,8 @@ const { Resvg } = createRequire(import.meta.url)('@resvg/resvg-js') as typeof im
 
 describe('encodePng', () => {
   it('round-trips opaque pixels', () => {
-    const w = 7, h = 5;
+    const w = 7,
+      h = 5;
     const px = new Uint8Array(w * h * 4);
     for (let i = 0; i < px.length; i++) px[i] = (i * 37 + 11) & 0xff;
     for (let i = 3; i < px.length; i += 4) px[i] = 255;
@@ -39,7 +40,18 @@ describe('encodePng', () => {
       <text x="10" y="70" font-family="DejaVu Sans" font-size="12">α = 2.07</text></svg>`;
     for (const background of ['white', 'rgba(0,0,0,0)']) {
       const ours = decodePng(svgToPng(svg, { background }));
-      const theirs = decodePng(new Uint8Array(new Resvg(svg, { background, fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: !fontFiles().length, fontFiles: fontFiles(), defaultFontFamily: 'DejaVu Sans' }, logLevel: 'off' }).render().asPng()));
+      const theirs = decodePng(
+        new Uint8Array(
+          new Resvg(svg, {
+            background,
+            fitTo: { mode: 'zoom', value: 2 },
+            font: { loadSystemFonts: !fontFiles().length, fontFiles: fontFiles(), defaultFontFamily: 'DejaVu Sans' },
+            logLevel: 'off',
+          })
+            .render()
+            .asPng(),
+        ),
+      );
       expect([ours.width, ours.height]).toEqual([240, 160]);
       expect([theirs.width, theirs.height]).toEqual([240, 160]);
       // resvg rounds when un-premultiplying; allow ±1 per channel, exact alpha.

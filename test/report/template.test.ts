@@ -18,7 +18,8 @@ async function figures(model: string, options: object = {}): Promise<{ layers: r
   const ww = new WeightWatcher(model);
   await ww.analyze({ keep_evals: true, ...options });
   const specs: [string, VlSpec][] = [];
-  for (const l of ww.getLayerResults()) for (const [f, s] of Object.entries(layerFigureSpecs(l))) if (s) specs.push([`layer ${l.row.layer_id} ${f}`, s]);
+  for (const l of ww.getLayerResults())
+    for (const [f, s] of Object.entries(layerFigureSpecs(l))) if (s) specs.push([`layer ${l.row.layer_id} ${f}`, s]);
   for (const [f, s] of Object.entries(modelFigureSpecs(ww.getDetails()!))) specs.push([`model ${f}`, s]);
   return { layers: ww.getLayerResults(), specs };
 }
@@ -33,7 +34,9 @@ async function expectSameAsFresh(specs: [string, VlSpec][]): Promise<void> {
 describe.skipIf(!haveCorpus)('figures from templates are the figures compiled on their own', () => {
   if (!haveCorpus) console.warn(skipReason);
   let big: Awaited<ReturnType<typeof figures>>;
-  beforeAll(async () => { big = await figures(corpus('minigpt/big-data/model.safetensors')); });
+  beforeAll(async () => {
+    big = await figures(corpus('minigpt/big-data/model.safetensors'));
+  });
 
   it('minigpt big-data: every layer figure and the model figures', async () => {
     expect(big.specs.length).toBe(18 * 5 + 3);
@@ -49,16 +52,24 @@ describe.skipIf(!haveCorpus)('figures from templates are the figures compiled on
 
   it('the compare figure (concatenated panels, legend of model names)', async () => {
     const rows = big.layers.map((l) => l.row);
-    const spec = compareFigureSpec([{ name: 'a', rows }, { name: 'b', rows: rows.map((r) => ({ ...r, alpha: (r.alpha) * 1.1 })) }], { table: [{ metric: 'alpha', values: [1, 2] }] });
+    const spec = compareFigureSpec(
+      [
+        { name: 'a', rows },
+        { name: 'b', rows: rows.map((r) => ({ ...r, alpha: r.alpha * 1.1 })) },
+      ],
+      { table: [{ metric: 'alpha', values: [1, 2] }] },
+    );
     await expectSameAsFresh([['compare', spec]]);
   });
 
   it('figures of one kind share a template; their parameters carry the layer-specific values', () => {
     const esd = big.specs.filter(([n]) => n.endsWith(' esd'));
     const [[nameA, specA], [nameB, specB]] = [esd[1]!, esd[2]!];
-    const a = splitTemplate(specA), b = splitTemplate(specB);
+    const a = splitTemplate(specA),
+      b = splitTemplate(specB);
     expect(a.key).toBe(b.key);
-    const idA = nameA.split(' ')[1], idB = nameB.split(' ')[1];
+    const idA = nameA.split(' ')[1],
+      idB = nameB.split(' ')[1];
     expect(Object.values(a.signals)).toContain(`Log-Log ESD for Layer ${idA}`);
     expect(Object.values(b.signals)).toContain(`Log-Log ESD for Layer ${idB}`);
     expect(a.subtitle?.value).toEqual((specA.title as { subtitle: unknown }).subtitle);
@@ -81,10 +92,30 @@ describe('specs Vega-Lite cannot compile as templates', () => {
   // A text constant on a colour scale without an explicit domain: Vega-Lite copies the
   // expression into the domain instead of resolving it.
   const spec: VlSpec = {
-    width: 100, height: 60, title: 'two series',
+    width: 100,
+    height: 60,
+    title: 'two series',
     layer: [
-      { data: { values: [{ x: 1, y: 2 }, { x: 2, y: 3 }] }, mark: 'line', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { datum: 'first' } } },
-      { data: { values: [{ x: 1, y: 1 }, { x: 2, y: 1 }] }, mark: 'line', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { datum: 'second' } } },
+      {
+        data: {
+          values: [
+            { x: 1, y: 2 },
+            { x: 2, y: 3 },
+          ],
+        },
+        mark: 'line',
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { datum: 'first' } },
+      },
+      {
+        data: {
+          values: [
+            { x: 1, y: 1 },
+            { x: 2, y: 1 },
+          ],
+        },
+        mark: 'line',
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { datum: 'second' } },
+      },
     ],
   };
 

@@ -25,9 +25,20 @@ function loaded(body: string): string[] {
     ${body}
     const req = createRequire(import.meta.url);
     console.log(JSON.stringify(Object.keys(req.cache)));`;
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href, '--input-type=module', '-e', script], {
-    env: { ...process.env, WW_MODULE_TRACE: trace }, encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href,
+      '--input-type=module',
+      '-e',
+      script,
+    ],
+    {
+      env: { ...process.env, WW_MODULE_TRACE: trace },
+      encoding: 'utf8',
+    },
+  );
   expect(r.status, r.stderr).toBe(0);
   const cjs = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
   const esm = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
@@ -47,14 +58,18 @@ describe.skipIf(!existsSync(dist))('lazy loading of the sweep dependencies', () 
 
   it('a local sweep loads better-sqlite3 but not bullmq/ioredis', () => {
     const model = writeCheckpointModel(join(dir, 'm.safetensors'), 1);
-    const mods = loaded(`const r = await ww.sweep([${JSON.stringify(model)}], { db: ${JSON.stringify(join(dir, 'lazy.sqlite'))} }); if (r.analysed !== 1) throw new Error('not analysed');`);
+    const mods = loaded(
+      `const r = await ww.sweep([${JSON.stringify(model)}], { db: ${JSON.stringify(join(dir, 'lazy.sqlite'))} }); if (r.analysed !== 1) throw new Error('not analysed');`,
+    );
     expect(has(mods, 'better-sqlite3')).toBe(true);
     expect(has(mods, 'bullmq')).toBe(false);
     expect(has(mods, 'ioredis')).toBe(false);
   });
 
   it('the trace sees bullmq when the queue is used (the check can fail)', () => {
-    const mods = loaded(`const w = await import(${JSON.stringify(pathToFileURL(join(projectRoot, 'dist', 'sweep', 'index.js')).href)}); await w.startWorker({ queue: 'redis://127.0.0.1:1', connectTimeoutMs: 200 }).catch(() => {});`);
+    const mods = loaded(
+      `const w = await import(${JSON.stringify(pathToFileURL(join(projectRoot, 'dist', 'sweep', 'index.js')).href)}); await w.startWorker({ queue: 'redis://127.0.0.1:1', connectTimeoutMs: 200 }).catch(() => {});`,
+    );
     expect(has(mods, 'bullmq')).toBe(true);
     expect(has(mods, 'ioredis')).toBe(true);
   });

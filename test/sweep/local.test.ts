@@ -29,7 +29,9 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
     const first = await sweep(MINIGPT, { db });
     expect([first.analysed, first.cached, first.failed]).toEqual([3, 0, 0]);
     expect(first.runs.map((r) => [r.model, r.step, r.status, r.details.length])).toEqual([
-      ['init', 0, 'analysed', 18], ['small-data', 1, 'analysed', 18], ['big-data', 2, 'analysed', 18],
+      ['init', 0, 'analysed', 18],
+      ['small-data', 1, 'analysed', 18],
+      ['big-data', 2, 'analysed', 18],
     ]);
     expect(first.stepsParsed).toBe(false);
 
@@ -49,10 +51,17 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
     const results = openResults(db);
     try {
       expect(results.allRuns().map((r) => r.attempts)).toEqual([1, 1, 1, 1]);
-      expect(results.sweeps().map((s) => [s.analysed, s.cached, s.failed])).toEqual([[3, 0, 0], [0, 3, 0], [1, 3, 0]]);
+      expect(results.sweeps().map((s) => [s.analysed, s.cached, s.failed])).toEqual([
+        [3, 0, 0],
+        [0, 3, 0],
+        [1, 3, 0],
+      ]);
       const series = results.summarySeries();
       expect(series.map((p) => [p.model, p.below2, p.above6])).toEqual([
-        ['init', 0, 15], ['small-data', 8, 0], ['big-data', 7, 0], ['big-data/model.bf16', expect.any(Number), 0],
+        ['init', 0, 15],
+        ['small-data', 8, 0],
+        ['big-data', 7, 0],
+        ['big-data/model.bf16', expect.any(Number), 0],
       ]);
     } finally {
       results.close();
@@ -90,8 +99,14 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
     expect(r.err).toMatch(/sweep: 3 models: 3 analysed, 0 from the database, 0 failed/);
     expect(r.out).toMatch(/step\s+model\s+status\s+layers\s+α<2\s+α>6\s+alpha/);
     expect(r.out).toMatch(/1\s+small-data\s+analysed\s+18\s+8\s+0\s+2\.17/);
-    const parsed = JSON.parse(readFileSync(out, 'utf8')) as { runs: { model: string; step: number; summary: Record<string, number>; details: unknown[] }[] };
-    expect(parsed.runs.map((x) => [x.model, x.step, x.details.length])).toEqual([['init', 0, 18], ['small-data', 1, 18], ['big-data', 2, 18]]);
+    const parsed = JSON.parse(readFileSync(out, 'utf8')) as {
+      runs: { model: string; step: number; summary: Record<string, number>; details: unknown[] }[];
+    };
+    expect(parsed.runs.map((x) => [x.model, x.step, x.details.length])).toEqual([
+      ['init', 0, 18],
+      ['small-data', 1, 18],
+      ['big-data', 2, 18],
+    ]);
     expect(Object.keys(parsed.runs[0]!).slice(0, 4)).toEqual(['model', 'step', 'summary', 'details']);
     const again = await run('sweep', ...MINIGPT, '--db', join(dir, 'cli.sqlite'), '-q');
     expect(again.code).toBe(0);
@@ -118,7 +133,8 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
     expect(ids.length).toBe(18);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     const page = readFileSync(html, 'utf8');
-    for (const s of ['id="summary"', 'id="heatmap"', 'id="movers"', 'data-figure="alpha-heatmap"', 'id="steps-table"', 'id="movers-table"']) expect(page).toContain(s);
+    for (const s of ['id="summary"', 'id="heatmap"', 'id="movers"', 'data-figure="alpha-heatmap"', 'id="steps-table"', 'id="movers-table"'])
+      expect(page).toContain(s);
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet/);
   });
 });
@@ -132,7 +148,11 @@ describe('checkpoints of a training run', () => {
     const notes: string[] = [];
     const res = await sweep([runDir], { db: join(dir, 'run.sqlite'), onNote: (n) => notes.push(n) });
     expect(res.stepsParsed).toBe(true);
-    expect(res.runs.map((r) => [r.model, r.step])).toEqual([['checkpoint-3', 3], ['checkpoint-20', 20], ['checkpoint-100', 100]]);
+    expect(res.runs.map((r) => [r.model, r.step])).toEqual([
+      ['checkpoint-3', 3],
+      ['checkpoint-20', 20],
+      ['checkpoint-100', 100],
+    ]);
     expect(notes.join('\n')).toMatch(/3 checkpoint folders and a model at its top level; sweeping the checkpoints/);
     // Alpha moves as the signal grows.
     expect(res.runs[0]!.summary.alpha).not.toBe(res.runs[2]!.summary.alpha);
@@ -145,14 +165,21 @@ describe('checkpoints of a training run', () => {
     writeCheckpointModel(join(zoo, 'step_300.safetensors'), 3);
     writeCheckpointModel(join(zoo, 'run-e7.safetensors'), 7);
     const byGlob = await sweep([join(zoo, '[cs]*.safetensors')], { db: join(dir, 'zoo.sqlite') });
-    expect(byGlob.runs.map((r) => [r.model, r.step])).toEqual([['step_300', 300], ['ckpt1200', 1200]]);
+    expect(byGlob.runs.map((r) => [r.model, r.step])).toEqual([
+      ['step_300', 300],
+      ['ckpt1200', 1200],
+    ]);
     // run-e7 has no default step: with it, the order given is used.
     const mixed = await sweep([zoo], { db: join(dir, 'zoo.sqlite') });
     expect(mixed.stepsParsed).toBe(false);
     expect(mixed.runs.map((r) => r.model)).toEqual(['ckpt1200', 'run-e7', 'step_300']);
     expect([mixed.analysed, mixed.cached]).toEqual([1, 2]);
     const custom = await sweep([zoo], { db: join(dir, 'zoo.sqlite'), stepRegex: '(?:ckpt|_|-e)(\\d+)' });
-    expect(custom.runs.map((r) => [r.model, r.step])).toEqual([['run-e7', 7], ['step_300', 300], ['ckpt1200', 1200]]);
+    expect(custom.runs.map((r) => [r.model, r.step])).toEqual([
+      ['run-e7', 7],
+      ['step_300', 300],
+      ['ckpt1200', 1200],
+    ]);
     expect([custom.analysed, custom.cached]).toEqual([0, 3]);
     await expectError(sweep([join(zoo, 'nothing*')], { db: join(dir, 'zoo.sqlite') }), 'E_NOT_FOUND', 'matches no file');
   });
@@ -160,7 +187,12 @@ describe('checkpoints of a training run', () => {
   it.skipIf(!haveBuiltCli)('an interrupted sweep resumes where it stopped', async () => {
     const steps = [1, 2, 3, 4, 5, 6];
     const big = join(dir, 'big-run');
-    writeTrainingRun(big, steps, [[400, 300], [300, 300], [500, 200], [400, 256]]);
+    writeTrainingRun(big, steps, [
+      [400, 300],
+      [300, 300],
+      [500, 200],
+      [400, 256],
+    ]);
     const db = join(dir, 'resume.sqlite');
     const p = startCli('sweep', ['sweep', big, '--db', db, '--threads', '1']);
     await p.waitFor(/^\[1\/6\] checkpoint-1 \(step 1\): analysed/);
@@ -232,7 +264,11 @@ describe('failures and bad input', () => {
   });
 
   it('a worker that cannot reach Redis fails with a clear message', async () => {
-    await expectError(startWorker({ queue: 'redis://127.0.0.1:1', connectTimeoutMs: 1500 }), 'E_IO', 'cannot reach Redis at redis://127.0.0.1:1');
+    await expectError(
+      startWorker({ queue: 'redis://127.0.0.1:1', connectTimeoutMs: 1500 }),
+      'E_IO',
+      'cannot reach Redis at redis://127.0.0.1:1',
+    );
   });
 });
 
@@ -256,4 +292,3 @@ describe('copies keep the run key', () => {
     expect(threads.cached).toBe(1);
   });
 });
-

@@ -22,13 +22,31 @@ let redis: RedisServer | undefined;
 const workers: CliProcess[] = [];
 
 /** 14 weight matrices of several shapes, plus biases and a norm (which consume no layer id but are skipped). */
-const SHAPES: [number, number][] = [[300, 96], [96, 96], [384, 96], [96, 384], [300, 96], [96, 96], [384, 96], [96, 384], [256, 128], [128, 128], [512, 128], [128, 512], [64, 8], [200, 150]];
+const SHAPES: [number, number][] = [
+  [300, 96],
+  [96, 96],
+  [384, 96],
+  [96, 384],
+  [300, 96],
+  [96, 96],
+  [384, 96],
+  [96, 384],
+  [256, 128],
+  [128, 128],
+  [512, 128],
+  [128, 512],
+  [64, 8],
+  [200, 150],
+];
 const model = join(dir, 'big.safetensors');
-writeSafetensors(model, SHAPES.flatMap(([n, m], i) => [
-  { name: `block${i}.weight`, shape: [n, m], data: layerMatrix(n, m, 100 + i, 1 + (i % 5)) },
-  { name: `block${i}.bias`, shape: [n], data: new Float32Array(n).fill(0.01) },
-  ...(i % 4 === 0 ? [{ name: `norm${i}.weight`, shape: [m], data: new Float32Array(m).fill(1) }] : []),
-]));
+writeSafetensors(
+  model,
+  SHAPES.flatMap(([n, m], i) => [
+    { name: `block${i}.weight`, shape: [n, m], data: layerMatrix(n, m, 100 + i, 1 + (i % 5)) },
+    { name: `block${i}.bias`, shape: [n], data: new Float32Array(n).fill(0.01) },
+    ...(i % 4 === 0 ? [{ name: `norm${i}.weight`, shape: [m], data: new Float32Array(m).fill(1) }] : []),
+  ]),
+);
 
 beforeAll(async () => {
   if (!ready) return;
@@ -46,10 +64,28 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function queued(layersPerJob: number, extra: string[]): Promise<{ details: unknown[]; summary: unknown; out: string; seconds: number }> {
+async function queued(
+  layersPerJob: number,
+  extra: string[],
+): Promise<{ details: unknown[]; summary: unknown; out: string; seconds: number }> {
   const out = join(dir, `queued-${layersPerJob}.json`);
   const t0 = performance.now();
-  const p = startCli('coordinator', ['analyze', model, '--queue', redis!.url, '--queue-name', 'ww-big', '--layers-per-job', String(layersPerJob), '--poll-ms', '100', '--json', out, '-q', ...extra]);
+  const p = startCli('coordinator', [
+    'analyze',
+    model,
+    '--queue',
+    redis!.url,
+    '--queue-name',
+    'ww-big',
+    '--layers-per-job',
+    String(layersPerJob),
+    '--poll-ms',
+    '100',
+    '--json',
+    out,
+    '-q',
+    ...extra,
+  ]);
   const exit = await p.exited;
   expect(exit.code, p.output()).toBe(0);
   const parsed = JSON.parse(readFileSync(out, 'utf8')) as { details: unknown[]; summary: unknown };
@@ -65,7 +101,9 @@ describe.skipIf(!ready)('a big model split into layer-group jobs over two worker
     expect(q.details).toEqual(single);
     expect(q.summary).toEqual(jsonSafe(ww.getSummary()));
     const jobs = workers.map((w) => (w.output().match(/ done: /g) ?? []).length);
-    console.log(`big model, default options: ${SHAPES.length} layers in 4 jobs, ${q.seconds.toFixed(1)} s; jobs per worker: ${jobs.join(', ')}`);
+    console.log(
+      `big model, default options: ${SHAPES.length} layers in 4 jobs, ${q.seconds.toFixed(1)} s; jobs per worker: ${jobs.join(', ')}`,
+    );
   });
 
   it('randomize + mp_fit with a seed, 3 layers per job: identical too', async () => {

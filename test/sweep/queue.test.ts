@@ -25,11 +25,17 @@ if (!ready) console.warn(!haveRedis ? redisSkipReason : !haveBuiltCli ? builtCli
 const dir = mkdtempSync(join(tmpdir(), 'ww-queue-'));
 let redis: RedisServer | undefined;
 const procs: CliProcess[] = [];
-const cli = (name: string, args: string[], env?: Record<string, string>) => { const p = startCli(name, args, env ? { env } : {}); procs.push(p); return p; };
+const cli = (name: string, args: string[], env?: Record<string, string>) => {
+  const p = startCli(name, args, env ? { env } : {});
+  procs.push(p);
+  return p;
+};
 /** Short lock and stalled-check intervals (worker options) so a dead worker's job comes back within seconds. */
 const FAST_STALL = ['--lock-duration', '1000', '--stalled-interval', '500'];
 
-beforeAll(async () => { if (ready) redis = await startRedis(); });
+beforeAll(async () => {
+  if (ready) redis = await startRedis();
+});
 afterAll(async () => {
   for (const p of procs) p.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.exited));
@@ -47,10 +53,24 @@ interface DbContent {
 function readDb(file: string): DbContent {
   const db = new Sqlite(file, { readonly: true });
   try {
-    const runs = new Map((db.prepare('SELECT run_key, status, summary_json, layers, label FROM runs').all() as { run_key: string; status: string; summary_json: string | null; layers: number | null; label: string }[])
-      .map((r) => [r.run_key, { status: r.status, summary: r.summary_json, layers: r.layers, label: r.label }]));
+    const runs = new Map(
+      (
+        db.prepare('SELECT run_key, status, summary_json, layers, label FROM runs').all() as {
+          run_key: string;
+          status: string;
+          summary_json: string | null;
+          layers: number | null;
+          label: string;
+        }[]
+      ).map((r) => [r.run_key, { status: r.status, summary: r.summary_json, layers: r.layers, label: r.label }]),
+    );
     const rows = new Map<string, string[]>();
-    const all = db.prepare('SELECT run_key, layer_id, slice, row_json FROM layer_rows ORDER BY run_key, layer_id, slice').all() as { run_key: string; layer_id: number; slice: number; row_json: string }[];
+    const all = db.prepare('SELECT run_key, layer_id, slice, row_json FROM layer_rows ORDER BY run_key, layer_id, slice').all() as {
+      run_key: string;
+      layer_id: number;
+      slice: number;
+      row_json: string;
+    }[];
     for (const r of all) {
       if (!rows.has(r.run_key)) rows.set(r.run_key, []);
       rows.get(r.run_key)!.push(`${r.layer_id}:${r.slice} ${r.row_json}`);
@@ -103,7 +123,9 @@ describe.skipIf(!ready)('sweeps over a Redis queue (BullMQ)', () => {
     const elapsed = (performance.now() - started) / 1000;
     expect(exit.code, coordinator.output()).toBe(0);
     const r = retries(coordinator.output());
-    console.log(`queue sweep of 3 models, 2 workers (one SIGKILLed holding job ${heldJob}): ${elapsed.toFixed(1)} s, ${r.retries} job retries, ${r.stalled} recovered from the dead worker`);
+    console.log(
+      `queue sweep of 3 models, 2 workers (one SIGKILLed holding job ${heldJob}): ${elapsed.toFixed(1)} s, ${r.retries} job retries, ${r.stalled} recovered from the dead worker`,
+    );
     expect(r.stalled).toBeGreaterThanOrEqual(1);
     expect(r.retries).toBeGreaterThanOrEqual(1);
     // The held job was finished by worker B on a later attempt.
@@ -119,7 +141,20 @@ describe.skipIf(!ready)('sweeps over a Redis queue (BullMQ)', () => {
     const good = writeCheckpointModel(join(dir, 'good.safetensors'), 2);
     const changing = writeCheckpointModel(join(dir, 'changing.safetensors'), 3);
     const db = join(dir, 'failing.sqlite');
-    const coordinator = cli('coordinator-fail', ['sweep', good, changing, '--db', db, '--queue', redis!.url, '--queue-name', 'ww-fail', '--poll-ms', '100', '-q']);
+    const coordinator = cli('coordinator-fail', [
+      'sweep',
+      good,
+      changing,
+      '--db',
+      db,
+      '--queue',
+      redis!.url,
+      '--queue-name',
+      'ww-fail',
+      '--poll-ms',
+      '100',
+      '-q',
+    ]);
     await coordinator.waitFor(/sweep: queued 2 jobs/);
     // The file changes after the coordinator fingerprinted it: every attempt must refuse it.
     appendFileSync(changing, Buffer.alloc(16));
@@ -131,9 +166,16 @@ describe.skipIf(!ready)('sweeps over a Redis queue (BullMQ)', () => {
     expect(out).toMatch(/1 analysed, 0 from the database, 1 failed/);
     expect(w.output().match(/failed \(attempt \d\): E_CORRUPT/g)).toHaveLength(3);
     const db2 = new Sqlite(db, { readonly: true });
-    const runs = db2.prepare('SELECT label, status, error FROM runs ORDER BY label').all() as { label: string; status: string; error: string }[];
+    const runs = db2.prepare('SELECT label, status, error FROM runs ORDER BY label').all() as {
+      label: string;
+      status: string;
+      error: string;
+    }[];
     db2.close();
-    expect(runs.map((r) => [r.label, r.status])).toEqual([['changing', 'failed'], ['good', 'done']]);
+    expect(runs.map((r) => [r.label, r.status])).toEqual([
+      ['changing', 'failed'],
+      ['good', 'done'],
+    ]);
     expect(runs[0]!.error).toMatch(/after 3 attempts/);
     w.kill('SIGTERM');
     await w.exited;
@@ -152,7 +194,14 @@ describe.skipIf(!ready)('sweeps over a Redis queue (BullMQ)', () => {
     // The workers finish the jobs while no coordinator is running.
     const w = cli('worker-restart', ['worker', '--queue', redis!.url, '--queue-name', 'ww-restart', ...FAST_STALL]);
     await w.waitFor(/job \S+ done/);
-    await new Promise<void>((resolve) => { const t = setInterval(() => { if ((w.output().match(/ done: /g) ?? []).length >= 2) { clearInterval(t); resolve(); } }, 50); });
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if ((w.output().match(/ done: /g) ?? []).length >= 2) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 50);
+    });
     const second = cli('coordinator-2', args);
     expect((await second.exited).code, second.output()).toBe(0);
     expect(second.output()).toMatch(/queued 0 jobs, 2 found in the queue from an earlier coordinator/);

@@ -36,7 +36,11 @@ describe('checkpoint steps', () => {
 
   it('natural order', () => {
     expect(['h.10', 'h.2', 'h.1', 'a'].sort(compareNatural)).toEqual(['a', 'h.1', 'h.2', 'h.10']);
-    expect(['checkpoint-100', 'checkpoint-20', 'checkpoint-3'].sort(compareNatural)).toEqual(['checkpoint-3', 'checkpoint-20', 'checkpoint-100']);
+    expect(['checkpoint-100', 'checkpoint-20', 'checkpoint-3'].sort(compareNatural)).toEqual([
+      'checkpoint-3',
+      'checkpoint-20',
+      'checkpoint-100',
+    ]);
   });
 });
 
@@ -68,7 +72,11 @@ describe('fingerprints and run keys', () => {
     const a = await fingerprintModel(f);
     expect(a.bytesRead).toBe(total);
     expect(a.bytes).toBe(200 * 1024 * 1024);
-    const poke = (offset: number) => { const h = openSync(f, 'r+'); writeSync(h, Buffer.from([1]), 0, 1, offset); closeSync(h); };
+    const poke = (offset: number) => {
+      const h = openSync(f, 'r+');
+      writeSync(h, Buffer.from([1]), 0, 1, offset);
+      closeSync(h);
+    };
     poke(100);
     const b = await fingerprintModel(f);
     expect(b.hash).not.toBe(a.hash);
@@ -106,7 +114,9 @@ describe('fingerprints and run keys', () => {
     expect(runKey(fp, { minEvals: 20 } as Record<string, unknown>)).toBe(runKey(fp, { min_evals: 20 }));
     expect(runKey(fp, { randomize: true })).not.toBe(base);
     expect(runKey(fp, { randomize: true, seed: 1 })).not.toBe(runKey(fp, { randomize: true, seed: 2 }));
-    expect(runKey(fp, { fit: 'E_TPL', pl_package: 'powerlaw' })).toBe(runKey(fp, { fit: 'TPL', pl_package: 'powerlaw', fix_fingers: 'xmin_peak' }));
+    expect(runKey(fp, { fit: 'E_TPL', pl_package: 'powerlaw' })).toBe(
+      runKey(fp, { fit: 'TPL', pl_package: 'powerlaw', fix_fingers: 'xmin_peak' }),
+    );
     expect(JSON.parse(optionsKeyJson({}))).not.toHaveProperty('threads');
     expect(() => runKey(fp, { fit: 'TPL' })).toThrow(/requires pl_package='powerlaw'/);
   });
@@ -118,7 +128,9 @@ describe('results database', () => {
     const db = openDatabase(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (t) => t.name,
+    );
     expect(tables).toEqual(expect.arrayContaining(['layer_rows', 'run_parts', 'runs', 'sweep_models', 'sweeps']));
     db.close();
     // Reopening applies nothing new.
@@ -148,10 +160,23 @@ describe('results database', () => {
     const w = new ResultsWriter(db);
     const id = { runKey: 'k', fingerprint: 'f', optionsHash: 'o', optionsJson: '{}', model: '/m', label: 'm' };
     w.beginQueuedRun(id, ['0-1', '2-3']);
-    const rows = [{ layer_id: 0, name: 'a', alpha: 2.5 }, { layer_id: 1, name: 'b', alpha: NaN }];
+    const rows = [
+      { layer_id: 0, name: 'a', alpha: 2.5 },
+      { layer_id: 1, name: 'b', alpha: NaN },
+    ];
     w.writePart('k', { id: '0-1', layerIds: [0, 1], rows, failures: [], attempts: 1, elapsedMs: 1 });
-    w.writePart('k', { id: '0-1', layerIds: [0, 1], rows: [{ ...rows[0]!, alpha: 2.6 }, rows[1]!], failures: [], attempts: 2, elapsedMs: 1 });
-    expect(w.storedRows('k')).toEqual([{ layer_id: 0, name: 'a', alpha: 2.6 }, { layer_id: 1, name: 'b', alpha: NaN }]);
+    w.writePart('k', {
+      id: '0-1',
+      layerIds: [0, 1],
+      rows: [{ ...rows[0]!, alpha: 2.6 }, rows[1]!],
+      failures: [],
+      attempts: 2,
+      elapsedMs: 1,
+    });
+    expect(w.storedRows('k')).toEqual([
+      { layer_id: 0, name: 'a', alpha: 2.6 },
+      { layer_id: 1, name: 'b', alpha: NaN },
+    ]);
     expect(w.doneParts('k')).toEqual(new Set(['0-1']));
     // Another split of the layers: the old parts and rows go.
     w.beginQueuedRun(id, ['all']);

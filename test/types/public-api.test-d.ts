@@ -76,7 +76,11 @@ describe('WeightWatcher', () => {
 
   it('analyze() options are checked', async () => {
     const ww = new WeightWatcher('m.safetensors');
-    await ww.analyze({ svd_method: 'fast', precision: 'float32', layers: [1, 'attn'], onLayer: (l) => {
+    await ww.analyze({
+      svd_method: 'fast',
+      precision: 'float32',
+      layers: [1, 'attn'],
+      onLayer: (l) => {
         expectTypeOf(l).toEqualTypeOf<LayerResult>();
       },
     });
@@ -150,7 +154,8 @@ describe('errors', () => {
     expectTypeOf(f.failures).toEqualTypeOf<readonly LayerFailure[]>();
     expectTypeOf(f.rows).toEqualTypeOf<readonly DetailsRow[]>();
     const caught: unknown = f;
-    if (caught instanceof WeightWatcherError && caught.code === 'E_LAYERS_FAILED') expectTypeOf(caught.code).toEqualTypeOf<'E_LAYERS_FAILED'>();
+    if (caught instanceof WeightWatcherError && caught.code === 'E_LAYERS_FAILED')
+      expectTypeOf(caught.code).toEqualTypeOf<'E_LAYERS_FAILED'>();
   });
 });
 

@@ -7,7 +7,7 @@ import { COMMANDS } from '../../src/cli/main.js';
 describe('docs/cli.md', () => {
   const current = readFileSync(CLI_DOC_PATH, 'utf8');
 
-  it('has every command\'s help, as the CLI prints it (else: npx vite-node scripts/gen-cli-docs.ts)', () => {
+  it("has every command's help, as the CLI prints it (else: npx vite-node scripts/gen-cli-docs.ts)", () => {
     expect(renderCliDoc(current)).toBe(current);
   });
 

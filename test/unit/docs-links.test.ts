@@ -41,7 +41,10 @@ function proseOf(markdown: string): string {
     }
     return inFence ? '' : line;
   });
-  return lines.join('\n').replace(/<!--[\s\S]*?-->/g, '').replace(/`[^`\n]*`/g, '``');
+  return lines
+    .join('\n')
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/`[^`\n]*`/g, '``');
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped (except - and _), spaces to hyphens. */
@@ -138,13 +141,15 @@ describe('docs links', () => {
         const p = `${dir}/${e.name}`;
         if (e.isDirectory()) walk(p);
         else if (/\.(ts|mts|mjs|js|cc|h)$/.test(e.name)) {
-          readFileSync(join(root, p), 'utf8').split('\n').forEach((line, i) => {
-            const comment = /(\/\/|\/\*|^\s*\*)(.*)$/.exec(line)?.[2];
-            if (!comment) return;
-            for (const m of comment.matchAll(/\b([QRG]\d{1,2})\b(?![_.\d])/g)) {
-              if (!ids.has(m[1]!.toLowerCase())) problems.push(`${p}:${i + 1}: ${m[1]} is not an id in docs/reference-differences.md`);
-            }
-          });
+          readFileSync(join(root, p), 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              const comment = /(\/\/|\/\*|^\s*\*)(.*)$/.exec(line)?.[2];
+              if (!comment) return;
+              for (const m of comment.matchAll(/\b([QRG]\d{1,2})\b(?![_.\d])/g)) {
+                if (!ids.has(m[1]!.toLowerCase())) problems.push(`${p}:${i + 1}: ${m[1]} is not an id in docs/reference-differences.md`);
+              }
+            });
         }
       }
     };
@@ -155,7 +160,8 @@ describe('docs links', () => {
   it('the link checker itself: slugs, anchors, targets', () => {
     expect(githubSlug('Q14 — base_model ignores `pool`')).toBe('q14--base_model-ignores-pool');
     expect(githubSlug('Relation to [Python](https://x.y) WeightWatcher')).toBe('relation-to-python-weightwatcher');
-    const md = '# A\n## A\n<a id="q1"></a>\n```\n# not a heading\n[x](nowhere.md)\n```\n[y](docs/y.md#A) `[z](z.md)` ![i](img.png)\n[ref]: ./r.md\n<!-- [c](c.md) -->';
+    const md =
+      '# A\n## A\n<a id="q1"></a>\n```\n# not a heading\n[x](nowhere.md)\n```\n[y](docs/y.md#A) `[z](z.md)` ![i](img.png)\n[ref]: ./r.md\n<!-- [c](c.md) -->';
     expect([...anchorsOf(md)].sort()).toEqual(['a', 'a-1', 'q1']);
     expect(linkTargets(md)).toEqual(['docs/y.md#A', 'img.png', './r.md']);
   });

@@ -12,7 +12,9 @@ import { svdvalsSync } from '../../src/native/binding.js';
 const nativeDir = join(import.meta.dirname, '..', '..', 'native');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? sources(join(dir, d.name)) : /\.(h|cc|cpp)$/.test(d.name) ? [join(dir, d.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? sources(join(dir, d.name)) : /\.(h|cc|cpp)$/.test(d.name) ? [join(dir, d.name)] : [],
+  );
 }
 
 describe('error codes', () => {
@@ -21,7 +23,11 @@ describe('error codes', () => {
     const body = /codeName\(Code c\)\s*\{([\s\S]*?)\n\}/.exec(status)?.[1];
     expect(body, 'codeName() not found in status.h').toBeDefined();
     const names = [...body!.matchAll(/return "([A-Z_]+)"/g)].map((m) => m[1]!).filter((n) => n !== 'OK');
-    const enumCodes = /enum class Code \{([^}]*)\}/.exec(status)![1]!.split(',').map((s) => s.trim()).filter((s) => s && s !== 'Ok');
+    const enumCodes = /enum class Code \{([^}]*)\}/
+      .exec(status)![1]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s && s !== 'Ok');
     // One case per enum value (plus the fallback after the switch).
     for (const c of enumCodes) expect(body, `Code::${c} has no case`).toContain(`case Code::${c}:`);
     expect(names.length).toBeGreaterThanOrEqual(enumCodes.length);
@@ -37,6 +43,8 @@ describe('error codes', () => {
   });
 
   it('a native error keeps its code as a WeightWatcherError', () => {
-    expect(() => svdvalsSync(new Float64Array([1, NaN, 3, 4]), 2, 2)).toThrowError(expect.objectContaining({ name: 'WeightWatcherError', code: 'E_NONFINITE' }));
+    expect(() => svdvalsSync(new Float64Array([1, NaN, 3, 4]), 2, 2)).toThrowError(
+      expect.objectContaining({ name: 'WeightWatcherError', code: 'E_NONFINITE' }),
+    );
   });
 });

@@ -27,9 +27,21 @@ function load(entry: string): { urls: string[]; exports: string[] } {
     const script = `import { createRequire } from 'node:module';
 const mod = await import(process.env.WW_ENTRY);
 process.stdout.write(JSON.stringify({ cjs: Object.keys(createRequire(import.meta.url).cache), exports: Object.keys(mod).sort() }));`;
-    const out = execFileSync(process.execPath, ['--import', pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href, '--input-type=module', '-e', script], {
-      cwd: projectRoot, env: { ...process.env, WW_ENTRY: entry, WW_MODULE_TRACE: trace }, encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      {
+        cwd: projectRoot,
+        env: { ...process.env, WW_ENTRY: entry, WW_MODULE_TRACE: trace },
+        encoding: 'utf8',
+      },
+    );
     const { cjs, exports } = JSON.parse(out) as { cjs: string[]; exports: string[] };
     const esm = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
     return { urls: [...esm, ...cjs.map((f) => pathToFileURL(f).href)], exports };
@@ -46,7 +58,17 @@ describe.skipIf(!built)('package entry points', () => {
     expect(urls.some((u) => u.endsWith('/dist/index.js'))).toBe(true);
     expect(urls.filter((u) => HEAVY.test(u))).toEqual([]);
     expect(urls.filter((u) => /\/dist\/report\/(plots\/|html)/.test(u))).toEqual([]);
-    for (const name of ['WeightWatcher', 'svdvals', 'svdvalsSync', 'WeightWatcherError', 'ERROR_CODES', 'openModel', 'renderLayerPlots', 'renderModelPlots']) expect(exports).toContain(name);
+    for (const name of [
+      'WeightWatcher',
+      'svdvals',
+      'svdvalsSync',
+      'WeightWatcherError',
+      'ERROR_CODES',
+      'openModel',
+      'renderLayerPlots',
+      'renderModelPlots',
+    ])
+      expect(exports).toContain(name);
     expect(exports).not.toContain('svgToPng');
   });
 
@@ -56,7 +78,19 @@ describe.skipIf(!built)('package entry points', () => {
     expect(urls.some((u) => /\/node_modules\/vega\//.test(u))).toBe(true);
     expect(urls.some((u) => /\/node_modules\/vega-lite\//.test(u))).toBe(true);
     expect(urls.some((u) => /\/node_modules\/@resvg\/resvg-js\//.test(u))).toBe(true);
-    for (const name of ['renderLayerPlots', 'renderModelPlots', 'svgToPng', 'renderSvg', 'layerFigureSpecs', 'createPlotRenderer', 'AnalyzePlotWriter', 'AnalyzeReportWriter', 'selectFigures', 'LAYER_FIGURES']) expect(exports).toContain(name);
+    for (const name of [
+      'renderLayerPlots',
+      'renderModelPlots',
+      'svgToPng',
+      'renderSvg',
+      'layerFigureSpecs',
+      'createPlotRenderer',
+      'AnalyzePlotWriter',
+      'AnalyzeReportWriter',
+      'selectFigures',
+      'LAYER_FIGURES',
+    ])
+      expect(exports).toContain(name);
   });
 
   it('the root renderLayerPlots loads the plot stack on first call and renders', () => {

@@ -10,8 +10,21 @@ describe('npm package contents', () => {
     // --ignore-scripts: no prepack rebuild (other test files run the built CLI meanwhile).
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
     const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs', 'native/core/status.h', 'native/napi/addon.cc']) expect(files).toContain(f);
-    const unexpected = files.filter((f) => !/^(dist\/|native\/(core|napi)\/|prebuilds\/)/.test(f) && !['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs'].includes(f));
+    for (const f of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'binding.gyp',
+      'scripts/blas-flags.mjs',
+      'native/core/status.h',
+      'native/napi/addon.cc',
+    ])
+      expect(files).toContain(f);
+    const unexpected = files.filter(
+      (f) =>
+        !/^(dist\/|native\/(core|napi)\/|prebuilds\/)/.test(f) &&
+        !['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs'].includes(f),
+    );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tests|helpers|bench)\//.test(f) || /\.test\./.test(f))).toEqual([]);

@@ -4,7 +4,18 @@ import { nativeInfo } from '../../native/binding.js';
 import { resolveOptions } from '../../shared/options.js';
 import { escapeControl } from '../../shared/text.js';
 import { renderSkipped, renderSummary, renderTable } from '../../report/table.js';
-import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type OptionSpecs, type ParsedArgs } from '../args.js';
+import {
+  ANALYSIS_OPTIONS,
+  MODEL_DIFF_OPTIONS,
+  OUTPUT_OPTIONS,
+  QUEUE_OPTIONS,
+  SELECTION_OPTIONS,
+  str,
+  toAnalyzeOptions,
+  usageError,
+  type OptionSpecs,
+  type ParsedArgs,
+} from '../args.js';
 import { selectFigures, selectFormats } from '../../report/plots/figures.js';
 import type { AnalyzePlotsOptions } from '../plot-commands.js';
 import type { Summary } from '../../report/summary.js';
@@ -23,14 +34,20 @@ const ANALYZE_QUEUE_OPTIONS = {
   'layers-per-job': { ...QUEUE_OPTIONS['layers-per-job'], default: '8' },
   'queue-name': QUEUE_OPTIONS['queue-name'],
   'poll-ms': QUEUE_OPTIONS['poll-ms'],
-  db: { type: 'string', value: 'FILE.sqlite', description: 'with --queue: keep the result in this results database (a rerun then finds it)' },
+  db: {
+    type: 'string',
+    value: 'FILE.sqlite',
+    description: 'with --queue: keep the result in this results database (a rerun then finds it)',
+  },
 } as const satisfies OptionSpecs;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** "1 layer failed:" and one line per failed layer with its error code and message. */
 export function renderFailures(failures: RunInfo['failures']): string {
-  const lines = failures.map((f) => `  ${String(f.layer_id).padStart(5)}  ${escapeControl(f.name)}: ${f.code} ${escapeControl(f.message)}\n`);
+  const lines = failures.map(
+    (f) => `  ${String(f.layer_id).padStart(5)}  ${escapeControl(f.name)}: ${f.code} ${escapeControl(f.message)}\n`,
+  );
   return `${plural(failures.length, 'layer')} failed:\n${lines.join('')}`;
 }
 
@@ -83,15 +100,23 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     resolveOptions(opts); // invalid combinations are refused before any file is touched
     const plotting = plotOptions(values, opts.threads);
     const queue = str(values, 'queue');
-    if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined)) throw usageError('--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)');
-    if (queue && plotting) throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
+    if (!queue && ['queue-name', 'layers-per-job', 'db', 'poll-ms'].some((k) => values[k] !== undefined))
+      throw usageError(
+        '--layers-per-job, --queue-name, --poll-ms and --db go with --queue redis://HOST:PORT (for many models: weightwatcher sweep)',
+      );
+    if (queue && plotting)
+      throw usageError('--plot and --report need the eigenvalues, which queue jobs do not send back; run them without --queue');
     const baseModel = str(values, 'base-model');
-    if (queue && (baseModel !== undefined || opts.peft)) throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
-    await checkOutputs([
-      ...tableOutputs(values),
-      plotting?.plotDir === undefined ? undefined : { flag: '--plot', path: plotting.plotDir, kind: 'folder' },
-      plotting?.reportFile === undefined ? undefined : { flag: '--report', path: plotting.reportFile, kind: 'file' },
-    ], baseModel === undefined ? [path] : [path, baseModel]);
+    if (queue && (baseModel !== undefined || opts.peft))
+      throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
+    await checkOutputs(
+      [
+        ...tableOutputs(values),
+        plotting?.plotDir === undefined ? undefined : { flag: '--plot', path: plotting.plotDir, kind: 'folder' },
+        plotting?.reportFile === undefined ? undefined : { flag: '--report', path: plotting.reportFile, kind: 'file' },
+      ],
+      baseModel === undefined ? [path] : [path, baseModel],
+    );
 
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
     const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
@@ -116,7 +141,12 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
         if (notice) io.stderr.write(`${PROGRAM}: note: ${notice}\n`);
         const progress = makeProgress(io.stderr, !values.quiet);
         try {
-          details = await ww.analyze({ ...opts, onProgress: progress.update, throwOnFailure: false, ...(plots?.wantsLayers ? { onLayer: plots.onLayer } : {}) });
+          details = await ww.analyze({
+            ...opts,
+            onProgress: progress.update,
+            throwOnFailure: false,
+            ...(plots?.wantsLayers ? { onLayer: plots.onLayer } : {}),
+          });
         } finally {
           progress.done();
         }
@@ -155,16 +185,31 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
 
       const table = tableWanted(values);
       if (table && details.length) {
-        io.stdout.write(values.all ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) }) : renderTable(details, { color }));
+        io.stdout.write(
+          values.all
+            ? renderTable(details, { color, columns: Object.keys(details[0]!).map((k) => [k, k]) })
+            : renderTable(details, { color }),
+        );
         io.stdout.write('\n' + renderSummary(summary, details, { color }));
-        const routes = run.routes ? `; spectra: ${Object.entries(run.routes).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-        io.stdout.write(`${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${escapeControl(run.source)}${routes})\n`);
+        const routes = run.routes
+          ? `; spectra: ${Object.entries(run.routes)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`
+          : '';
+        io.stdout.write(
+          `${details.length} layers analysed in ${(run.elapsedMs / 1000).toFixed(2)} s (${run.format}: ${escapeControl(run.source)}${routes})\n`,
+        );
       }
-      if (table && run.skips.length) io.stdout.write(`${run.skips.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skips.countsByKind())}`);
+      if (table && run.skips.length)
+        io.stdout.write(
+          `${run.skips.length} skipped (reasons per layer: describe, or meta.skipped with --json):\n${renderSkipped(run.skips.countsByKind())}`,
+        );
 
       switch (run.status) {
         case 'empty':
-          io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
+          io.stderr.write(
+            `${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`,
+          );
           return EXIT.failure;
         case 'failed':
           io.stderr.write(`${PROGRAM}: error: all ${renderFailures(run.failures).replace(/^\d+ /, `${run.planned} `)}`);
@@ -187,7 +232,8 @@ function plotOptions(values: ParsedArgs['values'], threads: number | null | unde
   const reportFile = str(values, 'report');
   const figures = str(values, 'plot-figures');
   const format = str(values, 'plot-format');
-  if (figures !== undefined && plotDir === undefined && reportFile === undefined) throw usageError('--plot-figures needs --plot or --report');
+  if (figures !== undefined && plotDir === undefined && reportFile === undefined)
+    throw usageError('--plot-figures needs --plot or --report');
   if (format !== undefined && plotDir === undefined) throw usageError('--plot-format needs --plot (the report embeds SVG)');
   if (plotDir === undefined && reportFile === undefined) return undefined;
   return {

@@ -40,16 +40,19 @@ function compareArgs(argv: readonly string[]): CompareArgs {
     if (saved.length) throw usageError(`--base-model applies to models, not to saved results (${saved.join(', ')})`);
   }
   if (args.inputs.length < 2) throw usageError(`compare needs at least two models to compare (got ${args.inputs.length})`);
-  if (args.names && args.names.length !== args.inputs.length) throw usageError(`--names has ${args.names.length} names for ${args.inputs.length} models`);
+  if (args.names && args.names.length !== args.inputs.length)
+    throw usageError(`--names has ${args.names.length} names for ${args.inputs.length} models`);
   if (args.names && args.names.some((n) => !n)) throw usageError('--names has an empty name');
   if (args.names && new Set(args.names).size !== args.names.length) throw usageError('--names must be distinct');
-  if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase())) throw usageError(`--plot ${args.plot}: the file name must end in .png or .svg`);
+  if (args.plot !== undefined && !['.png', '.svg'].includes(extname(args.plot).toLowerCase()))
+    throw usageError(`--plot ${args.plot}: the file name must end in .png or .svg`);
   const format = str(values, 'plot-format');
   if (format !== undefined) {
     if (args.plot === undefined) throw usageError('--plot-format needs --plot');
     args.formats = selectFormats(format);
   }
-  if (args.report !== undefined && !/\.html?$/i.test(args.report)) throw usageError(`--report ${args.report}: the file name must end in .html`);
+  if (args.report !== undefined && !/\.html?$/i.test(args.report))
+    throw usageError(`--report ${args.report}: the file name must end in .html`);
   return args;
 }
 
@@ -69,10 +72,18 @@ several fine-tunes of one base, side by side.`,
     {
       title: 'output',
       options: {
-        plot: { type: 'string', value: 'FILE.png|FILE.svg', description: 'write the comparison figure (FILE.png and FILE.svg next to each other)' },
+        plot: {
+          type: 'string',
+          value: 'FILE.png|FILE.svg',
+          description: 'write the comparison figure (FILE.png and FILE.svg next to each other)',
+        },
         'plot-format': { type: 'string', value: 'svg|png|both', description: 'which of the two --plot writes', default: 'both' },
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
-        json: { type: 'string', value: 'FILE', description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)" },
+        json: {
+          type: 'string',
+          value: 'FILE',
+          description: "write the comparison (summaries, counts, per-layer differences) as JSON ('-' = stdout)",
+        },
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
       },
     },
@@ -87,11 +98,21 @@ several fine-tunes of one base, side by side.`,
   async run(argv, io) {
     const args = compareArgs(argv);
     const plotBase = args.plot?.slice(0, args.plot.length - extname(args.plot).length);
-    await checkOutputs([
-      args.plot === undefined ? undefined : { flag: '--plot', path: args.plot, kind: 'file', siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`] },
-      args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
-      args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
-    ], args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel]);
+    await checkOutputs(
+      [
+        args.plot === undefined
+          ? undefined
+          : {
+              flag: '--plot',
+              path: args.plot,
+              kind: 'file',
+              siblings: [extname(args.plot).toLowerCase() === '.png' ? `${plotBase}.svg` : `${plotBase}.png`],
+            },
+        args.report === undefined ? undefined : { flag: '--report', path: args.report, kind: 'file' },
+        args.json === undefined ? undefined : { flag: '--json', path: args.json, kind: 'file', stdout: true },
+      ],
+      args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel],
+    );
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };

@@ -33,7 +33,13 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
       },
     },
   ],
-  examples: ['describe model.safetensors', 'describe ./my-hf-model --layers dense --csv -', 'describe model.onnx --no-pool --min-evals 1', 'describe weights.npz --all-tensors', 'describe ./lora-adapter --peft'],
+  examples: [
+    'describe model.safetensors',
+    'describe ./my-hf-model --layers dense --csv -',
+    'describe model.onnx --no-pool --min-evals 1',
+    'describe weights.npz --all-tensors',
+    'describe ./lora-adapter --peft',
+  ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(describe, argv);
     const path = modelArg(positionals, 'describe');
@@ -56,18 +62,37 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
     });
     await writeOutputs(values, { details: rows, summary: {}, meta }, io);
     if (tableWanted(values)) {
-      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['layer_type', 'type'], ['N', 'N'], ['M', 'M'], ['Q', 'Q'], ['rf', 'rf'], ['num_evals', 'num_evals'], ['slice_id', 'slice'], ['peft', 'peft']];
-      io.stdout.write(rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n');
+      const cols: [string, string][] = [
+        ['layer_id', 'id'],
+        ['name', 'name'],
+        ['layer_type', 'type'],
+        ['N', 'N'],
+        ['M', 'M'],
+        ['Q', 'Q'],
+        ['rf', 'rf'],
+        ['num_evals', 'num_evals'],
+        ['slice_id', 'slice'],
+        ['peft', 'peft'],
+      ];
+      io.stdout.write(
+        rows.length ? renderTable(rows, { color: false, columns: cols.filter(([k]) => rows.some((r) => k in r)) }) : 'no layer qualified\n',
+      );
       io.stdout.write(`${rows.length} layers\n`);
       const skipped = run.skips;
       if (skipped.length) {
-        const lines = skipped.slice(0, MAX_SKIPPED_LINES).map((s) => `  ${String(s.layer_id).padStart(5)}  ${escapeControl(s.name)}: ${escapeControl(s.reason)}\n`);
+        const lines = skipped
+          .slice(0, MAX_SKIPPED_LINES)
+          .map((s) => `  ${String(s.layer_id).padStart(5)}  ${escapeControl(s.name)}: ${escapeControl(s.reason)}\n`);
         const rest = skipped.length - lines.length;
-        io.stdout.write(`${skipped.length} skipped:\n${lines.join('')}${rest > 0 ? `  … and ${rest} more (every one in --json meta.skipped)\n` : ''}`);
+        io.stdout.write(
+          `${skipped.length} skipped:\n${lines.join('')}${rest > 0 ? `  … and ${rest} more (every one in --json meta.skipped)\n` : ''}`,
+        );
       }
     }
     if (run.status === 'empty') {
-      io.stderr.write(`${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`);
+      io.stderr.write(
+        `${PROGRAM}: error: nothing to analyse in ${escapeControl(run.source)}: ${escapeControl(run.explanation ?? 'no layer qualified')}\n`,
+      );
       return EXIT.failure;
     }
     return EXIT.ok;

@@ -24,14 +24,22 @@ layers of either model without a partner (or with a partner of another shape) ar
       title: 'distance',
       options: {
         method: { type: 'string', value: 'raw|euclidean|cka', description: 'what delta_W measures', default: 'raw' },
-        pairing: { type: 'string', value: 'name|position', description: "pair layers by name, or by position like the reference's zip", default: 'name' },
+        pairing: {
+          type: 'string',
+          value: 'name|position',
+          description: "pair layers by name, or by position like the reference's zip",
+          default: 'name',
+        },
       },
     },
     { title: 'selection', options: SELECTION_OPTIONS },
     {
       title: 'output',
       options: {
-        json: { ...OUTPUT_OPTIONS.json, description: "write {method, pairing, avg_dW, avg_db, rows, unmatched, meta} as JSON ('-' = stdout)" },
+        json: {
+          ...OUTPUT_OPTIONS.json,
+          description: "write {method, pairing, avg_dW, avg_db, rows, unmatched, meta} as JSON ('-' = stdout)",
+        },
         csv: { ...OUTPUT_OPTIONS.csv, description: "write the rows as CSV ('-' = stdout)" },
         quiet: OUTPUT_OPTIONS.quiet,
       },
@@ -47,7 +55,8 @@ layers of either model without a partner (or with a partner of another shape) ar
     if (positionals.length !== 2) throw usageError(`distances takes exactly two model paths, got ${positionals.length}`);
     const [a, b] = positionals as [string, string];
     const method = (str(values, 'method') ?? 'raw').toLowerCase();
-    if (!(DISTANCE_METHODS as readonly string[]).includes(method)) throw usageError(`--method must be one of ${DISTANCE_METHODS.join(', ')}, got '${method}'`);
+    if (!(DISTANCE_METHODS as readonly string[]).includes(method))
+      throw usageError(`--method must be one of ${DISTANCE_METHODS.join(', ')}, got '${method}'`);
     const pairing = str(values, 'pairing') ?? 'name';
     if (pairing !== 'name' && pairing !== 'position') throw usageError(`--pairing must be 'name' or 'position', got '${pairing}'`);
     const opts = toAnalyzeOptions(values);
@@ -59,12 +68,27 @@ layers of either model without a partner (or with a partner of another shape) ar
     if (json) await write(json, JSON.stringify(jsonSafe({ ...res, meta }), null, 2) + '\n', io);
     if (csv) await write(csv, toCsv(res.rows, DISTANCE_COLUMNS), io);
     if (!values.quiet && json !== '-' && csv !== '-') {
-      const cols: [string, string][] = [['layer_id', 'id'], ['name', 'name'], ['M', 'M'], ['N', 'N'], ['delta_W', `delta_W (${method})`], ['delta_b', 'delta_b'], ['b_shape', 'b_shape'], ['slice_id', 'slice']];
-      if (res.rows.length) io.stdout.write(renderTable(res.rows, { color: false, columns: cols.filter(([k]) => k !== 'slice_id' || res.rows.some((r) => 'slice_id' in r)) }));
-      io.stdout.write(`\n${res.rows.length} rows (layers paired by ${pairing}); avg delta_W ${formatCell(res.avg_dW)}, avg delta_b ${formatCell(res.avg_db)}\n`);
+      const cols: [string, string][] = [
+        ['layer_id', 'id'],
+        ['name', 'name'],
+        ['M', 'M'],
+        ['N', 'N'],
+        ['delta_W', `delta_W (${method})`],
+        ['delta_b', 'delta_b'],
+        ['b_shape', 'b_shape'],
+        ['slice_id', 'slice'],
+      ];
+      if (res.rows.length)
+        io.stdout.write(
+          renderTable(res.rows, { color: false, columns: cols.filter(([k]) => k !== 'slice_id' || res.rows.some((r) => 'slice_id' in r)) }),
+        );
+      io.stdout.write(
+        `\n${res.rows.length} rows (layers paired by ${pairing}); avg delta_W ${formatCell(res.avg_dW)}, avg delta_b ${formatCell(res.avg_db)}\n`,
+      );
       if (res.unmatched.length) {
         io.stdout.write(`${res.unmatched.length} layers not compared:\n`);
-        for (const u of res.unmatched) io.stdout.write(`  ${u.side === 'model' ? 'A' : 'B'} ${String(u.layer_id).padStart(5)}  ${u.name}: ${u.reason}\n`);
+        for (const u of res.unmatched)
+          io.stdout.write(`  ${u.side === 'model' ? 'A' : 'B'} ${String(u.layer_id).padStart(5)}  ${u.name}: ${u.reason}\n`);
       }
     }
     if (res.rows.length === 0) {

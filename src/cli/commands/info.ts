@@ -8,7 +8,7 @@ export const info: Command = {
   name: 'info',
   summary: 'native build: BLAS, LAPACK, OpenBLAS core type, threads',
   usage: '',
-  description: 'Prints the version, Node.js version and the native addon\'s BLAS/LAPACK build as JSON.',
+  description: "Prints the version, Node.js version and the native addon's BLAS/LAPACK build as JSON.",
   options: [],
   examples: ['info'],
   async run(argv, io) {

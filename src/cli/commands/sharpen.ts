@@ -14,7 +14,13 @@ Each selected layer's entries are randomly permuted and the Marchenko–Pastur f
 matrix counts its spikes (correlation traps); that many top singular components are then removed
 from the original layer (exact SVD). A layer whose MP fit fails is left unchanged. The reference's
 SVDSharpness; --seed makes the permutations reproducible (default: unseeded, as the reference).`,
-  options: [{ title: 'sharpening', options: { seed: { ...ANALYSIS_OPTIONS.seed, description: 'seed for the random permutations (default: unseeded)' } } }, ...TRANSFORM_GROUPS],
+  options: [
+    {
+      title: 'sharpening',
+      options: { seed: { ...ANALYSIS_OPTIONS.seed, description: 'seed for the random permutations (default: unseeded)' } },
+    },
+    ...TRANSFORM_GROUPS,
+  ],
   examples: ['sharpen model.safetensors sharpened.safetensors', 'sharpen ./model-folder ./sharpened --seed 1 --layers dense'],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(sharpen, argv);

@@ -23,7 +23,11 @@ export const TRANSFORM_GROUPS: readonly OptionGroup[] = [
   {
     title: 'output',
     options: {
-      json: { type: 'string', value: 'FILE', description: "write the per-layer report {input, output, layers, skipped, …} as JSON ('-' = stdout)" },
+      json: {
+        type: 'string',
+        value: 'FILE',
+        description: "write the per-layer report {input, output, layers, skipped, …} as JSON ('-' = stdout)",
+      },
       quiet: OUTPUT_OPTIONS.quiet,
       threads: { ...OUTPUT_OPTIONS.threads, description: 'OpenBLAS threads for the SVDs' },
     },
@@ -46,14 +50,21 @@ export function inOut(positionals: readonly string[], cmd: string): [string, str
 export async function checkTransformOutputs(values: ParsedArgs['values'], input: string, output: string): Promise<void> {
   const json = str(values, 'json');
   const folder = (await stat(input).catch(() => undefined))?.isDirectory() === true;
-  await checkOutputs([
-    { flag: 'OUT', path: output, kind: folder ? 'folder' : 'file' },
-    json === undefined ? undefined : { flag: '--json', path: json, kind: 'file', stdout: true },
-  ], [input]);
+  await checkOutputs(
+    [
+      { flag: 'OUT', path: output, kind: folder ? 'folder' : 'file' },
+      json === undefined ? undefined : { flag: '--json', path: json, kind: 'file', stdout: true },
+    ],
+    [input],
+  );
 }
 
 /** Run a transform with progress on stderr, then print and write its report. */
-export async function runTransform(values: ParsedArgs['values'], io: Io, run: (opts: AnalyzeOptions) => Promise<TransformResult>): Promise<number> {
+export async function runTransform(
+  values: ParsedArgs['values'],
+  io: Io,
+  run: (opts: AnalyzeOptions) => Promise<TransformResult>,
+): Promise<number> {
   const progress = makeProgress(io.stderr, !values.quiet);
   let res: TransformResult;
   try {
@@ -62,12 +73,38 @@ export async function runTransform(values: ParsedArgs['values'], io: Io, run: (o
     progress.done();
   }
   const json = str(values, 'json');
-  if (json) await write(json, JSON.stringify(jsonSafe({ ...res, meta: { tool: `weightwatcher (TypeScript) ${VERSION}` } }), null, 2) + '\n', io);
+  if (json)
+    await write(json, JSON.stringify(jsonSafe({ ...res, meta: { tool: `weightwatcher (TypeScript) ${VERSION}` } }), null, 2) + '\n', io);
   if (!values.quiet && json !== '-') {
-    const rows = res.layers.map((l) => ({ ...l, k: l.k ?? '-', what: l.action === 'unchanged' ? `unchanged${l.reason ? `: ${l.reason}` : ''}` : `${l.action} ${Math.abs(l.k_per_matrix!)}${l.rf > 1 ? ' per slice' : ''}` }));
-    if (rows.length) io.stdout.write(renderTable(rows, { color: false, columns: [['layer_id', 'id'], ['name', 'name'], ['dtype', 'dtype'], ['N', 'N'], ['M', 'M'], ['rf', 'rf'], ['k', 'k'], ['what', 'change']], maxName: 40 }));
+    const rows = res.layers.map((l) => ({
+      ...l,
+      k: l.k ?? '-',
+      what:
+        l.action === 'unchanged'
+          ? `unchanged${l.reason ? `: ${l.reason}` : ''}`
+          : `${l.action} ${Math.abs(l.k_per_matrix!)}${l.rf > 1 ? ' per slice' : ''}`,
+    }));
+    if (rows.length)
+      io.stdout.write(
+        renderTable(rows, {
+          color: false,
+          columns: [
+            ['layer_id', 'id'],
+            ['name', 'name'],
+            ['dtype', 'dtype'],
+            ['N', 'N'],
+            ['M', 'M'],
+            ['rf', 'rf'],
+            ['k', 'k'],
+            ['what', 'change'],
+          ],
+          maxName: 40,
+        }),
+      );
     const changed = res.layers.filter((l) => l.action !== 'unchanged').length;
-    io.stdout.write(`\n${changed} of ${res.layers.length} layers changed; wrote ${res.files.join(', ')} in ${(res.elapsedMs / 1000).toFixed(2)} s\n`);
+    io.stdout.write(
+      `\n${changed} of ${res.layers.length} layers changed; wrote ${res.files.join(', ')} in ${(res.elapsedMs / 1000).toFixed(2)} s\n`,
+    );
     if (res.copied.length) io.stdout.write(`copied unchanged: ${res.copied.join(', ')}\n`);
     if (res.omitted.length) io.stdout.write(`not carried over (other weight files): ${res.omitted.join(', ')}\n`);
     if (res.skipped.length) io.stdout.write(`${res.skipped.length} layers not selected (left as they are):\n${renderSkipped(res.skipped)}`);
@@ -109,7 +146,8 @@ conv2d layers use ceil(k / rf) per kernel position. The reference's SVDSmoothing
     if (!canonical) throw usageError(`--method must be one of ${SMOOTH_METHODS.join(', ')}, got '${method}'`);
     const p = str(values, 'percent');
     const percent = p === undefined ? 0.8 : Number(p);
-    if (p !== undefined && (p.trim() === '' || !Number.isFinite(percent) || percent < -1 || percent > 1)) throw usageError(`--percent expects a number in [-1, 1], got '${p}'`);
+    if (p !== undefined && (p.trim() === '' || !Number.isFinite(percent) || percent < -1 || percent > 1))
+      throw usageError(`--percent expects a number in [-1, 1], got '${p}'`);
     return runTransform(values, io, (opts) => new WeightWatcher(input).smooth(output, { ...opts, method: canonical, percent }));
   },
 };

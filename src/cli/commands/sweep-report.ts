@@ -4,9 +4,18 @@ import { parseCommandArgs, type Command } from '../command.js';
 
 const REPORT_OPTIONS = {
   db: { type: 'string', value: 'FILE.sqlite', description: 'results database written by sweep; required' },
-  plot: { type: 'string', value: 'DIR', description: 'write sweep.alpha-heatmap, sweep.alpha-counts, sweep.summary, sweep.alpha-movers (SVG + PNG)' },
+  plot: {
+    type: 'string',
+    value: 'DIR',
+    description: 'write sweep.alpha-heatmap, sweep.alpha-counts, sweep.summary, sweep.alpha-movers (SVG + PNG)',
+  },
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report with the figures and tables' },
-  sweep: { type: 'string', value: 'ID|latest|all', description: 'which sweep (all: every run, at the step of its latest sweep)', default: 'latest' },
+  sweep: {
+    type: 'string',
+    value: 'ID|latest|all',
+    description: 'which sweep (all: every run, at the step of its latest sweep)',
+    default: 'latest',
+  },
   top: { type: 'string', value: 'N', description: 'how many of the layers whose alpha moved most to list', default: '12' },
 } as const satisfies OptionSpecs;
 

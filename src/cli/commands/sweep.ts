@@ -9,8 +9,18 @@ import { parseCommandArgs, type Command } from '../command.js';
 const SWEEP_OPTIONS = {
   db: { type: 'string', value: 'FILE.sqlite', description: 'results database (created when missing); required' },
   json: { type: 'string', value: 'OUT', description: `write {"runs":[{"model","step","summary","details"}]} in step order ('-' = stdout)` },
-  'step-regex': { type: 'string', value: 'RE', description: 'checkpoint step in model names (first capture group); default: checkpoint-N, step_N, ckptN, global_stepN, iter-N, epoch_N' },
-  fingerprint: { type: 'string', value: 'sampled|full', description: 'how model files are hashed for the run key (docs/sweeps.md)', default: 'sampled' },
+  'step-regex': {
+    type: 'string',
+    value: 'RE',
+    description:
+      'checkpoint step in model names (first capture group); default: checkpoint-N, step_N, ckptN, global_stepN, iter-N, epoch_N',
+  },
+  fingerprint: {
+    type: 'string',
+    value: 'sampled|full',
+    description: 'how model files are hashed for the run key (docs/sweeps.md)',
+    default: 'sampled',
+  },
   force: { type: 'boolean', description: 'analyse again even when the database has the run' },
   threads: { type: 'string', value: 'N', description: 'thread budget of each analysis', default: 'all cores' },
   quiet: { type: 'boolean', short: 'q', description: 'no table at the end (progress lines still go to stderr)' },

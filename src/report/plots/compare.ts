@@ -44,7 +44,18 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
   const edges = alphaEdges(all);
   const xScale = { domain: [edges[0], edges[edges.length - 1]], nice: false };
   const colorScale = modelScale(names);
-  const legend = { title: 'model', orient: 'top', direction: 'horizontal', symbolType: 'square', symbolSize: 160, symbolOpacity: 1, symbolStrokeWidth: 0, labelLimit: 220, labelFontSize: 12, titleFontSize: 12 };
+  const legend = {
+    title: 'model',
+    orient: 'top',
+    direction: 'horizontal',
+    symbolType: 'square',
+    symbolSize: 160,
+    symbolOpacity: 1,
+    symbolStrokeWidth: 0,
+    labelLimit: 220,
+    labelFontSize: 12,
+    titleFontSize: 12,
+  };
 
   // Overlaid histograms as step outlines with a light fill (bars of several models would hide each other).
   const steps: Record<string, unknown>[] = [];
@@ -60,7 +71,10 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
   const hist = {
     width: 420,
     height: 240,
-    title: { text: 'Layer alpha distribution', subtitle: `density; dashed: α = 2 and α = 6${clampedTotal ? `; α > ${ALPHA_HIST_CAP} counted in the last bin` : ''}` },
+    title: {
+      text: 'Layer alpha distribution',
+      subtitle: `density; dashed: α = 2 and α = 6${clampedTotal ? `; α > ${ALPHA_HIST_CAP} counted in the last bin` : ''}`,
+    },
     layer: [
       {
         data: { values: steps },
@@ -80,18 +94,25 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
           color: { field: 'model', type: 'nominal', scale: colorScale },
         },
       },
-      ...guideRules('x').map((g) => ({ ...g, encoding: { ...(g.encoding as object), x: { field: 'v', type: 'quantitative', scale: xScale } } })),
+      ...guideRules('x').map((g) => ({
+        ...g,
+        encoding: { ...(g.encoding as object), x: { field: 'v', type: 'quantitative', scale: xScale } },
+      })),
     ],
   };
 
-  const pts = series.flatMap((s) => s.rows
-    .map((r, i) => ({ model: s.name, depth: num(r.layer_id) ?? i, alpha: num(r.alpha), layer: String(r.name ?? '') }))
-    .filter((p) => p.alpha !== undefined && Number.isFinite(p.alpha) && p.alpha >= 0));
+  const pts = series.flatMap((s) =>
+    s.rows
+      .map((r, i) => ({ model: s.name, depth: num(r.layer_id) ?? i, alpha: num(r.alpha), layer: String(r.name ?? '') }))
+      .filter((p) => p.alpha !== undefined && Number.isFinite(p.alpha) && p.alpha >= 0),
+  );
   const maxA = Math.max(7, ...pts.map((p) => p.alpha!));
   const minA = Math.min(1.5, ...pts.map((p) => p.alpha!).filter((a) => a > 0));
   // Untrained layers reach α ≈ 50: a log axis keeps the trained models' 2–6 band readable.
   const logA = maxA > 15;
-  const yA = logA ? { type: 'log', domain: [Math.max(0.5, minA * 0.9), maxA * 1.1], nice: false } : { domain: [0, Math.ceil(maxA * 1.05)], nice: false };
+  const yA = logA
+    ? { type: 'log', domain: [Math.max(0.5, minA * 0.9), maxA * 1.1], nice: false }
+    : { domain: [0, Math.ceil(maxA * 1.05)], nice: false };
   const depth = {
     width: 420,
     height: 240,
@@ -101,13 +122,22 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
         data: { values: pts },
         mark: { type: 'line', strokeWidth: 1.5, opacity: 0.8, point: { filled: true, size: 28 } },
         encoding: {
-          x: { field: 'depth', type: 'quantitative', title: 'layer id (depth)', axis: { format: 'd', tickMinStep: 1 }, scale: { nice: false, zero: false } },
+          x: {
+            field: 'depth',
+            type: 'quantitative',
+            title: 'layer id (depth)',
+            axis: { format: 'd', tickMinStep: 1 },
+            scale: { nice: false, zero: false },
+          },
           y: { field: 'alpha', type: 'quantitative', title: 'alpha', scale: yA, axis: { format: '~g' } },
           color: { field: 'model', type: 'nominal', scale: colorScale },
           tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'alpha', format: '.3f' }],
         },
       },
-      ...guideRules('y').map((g) => ({ ...g, encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', scale: yA } } })),
+      ...guideRules('y').map((g) => ({
+        ...g,
+        encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', scale: yA } },
+      })),
     ],
   };
 
@@ -117,11 +147,19 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
     rowPanels.push({
       width: 420,
       height: 200,
-      title: { text: `Δ alpha per matched layer (vs ${names[0]})`, subtitle: `${nLayers} layers matched by name (x: position in ${names[0]}); below 0: lower α than ${names[0]}` },
+      title: {
+        text: `Δ alpha per matched layer (vs ${names[0]})`,
+        subtitle: `${nLayers} layers matched by name (x: position in ${names[0]}); below 0: lower α than ${names[0]}`,
+      },
       data: { values: opts.diffs.map((d) => ({ ...d })) },
       mark: { type: 'bar' },
       encoding: {
-        x: { field: 'index', type: 'ordinal', title: 'matched layer (order in first model)', axis: nLayers > 40 ? { labels: false, ticks: false } : { labelAngle: 0, labelOverlap: true } },
+        x: {
+          field: 'index',
+          type: 'ordinal',
+          title: 'matched layer (order in first model)',
+          axis: nLayers > 40 ? { labels: false, ticks: false } : { labelAngle: 0, labelOverlap: true },
+        },
         xOffset: { field: 'model', type: 'nominal', scale: { domain: names.slice(1) } },
         y: { field: 'delta', type: 'quantitative', title: 'Δ alpha' },
         color: { field: 'model', type: 'nominal', scale: colorScale },
@@ -130,7 +168,9 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
     });
   }
   if (opts.table && opts.table.length) {
-    const cells = opts.table.flatMap((t) => t.values.map((v, i) => ({ metric: t.metric, model: names[i]!, text: v === null ? '—' : Number.isInteger(v) ? String(v) : fmt(v) })));
+    const cells = opts.table.flatMap((t) =>
+      t.values.map((v, i) => ({ metric: t.metric, model: names[i]!, text: v === null ? '—' : Number.isInteger(v) ? String(v) : fmt(v) })),
+    );
     const metrics = opts.table.map((t) => t.metric);
     rowPanels.push({
       width: Math.max(240, 110 * names.length),
@@ -139,8 +179,18 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
       data: { values: cells },
       mark: { type: 'text', fontSize: 11, align: 'center', baseline: 'middle' },
       encoding: {
-        x: { field: 'model', type: 'nominal', sort: names, axis: { orient: 'top', title: null, labelFontWeight: 'bold', labelAngle: 0, domain: false, ticks: false, labelLimit: 110 } },
-        y: { field: 'metric', type: 'nominal', sort: metrics, axis: { title: null, domain: false, ticks: false, labelFontSize: 11, labelLimit: 240 } },
+        x: {
+          field: 'model',
+          type: 'nominal',
+          sort: names,
+          axis: { orient: 'top', title: null, labelFontWeight: 'bold', labelAngle: 0, domain: false, ticks: false, labelLimit: 110 },
+        },
+        y: {
+          field: 'metric',
+          type: 'nominal',
+          sort: metrics,
+          axis: { title: null, domain: false, ticks: false, labelFontSize: 11, labelLimit: 240 },
+        },
         text: { field: 'text' },
         color: { field: 'model', type: 'nominal', scale: colorScale },
       },

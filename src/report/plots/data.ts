@@ -37,8 +37,12 @@ export function finiteValues(values: ArrayLike<number>, keep: (v: number) => boo
 }
 
 export function minMax(values: readonly number[]): [number, number] {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   return [lo, hi];
 }
 
@@ -47,21 +51,25 @@ export function histogram(values: readonly number[], edges: readonly number[], d
   const nb = edges.length - 1;
   if (nb < 1) return [];
   const counts = new Array<number>(nb).fill(0);
-  const lo = edges[0]!, hi = edges[nb]!;
+  const lo = edges[0]!,
+    hi = edges[nb]!;
   let total = 0;
   for (const v of values) {
     if (!(v >= lo && v <= hi)) continue;
     // binary search: last edge <= v
-    let a = 0, b = nb;
+    let a = 0,
+      b = nb;
     while (b - a > 1) {
       const m = (a + b) >> 1;
-      if (edges[m]! <= v) a = m; else b = m;
+      if (edges[m]! <= v) a = m;
+      else b = m;
     }
     counts[a]!++;
     total++;
   }
   return counts.map((c, i) => {
-    const x = edges[i]!, x2 = edges[i + 1]!;
+    const x = edges[i]!,
+      x2 = edges[i + 1]!;
     const w = x2 - x;
     return { x, x2, count: c, density: density ? (total > 0 && w > 0 ? c / (total * w) : 0) : c };
   });
@@ -71,7 +79,10 @@ export function histogram(values: readonly number[], edges: readonly number[], d
 export function linearEdges(values: readonly number[], bins: number): number[] {
   let [lo, hi] = minMax(values);
   if (!Number.isFinite(lo)) return [];
-  if (lo === hi) { lo -= 0.5; hi += 0.5; }
+  if (lo === hi) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
   return linspace(lo, hi, bins + 1);
 }
 
@@ -79,7 +90,10 @@ export function linearEdges(values: readonly number[], bins: number): number[] {
 export function logEdges(values: readonly number[], bins: number): number[] {
   let [lo, hi] = minMax(values.filter((v) => v > 0));
   if (!Number.isFinite(lo)) return [];
-  if (lo === hi) { lo /= 1.5; hi *= 1.5; }
+  if (lo === hi) {
+    lo /= 1.5;
+    hi *= 1.5;
+  }
   return logspace(Math.log10(lo), Math.log10(hi), bins + 1);
 }
 
@@ -93,7 +107,8 @@ export function powerlawPdf(tail: readonly number[]): { x: number; density: numb
   const [xmin, xmax] = minMax(tail);
   if (!(xmin > 0) || xmax <= xmin) return [];
   const scale = xmin < 1 ? xmin : 1;
-  const lo = Math.log10(xmin / scale), hi = Math.log10(xmax / scale);
+  const lo = Math.log10(xmin / scale),
+    hi = Math.log10(xmax / scale);
   const nb = Math.ceil((hi - lo) * 10);
   if (nb < 2) return [];
   const raw = logspace(lo, hi, nb).map((v, i, a) => (i < a.length - 1 ? Math.floor(v) : Math.ceil(v)));

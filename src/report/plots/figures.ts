@@ -13,13 +13,55 @@ import { DEFAULT_DEPTH_COLUMNS } from './model.js';
  * optional column groups (mp_fit, randomize, detX, vectors, TPL, clip_xmax).
  */
 export const DEPTH_COLUMNS = [
-  'alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank', 'entropy', 'spectral_norm',
-  'norm', 'D', 'sigma', 'xmin', 'xmax', 'num_pl_spikes', 'lambda_max', 'sv_max', 'sv_min', 'matrix_rank', 'rank_loss',
-  'weak_rank_loss', 'num_evals', 'N', 'M', 'Q', 'Lambda', 'raw_alpha', 'num_fingers',
-  'num_spikes', 'sigma_mp', 'mp_softrank', 'W_scale', 'bulk_max', 'bulk_min',
-  'max_rand_eval', 'rand_distance', 'ww_softrank', 'ww_maxdist', 'rand_num_spikes', 'rand_sigma_mp', 'rand_mp_softrank',
-  'detX_num', 'detX_val', 'detX_val_unrescaled',
-  'bulk_mean_vec_entropy', 'bulk_mean_loc_ratio', 'bulk_mean_part_ratio', 'tail_mean_vec_entropy', 'tail_mean_loc_ratio', 'tail_mean_part_ratio',
+  'alpha',
+  'alpha_weighted',
+  'log_alpha_norm',
+  'log_norm',
+  'log_spectral_norm',
+  'stable_rank',
+  'entropy',
+  'spectral_norm',
+  'norm',
+  'D',
+  'sigma',
+  'xmin',
+  'xmax',
+  'num_pl_spikes',
+  'lambda_max',
+  'sv_max',
+  'sv_min',
+  'matrix_rank',
+  'rank_loss',
+  'weak_rank_loss',
+  'num_evals',
+  'N',
+  'M',
+  'Q',
+  'Lambda',
+  'raw_alpha',
+  'num_fingers',
+  'num_spikes',
+  'sigma_mp',
+  'mp_softrank',
+  'W_scale',
+  'bulk_max',
+  'bulk_min',
+  'max_rand_eval',
+  'rand_distance',
+  'ww_softrank',
+  'ww_maxdist',
+  'rand_num_spikes',
+  'rand_sigma_mp',
+  'rand_mp_softrank',
+  'detX_num',
+  'detX_val',
+  'detX_val_unrescaled',
+  'bulk_mean_vec_entropy',
+  'bulk_mean_loc_ratio',
+  'bulk_mean_part_ratio',
+  'tail_mean_vec_entropy',
+  'tail_mean_loc_ratio',
+  'tail_mean_part_ratio',
 ] as const;
 
 export const ALPHA_HISTOGRAM = 'alpha-hist';
@@ -56,7 +98,11 @@ export function selectFigures(names: readonly string[]): FigureSelection {
       if (!depth.includes(col)) depth.push(col);
     } else bad.push(name);
   }
-  if (bad.length) throw new WeightWatcherError('E_USAGE', `unknown figure${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')}; valid: ${figureNamesHelp()}`);
+  if (bad.length)
+    throw new WeightWatcherError(
+      'E_USAGE',
+      `unknown figure${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')}; valid: ${figureNamesHelp()}`,
+    );
   if (!layer.size && !histogram && !depth.length) throw new WeightWatcherError('E_USAGE', `no figures named; valid: ${figureNamesHelp()}`);
   // Layer figures in their canonical order, whatever order they were named in.
   return { layer: LAYER_FIGURES.filter((f) => layer.has(f)), histogram, depthColumns: depth };

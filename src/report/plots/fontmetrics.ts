@@ -24,17 +24,23 @@ function tableOffsets(buf: Buffer): Map<string, number> {
 /** Parse a TrueType/OpenType font's horizontal advances. Throws on anything unexpected. */
 export function parseFontMetrics(buf: Buffer): FontMetrics {
   const t = tableOffsets(buf);
-  const head = t.get('head'), hhea = t.get('hhea'), hmtx = t.get('hmtx'), cmap = t.get('cmap');
-  if (head === undefined || hhea === undefined || hmtx === undefined || cmap === undefined) throw new Error('font lacks head/hhea/hmtx/cmap');
+  const head = t.get('head'),
+    hhea = t.get('hhea'),
+    hmtx = t.get('hmtx'),
+    cmap = t.get('cmap');
+  if (head === undefined || hhea === undefined || hmtx === undefined || cmap === undefined)
+    throw new Error('font lacks head/hhea/hmtx/cmap');
   const unitsPerEm = buf.readUInt16BE(head + 18);
   const nMetrics = buf.readUInt16BE(hhea + 34);
   const advance = (glyph: number) => buf.readUInt16BE(hmtx + 4 * Math.min(glyph, nMetrics - 1));
 
   const nSub = buf.readUInt16BE(cmap + 2);
-  let f4 = -1, f12 = -1;
+  let f4 = -1,
+    f12 = -1;
   for (let i = 0; i < nSub; i++) {
     const rec = cmap + 4 + i * 8;
-    const platform = buf.readUInt16BE(rec), enc = buf.readUInt16BE(rec + 2);
+    const platform = buf.readUInt16BE(rec),
+      enc = buf.readUInt16BE(rec + 2);
     const off = cmap + buf.readUInt32BE(rec + 4);
     const format = buf.readUInt16BE(off);
     if (format === 12 && (platform === 3 || platform === 0)) f12 = off;
@@ -44,18 +50,25 @@ export function parseFontMetrics(buf: Buffer): FontMetrics {
   if (f12 >= 0) {
     const groups = buf.readUInt32BE(f12 + 12);
     glyphOf = (c) => {
-      let lo = 0, hi = groups - 1;
+      let lo = 0,
+        hi = groups - 1;
       while (lo <= hi) {
         const mid = (lo + hi) >> 1;
         const g = f12 + 16 + mid * 12;
-        const s = buf.readUInt32BE(g), e = buf.readUInt32BE(g + 4);
-        if (c < s) hi = mid - 1; else if (c > e) lo = mid + 1; else return buf.readUInt32BE(g + 8) + (c - s);
+        const s = buf.readUInt32BE(g),
+          e = buf.readUInt32BE(g + 4);
+        if (c < s) hi = mid - 1;
+        else if (c > e) lo = mid + 1;
+        else return buf.readUInt32BE(g + 8) + (c - s);
       }
       return 0;
     };
   } else if (f4 >= 0) {
     const segX2 = buf.readUInt16BE(f4 + 6);
-    const ends = f4 + 14, starts = ends + segX2 + 2, deltas = starts + segX2, ranges = deltas + segX2;
+    const ends = f4 + 14,
+      starts = ends + segX2 + 2,
+      deltas = starts + segX2,
+      ranges = deltas + segX2;
     glyphOf = (c) => {
       if (c > 0xffff) return 0;
       for (let i = 0; i < segX2; i += 2) {

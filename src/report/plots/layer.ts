@@ -12,7 +12,16 @@ import type { Row } from '../../shared/rows.js';
 import { finiteValues, fmt, histogram, linearEdges, linspace, logEdges, minMax, num, powerlawPdf, type Bin } from './data.js';
 import type { VlSpec } from './render.js';
 
-export const LAYER_FIGURES = ['esd', 'esd-linear', 'esd-loglin', 'ks-vs-xmin', 'alpha-vs-xmin', 'esd-random', 'mp-fit', 'mp-fit-random'] as const;
+export const LAYER_FIGURES = [
+  'esd',
+  'esd-linear',
+  'esd-loglin',
+  'ks-vs-xmin',
+  'alpha-vs-xmin',
+  'esd-random',
+  'mp-fit',
+  'mp-fit-random',
+] as const;
 export type LayerFigure = (typeof LAYER_FIGURES)[number];
 
 export interface LayerPlotOptions {
@@ -112,7 +121,15 @@ type Layer = Record<string, unknown>;
  */
 function barsLayer(bins: Bin[], color: string, opts: { opacity?: number; logY?: boolean; floor?: number; series?: string } = {}): Layer {
   const floor = opts.floor ?? 1e-6;
-  const values = bins.filter((b) => !opts.logY || b.density > 0).map((b) => ({ x: b.x, x2: b.x2, density: b.density, ...(opts.logY ? { floor } : {}), ...(opts.series ? { series: opts.series } : {}) }));
+  const values = bins
+    .filter((b) => !opts.logY || b.density > 0)
+    .map((b) => ({
+      x: b.x,
+      x2: b.x2,
+      density: b.density,
+      ...(opts.logY ? { floor } : {}),
+      ...(opts.series ? { series: opts.series } : {}),
+    }));
   return {
     data: { values },
     mark: { type: 'rect', color, opacity: opts.opacity ?? 0.75, stroke: null },
@@ -147,10 +164,21 @@ function hrule(value: number, color: string, what: string, dash: number[] = [4, 
   };
 }
 
-function lineLayer(points: { x: number; y: number }[], color: string, opts: { dash?: number[]; width?: number; legend?: string; point?: boolean; clip?: boolean } = {}): Layer {
+function lineLayer(
+  points: { x: number; y: number }[],
+  color: string,
+  opts: { dash?: number[]; width?: number; legend?: string; point?: boolean; clip?: boolean } = {},
+): Layer {
   return {
     data: { values: points },
-    mark: { type: 'line', color, strokeWidth: opts.width ?? 2, clip: opts.clip ?? true, ...(opts.dash ? { strokeDash: opts.dash } : {}), ...(opts.point ? { point: { size: 12, color, filled: true } } : {}) },
+    mark: {
+      type: 'line',
+      color,
+      strokeWidth: opts.width ?? 2,
+      clip: opts.clip ?? true,
+      ...(opts.dash ? { strokeDash: opts.dash } : {}),
+      ...(opts.point ? { point: { size: 12, color, filled: true } } : {}),
+    },
     encoding: {
       x: { field: 'x', type: 'quantitative' },
       y: { field: 'y', type: 'quantitative' },
@@ -162,7 +190,15 @@ function lineLayer(points: { x: number; y: number }[], color: string, opts: { da
 function legendProps(entries: [string, string][]): Record<string, unknown> {
   return {
     scale: { domain: entries.map((e) => e[0]), range: entries.map((e) => e[1]) },
-    legend: { orient: 'bottom', direction: 'horizontal', columns: 3, title: null, symbolType: 'stroke', symbolStrokeWidth: 3, columnPadding: 14 },
+    legend: {
+      orient: 'bottom',
+      direction: 'horizontal',
+      columns: 3,
+      title: null,
+      symbolType: 'stroke',
+      symbolStrokeWidth: 3,
+      columnPadding: 14,
+    },
   };
 }
 
@@ -171,7 +207,15 @@ function legendProps(entries: [string, string][]): Record<string, unknown> {
  * channel so the shared scales agree; the legend (colour scale domain/range) goes on the first
  * layer that has a colour channel.
  */
-function figure(title: string, subtitle: string[], layers: Layer[], x: Record<string, unknown>, y: Record<string, unknown>, opts: LayerPlotOptions, legend?: [string, string][]): VlSpec {
+function figure(
+  title: string,
+  subtitle: string[],
+  layers: Layer[],
+  x: Record<string, unknown>,
+  y: Record<string, unknown>,
+  opts: LayerPlotOptions,
+  legend?: [string, string][],
+): VlSpec {
   let legendDone = false;
   const merged = layers.map((l) => {
     const enc = { ...(l.encoding as Record<string, Record<string, unknown>>) };
@@ -207,9 +251,7 @@ interface Ctx {
 
 function fitSubtitle(c: Ctx): string[] {
   const r = c.row;
-  const stats = c.failed
-    ? 'PL FIT FAILED'
-    : `α=${fmt(num(r.alpha))}; D_KS=${fmt(num(r.D))}; λ_min=${fmt(c.xmin)}; σ=${fmt(num(r.sigma))}`;
+  const stats = c.failed ? 'PL FIT FAILED' : `α=${fmt(num(r.alpha))}; D_KS=${fmt(num(r.D))}; λ_min=${fmt(c.xmin)}; σ=${fmt(num(r.sigma))}`;
   return [c.name, stats];
 }
 
@@ -236,23 +278,44 @@ function esdLogLog(c: Ctx): VlSpec | undefined {
     pdfPts = powerlawPdf(tail).map((p) => ({ x: p.x, y: p.density }));
     const alpha = num(c.row.alpha)!;
     const distinct = [...new Set(tail)];
-    fitPts = distinct.map((x) => ({ x, y: (alpha - 1) * c.xmin ** (alpha - 1) * x ** -alpha })).filter((p) => p.y > 0 && Number.isFinite(p.y));
-    ys = ys.concat(pdfPts.map((p) => p.y), fitPts.map((p) => p.y));
+    fitPts = distinct
+      .map((x) => ({ x, y: (alpha - 1) * c.xmin ** (alpha - 1) * x ** -alpha }))
+      .filter((p) => p.y > 0 && Number.isFinite(p.y));
+    ys = ys.concat(
+      pdfPts.map((p) => p.y),
+      fitPts.map((p) => p.y),
+    );
   }
   const [yLo0, yHi0] = minMax(ys);
-  const yLo = yLo0 / 2, yHi = yHi0 * 2;
+  const yLo = yLo0 / 2,
+    yHi = yHi0 * 2;
   layers.push(barsLayer(bins, COLORS.hist, { logY: true, floor: yLo, series: 'ESD (density)' }));
   if (!c.failed) {
-    if (pdfPts.length) { layers.push(lineLayer(pdfPts, COLORS.fit, { legend: 'tail pdf (log bins)' })); legend.push(['tail pdf (log bins)', COLORS.fit]); }
-    if (fitPts.length) { layers.push(lineLayer(fitPts, COLORS.fit, { dash: [6, 4], legend: `power-law fit α=${fmt(num(c.row.alpha))}` })); legend.push([`power-law fit α=${fmt(num(c.row.alpha))}`, COLORS.fit]); }
+    if (pdfPts.length) {
+      layers.push(lineLayer(pdfPts, COLORS.fit, { legend: 'tail pdf (log bins)' }));
+      legend.push(['tail pdf (log bins)', COLORS.fit]);
+    }
+    if (fitPts.length) {
+      layers.push(lineLayer(fitPts, COLORS.fit, { dash: [6, 4], legend: `power-law fit α=${fmt(num(c.row.alpha))}` }));
+      legend.push([`power-law fit α=${fmt(num(c.row.alpha))}`, COLORS.fit]);
+    }
     layers.push(vrule(c.xmin, COLORS.xmin, 'xmin', { legend: 'λ_min (xmin)' }));
     legend.push(['λ_min (xmin)', COLORS.xmin]);
   }
   const [xLo, xHi] = [edges[0]!, edges[edges.length - 1]!];
-  return figure(`Log-Log ESD for Layer ${c.id}`, fitSubtitle(c), layers,
-    { title: 'eigenvalue λ', scale: { type: 'log', domain: [Math.min(xLo, c.failed ? xLo : c.xmin), xHi], nice: false }, axis: { format: '~g' } },
+  return figure(
+    `Log-Log ESD for Layer ${c.id}`,
+    fitSubtitle(c),
+    layers,
+    {
+      title: 'eigenvalue λ',
+      scale: { type: 'log', domain: [Math.min(xLo, c.failed ? xLo : c.xmin), xHi], nice: false },
+      axis: { format: '~g' },
+    },
     { title: 'density', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { format: '~g' } },
-    c.opts, legend);
+    c.opts,
+    legend,
+  );
 }
 
 function esdLinLin(c: Ctx): VlSpec | undefined {
@@ -262,20 +325,32 @@ function esdLinLin(c: Ctx): VlSpec | undefined {
   const bins = histogram(shown, edges, true);
   const layers: Layer[] = [barsLayer(bins, COLORS.hist, { series: 'ESD (density)' })];
   const legend: [string, string][] = [['ESD (density)', COLORS.hist]];
-  if (!c.failed) { layers.push(vrule(c.xmin, COLORS.xmin, 'xmin', { legend: 'λ_min (xmin)' })); legend.push(['λ_min (xmin)', COLORS.xmin]); }
-  return figure(`Lin-Lin ESD for Layer ${c.id}`, fitSubtitle(c), layers,
+  if (!c.failed) {
+    layers.push(vrule(c.xmin, COLORS.xmin, 'xmin', { legend: 'λ_min (xmin)' }));
+    legend.push(['λ_min (xmin)', COLORS.xmin]);
+  }
+  return figure(
+    `Lin-Lin ESD for Layer ${c.id}`,
+    fitSubtitle(c),
+    layers,
     { title: 'eigenvalue λ', scale: { domain: [edges[0], edges[edges.length - 1]], nice: false } },
-    { title: 'density' }, c.opts, legend);
+    { title: 'density' },
+    c.opts,
+    legend,
+  );
 }
 
 function esdLogLin(c: Ctx): VlSpec | undefined {
-  const logs = shownEvals(c).filter((v) => v > 0).map(Math.log10);
+  const logs = shownEvals(c)
+    .filter((v) => v > 0)
+    .map(Math.log10);
   if (!logs.length) return undefined;
   const edges = linearEdges(logs, 100);
   const bins = histogram(logs, edges, true);
   const layers: Layer[] = [barsLayer(bins, COLORS.hist, { series: 'ESD of log10 λ (density)' })];
   const legend: [string, string][] = [['ESD of log10 λ (density)', COLORS.hist]];
-  let lo = edges[0]!, hi = edges[edges.length - 1]!;
+  let lo = edges[0]!,
+    hi = edges[edges.length - 1]!;
   if (!c.failed) {
     const lx = Math.log10(c.xmin);
     lo = Math.min(lo, lx);
@@ -288,9 +363,15 @@ function esdLogLin(c: Ctx): VlSpec | undefined {
       legend.push(['log10 λ_max (xmax)', COLORS.xmax]);
     }
   }
-  return figure(`Log-Lin ESD for Layer ${c.id}`, fitSubtitle(c), layers,
+  return figure(
+    `Log-Lin ESD for Layer ${c.id}`,
+    fitSubtitle(c),
+    layers,
     { title: 'log10 eigenvalue', scale: { domain: [lo, hi], nice: false } },
-    { title: 'density' }, c.opts, legend);
+    { title: 'density' },
+    c.opts,
+    legend,
+  );
 }
 
 function candidateArrays(c: Ctx): { xmins: Float64Array; alphas?: Float64Array; Ds?: Float64Array } | undefined {
@@ -305,7 +386,8 @@ function vsXmin(c: Ctx, which: 'Ds' | 'alphas'): VlSpec | undefined {
   if (!arr || !ys) return undefined;
   const pts: { x: number; y: number }[] = [];
   for (let i = 0; i < Math.min(arr.xmins.length, ys.length); i++) {
-    const x = arr.xmins[i]!, y = ys[i]!;
+    const x = arr.xmins[i]!,
+      y = ys[i]!;
     if (x > 0 && Number.isFinite(x) && Number.isFinite(y)) pts.push({ x, y });
   }
   if (!pts.length) return undefined;
@@ -329,10 +411,15 @@ function vsXmin(c: Ctx, which: 'Ds' | 'alphas'): VlSpec | undefined {
   }
   const title = isAlpha ? `α vs xmin for Layer ${c.id}` : `KS distance D vs xmin for Layer ${c.id}`;
   const xd = [Math.min(xLo, c.failed ? xLo : c.xmin), Math.max(xHi, c.failed ? xHi : c.xmin)];
-  return figure(title, fitSubtitle(c), layers,
+  return figure(
+    title,
+    fitSubtitle(c),
+    layers,
     { title: 'candidate xmin', scale: { type: 'log', domain: xd, nice: false }, axis: { format: '~g' } },
     { title: isAlpha ? 'power-law exponent α' : 'KS distance D', scale: { domain: yDomain, nice: false } },
-    c.opts, legend);
+    c.opts,
+    legend,
+  );
 }
 
 function esdRandom(c: Ctx): VlSpec | undefined {
@@ -345,7 +432,11 @@ function esdRandom(c: Ctx): VlSpec | undefined {
   const lr = rnd.map(Math.log10);
   const edges = linearEdges([...lo, ...lr], 100);
   const maxRand = num(c.row.max_rand_eval) ?? rnd[rnd.length - 1]!;
-  const legend: [string, string][] = [['original', COLORS.original], ['randomized', COLORS.random], ['max rand λ', COLORS.maxRand]];
+  const legend: [string, string][] = [
+    ['original', COLORS.original],
+    ['randomized', COLORS.random],
+    ['max rand λ', COLORS.maxRand],
+  ];
   const layers: Layer[] = [
     barsLayer(histogram(lo, edges), COLORS.original, { opacity: 0.6, series: 'original' }),
     barsLayer(histogram(lr, edges), COLORS.random, { opacity: 0.5, series: 'randomized' }),
@@ -365,14 +456,28 @@ function esdRandom(c: Ctx): VlSpec | undefined {
     layers.push({
       data: { values: traps.map((v) => ({ x: Math.log10(v), label: `correlation trap λ = ${v}` })) },
       mark: { type: 'point', shape: 'triangle-up', filled: true, size: 90, color: COLORS.trap, aria: true },
-      encoding: { x: { field: 'x', type: 'quantitative' }, y: { datum: 0 }, description: { field: 'label' }, color: { datum: 'correlation trap' } },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { datum: 0 },
+        description: { field: 'label' },
+        color: { datum: 'correlation trap' },
+      },
     });
     legend.push(['correlation trap', COLORS.trap]);
   }
-  const subtitle = [c.name, `max_rand_eval=${fmt(maxRand)}; λ_max=${fmt(num(c.row.lambda_max))}; correlation traps: ${traps.length}${mp ? '' : ' (i.i.d. MP edge)'}`];
-  return figure(`Layer ${c.id} ${c.name}: ESD & Random ESD`, subtitle, layers,
+  const subtitle = [
+    c.name,
+    `max_rand_eval=${fmt(maxRand)}; λ_max=${fmt(num(c.row.lambda_max))}; correlation traps: ${traps.length}${mp ? '' : ' (i.i.d. MP edge)'}`,
+  ];
+  return figure(
+    `Layer ${c.id} ${c.name}: ESD & Random ESD`,
+    subtitle,
+    layers,
     { title: 'log10 eigenvalue', scale: { domain: [edges[0], edges[edges.length - 1]], nice: false } },
-    { title: 'density' }, c.opts, legend);
+    { title: 'density' },
+    c.opts,
+    legend,
+  );
 }
 
 function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
@@ -386,7 +491,9 @@ function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
   const { a, b, cutoff } = mpEdges(s, Q, M);
   const color = random ? COLORS.randomMp : COLORS.hist;
   const qc = Q === 1;
-  const all = finiteValues(evals, (v) => v >= 0).map((v) => (qc ? Math.sqrt(W2 * v) : W2 * v)).sort((p, q) => p - q);
+  const all = finiteValues(evals, (v) => v >= 0)
+    .map((v) => (qc ? Math.sqrt(W2 * v) : W2 * v))
+    .sort((p, q) => p - q);
   if (!all.length) return undefined;
   // A few far spikes (e.g. a correlation trap at 60× the bulk) would squash the bulk into a couple
   // of bins: show up to max(2 × cutoff, 99th percentile) and say how many values lie beyond.
@@ -404,21 +511,29 @@ function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
     if (hi > dLo) curve = linspace(dLo, hi, 400).map((t) => ({ x: t, y: Math.sqrt(Math.max(0, 4 - t * t)) / (Math.PI * s * s) }));
   } else {
     // The whole MP support [a, b] (the reference clips it to the data range).
-    const lo = a, hi = b;
-    if (hi > lo) curve = linspace(lo, hi, 400).map((t) => ({ x: t, y: (Q / (2 * Math.PI * s * s * t)) * Math.sqrt(Math.max(0, (b - t) * (t - a))) }));
+    const lo = a,
+      hi = b;
+    if (hi > lo)
+      curve = linspace(lo, hi, 400).map((t) => ({ x: t, y: (Q / (2 * Math.PI * s * s * t)) * Math.sqrt(Math.max(0, (b - t) * (t - a))) }));
   }
   curve = curve.filter((p) => Number.isFinite(p.y));
   const maxBin = Math.max(...bins.map((x) => x.density));
   const yTop = Math.max(maxBin, Math.min(Math.max(0, ...curve.map((p) => p.y)), 3 * maxBin)) * 1.1;
   const histLabel = qc ? 'singular values (rescaled)' : 'ESD (rescaled)';
   const lawLabel = qc ? `quarter circle σ=${fmt(s)}` : `MP σ_mp=${fmt(s)}`;
-  const legend: [string, string][] = [[histLabel, color], [lawLabel, COLORS.mp]];
+  const legend: [string, string][] = [
+    [histLabel, color],
+    [lawLabel, COLORS.mp],
+  ];
   const layers: Layer[] = [barsLayer(bins, color, { series: histLabel })];
   if (curve.length) layers.push(lineLayer(curve, COLORS.mp, { legend: lawLabel }));
   const tr = (v: number) => (qc ? Math.sqrt(v) : v);
   let xHi = dHi;
   if (!qc) {
-    layers.push(vrule(a, COLORS.edge, 'bulk_min (rescaled)', { legend: 'bulk edges' }), vrule(b, COLORS.edge, 'bulk_max (rescaled)', { legend: 'bulk edges' }));
+    layers.push(
+      vrule(a, COLORS.edge, 'bulk_min (rescaled)', { legend: 'bulk edges' }),
+      vrule(b, COLORS.edge, 'bulk_max (rescaled)', { legend: 'bulk edges' }),
+    );
     legend.push(['bulk edges', COLORS.edge]);
     xHi = Math.max(xHi, b);
   } else {
@@ -429,11 +544,25 @@ function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
   legend.push(['spike cutoff (TW)', COLORS.fit]);
   xHi = Math.max(xHi, tr(cutoff));
   const kind = qc ? 'QC SSD' : 'MP ESD';
-  const stats = [`Q=${fmt(Q)}`, `σ_mp=${fmt(s)}`, ...(mp.mp_softrank !== undefined ? [`R_mp=${fmt(mp.mp_softrank)}`] : []), ...(mp.num_spikes !== undefined ? [`# spikes=${mp.num_spikes}`] : [])].join('; ')
-    + (hidden ? `; ${hidden} value${hidden > 1 ? 's' : ''} > ${fmt(showTo, 2)} not shown (max ${fmt(top, 2)})` : '');
-  return figure(`${kind} for layer ${c.id} ${c.name}${random ? ' (Randomized)' : ''}`, [stats], layers,
-    { title: qc ? 'singular value · W_scale' : 'eigenvalue · W_scale² (mean 1)', scale: { domain: [Math.min(dLo, qc ? dLo : a), xHi], nice: false } },
-    { title: 'density', scale: { domain: [0, yTop], nice: false } }, c.opts, legend);
+  const stats =
+    [
+      `Q=${fmt(Q)}`,
+      `σ_mp=${fmt(s)}`,
+      ...(mp.mp_softrank !== undefined ? [`R_mp=${fmt(mp.mp_softrank)}`] : []),
+      ...(mp.num_spikes !== undefined ? [`# spikes=${mp.num_spikes}`] : []),
+    ].join('; ') + (hidden ? `; ${hidden} value${hidden > 1 ? 's' : ''} > ${fmt(showTo, 2)} not shown (max ${fmt(top, 2)})` : '');
+  return figure(
+    `${kind} for layer ${c.id} ${c.name}${random ? ' (Randomized)' : ''}`,
+    [stats],
+    layers,
+    {
+      title: qc ? 'singular value · W_scale' : 'eigenvalue · W_scale² (mean 1)',
+      scale: { domain: [Math.min(dLo, qc ? dLo : a), xHi], nice: false },
+    },
+    { title: 'density', scale: { domain: [0, yTop], nice: false } },
+    c.opts,
+    legend,
+  );
 }
 
 /** Vega-Lite specs of a layer's figures (only those its data allows). */
@@ -446,7 +575,12 @@ export function layerFigureSpecs(layer: LayerResult, opts: LayerPlotOptions = {}
   const xmaxCol = num(row.xmax) ?? num(layer.powerLaw?.xmax ?? undefined);
   const failed = row.status === 'failed' || alpha === undefined || alpha < 0 || !(xmin > 0);
   const c: Ctx = {
-    layer, row, evals, opts, failed, xmin,
+    layer,
+    row,
+    evals,
+    opts,
+    failed,
+    xmin,
     id: layerTitleId(row),
     name: String(row.name ?? ''),
     xmax: xmaxCol !== undefined && xmaxCol > 0 ? xmaxCol : (evals[evals.length - 1] ?? NaN),

@@ -106,15 +106,28 @@ export function columnByDepthSpec(rows: readonly Row[], column: string, opts: Mo
   const pts = rows
     .map((r, i) => {
       const v = num(r[column]);
-      const warn = isAlpha && v !== undefined ? (v < OVER_TRAINED_ALPHA ? 'over-trained (α<2)' : v > UNDER_TRAINED_ALPHA ? 'under-trained (α>6)' : 'ok') : 'ok';
+      const warn =
+        isAlpha && v !== undefined
+          ? v < OVER_TRAINED_ALPHA
+            ? 'over-trained (α<2)'
+            : v > UNDER_TRAINED_ALPHA
+              ? 'under-trained (α>6)'
+              : 'ok'
+          : 'ok';
       return { depth: xs[i]!.x, value: v, layer: xs[i]!.label, status: warn };
     })
-    .filter((p): p is { depth: number; value: number; layer: string; status: string } => p.value !== undefined && Number.isFinite(p.value) && (!isAlpha || p.value >= 0));
+    .filter(
+      (p): p is { depth: number; value: number; layer: string; status: string } =>
+        p.value !== undefined && Number.isFinite(p.value) && (!isAlpha || p.value >= 0),
+    );
   if (!pts.length) return undefined;
   const dropped = rows.length - pts.length;
   const [vLo, vHi] = minMax(pts.map((p) => p.value));
   const yScale: Record<string, unknown> = isAlpha ? { domain: [Math.min(0, vLo), Math.max(7, vHi * 1.05)], nice: false } : { zero: false };
-  const statusScale = { domain: ['ok', 'over-trained (α<2)', 'under-trained (α>6)'], range: [GUIDE_COLORS.ok, GUIDE_COLORS.over, GUIDE_COLORS.under] };
+  const statusScale = {
+    domain: ['ok', 'over-trained (α<2)', 'under-trained (α>6)'],
+    range: [GUIDE_COLORS.ok, GUIDE_COLORS.over, GUIDE_COLORS.under],
+  };
   const x = { title: 'layer id (depth)', axis: { format: 'd', tickMinStep: 1 }, scale: { nice: false, zero: false } };
   const y = { title: column, scale: yScale };
   const layers: Record<string, unknown>[] = [
@@ -129,12 +142,17 @@ export function columnByDepthSpec(rows: readonly Row[], column: string, opts: Mo
       encoding: {
         x: { field: 'depth', type: 'quantitative', ...x },
         y: { field: 'value', type: 'quantitative', ...y },
-        color: isAlpha ? { field: 'status', type: 'nominal', scale: statusScale, legend: { title: null, orient: 'bottom', direction: 'horizontal' } } : { value: GUIDE_COLORS.ok },
+        color: isAlpha
+          ? { field: 'status', type: 'nominal', scale: statusScale, legend: { title: null, orient: 'bottom', direction: 'horizontal' } }
+          : { value: GUIDE_COLORS.ok },
         tooltip: [{ field: 'layer' }, { field: 'value', title: column, format: '.4g' }],
       },
     },
   ];
-  if (isAlpha) layers.push(...guideRules('y').map((g) => ({ ...g, encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', ...y } } })));
+  if (isAlpha)
+    layers.push(
+      ...guideRules('y').map((g) => ({ ...g, encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', ...y } } })),
+    );
   return {
     width: opts.width ?? 480,
     height: opts.height ?? 260,

@@ -78,5 +78,10 @@ export function encodePng(pixels: Uint8Array, width: number, height: number): Ui
   ihdr[8] = 8; // bit depth
   ihdr[9] = 6; // colour type: RGBA
   // compression 0, filter method 0, interlace 0
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: LEVEL })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: LEVEL })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

@@ -90,7 +90,8 @@ export function renderWorkerCount(opts: PlotRendererOptions = {}): number {
   const env = process.env.WW_PLOT_WORKERS;
   if (n === undefined && env !== undefined && env.trim() !== '') {
     n = Number(env);
-    if (!Number.isInteger(n) || n < 0) throw new WeightWatcherError('E_USAGE', `WW_PLOT_WORKERS must be a non-negative integer, got '${env}'`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new WeightWatcherError('E_USAGE', `WW_PLOT_WORKERS must be a non-negative integer, got '${env}'`);
   }
   if (n === undefined) n = Math.min(MAX_RENDER_WORKERS, Math.max(1, opts.threads ?? availableParallelism()));
   if (!Number.isInteger(n) || n < 0) throw new WeightWatcherError('E_USAGE', `workers must be a non-negative integer, got ${String(n)}`);
@@ -182,7 +183,10 @@ class WorkerPool extends Base implements PlotRenderer {
       // No inherited node flags: the worker runs this package's own module, however the main script
       // was started (`node --input-type=module -e …` would make it refuse a file; V8 flags such as
       // --max-old-space-size are refused for workers when passed on).
-      const slot: Slot = { worker: new Worker(script, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }), task: undefined };
+      const slot: Slot = {
+        worker: new Worker(script, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }),
+        task: undefined,
+      };
       slot.worker.unref(); // an idle pool does not keep the process alive
       slot.worker.on('message', (res: RenderResponse) => this.onMessage(slot, res));
       slot.worker.on('error', (e) => this.fail(failure(`worker error: ${errorMessage(e)}`, e)));

@@ -53,7 +53,14 @@ function installTextMetrics(): void {
   const files = fontFiles();
   const regularFile = files.find((f) => !/bold/i.test(f));
   const regular: FontMetrics = loadFontMetrics(regularFile) ?? ESTIMATE;
-  const boldFile = regularFile ? files.find((f) => /bold/i.test(f) && !/oblique|italic/i.test(f) && f.replace(/-?Bold/i, '').replace(/\.ttf$/i, '') === regularFile.replace(/-?Regular/i, '').replace(/\.ttf$/i, '')) : undefined;
+  const boldFile = regularFile
+    ? files.find(
+        (f) =>
+          /bold/i.test(f) &&
+          !/oblique|italic/i.test(f) &&
+          f.replace(/-?Bold/i, '').replace(/\.ttf$/i, '') === regularFile.replace(/-?Regular/i, '').replace(/\.ttf$/i, ''),
+      )
+    : undefined;
   const bold: FontMetrics = loadFontMetrics(boldFile) ?? { width: (t, s) => regular.width(t, s) * 1.1 };
   type Item = { fontSize?: number; fontWeight?: string | number; limit?: number };
   // textMetrics is exported by vega (from vega-scenegraph) but missing from its typings.
@@ -172,8 +179,10 @@ export function compactSvg(svg: string): string {
     const v = Number(n);
     return Number.isFinite(v) ? String(Math.round(v * 100) / 100) : n;
   };
-  return svg.replace(/ (d|transform|points|x|y|x1|y1|x2|y2|width|height|cx|cy|r)="([^"]*)"/g,
-    (_m, a: string, v: string) => ` ${a}="${v.replace(/-?\d*\.\d+(?:e[-+]?\d+)?/gi, round)}"`);
+  return svg.replace(
+    / (d|transform|points|x|y|x1|y1|x2|y2|width|height|cx|cy|r)="([^"]*)"/g,
+    (_m, a: string, v: string) => ` ${a}="${v.replace(/-?\d*\.\d+(?:e[-+]?\d+)?/gi, round)}"`,
+  );
 }
 
 const FONT_CANDIDATES = [
@@ -210,7 +219,13 @@ export interface PngOptions {
 /** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
 export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const files = fontFiles();
-  const defaultFamily = files.some((f) => /DejaVuSans/.test(f)) ? 'DejaVu Sans' : files.some((f) => /Liberation/.test(f)) ? 'Liberation Sans' : files.length ? 'Arial' : '';
+  const defaultFamily = files.some((f) => /DejaVuSans/.test(f))
+    ? 'DejaVu Sans'
+    : files.some((f) => /Liberation/.test(f))
+      ? 'Liberation Sans'
+      : files.length
+        ? 'Arial'
+        : '';
   const font = files.length
     ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: defaultFamily, sansSerifFamily: defaultFamily }
     : { loadSystemFonts: true }; // graceful fallback: whatever the OS has (maybe nothing: no text)

@@ -75,8 +75,16 @@ export function alphaMovers(layers: readonly SweepLayerSeries[], top = 12): Alph
     const min = Math.min(...ys);
     const max = Math.max(...ys);
     out.push({
-      layer_id: l.layer_id, name: l.name, ...(l.slice_id !== undefined ? { slice_id: l.slice_id } : {}),
-      first: ys[0]!, last: ys[ys.length - 1]!, delta: ys[ys.length - 1]! - ys[0]!, min, max, range: max - min, steps: vals.length,
+      layer_id: l.layer_id,
+      name: l.name,
+      ...(l.slice_id !== undefined ? { slice_id: l.slice_id } : {}),
+      first: ys[0]!,
+      last: ys[ys.length - 1]!,
+      delta: ys[ys.length - 1]! - ys[0]!,
+      min,
+      max,
+      range: max - min,
+      steps: vals.length,
     });
   }
   return out.sort((a, b) => b.range - a.range || a.layer_id - b.layer_id).slice(0, top);
@@ -85,11 +93,23 @@ export function alphaMovers(layers: readonly SweepLayerSeries[], top = 12): Alph
 /** Colour range of the heatmap: alphas outside are clamped (init layers reach α ≈ 50). */
 export const HEATMAP_DOMAIN: readonly [number, number] = [1, 8];
 
-function stepAxis(data: SweepFigureData): { field: string; type: 'quantitative' | 'ordinal'; sort?: string[]; title: string; axis?: Record<string, unknown> } {
+function stepAxis(data: SweepFigureData): {
+  field: string;
+  type: 'quantitative' | 'ordinal';
+  sort?: string[];
+  title: string;
+  axis?: Record<string, unknown>;
+} {
   const order = data.points.map((p) => stepLabel(p, data.stepsParsed));
   return data.stepsParsed
     ? { field: 'step', type: 'quantitative', title: 'step', axis: { format: '~s', tickMinStep: 1 } }
-    : { field: 'label', type: 'ordinal', sort: order, title: 'model (order given)', axis: { labelAngle: order.every((l) => l.length <= 12) ? 0 : -30, labelLimit: 160 } };
+    : {
+        field: 'label',
+        type: 'ordinal',
+        sort: order,
+        title: 'model (order given)',
+        axis: { labelAngle: order.every((l) => l.length <= 12) ? 0 : -30, labelLimit: 160 },
+      };
 }
 
 /** Alpha per layer (rows, natural layer order) × step (columns). */
@@ -97,11 +117,26 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
   if (!data.layers.length || !data.points.length) return undefined;
   const cols = data.points.map((p) => stepLabel(p, data.stepsParsed));
   const rows = data.layers.map(layerLabel);
-  const cells = data.layers.flatMap((l) => l.values.map((v) => {
-    const a = v.value;
-    const status = a === null || a < 0 ? 'failed fit' : a < OVER_TRAINED_ALPHA ? 'over-trained (α<2)' : a > UNDER_TRAINED_ALPHA ? 'under-trained (α>6)' : 'ok';
-    return { layer: layerLabel(l), col: stepLabel(v, data.stepsParsed), alpha: a !== null && a >= 0 ? a : null, shown: a !== null && a >= 0 ? Math.min(HEATMAP_DOMAIN[1], Math.max(HEATMAP_DOMAIN[0], a)) : null, status };
-  }));
+  const cells = data.layers.flatMap((l) =>
+    l.values.map((v) => {
+      const a = v.value;
+      const status =
+        a === null || a < 0
+          ? 'failed fit'
+          : a < OVER_TRAINED_ALPHA
+            ? 'over-trained (α<2)'
+            : a > UNDER_TRAINED_ALPHA
+              ? 'under-trained (α>6)'
+              : 'ok';
+      return {
+        layer: layerLabel(l),
+        col: stepLabel(v, data.stepsParsed),
+        alpha: a !== null && a >= 0 ? a : null,
+        shown: a !== null && a >= 0 ? Math.min(HEATMAP_DOMAIN[1], Math.max(HEATMAP_DOMAIN[0], a)) : null,
+        status,
+      };
+    }),
+  );
   const cellW = Math.max(8, Math.min(90, Math.floor(720 / cols.length)));
   const cellH = Math.max(4, Math.min(16, Math.floor(1400 / rows.length)));
   const over = cells.filter((c) => c.status === 'over-trained (α<2)').length;
@@ -121,14 +156,38 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
       {
         mark: { type: 'rect', stroke: 'white', strokeWidth: cellW > 10 && cellH > 6 ? 0.5 : 0 },
         encoding: {
-          x: { field: 'col', type: 'ordinal', sort: cols, title: data.stepsParsed ? 'step' : 'model (order given)', axis: { labelAngle: data.stepsParsed || cols.every((c) => c.length <= 12) ? 0 : -30, labelOverlap: true, labelLimit: 140 } },
-          y: { field: 'layer', type: 'ordinal', sort: rows, title: 'layer (id name)', axis: { labelLimit: 220, labelFontSize: cellH < 9 ? 7 : 9, labels: cellH >= 5 } },
+          x: {
+            field: 'col',
+            type: 'ordinal',
+            sort: cols,
+            title: data.stepsParsed ? 'step' : 'model (order given)',
+            axis: { labelAngle: data.stepsParsed || cols.every((c) => c.length <= 12) ? 0 : -30, labelOverlap: true, labelLimit: 140 },
+          },
+          y: {
+            field: 'layer',
+            type: 'ordinal',
+            sort: rows,
+            title: 'layer (id name)',
+            axis: { labelLimit: 220, labelFontSize: cellH < 9 ? 7 : 9, labels: cellH >= 5 },
+          },
           color: {
-            field: 'shown', type: 'quantitative', title: 'alpha',
-            scale: { scheme: 'redyellowblue', domain: [...HEATMAP_DOMAIN], domainMid: (OVER_TRAINED_ALPHA + UNDER_TRAINED_ALPHA) / 2, clamp: true },
+            field: 'shown',
+            type: 'quantitative',
+            title: 'alpha',
+            scale: {
+              scheme: 'redyellowblue',
+              domain: [...HEATMAP_DOMAIN],
+              domainMid: (OVER_TRAINED_ALPHA + UNDER_TRAINED_ALPHA) / 2,
+              clamp: true,
+            },
             legend: { orient: 'right', gradientLength: Math.min(240, Math.max(80, cellH * rows.length - 40)), values: [1, 2, 4, 6, 8] },
           },
-          tooltip: [{ field: 'layer' }, { field: 'col', title: data.stepsParsed ? 'step' : 'model' }, { field: 'alpha', format: '.3f' }, { field: 'status' }],
+          tooltip: [
+            { field: 'layer' },
+            { field: 'col', title: data.stepsParsed ? 'step' : 'model' },
+            { field: 'alpha', format: '.3f' },
+            { field: 'status' },
+          ],
         },
       },
       {
@@ -148,12 +207,23 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
 /** The summary metrics (means over layers) over steps, one small panel per metric. */
 export function summaryOverStepsSpec(data: SweepFigureData): VlSpec | undefined {
   const metrics = [...new Set(data.points.flatMap((p) => Object.keys(p.summary)))];
-  const values = data.points.flatMap((p) => metrics.map((m) => ({ step: p.step, label: stepLabel(p, data.stepsParsed), metric: m, value: p.summary[m as keyof Summary] ?? null })))
+  const values = data.points
+    .flatMap((p) =>
+      metrics.map((m) => ({
+        step: p.step,
+        label: stepLabel(p, data.stepsParsed),
+        metric: m,
+        value: p.summary[m as keyof Summary] ?? null,
+      })),
+    )
     .filter((v) => typeof v.value === 'number' && Number.isFinite(v.value));
   if (!values.length) return undefined;
   const x = stepAxis(data);
   return {
-    title: { text: `Summary metrics over ${data.stepsParsed ? 'steps' : 'models'}${data.title ? ` — ${data.title}` : ''}`, subtitle: 'means over the analysed layers (failed fits included, as in the reference)' },
+    title: {
+      text: `Summary metrics over ${data.stepsParsed ? 'steps' : 'models'}${data.title ? ` — ${data.title}` : ''}`,
+      subtitle: 'means over the analysed layers (failed fits included, as in the reference)',
+    },
     data: { values },
     facet: { field: 'metric', type: 'nominal', sort: metrics, title: null, header: { labelFontSize: 12, labelFontWeight: 'bold' } },
     columns: 3,
@@ -188,13 +258,22 @@ export function alphaCountsSpec(data: SweepFigureData): VlSpec | undefined {
   return {
     width: 460,
     height: 220,
-    title: { text: `Layers with α < ${OVER_TRAINED_ALPHA} and α > ${UNDER_TRAINED_ALPHA}${data.title ? ` — ${data.title}` : ''}`, subtitle: `out of ${[...new Set(data.points.map((p) => p.layers))].join(' / ')} analysed layers per ${data.stepsParsed ? 'step' : 'model'}` },
+    title: {
+      text: `Layers with α < ${OVER_TRAINED_ALPHA} and α > ${UNDER_TRAINED_ALPHA}${data.title ? ` — ${data.title}` : ''}`,
+      subtitle: `out of ${[...new Set(data.points.map((p) => p.layers))].join(' / ')} analysed layers per ${data.stepsParsed ? 'step' : 'model'}`,
+    },
     data: { values },
     mark: { type: 'line', strokeWidth: 2.5, point: { filled: true, size: 40 } },
     encoding: {
       x: { ...x },
       y: { field: 'count', type: 'quantitative', title: 'layers', axis: { tickMinStep: 1, format: 'd' } },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: [over, under], range: [GUIDE_COLORS.over, GUIDE_COLORS.under] }, legend: { orient: 'bottom', direction: 'horizontal' } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: [over, under], range: [GUIDE_COLORS.over, GUIDE_COLORS.under] },
+        legend: { orient: 'bottom', direction: 'horizontal' },
+      },
       tooltip: [{ field: x.field, title: x.title }, { field: 'series' }, { field: 'count' }, { field: 'layers', title: 'of layers' }],
     },
   };
@@ -205,17 +284,26 @@ export function alphaMoversSpec(data: SweepFigureData, movers: readonly AlphaMov
   if (!movers.length) return undefined;
   const keep = new Set(movers.map((m) => layerLabel(m)));
   const names = movers.map((m) => layerLabel(m));
-  const values = data.layers.filter((l) => keep.has(layerLabel(l))).flatMap((l) => l.values
-    .filter((v) => v.value !== null && v.value >= 0)
-    .map((v) => ({ step: v.step, label: stepLabel(v, data.stepsParsed), layer: layerLabel(l), alpha: v.value })));
+  const values = data.layers
+    .filter((l) => keep.has(layerLabel(l)))
+    .flatMap((l) =>
+      l.values
+        .filter((v) => v.value !== null && v.value >= 0)
+        .map((v) => ({ step: v.step, label: stepLabel(v, data.stepsParsed), layer: layerLabel(l), alpha: v.value })),
+    );
   const x = stepAxis(data);
   const maxA = Math.max(7, ...values.map((v) => v.alpha ?? 0));
   const logA = maxA > 15;
-  const yScale = logA ? { type: 'log', domain: [Math.max(0.5, Math.min(1.5, ...values.map((v) => v.alpha ?? 2)) * 0.9), maxA * 1.1], nice: false } : { domain: [0, Math.ceil(maxA * 1.05)], nice: false };
+  const yScale = logA
+    ? { type: 'log', domain: [Math.max(0.5, Math.min(1.5, ...values.map((v) => v.alpha ?? 2)) * 0.9), maxA * 1.1], nice: false }
+    : { domain: [0, Math.ceil(maxA * 1.05)], nice: false };
   return {
     width: 460,
     height: 260,
-    title: { text: `The ${movers.length} layers whose alpha moved most`, subtitle: `ranked by max − min of alpha over ${data.stepsParsed ? 'steps' : 'models'}${logA ? '; log scale' : ''}; dashed: α = 2 and α = 6` },
+    title: {
+      text: `The ${movers.length} layers whose alpha moved most`,
+      subtitle: `ranked by max − min of alpha over ${data.stepsParsed ? 'steps' : 'models'}${logA ? '; log scale' : ''}; dashed: α = 2 and α = 6`,
+    },
     layer: [
       {
         data: { values },
@@ -223,11 +311,20 @@ export function alphaMoversSpec(data: SweepFigureData, movers: readonly AlphaMov
         encoding: {
           x: { ...x },
           y: { field: 'alpha', type: 'quantitative', title: 'alpha', scale: yScale, axis: { format: '~g' } },
-          color: { field: 'layer', type: 'nominal', sort: names, scale: { domain: names, range: names.map((_, i) => modelColor(i)) }, legend: { title: 'layer', labelLimit: 220, symbolType: 'stroke' } },
+          color: {
+            field: 'layer',
+            type: 'nominal',
+            sort: names,
+            scale: { domain: names, range: names.map((_, i) => modelColor(i)) },
+            legend: { title: 'layer', labelLimit: 220, symbolType: 'stroke' },
+          },
           tooltip: [{ field: 'layer' }, { field: x.field, title: x.title }, { field: 'alpha', format: '.3f' }],
         },
       },
-      ...guideRules('y').map((g) => ({ ...g, encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', scale: yScale } } })),
+      ...guideRules('y').map((g) => ({
+        ...g,
+        encoding: { ...(g.encoding as object), y: { field: 'v', type: 'quantitative', scale: yScale } },
+      })),
     ],
   };
 }
@@ -235,7 +332,9 @@ export function alphaMoversSpec(data: SweepFigureData, movers: readonly AlphaMov
 /** Figure name → spec for the sweep report. */
 export function sweepFigureSpecs(data: SweepFigureData, movers: readonly AlphaMover[] = alphaMovers(data.layers)): Record<string, VlSpec> {
   const out: Record<string, VlSpec> = {};
-  const add = (name: string, spec: VlSpec | undefined) => { if (spec) out[name] = spec; };
+  const add = (name: string, spec: VlSpec | undefined) => {
+    if (spec) out[name] = spec;
+  };
   add('alpha-heatmap', alphaHeatmapSpec(data));
   add('alpha-counts', alphaCountsSpec(data));
   add('summary', summaryOverStepsSpec(data));

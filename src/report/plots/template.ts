@@ -88,7 +88,8 @@ export function splitTemplate(spec: VlSpec): SplitSpec {
     const out: Json = {};
     for (const [k, v] of Object.entries(node)) {
       if (k === 'data' && isObject(v) && Array.isArray(v.values) && Object.keys(v).length === 1) out[k] = { name: dataset(v.values) };
-      else if (k === 'scale' && isObject(v) && Array.isArray(v.domain)) out[k] = { ...(walk(v) as Json), domain: { expr: param(v.domain) } };
+      else if (k === 'scale' && isObject(v) && Array.isArray(v.domain))
+        out[k] = { ...(walk(v) as Json), domain: { expr: param(v.domain) } };
       else if (key === 'encoding' && isObject(v)) out[k] = channel(v);
       else out[k] = walk(v, k);
     }

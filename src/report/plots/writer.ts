@@ -68,7 +68,10 @@ export class AnalyzePlotWriter {
   static async create(opts: PlotWriterOptions): Promise<AnalyzePlotWriter> {
     if (opts.dir !== undefined) {
       await makeDirectory(opts.dir).catch((e: unknown) => {
-        throw new WeightWatcherError('E_IO', `${opts.dir}: cannot create the plot folder (${errorMessage(e)})`, { file: opts.dir, cause: e });
+        throw new WeightWatcherError('E_IO', `${opts.dir}: cannot create the plot folder (${errorMessage(e)})`, {
+          file: opts.dir,
+          cause: e,
+        });
       });
     }
     return new AnalyzePlotWriter(opts);
@@ -93,20 +96,28 @@ export class AnalyzePlotWriter {
   readonly onLayer = async (layer: LayerResult): Promise<void> => {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
     if (this.error !== undefined) throw this.error;
-    const specs = Object.entries(layerFigureSpecs(layer, { figures: this.figures.layer })).filter((e): e is [string, VlSpec] => e[1] !== undefined);
+    const specs = Object.entries(layerFigureSpecs(layer, { figures: this.figures.layer })).filter(
+      (e): e is [string, VlSpec] => e[1] !== undefined,
+    );
     if (!specs.length) return;
     const id = layerPlotId(layer.row);
     const row = layer.row;
     this.layers++;
     await this.renderer.ready(this.queueLimit);
     while (this.inflight.size >= this.layerLimit) await Promise.race(this.inflight);
-    this.track(this.renderAll(specs, `layer${id}`).then((figures) => {
-      this.report?.addLayer({ id, row, figures });
-    }));
+    this.track(
+      this.renderAll(specs, `layer${id}`).then((figures) => {
+        this.report?.addLayer({ id, row, figures });
+      }),
+    );
   };
 
   private track(p: Promise<void>): void {
-    const tracked = p.catch((e: unknown) => { this.error ??= e; }).finally(() => this.inflight.delete(tracked));
+    const tracked = p
+      .catch((e: unknown) => {
+        this.error ??= e;
+      })
+      .finally(() => this.inflight.delete(tracked));
     this.inflight.add(tracked);
   }
 
@@ -114,13 +125,15 @@ export class AnalyzePlotWriter {
   private async renderAll(specs: [string, VlSpec][], base: string): Promise<Record<string, string>> {
     const png = this.dir !== undefined && this.formats.includes('png');
     const svgFile = this.dir !== undefined && this.formats.includes('svg');
-    const rendered = await Promise.all(specs.map(async ([fig, spec]) => {
-      const out = await this.renderer.render(spec, { png });
-      const stem = join(this.dir ?? '', `${base}.${fig}`);
-      if (svgFile) await this.write(`${stem}.svg`, out.svg);
-      if (out.png) await this.write(`${stem}.png`, out.png);
-      return [fig, out.svg] as const;
-    }));
+    const rendered = await Promise.all(
+      specs.map(async ([fig, spec]) => {
+        const out = await this.renderer.render(spec, { png });
+        const stem = join(this.dir ?? '', `${base}.${fig}`);
+        if (svgFile) await this.write(`${stem}.svg`, out.svg);
+        if (out.png) await this.write(`${stem}.png`, out.png);
+        return [fig, out.svg] as const;
+      }),
+    );
     return Object.fromEntries(rendered);
   }
 
@@ -135,7 +148,11 @@ export class AnalyzePlotWriter {
     let modelFigures: Record<string, string> = {};
     if (specs.length && this.error === undefined) {
       const model = this.renderAll(specs, 'model');
-      this.track(model.then((figs) => { modelFigures = figs; }));
+      this.track(
+        model.then((figs) => {
+          modelFigures = figs;
+        }),
+      );
     }
     while (this.inflight.size) await Promise.all([...this.inflight]);
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
