@@ -558,11 +558,11 @@ export const CLI_CASES: readonly CliCase[] = [
   },
 
   // Terminal safety, help.
-  // eslint-disable-next-line no-control-regex -- the table must contain no raw ESC/BEL
   {
     id: 'esc-table',
     what: 'analyze model with ESC/OSC/newline in names',
     args: (f) => ['analyze', f.escNames],
+    // eslint-disable-next-line no-control-regex -- the table must contain no raw ESC/BEL
     expect: { code: 0, stdout: /\\x1b\]0;pwned\\x07title/, stdoutNot: /\x1b|\x07|line\n/ },
   },
   {
