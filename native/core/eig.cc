@@ -26,7 +26,8 @@ Status gram(const Src* w, size_t rows, size_t cols, SymEigen& out) {
     cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, ni, static_cast<blasint>(cols), 1.0, a.data(), static_cast<blasint>(cols), 0.0, x.data(), ni);
   } else {
     // X = Wᵀ·W = A·Aᵀ (cols×cols)
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, ni, static_cast<blasint>(rows), 1.0, a.data(), static_cast<blasint>(cols), 0.0, x.data(), ni);
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, ni, static_cast<blasint>(rows), 1.0, a.data(), static_cast<blasint>(cols), 0.0, x.data(),
+                ni);
   }
   // mirror the upper triangle so the buffer is a full symmetric matrix
   for (size_t j = 0; j < n; ++j)
@@ -38,13 +39,16 @@ Status gram(const Src* w, size_t rows, size_t cols, SymEigen& out) {
 
 Status symmetricEigen(const double* a, size_t n, SymEigen& out) {
   if (n == 0) return Status::error(Code::Empty, "empty matrix");
-  if (n > static_cast<size_t>(std::numeric_limits<lapack_int>::max())) return Status::error(Code::Shape, "matrix dimension exceeds the LAPACK integer range");
+  if (n > static_cast<size_t>(std::numeric_limits<lapack_int>::max()))
+    return Status::error(Code::Shape, "matrix dimension exceeds the LAPACK integer range");
   out.n = n;
   out.vectors.assign(a, a + n * n);
   out.values.assign(n, 0.0);
-  const lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', static_cast<lapack_int>(n), out.vectors.data(), static_cast<lapack_int>(n), out.values.data());
+  const lapack_int info =
+      LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', static_cast<lapack_int>(n), out.vectors.data(), static_cast<lapack_int>(n), out.values.data());
   if (info != 0)
-    return Status::error(Code::Lapack, "dsyevd failed with info=" + std::to_string(info) + (info > 0 ? " (the algorithm did not converge)" : " (illegal argument)"));
+    return Status::error(
+        Code::Lapack, "dsyevd failed with info=" + std::to_string(info) + (info > 0 ? " (the algorithm did not converge)" : " (illegal argument)"));
   return Status::ok();  // column-major: eigenvector j is the contiguous column j; values ascending
 }
 

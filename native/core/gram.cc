@@ -32,11 +32,13 @@ constexpr size_t kTwoStageOrder = 3072;
 
 lapack_int syevd(size_t n, double* g, double* w) {
   const auto ni = static_cast<lapack_int>(n);
-  return n >= kTwoStageOrder ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+  return n >= kTwoStageOrder ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w)
+                             : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
 }
 lapack_int syevd(size_t n, float* g, float* w) {
   const auto ni = static_cast<lapack_int>(n);
-  return n >= kTwoStageOrder ? LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+  return n >= kTwoStageOrder ? LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w)
+                             : LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
 }
 
 }  // namespace
@@ -90,6 +92,8 @@ Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& su
 template Status gramEigenvalues<double>(const MatrixView&, std::vector<double>&, double&);
 template Status gramEigenvalues<float>(const MatrixView&, std::vector<double>&, double&);
 
-double gramErrorBound(size_t /*m*/, size_t n, double lambdaMax, double eps) { return kGramErrorC * std::sqrt(static_cast<double>(n)) * eps * lambdaMax; }
+double gramErrorBound(size_t /*m*/, size_t n, double lambdaMax, double eps) {
+  return kGramErrorC * std::sqrt(static_cast<double>(n)) * eps * lambdaMax;
+}
 
 }  // namespace ww

@@ -28,9 +28,9 @@ Status run(const Src* data, size_t rows, size_t cols, size_t k, LowRankMode mode
   } catch (const std::bad_alloc&) {
     return Status::error(Code::Alloc, "out of memory allocating the SVD factors (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
   }
-  const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', static_cast<lapack_int>(m), static_cast<lapack_int>(n), a.data(),
-                                         static_cast<lapack_int>(m), s.data(), u.data(), static_cast<lapack_int>(m), vt.data(),
-                                         static_cast<lapack_int>(mn));
+  const lapack_int info =
+      LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', static_cast<lapack_int>(m), static_cast<lapack_int>(n), a.data(), static_cast<lapack_int>(m), s.data(),
+                     u.data(), static_cast<lapack_int>(m), vt.data(), static_cast<lapack_int>(mn));
   if (info != 0) {
     return Status::error(Code::Lapack, "dgesdd failed with info=" + std::to_string(info) +
                                            (info > 0 ? " (the divide-and-conquer iteration did not converge)" : " (illegal argument)"));

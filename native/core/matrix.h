@@ -13,7 +13,8 @@ namespace ww {
 
 // Non-zero dimensions within LAPACK's integer range and a size that does not overflow.
 inline Status checkDims(size_t rows, size_t cols) {
-  if (rows == 0 || cols == 0) return Status::error(Code::Empty, "matrix has a zero dimension (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
+  if (rows == 0 || cols == 0)
+    return Status::error(Code::Empty, "matrix has a zero dimension (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
   if (rows > static_cast<size_t>(std::numeric_limits<lapack_int>::max()) || cols > static_cast<size_t>(std::numeric_limits<lapack_int>::max()))
     return Status::error(Code::Shape, "matrix dimension exceeds the LAPACK integer range");
   if (rows > std::numeric_limits<size_t>::max() / cols) return Status::error(Code::Shape, "matrix size overflows");

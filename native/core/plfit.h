@@ -99,11 +99,13 @@ NelderMeadResult<N> nelderMead(F&& f, const std::array<double, N>& x0, double xa
         for (size_t k = 0; k < N; ++k) {
           const double d = std::abs(sim[i][k] - sim[0][k]);
           if (d != d) nanx = true;
-          else if (d > dx) dx = d;
+          else if (d > dx)
+            dx = d;
         }
         const double d = std::abs(fsim[0] - fsim[i]);
         if (d != d) nanf = true;
-        else if (d > df) df = d;
+        else if (d > df)
+          df = d;
       }
       if (!nanx && !nanf && dx <= xatol && df <= fatol) {
         stop = true;
@@ -195,9 +197,9 @@ struct PlPackageOptions {
 struct PlPackageFit {
   // NaN alpha: fewer than 2 unique values (the reference then reports a failed fit).
   double alpha = 0, xmin = 0, D = 0, sigma = 0, Lambda = 0;
-  size_t tailCount = 0;   // number of fitted values >= xmin (<= xmax)
-  size_t candidates = 0;  // number of xmin candidates tried
-  bool inRange = false;   // the chosen fit's parameters are valid (alpha > 1, Lambda > 0)
+  size_t tailCount = 0;    // number of fitted values >= xmin (<= xmax)
+  size_t candidates = 0;   // number of xmin candidates tried
+  bool inRange = false;    // the chosen fit's parameters are valid (alpha > 1, Lambda > 0)
   bool noiseFlag = false;  // powerlaw's flag: no candidate was in range
   std::vector<double> xmins, alphas, Ds, sigmas, Lambdas;
 };
@@ -210,4 +212,3 @@ Status fitPowerLawPackage(const double* data, size_t n, const PlPackageOptions& 
 Status xminPeakRange(const double* nz, size_t n, bool hasXminMax, double xminMax, double& lo, double& hi, double& peak);
 
 }  // namespace ww
-

@@ -44,9 +44,10 @@ struct InverseOperator {
   bool apply(std::vector<double>& y, size_t b, bool transpose) const {
     const auto ni = static_cast<lapack_int>(n);
     if (ipiv)
-      return LAPACKE_dgetrs(LAPACK_COL_MAJOR, transpose ? 'T' : 'N', ni, static_cast<lapack_int>(b), f, static_cast<lapack_int>(lda), ipiv, y.data(), ni) == 0;
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, transpose ? CblasTrans : CblasNoTrans, CblasNonUnit, static_cast<blasint>(n), static_cast<blasint>(b),
-                1.0, f, static_cast<blasint>(lda), y.data(), static_cast<blasint>(n));
+      return LAPACKE_dgetrs(LAPACK_COL_MAJOR, transpose ? 'T' : 'N', ni, static_cast<lapack_int>(b), f, static_cast<lapack_int>(lda), ipiv, y.data(),
+                            ni) == 0;
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, transpose ? CblasTrans : CblasNoTrans, CblasNonUnit, static_cast<blasint>(n),
+                static_cast<blasint>(b), 1.0, f, static_cast<blasint>(lda), y.data(), static_cast<blasint>(n));
     return true;
   }
 };
@@ -54,8 +55,8 @@ struct InverseOperator {
 // Largest singular value of the n×b block (values only; the block is small).
 bool largestSingularValue(const std::vector<double>& y, size_t n, size_t b, std::vector<double>& scratch, std::vector<double>& s, double& out) {
   scratch = y;
-  if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', static_cast<lapack_int>(n), static_cast<lapack_int>(b), scratch.data(), static_cast<lapack_int>(n), s.data(), nullptr, 1,
-                     nullptr, 1) != 0)
+  if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', static_cast<lapack_int>(n), static_cast<lapack_int>(b), scratch.data(), static_cast<lapack_int>(n),
+                     s.data(), nullptr, 1, nullptr, 1) != 0)
     return false;
   out = s[0];
   return std::isfinite(out) && out > 0;

@@ -15,9 +15,11 @@ namespace {
 
 constexpr double kEps64 = std::numeric_limits<double>::epsilon() / 2;  // unit roundoff 2⁻⁵³
 constexpr double kEps32 = std::numeric_limits<float>::epsilon() / 2;   // 2⁻²⁴
-constexpr double kNumpyEps = std::numeric_limits<double>::epsilon();    // numpy's finfo.eps in rank tolerances
+constexpr double kNumpyEps = std::numeric_limits<double>::epsilon();   // numpy's finfo.eps in rank tolerances
 
-double seconds(std::chrono::steady_clock::time_point since) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count(); }
+double seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
 
 void squaresOf(Spectrum& out) {
   out.evals.resize(out.sv.size());

@@ -53,9 +53,9 @@ struct Spectrum {
 Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& out);
 
 // Guard constants (docs/numerics.md).
-constexpr double kSvMinRelTol = 1e-10;   // relative accuracy required of sv_min (10× under the parity tolerance)
-constexpr double kSvMinRelTolF32 = 1e-3; // the same for the opt-in float32 Gram route (sgesdd measures ~4e-4 on the corpus)
-constexpr double kRefineFloor = 1e-12;   // refine σmin only when λ₁ ≥ kRefineFloor·λmax (σmin/σmax ≥ 1e-6)
-constexpr size_t kMinRefineOrder = 64;   // below this ?gesdd is as cheap as the refinement
+constexpr double kSvMinRelTol = 1e-10;    // relative accuracy required of sv_min (10× under the parity tolerance)
+constexpr double kSvMinRelTolF32 = 1e-3;  // the same for the opt-in float32 Gram route (sgesdd measures ~4e-4 on the corpus)
+constexpr double kRefineFloor = 1e-12;    // refine σmin only when λ₁ ≥ kRefineFloor·λmax (σmin/σmax ≥ 1e-6)
+constexpr size_t kMinRefineOrder = 64;    // below this ?gesdd is as cheap as the refinement
 
 }  // namespace ww

@@ -29,7 +29,8 @@ Status run(const MatrixView& w, std::vector<double>& out) {
   try {
     a.reset(new Work[w.rows * w.cols]);
   } catch (const std::bad_alloc&) {
-    return Status::error(Code::Alloc, "out of memory allocating the SVD working copy (" + std::to_string(w.rows) + "x" + std::to_string(w.cols) + ")");
+    return Status::error(Code::Alloc,
+                         "out of memory allocating the SVD working copy (" + std::to_string(w.rows) + "x" + std::to_string(w.cols) + ")");
   }
   TallShape t;
   Status st = tallCopy(w, a.get(), t);

@@ -13,9 +13,12 @@ Napi::Value SimulateAllocFailure(const Napi::CallbackInfo& info) {
   const std::string site = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   wwnapi::FailSite s = wwnapi::FailSite::None;
   if (site == "arguments") s = wwnapi::FailSite::Arguments;
-  else if (site == "compute") s = wwnapi::FailSite::Compute;
-  else if (site == "result") s = wwnapi::FailSite::Result;
-  else if (site != "none") wwnapi::throwUsage(info.Env(), "simulateAllocFailure(site): site must be 'arguments', 'compute', 'result' or 'none'");
+  else if (site == "compute")
+    s = wwnapi::FailSite::Compute;
+  else if (site == "result")
+    s = wwnapi::FailSite::Result;
+  else if (site != "none")
+    wwnapi::throwUsage(info.Env(), "simulateAllocFailure(site): site must be 'arguments', 'compute', 'result' or 'none'");
   wwnapi::simulatedFailure().store(static_cast<int>(s));
   return info.Env().Undefined();
 }

@@ -36,7 +36,8 @@ inline std::atomic<int>& simulatedFailure() {
 
 inline void maybeSimulateAllocFailure(FailSite site) {
   int expected = static_cast<int>(site);
-  if (simulatedFailure().load(std::memory_order_relaxed) == expected && simulatedFailure().compare_exchange_strong(expected, 0)) throw std::bad_alloc();
+  if (simulatedFailure().load(std::memory_order_relaxed) == expected && simulatedFailure().compare_exchange_strong(expected, 0))
+    throw std::bad_alloc();
 }
 
 // Every exported function runs inside this guard: an exception that is not already a JS error
@@ -85,7 +86,10 @@ inline MatrixArg matrixArg(const Napi::CallbackInfo& info, size_t index, const s
     throwUsage(env, fn + ": data has " + std::to_string(ta.ElementLength()) + " elements, expected rows*cols = " + std::to_string(m.rows) + "*" +
                         std::to_string(m.cols));
   switch (ta.TypedArrayType()) {
-    case napi_float32_array: m.isFloat32 = true; m.data = ta.As<Napi::Float32Array>().Data(); break;
+    case napi_float32_array:
+      m.isFloat32 = true;
+      m.data = ta.As<Napi::Float32Array>().Data();
+      break;
     case napi_float64_array: m.data = ta.As<Napi::Float64Array>().Data(); break;
     default: throwUsage(env, fn + ": data must be a Float32Array or Float64Array");
   }
@@ -181,7 +185,8 @@ Napi::Value runSync(Napi::Env env, const std::function<ww::Status(Result&)>& com
 }
 
 template <typename Result>
-Napi::Value runAsync(Napi::Env env, Napi::Value keepAlive, std::function<ww::Status(Result&)> compute, std::function<Napi::Value(Napi::Env, Result&)> toJs) {
+Napi::Value runAsync(Napi::Env env, Napi::Value keepAlive, std::function<ww::Status(Result&)> compute,
+                     std::function<Napi::Value(Napi::Env, Result&)> toJs) {
   auto* worker = new PromiseWorker<Result>(env, keepAlive, std::move(compute), std::move(toJs));
   Napi::Promise p = worker->promise();
   worker->Queue();

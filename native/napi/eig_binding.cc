@@ -13,7 +13,8 @@ struct EigJob {
 
   ww::Status operator()(ww::SymEigen& out) const {
     if (!gram) return ww::symmetricEigen(static_cast<const double*>(data), rows, out);
-    return isFloat32 ? ww::gramEigen(static_cast<const float*>(data), rows, cols, out) : ww::gramEigen(static_cast<const double*>(data), rows, cols, out);
+    return isFloat32 ? ww::gramEigen(static_cast<const float*>(data), rows, cols, out)
+                     : ww::gramEigen(static_cast<const double*>(data), rows, cols, out);
   }
 };
 

@@ -35,7 +35,8 @@ LowRankJob parseArgs(const Napi::CallbackInfo& info, const char* fn) {
   if (opts.Has("mode")) {
     const std::string mode = opts.Get("mode").ToString().Utf8Value();
     if (mode == "drop") job.mode = ww::LowRankMode::DropTop;
-    else if (mode != "keep") throwUsage(env, std::string(fn) + ": mode must be 'keep' or 'drop', got '" + mode + "'");
+    else if (mode != "keep")
+      throwUsage(env, std::string(fn) + ": mode must be 'keep' or 'drop', got '" + mode + "'");
   }
   return job;
 }

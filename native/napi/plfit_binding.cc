@@ -51,7 +51,8 @@ PlJob parsePlArgs(const Napi::CallbackInfo& info) {
     if (!v.IsUndefined()) {
       const std::string d = v.ToString().Utf8Value();
       if (d == "truncated_power_law") job.opts.truncated = true;
-      else if (d != "power_law") throwUsage(env, "fitPowerLawPackage: distribution must be 'power_law' or 'truncated_power_law', got '" + d + "'");
+      else if (d != "power_law")
+        throwUsage(env, "fitPowerLawPackage: distribution must be 'power_law' or 'truncated_power_law', got '" + d + "'");
     }
   }
   job.opts.xmax = numberOpt(env, o, "xmax", job.opts.hasXmax);
@@ -114,7 +115,8 @@ Napi::Value UpperIncompleteGamma(const Napi::CallbackInfo& info) {
 // number, for 1 or 2 parameters. Runs on the calling thread.
 Napi::Value NelderMeadSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsArray()) throwUsage(env, "nelderMeadSync(fn, x0): a function and an array of 1 or 2 numbers expected");
+  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsArray())
+    throwUsage(env, "nelderMeadSync(fn, x0): a function and an array of 1 or 2 numbers expected");
   Napi::Function fn = info[0].As<Napi::Function>();
   Napi::Array x0 = info[1].As<Napi::Array>();
   const uint32_t n = x0.Length();

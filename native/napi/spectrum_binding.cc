@@ -31,7 +31,8 @@ std::string stringOpt(const Napi::Object& o, const char* key) {
 // 'F32' | 'F16' | 'BF16') holding the stored little-endian bytes.
 ww::MatrixView viewArg(const Napi::CallbackInfo& info, const Napi::Object& opts) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray()) throwUsage(env, "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
+  if (info.Length() < 3 || !info[0].IsTypedArray())
+    throwUsage(env, "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
   ww::MatrixView v;
   v.rows = requireDim(env, info[1], "rows");
@@ -66,10 +67,12 @@ SpectrumJob parseArgs(const Napi::CallbackInfo& info) {
   job.view = viewArg(info, o);
   const std::string method = stringOpt(o, "method");
   if (method == "fast") job.opts.method = ww::Method::Fast;
-  else if (!method.empty() && method != "accurate") throwUsage(env, "svdvals: method must be 'fast' or 'accurate', got '" + method + "'");
+  else if (!method.empty() && method != "accurate")
+    throwUsage(env, "svdvals: method must be 'fast' or 'accurate', got '" + method + "'");
   const std::string precision = stringOpt(o, "precision");
   if (precision == "float32") job.opts.precision = ww::Precision::Float32;
-  else if (!precision.empty() && precision != "float64") throwUsage(env, "svdvals: precision must be 'float64' or 'float32', got '" + precision + "'");
+  else if (!precision.empty() && precision != "float64")
+    throwUsage(env, "svdvals: precision must be 'float64' or 'float32', got '" + precision + "'");
   if (o.Has("refineMin")) job.opts.refineMin = o.Get("refineMin").ToBoolean().Value();
   if (o.Has("forceGram")) job.opts.forceGram = o.Get("forceGram").ToBoolean().Value();
   if (o.Has("rankN") && !o.Get("rankN").IsUndefined()) {

@@ -2,9 +2,9 @@
 // and UndefinedBehaviorSanitizer by scripts/sanitize.sh: any memory error or UB aborts with a
 // report. Not part of the addon.
 #include <algorithm>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -94,26 +94,33 @@ int main() {
     const size_t r = 1 + g() % 150, c = 1 + g() % 150;
     std::vector<double> w(r * c);
     for (auto& x : w) x = normal(g);
-    if (t % 6 == 1) std::fill(w.begin(), w.end(), 0.0);                                    // zero matrix
-    if (t % 6 == 2) for (size_t k = 0; k < w.size(); k += 2) w[k] = 0;                     // sparse
-    if (t % 6 == 3) for (size_t j = 0; j < c; ++j) w[j] = w[c + j % (r > 1 ? c : 1)];     // repeated row: rank-deficient
-    if (t % 6 == 4) for (auto& x : w) x *= 1e150;                                          // squares overflow the Gram route
-    if (t % 6 == 5) for (auto& x : w) x *= 1e-160;                                         // squares underflow
+    if (t % 6 == 1) std::fill(w.begin(), w.end(), 0.0);  // zero matrix
+    if (t % 6 == 2)
+      for (size_t k = 0; k < w.size(); k += 2) w[k] = 0;  // sparse
+    if (t % 6 == 3)
+      for (size_t j = 0; j < c; ++j) w[j] = w[c + j % (r > 1 ? c : 1)];  // repeated row: rank-deficient
+    if (t % 6 == 4)
+      for (auto& x : w) x *= 1e150;  // squares overflow the Gram route
+    if (t % 6 == 5)
+      for (auto& x : w) x *= 1e-160;  // squares underflow
     for (auto m : {ww::Method::Fast, ww::Method::Accurate})
       for (auto p : {ww::Precision::Float64, ww::Precision::Float32}) {
         const ww::Status st = spectrumOf(w.data(), ww::DType::F64, r, c, m, p, t % 2 == 0, t % 3 ? static_cast<double>(std::max(r, c)) : 0);
-        if (!st.isOk() && st.code != ww::Code::NonFinite && st.code != ww::Code::Lapack) return std::printf("unexpected spectrum failure: %s\n", st.message.c_str()), 1;
+        if (!st.isOk() && st.code != ww::Code::NonFinite && st.code != ww::Code::Lapack)
+          return std::printf("unexpected spectrum failure: %s\n", st.message.c_str()), 1;
       }
     // raw half-float bytes (every bit pattern: NaN, Inf, subnormals) and unaligned F32 bytes
     std::vector<unsigned char> raw(2 * r * c + 1);
     for (auto& b : raw) b = static_cast<unsigned char>(g());
-    for (auto d : {ww::DType::F16, ww::DType::BF16}) spectrumOf(raw.data() + 1, d, r, c / 2 + 1 > c ? c : (c + 1) / 2, ww::Method::Fast, ww::Precision::Float64, true, 10);
+    for (auto d : {ww::DType::F16, ww::DType::BF16})
+      spectrumOf(raw.data() + 1, d, r, c / 2 + 1 > c ? c : (c + 1) / 2, ww::Method::Fast, ww::Precision::Float64, true, 10);
     std::vector<unsigned char> f32(4 * r * c + 3);
     for (size_t k = 0; k < r * c; ++k) {
       const float v = static_cast<float>(normal(g));
       std::memcpy(f32.data() + 3 + 4 * k, &v, 4);
     }
-    if (!spectrumOf(f32.data() + 3, ww::DType::F32, r, c, ww::Method::Fast, ww::Precision::Float64, true, 0).isOk()) return std::puts("unaligned F32 bytes refused"), 1;
+    if (!spectrumOf(f32.data() + 3, ww::DType::F32, r, c, ww::Method::Fast, ww::Precision::Float64, true, 0).isOk())
+      return std::puts("unaligned F32 bytes refused"), 1;
   }
   // Ill-conditioned square and tall matrices take the LU and QR refinements.
   for (size_t n : {64, 96}) {
@@ -137,21 +144,25 @@ int main() {
     o.method = ww::Method::Fast;
     o.refineMin = false;
     ww::Spectrum out;
-    if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, out).isOk() || out.evals.size() != n) return std::puts("two-stage Gram failed"), 1;
+    if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, out).isOk() || out.evals.size() != n)
+      return std::puts("two-stage Gram failed"), 1;
   }
   // σmin with hostile eigenvalue estimates: wrong length, zeros, NaN, no gap.
   {
     std::vector<double> a(16 * 16);
     for (auto& x : a) x = normal(g);
-    for (const std::vector<double>& ev : std::vector<std::vector<double>>{{}, std::vector<double>(16, 0.0), std::vector<double>(16, nan), std::vector<double>(16, 1.0)}) {
+    for (const std::vector<double>& ev :
+         std::vector<std::vector<double>>{{}, std::vector<double>(16, 0.0), std::vector<double>(16, nan), std::vector<double>(16, 1.0)}) {
       std::vector<double> copy = a;
       ww::SigmaMinResult res;
       ww::smallestSingularValue(copy.data(), 16, 16, ev, 0.0, res);
     }
   }
   ww::Spectrum none;
-  if (ww::computeSpectrum(ww::MatrixView{nullptr, ww::DType::F32, 3, 3}, ww::SpectrumOptions{}, none).isOk()) return std::puts("null data accepted"), 1;
-  if (ww::computeSpectrum(ww::MatrixView{bad.data(), ww::DType::F32, 0, 3}, ww::SpectrumOptions{}, none).isOk()) return std::puts("empty accepted"), 1;
+  if (ww::computeSpectrum(ww::MatrixView{nullptr, ww::DType::F32, 3, 3}, ww::SpectrumOptions{}, none).isOk())
+    return std::puts("null data accepted"), 1;
+  if (ww::computeSpectrum(ww::MatrixView{bad.data(), ww::DType::F32, 0, 3}, ww::SpectrumOptions{}, none).isOk())
+    return std::puts("empty accepted"), 1;
   std::puts("sanitize: ok");
   return 0;
 }
