@@ -1,5 +1,5 @@
 // Symmetric eigen-decomposition with eigenvectors (LAPACK ?syevd through LAPACKE), used by the
-// eigenvector metrics (`vectors=True`, spec §5.5): the smaller Gram matrix X = W·Wᵀ (rows ≤ cols)
+// eigenvector metrics (`vectors=True`, R34): the smaller Gram matrix X = W·Wᵀ (rows ≤ cols)
 // or Wᵀ·W of a weight matrix, its eigenvalues ascending and unit eigenvectors.
 #pragma once
 #include <cstddef>

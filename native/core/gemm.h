@@ -1,4 +1,4 @@
-// Dense matrix product in float64 (BLAS dgemm), for the intra-layer analysis (spec §5.14).
+// Dense matrix product in float64 (BLAS dgemm), for the intra-layer analysis (R37).
 #pragma once
 #include <cstddef>
 #include <vector>

@@ -1,7 +1,7 @@
 // The reference's `pl_package='powerlaw'` fitter: a port of the parts of the `powerlaw` Python
-// package (version 1.5) that WeightWatcher 0.7.5.5 uses (spec §3.4–§3.6a), plus the numerical
-// building blocks it needs — scipy's Nelder–Mead (`fmin` defaults, Appendix B.6) and the upper
-// incomplete gamma function for negative first arguments (mpmath's `gammainc`, Appendix B.10).
+// package (version 1.5) that WeightWatcher 0.7.5.5 uses (R20, R21, R22), plus the numerical
+// building blocks it needs — scipy's Nelder–Mead (`fmin` defaults, R24) and the upper
+// incomplete gamma function for negative first arguments (mpmath's `gammainc`, R21).
 //
 // powerlaw 1.5 semantics reproduced here:
 //   * xmin candidates are the unique data values (optionally restricted to a range), without the
@@ -206,7 +206,7 @@ struct PlPackageFit {
 
 Status fitPowerLawPackage(const double* data, size_t n, const PlPackageOptions& opts, PlPackageFit& out);
 
-// fix_fingers='xmin_peak' (§3.6a): from the thresholded evals (any order), the ESD peak of a
+// fix_fingers='xmin_peak' (R22): from the thresholded evals (any order), the ESD peak of a
 // 100-bin histogram of log10 values (numpy semantics) and the reference's candidate range
 // (log10(0.95·peak), xmin_max or 1.5·peak) — the lower bound is a log value (Q23).
 Status xminPeakRange(const double* nz, size_t n, bool hasXminMax, double xminMax, double& lo, double& hi, double& peak);

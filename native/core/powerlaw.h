@@ -1,4 +1,4 @@
-// The reference's default power-law fitter ('ww' WWFit, spec §3.2): for every candidate xmin the
+// The reference's default power-law fitter ('ww' WWFit, R19): for every candidate xmin the
 // continuous MLE alpha and the KS distance D; the candidate with the smallest D wins.
 #pragma once
 #include <cstddef>

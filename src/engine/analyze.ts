@@ -92,7 +92,7 @@ export async function runAnalysis(
   // Without keep_evals only the row and its route (run info) are kept.
   const kept = (rs: LayerResult[]) =>
     o.keep_evals ? rs : rs.map(({ row, route, fallback, seconds }) => ({ row, route, fallback, seconds }));
-  // Iterator variants, in the reference's priority order (spec §1.10); intra plans pooled layers.
+  // Iterator variants, in the reference's priority order (R12); intra plans pooled layers.
   const variant = o.stacked ? analyzeStacked : o.intra ? analyzeIntra : undefined;
   const source = layerSource(store, o.intra && !o.stacked ? { ...o, pool: true } : o, inputs);
   const said = {

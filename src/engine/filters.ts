@@ -1,5 +1,5 @@
 /**
- * Layer filters (spec §1.8). Each non-empty category — types, ids, names — overwrites the previous
+ * Layer filters (Q5). Each non-empty category — types, ids, names — overwrites the previous
  * decision, in that order (Q5, reproduced: `[1, 'conv2d']` keeps only layer 1).
  *
  * Stricter than the reference, which silently selects nothing:

@@ -1,5 +1,5 @@
 /**
- * intra=True (spec §5.14, experimental in the reference): correlations between consecutive layers.
+ * intra=True (R37, experimental in the reference): correlations between consecutive layers.
  * For each pair of analysed layers, their first matrices are aligned on a shared dimension and
  * multiplied — through a random 0/1 matrix when sparsify is on — and the product's singular values
  * are analysed as one row named "<prev_id> X <cur_id> ".

@@ -1,7 +1,7 @@
 /**
  * One planned layer → its details row(s): read the tensor, cut it into matrices, scale conv
  * slices, compute the ESD, fit the power law, then the optional column groups and the norm
- * metrics (spec §1.11).
+ * metrics (R26).
  */
 import type { TensorStore } from '../formats/types.js';
 import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';

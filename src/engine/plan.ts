@@ -1,5 +1,5 @@
 /**
- * Decide, from shapes alone, which layers produce a row and how their matrices are cut (spec §1.9).
+ * Decide, from shapes alone, which layers produce a row and how their matrices are cut (R11).
  * The reference loads every weight before filtering (Q44); doing it from the headers gives the same
  * rows without reading skipped tensors. Every enumerated layer that produces no row is listed in
  * `skipped` with its reason; when none is left, `explanation` says why in one line, with the fix.

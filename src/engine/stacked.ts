@@ -1,5 +1,5 @@
 /**
- * stacked=True (spec §5.13): all supported layers combined into one synthetic layer. Per layer,
+ * stacked=True (R36): all supported layers combined into one synthetic layer. Per layer,
  * its matrices side by side (conv slices as stored, no transposes), robust-standardised with the
  * median of all entries and the per-column median absolute deviation (scipy's axis-0 default, scale
  * 1, float32 arithmetic as numpy does on float32 weights), right-padded with zero columns to the

@@ -12,7 +12,7 @@ import { detXExtension } from '../metrics/detx.js';
 import { wwFitter, type Fitter, type FitterFactory, type PowerLawParams } from '../metrics/powerlaw.js';
 import { powerlawPackageFitter } from '../metrics/plpackage.js';
 
-/** Optional column groups, in the reference's processing order (spec §1.11): mp_fit, vectors, randomize, detX. */
+/** Optional column groups, in the reference's processing order (R26): mp_fit, vectors, randomize, detX. */
 export const EXTENSIONS: readonly LayerExtension[] = [mpFitExtension, vectorsExtension, randomizeExtension, detXExtension];
 
 /** pl_package → fitter: the built-in 'ww' fit and the port of the powerlaw package (TPL, xmax='force', xmin_peak). */

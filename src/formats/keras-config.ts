@@ -1,13 +1,13 @@
 /**
  * The Keras model config (a `.keras` archive's config.json, a legacy `.h5`'s `model_config`, a TF.js
- * layers-model's topology): the ordered layer list the reference enumerates (spec §1.4), layer types
- * from class names (§1.5), and the Keras-layout store contract the engine's 'keras' convention reads.
+ * layers-model's topology): the ordered layer list the reference enumerates (R8), layer types
+ * from class names (R10), and the Keras-layout store contract the engine's 'keras' convention reads.
  */
 import type { TensorStore } from './types.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import { isArray, isObject } from '../shared/json.js';
 
-/** One entry of `model.layers` as the reference enumerates it (spec §1.4): each consumes an id. */
+/** One entry of `model.layers` as the reference enumerates it (R8): each consumes an id. */
 export interface KerasLayer {
   readonly name: string;
   /** Keras class name ('Dense', 'Conv2D', 'InputLayer', …); '' when the source has none. */
@@ -31,7 +31,7 @@ export interface KerasTensorStore extends TensorStore {
 
 export type KerasLayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding' | 'flattened' | 'norm' | 'unknown';
 
-/** Spec §1.5's substring rules, applied to the class name (the reference also sees the module path). */
+/** R10's substring rules, applied to the class name (the reference also sees the module path). */
 export function kerasLayerType(className: string): KerasLayerType {
   const c = className.toLowerCase();
   if (c.includes('dense')) return 'dense';

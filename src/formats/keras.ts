@@ -1,7 +1,7 @@
 /**
  * Keras models: `.keras` archives (Keras 3 / TF-Keras ≥ 2.13: a zip holding `config.json` and
  * `model.weights.h5`) and legacy full-model `.h5` files (Keras 2: root attribute `model_config`,
- * weights under `model_weights/<layer>/<weight name>`), spec §6.3.
+ * weights under `model_weights/<layer>/<weight name>`), R8.
  *
  * The reference gives every entry of `model.layers` an id (InputLayer, Flatten, Dropout, … too) and
  * analyses `get_weights()[0]` of dense/conv/embedding layers. Neither is visible from the weights

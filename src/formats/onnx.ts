@@ -1,5 +1,5 @@
 /**
- * ONNX reader (spec §6.4): the tensors of `ModelProto.graph.initializer`, in order.
+ * ONNX reader (R7): the tensors of `ModelProto.graph.initializer`, in order.
  *
  * The model is scanned with positioned reads: only tensor metadata (name, dims, data type) is kept,
  * plus where each tensor's values lie in the file (or in an external data file), so a multi-GB

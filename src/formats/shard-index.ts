@@ -1,6 +1,6 @@
 /**
  * Sharded checkpoints' `*.index.json` (`{"weight_map": {tensor: shard file}}`), for safetensors and
- * PyTorch alike. Order (spec §6.6): shard by shard in sorted shard-file order, keys in JSON order
+ * PyTorch alike. Order (R4): shard by shard in sorted shard-file order, keys in JSON order
  * within a shard. (JSON.parse moves integer-like keys first; state-dict keys never look like that.)
  */
 import { readFile, stat } from 'node:fs/promises';

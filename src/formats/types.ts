@@ -42,7 +42,7 @@ export interface TensorEntry {
 }
 
 /**
- * How the reference enumerates layers for this source (spec §1.4–§1.6):
+ * How the reference enumerates layers for this source (R10, R13):
  * - 'statedict': ids over keys ending in `.weight`, name = key minus `.weight`, type from rank
  *   (2 → dense, 4 → conv2d [out,in,kh,kw], first dim < 2 → unknown), bias = `<name>.bias`.
  * - 'onnx': every tensor gets an id (its index), name = tensor name, rank 4 → conv2d, 2 → dense.
@@ -64,7 +64,7 @@ export interface TensorStore {
   readonly convention: LayerConvention;
   /**
    * First layer id when start_ids is 0. The reference numbers in-memory state dicts from 1 and
-   * files/folders from 0 (spec §1.4); undefined means 0.
+   * files/folders from 0 (Q4); undefined means 0.
    */
   readonly defaultStartId?: number;
   /**

@@ -1,6 +1,6 @@
 /**
  * Enumerate layers from a tensor store the way the reference does for that kind of source
- * (spec §1.4–§1.5): which items get an id, their names, and their types. Layers are generated one
+ * (R10): which items get an id, their names, and their types. Layers are generated one
  * at a time, so a header of a million tensors is walked without a million specs in memory.
  */
 import { NON_FLOAT_DTYPES, type TensorEntry, type TensorStore } from '../formats/types.js';

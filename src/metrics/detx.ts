@@ -1,5 +1,5 @@
 /**
- * detX constraint (`detX=True`, spec §5.8): the smallest tail of the rescaled ESD whose product is
+ * detX constraint (`detX=True`, R35): the smallest tail of the rescaled ESD whose product is
  * still ≥ 1, scanned from the largest eigenvalue down. The product is taken in float64 exactly as
  * np.prod does (left to right), including its overflow to +inf on large layers (Q27), and the
  * reference's column names are kept although `detX_val_unrescaled` holds the rescaled value (Q28).

@@ -1,7 +1,7 @@
 /**
  * The shape of an optional per-layer column group (mp_fit, randomize, detX, vectors …), so the core
  * layer pipeline stays the same whichever options are on. Each runs after the power-law fit and
- * returns the columns it adds; the engine lists them, in the reference's order (spec §1.11), in
+ * returns the columns it adds; the engine lists them, in the reference's order (R26), in
  * engine/extensions.ts.
  */
 import type { Matrix } from '../spectra/esd.js';

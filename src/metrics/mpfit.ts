@@ -1,5 +1,5 @@
 /**
- * Marchenko–Pastur fit (`mp_fit=True`, spec §5.6): rescale the ESD to mean 1, fit the MP (or, for
+ * Marchenko–Pastur fit (`mp_fit=True`, R31): rescale the ESD to mean 1, fit the MP (or, for
  * square layers, quarter-circle) density to a linear-kernel KDE over a σ grid (numpy arange
  * semantics), polish the best grid σ with scipy's Nelder–Mead (`fmin` defaults, run natively),
  * then bulk edges, Tracy–Widom margin, spikes and MP soft rank. Every step follows the reference's

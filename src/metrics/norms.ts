@@ -1,5 +1,5 @@
 /**
- * Norm-based columns of a layer (spec §4.1), computed from all eigenvalues (zeros included) with
+ * Norm-based columns of a layer (R25), computed from all eigenvalues (zeros included) with
  * numpy's summation order.
  */
 import { FLOAT64_EPS, cPow, npMax, npSum } from '../shared/numeric.js';

@@ -1,5 +1,5 @@
 /**
- * pl_package='powerlaw' (spec §3.4–§3.6a): a native port of the `powerlaw` Python package 1.5 as
+ * pl_package='powerlaw' (R20, R21, R22): a native port of the `powerlaw` Python package 1.5 as
  * WeightWatcher 0.7.5.5 calls it — unique-value xmin candidates, KS on unique values, the in-range
  * candidate rule, xmax='force' fits by Nelder–Mead, the truncated power law (fit='TPL'/'E_TPL') and
  * the xmin_peak candidate range. The engine's 'powerlaw' fitter (engine/wiring.ts).

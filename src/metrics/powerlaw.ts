@@ -1,5 +1,5 @@
 /**
- * The per-layer power-law fit as the reference's fit_powerlaw does it (spec §3.1, §3.6):
+ * The per-layer power-law fit as the reference's fit_powerlaw does it (R18, R23):
  * xmax handling, the 1e-5 threshold, fix_fingers variants, failure values and the warning label.
  */
 import { fitPowerLaw as nativeFit } from '../native/binding.js';
@@ -74,7 +74,7 @@ function countAtLeast(evals: Float64Array, xmin: number): number {
   return n;
 }
 
-/** clip_xmax (§3.6b): drop the largest values while that lowers alpha by more than finger_thresh. */
+/** clip_xmax (R23): drop the largest values while that lowers alpha by more than finger_thresh. */
 async function fitClipped(nz: Float64Array, nEvals: number, xmax: number | null, p: PowerLawParams, fitter: Fitter) {
   // Q12: the reference only honours max_fingers when it is at least half the number of evals.
   const maxFingers = p.maxFingers >= nEvals / 2 ? p.maxFingers : 10;

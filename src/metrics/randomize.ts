@@ -1,5 +1,5 @@
 /**
- * Randomized ESD (`randomize=True`, spec §5.7): every (scaled) matrix of the layer with its entries
+ * Randomized ESD (`randomize=True`, R32): every (scaled) matrix of the layer with its entries
  * shuffled (a uniform permutation), its ESD, and the reference's comparisons with the real ESD:
  * `max_rand_eval` and the `rand_*` MP columns from a first draw (5 replicas when the layer has
  * fewer than 100 components), `rand_distance` (element-wise Jensen–Shannon distance of the sorted

@@ -1,5 +1,5 @@
 /**
- * Eigenvector metrics (`vectors=True`, spec §5.5). For every (scaled) matrix W of the layer, the
+ * Eigenvector metrics (`vectors=True`, R34). For every (scaled) matrix W of the layer, the
  * eigenvectors of the smaller Gram matrix (W·Wᵀ or Wᵀ·W) from a symmetric solver (LAPACK dsyevd;
  * the reference uses a general eig whose complex output only differs by zero imaginary parts),
  * pooled over slices and ordered by eigenvalue; the vectors of eigenvalues below the fitted xmin

@@ -87,7 +87,7 @@ export interface MatrixSpectrum {
   gesddSeconds: number;
 }
 
-/** Options of the powerlaw-package (1.5) port: spec §3.4–§3.6a. */
+/** Options of the powerlaw-package (1.5) port: R20. */
 export interface PlPackageOptions {
   /** xmin_distribution: 'power_law' (default) or 'truncated_power_law' (fit='TPL'/'E_TPL'). */
   distribution?: 'power_law' | 'truncated_power_law';
@@ -95,7 +95,7 @@ export interface PlPackageOptions {
   xmax?: number;
   /** Only xmin candidates within [min, max] of this pair (the reference's xmin tuple). */
   xminRange?: [number, number];
-  /** fix_fingers='xmin_peak': compute the candidate range from the ESD peak (§3.6a). */
+  /** fix_fingers='xmin_peak': compute the candidate range from the ESD peak (R22). */
   xminPeak?: boolean;
   /** Upper end of the xmin_peak range (default 1.5 × peak). */
   xminMax?: number;
@@ -291,7 +291,7 @@ export function svdvalsDetailedSync(data: MatrixData, rows: number, cols: number
   return syncCall(() => load().binding.spectrumSync(data, rows, cols, spectrumDefaults(rows, cols, opts)));
 }
 
-/** The reference 'ww' power-law fit (spec §3.2) of `evals` (any order), off the event loop. */
+/** The reference 'ww' power-law fit (R19) of `evals` (any order), off the event loop. */
 export function fitPowerLaw(evals: Float64Array, opts: NativeFitOptions = {}): Promise<NativeFit> {
   return asyncCall(() => load().binding.fitPowerLaw(evals, opts));
 }
@@ -312,7 +312,7 @@ export function setBlasThreads(n: number): boolean {
   return syncCall(() => load().binding.setBlasThreads(n));
 }
 
-/** The powerlaw package's Fit (version 1.5 semantics, spec §3.4–§3.6a) of `data`, off the event loop. */
+/** The powerlaw package's Fit (version 1.5 semantics, R20) of `data`, off the event loop. */
 export function fitPowerLawPackage(data: Float64Array, opts: PlPackageOptions = {}): Promise<PlPackageFit> {
   return asyncCall(() => load().binding.fitPowerLawPackage(data, opts));
 }
@@ -327,7 +327,7 @@ export function upperIncompleteGamma(s: number, x: number): number {
 }
 
 /**
- * scipy.optimize.fmin with its default settings (Appendix B.6), step for step, minimising a JS
+ * scipy.optimize.fmin with its default settings (R24), step for step, minimising a JS
  * objective of 1 or 2 parameters on the calling thread.
  */
 export function nelderMeadSync(fn: (x: number[]) => number, x0: readonly number[]): NelderMeadResult {

@@ -1,5 +1,5 @@
 /**
- * Column order of the details table exactly as the reference produces it (spec §1.12):
+ * Column order of the details table exactly as the reference produces it (Q2):
  * `layer_id, name`, then every other column in code-point (ASCII) order, union over rows in order
  * of first appearance, missing cells null.
  */

@@ -1,4 +1,4 @@
-/** get_summary (spec §5.1): NaN-skipping means of the headline metrics present as columns. */
+/** get_summary (R27): NaN-skipping means of the headline metrics present as columns. */
 import type { Row } from '../shared/rows.js';
 import { nanMean } from '../shared/numeric.js';
 

@@ -1,7 +1,7 @@
 /**
  * analyze()/describe() options: the reference's keyword names (snake_case, so Python users can
- * translate calls directly; camelCase aliases are accepted), defaults (spec §1.1) and the
- * reference's validation rules (§1.2) with messages that say what was wrong.
+ * translate calls directly; camelCase aliases are accepted), defaults (R1) and the
+ * reference's validation rules (R1) with messages that say what was wrong.
  */
 import { WeightWatcherError } from './errors.js';
 
@@ -73,7 +73,7 @@ export interface AnalyzeOptions {
   base_match?: 'name' | 'substring';
   /** Seed for randomize / intra sparsify (the reference is unseeded). */
   seed?: number;
-  /** 'float64' (default, parity) or 'float32' (opt-in speed; see README for its measured error). */
+  /** 'float64' (default, parity) or 'float32' (opt-in speed; its measured error: docs/numerics.md#float32-opt-in). */
   precision?: 'float64' | 'float32';
   /** Keep per-layer eigenvalues and fit arrays on the result (for plots / getESD). */
   keep_evals?: boolean;

@@ -1,5 +1,5 @@
 /**
- * The empirical spectral density of one layer (spec §2.1): squared singular values of every slice,
+ * The empirical spectral density of one layer (R15): squared singular values of every slice,
  * concatenated and sorted, plus the rank columns computed per slice.
  *
  * Two methods (docs/numerics.md): 'accurate' runs ?gesdd on every slice; 'fast' takes the Gram
@@ -62,7 +62,7 @@ export interface EsdOptions extends SvdOptions {
   /** Layer N, used by the rank tolerance max(sv)·N·ε. */
   readonly N: number;
   /**
-   * Intra-layer products (spec §5.14, Q15): the "eigenvalues" are the singular values themselves
+   * Intra-layer products (R37, Q15): the "eigenvalues" are the singular values themselves
    * and sv_max/sv_min/rank use their square roots, as the reference does.
    */
   readonly unsquared?: boolean;

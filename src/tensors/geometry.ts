@@ -1,5 +1,5 @@
 /**
- * How a layer's weight tensor becomes 2-D matrices (spec §1.6): N, M, rf and, for conv2d, which
+ * How a layer's weight tensor becomes 2-D matrices (R13): N, M, rf and, for conv2d, which
  * kernel-position slices are taken. Computed from the shape alone so filters and support rules run
  * before any weight is read. The reference's quirks are reproduced on purpose (Q3): the N/M swap
  * toggles once per slice, so even kernels with out < in report N < M.
@@ -126,7 +126,7 @@ export function insertSlice(
 
 /**
  * Multiply every weight by `factor` the way numpy does on float32 arrays: the factor is rounded to
- * float32 and so is each product (needed for bit-exact conv2d_norm, spec §1.7).
+ * float32 and so is each product (needed for bit-exact conv2d_norm, R14).
  */
 export function scaleFloat32(m: Float32Array, factor: number): Float32Array {
   const s = Math.fround(factor);
@@ -136,7 +136,7 @@ export function scaleFloat32(m: Float32Array, factor: number): Float32Array {
 }
 
 /**
- * The per-layer weight scaling of apply_normalize_Wmats (spec §1.7): with glorot_fix every matrix
+ * The per-layer weight scaling of apply_normalize_Wmats (R14, Q40): with glorot_fix every matrix
  * is divided by the Glorot scale sqrt(2 / ((N + M)·count)) — the reference computes this and then
  * discards it (Q1), we apply it; otherwise conv2d layers get sqrt(count / 2) (conv2d_norm).
  * `count` is 1 for pooled layers and rf for unpooled slices. Returns 1 when nothing applies.

@@ -1,4 +1,4 @@
-/** intra=True (spec §5.14): alignment, the product, unsquared ESD (Q15) and the row's shape. */
+/** intra=True (R37): alignment, the product, unsquared ESD (Q15) and the row's shape. */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, svdvalsSync } from '../../src/index.js';
 import { alignPair, intraProduct } from '../../src/engine/intra.js';

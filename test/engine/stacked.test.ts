@@ -1,4 +1,4 @@
-/** stacked=True (spec §5.13) on the formula dict of Appendix A.2, through analyzeStacked. */
+/** stacked=True (R36) on the formula dict of G2, through analyzeStacked. */
 import { describe, expect, it } from 'vitest';
 import { analyzeStacked, medianF32, robustStandardise, stackLayers } from '../../src/engine/stacked.js';
 import { MemoryStore } from '../../src/formats/memory.js';
@@ -34,7 +34,7 @@ describe('stacked', () => {
     expect([t.rows, t.cols]).toEqual([2, 1]);
   });
 
-  it('formula dict: one row as the reference (Appendix A.2), full ESD (Q33 fixed)', async () => {
+  it('formula dict: one row as the reference (G2), full ESD (Q33 fixed)', async () => {
     const o = resolveOptions({});
     const { results } = await analyzeStacked(plainSource(await store(), o), o, new Random(0));
     expect(results.length).toBe(1);

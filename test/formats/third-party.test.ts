@@ -38,7 +38,7 @@ describe.skipIf(manifests.length === 0)('third-party TF.js models (@vladmandic/f
         if (s.length === 2) {
           expect([r.N, r.M, r.rf]).toEqual([Math.max(...s), Math.min(...s), 1]);
         } else {
-          // Keras layout [kh, kw, in, out]: rf = kh·kw, N/M from the channel dims (spec §1.6 FIRST).
+          // Keras layout [kh, kw, in, out]: rf = kh·kw, N/M from the channel dims (R13, the 'FIRST' layout).
           const [kh, kw, cin, cout] = s as [number, number, number, number];
           expect(r.rf).toBe(kh * kw);
           expect([r.N, r.M].sort((a, b) => Number(a) - Number(b))).toEqual([Math.min(cin, cout), Math.max(cin, cout)]);

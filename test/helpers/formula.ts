@@ -1,4 +1,4 @@
-/** The formula-defined state dict of spec Appendix A.2 (float64 arithmetic, cast to float32). */
+/** The formula-defined state dict of G2 (float64 arithmetic, cast to float32). */
 import type { InMemoryTensor } from '../../src/index.js';
 
 export function dense(n: number, m: number, a = 0.1, b = 0.05, c = 0.3): Float32Array {

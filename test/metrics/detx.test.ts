@@ -1,4 +1,4 @@
-/** detX constraint (spec §5.8) with the reference's numbers (Appendix A.1/A.2, tests). */
+/** detX constraint (R35) with the reference's numbers (G1, G2, tests). */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher } from '../../src/index.js';
 import { detXColumns, detXConstraint } from '../../src/metrics/detx.js';
@@ -35,7 +35,7 @@ describe('detX_constraint', () => {
   });
 });
 
-describe('detX columns on the formula dict (Appendix A.2)', () => {
+describe('detX columns on the formula dict (G2)', () => {
   it('fc1 and conv', async () => {
     const rows = await new WeightWatcher(formulaDict()).analyze({ detX: true });
     const rel = (a: unknown, b: number) => Math.abs((a as number) - b) / b;

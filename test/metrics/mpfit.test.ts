@@ -1,4 +1,4 @@
-/** Marchenko–Pastur fit (spec §5.6) against Appendix A.2 and the reference's randomized ESDs. */
+/** Marchenko–Pastur fit (R31) against G2 and the reference's randomized ESDs. */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher } from '../../src/index.js';
 import { arange, linspace, linearKde, mpFit, mpFitDetails } from '../../src/metrics/mpfit.js';
@@ -26,7 +26,7 @@ describe('numpy building blocks', () => {
   });
 });
 
-describe('MP fit on the formula dict (Appendix A.2)', () => {
+describe('MP fit on the formula dict (G2)', () => {
   it('fc1: σ grid, grid minimum, Nelder–Mead polish and every column', async () => {
     const ww = new WeightWatcher(formulaDict());
     const rows = await ww.analyze({ mp_fit: true, detX: true, keep_evals: true });

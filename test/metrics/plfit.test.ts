@@ -1,6 +1,6 @@
 /**
  * The powerlaw-package port (pl_package='powerlaw', fit='TPL'), its incomplete gamma function and
- * scipy's Nelder–Mead, against the reference's numbers (spec Appendix A.1) and mpmath / scipy.
+ * scipy's Nelder–Mead, against the reference's numbers (G1) and mpmath / scipy.
  */
 import { describe, expect, it } from 'vitest';
 import { fitPowerLawPackage, fitPowerLawPackageSync, nelderMeadSync, upperIncompleteGamma } from '../../src/native/binding.js';
@@ -17,7 +17,7 @@ const max = (a: Float64Array) => a[a.length - 1]!;
 
 const rel = (a: number, b: number) => (a === b ? 0 : Math.abs(a - b) / Math.abs(b));
 
-// Appendix A.1: powerlaw package with xmax = max(data), and the truncated power law.
+// G1: powerlaw package with xmax = max(data), and the truncated power law.
 const golden = [
   {
     name: 'A',
@@ -42,7 +42,7 @@ const golden = [
   },
 ];
 
-describe('powerlaw package port (Appendix A.1)', () => {
+describe('powerlaw package port (G1)', () => {
   for (const g of golden) {
     it(`data set ${g.name}: xmax = max`, async () => {
       const f = await fitPowerLawPackage(g.data, { xmax: max(g.data) });

@@ -1,4 +1,4 @@
-/** Randomized-ESD metrics (spec §5.7): formulas checked exactly on the reference's own draws. */
+/** Randomized-ESD metrics (R32): formulas checked exactly on the reference's own draws. */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher } from '../../src/index.js';
 import { jensenShannonDistance, randomEigenvalues, shuffledMatrix } from '../../src/metrics/randomize.js';
@@ -8,7 +8,7 @@ import { formulaDict } from '../helpers/formula.js';
 import { golden, goldenEvals, haveCorpus } from '../helpers/corpus.js';
 
 describe('Jensen–Shannon distance (element-wise, Q38)', () => {
-  it('Appendix A.1 value', () => {
+  it('G1 value', () => {
     expect(jensenShannonDistance([1, 2, 3, 4], [2, 2, 2, 6])).toBeCloseTo(0.1324925226247764, 15);
   });
   it('identical vectors → 0, zeros contribute 0', () => {

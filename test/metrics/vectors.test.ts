@@ -1,6 +1,6 @@
 /**
- * Eigenvector metrics (spec §5.5): helper values of Appendix A.1, and the 12 columns on the
- * formula dict of Appendix A.2 against an independent numpy/scipy implementation of the reference's
+ * Eigenvector metrics (R34): helper values of G1, and the 12 columns on the
+ * formula dict of G2 against an independent numpy/scipy implementation of the reference's
  * code (scipy.linalg.eig on the Gram matrix, numpy histogram/norms), computed once offline.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { formulaDict } from '../helpers/formula.js';
 
 const rel = (a: number, b: number) => (a === b ? 0 : Math.abs(a - b) / Math.abs(b));
 
-describe('vector helpers (Appendix A.1)', () => {
+describe('vector helpers (G1)', () => {
   const v = [0.1, -0.2, 0.3, -0.4, 0.5];
   it('discrete entropy, localization and participation ratios, vector entropy', () => {
     expect(discreteEntropy(v)).toBeCloseTo(1.6094379134957397, 15);
@@ -117,7 +117,7 @@ describe('vectors=True on the formula dict', () => {
     }
     console.log(`vectors columns vs numpy/scipy: worst relative delta ${worst.toExponential(1)}`);
   });
-  it('vectors with inverse is refused (§1.2 rule 16)', async () => {
+  it('vectors with inverse is refused (R1)', async () => {
     await expect(new WeightWatcher(formulaDict()).analyze({ vectors: true, inverse: true })).rejects.toThrow(/inverse/);
   });
 });

@@ -1,4 +1,4 @@
-/** The native 'ww' power-law fitter against the reference's golden values (spec Appendix A.1). */
+/** The native 'ww' power-law fitter against the reference's golden values (G1). */
 import { describe, expect, it } from 'vitest';
 import { fitPowerLaw, fitPowerLawSync, WeightWatcherError } from '../../src/index.js';
 
@@ -19,7 +19,7 @@ const golden = [
   { name: 'C', data: C, alpha: 5.089412395607698, xmin: 62.41, D: 0.1824330509645648, sigma: 0.8718656522170741, tail: 22, xmax: 100.0 },
 ];
 
-describe('ww power-law fit (Appendix A.1)', () => {
+describe('ww power-law fit (G1)', () => {
   for (const g of golden) {
     it(`data set ${g.name}`, async () => {
       const f = await fitPowerLaw(g.data);

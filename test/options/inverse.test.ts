@@ -1,6 +1,6 @@
 /**
- * inverse=True (spec §5.15): the ESD is 1/λ. Single-matrix layers match the reference (Appendix
- * A.2 fc1); for multi-slice conv layers the reference re-inverts the running array after every
+ * inverse=True (Q16): the ESD is 1/λ. Single-matrix layers match the reference (G2
+ * fc1); for multi-slice conv layers the reference re-inverts the running array after every
  * slice (Q16) — layer.ts inverts once after all slices, a documented fix, so conv differs there.
  */
 import { describe, expect, it } from 'vitest';

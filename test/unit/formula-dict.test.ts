@@ -1,4 +1,4 @@
-/** End-to-end numbers of spec Appendix A.2 on the formula-defined in-memory state dict. */
+/** End-to-end numbers of G2 on the formula-defined in-memory state dict. */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, type InMemoryTensor } from '../../src/index.js';
 import { formulaDict } from '../helpers/formula.js';
@@ -75,7 +75,7 @@ function expectRow(row: Record<string, unknown>, exp: Record<string, number | st
   }
 }
 
-describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
+describe('G2 formula dict (in-memory tensors, ids from 1)', () => {
   it('analyze: every default column', async () => {
     const ww = new WeightWatcher(formulaDict());
     const rows = await ww.analyze();
@@ -182,7 +182,7 @@ describe('Appendix A.2 formula dict (in-memory tensors, ids from 1)', () => {
     expect(rows[0]!.weak_rank_loss).toBeGreaterThan(0);
   });
 
-  it('conv slicing edge cases (spec §1.6, Q3)', async () => {
+  it('conv slicing edge cases (R13, Q3)', async () => {
     const t = (shape: number[]): InMemoryTensor => ({
       name: 'w.weight',
       shape,

@@ -2,7 +2,7 @@
  * Numeric helpers for the figures: histograms with explicit edges (numpy semantics), linear and
  * logarithmic bin edges, the powerlaw package's log-binned pdf, and number formatting. Binning is
  * done here rather than with Vega-Lite's bin transform so every figure shows exactly the bins the
- * reference plots (spec §7) and the data points can be checked by tests.
+ * reference plots (R38) and the data points can be checked by tests.
  */
 
 export interface Bin {

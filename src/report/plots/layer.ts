@@ -1,5 +1,5 @@
 /**
- * Per-layer figures (spec §7) as Vega-Lite specs: the power-law fit views (esd, esd-linear,
+ * Per-layer figures (R38) as Vega-Lite specs: the power-law fit views (esd, esd-linear,
  * esd-loglin, ks-vs-xmin, alpha-vs-xmin) for every layer with kept eigenvalues, and, when the
  * randomize / mp_fit extensions left their data in `LayerResult.extra`, the randomized ESD with
  * correlation traps (esd-random) and the Marchenko–Pastur fits (mp-fit, mp-fit-random).
@@ -101,7 +101,7 @@ export function readMp(layer: LayerResult, key: 'mp' | 'rand_mp', evals: Float64
   return info;
 }
 
-/** MP bulk edges in rescaled units and the Tracy–Widom spike cutoff (spec §5.6 steps 3–4). */
+/** MP bulk edges in rescaled units and the Tracy–Widom spike cutoff (R31). */
 export function mpEdges(sigma: number, Q: number, M: number): { a: number; b: number; cutoff: number } {
   const r = 1 / Math.sqrt(Q);
   const a = (sigma * (1 - r)) ** 2;
