@@ -1,4 +1,4 @@
-/** What `npm pack` ships: the build, the native sources and the install script — no test code. */
+/** What `npm pack` ships: the build, the native sources, the install script and the docs the README links to — no test code. */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 
 describe('npm package contents', () => {
-  it('lists dist, native sources, binding.gyp, the install script, README and LICENSE, and no tests or maps', () => {
+  it('lists dist, native sources, binding.gyp, the install script, README, docs and LICENSE, and no tests or maps', () => {
     // --ignore-scripts: no prepack rebuild (other test files run the built CLI meanwhile).
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
     const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
@@ -18,11 +18,13 @@ describe('npm package contents', () => {
       'scripts/blas-flags.mjs',
       'native/core/status.h',
       'native/napi/addon.cc',
+      'docs/api.md',
+      'docs/options.md',
     ])
       expect(files).toContain(f);
     const unexpected = files.filter(
       (f) =>
-        !/^(dist\/|native\/(core|napi)\/|prebuilds\/)/.test(f) &&
+        !/^(dist\/|native\/(core|napi)\/|prebuilds\/|docs\/[\w-]+\.md$)/.test(f) &&
         !['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs'].includes(f),
     );
     expect(unexpected).toEqual([]);
