@@ -3,9 +3,9 @@
  * run ahead (docs/performance.md).
  *
  * Measured (`npm run bench -- --only threads`, 2-core AVX-512, OpenBLAS 0.3.21): two copies of one
- * decomposition finish sooner at once with one BLAS thread each than one after the other with two
- * threads, for both methods and every shape tried (768², 3072×768, 2048², 8192×2048, 4096²):
- * 1.4–6× on a loaded machine (docs/performance.md). The Gram route's ?syevd tridiagonalisation and
+ * decomposition finish 13–92% sooner at once with one BLAS thread each than one after the other
+ * with two threads (768², 3072×768, 2048², 4096², both methods, idle machine), and tie within 2% on
+ * the tall 8192×2048 (docs/performance.md); on a loaded machine the gap grows to 1.4–6×. The Gram route's ?syevd tridiagonalisation and
  * ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread; ?syrk
  * and ?getrf, which do scale, are the smaller part. So the rule is: as many layers in flight as
  * there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
