@@ -323,16 +323,7 @@ class OnnxScanner {
     if (t.end - t.start <= SMALL_TENSOR_BYTES)
       return this.tensorFromBytes(await this.stream.bytes(t.start, t.end, SMALL_TENSOR_BYTES, ctx), t.start, depth, what);
     const dims: number[] = [];
-    const meta: TensorMeta = {
-      name: '',
-      dataType: 0,
-      dims,
-      rawStart: -1,
-      rawEnd: -1,
-      typed: undefined,
-      external: undefined,
-      dataLocation: 0,
-    };
+    const meta = emptyTensorMeta(dims);
     for await (const f of this.stream.fields(t.start, t.end, depth, ctx)) {
       const limit = this.payloadLimit(f, ctx);
       const payload = limit === undefined ? undefined : await this.stream.bytes(f.start, f.end, limit, ctx);
@@ -345,16 +336,7 @@ class OnnxScanner {
   private tensorFromBytes(bytes: Uint8Array, base: number, depth: number, what: string): TensorMeta {
     const ctx = this.ctx(what);
     const dims: number[] = [];
-    const meta: TensorMeta = {
-      name: '',
-      dataType: 0,
-      dims,
-      rawStart: -1,
-      rawEnd: -1,
-      typed: undefined,
-      external: undefined,
-      dataLocation: 0,
-    };
+    const meta = emptyTensorMeta(dims);
     const r = new ProtoReader(bytes, ctx, depth);
     for (let f = r.next(); f; f = r.next()) {
       const payload = this.payloadLimit(f, ctx) === undefined ? undefined : r.payload(f);
@@ -780,4 +762,9 @@ export async function openOnnx(file: string, options: OnnxOptions = {}): Promise
     await raf.close();
     throw e;
   }
+}
+
+/** A TensorProto's fields before any is read (filled in by tensorField). */
+function emptyTensorMeta(dims: number[]): TensorMeta {
+  return { name: '', dataType: 0, dims, rawStart: -1, rawEnd: -1, typed: undefined, external: undefined, dataLocation: 0 };
 }
