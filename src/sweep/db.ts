@@ -297,12 +297,7 @@ export class ResultsWriter {
   ) {
     const o = fields.outcome;
     return {
-      run_key: id.runKey,
-      fingerprint: id.fingerprint,
-      options_hash: id.optionsHash,
-      options_json: id.optionsJson,
-      model: id.model,
-      label: id.label,
+      ...identityColumns(id),
       status,
       source: o.source ?? null,
       format: o.format ?? null,
@@ -353,15 +348,7 @@ export class ResultsWriter {
   beginQueuedRun(id: RunIdentity, partIds: readonly string[]): void {
     this.db
       .transaction(() => {
-        this.stmts.pendingRun.run({
-          run_key: id.runKey,
-          fingerprint: id.fingerprint,
-          options_hash: id.optionsHash,
-          options_json: id.optionsJson,
-          model: id.model,
-          label: id.label,
-          now: now(),
-        });
+        this.stmts.pendingRun.run({ ...identityColumns(id), now: now() });
         const wanted = new Set(partIds);
         const stored = this.stmts.parts.all(id.runKey) as { part: string }[];
         if (stored.some((p) => !wanted.has(p.part))) {
@@ -475,4 +462,16 @@ export class ResultsWriter {
   finishSweep(id: number, counts: { analysed: number; cached: number; failed: number }, status: 'done' | 'failed' | 'partial'): void {
     this.stmts.finishSweep.run(status, counts.analysed, counts.cached, counts.failed, now(), id);
   }
+}
+
+/** The runs table's identity columns of a run. */
+function identityColumns(id: RunIdentity) {
+  return {
+    run_key: id.runKey,
+    fingerprint: id.fingerprint,
+    options_hash: id.optionsHash,
+    options_json: id.optionsJson,
+    model: id.model,
+    label: id.label,
+  };
 }
