@@ -114,7 +114,10 @@ export async function runAnalysis(
   const { layers, skipped } = source;
   const perLayer = new Array<LayerResult[]>(layers.length);
   const failures = new Array<LayerFailure | undefined>(layers.length);
-  const entries = new Map(store.list().map((e) => [e.name, e]));
+  // Only the planned layers' entries: a hostile header lists a million tensors that plan no layer.
+  const wanted = new Set(layers.map((l) => l.spec.tensor));
+  const entries = new Map<string, TensorEntry>();
+  for (const e of store.list()) if (wanted.has(e.name)) entries.set(e.name, e);
   const plan = threadPlan(
     layers.map((l) => layerShape(entries, l)),
     o.threads,
