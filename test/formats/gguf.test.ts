@@ -186,24 +186,26 @@ describe('ggml block dequantization', () => {
   });
 });
 
+/** Types the test writer can encode and the reader must decode. */
+const ROUND_TRIP_TYPES = [
+  'F32',
+  'F16',
+  'BF16',
+  'F64',
+  'Q8_0',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q2_K',
+  'Q3_K',
+  'Q4_K',
+  'Q5_K',
+  'Q6_K',
+  'Q8_K',
+];
+
 describe('GGUF write/read round trip', () => {
-  const roundTripTypes = [
-    'F32',
-    'F16',
-    'BF16',
-    'F64',
-    'Q8_0',
-    'Q4_0',
-    'Q4_1',
-    'Q5_0',
-    'Q5_1',
-    'Q2_K',
-    'Q3_K',
-    'Q4_K',
-    'Q5_K',
-    'Q6_K',
-    'Q8_K',
-  ];
   // Relative RMS error bounds for Gaussian data (measured: Q8 ≈ 0.006, Q6_K 0.02, Q5 0.04,
   // Q4 0.08, Q3_K 0.18, Q2_K 0.33 with the simple K-quant encoders).
   const tolerance: Record<string, number> = {
@@ -227,7 +229,7 @@ describe('GGUF write/read round trip', () => {
   it('writes and reads back every type it can quantize', async () => {
     const data = gaussian(4 * 512, 0.05);
     const p = path.join(tmp, 'roundtrip.gguf');
-    const tensors: GgufWriteTensor[] = roundTripTypes.map((t, i) => ({ name: `blk.${i}.attn_q.weight`, shape: [4, 512], type: t, data }));
+    const tensors: GgufWriteTensor[] = ROUND_TRIP_TYPES.map((t, i) => ({ name: `blk.${i}.attn_q.weight`, shape: [4, 512], type: t, data }));
     tensors.push({ name: 'token_embd.weight', shape: [3, 64], type: 'Q8_0', data: gaussian(192, 1) });
     await writeGguf(
       p,
@@ -235,7 +237,7 @@ describe('GGUF write/read round trip', () => {
       {
         'general.architecture': 'llama',
         'general.alignment': { type: 'UINT32', value: 64 },
-        'llama.block_count': { type: 'UINT32', value: roundTripTypes.length },
+        'llama.block_count': { type: 'UINT32', value: ROUND_TRIP_TYPES.length },
         'tokenizer.ggml.tokens': { type: 'ARRAY', itemType: 'STRING', values: Array.from({ length: 1000 }, (_, i) => `tok${i}`) },
         'tokenizer.ggml.scores': { type: 'ARRAY', itemType: 'FLOAT32', values: [0.5, 1.5] },
         'x.flag': true,
@@ -247,14 +249,14 @@ describe('GGUF write/read round trip', () => {
     try {
       expect(store.version).toBe(2);
       expect(store.alignment).toBe(64);
-      expect(store.metadata.get('llama.block_count')).toBe(roundTripTypes.length);
+      expect(store.metadata.get('llama.block_count')).toBe(ROUND_TRIP_TYPES.length);
       expect(store.metadata.get('tokenizer.ggml.tokens')).toEqual({ type: 'array', itemType: 'STRING', length: 1000 });
       expect(store.metadata.get('tokenizer.ggml.scores')).toEqual({ type: 'array', itemType: 'FLOAT32', length: 2, values: [0.5, 1.5] });
       expect(store.metadata.get('x.flag')).toBe(true);
       expect(store.metadata.get('x.i64')).toBe(-(2n ** 60n));
       const list = store.list();
-      expect(list.map((e) => e.dtype)).toEqual([...roundTripTypes, 'Q8_0']);
-      for (const [i, t] of roundTripTypes.entries()) {
+      expect(list.map((e) => e.dtype)).toEqual([...ROUND_TRIP_TYPES, 'Q8_0']);
+      for (const [i, t] of ROUND_TRIP_TYPES.entries()) {
         const e = list[i]!;
         expect(e).toMatchObject({ shape: [4, 512], ggmlType: ggmlTypeByName(t)!.id, readableName: `layers.${i}.self_attn.q_proj.weight` });
         const y = await store.read(e.name);
@@ -352,25 +354,7 @@ describe('GGUF unsupported types', () => {
     } finally {
       await store.close();
     }
-    expect(supportedTypeNames()).toEqual(
-      expect.arrayContaining([
-        'F32',
-        'F16',
-        'BF16',
-        'F64',
-        'Q8_0',
-        'Q4_0',
-        'Q4_1',
-        'Q5_0',
-        'Q5_1',
-        'Q2_K',
-        'Q3_K',
-        'Q4_K',
-        'Q5_K',
-        'Q6_K',
-        'Q8_K',
-      ]),
-    );
+    expect(supportedTypeNames()).toEqual(expect.arrayContaining(ROUND_TRIP_TYPES));
   });
 });
 
