@@ -239,15 +239,7 @@ export class ProtoStream {
     while (pos < end) {
       const need = Math.min(MAX_FIELD_HEADER, end - pos);
       if (!this.covers(pos, need)) await this.load(pos, need);
-      const messageLimit = end - this.windowStart;
-      const f = decodeField(
-        this.window,
-        pos - this.windowStart,
-        Math.min(messageLimit, this.window.length),
-        messageLimit,
-        this.windowStart,
-        ctx,
-      );
+      const f = this.fieldAt(pos, end, ctx);
       pos = f.end;
       yield f;
     }
@@ -267,21 +259,26 @@ export class ProtoStream {
       if (!this.covers(pos, Math.min(MAX_FIELD_HEADER, end - pos))) await this.load(pos, Math.min(MAX_FIELD_HEADER, end - pos));
       const batch: ProtoField[] = [];
       const windowEnd = this.windowStart + this.window.length;
-      const messageLimit = end - this.windowStart;
       while (pos < end && pos + Math.min(MAX_FIELD_HEADER, end - pos) <= windowEnd) {
-        const f = decodeField(
-          this.window,
-          pos - this.windowStart,
-          Math.min(messageLimit, this.window.length),
-          messageLimit,
-          this.windowStart,
-          ctx,
-        );
+        const f = this.fieldAt(pos, end, ctx);
         batch.push(f);
         pos = f.end;
       }
       yield batch;
     }
+  }
+
+  /** The field whose header starts at file offset `pos` (inside the current window) of a message ending at `end`. */
+  private fieldAt(pos: number, end: number, ctx: ProtoContext): ProtoField {
+    const messageLimit = end - this.windowStart;
+    return decodeField(
+      this.window,
+      pos - this.windowStart,
+      Math.min(messageLimit, this.window.length),
+      messageLimit,
+      this.windowStart,
+      ctx,
+    );
   }
 
   /** The bytes [start, end) when the current window holds them (a view, no read), else undefined. */
