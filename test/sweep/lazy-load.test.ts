@@ -5,43 +5,27 @@
  * loads (better-sqlite3, ioredis) are read from require.cache.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../helpers/corpus.js';
 import { writeCheckpointModel } from '../helpers/checkpoints.js';
+import { runTraced } from '../helpers/module-trace.js';
 
 const dist = join(projectRoot, 'dist', 'index.js');
 const dir = mkdtempSync(join(tmpdir(), 'ww-lazy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function loaded(body: string): string[] {
-  const trace = join(dir, `trace-${Math.random().toString(36).slice(2)}.txt`);
   const script = `
     import { createRequire } from 'node:module';
     const ww = await import(${JSON.stringify(pathToFileURL(dist).href)});
     ${body}
     const req = createRequire(import.meta.url);
     console.log(JSON.stringify(Object.keys(req.cache)));`;
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href,
-      '--input-type=module',
-      '-e',
-      script,
-    ],
-    {
-      env: { ...process.env, WW_MODULE_TRACE: trace },
-      encoding: 'utf8',
-    },
-  );
-  expect(r.status, r.stderr).toBe(0);
-  const cjs = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
-  const esm = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+  const { stdout, esm } = runTraced(script);
+  const cjs = JSON.parse(stdout.trim().split('\n').pop()!) as string[];
   return [...esm, ...cjs];
 }
 

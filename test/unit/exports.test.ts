@@ -7,11 +7,11 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../helpers/corpus.js';
+import { runTraced } from '../helpers/module-trace.js';
 
 const built = existsSync(join(projectRoot, 'dist', 'index.js')) && existsSync(join(projectRoot, 'dist', 'plots.js'));
 if (!built) console.warn('dist/ not built (npm run build): skipping the entry point tests');
@@ -21,33 +21,12 @@ if (!built) console.warn('dist/ not built (npm run build): skipping the entry po
  * read require.cache (CommonJS loads); returns both and the entry's export names.
  */
 function load(entry: string): { urls: string[]; exports: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'ww-exports-'));
-  try {
-    const trace = join(dir, 'trace.txt');
-    const script = `import { createRequire } from 'node:module';
+  const script = `import { createRequire } from 'node:module';
 const mod = await import(process.env.WW_ENTRY);
 process.stdout.write(JSON.stringify({ cjs: Object.keys(createRequire(import.meta.url).cache), exports: Object.keys(mod).sort() }));`;
-    const out = execFileSync(
-      process.execPath,
-      [
-        '--import',
-        pathToFileURL(join(projectRoot, 'test', 'helpers', 'module-trace-register.mjs')).href,
-        '--input-type=module',
-        '-e',
-        script,
-      ],
-      {
-        cwd: projectRoot,
-        env: { ...process.env, WW_ENTRY: entry, WW_MODULE_TRACE: trace },
-        encoding: 'utf8',
-      },
-    );
-    const { cjs, exports } = JSON.parse(out) as { cjs: string[]; exports: string[] };
-    const esm = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
-    return { urls: [...esm, ...cjs.map((f) => pathToFileURL(f).href)], exports };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { stdout, esm } = runTraced(script, { env: { WW_ENTRY: entry } });
+  const { cjs, exports } = JSON.parse(stdout) as { cjs: string[]; exports: string[] };
+  return { urls: [...esm, ...cjs.map((f) => pathToFileURL(f).href)], exports };
 }
 
 const HEAVY = /\/node_modules\/(vega|vega-[a-z-]+|d3-[a-z-]+|@resvg\/[^/]+|better-sqlite3|bullmq|ioredis|jsfive)\//;
