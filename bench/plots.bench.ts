@@ -12,6 +12,8 @@
  *                              main thread, each compiled on its own — the way figures were rendered
  *                              before worker threads and templates (the baseline of the ratios)
  *   sequential, templates      WW_PLOT_WORKERS=0: templates alone
+ *   parallel, WW_PNG_FAST=0    as the default, but resvg lays out the text itself and every clip is
+ *                              kept (the PNG path before text-outline.ts and clip-elide.ts)
  *   parallel (default)         worker threads (one per core) + templates, SVG and PNG
  *   parallel, --plot-format svg
  *   analysis only              no --plot, for reference
@@ -104,6 +106,7 @@ try {
     rows.push(['sequential, no templates', seq]);
     if (baseline) rows.push([`baseline ${baseline.length > 24 ? `…${baseline.slice(-23)}` : baseline}`, plot({}, [], baseline)]);
     rows.push(['sequential, templates', plot({ WW_PLOT_WORKERS: '0' })]);
+    rows.push(['parallel, WW_PNG_FAST=0', plot({ WW_PNG_FAST: '0' })]);
     rows.push(['parallel + templates (default)', plot({})]);
     rows.push(['parallel, --plot-format svg', plot({}, ['--plot-format', 'svg'])]);
     rows.push(['analysis only (no --plot)', best(() => timed([cli, 'analyze', minigpt, '-q']))]);

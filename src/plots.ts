@@ -25,6 +25,7 @@ export {
   renderLayerPlots,
   renderModelPlots,
   svgToPng,
+  svgToPngAsync,
   renderSvg,
   renderBoth,
   compileToVega,

@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import { encodePng } from '../../src/report/plots/png.js';
-import { fontFiles, svgToPng } from '../../src/report/plots/render.js';
+import { fontFiles, svgToPng, svgToPngAsync } from '../../src/report/plots/raster.js';
 import { decodePng } from '../helpers/png-decode.js';
 
 const { Resvg } = createRequire(import.meta.url)('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
@@ -62,6 +62,17 @@ describe('encodePng', () => {
         else if (ours.rgba[i | 3]! > 0) worst = Math.max(worst, diff);
       }
       expect(worst, background).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('svgToPngAsync (rasterising and compressing off the calling thread) gives the same bytes as svgToPng', async () => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80"><rect width="120" height="80" fill="#eee"/>
+      <path d="M5,70L40,20L80,50L115,10" stroke="#d62728" stroke-width="2" fill="none"/>
+      <text text-anchor="middle" transform="translate(60,12)" font-family="DejaVu Sans, sans-serif" font-size="11px" fill="#000" opacity="1">α=2.07</text></svg>`;
+    for (const opts of [{}, { scale: 1, background: 'rgba(0,0,0,0)' }]) {
+      const [a, b, c] = await Promise.all([svgToPngAsync(svg, opts), svgToPngAsync(svg, opts), Promise.resolve(svgToPng(svg, opts))]);
+      expect(Buffer.from(a).equals(Buffer.from(c))).toBe(true);
+      expect(Buffer.from(b).equals(Buffer.from(c))).toBe(true);
     }
   });
 });

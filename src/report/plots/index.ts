@@ -14,7 +14,8 @@ import { layerFigureSpecs, type LayerPlotOptions } from './layer.js';
 import { modelFigureSpecs, type ModelPlotOptions } from './model.js';
 import { renderSvg, type VlSpec } from './render.js';
 
-export { svgToPng, renderSvg, renderBoth, compileToVega, fontFiles, FONT_FAMILY, type VlSpec, type PngOptions } from './render.js';
+export { renderSvg, renderBoth, compileToVega, FONT_FAMILY, type VlSpec } from './render.js';
+export { svgToPng, svgToPngAsync, fontFiles, type PngOptions } from './raster.js';
 export { layerFigureSpecs, layerPlotId, layerTitleId, LAYER_FIGURES, type LayerFigure, type LayerPlotOptions } from './layer.js';
 export { modelFigureSpecs, alphaHistogramSpec, columnByDepthSpec, DEFAULT_DEPTH_COLUMNS, type ModelPlotOptions } from './model.js';
 export { compareFigureSpec, type CompareSeries } from './compare.js';

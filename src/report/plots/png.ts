@@ -5,7 +5,10 @@
  * PNG path encodes the pixels itself. PNG layout: http://www.libpng.org/pub/png/spec/1.2/ (IHDR,
  * IDAT = zlib stream of filter-byte-prefixed scanlines, IEND; CRC-32 over type + data).
  */
-import { deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflate, deflateSync } from 'node:zlib';
+
+const deflateAsync = promisify(deflate);
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -54,11 +57,26 @@ function chunk(type: string, data: Uint8Array): Buffer {
  * copied row by row; translucent pixels are un-premultiplied first.
  */
 export function encodePng(pixels: Uint8Array, width: number, height: number): Uint8Array {
+  const raw = scanlines(pixels, width, height, scratch);
+  return assemble(width, height, deflateSync(raw, { level: LEVEL }));
+}
+
+/**
+ * encodePng with the compression on libuv's thread pool (zlib's deflate): the same bytes. The
+ * scanlines get a buffer of their own, since several encodings may be in flight.
+ */
+export async function encodePngAsync(pixels: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const raw = scanlines(pixels, width, height, (size) => Buffer.allocUnsafeSlow(size));
+  return assemble(width, height, await deflateAsync(raw, { level: LEVEL }));
+}
+
+/** The filter-byte-prefixed, un-premultiplied scanlines that IDAT compresses. */
+function scanlines(pixels: Uint8Array, width: number, height: number, buffer: (size: number) => Buffer): Buffer {
   if (!(width > 0 && height > 0) || pixels.length !== width * height * 4) {
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height} RGBA`);
   }
   const stride = width * 4;
-  const raw = scratch((stride + 1) * height);
+  const raw = buffer((stride + 1) * height);
   for (let y = 0; y < height; y++) {
     const o = y * (stride + 1);
     raw[o] = 0; // filter: none
@@ -72,16 +90,15 @@ export function encodePng(pixels: Uint8Array, width: number, height: number): Ui
       for (let c = i - 3; c < i; c++) raw[c] = Math.min(255, Math.round((raw[c]! * 255) / a));
     }
   }
+  return raw;
+}
+
+function assemble(width: number, height: number, idat: Uint8Array): Uint8Array {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 6; // colour type: RGBA
   // compression 0, filter method 0, interlace 0
-  return Buffer.concat([
-    SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw, { level: LEVEL })),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
 }

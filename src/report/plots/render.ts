@@ -1,17 +1,14 @@
 /**
  * Rendering of the plot specs: Vega-Lite → Vega (vega-lite's compile) → SVG string (vega View with
- * the headless 'none' renderer, View.toSVG) → PNG (@resvg/resvg-js). Everything runs in-process,
- * without a browser, canvas package or network access. resvg is given font files explicitly
- * (DejaVu / Liberation from the system, or WW_FONT_FILE) so text is drawn the same on every
- * machine; with no font file found it falls back to the system fonts, and with none at all the
- * PNG still renders (without text).
+ * the headless 'none' renderer, View.toSVG); the PNG half is raster.ts. Everything runs
+ * in-process, without a browser, canvas package or network access.
  */
-import { existsSync } from 'node:fs';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
-import { Resvg } from '@resvg/resvg-js';
 import { ESTIMATE, loadFontMetrics, type FontMetrics } from './fontmetrics.js';
-import { encodePng } from './png.js';
+import { fontFiles, svgToPng, type PngOptions } from './raster.js';
+
+export { fontFiles, svgToPng, type PngOptions }; // the PNG half, where callers of the whole pipeline look
 import { SUBTITLE_SIGNAL, splitTemplate, usableTemplate } from './template.js';
 
 /** A Vega-Lite spec as plain JSON (the figure builders produce these). */
@@ -183,60 +180,6 @@ export function compactSvg(svg: string): string {
     / (d|transform|points|x|y|x1|y1|x2|y2|width|height|cx|cy|r)="([^"]*)"/g,
     (_m, a: string, v: string) => ` ${a}="${v.replace(/-?\d*\.\d+(?:e[-+]?\d+)?/gi, round)}"`,
   );
-}
-
-const FONT_CANDIDATES = [
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
-  '/usr/share/fonts/TTF/DejaVuSans.ttf',
-  '/usr/share/fonts/TTF/DejaVuSans-Bold.ttf',
-  '/usr/share/fonts/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf',
-  '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
-  '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf',
-  '/Library/Fonts/Arial.ttf',
-  '/System/Library/Fonts/Supplemental/Arial.ttf',
-  'C:\\Windows\\Fonts\\arial.ttf',
-  'C:\\Windows\\Fonts\\arialbd.ttf',
-];
-
-let fontCache: string[] | undefined;
-
-/** Font files handed to resvg: WW_FONT_FILE (path list) first, then the known system locations that exist. */
-export function fontFiles(): string[] {
-  if (fontCache) return fontCache;
-  const env = (process.env.WW_FONT_FILE ?? '').split(/[:;]/).filter((p) => p && existsSync(p));
-  fontCache = [...env, ...FONT_CANDIDATES.filter((p) => existsSync(p))];
-  return fontCache;
-}
-
-export interface PngOptions {
-  /** Pixel scale relative to the SVG size (default 2, crisp on high-DPI screens and in READMEs). */
-  scale?: number;
-  background?: string;
-}
-
-/** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
-export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
-  const files = fontFiles();
-  const defaultFamily = files.some((f) => /DejaVuSans/.test(f))
-    ? 'DejaVu Sans'
-    : files.some((f) => /Liberation/.test(f))
-      ? 'Liberation Sans'
-      : files.length
-        ? 'Arial'
-        : '';
-  const font = files.length
-    ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: defaultFamily, sansSerifFamily: defaultFamily }
-    : { loadSystemFonts: true }; // graceful fallback: whatever the OS has (maybe nothing: no text)
-  const r = new Resvg(svg, {
-    background: opts.background ?? 'white',
-    fitTo: { mode: 'zoom', value: opts.scale ?? 2 },
-    font,
-    logLevel: 'off',
-  });
-  const image = r.render();
-  return encodePng(image.pixels, image.width, image.height);
 }
 
 /** Render a spec to SVG and PNG. */
