@@ -49,7 +49,7 @@ function differing(a: ReturnType<typeof raster>, b: ReturnType<typeof raster>, t
   return n / (a.pixels.length / 4);
 }
 
-const outliner = () => TextOutliner.fromFiles([{ data: readFileSync(DEJAVU) }, { data: readFileSync(DEJAVU_BOLD) }], 'DejaVu Sans');
+const outliner = () => TextOutliner.fromFonts([readFileSync(DEJAVU), readFileSync(DEJAVU_BOLD)], 'DejaVu Sans');
 const FAMILY = 'DejaVu Sans, Liberation Sans, Verdana, Arial, sans-serif';
 const svgDoc = (body: string) =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="120"><rect width="300" height="120" fill="white"/>${body}</svg>`;
@@ -128,7 +128,7 @@ describe.skipIf(!haveFonts)('text as outlines', () => {
   });
 
   it('with no usable font file, only empty text is removed', () => {
-    const o = TextOutliner.fromFiles([{ data: new Uint8Array(100) }], 'DejaVu Sans');
+    const o = TextOutliner.fromFonts([new Uint8Array(100)], 'DejaVu Sans');
     expect(o.usable).toBe(false);
     const svg = svgDoc(`<text transform="translate(1,2)" font-family="${FAMILY}" font-size="11px" fill="#000">kept</text>`);
     expect(o.outline(svg)).toBe(svg);

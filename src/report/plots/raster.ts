@@ -1,6 +1,6 @@
 /**
- * SVG → PNG with resvg (@resvg/resvg-js), the half of the figure pipeline without vega, so the
- * plot renderer's main thread can rasterise (pool.ts) without loading vega. resvg is given font
+ * SVG → PNG with resvg (@resvg/resvg-js): the half of the figure pipeline without vega, so
+ * rasterising an SVG (svgToPng, svgToPngAsync) does not load vega. resvg is given font
  * files explicitly (DejaVu / Liberation from the system, or WW_FONT_FILE) so text is drawn the same
  * on every machine; with no font file found it falls back to the system fonts, and with none at
  * all the PNG still renders (without text). Before rasterising, text becomes glyph outlines and
@@ -59,15 +59,15 @@ let outliner: TextOutliner | undefined;
 /** Text → outlines for the loaded font files, built once per thread (text-outline.ts). */
 function textOutliner(files: readonly string[]): TextOutliner {
   if (!outliner) {
-    const data: { data: Uint8Array }[] = [];
+    const fonts: Uint8Array[] = [];
     for (const f of files) {
       try {
-        data.push({ data: readFileSync(f) });
+        fonts.push(readFileSync(f));
       } catch {
         // unreadable: resvg will not load it either
       }
     }
-    outliner = TextOutliner.fromFiles(data, defaultFamily(files));
+    outliner = TextOutliner.fromFonts(fonts, defaultFamily(files));
   }
   return outliner;
 }

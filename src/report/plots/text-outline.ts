@@ -53,12 +53,12 @@ export class TextOutliner {
     private readonly defaultFamily: string,
   ) {}
 
-  /** Load faces from font files; unreadable or outline-less files are skipped. */
-  static fromFiles(files: readonly { data: Uint8Array }[], defaultFamily: string): TextOutliner {
+  /** Faces from font files' bytes; fonts it cannot read, and italic faces, are skipped. */
+  static fromFonts(fonts: readonly Uint8Array[], defaultFamily: string): TextOutliner {
     const faces: OutlineFace[] = [];
-    for (const f of files) {
+    for (const data of fonts) {
       try {
-        const font = parseTrueType(f.data);
+        const font = parseTrueType(data);
         const style = font.style();
         if (!style.italic && style.family) faces.push({ family: style.family, bold: style.bold, font });
       } catch {
