@@ -36,7 +36,15 @@ import {
   type SweepResults,
   type TensorStore,
 } from 'weightwatcher';
-import { createPlotRenderer, modelFigureSpecs, renderSvg, svgToPng, type PlotRenderer, type VlSpec } from 'weightwatcher/plots';
+import {
+  createPlotRenderer,
+  modelFigureSpecs,
+  renderSvg,
+  svgToPng,
+  svgToPngAsync,
+  type PlotRenderer,
+  type VlSpec,
+} from 'weightwatcher/plots';
 import * as sweepEntry from 'weightwatcher/sweep';
 
 declare const store: TensorStore;
@@ -165,6 +173,7 @@ describe("the 'weightwatcher/plots' entry", () => {
     expectTypeOf(specs).toEqualTypeOf<Record<string, VlSpec>>();
     expectTypeOf(renderSvg).returns.resolves.toEqualTypeOf<string>();
     expectTypeOf(svgToPng).parameter(0).toEqualTypeOf<string>();
+    expectTypeOf(svgToPngAsync).returns.resolves.toEqualTypeOf<Uint8Array>();
     expectTypeOf(createPlotRenderer).returns.toEqualTypeOf<PlotRenderer>();
     expectTypeOf(await renderLayerPlots({} as LayerResult)).toEqualTypeOf<Record<string, string>>();
   });
