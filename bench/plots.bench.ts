@@ -14,7 +14,11 @@
  *   sequential, templates      WW_PLOT_WORKERS=0: templates alone
  *   parallel, WW_PNG_FAST=0    as the default, but resvg lays out the text itself and every clip is
  *                              kept (the PNG path before text-outline.ts and clip-elide.ts)
- *   parallel (default)         worker threads (one per core) + templates, SVG and PNG
+ *   parallel, V8/mimalloc defaults
+ *                              as the default, with V8's own tier-up budget and mimalloc's own purge
+ *                              delay (the CLI before src/cli/process-tuning.ts)
+ *   parallel (default)         worker threads (one per core) + templates, SVG and PNG (2×)
+ *   parallel, --plot-scale 1   PNGs at the SVG's size
  *   parallel, --plot-format svg
  *   analysis only              no --plot, for reference
  *
@@ -92,11 +96,11 @@ try {
   } else if (existsSync(minigpt)) {
     console.log(`\nanalyze --plot, minigpt big-data (18 layers: 90 layer figures + 3 model figures), best of ${runs}`);
     console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'CPU'.padStart(9)} ${'peak RSS'.padStart(10)}   vs sequential`);
-    const plot = (env: Record<string, string>, extra: string[] = [], bin = cli) =>
+    const plot = (env: Record<string, string>, extra: string[] = [], bin = cli, nodeFlags: string[] = []) =>
       best(() => {
         const dir = join(work, `plot-${Math.random().toString(36).slice(2)}`);
         try {
-          return timed([bin, 'analyze', minigpt, '--plot', dir, '-q', ...extra], env);
+          return timed([...nodeFlags, bin, 'analyze', minigpt, '--plot', dir, '-q', ...extra], env);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -107,7 +111,10 @@ try {
     if (baseline) rows.push([`baseline ${baseline.length > 24 ? `…${baseline.slice(-23)}` : baseline}`, plot({}, [], baseline)]);
     rows.push(['sequential, templates', plot({ WW_PLOT_WORKERS: '0' })]);
     rows.push(['parallel, WW_PNG_FAST=0', plot({ WW_PNG_FAST: '0' })]);
+    // V8's default tier-up budget and mimalloc's default purging: the CLI before process-tuning.ts.
+    rows.push(['parallel, V8/mimalloc defaults', plot({ MIMALLOC_PURGE_DELAY: '10' }, [], cli, ['--interrupt-budget=67584'])]);
     rows.push(['parallel + templates (default)', plot({})]);
+    rows.push(['parallel, --plot-scale 1', plot({}, ['--plot-scale', '1'])]);
     rows.push(['parallel, --plot-format svg', plot({}, ['--plot-format', 'svg'])]);
     rows.push(['analysis only (no --plot)', best(() => timed([cli, 'analyze', minigpt, '-q']))]);
     for (const [label, r] of rows) console.log(`${label.padEnd(34)} ${fmtRun(r)}   ×${(seq.wall / r.wall).toFixed(2)}`);

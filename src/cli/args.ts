@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { WeightWatcherError } from '../shared/errors.js';
 import type { AnalyzeOptions, LayerFilter } from '../shared/options.js';
 
+/** --plot-scale's upper bound: 8× a 535×435 figure is a 60 MB canvas. */
+export const MAX_PLOT_SCALE = 8;
+
 /**
  * One command-line option: how the parser reads it and how `--help` shows it (one source of truth,
  * so every command gets its help from the specs it parses with).
@@ -132,6 +135,14 @@ export const MODEL_DIFF_OPTIONS = {
   },
 } as const satisfies OptionSpecs;
 
+/** PNG size for --plot (analyze and compare): pixels per SVG pixel. */
+export const PLOT_SCALE_OPTION = {
+  type: 'string',
+  value: 'X',
+  description: `PNG pixels per SVG pixel, up to ${MAX_PLOT_SCALE} (1: the SVG's size, 535×435 for a layer figure and about twice as fast to write; 2: sharp on high-DPI screens)`,
+  default: '2',
+} as const;
+
 /** Output and run control of analyze. */
 export const OUTPUT_OPTIONS = {
   json: { type: 'string', value: 'FILE', description: "write {details, summary, meta} as JSON ('-' = stdout)" },
@@ -155,6 +166,7 @@ export const OUTPUT_OPTIONS = {
     description: 'file formats --plot writes (svg skips rasterising)',
     default: 'both',
   },
+  'plot-scale': PLOT_SCALE_OPTION,
   'allow-failures': { type: 'boolean', description: 'exit 0 when some layers failed (default: exit 3, failures listed)' },
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
@@ -259,12 +271,14 @@ export function parse(argv: readonly string[], options: OptionSpecs): ParsedArgs
 /** Bounds a numeric option must respect (stricter than the reference, which accepts anything). */
 interface Bounds {
   readonly min?: number;
+  readonly max?: number;
   /** The value must be above `above`. */
   readonly above?: number;
 }
 
 function checkBounds(name: string, n: number, v: string, b: Bounds): number {
   if (b.min !== undefined && n < b.min) throw usageError(`--${name} must be ≥ ${b.min}, got ${v}`);
+  if (b.max !== undefined && n > b.max) throw usageError(`--${name} must be ≤ ${b.max}, got ${v}`);
   if (b.above !== undefined && !(n > b.above)) throw usageError(`--${name} must be > ${b.above}, got ${v}`);
   return n;
 }
@@ -297,6 +311,11 @@ export function parseLayers(v: string | undefined): LayerFilter[] | undefined {
 }
 
 type Values = ParsedArgs['values'];
+
+/** --plot-scale (undefined when absent), above 0 and at most MAX_PLOT_SCALE. */
+export function plotScale(values: Values): number | undefined {
+  return num('plot-scale', str(values, 'plot-scale'), { above: 0, max: MAX_PLOT_SCALE });
+}
 
 /** A string option's value (undefined when absent). */
 export function str(values: Values, key: string): string | undefined {

@@ -6,8 +6,9 @@
  * what was wrong. `weightwatcher <command> --help` (or `help <command>`) prints a command's usage,
  * options, examples and the exit codes.
  */
-// Must run before anything touches libuv's threadpool.
+// Must run before anything touches libuv's threadpool, and before the code V8 should tier up.
 import './threadpool.js';
+import './process-tuning.js';
 import { usageError } from './args.js';
 import { EXIT, EXIT_CODES_HELP, PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
 import { removeTemporaryFiles } from '../shared/atomic-write.js';

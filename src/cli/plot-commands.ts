@@ -15,7 +15,7 @@ import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { write } from './output.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
 import { compareFigureSpec } from '../report/plots/compare.js';
-import type { VlSpec } from '../report/plots/render.js';
+import type { PngOptions, VlSpec } from '../report/plots/render.js';
 import { createPlotRenderer, type PlotRenderer } from '../report/plots/pool.js';
 import { AnalyzePlotWriter } from '../report/plots/writer.js';
 import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from '../report/plots/figures.js';
@@ -32,6 +32,8 @@ export interface AnalyzePlotsOptions {
   reportFile?: string;
   /** --plot-format (default both). */
   formats?: PlotFormat[];
+  /** --plot-scale: PNG pixels per SVG pixel (default 2). */
+  pngScale?: number;
   /** --plot-figures (default: all). */
   figures?: FigureSelection;
   /** Thread budget (--threads): the render pool's size. */
@@ -61,6 +63,7 @@ export class AnalyzePlots {
         renderer,
         ...(o.plotDir !== undefined ? { dir: o.plotDir } : {}),
         ...(o.formats ? { formats: o.formats } : {}),
+        ...(o.pngScale !== undefined ? { png: { scale: o.pngScale } } : {}),
         figures: o.figures ?? DEFAULT_FIGURES,
         ...(report ? { report } : {}),
       });
@@ -171,7 +174,12 @@ function noteText(v: unknown): string {
 // ------------------------------------------------------------------------------------ compare
 
 /** compare --plot FILE.png|FILE.svg: the figure as `<FILE without extension>.<format>` for each format (default both). */
-export async function writeComparePlot(file: string, spec: VlSpec, formats: readonly PlotFormat[] = ['svg', 'png']): Promise<string[]> {
+export async function writeComparePlot(
+  file: string,
+  spec: VlSpec,
+  formats: readonly PlotFormat[] = ['svg', 'png'],
+  png: PngOptions = {},
+): Promise<string[]> {
   const ext = extname(file).toLowerCase();
   const base = file.slice(0, file.length - ext.length);
   await makeDirectory(dirname(resolve(file)));
@@ -183,7 +191,7 @@ export async function writeComparePlot(file: string, spec: VlSpec, formats: read
     written.push(`${base}.svg`);
   }
   if (formats.includes('png')) {
-    await writeFileAtomic(`${base}.png`, svgToPng(svg));
+    await writeFileAtomic(`${base}.png`, svgToPng(svg, png));
     written.push(`${base}.png`);
   }
   // The file named on the command line first.
@@ -238,7 +246,7 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
     },
   );
   if (args.plot) {
-    const files = await writeComparePlot(args.plot, spec, args.formats);
+    const files = await writeComparePlot(args.plot, spec, args.formats, args.pngScale !== undefined ? { scale: args.pngScale } : {});
     io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
   }
   if (args.report) {

@@ -1,6 +1,7 @@
 /**
- * analyze --plot-figures / --plot-format and compare --plot-format: exactly the files asked for,
- * figure selection in the report, and usage errors (exit 2) that list the valid names.
+ * analyze --plot-figures / --plot-format / --plot-scale and compare --plot-format / --plot-scale:
+ * exactly the files asked for at the size asked for, figure selection in the report, and usage
+ * errors (exit 2) that list the valid names.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
@@ -32,6 +33,16 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 const listing = (d: string) => readdirSync(d).sort();
+
+/** Width and height from a PNG's IHDR, and the same from the SVG's root element. */
+const pngSize = (file: string) => {
+  const b = readFileSync(file);
+  return [b.readUInt32BE(16), b.readUInt32BE(20)];
+};
+const svgSize = (file: string) => {
+  const m = /<svg[^>]* width="([\d.]+)" height="([\d.]+)"/.exec(readFileSync(file, 'utf8'));
+  return [Number(m![1]), Number(m![2])];
+};
 
 describe('figure and format selection', () => {
   it('parses figure lists in canonical order and formats', () => {
@@ -76,6 +87,20 @@ describe('analyze --plot-figures / --plot-format', () => {
       .flatMap((id) => LAYER_FIGURES.slice(0, 5).map((f) => `layer${id}.${f}`))
       .concat(['model.alpha-hist', 'model.alpha-depth', 'model.log_spectral_norm-depth']);
     expect(listing(d)).toEqual(want.flatMap((w) => [`${w}.png`, `${w}.svg`]).sort());
+  });
+
+  it('--plot-scale sets the PNG size in SVG pixels (default 2×)', async () => {
+    const d1 = join(dir, 'scale-1');
+    const d3 = join(dir, 'scale-1.5');
+    const d2 = join(dir, 'scale-default');
+    expect((await run('analyze', model, '--plot', d2, '--plot-figures', 'esd', '-q')).code).toBe(0);
+    expect((await run('analyze', model, '--plot', d1, '--plot-figures', 'esd,alpha-hist', '--plot-scale', '1', '-q')).code).toBe(0);
+    expect((await run('analyze', model, '--plot', d3, '--plot-figures', 'esd', '--plot-scale', '1.5', '-q')).code).toBe(0);
+    const [w, h] = svgSize(join(d1, 'layer0.esd.svg'));
+    expect(pngSize(join(d1, 'layer0.esd.png'))).toEqual([w, h]);
+    expect(pngSize(join(d1, 'model.alpha-hist.png'))).toEqual(svgSize(join(d1, 'model.alpha-hist.svg')));
+    expect(pngSize(join(d3, 'layer0.esd.png'))).toEqual([Math.round(1.5 * w!), Math.round(1.5 * h!)]);
+    expect(pngSize(join(d2, 'layer0.esd.png'))).toEqual([2 * w!, 2 * h!]);
   });
 
   it('model figures only: the analysis keeps no layers for plotting; the report has the chosen figures', async () => {
@@ -123,6 +148,11 @@ describe('analyze --plot-figures / --plot-format', () => {
       [['--plot', d, '--plot-format', 'gif'], /unknown plot format 'gif'; valid: svg, png, both/],
       [['--plot-figures', 'esd'], /--plot-figures needs --plot or --report/],
       [['--report', join(dir, 'r.html'), '--plot-format', 'svg'], /--plot-format needs --plot/],
+      [['--plot', d, '--plot-scale', '0'], /--plot-scale must be > 0, got 0/],
+      [['--plot', d, '--plot-scale', '9'], /--plot-scale must be ≤ 8, got 9/],
+      [['--plot', d, '--plot-scale', 'big'], /--plot-scale expects a number, got 'big'/],
+      [['--plot', d, '--plot-scale', '1', '--plot-format', 'svg'], /--plot-scale sets the size of the PNGs/],
+      [['--report', join(dir, 'r.html'), '--plot-scale', '1'], /--plot-scale sets the size of the PNGs/],
     ];
     for (const [argv, msg] of cases) {
       const r = await run('analyze', model, ...argv, '-q');
@@ -139,7 +169,7 @@ describe('analyze --plot-figures / --plot-format', () => {
   });
 });
 
-describe('compare --plot-format', () => {
+describe("compare --plot-format / --plot-scale", () => {
   it('writes only the chosen format next to the named file', async () => {
     const a = join(dir, 'cmp', 'x.png');
     mkdirSync(join(dir, 'cmp')); // output folders must exist: they are checked before the analysis
@@ -148,5 +178,15 @@ describe('compare --plot-format', () => {
     expect(listing(join(dir, 'cmp'))).toEqual(['x.svg']);
     expect((await run('compare', model, model, '--plot-format', 'svg')).code).toBe(2);
     expect((await run('compare', model, model, '--plot', a, '--plot-format', 'jpg')).err).toMatch(/valid: svg, png, both/);
+  });
+
+  it('--plot-scale sets the PNG size', async () => {
+    mkdirSync(join(dir, 'cmp-scale'));
+    const a = join(dir, 'cmp-scale', 'x.png');
+    const r = await run('compare', model, model, '--plot', a, '--plot-scale', '1');
+    expect(r.code, r.err).toBe(0);
+    expect(pngSize(a)).toEqual(svgSize(join(dir, 'cmp-scale', 'x.svg')));
+    expect((await run('compare', model, model, '--plot', a, '--plot-format', 'svg', '--plot-scale', '1')).err).toMatch(/--plot-scale sets/);
+    expect((await run('compare', model, model, '--plot-scale', '1')).code).toBe(2);
   });
 });

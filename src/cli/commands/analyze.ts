@@ -10,6 +10,7 @@ import {
   OUTPUT_OPTIONS,
   QUEUE_OPTIONS,
   SELECTION_OPTIONS,
+  plotScale,
   str,
   toAnalyzeOptions,
   usageError,
@@ -226,21 +227,25 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
   },
 };
 
-/** --plot, --report, --plot-figures, --plot-format → what to render (undefined: no figures), checked before the analysis. */
+/** --plot, --report, --plot-figures, --plot-format, --plot-scale → what to render (undefined: no figures), checked before the analysis. */
 function plotOptions(values: ParsedArgs['values'], threads: number | null | undefined): AnalyzePlotsOptions | undefined {
   const plotDir = str(values, 'plot');
   const reportFile = str(values, 'report');
   const figures = str(values, 'plot-figures');
   const format = str(values, 'plot-format');
+  const scale = plotScale(values);
   if (figures !== undefined && plotDir === undefined && reportFile === undefined)
     throw usageError('--plot-figures needs --plot or --report');
   if (format !== undefined && plotDir === undefined) throw usageError('--plot-format needs --plot (the report embeds SVG)');
+  if (scale !== undefined && (plotDir === undefined || format === 'svg'))
+    throw usageError('--plot-scale sets the size of the PNGs --plot writes (the report embeds SVG)');
   if (plotDir === undefined && reportFile === undefined) return undefined;
   return {
     ...(plotDir !== undefined ? { plotDir } : {}),
     ...(reportFile !== undefined ? { reportFile } : {}),
     ...(figures !== undefined ? { figures: selectFigures(figures.split(',')) } : {}),
     ...(format !== undefined ? { formats: selectFormats(format) } : {}),
+    ...(scale !== undefined ? { pngScale: scale } : {}),
     threads: threads ?? null,
   };
 }

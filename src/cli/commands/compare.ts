@@ -4,7 +4,7 @@
  */
 import { extname } from 'node:path';
 import type { AnalyzeOptions } from '../../shared/options.js';
-import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError } from '../args.js';
+import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, PLOT_SCALE_OPTION, SELECTION_OPTIONS, plotScale, str, toAnalyzeOptions, usageError } from '../args.js';
 import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
 import { checkOutputs } from '../output-paths.js';
@@ -17,6 +17,8 @@ export interface CompareArgs {
   names?: string[];
   /** --plot-format: formats of the --plot figure (default both). */
   formats?: PlotFormat[];
+  /** --plot-scale: PNG pixels per SVG pixel (default 2). */
+  pngScale?: number;
   /** Options for the models that are analysed (saved results are taken as they are). */
   analyze?: AnalyzeOptions;
   /** Analyse each model as W − W_base against this base model. */
@@ -51,6 +53,11 @@ function compareArgs(argv: readonly string[]): CompareArgs {
     if (args.plot === undefined) throw usageError('--plot-format needs --plot');
     args.formats = selectFormats(format);
   }
+  const scale = plotScale(values);
+  if (scale !== undefined) {
+    if (args.plot === undefined || format === 'svg') throw usageError('--plot-scale sets the size of the PNG --plot writes');
+    args.pngScale = scale;
+  }
   if (args.report !== undefined && !/\.html?$/i.test(args.report))
     throw usageError(`--report ${args.report}: the file name must end in .html`);
   return args;
@@ -78,6 +85,7 @@ several fine-tunes of one base, side by side.`,
           description: 'write the comparison figure (FILE.png and FILE.svg next to each other)',
         },
         'plot-format': { type: 'string', value: 'svg|png|both', description: 'which of the two --plot writes', default: 'both' },
+        'plot-scale': PLOT_SCALE_OPTION,
         report: { type: 'string', value: 'FILE.html', description: 'write a self-contained HTML report' },
         json: {
           type: 'string',

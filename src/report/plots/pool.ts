@@ -67,12 +67,17 @@ export type RenderResponse = { id: number; svg: string; png?: Uint8Array; error?
 export const MAX_RENDER_WORKERS = 8;
 
 /**
- * Old-generation limit of a render worker. A figure needs a few tens of MB at most, but V8 lets a
- * busy heap grow with the work done before collecting it; the limit bounds each worker however many
- * figures it renders (measured: live heap ≈ 20 MB; a 96 MB limit already costs 15–20 % CPU in
- * collections, 256 MB nothing measurable).
+ * Old-generation limit of a render worker: a bound on a runaway figure, not a working size (the
+ * live heap is ≈ 20 MB). V8 sizes the heap's growth between full collections by this limit: 1.3×
+ * the live size at 256 MB, rising linearly to 4× at 2 GB (heap-controller.cc, MaxGrowingFactor;
+ * 64-bit heaps without pointer compression, as Node's). Each figure leaves a few MB of garbage, so a
+ * small limit means a full collection every few figures. Measured on 2 cores with
+ * `npm run bench:plots` (2026-11-27): 256 MB → 2 GB cut 24 full collections to 6 on minigpt
+ * (`--plot`: 3.50 → 3.13 s, CPU 6.6 → 6.0 s) and made a 480-layer `--report` 18% faster (15.5 →
+ * 12.7 s), for a higher peak RSS that still does not grow with the layers (312 → 406 MB at 480
+ * layers, 410 MB at 960). 1 GB gave no measurable gain.
  */
-const WORKER_HEAP_MB = 256;
+const WORKER_HEAP_MB = 2048;
 
 const WORKER_URL = new URL('./render-worker.js', import.meta.url);
 

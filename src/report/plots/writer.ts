@@ -23,7 +23,7 @@ import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from './figure
 import { layerFigureSpecs, layerPlotId } from './layer.js';
 import { modelFigureSpecs } from './model.js';
 import type { PlotRenderer } from './pool.js';
-import type { VlSpec } from './render.js';
+import type { PngOptions, VlSpec } from './render.js';
 
 export interface PlotWriterOptions {
   renderer: PlotRenderer;
@@ -31,6 +31,8 @@ export interface PlotWriterOptions {
   dir?: string;
   /** Formats written to `dir` (default both; the SVG is rendered either way, PNG only when asked). */
   formats?: readonly PlotFormat[];
+  /** How PNGs are rasterised (default: svgToPng's, 2× the SVG size on white). */
+  png?: PngOptions;
   /** Which figures (default DEFAULT_FIGURES: all layer figures the data allows, alpha-hist, alpha-depth, log_spectral_norm-depth). */
   figures?: FigureSelection;
   /** Collect the layer figures for this report. */
@@ -50,6 +52,7 @@ export class AnalyzePlotWriter {
   private readonly renderer: PlotRenderer;
   private readonly dir: string | undefined;
   private readonly formats: readonly PlotFormat[];
+  private readonly pngOptions: PngOptions | true;
   private readonly figures: FigureSelection;
   private readonly report: AnalyzeReportWriter | undefined;
   private readonly files: string[] = [];
@@ -61,6 +64,7 @@ export class AnalyzePlotWriter {
     this.renderer = opts.renderer;
     this.dir = opts.dir;
     this.formats = opts.formats?.length ? opts.formats : ['svg', 'png'];
+    this.pngOptions = opts.png ?? true;
     this.figures = opts.figures ?? DEFAULT_FIGURES;
     this.report = opts.report;
   }
@@ -127,7 +131,7 @@ export class AnalyzePlotWriter {
     const svgFile = this.dir !== undefined && this.formats.includes('svg');
     const rendered = await Promise.all(
       specs.map(async ([fig, spec]) => {
-        const out = await this.renderer.render(spec, { png });
+        const out = await this.renderer.render(spec, { png: png && this.pngOptions });
         const stem = join(this.dir ?? '', `${base}.${fig}`);
         if (svgFile) await this.write(`${stem}.svg`, out.svg);
         if (out.png) await this.write(`${stem}.png`, out.png);
