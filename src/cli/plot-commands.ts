@@ -56,7 +56,8 @@ export class AnalyzePlots {
   ) {}
 
   static async start(o: AnalyzePlotsOptions): Promise<AnalyzePlots> {
-    const renderer = createPlotRenderer({ threads: o.threads ?? null, ...(o.workers !== undefined ? { workers: o.workers } : {}) });
+    const png = o.plotDir !== undefined && (o.formats ?? ['png']).includes('png');
+    const renderer = createPlotRenderer({ threads: o.threads ?? null, png, ...(o.workers !== undefined ? { workers: o.workers } : {}) });
     try {
       const report = o.reportFile !== undefined ? new AnalyzeReportWriter() : undefined;
       const writer = await AnalyzePlotWriter.create({

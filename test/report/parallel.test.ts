@@ -62,6 +62,29 @@ describe.skipIf(!built || !haveCorpus)('worker-thread renderer', () => {
     }
   }, 180_000);
 
+  it('with png: true one of two workers only rasterises; the bytes are the same, and SVG-only figures still render', async () => {
+    const { createPlotRenderer, rasterWorkerCount } = (await import(poolModule)) as Pool;
+    expect([1, 2, 3, 4, 8].map((n) => rasterWorkerCount(n, true))).toEqual([0, 1, 2, 2, 5]);
+    expect(rasterWorkerCount(8, false)).toBe(0);
+    const pool = createPlotRenderer({ workers: 2, png: true });
+    const inline = createPlotRenderer({ workers: 0 });
+    try {
+      const some = specs.slice(0, 6);
+      const [par, seq] = await Promise.all([
+        Promise.all(some.map((s, i) => pool.render(s, { png: i !== 2 }))),
+        Promise.all(some.map((s, i) => inline.render(s, { png: i !== 2 }))),
+      ]);
+      for (let i = 0; i < some.length; i++) {
+        expect(par[i]!.svg, `figure ${i}`).toBe(seq[i]!.svg);
+        if (i === 2) expect(par[i]!.png).toBeUndefined();
+        else expect(Buffer.from(par[i]!.png!).equals(Buffer.from(seq[i]!.png!)), `png ${i}`).toBe(true);
+      }
+      expect(pool.pending).toBe(0);
+    } finally {
+      await Promise.all([pool.close(), inline.close()]);
+    }
+  }, 180_000);
+
   it('a figure that fails to render rejects with E_INTERNAL; the pool goes on; closed pools refuse work', async () => {
     const { createPlotRenderer } = (await import(poolModule)) as Pool;
     const pool = createPlotRenderer({ workers: 1 });

@@ -169,7 +169,7 @@ describe('analyze --plot-figures / --plot-format', () => {
   });
 });
 
-describe("compare --plot-format / --plot-scale", () => {
+describe('compare --plot-format / --plot-scale', () => {
   it('writes only the chosen format next to the named file', async () => {
     const a = join(dir, 'cmp', 'x.png');
     mkdirSync(join(dir, 'cmp')); // output folders must exist: they are checked before the analysis

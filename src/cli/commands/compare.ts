@@ -4,7 +4,16 @@
  */
 import { extname } from 'node:path';
 import type { AnalyzeOptions } from '../../shared/options.js';
-import { ANALYSIS_OPTIONS, MODEL_DIFF_OPTIONS, PLOT_SCALE_OPTION, SELECTION_OPTIONS, plotScale, str, toAnalyzeOptions, usageError } from '../args.js';
+import {
+  ANALYSIS_OPTIONS,
+  MODEL_DIFF_OPTIONS,
+  PLOT_SCALE_OPTION,
+  SELECTION_OPTIONS,
+  plotScale,
+  str,
+  toAnalyzeOptions,
+  usageError,
+} from '../args.js';
 import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
 import { checkOutputs } from '../output-paths.js';

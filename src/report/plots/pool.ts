@@ -3,8 +3,9 @@
  * this thread one at a time (`workers: 0`, the sequential path). Either way a figure comes out as
  * the same bytes (render.ts resets vega's id counters per figure), so the choice is only about
  * speed. Rendering is CPU-bound JavaScript (vega) and native rasterising (resvg); one worker per
- * core of the thread budget renders figures in parallel while this thread builds the specs and
- * writes files. Workers load vega when they start; this module does not import it.
+ * core of the thread budget renders in parallel while this thread builds the specs and writes
+ * files. A figure is two tasks, its SVG and then its PNG; when most figures are rasterised, some
+ * workers only rasterise and never load vega (rasterWorkerCount). This module does not import vega.
  *
  *   const r = createPlotRenderer({ workers: 2 });
  *   try {
@@ -39,6 +40,11 @@ export interface PlotRendererOptions {
   workers?: number;
   /** Thread budget the default worker count is taken from (default: all cores). */
   threads?: number | null;
+  /**
+   * Most figures will be rasterised too (PNG): then some workers only rasterise and never load
+   * vega (rasterWorkerCount). Default false: every worker renders SVG and PNG.
+   */
+  png?: boolean;
 }
 
 export interface PlotRenderer {
@@ -53,15 +59,21 @@ export interface PlotRenderer {
   close(): Promise<void>;
 }
 
-/** Message to a worker. */
-export interface RenderRequest {
-  id: number;
-  spec: VlSpec;
-  png?: boolean | PngOptions;
+/** What a worker is started for: it loads what it needs at once, before the first figure arrives. */
+export interface RenderWorkerData {
+  /** Renders specs (loads vega), besides rasterising. */
+  vega: boolean;
 }
 
-/** A worker's answer: the figure, or the error message. */
-export type RenderResponse = { id: number; svg: string; png?: Uint8Array; error?: undefined } | { id: number; error: string };
+/** Message to a worker: a spec to render as SVG, or an SVG to rasterise. */
+export type RenderRequest =
+  { id: number; spec: VlSpec; svg?: undefined } | { id: number; svg: string; png: true | PngOptions; spec?: undefined };
+
+/** A worker's answer: the SVG or the PNG asked for, or the error message. */
+export type RenderResponse =
+  | { id: number; svg: string; png?: undefined; error?: undefined }
+  | { id: number; png: Uint8Array; svg?: undefined; error?: undefined }
+  | { id: number; error: string };
 
 /** More workers than this only add memory (each loads vega, ≈ 60 MB) for little speed. */
 export const MAX_RENDER_WORKERS = 8;
@@ -103,9 +115,20 @@ export function renderWorkerCount(opts: PlotRendererOptions = {}): number {
   return n > 0 && workerScript() ? n : 0;
 }
 
+/**
+ * Of n workers, how many only rasterise when figures are rasterised too. vega's part of a figure
+ * (≈ 8 ms with a template) is about a third of resvg's at 2× (≈ 22 ms with the encoding), so
+ * ⌈0.3·n⌉ vega workers keep the others fed, and they rasterise too whenever no spec is waiting.
+ * A worker that never loads vega saves its start (≈ 0.2 s), its compiled templates and its JIT
+ * warm-up.
+ */
+export function rasterWorkerCount(n: number, png: boolean): number {
+  return png && n >= 2 ? n - Math.ceil(0.3 * n) : 0;
+}
+
 export function createPlotRenderer(opts: PlotRendererOptions = {}): PlotRenderer {
   const n = renderWorkerCount(opts);
-  return n > 0 ? new WorkerPool(n, workerScript()!) : new InlineRenderer();
+  return n > 0 ? new WorkerPool(n, rasterWorkerCount(n, opts.png === true), workerScript()!) : new InlineRenderer();
 }
 
 function failure(message: string, cause?: unknown): WeightWatcherError {
@@ -162,34 +185,46 @@ class InlineRenderer extends Base implements PlotRenderer {
   }
 }
 
+type RenderResult = Extract<RenderResponse, { error?: undefined }>;
+
+/** One step of a figure in a worker: its SVG from the spec, or its PNG from the SVG. */
 interface Task {
   request: RenderRequest;
-  resolve: (f: RenderedFigure) => void;
+  resolve: (r: RenderResult) => void;
   reject: (e: unknown) => void;
 }
 
 interface Slot {
   worker: Worker;
+  /** Loads vega and takes specs (else it only rasterises). */
+  vega: boolean;
   task: Task | undefined;
 }
 
-/** Figures go to whichever worker is free; each worker renders one at a time. */
+/**
+ * A figure is two tasks: its SVG (vega, in a vega worker) and then, when asked, its PNG (resvg, in
+ * any worker). Vega workers take waiting specs first, so the rasterising ones stay fed.
+ */
 class WorkerPool extends Base implements PlotRenderer {
   readonly workers: number;
   private readonly slots: Slot[];
-  private readonly queue: Task[] = [];
+  private readonly specs: Task[] = [];
+  private readonly rasters: Task[] = [];
   private nextId = 0;
   private broken: WeightWatcherError | undefined;
 
-  constructor(n: number, script: URL) {
+  constructor(n: number, rasterOnly: number, script: URL) {
     super();
     this.workers = n;
-    this.slots = Array.from({ length: n }, () => {
+    this.slots = Array.from({ length: n }, (_, i) => {
       // No inherited node flags: the worker runs this package's own module, however the main script
       // was started (`node --input-type=module -e …` would make it refuse a file; V8 flags such as
       // --max-old-space-size are refused for workers when passed on).
+      const vega = i < n - rasterOnly;
+      const workerData: RenderWorkerData = { vega };
       const slot: Slot = {
-        worker: new Worker(script, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }),
+        worker: new Worker(script, { execArgv: [], workerData, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }),
+        vega,
         task: undefined,
       };
       slot.worker.unref(); // an idle pool does not keep the process alive
@@ -206,17 +241,29 @@ class WorkerPool extends Base implements PlotRenderer {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(failure('the renderer is closed'));
     this.count++;
-    return new Promise<RenderedFigure>((resolve, reject) => {
-      const request: RenderRequest = { id: this.nextId++, spec, ...(opts.png ? { png: opts.png } : {}) };
-      this.queue.push({ request, resolve, reject });
+    return (async (): Promise<RenderedFigure> => {
+      const { svg } = await this.run(this.specs, { id: this.nextId++, spec });
+      if (svg === undefined) throw failure('a render worker sent no SVG');
+      if (!opts.png) return { svg };
+      const { png } = await this.run(this.rasters, { id: this.nextId++, svg, png: opts.png });
+      if (png === undefined) throw failure('a render worker sent no PNG');
+      return { svg, png };
+    })().finally(() => this.settled());
+  }
+
+  private run(queue: Task[], request: RenderRequest): Promise<RenderResult> {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise<RenderResult>((resolve, reject) => {
+      queue.push({ request, resolve, reject });
       this.dispatch();
-    }).finally(() => this.settled());
+    });
   }
 
   private dispatch(): void {
     for (const slot of this.slots) {
-      if (slot.task || !this.queue.length) continue;
-      const task = this.queue.shift()!;
+      if (slot.task) continue;
+      const task = (slot.vega ? this.specs.shift() : undefined) ?? this.rasters.shift();
+      if (!task) continue;
       slot.task = task;
       slot.worker.ref();
       slot.worker.postMessage(task.request);
@@ -229,7 +276,7 @@ class WorkerPool extends Base implements PlotRenderer {
     slot.task = undefined;
     slot.worker.unref();
     if (res.error !== undefined) task.reject(failure(res.error));
-    else task.resolve(res.png ? { svg: res.svg, png: res.png } : { svg: res.svg });
+    else task.resolve(res);
     this.dispatch();
   }
 
@@ -240,7 +287,7 @@ class WorkerPool extends Base implements PlotRenderer {
       slot.task?.reject(e);
       slot.task = undefined;
     }
-    for (const t of this.queue.splice(0)) t.reject(e);
+    for (const t of [...this.specs.splice(0), ...this.rasters.splice(0)]) t.reject(e);
     void this.terminate();
   }
 

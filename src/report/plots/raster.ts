@@ -94,6 +94,19 @@ function resvgOptions(ready: string, opts: PngOptions): ResvgRenderOptions {
   return { background: opts.background ?? 'white', fitTo: { mode: 'zoom', value: opts.scale ?? 2 }, font, logLevel: 'off' };
 }
 
+/**
+ * Pay the first figure's one-time costs now (render workers call it while they wait for work):
+ * read and index the font files for the text outlines, and run resvg once.
+ */
+export function warmUp(): void {
+  const files = fontFiles();
+  if (files.length) textOutliner(files);
+  new Resvg('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', {
+    logLevel: 'off',
+    font: { loadSystemFonts: false },
+  }).render();
+}
+
 /** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
 export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const ready = rasterReady(svg);

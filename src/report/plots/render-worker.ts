@@ -1,15 +1,21 @@
 /**
- * Worker thread of the plot renderer pool (pool.ts): receives one figure spec at a time, renders
- * it with the same functions the in-process path uses (render.ts: vega → SVG, resvg → PNG), and
- * posts back the SVG string and the PNG bytes (transferred, not copied). vega, vega-lite and resvg
- * load in the worker only.
+ * Worker thread of the plot renderer pool (pool.ts): receives one task at a time — a spec to
+ * render as SVG (render.ts: vega), or an SVG to rasterise (raster.ts: resvg) — with the same
+ * functions the in-process path uses, and posts back the SVG string or the PNG bytes
+ * (transferred, not copied). vega, vega-lite and resvg load in workers only; a worker started
+ * without `vega` never loads vega.
  */
-import { parentPort } from 'node:worker_threads';
-import { renderSvg, svgToPng } from './render.js';
-import type { RenderRequest, RenderResponse } from './pool.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RenderRequest, RenderResponse, RenderWorkerData } from './pool.js';
 
 const port = parentPort;
 if (!port) throw new Error('render-worker.js runs as a worker thread of the plot renderer');
+
+// Load what this worker needs while the analysis produces the first layer: vega (≈ 0.2 s) for a
+// vega worker; resvg and the glyph outlines of the fonts for every worker.
+const role = workerData as RenderWorkerData;
+const vegaReady = role.vega ? import('./render.js') : undefined;
+const rasterLoaded = import('./raster.js').then((m) => (m.warmUp(), m));
 
 port.on('message', (req: RenderRequest) => {
   void handle(req).then(
@@ -19,14 +25,17 @@ port.on('message', (req: RenderRequest) => {
 });
 
 async function handle(req: RenderRequest): Promise<{ response: RenderResponse; transfer: ArrayBuffer[] }> {
-  const svg = await renderSvg(req.spec);
-  if (!req.png) return { response: { id: req.id, svg }, transfer: [] };
-  let png = svgToPng(svg, req.png === true ? {} : req.png);
+  if (req.spec !== undefined) {
+    const { renderSvg } = await (vegaReady ?? import('./render.js'));
+    return { response: { id: req.id, svg: await renderSvg(req.spec) }, transfer: [] };
+  }
+  const { svgToPng } = await rasterLoaded;
+  let png = svgToPng(req.svg, req.png === true ? {} : req.png);
   // Only a buffer that owns its whole ArrayBuffer can be transferred (small Buffers share a pool).
   if (png.byteOffset !== 0 || png.byteLength !== png.buffer.byteLength) {
     const own = new Uint8Array(png.byteLength);
     own.set(png);
     png = own;
   }
-  return { response: { id: req.id, svg, png }, transfer: [png.buffer as ArrayBuffer] };
+  return { response: { id: req.id, png }, transfer: [png.buffer as ArrayBuffer] };
 }
