@@ -36,6 +36,26 @@ describe('svdvals', () => {
     expect(rel(await svdvals(wide, n, 2 * n), expected)).toBeLessThan(1e-12);
   });
 
+  it('accurate route on tall matrices (our ?geqrt QR, then ?gesdd on R): the analytic spectrum, both precisions', async () => {
+    // W = Q · diag(s) (Householder Q) with its rows spread over m ≥ n rows of zeros: singular values
+    // |s|. m = 4n takes the QR (m ≥ 11n/6, ?gesdd's crossover); m just below 11n/6 does not.
+    for (const n of [40, 150]) {
+      const v = Float64Array.from({ length: n }, (_, i) => Math.cos(i + 1));
+      const vv = v.reduce((acc, x) => acc + x * x, 0);
+      const s = Float64Array.from({ length: n }, (_, i) => 0.5 + ((i * 7) % n) / 10);
+      const expected = Float64Array.from(s).sort();
+      for (const m of [4 * n, Math.floor((11 * n) / 6) - 1]) {
+        const w = new Float64Array(m * n);
+        for (let i = 0; i < n; i++) {
+          const row = Math.floor((i * m) / n);
+          for (let j = 0; j < n; j++) w[row * n + j] = ((i === j ? 1 : 0) - (2 * v[i]! * v[j]!) / vv) * s[j]!;
+        }
+        expect(rel(await svdvals(w, m, n, { method: 'accurate' }), expected), `${m}×${n}`).toBeLessThan(1e-13);
+        expect(rel(await svdvals(w, m, n, { method: 'accurate', precision: 'float32' }), expected), `${m}×${n} float32`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it('float32 input is widened exactly; float32 precision is opt-in and close', async () => {
     const n = 50;
     const W32 = Float32Array.from({ length: n * 30 }, (_, k) => Math.sin(k * 0.37) + Math.cos(k * 0.11));
