@@ -3,6 +3,7 @@
  * floats ≤1e-9 relative (alpha, D, xmin, sigma ≤1e-7), integers and strings exact,
  * eigenvalues ≤1e-10 relative to the layer's lambda_max.
  */
+import { appendFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Row } from '../../src/index.js';
 import type { Golden, GoldenEvals } from './corpus.js';
@@ -19,6 +20,17 @@ export interface Deltas {
 function rel(a: number, b: number): number {
   if (a === b) return 0;
   return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
+}
+
+/**
+ * WW_PARITY_DELTAS=FILE appends each comparison's worst relative difference per column, with the
+ * method its rows took, as a JSON line: the tables of docs/numerics.md are summaries of that file.
+ */
+function recordDeltas(ours: readonly Row[], deltas: Deltas): void {
+  const file = process.env.WW_PARITY_DELTAS;
+  if (!file || !ours.length) return;
+  const method = ours.every((r) => r.svd_route === 'gesdd') ? 'accurate' : 'fast';
+  appendFileSync(file, `${JSON.stringify({ method, rows: ours.length, deltas })}\n`);
 }
 
 export function compareRows(ours: readonly Row[], golden: Golden, opts: { skip?: ReadonlySet<string> } = {}): Deltas {
@@ -49,6 +61,7 @@ export function compareRows(ours: readonly Row[], golden: Golden, opts: { skip?:
       }
     }
   });
+  recordDeltas(ours, deltas);
   return deltas;
 }
 
