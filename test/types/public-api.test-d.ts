@@ -43,6 +43,7 @@ import {
   svgToPng,
   svgToPngAsync,
   type PlotRenderer,
+  type PlotRendererOptions,
   type VlSpec,
 } from 'weightwatcher/plots';
 import * as sweepEntry from 'weightwatcher/sweep';
@@ -175,6 +176,8 @@ describe("the 'weightwatcher/plots' entry", () => {
     expectTypeOf(svgToPng).parameter(0).toEqualTypeOf<string>();
     expectTypeOf(svgToPngAsync).returns.resolves.toEqualTypeOf<Uint8Array>();
     expectTypeOf(createPlotRenderer).returns.toEqualTypeOf<PlotRenderer>();
+    expectTypeOf(createPlotRenderer).parameter(0).toEqualTypeOf<PlotRendererOptions | undefined>();
+    expectTypeOf<PlotRendererOptions['png']>().toEqualTypeOf<boolean | undefined>();
     expectTypeOf(await renderLayerPlots({} as LayerResult)).toEqualTypeOf<Record<string, string>>();
   });
 });
