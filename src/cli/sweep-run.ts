@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError, isErrorCode } from '../shared/errors.js';
 import { sweep, type SweepOptions, type SweepProgress, type SweepResult } from '../sweep/sweep.js';
 import { sweepReport } from '../sweep/report.js';
-import { str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
+import { plotScale, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Io } from './command.js';
 import { checkOutputs } from './output-paths.js';
 
@@ -175,6 +175,8 @@ export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io
   const sel = parseSweepSelector(str(values, 'sweep'));
   const top = int('top', str(values, 'top'), 1);
   const plot = str(values, 'plot');
+  const scale = plotScale(values);
+  if (scale !== undefined && plot === undefined) throw usageError('--plot-scale sets the size of the PNGs --plot writes');
   await checkOutputs(
     [
       plot === undefined ? undefined : { flag: '--plot', path: plot, kind: 'folder' },
@@ -186,6 +188,7 @@ export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io
     db,
     ...(sel !== undefined ? { sweep: sel } : {}),
     ...(plot ? { plot } : {}),
+    ...(scale !== undefined ? { png: { scale } } : {}),
     ...(report ? { report } : {}),
     ...(top !== undefined ? { top } : {}),
   });

@@ -4,7 +4,7 @@
  * rendering (report/plots/render.ts) and page machinery (report/html.ts) as analyze --report.
  */
 import { dirname, join, resolve } from 'node:path';
-import { renderSvg, svgToPng } from '../report/plots/render.js';
+import { renderSvg, svgToPng, type PngOptions } from '../report/plots/render.js';
 import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
 import { sweepReportHtml } from '../report/html.js';
 import { fmt } from '../report/plots/data.js';
@@ -19,6 +19,8 @@ export interface SweepReportOptions {
   readonly sweep?: SweepSelector;
   /** Folder for the figures. */
   readonly plot?: string;
+  /** How the PNGs in `plot` are rasterised (default: svgToPng's, 2× the SVG size). */
+  readonly png?: PngOptions;
   /** Self-contained HTML report. */
   readonly report?: string;
   /** How many movers to list (default 12). */
@@ -87,7 +89,7 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
     for (const [name, svg] of Object.entries(svgs)) {
       const base = join(opts.plot, `sweep.${name}`);
       await writeFileAtomic(`${base}.svg`, svg);
-      await writeFileAtomic(`${base}.png`, svgToPng(svg));
+      await writeFileAtomic(`${base}.png`, svgToPng(svg, opts.png));
       files.push(`${base}.svg`, `${base}.png`);
     }
   }

@@ -137,6 +137,17 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
       expect(page).toContain(s);
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet/);
   });
+
+  it('sweep-report --plot-scale: the PNGs at the SVG size; without --plot it is a usage error', async () => {
+    const plots = join(dir, 'plots-1x');
+    expect((await run('sweep-report', '--db', db, '--sweep', '1', '--plot', plots, '--plot-scale', '1')).code).toBe(0);
+    const png = readFileSync(join(plots, 'sweep.summary.png'));
+    const size = /<svg[^>]* width="([\d.]+)" height="([\d.]+)"/.exec(readFileSync(join(plots, 'sweep.summary.svg'), 'utf8'))!;
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([Number(size[1]), Number(size[2])]);
+    const bad = await run('sweep-report', '--db', db, '--plot-scale', '1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--plot-scale sets the size of the PNGs --plot writes/);
+  });
 });
 
 describe('checkpoints of a training run', () => {

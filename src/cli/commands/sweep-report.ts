@@ -1,5 +1,5 @@
 /** `weightwatcher sweep-report --db FILE`: a sweep's heatmap, metrics over steps and movers. */
-import type { OptionSpecs } from '../args.js';
+import { PLOT_SCALE_OPTION, type OptionSpecs } from '../args.js';
 import { parseCommandArgs, type Command } from '../command.js';
 
 const REPORT_OPTIONS = {
@@ -9,6 +9,7 @@ const REPORT_OPTIONS = {
     value: 'DIR',
     description: 'write sweep.alpha-heatmap, sweep.alpha-counts, sweep.summary, sweep.alpha-movers (SVG + PNG)',
   },
+  'plot-scale': PLOT_SCALE_OPTION,
   report: { type: 'string', value: 'FILE.html', description: 'self-contained HTML report with the figures and tables' },
   sweep: {
     type: 'string',
