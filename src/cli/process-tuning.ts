@@ -9,8 +9,8 @@
  *   renders each figure kind a few dozen times in every render worker, and optimising vega's
  *   functions in each worker cost more than the optimised code saved (TurboFan was ≈ 19% of the
  *   run's CPU). With 600,000: 2.94 → 2.44 s wall, 5.55 → 4.58 s CPU (300,000: 2.53 s; 1,200,000:
- *   2.58 s). The flag is process-wide, so render workers started later get it too. A user's
- *   `--interrupt-budget` (on the command line or in NODE_OPTIONS) is kept.
+ *   2.58 s). The flag is process-wide, so render workers started later get it too. A budget the
+ *   user gives node (`node --interrupt-budget=N …`; NODE_OPTIONS refuses V8 flags like it) is kept.
  * - mimalloc's purge delay. resvg (@resvg/resvg-js) allocates with mimalloc, which gives freed
  *   memory back to the OS after 10 ms; a figure's canvas-sized pixel buffers (≈ 4 MB at 2×) then
  *   fault in and are zeroed again for the next figure. Without purging: system time 0.92 → 0.62 s,
@@ -28,9 +28,9 @@ export interface ProcessTuning {
   env: Record<string, string>;
 }
 
-/** What this module sets, given the process's node options and environment (what the user set stays). */
+/** What this module sets, given node's own options and the environment (what the user set stays). */
 export function processTuning(execArgv: readonly string[], env: NodeJS.ProcessEnv): ProcessTuning {
-  const budgetGiven = [...execArgv, env.NODE_OPTIONS ?? ''].some((a) => /interrupt[-_]budget[= ]/.test(a));
+  const budgetGiven = execArgv.some((a) => /^--interrupt[-_]budget(=|$)/.test(a));
   return {
     v8Flags: budgetGiven ? [] : [`--interrupt-budget=${INTERRUPT_BUDGET}`],
     env: env.MIMALLOC_PURGE_DELAY === undefined ? { MIMALLOC_PURGE_DELAY: '-1' } : {},

@@ -12,10 +12,22 @@ const port = parentPort;
 if (!port) throw new Error('render-worker.js runs as a worker thread of the plot renderer');
 
 // Load what this worker needs while the analysis produces the first layer: vega (≈ 0.2 s) for a
-// vega worker; resvg and the glyph outlines of the fonts for every worker.
+// vega worker, first; resvg and the glyph outlines of the fonts for every worker. A warm-up that
+// fails is left for the first figure to report.
 const role = workerData as RenderWorkerData;
 const vegaReady = role.vega ? import('./render.js') : undefined;
-const rasterLoaded = import('./raster.js').then((m) => (m.warmUp(), m));
+const rasterLoaded = (vegaReady ?? Promise.resolve())
+  .then(() => import('./raster.js'))
+  .then((m) => {
+    try {
+      m.warmUp();
+    } catch {
+      // svgToPng will throw the same error for the figure that needs it
+    }
+    return m;
+  });
+rasterLoaded.catch(() => undefined); // a failed load is reported by the task that awaits it
+vegaReady?.catch(() => undefined);
 
 port.on('message', (req: RenderRequest) => {
   void handle(req).then(
