@@ -5,7 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import { WeightWatcherError } from '../shared/errors.js';
-import type { AnalyzeOptions, LayerFilter } from '../shared/options.js';
+import { OPTION_ROWS, OPTION_TABLE, type AnalyzeOptions } from '../shared/options.js';
+import type { CliFlag, CliGroup } from '../shared/option-table.js';
+
+export { parseLayers } from '../shared/option-table.js';
 
 /** --plot-scale's upper bound: 8× a 535×435 figure is a 60 MB canvas. */
 export const MAX_PLOT_SCALE = 8;
@@ -33,107 +36,45 @@ export interface OptionSpec {
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
-/** Options that change which layers are selected (analyze, describe). */
-export const SELECTION_OPTIONS = {
-  layers: {
-    type: 'string',
-    value: 'LIST',
-    description:
-      'comma-separated ids (2,5,16), id ranges (2-5), types (dense,conv2d,conv1d,embedding,norm) or names (fc1); -ID / -NAME exclude (-3, -fc1); an entry that matches no layer is an error',
-  },
-  'min-evals': { type: 'string', value: 'N', description: 'skip layers with fewer eigenvalues', default: '10' },
-  'max-evals': { type: 'string', value: 'N|none', description: 'skip layers with more eigenvalues', default: '15000' },
-  'max-n': { type: 'string', value: 'N', description: 'skip layers whose larger dimension exceeds N', default: '50000' },
-  'start-ids': { type: 'string', value: 'N', description: 'first layer id', default: '0' },
-  'no-pool': { type: 'boolean', description: 'one row per conv2d kernel position (slice_id)' },
-  channels: { type: 'string', value: 'first|last', description: 'conv kernel layout override' },
-  'onnx-constants': { type: 'boolean', description: 'ONNX: also analyse weights held in Constant nodes' },
-  'all-tensors': {
-    type: 'boolean',
-    description: 'every 2-D/4-D float tensor is a layer, not only *.weight keys (ids then run over all tensors in file order)',
-  },
-  format: {
-    type: 'string',
-    value: 'NAME',
-    description:
-      "read as safetensors|pytorch|onnx|gguf|tfjs|keras|npz|npy; in a folder, use that format's files (default: detected; safetensors > bin > onnx > gguf > tfjs > keras > npz > npy)",
-  },
-  'allow-large': {
-    type: 'boolean',
-    description: 'inflate compressed entries that expand more than 100× (refused by default as decompression bombs)',
-  },
-} as const satisfies OptionSpecs;
+type Table = typeof OPTION_TABLE;
+type FlagOf<R> = R extends { readonly cli: { readonly flag: infer F extends string } } ? F : never;
+type GroupOf<R> = R extends { readonly cli: { readonly group: infer G } } ? G : never;
+/** The flags of one help group, keyed by flag, as the table's rows give them. */
+type FlagGroup<G extends CliGroup> = { readonly [K in keyof Table as GroupOf<Table[K]> extends G ? FlagOf<Table[K]> : never]: OptionSpec };
 
-/** Options of analyze only: the fit and the optional column groups. */
-export const ANALYSIS_OPTIONS = {
-  fit: {
-    type: 'string',
-    value: 'PL|TPL|E_TPL',
-    description: 'power law, truncated power law (Lambda column), or TPL with xmin_peak',
-    default: 'PL',
-  },
-  'pl-package': {
-    type: 'string',
-    value: 'ww|powerlaw',
-    description: "fitter: built-in, or the powerlaw package's rules; TPL and --xmax force need powerlaw",
-    default: 'ww',
-  },
-  xmax: {
-    type: 'string',
-    value: 'force|K',
-    description: 'force: xmax = largest eigenvalue (powerlaw only); K: drop the |K| largest eigenvalues first',
-  },
-  'fix-fingers': {
-    type: 'string',
-    value: 'xmin_peak|clip_xmax',
-    description: 'xmin candidates near the ESD peak, or clip the largest eigenvalues while alpha falls',
-  },
-  'xmin-max': { type: 'string', value: 'X', description: 'xmin_peak: upper end of the xmin candidates (default 1.5 × the ESD peak)' },
-  'max-fingers': { type: 'string', value: 'N', description: 'clip_xmax: most eigenvalues clipped', default: '10' },
-  'finger-thresh': { type: 'string', value: 'X', description: 'clip_xmax: alpha drop that counts as a finger', default: '1.0' },
-  randomize: { type: 'boolean', description: 'compare with the ESD of the shuffled matrices (rand_* columns)' },
-  'mp-fit': { type: 'boolean', description: 'Marchenko–Pastur fit (num_spikes, sigma_mp, mp_softrank, …)' },
-  detx: { type: 'boolean', description: 'detX constraint columns' },
-  vectors: { type: 'boolean', description: 'eigenvector entropy / localization / participation columns' },
-  inverse: { type: 'boolean', description: 'analyse 1/λ' },
-  intra: { type: 'boolean', description: 'products of consecutive layers (experimental)' },
-  'no-sparsify': { type: 'boolean', description: 'intra: multiply the layers directly, without a random 0/1 matrix' },
-  stacked: { type: 'boolean', description: 'all layers standardised and stacked into one matrix' },
-  'no-conv2d-norm': { type: 'boolean', description: 'do not scale pooled conv2d matrices by √(1/2)' },
-  'glorot-fix': { type: 'boolean', description: 'divide each matrix by its Glorot scale instead' },
-  tolerance: { type: 'string', value: 'X', description: 'eigenvalues below X count in weak_rank_loss', default: '1e-6' },
-  seed: { type: 'string', value: 'N', description: 'seed for randomize and intra sparsification (default: unseeded)' },
-  precision: {
-    type: 'string',
-    value: 'float64|float32',
-    description: 'float32: single-precision spectra, opt-in (error per column: docs/numerics.md)',
-    default: 'float64',
-  },
-  'svd-method': {
-    type: 'string',
-    value: 'fast|accurate',
-    description: 'fast: Gram eigenvalues behind a per-layer accuracy guard; accurate: LAPACK gesdd always (docs/numerics.md)',
-    default: 'fast',
-  },
-} as const satisfies OptionSpecs;
+/** A table row's flag as the parser and `--help` read it. */
+function flagSpec(cli: CliFlag<unknown>): OptionSpec {
+  return {
+    type: cli.value === undefined ? 'boolean' : 'string',
+    description: cli.help,
+    ...(cli.value !== undefined && { value: cli.value }),
+    ...(cli.helpDefault !== undefined && { default: cli.helpDefault }),
+    ...(cli.implicit !== undefined && { implicit: cli.implicit }),
+    ...(cli.choices !== undefined && { choices: cli.choices }),
+  };
+}
 
-/** Fine-tune deltas and LoRA adapters (analyze, describe, compare). */
+/** The flags of the table's rows in one group, in table order. */
+function flagGroup<G extends CliGroup>(group: G): FlagGroup<G> {
+  return Object.fromEntries(
+    OPTION_ROWS.flatMap(([, r]) => (r.cli?.group === group ? [[r.cli.flag, flagSpec(r.cli)] as const] : [])),
+  ) as FlagGroup<G>;
+}
+
+/** Options that change which layers are selected (analyze, describe): the table's `selection` rows. */
+export const SELECTION_OPTIONS = flagGroup('selection');
+
+/** Options of analyze only, the fit and the optional column groups: the table's `analysis` rows. */
+export const ANALYSIS_OPTIONS = flagGroup('analysis');
+
+/** Fine-tune deltas and LoRA adapters (analyze, describe, compare): --base-model plus the table's `model-diff` rows. */
 export const MODEL_DIFF_OPTIONS = {
   'base-model': { type: 'string', value: 'PATH', description: 'analyse W − W_base per layer against this base model (fine-tune deltas)' },
-  'base-match': {
-    type: 'string',
-    value: 'name|substring',
-    default: 'name',
-    description: "pairing with the base model's layers: same name (unmatched layers skipped), or the reference's substring walk",
-  },
-  peft: {
-    type: 'string',
-    value: 'with-base',
-    implicit: 'only',
-    choices: ['with-base', 'only'],
-    description: 'LoRA adapters: analyse each lora_B·lora_A (lora_BA rows); with-base: also W + BA and every other layer',
-  },
+  ...flagGroup('model-diff'),
 } as const satisfies OptionSpecs;
+
+/** The table's run-control flags (--threads), listed with each command's output options. */
+export const RUN_OPTIONS = flagGroup('run');
 
 /** PNG size for --plot (analyze and compare): pixels per SVG pixel. */
 export const PLOT_SCALE_OPTION = {
@@ -171,12 +112,7 @@ export const OUTPUT_OPTIONS = {
   all: { type: 'boolean', description: 'print every column' },
   quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
-  threads: {
-    type: 'string',
-    value: 'N',
-    description: 'thread budget: concurrent layers × OpenBLAS threads, and plot render workers; capped at the cores (docs/performance.md)',
-    default: 'all cores',
-  },
+  ...RUN_OPTIONS,
 } as const satisfies OptionSpecs;
 
 /** The queue coordinator's options (sweep --queue, analyze --queue): scale-out over machines. */
@@ -283,31 +219,11 @@ function checkBounds(name: string, n: number, v: string, b: Bounds): number {
   return n;
 }
 
-function int(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v.trim())) throw usageError(`--${name} expects an integer, got '${v}'`);
-  return checkBounds(name, Number(v), v, bounds);
-}
-
 function num(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${name} expects a number, got '${v}'`);
   return checkBounds(name, n, v, bounds);
-}
-
-/**
- * `--layers 2,5,-fc1,dense,7-9` → [2, 5, '-fc1', 'dense', '7-9'] (integers become ids; '7-9' is an
- * id range unless a layer has that name). An empty list is an error.
- */
-export function parseLayers(v: string | undefined): LayerFilter[] | undefined {
-  if (v === undefined) return undefined;
-  const entries = v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (entries.length === 0 || entries.every((e) => e === '-')) throw usageError(`--layers needs at least one id, name or type, got '${v}'`);
-  return entries.map((s) => (/^-?\d+$/.test(s) ? Number(s) : s));
 }
 
 type Values = ParsedArgs['values'];
@@ -323,68 +239,13 @@ export function str(values: Values, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The analysis options the table's flags in `values` give (flags absent from `values` are left out). */
 export function toAnalyzeOptions(values: Values): AnalyzeOptions {
-  const s = (k: string) => values[k] as string | undefined;
-  const b = (k: string) => values[k] === true;
-  const o: AnalyzeOptions = {};
-  const set = <K extends keyof AnalyzeOptions>(k: K, v: AnalyzeOptions[K] | undefined) => {
-    if (v !== undefined) o[k] = v;
-  };
-  set('layers', parseLayers(s('layers')));
-  set('min_evals', int('min-evals', s('min-evals'), { min: 0 }));
-  const maxEvals = s('max-evals');
-  set('max_evals', maxEvals === 'none' ? null : int('max-evals', maxEvals, { min: 0 }));
-  set('max_N', int('max-n', s('max-n'), { min: 1 }));
-  set('start_ids', int('start-ids', s('start-ids'), { min: 0 }));
-  if (b('no-pool')) o.pool = false;
-  set('channels', s('channels') as AnalyzeOptions['channels']);
-  set('fit', s('fit') as AnalyzeOptions['fit']);
-  set('pl_package', s('pl-package') as AnalyzeOptions['pl_package']);
-  const xmax = s('xmax');
-  set('xmax', xmax === undefined ? undefined : xmax === 'force' ? 'force' : int('xmax', xmax));
-  const ff = s('fix-fingers');
-  set('fix_fingers', ff === undefined ? undefined : ff === 'false' || ff === 'none' ? false : (ff as 'xmin_peak' | 'clip_xmax'));
-  set('xmin_max', num('xmin-max', s('xmin-max'), { above: 0 }));
-  set('max_fingers', int('max-fingers', s('max-fingers'), { min: 1 }));
-  set('finger_thresh', num('finger-thresh', s('finger-thresh'), { min: 0 }));
-  for (const [flag, key] of [
-    ['randomize', 'randomize'],
-    ['mp-fit', 'mp_fit'],
-    ['detx', 'detX'],
-    ['vectors', 'vectors'],
-    ['inverse', 'inverse'],
-    ['intra', 'intra'],
-    ['stacked', 'stacked'],
-    ['glorot-fix', 'glorot_fix'],
-  ] as const) {
-    if (b(flag)) o[key] = true;
+  const o: Record<string, unknown> = {};
+  for (const [name, r] of OPTION_ROWS) {
+    const given = r.cli && values[r.cli.flag];
+    if (given === undefined || given === false) continue;
+    o[name] = typeof given === 'string' ? r.cli.parse!(given) : r.cli.sets;
   }
-  if (b('no-sparsify')) o.sparsify = false;
-  if (b('onnx-constants')) o.onnx_constants = true;
-  if (b('all-tensors')) o.all_tensors = true;
-  if (b('allow-large')) o.allow_large = true;
-  set('format', s('format') as AnalyzeOptions['format']);
-  if (b('no-conv2d-norm')) o.conv2d_norm = false;
-  set('tolerance', num('tolerance', s('tolerance'), { min: 0 }));
-  set('seed', int('seed', s('seed')));
-  set('precision', s('precision') as AnalyzeOptions['precision']);
-  set('svd_method', s('svd-method') as AnalyzeOptions['svd_method']);
-  set('threads', int('threads', s('threads'), { min: 1 }));
-  const peft = s('peft');
-  if (peft !== undefined) {
-    const modes: Record<string, AnalyzeOptions['peft']> = {
-      only: 'peft_only',
-      'peft-only': 'peft_only',
-      peft_only: 'peft_only',
-      'with-base': 'with_base',
-      with_base: 'with_base',
-    };
-    if (!(peft in modes)) throw usageError(`--peft takes no value or 'with-base', got '${peft}'`);
-    o.peft = modes[peft];
-  }
-  const match = s('base-match');
-  if (match !== undefined && match !== 'name' && match !== 'substring')
-    throw usageError(`--base-match must be 'name' or 'substring', got '${match}'`);
-  set('base_match', match);
   return o;
 }

@@ -17,7 +17,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
-import { resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../shared/options.js';
+import { NUMERIC_OPTIONS, resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../shared/options.js';
 
 export type FingerprintMode = 'sampled' | 'full';
 
@@ -101,24 +101,13 @@ export async function fingerprintModel(path: string, mode: FingerprintMode = 'sa
   return { hash: h.digest('hex'), files: files.length, bytes, bytesRead };
 }
 
-/**
- * Options that do not change any number and so are not part of a run's key: the thread budget,
- * callbacks, keeping eigenvalues in memory, and svd_method (accepted for compatibility; both
- * values run the same CPU SVD).
- */
-const NOT_IN_KEY = new Set(['threads', 'onProgress', 'keep_evals', 'svd_method']);
-
-/** The resolved options that change results, as canonical JSON (keys sorted). */
+/** The resolved options that change results (the table's `changesNumbers` rows), as canonical JSON (keys sorted). */
 export function optionsKeyJson(options: AnalyzeOptions | ResolvedOptions): string {
-  const resolved = resolveOptions(stripNonKey(options as Record<string, unknown>));
-  const entries = Object.entries(resolved)
-    .filter(([k, v]) => !NOT_IN_KEY.has(k) && v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const resolved = resolveOptions(options) as Record<string, unknown>;
+  const entries = NUMERIC_OPTIONS.filter((k) => resolved[k] !== undefined)
+    .sort()
+    .map((k) => [k, resolved[k]] as const);
   return JSON.stringify(Object.fromEntries(entries));
-}
-
-function stripNonKey(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([k]) => !NOT_IN_KEY.has(k) && k !== 'onProgress'));
 }
 
 /** Short hash of the options key. */

@@ -109,7 +109,10 @@ describe('fingerprints and run keys', () => {
   it('run keys change with options that change results, not with threads or camelCase spelling', () => {
     const fp = 'f'.repeat(64);
     const base = runKey(fp, {});
-    expect(runKey(fp, { threads: 1, svd_method: 'accurate' })).toBe(base);
+    expect(runKey(fp, { threads: 1, keep_evals: true })).toBe(base);
+    // Both routes reproduce the reference, not to the last bit: an accurate request is not answered from a fast run.
+    expect(runKey(fp, { svd_method: 'accurate' })).not.toBe(base);
+    expect(runKey(fp, { precision: 'float32' })).not.toBe(base);
     expect(runKey(fp, { min_evals: 10 })).toBe(base); // the default, spelled out
     expect(runKey(fp, { minEvals: 20 } as Record<string, unknown>)).toBe(runKey(fp, { min_evals: 20 }));
     expect(runKey(fp, { randomize: true })).not.toBe(base);
