@@ -101,6 +101,12 @@ describe('WeightWatcher', () => {
     await ww.analyze({ min_evals: '10' });
     // @ts-expect-error unknown option
     await ww.analyze({ no_such_option: true });
+    // The camelCase aliases of the option table are typed like their names.
+    await ww.analyze({ minEvals: 20, svdMethod: 'accurate', mpFit: true, keepEvals: true });
+    // @ts-expect-error minEvals is a number, as min_evals
+    await ww.analyze({ minEvals: '10' });
+    // @ts-expect-error svdMethod takes the svd_method values
+    await ww.analyze({ svdMethod: 'gpu' });
     expectTypeOf<AnalyzeOptions['svd_method']>().toEqualTypeOf<'fast' | 'accurate' | undefined>();
   });
 
