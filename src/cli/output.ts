@@ -6,16 +6,35 @@ import type { Io, OutStream } from './command.js';
 import { writeFileAtomic, type Content } from '../shared/atomic-write.js';
 import type { OutputTarget } from './output-paths.js';
 
+/** Resolves on the first of drain, close or error, and removes all three listeners. */
+function writable(stream: OutStream): Promise<void> {
+  return new Promise<void>((done) => {
+    const settle = (): void => {
+      stream.removeListener('drain', settle);
+      stream.removeListener('close', settle);
+      stream.removeListener('error', settle);
+      done();
+    };
+    stream.on('drain', settle);
+    stream.on('close', settle);
+    stream.on('error', settle);
+  });
+}
+
+/** A stream that will take no more output (`| head -c 100` closed the pipe). */
+function closed(stream: OutStream): boolean {
+  const s = stream as OutStream & { destroyed?: boolean; writableEnded?: boolean };
+  return s.destroyed === true || s.writableEnded === true;
+}
+
 async function writeStream(stream: OutStream, content: Content): Promise<void> {
   const pieces = typeof content === 'string' || content instanceof Uint8Array ? [content] : content;
   for await (const piece of pieces) {
-    // Respect backpressure (a slow pipe); a closed one is handled by the CLI's EPIPE handler.
-    if (!stream.write(piece))
-      await new Promise<void>((done) => {
-        stream.once('drain', done);
-        stream.once('close', done);
-        stream.once('error', done);
-      });
+    // A closed pipe takes nothing more: stop instead of queueing writes and listeners (the CLI's
+    // EPIPE handler makes the end of the output a normal end of the run).
+    if (closed(stream)) return;
+    // Respect backpressure (a slow pipe).
+    if (!stream.write(piece)) await writable(stream);
   }
 }
 
