@@ -16,7 +16,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WeightWatcherError, errorMessage } from '../shared/errors.js';
+import { fsError } from '../shared/fs-errors.js';
 import { NUMERIC_OPTIONS, resolveOptions, type AnalyzeOptions, type ResolvedOptions } from '../shared/options.js';
 
 export type FingerprintMode = 'sampled' | 'full';
@@ -66,7 +66,7 @@ async function modelFiles(path: string): Promise<{ files: { name: string; path: 
   try {
     st = await stat(path);
   } catch (e) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder (${errorMessage(e)})`, { file: path, cause: e });
+    throw fsError(path, e);
   }
   // A single file's name is not part of its identity (a renamed copy is the same model).
   if (!st.isDirectory()) return { files: [{ name: '', path, size: st.size }], isDir: false };
@@ -90,7 +90,7 @@ export async function fingerprintModel(path: string, mode: FingerprintMode = 'sa
     h.update(`${f.name}\0${f.size}\n`);
     bytes += f.size;
     const fd = await open(f.path, 'r').catch((e: unknown) => {
-      throw new WeightWatcherError('E_IO', `${f.path}: cannot read (${errorMessage(e)})`, { file: f.path, cause: e });
+      throw fsError(f.path, e);
     });
     try {
       for (const [start, length] of sampledRanges(f.size, mode)) bytesRead += await hashRange(h, fd, start, length);
