@@ -110,7 +110,15 @@ export const OUTPUT_OPTIONS = {
   'plot-scale': PLOT_SCALE_OPTION,
   'allow-failures': { type: 'boolean', description: 'exit 0 when some layers failed (default: exit 3, failures listed)' },
   all: { type: 'boolean', description: 'print every column' },
-  quiet: { type: 'boolean', short: 'q', description: 'no table on stdout' },
+  quiet: { type: 'boolean', short: 'q', description: 'no table on stdout, no progress' },
+  progress: { type: 'boolean', description: 'progress on stderr even with --quiet' },
+  'progress-every': {
+    type: 'string',
+    value: 'SECONDS',
+    default: '10',
+    description: 'when stderr is not a terminal (a log), a progress line every SECONDS; on a terminal the line is live',
+  },
+  'no-progress': { type: 'boolean', description: 'no progress on stderr' },
   'no-color': { type: 'boolean', description: 'no colours in the table (also NO_COLOR)' },
   ...RUN_OPTIONS,
 } as const satisfies OptionSpecs;
@@ -219,7 +227,8 @@ function checkBounds(name: string, n: number, v: string, b: Bounds): number {
   return n;
 }
 
-function num(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
+/** A number flag's value (undefined when absent), within `bounds`; E_USAGE naming the flag otherwise. */
+export function num(name: string, v: string | undefined, bounds: Bounds = {}): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`--${name} expects a number, got '${v}'`);
