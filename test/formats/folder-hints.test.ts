@@ -15,7 +15,7 @@ describe('a folder of checkpoints', () => {
     for (const step of [200, 1000, 100]) {
       mkdirSync(join(dir, `checkpoint-${step}`));
       writeSafetensors(join(dir, `checkpoint-${step}`, 'model.safetensors'), [
-        { name: 'fc.weight', shape: [4, 3], data: new Float64Array(12).fill(1) },
+        { name: 'fc.weight', shape: [4, 3], data: new Float32Array(12).fill(1) },
       ]);
     }
     mkdirSync(join(dir, 'logs'));
