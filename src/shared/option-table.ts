@@ -99,6 +99,16 @@ function row<Out, In = Out>() {
 // ---- value checks (library) ----
 
 const json = (v: unknown): string => JSON.stringify(v) ?? String(v);
+function isAbortSignal(s: unknown): s is AbortSignal {
+  const o = s as Partial<AbortSignal> | null;
+  return (
+    typeof s === 'object' &&
+    o !== null &&
+    typeof o.aborted === 'boolean' &&
+    typeof o.addEventListener === 'function' &&
+    typeof o.removeEventListener === 'function'
+  );
+}
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
@@ -846,6 +856,34 @@ export const OPTION_TABLE = {
       return v as ((p: Progress) => void) | undefined;
     },
     doc: { default: '—', meaning: 'called after each layer with `{done, total, layerId, name, elapsedMs}`', reference: 'new' },
+    changesNumbers: false,
+  }),
+  /** Cancels the call: no layer starts after the abort; the call rejects with AbortedError (name 'AbortError', code E_ABORTED). */
+  signal: row<AbortSignal | undefined>()({
+    default: undefined,
+    check: (v, fail) =>
+      v === undefined || isAbortSignal(v) ? v : fail('signal must be an AbortSignal (from an AbortController or AbortSignal.timeout())'),
+    doc: {
+      default: '—',
+      meaning:
+        'an `AbortSignal`: after `abort()` no new layer starts and the call rejects with `AbortedError` (`name` `AbortError`, `code` `E_ABORTED`) once the layers in flight end; nothing half-written ([api.md](api.md#cancellation))',
+      reference: 'new',
+    },
+    changesNumbers: false,
+  }),
+  /** Cancels the call after this many milliseconds (the same error as `signal`, with `timedOut: true`). */
+  timeoutMs: row<number | undefined>()({
+    default: undefined,
+    check: (v, fail) =>
+      v === undefined || (typeof v === 'number' && v > 0 && Number.isFinite(v))
+        ? v
+        : fail(`timeoutMs must be a positive number of milliseconds, got ${json(v)}`),
+    doc: {
+      default: 'none',
+      meaning:
+        'cancels the call after this many milliseconds, counted from the call (opening the model included); the error is that of `signal`, with `timedOut: true`',
+      reference: 'new',
+    },
     changesNumbers: false,
   }),
 } as const;

@@ -67,6 +67,8 @@ const SAMPLES: Record<OptionName, Sample> = {
   throwOnFailure: { api: true },
   keep_evals: { api: true },
   onProgress: { api: noop },
+  signal: { api: new AbortController().signal },
+  timeoutMs: { api: 5000 },
 };
 
 const FLAG_GROUPS = { selection: SELECTION_OPTIONS, analysis: ANALYSIS_OPTIONS, 'model-diff': MODEL_DIFF_OPTIONS, run: RUN_OPTIONS };
