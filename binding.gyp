@@ -3,8 +3,27 @@
     {
       "target_name": "ww_native",
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cc')).map(f=>'native/core/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/napi').filter(f=>f.endsWith('.cc')).map(f=>'native/napi/'+f).join(' ')\")"
+        "native/core/blas_info.cc",
+        "native/core/convert.cc",
+        "native/core/eig.cc",
+        "native/core/farms.cc",
+        "native/core/gemm.cc",
+        "native/core/gram.cc",
+        "native/core/lowrank.cc",
+        "native/core/plfit.cc",
+        "native/core/powerlaw.cc",
+        "native/core/sigma_min.cc",
+        "native/core/spectrum.cc",
+        "native/core/svd.cc",
+        "native/napi/addon.cc",
+        "native/napi/eig_binding.cc",
+        "native/napi/farms_binding.cc",
+        "native/napi/gemm_binding.cc",
+        "native/napi/info_binding.cc",
+        "native/napi/lowrank_binding.cc",
+        "native/napi/plfit_binding.cc",
+        "native/napi/powerlaw_binding.cc",
+        "native/napi/spectrum_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

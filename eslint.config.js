@@ -8,7 +8,20 @@ import tseslint from 'typescript-eslint';
 const nodeGlobals = { process: 'readonly', console: 'readonly', URL: 'readonly' };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'prebuilds/', 'coverage/', 'test-results/', 'test-artifacts/', 'tmp/', 'ww-img/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-cjs/',
+      'build/',
+      'node_modules/',
+      'prebuilds/',
+      'coverage/',
+      'test-results/',
+      'test-artifacts/',
+      'tmp/',
+      'ww-img/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

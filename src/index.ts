@@ -42,9 +42,13 @@ export {
   type MatrixSpectrum,
   type MatrixData,
 } from './native/binding.js';
-export { WeightWatcherError, LayerFailuresError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
+export { WeightWatcherError, LayerFailuresError, AbortedError, ERROR_CODES, type ErrorCode, type LayerFailure } from './shared/errors.js';
+// One scheduler per process (engine/scheduler.ts): its thread budget, and the cancellation options of every call.
+export { setThreads, type CancelOptions } from './engine/scheduler.js';
 export { vectorMetrics, type VectorMetricsRow } from './metrics/vectors.js';
 export type { LayerResult } from './engine/layer.js';
+export { RECIPE_NAMES, type RecipeName, type RecipeOptions, type RecipeResult } from './recipes/run.js';
+export type { ModelSourceOptions, ModelResolution } from './hub/resolve.js';
 // The plot stack (vega, vega-lite, resvg) is not loaded by importing the package: the plot API is
 // the 'weightwatcher/plots' entry (src/plots.ts); these two load it on first call.
 export { renderLayerPlots, renderModelPlots } from './lazy-plots.js';

@@ -6,7 +6,10 @@
  */
 import type { LayerResult } from './engine/layer.js';
 import type { Row } from './shared/rows.js';
-import type { LayerPlotOptions, ModelPlotOptions } from './report/plots/index.js';
+// The option types from their own modules, not from report/plots/index.js: this file's declarations
+// are part of the root's, which must compile without vega's types (an optional dependency).
+import type { LayerPlotOptions } from './report/plots/layer.js';
+import type { ModelPlotOptions } from './report/plots/model.js';
 
 /** A layer's figures as SVG strings by figure name (see 'weightwatcher/plots'). Needs analyze({ keep_evals: true }). */
 export async function renderLayerPlots(layer: LayerResult, opts: LayerPlotOptions = {}): Promise<Record<string, string>> {

@@ -1,6 +1,7 @@
 /**
- * The 'weightwatcher/plots' entry: figures and reports. Importing it loads the plot stack (vega,
- * vega-lite, resvg); importing 'weightwatcher' does not.
+ * The 'weightwatcher/plots' entry: figures and reports. The plot stack (vega, vega-lite, resvg:
+ * optional dependencies) loads on the first render, not at import, so that a missing package is an
+ * E_MISSING_DEPENDENCY naming it; compileToVega, synchronous, needs `await loadPlotStack()` first.
  *
  *   import { WeightWatcher } from 'weightwatcher';
  *   import { renderLayerPlots, svgToPng } from 'weightwatcher/plots';
@@ -29,6 +30,7 @@ export {
   renderSvg,
   renderBoth,
   compileToVega,
+  loadPlotStack,
   fontFiles,
   FONT_FAMILY,
   layerFigureSpecs,
@@ -40,7 +42,14 @@ export {
   columnByDepthSpec,
   DEFAULT_DEPTH_COLUMNS,
   compareFigureSpec,
+  compareFigurePanels,
+  shortLayerNames,
+  STATUS_COLORS,
+  SERIES_COLORS,
+  GUIDE_COLOR,
+  type ComparePanels,
   type VlSpec,
+  type VegaSpec,
   type PngOptions,
   type LayerFigure,
   type LayerPlotOptions,
@@ -68,4 +77,13 @@ export {
   type PlotFormat,
 } from './report/plots/figures.js';
 export { AnalyzeReportWriter } from './report/html-writer.js';
-export { analyzeReportHtml, compareReportHtml, type AnalyzeReportData, type CompareReportData, type LayerSection } from './report/html.js';
+export {
+  analyzeReportHtml,
+  compareReportHtml,
+  sweepReportHtml,
+  type AnalyzeReportData,
+  type CompareReportData,
+  type SweepReportData,
+  type LayerSection,
+} from './report/html.js';
+export { interactiveSpecs } from './report/interactive.js';

@@ -24,6 +24,10 @@ import type { SourceInputs } from './engine/source.js';
 import { layerDistances, type DistanceMethod, type DistanceResult, type Pairing } from './engine/distances.js';
 import { transformModel, type SmoothMethod, type TransformResult } from './engine/smoothing.js';
 import { summarize, type Summary } from './report/summary.js';
+import { abortError, blasThreadsFor, cancellable, withCall, type Call, type CancelOptions } from './engine/scheduler.js';
+import { threadBudget } from './engine/thread-policy.js';
+import { describeResolution, resolveModel, streamModel, type ModelResolution, type ModelSourceOptions } from './hub/resolve.js';
+import { runRecipe, type RecipeName, type RecipeOptions, type RecipeResult } from './recipes/run.js';
 
 export type ModelInput = string | TensorStore | readonly InMemoryTensor[] | AsyncIterable<InMemoryTensor>;
 
@@ -36,7 +40,8 @@ export interface ModelInputs {
   base_model?: ModelInput;
 }
 
-export interface WatcherOptions {
+/** `revision`, `token`, `offline`, `cacheDir`, `stream`, `file`: where a model given by name comes from (src/hub/resolve.ts). */
+export interface WatcherOptions extends ModelSourceOptions {
   /** A base model used by every call that does not name one (as the reference's constructor). */
   baseModel?: ModelInput;
 }
@@ -61,6 +66,8 @@ export interface RunInfo {
   readonly explanation?: string;
   /** What the reader chose and why, e.g. the files of other formats a folder also holds. */
   readonly notes: readonly string[];
+  /** Models given by name (org/name, hf://…, a cache folder): the snapshot and commit each was resolved to. */
+  readonly resolved?: readonly ModelResolution[];
   readonly elapsedMs: number;
   readonly source: string;
   readonly format: string;
@@ -172,16 +179,38 @@ interface Opened {
   path?: string;
   /** What a folder reader chose (the formats it left aside). */
   notes: readonly string[];
+  /** A model given by name: what it was resolved to. */
+  resolution?: ModelResolution;
 }
 
-async function openInput(m: ModelInput, open: OpenOptions): Promise<Opened> {
+async function openInput(m: ModelInput, open: OpenOptions, source: ModelSourceOptions & { peft?: boolean } = {}): Promise<Opened> {
   if (isStore(m)) return { store: m, close: async () => {}, notes: [] }; // caller owns it
   if (typeof m !== 'string') {
     // Tensors are gathered once, so an async iterable can be analysed more than once.
     return { store: await MemoryStore.fromAsync(m as AsyncIterable<InMemoryTensor>), close: async () => {}, notes: [] };
   }
-  const { store, notes } = await openModelDetailed(m, open);
-  return { store, close: () => store.close(), path: m, notes };
+  // An https:// URL, or a name with `stream`, is read with HTTP range requests; a local path always wins.
+  const streamed = await streamModel(m, source);
+  if (streamed) {
+    const said = describeResolution(streamed.resolution);
+    return {
+      store: streamed.store,
+      close: () => streamed.store.close(),
+      notes: said === undefined ? [] : [said],
+      resolution: streamed.resolution,
+    };
+  }
+  // A name (org/name, hf://…) becomes a cached snapshot, downloaded when missing; a local path stays as it is.
+  const r = await resolveModel(m, source);
+  const { store, notes } = await openModelDetailed(r.path, open);
+  const said = describeResolution(r);
+  return {
+    store,
+    close: () => store.close(),
+    path: r.path,
+    notes: said === undefined ? notes : [said, ...notes],
+    ...(r.from !== 'local' && { resolution: r }),
+  };
 }
 
 export class WeightWatcher {
@@ -194,27 +223,36 @@ export class WeightWatcher {
   private layerResults: LayerResult[] = [];
   /** Notes of the last open (what a folder reader chose). */
   private openNotes: readonly string[] = [];
+  /** Where models given by name come from (constructor options). */
+  private readonly source: ModelSourceOptions;
+  /** What the last call's models given by name were resolved to. */
+  private resolutions: ModelResolution[] = [];
 
   constructor(model?: ModelInput, options: WatcherOptions = {}) {
     checkModelInput(model, 'new WeightWatcher(model)');
     checkModelInput(options.baseModel, 'new WeightWatcher(model, { baseModel })');
     this.model = model;
     this.baseModel = options.baseModel;
+    const { baseModel: _base, ...source } = options;
+    this.source = source;
   }
 
   private async withStore<T>(
     model: ModelInput | undefined,
     fn: (s: TensorStore, path: string | undefined) => Promise<T>,
     open: OpenOptions = {},
+    peft = false,
   ): Promise<T> {
     checkModelInput(model, 'options.model');
     const m = model ?? this.model;
     this.openNotes = [];
+    this.resolutions = [];
     if (m === undefined)
       throw new WeightWatcherError('E_USAGE', 'no model given: pass a path, a TensorStore or tensors to the constructor or the call');
     if (model !== undefined) this.model = model;
-    const opened = await openInput(m, open);
+    const opened = await openInput(m, open, { ...this.source, peft });
     this.openNotes = opened.notes;
+    if (opened.resolution) this.resolutions.push(opened.resolution);
     if (opened.store instanceof MemoryStore && !isStore(m)) this.model = opened.store;
     try {
       return await fn(opened.store, opened.path);
@@ -243,7 +281,11 @@ export class WeightWatcher {
         const adapterConfig = o.peft && path !== undefined ? await readAdapterConfig(path) : undefined;
         const config = adapterConfig?.fanInFanOut !== undefined ? { adapterConfig: { fanInFanOut: adapterConfig.fanInFanOut } } : {};
         if (baseInput === undefined) return fn(store, config);
-        const base = await openInput(baseInput, open);
+        const base = await openInput(baseInput, open, this.source);
+        if (base.resolution) {
+          this.resolutions.push(base.resolution);
+          this.openNotes = [...this.openNotes, ...base.notes.slice(0, 1)];
+        }
         try {
           return await fn(store, { ...config, base: base.store });
         } finally {
@@ -251,6 +293,7 @@ export class WeightWatcher {
         }
       },
       open,
+      o.peft !== false,
     );
   }
 
@@ -267,41 +310,44 @@ export class WeightWatcher {
    * returned promise; an exception stops the run and rejects analyze().
    */
   async analyze(
-    options: AnalyzeOptions & ModelInputs & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {},
+    options: AnalyzeOptions & ModelInputs & CancelOptions & { onLayer?: (layer: LayerResult) => void | Promise<void> } = {},
   ): Promise<DetailsRow[]> {
-    const { model, baseModel, base_model, onLayer, ...rest } = options;
+    const { model, baseModel, base_model, onLayer, signal: callerSignal, timeoutMs, ...rest } = options;
     const o = resolveOptions(rest);
-    const rows = await this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
-      const run = await runAnalysis(store, o, inputs, onLayer ? { onLayer } : {});
-      this.layerResults = run.results;
-      this.details = normalizeRows(run.results.map((r) => r.row));
-      const p = run.plan;
-      this.lastRun = runInfo({
-        status: runStatus(run.planned, run.failures.length),
-        planned: run.planned,
-        skips: run.skipped,
-        failures: run.failures,
-        ...(run.explanation !== undefined && { explanation: run.explanation }),
-        notes: run.note === undefined ? this.openNotes : [...this.openNotes, run.note],
-        elapsedMs: run.elapsedMs,
-        source: store.source,
-        format: store.format,
-        ...routeSummary(run.results),
-        ...(p
-          ? {
-              threads: {
-                budget: p.budget,
-                concurrency: p.concurrency,
-                blasThreads: p.blasThreads,
-                prefetch: p.prefetch,
-                limitedBy: p.limitedBy,
-                ...(p.notice ? { notice: p.notice } : {}),
-              },
-            }
-          : {}),
-      });
-      return this.details;
-    });
+    const rows = await cancellable({ signal: callerSignal, timeoutMs }, (signal) =>
+      this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
+        const run = await runAnalysis(store, o, inputs, { ...(onLayer ? { onLayer } : {}), ...(signal ? { signal } : {}) });
+        this.layerResults = run.results;
+        this.details = normalizeRows(run.results.map((r) => r.row));
+        const p = run.plan;
+        this.lastRun = runInfo({
+          status: runStatus(run.planned, run.failures.length),
+          planned: run.planned,
+          skips: run.skipped,
+          failures: run.failures,
+          ...(run.explanation !== undefined && { explanation: run.explanation }),
+          notes: run.note === undefined ? this.openNotes : [...this.openNotes, run.note],
+          ...(this.resolutions.length && { resolved: this.resolutions }),
+          elapsedMs: run.elapsedMs,
+          source: store.source,
+          format: store.format,
+          ...routeSummary(run.results),
+          ...(p
+            ? {
+                threads: {
+                  budget: p.budget,
+                  concurrency: p.concurrency,
+                  blasThreads: p.blasThreads,
+                  prefetch: p.prefetch,
+                  limitedBy: p.limitedBy,
+                  ...(p.notice ? { notice: p.notice } : {}),
+                },
+              }
+            : {}),
+        });
+        return this.details;
+      }),
+    );
     const run = this.lastRun!;
     const fail = o.throwOnFailure === undefined ? run.status === 'failed' : o.throwOnFailure && run.failures.length > 0;
     if (fail) throw layerFailuresError(run, rows);
@@ -309,25 +355,29 @@ export class WeightWatcher {
   }
 
   /** Rows analyze would produce (ids, names, shapes, num_evals), without computing spectra. */
-  async describe(options: AnalyzeOptions & ModelInputs = {}): Promise<DescribeRow[]> {
-    const { model, baseModel, base_model, ...rest } = options;
+  async describe(options: AnalyzeOptions & ModelInputs & CancelOptions = {}): Promise<DescribeRow[]> {
+    const { model, baseModel, base_model, signal: callerSignal, timeoutMs, ...rest } = options;
     const o = resolveOptions(rest);
-    return this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
-      const started = performance.now();
-      const { rows, skipped, explanation, note } = describeRows(store, o, inputs);
-      this.lastRun = runInfo({
-        status: rows.length ? 'ok' : 'empty',
-        planned: rows.length,
-        skips: skipped,
-        failures: [],
-        ...(explanation !== undefined && { explanation }),
-        notes: note === undefined ? this.openNotes : [...this.openNotes, note],
-        elapsedMs: performance.now() - started,
-        source: store.source,
-        format: store.format,
-      });
-      return normalizeRows(rows);
-    });
+    return cancellable({ signal: callerSignal, timeoutMs }, (signal) =>
+      this.withInputs({ model, baseModel, base_model }, o, async (store, inputs) => {
+        if (signal?.aborted) throw abortError(signal);
+        const started = performance.now();
+        const { rows, skipped, explanation, note } = describeRows(store, o, inputs);
+        this.lastRun = runInfo({
+          status: rows.length ? 'ok' : 'empty',
+          planned: rows.length,
+          skips: skipped,
+          failures: [],
+          ...(explanation !== undefined && { explanation }),
+          notes: note === undefined ? this.openNotes : [...this.openNotes, note],
+          ...(this.resolutions.length && { resolved: this.resolutions }),
+          elapsedMs: performance.now() - started,
+          source: store.source,
+          format: store.format,
+        });
+        return normalizeRows(rows);
+      }),
+    );
   }
 
   /**
@@ -338,31 +388,33 @@ export class WeightWatcher {
    */
   async distances(
     other: ModelInput,
-    options: AnalyzeOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {},
+    options: AnalyzeOptions & CancelOptions & { model?: ModelInput; method?: DistanceMethod; pairing?: Pairing } = {},
   ): Promise<DistanceResult> {
-    const { model, method = 'raw', pairing = 'name', ...rest } = options;
+    const { model, method = 'raw', pairing = 'name', signal, timeoutMs, ...rest } = options;
     const o = resolveOptions(rest);
     const m = typeof method === 'string' ? (method.toLowerCase() as DistanceMethod) : method;
     const open = openOptionsOf(o);
     checkModelInput(other, 'distances(other)');
-    return this.withStore(
-      model,
-      async (store) => {
-        const b = await openInput(other, open);
-        try {
-          return await layerDistances(store, b.store, o, m, pairing);
-        } finally {
-          await b.close();
-        }
-      },
-      open,
+    return withCall({ signal, timeoutMs }, (call) =>
+      this.withStore(
+        model,
+        async (store) => {
+          const b = await openInput(other, open, this.source);
+          try {
+            return await layerDistances(store, b.store, o, m, pairing, call);
+          } finally {
+            await b.close();
+          }
+        },
+        open,
+      ),
     );
   }
 
   /** The model as a path: smoothing and sharpening read safetensors files by path. */
-  private modelPath(model: ModelInput | undefined): string {
+  private async modelPath(model: ModelInput | undefined): Promise<string> {
     const m = model ?? this.model;
-    if (typeof m === 'string') return m;
+    if (typeof m === 'string') return (await resolveModel(m, this.source)).path;
     if (m instanceof SafetensorsStore && m.files.length === 1) return m.files[0]!.path;
     throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening need the model as a path to a safetensors file or folder');
   }
@@ -375,10 +427,11 @@ export class WeightWatcher {
    */
   async smooth(
     output: string,
-    options: AnalyzeOptions & { model?: string; method?: SmoothMethod; percent?: number } = {},
+    options: AnalyzeOptions & CancelOptions & { model?: string; method?: SmoothMethod; percent?: number } = {},
   ): Promise<TransformResult> {
-    const { model, method = 'detX', percent = 0.8, ...rest } = options;
-    return transformModel(this.modelPath(model), output, { kind: 'smooth', method, percent }, resolveOptions(rest));
+    const { model, method = 'detX', percent = 0.8, signal, timeoutMs, ...rest } = options;
+    const o = resolveOptions(rest);
+    return transformModel(await this.modelPath(model), output, { kind: 'smooth', method, percent }, o, { signal, timeoutMs });
   }
 
   /**
@@ -387,9 +440,10 @@ export class WeightWatcher {
    * matrix has Marchenko–Pastur spikes (correlation traps). `seed` makes the permutations
    * reproducible (the reference is unseeded).
    */
-  async sharpen(output: string, options: AnalyzeOptions & { model?: string } = {}): Promise<TransformResult> {
-    const { model, ...rest } = options;
-    return transformModel(this.modelPath(model), output, { kind: 'sharpen' }, resolveOptions(rest));
+  async sharpen(output: string, options: AnalyzeOptions & CancelOptions & { model?: string } = {}): Promise<TransformResult> {
+    const { model, signal, timeoutMs, ...rest } = options;
+    const o = resolveOptions(rest);
+    return transformModel(await this.modelPath(model), output, { kind: 'sharpen' }, o, { signal, timeoutMs });
   }
 
   /** The rows of the last analyze(), or undefined before the first. */
@@ -422,11 +476,22 @@ export class WeightWatcher {
         `${store.source}: no layer with ${typeof layer === 'number' ? 'id' : 'name'} ${JSON.stringify(layer)}`,
       );
     const geometry = spec.tensor ? layerGeometry(spec.type, spec.shape, spec.channels) : undefined;
-    if (!geometry)
+    if (!geometry) {
+      // Say which tensor that is and which layers nearby do have a matrix (GPT-2's id 3 is a norm).
+      const id = spec.id;
+      const withMatrix = [...enumerateLayers(store)]
+        .filter((l) => l.tensor && layerGeometry(l.type, l.shape, l.channels))
+        .sort((a, b) => Math.abs(a.id - id) - Math.abs(b.id - id) || a.id - b.id)
+        .slice(0, 4)
+        .sort((a, b) => a.id - b.id)
+        .map((l) => `${l.id} (${l.name})`);
       throw new WeightWatcherError(
         'E_SHAPE',
-        `${store.source}: layer ${JSON.stringify(layer)} (${spec.type}, shape [${spec.shape.join(', ')}]) has no weight matrix to analyse`,
+        `${store.source}: layer ${JSON.stringify(layer)} is '${spec.tensor ?? spec.name}' (${spec.type}, shape [${spec.shape.join(', ')}]), which has no weight matrix to analyse` +
+          (withMatrix.length ? `; layers with one nearby: ${withMatrix.join(', ')} (weightwatcher describe lists them all)` : ''),
+        { file: store.source, tensor: spec.tensor ?? spec.name },
       );
+    }
     return { spec, geometry };
   }
 
@@ -446,14 +511,55 @@ export class WeightWatcher {
    */
   async getESD(
     layer: number | string,
-    options: { model?: ModelInput; precision?: 'float64' | 'float32'; svd_method?: 'fast' | 'accurate' } = {},
+    options: CancelOptions & { model?: ModelInput; precision?: 'float64' | 'float32'; svd_method?: 'fast' | 'accurate' } = {},
   ): Promise<Float64Array> {
-    return this.withStore(options.model, async (store) => {
-      const found = await this.findLayer(store, layer);
-      const mats = await readLayerMatrices(store, found);
-      return (
-        await computeEsd(mats, { N: found.geometry.N, precision: options.precision ?? 'float64', method: options.svd_method ?? 'fast' })
-      ).evals;
+    return withCall(options, (call) =>
+      this.withStore(options.model, async (store) => {
+        const found = await this.findLayer(store, layer);
+        const mats = await readLayerMatrices(store, found);
+        call.throwIfAborted();
+        // One layer: the scheduler gives it every thread of the budget (issue 23).
+        const threads = blasThreadsFor(threadBudget(null).budget, 1, 0);
+        const esd = await call.run(threads, () =>
+          computeEsd(mats, {
+            N: found.geometry.N,
+            precision: options.precision ?? 'float64',
+            method: options.svd_method ?? 'fast',
+            threads,
+          }),
+        );
+        return esd.evals;
+      }),
+    );
+  }
+
+  /**
+   * A research recipe built on WeightWatcher (docs/recipes.md): AlphaPruning's alpha_peak and
+   * sparsities, TempBalance's alphas and learning rates, FARMS alphas, Adaptive-Rank-LoRA ranks —
+   * the papers' per-layer columns under their names, computed on the spectrum routes.
+   */
+  async recipe(name: RecipeName, options: RecipeOptions & CancelOptions & { model?: ModelInput } = {}): Promise<RecipeResult> {
+    const { model, signal: _signal, timeoutMs: _timeout, ...o } = options;
+    // Layers go through the process scheduler, as analyze's do (engine/scheduler.ts).
+    const exec = (call: Call) => ({
+      budget: threadBudget(null).budget,
+      run: <T>(threads: number, fn: () => Promise<T>) => call.run(threads, fn),
     });
+    return withCall(options, (call) =>
+      this.withStore(model, (store) =>
+        runRecipe(
+          store,
+          name,
+          {
+            ...o,
+            onLayer: (...a) => {
+              call.throwIfAborted();
+              o.onLayer?.(...a);
+            },
+          },
+          exec(call),
+        ),
+      ),
+    );
   }
 }

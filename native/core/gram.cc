@@ -14,6 +14,8 @@ namespace ww {
 namespace {
 
 constexpr size_t kChunkBytes = size_t{32} << 20;
+// On one thread, from this order on ?syevd_2stage beats ?syevd (twoStageEigensolver).
+constexpr size_t kTwoStageOrder = 3072;
 
 // G (+)= XXᵀ (trans = false, X n×k, ld n) or XᵀX (trans = true, X k×n, ld k); upper triangle.
 void syrk(bool trans, size_t n, size_t k, const double* x, size_t ld, bool accumulate, double* g) {
@@ -24,27 +26,19 @@ void syrk(bool trans, size_t n, size_t k, const float* x, size_t ld, bool accumu
   cblas_ssyrk(CblasColMajor, CblasUpper, trans ? CblasTrans : CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x,
               static_cast<blasint>(ld), accumulate ? 1.0f : 0.0f, g, static_cast<blasint>(n));
 }
-// From this order on, the two-stage tridiagonalisation (full → band with BLAS-3, then band →
-// tridiagonal) beats ?sytrd's half-BLAS-2 reduction, most when several layers share the memory
-// bus (measured at 3072 and 4096, alone and two at once; docs/performance.md). Values only, as
-// LAPACK 3.11's ?syevd_2stage supports.
-constexpr size_t kTwoStageOrder = 3072;
-
-lapack_int syevd(size_t n, double* g, double* w) {
+lapack_int syevd(size_t n, bool twoStage, double* g, double* w) {
   const auto ni = static_cast<lapack_int>(n);
-  return n >= kTwoStageOrder ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w)
-                             : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+  return twoStage ? LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
 }
-lapack_int syevd(size_t n, float* g, float* w) {
+lapack_int syevd(size_t n, bool twoStage, float* g, float* w) {
   const auto ni = static_cast<lapack_int>(n);
-  return n >= kTwoStageOrder ? LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w)
-                             : LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
+  return twoStage ? LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w) : LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'U', ni, g, ni, w);
 }
 
 }  // namespace
 
 template <typename Work>
-Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& sumOfSquares) {
+Status gramEigenvalues(const MatrixView& w, bool twoStage, std::vector<double>& out, double& sumOfSquares) {
   Status st = checkDims(w.rows, w.cols);
   if (!st.isOk()) return st;
   if (w.data == nullptr) return Status::error(Code::Empty, "no matrix data");
@@ -75,7 +69,7 @@ Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& su
   }
   x.reset();
   sumOfSquares = squares.value();
-  const lapack_int info = syevd(n, g.get(), ev.get());
+  const lapack_int info = syevd(n, twoStage, g.get(), ev.get());
   if (info != 0) {
     return Status::error(Code::Lapack, std::string(sizeof(Work) == 8 ? "dsyevd" : "ssyevd") + " failed with info=" + std::to_string(info) +
                                            (info > 0 ? " (the algorithm did not converge)" : " (illegal argument)"));
@@ -89,8 +83,19 @@ Status gramEigenvalues(const MatrixView& w, std::vector<double>& out, double& su
   return Status::ok();
 }
 
-template Status gramEigenvalues<double>(const MatrixView&, std::vector<double>&, double&);
-template Status gramEigenvalues<float>(const MatrixView&, std::vector<double>&, double&);
+template Status gramEigenvalues<double>(const MatrixView&, bool, std::vector<double>&, double&);
+template Status gramEigenvalues<float>(const MatrixView&, bool, std::vector<double>&, double&);
+
+// The rule (docs/performance.md, "The eigensolver by threads"; bench/svdvals-numpy.bench.ts
+// --solvers, 2-core AVX-512 EPYC, OpenBLAS 0.3.21 / LAPACK 3.11): the two-stage reduction streams
+// the Gram matrix far fewer times, but its band → tridiagonal stage runs on one thread, while the
+// one-stage ?sytrd's BLAS-2 half scales with the threads until memory bandwidth binds. Measured
+// 2-stage / 1-stage, quiet machine: one thread 1.14 (2048), 0.84 (3072), 0.79 (4096), 0.54 (6144);
+// two threads 1.60 (2048), 1.18 (3072), 0.90–0.97 (4096: a tie; issue 23 measured 1.15 there on a
+// Zen 3), 0.57 (6144). So two or more threads take the two-stage solver from the first order where
+// it clearly wins. More than two threads were not measured and use the two-thread threshold.
+constexpr size_t kTwoStageOrderMultiThread = 6144;
+bool twoStageEigensolver(size_t n, int threads) { return n >= (threads <= 1 ? kTwoStageOrder : kTwoStageOrderMultiThread); }
 
 double gramErrorBound(size_t /*m*/, size_t n, double lambdaMax, double eps) {
   return kGramErrorC * std::sqrt(static_cast<double>(n)) * eps * lambdaMax;

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/gram.h"
 #include "core/matrix.h"
@@ -38,6 +41,7 @@ Status gesdd(const MatrixView& w, Precision p, Spectrum& out) {
   if (!st.isOk()) return st;
   squaresOf(out);
   out.route = p == Precision::Float64 ? Route::Gesdd : Route::SGesdd;
+  out.twoStage = false;
   out.errorBound = 0;
   out.sumOfSquares = 0;
   return Status::ok();
@@ -81,6 +85,93 @@ bool refineMin(const MatrixView& w, double delta, Spectrum& out, std::string& wh
   return true;
 }
 
+// Stronger routes win when a layer's matrices differ (a ?gesdd route never mixes with the others).
+int strength(Route r) {
+  switch (r) {
+    case Route::SGram: return 0;
+    case Route::SGramQr: return 1;
+    case Route::SGramLu: return 2;
+    case Route::Gram: return 3;
+    case Route::GramQr: return 4;
+    case Route::GramLu: return 5;
+    case Route::SGesdd: return 6;
+    case Route::Gesdd: return 7;
+  }
+  return 7;
+}
+
+bool isGesdd(Route r) { return r == Route::Gesdd || r == Route::SGesdd; }
+
+// Index of the first kept value (the largest `keep` of an ascending spectrum).
+size_t keptFrom(const Spectrum& s, size_t keep) { return s.sv.size() > keep ? s.sv.size() - keep : 0; }
+
+// Every matrix of the layer by ?gesdd; a matrix that already fell back keeps its values (and the
+// seconds of both attempts), the others are recomputed from scratch.
+Status allGesdd(const std::vector<MatrixView>& mats, Precision p, LayerSpectrum& out) {
+  out.matrices.resize(mats.size());
+  for (size_t i = 0; i < mats.size(); ++i) {
+    if (!isGesdd(out.matrices[i].route) || out.matrices[i].sv.empty()) {
+      out.matrices[i] = Spectrum{};
+      const Status st = gesdd(mats[i], p, out.matrices[i]);
+      if (!st.isOk()) return st;
+    }
+  }
+  out.route = p == Precision::Float64 ? Route::Gesdd : Route::SGesdd;
+  return Status::ok();
+}
+
+// The layer's route (the strongest of its matrices') and the certified lower bound on its kept σmin.
+void summarise(const LayerOptions& o, LayerSpectrum& out) {
+  int best = -1;
+  out.svMinLow = std::numeric_limits<double>::infinity();
+  for (const Spectrum& s : out.matrices) {
+    const size_t from = keptFrom(s, o.keep);
+    if (from >= s.sv.size()) continue;
+    if (strength(s.route) > best) best = strength(s.route), out.route = s.route;
+    const bool plain = s.route == Route::Gram || s.route == Route::SGram;
+    const bool refined = !plain && !isGesdd(s.route);
+    const double sv0 = o.unsquared ? std::sqrt(s.sv[from]) : s.sv[from];
+    const double low = plain ? std::sqrt(std::max(0.0, s.evals[from] - s.errorBound)) : refined ? sv0 * (1 - 1e-8) : sv0;
+    out.svMinLow = std::min(out.svMinLow, low);
+  }
+  if (best < 0) out.route = o.matrix.precision == Precision::Float64 ? Route::Gesdd : Route::SGesdd;
+}
+
+// The layer-level guard on the pooled float64 Gram ESD (docs/numerics.md): why the layer needs ?gesdd,
+// or empty. Each rule names the columns it protects in engine/route-guard.ts's header.
+std::string layerGuardFailure(const LayerOptions& o, const LayerSpectrum& out) {
+  constexpr double kRel = 1e-10;
+  std::vector<double> ev;
+  double delta = 0, squares = 0;
+  for (const Spectrum& s : out.matrices) {
+    const size_t from = keptFrom(s, o.keep);
+    if (from >= s.sv.size()) continue;
+    ev.insert(ev.end(), s.evals.begin() + static_cast<std::ptrdiff_t>(from), s.evals.end());
+    delta = std::max(delta, s.errorBound);
+    squares += s.sumOfSquares;
+  }
+  if (ev.empty()) return "";
+  std::sort(ev.begin(), ev.end());
+  const double lmax = ev.back();
+  const double rankTol = std::sqrt(lmax + delta) * o.N * kNumpyEps;
+  // matrix_rank, rank_loss: every kept σmin certainly above the pooled tolerance σmax·N·ε
+  if (!(out.svMinLow > 2 * rankTol)) return "rank deficiency cannot be decided from the Gram eigenvalues";
+  // sv_min from plain Gram values (also covers ESDs truncated to their top values, whose smallest
+  // kept value computeSpectrum did not see)
+  if (out.route == Route::Gram && !(delta <= 2e-10 * out.svMinLow * out.svMinLow)) return "sv_min is below the Gram route's accuracy";
+  if (!(delta <= kRel * lmax)) return "the largest eigenvalue is not accurate enough";
+  for (const auto& [threshold, what] : o.thresholds) {
+    if (!(threshold > 0)) continue;  // no eigenvalue is below 0 on either route
+    for (const double v : ev)
+      if (std::abs(v - threshold) <= delta) return "an eigenvalue lies within the error bound of " + what;
+  }
+  // norm, log_norm, stable_rank: Σλ against the matrix's compensated Σw², plus the latter's rounding
+  double total = 0;
+  for (const double v : ev) total += v;
+  if (!(std::abs(total - squares) / squares + 4 * kNumpyEps <= kRel)) return "the eigenvalue sum (norm) is not accurate enough";
+  return "";
+}
+
 }  // namespace
 
 const char* routeName(Route r) {
@@ -105,7 +196,11 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
 
   const bool single = o.precision == Precision::Float32;
   const auto t0 = std::chrono::steady_clock::now();
-  st = single ? gramEigenvalues<float>(w, out.evals, out.sumOfSquares) : gramEigenvalues<double>(w, out.evals, out.sumOfSquares);
+  const size_t order = std::min(w.rows, w.cols);
+  using Solver = SpectrumOptions::Eigensolver;
+  out.twoStage = o.eigensolver == Solver::Auto ? twoStageEigensolver(order, o.threads) : o.eigensolver == Solver::TwoStage;
+  st = single ? gramEigenvalues<float>(w, out.twoStage, out.evals, out.sumOfSquares)
+              : gramEigenvalues<double>(w, out.twoStage, out.evals, out.sumOfSquares);
   out.gramSeconds = seconds(t0);
   if (st.code == Code::NonFinite || st.code == Code::Alloc) return st;
   if (!st.isOk()) return fallBack(w, o.precision, out, "the Gram route failed: " + st.message);
@@ -134,6 +229,49 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
     const double sigmaLow = plain ? std::sqrt(low1) : out.sv[0] * (1 - 1e-8);
     const double tol = std::sqrt(lmax + delta) * o.rankN * kNumpyEps;
     if (!(sigmaLow > 2 * tol)) return fail("rank deficiency cannot be decided from the Gram eigenvalues");
+  }
+  return Status::ok();
+}
+
+Status computeLayerSpectrum(const std::vector<MatrixView>& mats, const LayerOptions& o, LayerSpectrum& out) {
+  out = LayerSpectrum{};
+  out.matrices.resize(mats.size());
+  // 1. ESDs whose smallest values matter as much as the largest: ?gesdd
+  const bool fast = o.matrix.method == Method::Fast && !o.unsquared && !o.inverse;
+  if (!fast) {
+    Status st = allGesdd(mats, o.matrix.precision, out);
+    if (st.isOk()) summarise(o, out);
+    return st;
+  }
+  // 2. each matrix by its own ladder; 3. the first that needs ?gesdd sends the whole layer there
+  for (size_t i = 0; i < mats.size(); ++i) {
+    SpectrumOptions mo = o.matrix;
+    // truncated to its top `keep` values, a matrix's own σmin and rank do not matter: the layer
+    // guard checks the smallest kept value instead
+    const bool truncated = o.keep < std::min(mats[i].rows, mats[i].cols);
+    mo.rankN = truncated ? 0 : o.N;
+    mo.refineMin = !truncated && o.matrix.refineMin;
+    Status st = computeSpectrum(mats[i], mo, out.matrices[i]);
+    if (!st.isOk()) return st;
+    if (isGesdd(out.matrices[i].route)) {
+      out.fallback = out.matrices[i].fallback;
+      st = allGesdd(mats, o.matrix.precision, out);
+      if (st.isOk()) summarise(o, out);
+      return st;
+    }
+  }
+  summarise(o, out);
+  // 4. the layer's own guard (float64 Gram routes only: float32 is never used for parity)
+  const bool guarded = out.route == Route::Gram || out.route == Route::GramLu || out.route == Route::GramQr;
+  if (o.layerGuard && guarded) {
+    std::string why = layerGuardFailure(o, out);
+    if (!why.empty()) {
+      out.fallback = std::move(why);
+      for (Spectrum& s : out.matrices) s = Spectrum{};
+      Status st = allGesdd(mats, o.matrix.precision, out);
+      if (st.isOk()) summarise(o, out);
+      return st;
+    }
   }
   return Status::ok();
 }

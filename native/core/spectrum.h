@@ -9,8 +9,12 @@
 // Float32 precision is opt-in: ?gesdd → sgesdd, Gram → ssyrk + ssyevd ('sgram'), whose σmin must be
 // good to 1e-3 relative (sgesdd's class of accuracy), else refined in float64 as above
 // ('sgram+lu' / 'sgram+qr'), and whose rank must be certain, else sgesdd.
+// A layer (computeLayerSpectrum) is one or more such matrices (conv slices) and takes one route for
+// all of them: this file is the only place where the route is decided (docs/numerics.md).
 #pragma once
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/convert.h"
@@ -33,6 +37,11 @@ struct SpectrumOptions {
   double rankN = 0;
   // Calibration and benchmarks only: the Gram values, no guard, no refinement.
   bool forceGram = false;
+  // The OpenBLAS threads this call runs with (the caller's plan sets them process-wide): they choose
+  // the Gram route's eigensolver (twoStageEigensolver in core/gram.h). Never read from load or timing.
+  int threads = 1;
+  // Benchmarks only: force the one-stage or two-stage eigensolver instead of the rule.
+  enum class Eigensolver { Auto, OneStage, TwoStage } eigensolver = Eigensolver::Auto;
 };
 
 struct Spectrum {
@@ -46,11 +55,43 @@ struct Spectrum {
   // Why the fast method ran ?gesdd; empty otherwise.
   std::string fallback;
   int refineIterations = 0, refineBlock = 0;
+  bool twoStage = false;  // Gram routes: ?syevd_2stage ran (else ?syevd)
   // Wall time of each phase (benchmarks: GFLOP/s per route).
   double gramSeconds = 0, refineSeconds = 0, gesddSeconds = 0;
 };
 
 Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& out);
+
+// One layer: its matrices (conv slices; usually one), the ESD options and, for analyze, the
+// layer's own guard. The route ladder, in order:
+//   1. intra-layer (unsquared) ESDs and inverse ESDs need the smallest values exactly: ?gesdd;
+//   2. each matrix by computeSpectrum (gram, gram+lu / gram+qr, or ?gesdd with the reason);
+//   3. a layer never mixes routes: if one matrix needed ?gesdd, every matrix is recomputed with it;
+//   4. layerGuard: the pooled ESD's rank, thresholds, λmax and Σλ must be provably within the parity
+//      tolerances (the rules of docs/numerics.md), else the whole layer is recomputed with ?gesdd.
+// What stays outside: the fit-dependent columns (alpha, log_alpha_norm, entropy, detX, mp_fit),
+// checked in TypeScript after the fit (engine/route-guard.ts), which can only send a layer to
+// ?gesdd (a second call with method Accurate).
+struct LayerOptions {
+  SpectrumOptions matrix;  // method, precision, refineMin, threads (rankN is set from N below)
+  double N = 0;            // the layer's N: the rank tolerance σmax·N·ε
+  size_t keep = SIZE_MAX;  // only the largest `keep` values of each matrix count (LoRA products, Q31)
+  bool unsquared = false;  // intra-layer products: the ESD is the singular values themselves (Q15)
+  bool inverse = false;    // the ESD is 1/λ: its tail is the smallest eigenvalues
+  bool layerGuard = false;
+  // layerGuard: no eigenvalue may lie within δ of these values (≤ 0: unused), each with the words
+  // that name it in the fallback reason ("the fit threshold 1e-5", "the weak_rank_loss tolerance").
+  std::vector<std::pair<double, std::string>> thresholds;
+};
+
+struct LayerSpectrum {
+  std::vector<Spectrum> matrices;  // in input order
+  Route route = Route::Gesdd;      // the route every matrix took (σmin refined on some for +lu/+qr)
+  std::string fallback;            // why the fast method ran ?gesdd; empty otherwise
+  double svMinLow = 0;             // certified lower bound on every kept σmin (the rank tolerance's check)
+};
+
+Status computeLayerSpectrum(const std::vector<MatrixView>& mats, const LayerOptions& o, LayerSpectrum& out);
 
 // Guard constants (docs/numerics.md).
 constexpr double kSvMinRelTol = 1e-10;    // relative accuracy required of sv_min (10× under the parity tolerance)

@@ -5,6 +5,10 @@
 
 #include "napi/common.h"
 
+namespace wwnapi {
+void initFarms(Napi::Env env, Napi::Object exports);  // napi/farms_binding.cc (recipes)
+}  // namespace wwnapi
+
 namespace {
 
 // simulateAllocFailure('arguments' | 'compute' | 'result'): the next native call throws
@@ -31,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wwnapi::initEig(env, exports);
   wwnapi::initGemm(env, exports);
   wwnapi::initLowRank(env, exports);
+  wwnapi::initFarms(env, exports);
   const char* hooks = std::getenv("WW_NATIVE_TEST_HOOKS");
   if (hooks != nullptr && std::strcmp(hooks, "1") == 0) {
     exports.Set("simulateAllocFailure", Napi::Function::New(env, wwnapi::guarded<SimulateAllocFailure>, "simulateAllocFailure"));

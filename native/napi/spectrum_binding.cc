@@ -1,6 +1,14 @@
-// N-API side of core/spectrum: singular values and eigenvalues of one matrix by the accurate
-// (?gesdd) or fast (Gram + guard) route, from a Float32Array/Float64Array or from the raw
+// N-API side of core/spectrum: singular values and eigenvalues of one matrix (spectrum) or of one
+// layer's matrices (layerSpectrum, one crossing per layer, the route decided natively) by the
+// accurate (?gesdd) or fast (Gram + guard) route, from a Float32Array/Float64Array or from the raw
 // little-endian bytes of a model file (F32, F16, BF16), converted on the worker thread.
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/blas_info.h"
+#include "core/gram.h"
 #include "core/spectrum.h"
 #include "napi/common.h"
 
@@ -29,16 +37,13 @@ std::string stringOpt(const Napi::Object& o, const char* key) {
 
 // data: Float32Array | Float64Array, or Uint16Array (dtype 'F16' | 'BF16') / Uint8Array (dtype
 // 'F32' | 'F16' | 'BF16') holding the stored little-endian bytes.
-ww::MatrixView viewArg(const Napi::CallbackInfo& info, const Napi::Object& opts) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray())
-    throwUsage(env, "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+ww::MatrixView viewOf(Napi::Env env, const Napi::Value& data, const Napi::Value& rows, const Napi::Value& cols, const std::string& dtype) {
+  if (!data.IsTypedArray()) throwUsage(env, "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
+  Napi::TypedArray ta = data.As<Napi::TypedArray>();
   ww::MatrixView v;
-  v.rows = requireDim(env, info[1], "rows");
-  v.cols = requireDim(env, info[2], "cols");
+  v.rows = requireDim(env, rows, "rows");
+  v.cols = requireDim(env, cols, "cols");
   if (v.rows > SIZE_MAX / v.cols) throwUsage(env, "svdvals: rows*cols overflows");
-  const std::string dtype = stringOpt(opts, "dtype");
   switch (ta.TypedArrayType()) {
     case napi_float32_array: v.dtype = ww::DType::F32; break;
     case napi_float64_array: v.dtype = ww::DType::F64; break;
@@ -60,26 +65,60 @@ ww::MatrixView viewArg(const Napi::CallbackInfo& info, const Napi::Object& opts)
   return v;
 }
 
+ww::MatrixView viewArg(const Napi::CallbackInfo& info, const Napi::Object& opts) {
+  if (info.Length() < 3) throwUsage(info.Env(), "svdvals(data, rows, cols, options?): data must be a Float32Array or Float64Array");
+  return viewOf(info.Env(), info[0], info[1], info[2], stringOpt(opts, "dtype"));
+}
+
+// threads: the BLAS threads the call runs with, from the caller's plan; by default the process's
+// current OpenBLAS thread count (the whole budget when no scheduler has lowered it), read here on
+// the calling thread, once, before any work.
+int threadsOpt(Napi::Env env, const Napi::Object& o) {
+  if (!o.Has("threads") || o.Get("threads").IsUndefined()) return std::max(1, ww::blasInfo().threads);
+  Napi::Value v = o.Get("threads");
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  if (!(d >= 1 && d <= 1024) || d != static_cast<double>(static_cast<int>(d))) throwUsage(env, "svdvals: threads must be an integer from 1 to 1024");
+  return static_cast<int>(d);
+}
+
+// The options shared by spectrum and layerSpectrum (rankN, dtype and forceGram are per matrix).
+ww::SpectrumOptions methodOpts(Napi::Env env, const Napi::Object& o) {
+  ww::SpectrumOptions opts;
+  const std::string method = stringOpt(o, "method");
+  if (method == "fast") opts.method = ww::Method::Fast;
+  else if (!method.empty() && method != "accurate")
+    throwUsage(env, "svdvals: method must be 'fast' or 'accurate', got '" + method + "'");
+  const std::string precision = stringOpt(o, "precision");
+  if (precision == "float32") opts.precision = ww::Precision::Float32;
+  else if (!precision.empty() && precision != "float64")
+    throwUsage(env, "svdvals: precision must be 'float64' or 'float32', got '" + precision + "'");
+  if (o.Has("refineMin")) opts.refineMin = o.Get("refineMin").ToBoolean().Value();
+  opts.threads = threadsOpt(env, o);
+  const std::string solver = stringOpt(o, "eigensolver");
+  using Solver = ww::SpectrumOptions::Eigensolver;
+  if (solver == "syevd") opts.eigensolver = Solver::OneStage;
+  else if (solver == "syevd_2stage")
+    opts.eigensolver = Solver::TwoStage;
+  else if (!solver.empty() && solver != "auto")
+    throwUsage(env, "svdvals: eigensolver must be 'auto', 'syevd' or 'syevd_2stage', got '" + solver + "'");
+  return opts;
+}
+
+double nonNegativeOpt(Napi::Env env, const Napi::Object& o, const char* key, double fallback) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 0)) throwUsage(env, std::string("svdvals: ") + key + " must be a non-negative number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 SpectrumJob parseArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = optionsArg(info, 3);
   SpectrumJob job;
   job.view = viewArg(info, o);
-  const std::string method = stringOpt(o, "method");
-  if (method == "fast") job.opts.method = ww::Method::Fast;
-  else if (!method.empty() && method != "accurate")
-    throwUsage(env, "svdvals: method must be 'fast' or 'accurate', got '" + method + "'");
-  const std::string precision = stringOpt(o, "precision");
-  if (precision == "float32") job.opts.precision = ww::Precision::Float32;
-  else if (!precision.empty() && precision != "float64")
-    throwUsage(env, "svdvals: precision must be 'float64' or 'float32', got '" + precision + "'");
-  if (o.Has("refineMin")) job.opts.refineMin = o.Get("refineMin").ToBoolean().Value();
+  job.opts = methodOpts(env, o);
   if (o.Has("forceGram")) job.opts.forceGram = o.Get("forceGram").ToBoolean().Value();
-  if (o.Has("rankN") && !o.Get("rankN").IsUndefined()) {
-    Napi::Value v = o.Get("rankN");
-    if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 0)) throwUsage(env, "svdvals: rankN must be a non-negative number");
-    job.opts.rankN = v.As<Napi::Number>().DoubleValue();
-  }
+  job.opts.rankN = nonNegativeOpt(env, o, "rankN", 0);
   return job;
 }
 
@@ -96,6 +135,7 @@ Napi::Value toJs(Napi::Env env, ww::Spectrum& s) {
   o.Set("gramSeconds", s.gramSeconds);
   o.Set("refineSeconds", s.refineSeconds);
   o.Set("gesddSeconds", s.gesddSeconds);
+  if (s.route != ww::Route::Gesdd && s.route != ww::Route::SGesdd) o.Set("eigensolver", s.twoStage ? "syevd_2stage" : "syevd");
   return o;
 }
 
@@ -109,11 +149,84 @@ Napi::Value SpectrumAsync(const Napi::CallbackInfo& info) {
   return runAsync<ww::Spectrum>(info.Env(), info[0], job, toJs);
 }
 
+// layerSpectrum(matrices: {data, rows, cols, dtype?}[], options): one layer in one crossing.
+struct LayerJob {
+  std::vector<ww::MatrixView> views;
+  ww::LayerOptions opts;
+  ww::Status operator()(ww::LayerSpectrum& out) const { return ww::computeLayerSpectrum(views, opts, out); }
+};
+
+LayerJob parseLayerArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throwUsage(env, "layerSpectrum(matrices, options?): matrices must be an array");
+  Napi::Array mats = info[0].As<Napi::Array>();
+  if (mats.Length() == 0) throwUsage(env, "layerSpectrum: a layer has at least one matrix");
+  Napi::Object o = optionsArg(info, 1);
+  LayerJob job;
+  for (uint32_t i = 0; i < mats.Length(); ++i) {
+    Napi::Value m = mats.Get(i);
+    if (!m.IsObject()) throwUsage(env, "layerSpectrum: each matrix is an object {data, rows, cols, dtype?}");
+    Napi::Object mo = m.As<Napi::Object>();
+    job.views.push_back(viewOf(env, mo.Get("data"), mo.Get("rows"), mo.Get("cols"), stringOpt(mo, "dtype")));
+  }
+  job.opts.matrix = methodOpts(env, o);
+  job.opts.N = nonNegativeOpt(env, o, "N", 0);
+  const double keep = nonNegativeOpt(env, o, "keep", -1);
+  if (keep >= 0 && keep < static_cast<double>(SIZE_MAX)) job.opts.keep = static_cast<size_t>(keep);
+  if (o.Has("unsquared")) job.opts.unsquared = o.Get("unsquared").ToBoolean().Value();
+  if (o.Has("inverse")) job.opts.inverse = o.Get("inverse").ToBoolean().Value();
+  if (o.Has("layerGuard")) job.opts.layerGuard = o.Get("layerGuard").ToBoolean().Value();
+  if (o.Has("thresholds") && !o.Get("thresholds").IsUndefined()) {
+    if (!o.Get("thresholds").IsArray()) throwUsage(env, "layerSpectrum: thresholds must be an array of {value, name}");
+    Napi::Array t = o.Get("thresholds").As<Napi::Array>();
+    for (uint32_t i = 0; i < t.Length(); ++i) {
+      Napi::Value e = t.Get(i);
+      if (!e.IsObject() || !e.As<Napi::Object>().Get("value").IsNumber())
+        throwUsage(env, "layerSpectrum: thresholds must be an array of {value, name}");
+      job.opts.thresholds.emplace_back(e.As<Napi::Object>().Get("value").As<Napi::Number>().DoubleValue(), stringOpt(e.As<Napi::Object>(), "name"));
+    }
+  }
+  return job;
+}
+
+Napi::Value layerToJs(Napi::Env env, ww::LayerSpectrum& s) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array mats = Napi::Array::New(env, s.matrices.size());
+  for (size_t i = 0; i < s.matrices.size(); ++i) mats.Set(static_cast<uint32_t>(i), toJs(env, s.matrices[i]));
+  o.Set("matrices", mats);
+  o.Set("route", ww::routeName(s.route));
+  if (!s.fallback.empty()) o.Set("fallback", s.fallback);
+  o.Set("svMinLow", s.svMinLow);
+  return o;
+}
+
+Napi::Value LayerSync(const Napi::CallbackInfo& info) {
+  const LayerJob job = parseLayerArgs(info);
+  return runSync<ww::LayerSpectrum>(info.Env(), job, layerToJs);
+}
+
+Napi::Value LayerAsync(const Napi::CallbackInfo& info) {
+  const LayerJob job = parseLayerArgs(info);
+  return runAsync<ww::LayerSpectrum>(info.Env(), info[0], job, layerToJs);  // the array keeps every matrix alive
+}
+
+// eigensolverFor(n, threads): the Gram route's eigensolver for an n×n Gram matrix on `threads` BLAS
+// threads (the rule of core/gram.h, for tests and benchmarks).
+Napi::Value EigensolverFor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t n = requireDim(env, info[0], "n");
+  const size_t threads = requireDim(env, info[1], "threads");
+  return Napi::String::New(env, ww::twoStageEigensolver(n, static_cast<int>(std::min<size_t>(threads, 1024))) ? "syevd_2stage" : "syevd");
+}
+
 }  // namespace
 
 void initSpectrum(Napi::Env env, Napi::Object exports) {
+  exports.Set("eigensolverFor", Napi::Function::New(env, guarded<EigensolverFor>, "eigensolverFor"));
   exports.Set("spectrum", Napi::Function::New(env, guarded<SpectrumAsync>, "spectrum"));
   exports.Set("spectrumSync", Napi::Function::New(env, guarded<SpectrumSync>, "spectrumSync"));
+  exports.Set("layerSpectrum", Napi::Function::New(env, guarded<LayerAsync>, "layerSpectrum"));
+  exports.Set("layerSpectrumSync", Napi::Function::New(env, guarded<LayerSync>, "layerSpectrumSync"));
 }
 
 }  // namespace wwnapi

@@ -3,6 +3,7 @@
 // report. Not part of the addon.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -135,6 +136,32 @@ int main() {
       if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F64, m, n}, o, out).isOk()) return std::puts("refinement failed"), 1;
     }
   }
+  // A layer in one call: a well-conditioned slice and a near-singular one (the layer goes to ?gesdd
+  // whole), a truncated layer under the layer guard with thresholds, and the ?gesdd-only options.
+  {
+    const size_t m = 160, n = 80;
+    std::vector<double> a(m * n), b(m * n);
+    for (auto& x : a) x = normal(g);
+    for (auto& x : b) x = normal(g);
+    for (size_t i = 0; i < m; ++i) b[i * n] *= 1e-9;
+    const std::vector<ww::MatrixView> both{{a.data(), ww::DType::F64, m, n}, {b.data(), ww::DType::F64, m, n}};
+    ww::LayerOptions lo;
+    lo.matrix.method = ww::Method::Fast;
+    lo.N = static_cast<double>(m);
+    lo.layerGuard = true;
+    lo.thresholds = {{1e-5, "the fit threshold 1e-5"}, {nan, "nan"}, {-1.0, "negative"}};
+    ww::LayerSpectrum out;
+    if (!ww::computeLayerSpectrum(both, lo, out).isOk() || out.route != ww::Route::Gesdd || out.matrices.size() != 2 || out.fallback.empty())
+      return std::puts("mixed layer not sent to gesdd whole"), 1;
+    lo.keep = 3;
+    if (!ww::computeLayerSpectrum({both[0]}, lo, out).isOk()) return std::puts("truncated layer failed"), 1;
+    lo.keep = 0;
+    if (!ww::computeLayerSpectrum({both[0]}, lo, out).isOk()) return std::puts("empty kept layer failed"), 1;
+    lo.keep = SIZE_MAX;
+    lo.unsquared = true;
+    if (!ww::computeLayerSpectrum(both, lo, out).isOk() || out.route != ww::Route::Gesdd) return std::puts("unsquared layer not on gesdd"), 1;
+    if (ww::computeLayerSpectrum({ww::MatrixView{nullptr, ww::DType::F32, 3, 3}}, lo, out).isOk()) return std::puts("null layer data accepted"), 1;
+  }
   // The two-stage eigensolver path (Gram order ≥ 3072), once, values only.
   {
     const size_t m = 3100, n = 3072;
@@ -143,6 +170,7 @@ int main() {
     ww::SpectrumOptions o;
     o.method = ww::Method::Fast;
     o.refineMin = false;
+    o.threads = 1;  // one thread: the rule picks ?syevd_2stage at this order
     ww::Spectrum out;
     if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, out).isOk() || out.evals.size() != n)
       return std::puts("two-stage Gram failed"), 1;

@@ -46,7 +46,8 @@ export const EXIT_CODES_HELP = `exit codes:
   1    nothing was analysed (no layer qualified, or every layer failed), or the input is unusable
   2    bad usage: unknown or invalid option, bad output path (checked before any work)
   3    some layers (sweep: some models) failed, listed with their errors; analyze --allow-failures: 0
-  130  interrupted (Ctrl-C): output files keep their previous content`;
+  130  interrupted (Ctrl-C), 143 terminated (SIGTERM): "interrupted after k of n layers" on stderr;
+       output files keep their previous content`;
 
 export const MODEL_ARGUMENT = `<model>: a model file (.safetensors, .bin/.pt/.pth, .onnx, .gguf, .npy/.npz, TF.js model.json,
          .keras/.h5) or a folder (Hugging Face layout, sharded safetensors with index, …)`;

@@ -12,6 +12,7 @@ import './process-tuning.js';
 import { usageError } from './args.js';
 import { EXIT, EXIT_CODES_HELP, PROGRAM, MODEL_ARGUMENT, commandHelp, reportError, runCommand, type Command, type Io } from './command.js';
 import { removeTemporaryFiles } from '../shared/atomic-write.js';
+import { layerTally } from '../engine/scheduler.js';
 import { VERSION } from './version.js';
 import { analyze } from './commands/analyze.js';
 import { describe } from './commands/describe.js';
@@ -21,12 +22,28 @@ import { sweep } from './commands/sweep.js';
 import { sweepReport } from './commands/sweep-report.js';
 import { worker } from './commands/worker.js';
 import { info } from './commands/info.js';
+import { recipe } from './commands/recipe.js';
 import { distances } from './commands/distances.js';
 import { smooth } from './commands/smooth.js';
 import { sharpen } from './commands/sharpen.js';
+import { models } from './commands/models.js';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweepReport, worker, info];
+export const COMMANDS: readonly Command[] = [
+  analyze,
+  describe,
+  esd,
+  compare,
+  distances,
+  smooth,
+  sharpen,
+  recipe,
+  sweep,
+  sweepReport,
+  worker,
+  models,
+  info,
+];
 
 function findCommand(name: string): Command {
   const cmd = COMMANDS.find((c) => c.name === name);
@@ -83,9 +100,14 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
  * - a closed stdout or stderr (`ww analyze M | head -1`) is not an error: further output is
  *   dropped and the run ends normally, without a stack trace;
  * - SIGINT / SIGTERM / SIGHUP remove the temporary files of writes in progress (their targets keep
- *   the previous content) and exit with 128 + the signal number (130 for Ctrl-C), unless the
- *   running command listens for the signal too (worker: a graceful stop).
+ *   the previous content), print "interrupted after k of n layers" (the scheduler's tally of every
+ *   layer this process planned and finished) and exit with 128 + the signal number (130 for Ctrl-C,
+ *   143 for SIGTERM), unless the running command listens for the signal too (worker: a graceful stop).
  */
+export function interruptedMessage(t: { done: number; total: number }): string {
+  return t.total > 0 ? `interrupted after ${t.done} of ${t.total} layers` : 'interrupted before any layer was planned';
+}
+
 function installProcessHandlers(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -101,7 +123,9 @@ function installProcessHandlers(): void {
     process.on(signal, () => {
       removeTemporaryFiles();
       // A command that handles the signal itself (the worker stops gracefully) decides how to exit.
-      if (process.listenerCount(signal) === 1) process.exit(code);
+      if (process.listenerCount(signal) !== 1) return;
+      process.stderr.write(`${PROGRAM}: ${interruptedMessage(layerTally())}\n`);
+      process.exit(code);
     });
   }
 }

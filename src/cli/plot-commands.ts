@@ -14,16 +14,24 @@ import { WeightWatcherError } from '../shared/errors.js';
 import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { write } from './output.js';
 import { modelFigureSpecs } from '../report/plots/model.js';
-import { compareFigureSpec } from '../report/plots/compare.js';
+import { compareFigurePanels, compareFigureSpec } from '../report/plots/compare.js';
+import { interactiveSpecs } from '../report/interactive.js';
 import type { PngOptions, VlSpec } from '../report/plots/render.js';
 import { createPlotRenderer, type PlotRenderer } from '../report/plots/pool.js';
 import { AnalyzePlotWriter } from '../report/plots/writer.js';
 import { DEFAULT_FIGURES, type FigureSelection, type PlotFormat } from '../report/plots/figures.js';
 import { AnalyzeReportWriter } from '../report/html-writer.js';
-import { compareReportHtml } from '../report/html.js';
-import { compareResults, defaultNames, formatCompareText, type CompareInput, type CompareResult } from '../report/compare.js';
+import { compareLayerEsd, compareReportHtml } from '../report/html.js';
+import { layerFigureSpecs, layerPlotId } from '../report/plots/layer.js';
+import {
+  compareResults,
+  defaultNames,
+  formatCompareText,
+  type CompareInput,
+  type CompareRequest,
+  type CompareResult,
+} from '../report/compare.js';
 import type { Io } from './command.js';
-import type { CompareArgs } from './commands/compare.js';
 
 export interface AnalyzePlotsOptions {
   /** --plot DIR. */
@@ -88,7 +96,7 @@ export class AnalyzePlots {
   /** Model figures, every pending figure, and the report (titled `title`). */
   async finish(ww: WeightWatcher, title: string): Promise<{ files: string[] }> {
     const rows = ww.getDetails() ?? [];
-    const { files, modelFigures } = await this.writer.finish(rows);
+    const { files, modelFigures, modelSpecs } = await this.writer.finish(rows);
     if (this.report && this.reportFile !== undefined) {
       const run = ww.lastRun;
       const notes = [
@@ -102,13 +110,15 @@ export class AnalyzePlots {
         ...(run ? { source: run.source, format: run.format, elapsedMs: run.elapsedMs } : {}),
         notes,
         modelFigures,
+        interactive: await interactiveSpecs(modelSpecs),
       });
     }
     return { files };
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.renderer.close(), this.report?.dispose()]);
+    // writer.dispose(): a run that did not finish leaves the plot folder as it was.
+    await Promise.allSettled([this.renderer.close(), this.report?.dispose(), this.writer.dispose()]);
   }
 }
 
@@ -206,6 +216,70 @@ async function renderSpecs(specs: Record<string, VlSpec | undefined>): Promise<R
   return out;
 }
 
+/**
+ * The layers' ESD figures of compare --report: analyze()'s onLayer builds the spec at once (the ESD
+ * is then let go) and hands it to the render pool (SVG only); each figure is compressed when it
+ * comes back. onLayer waits while the pool's queue is full, as the analyze --plot writer does.
+ */
+class EsdCollector {
+  private readonly renderer: PlotRenderer = createPlotRenderer({ png: false });
+  private readonly inflight = new Set<Promise<void>>();
+  private error: unknown;
+
+  onLayer(modelIndex: number, out: { id: string; row: Row; gzip: Uint8Array }[]): (layer: LayerResult) => Promise<void> {
+    return async (layer) => {
+      const spec = layerFigureSpecs(layer, { figures: ['esd'] }).esd;
+      if (!spec) return;
+      const id = layerPlotId(layer.row);
+      const row = layer.row;
+      await this.renderer.ready(2 * Math.max(1, this.renderer.workers) + 4);
+      const job: Promise<void> = this.renderer
+        .render(spec)
+        .then((r) => {
+          out.push({ id, row, gzip: compareLayerEsd(modelIndex, id, r.svg) });
+        })
+        .catch((e: unknown) => {
+          this.error ??= e;
+        })
+        .finally(() => this.inflight.delete(job));
+      this.inflight.add(job);
+    };
+  }
+
+  /** Wait for every figure; throws the first render failure. */
+  async finish(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
+    if (this.error !== undefined) throw this.error;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+    await this.renderer.close();
+  }
+}
+
+/** Layers in the order of the model's rows (the analysis finishes them in any order). */
+function inRowOrder<T extends { id: string }>(layers: readonly T[], rows: readonly Row[]): T[] {
+  const at = new Map(rows.map((r, i) => [layerPlotId(r), i]));
+  return [...layers].sort((a, b) => (at.get(a.id) ?? Infinity) - (at.get(b.id) ?? Infinity));
+}
+
+/** The report anchor of a matched layer in model k (its id there, with `_<slice>` for slices). */
+function diffAnchor(d: { name: string; layer_ids: (number | null)[] }, k: number): string {
+  const slice = /:(\d+)$/.exec(d.name)?.[1];
+  return `${String(d.layer_ids[k])}${slice === undefined ? '' : `_${slice}`}`;
+}
+
+/** The compare report's panels (SVG) and their interactive specs. */
+async function comparePanelsForReport(
+  series: Parameters<typeof compareFigurePanels>[0],
+  opts: Parameters<typeof compareFigurePanels>[1],
+): Promise<{ compareFigures: Record<string, string>; interactive: Record<string, unknown> }> {
+  const panels: Record<string, VlSpec | undefined> = { ...compareFigurePanels(series, { ...opts, table: [] }) };
+  return { compareFigures: await renderSpecs(panels), interactive: await interactiveSpecs(panels) };
+}
+
 function compareJson(res: CompareResult, inputs: readonly CompareInput[]) {
   return {
     models: res.models.map((m, i) => ({ ...m, layers: inputs[i]!.rows.length })),
@@ -219,33 +293,43 @@ function compareJson(res: CompareResult, inputs: readonly CompareInput[]) {
  * side-by-side summary and counts to stdout and writes the requested outputs. Throws for an
  * unreadable model or a write error (exit code 1).
  */
-export async function compareModels(args: CompareArgs, io: Io): Promise<number> {
+export async function compareModels(args: CompareRequest, io: Io): Promise<number> {
   const names = args.names ?? defaultNames(args.inputs);
   const inputs: CompareInput[] = [];
-  for (let i = 0; i < args.inputs.length; i++) {
-    const p = args.inputs[i]!;
-    const t0 = Date.now();
-    const input = await loadCompareInput(p, names[i]!, args.analyze, args.baseModel);
-    io.stderr.write(
-      `compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`,
-    );
-    inputs.push(input);
+  // With --report, each analysed layer's ESD figure (gzip markup), for the sections a click opens:
+  // rendered in the worker pool while the models are analysed.
+  const esds: { id: string; row: Row; gzip: Uint8Array }[][] = [];
+  const collector = args.report === undefined ? undefined : new EsdCollector();
+  try {
+    for (let i = 0; i < args.inputs.length; i++) {
+      const p = args.inputs[i]!;
+      const t0 = Date.now();
+      const mine: { id: string; row: Row; gzip: Uint8Array }[] = [];
+      esds.push(mine);
+      const input = await loadCompareInput(p, names[i]!, args.analyze, args.baseModel, collector?.onLayer(i, mine));
+      io.stderr.write(
+        `compare: ${names[i]} ← ${p} (${input.kind === 'json' ? 'saved result' : `analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`}, ${input.rows.length} layers)\n`,
+      );
+      inputs.push(input);
+    }
+    await collector?.finish();
+  } finally {
+    await collector?.close();
   }
 
   const res = compareResults(inputs);
   if (args.baseModel) io.stdout.write(`Fine-tune deltas: each model analysed as W − W_base against ${args.baseModel}\n\n`);
   io.stdout.write(formatCompareText(res));
-  const spec = compareFigureSpec(
-    inputs.map((m) => ({ name: m.name, rows: m.rows })),
-    {
-      table: res.table,
-      diffs: res.diffs.flatMap((d) =>
-        d.deltas
-          .map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta }))
-          .filter((x): x is { name: string; index: number; model: string; delta: number } => x.delta !== null),
-      ),
-    },
-  );
+  const series = inputs.map((m) => ({ name: m.name, rows: m.rows }));
+  const figureOptions = {
+    table: res.table,
+    diffs: res.diffs.flatMap((d) =>
+      d.deltas
+        .map((delta, k) => ({ name: d.name, index: d.index, model: res.names[k + 1]!, delta, anchor: diffAnchor(d, k + 1) }))
+        .filter((x): x is { name: string; index: number; model: string; delta: number; anchor: string } => x.delta !== null),
+    ),
+  };
+  const spec = compareFigureSpec(series, figureOptions);
   if (args.plot) {
     const files = await writeComparePlot(args.plot, spec, args.formats, args.pngScale !== undefined ? { scale: args.pngScale } : {});
     io.stderr.write(`compare: wrote ${files.join(', ')}\n`);
@@ -254,14 +338,20 @@ export async function compareModels(args: CompareArgs, io: Io): Promise<number> 
     const html = compareReportHtml({
       title: `WeightWatcher compare: ${res.names.join(' vs ')}`,
       result: res,
-      compareFigure: (await renderSpecs({ compare: spec })).compare!,
+      // The panels one by one, each at its own size; the summary panel is the page's own table.
+      ...(await comparePanelsForReport(series, figureOptions)),
       models: await Promise.all(
-        inputs.map(async (m) => ({
-          name: m.name,
-          source: m.source,
-          rows: m.rows,
-          modelFigures: await renderSpecs(modelFigureSpecs(m.rows, { title: m.name })),
-        })),
+        inputs.map(async (m) => {
+          const specs = modelFigureSpecs(m.rows, { title: m.name });
+          return {
+            name: m.name,
+            source: m.source,
+            rows: m.rows,
+            modelFigures: await renderSpecs(specs),
+            interactive: await interactiveSpecs(specs),
+            layerEsds: inRowOrder(esds[inputs.indexOf(m)] ?? [], m.rows),
+          };
+        }),
       ),
     });
     await writeFileAtomic(args.report, html);
@@ -286,7 +376,13 @@ function isSavedResult(v: unknown): v is { details: Row[]; summary?: Summary; me
  * Load one compare input: a `.json` file with a `details` array is a saved result; anything else
  * (including a sharded model's `*.index.json`) is a model that is analysed.
  */
-async function loadCompareInput(path: string, name: string, analyze: AnalyzeOptions = {}, baseModel?: string): Promise<CompareInput> {
+async function loadCompareInput(
+  path: string,
+  name: string,
+  analyze: AnalyzeOptions = {},
+  baseModel?: string,
+  onLayer?: (layer: LayerResult) => Promise<void>,
+): Promise<CompareInput> {
   if (extname(path).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
@@ -304,7 +400,7 @@ async function loadCompareInput(path: string, name: string, analyze: AnalyzeOpti
     }
   }
   const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
-  const rows = await ww.analyze(analyze);
+  const rows = await ww.analyze(onLayer ? { ...analyze, onLayer } : analyze);
   const run = ww.lastRun;
   return {
     name,

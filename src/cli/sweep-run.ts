@@ -14,8 +14,11 @@ import { jsonSafe } from '../report/output.js';
 import { fmt } from '../report/plots/data.js';
 import { writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError, isErrorCode } from '../shared/errors.js';
+import { importOptional } from '../shared/optional-import.js';
 import { sweep, type SweepOptions, type SweepProgress, type SweepResult } from '../sweep/sweep.js';
 import { sweepReport } from '../sweep/report.js';
+import { describeConnectionEvent } from '../sweep/connection.js';
+import { displayUrl } from '../sweep/redis.js';
 import { plotScale, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Io } from './command.js';
 import { checkOutputs } from './output-paths.js';
@@ -56,6 +59,18 @@ function queueOptions(values: ParsedArgs['values']): Pick<SweepOptions, 'queue' 
   if (!queue && (name !== undefined || lpj !== undefined))
     throw usageError('--queue-name and --layers-per-job need --queue redis://HOST:PORT');
   return out;
+}
+
+/** The coordinator's lines about Redis faults: lost and retried connections, jobs queued again, jobs taken over from dead workers. */
+function queueNotes(who: string, url: string, io: Io): Pick<SweepOptions, 'onConnection' | 'onRequeued' | 'onStalled'> {
+  return {
+    onConnection: (e) => io.stderr.write(`${who}: ${describeConnectionEvent(e, displayUrl(url))}\n`),
+    onRequeued: (i) => io.stderr.write(`${who}: queued ${i.jobs} unfinished jobs again (Redis no longer had them)\n`),
+    onStalled: (i) =>
+      io.stderr.write(
+        `${who}: ${i.model} (part ${i.part}): its worker stopped renewing the job's lock (killed or frozen); the job goes to another worker\n`,
+      ),
+  };
 }
 
 function sweepJson(res: SweepResult): string {
@@ -141,6 +156,7 @@ export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Pro
       io.stderr.write(
         `sweep: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`,
       ),
+    ...(q.queue ? queueNotes('sweep', q.queue, io) : {}),
   });
   if (jsonOut === '-') io.stdout.write(sweepJson(res));
   else if (jsonOut) await writeFileAtomic(jsonOut, sweepJson(res));
@@ -193,6 +209,7 @@ export async function runSweepReport({ values, positionals }: ParsedArgs, io: Io
     ...(top !== undefined ? { top } : {}),
   });
   io.stdout.write(r.text);
+  if (r.incomplete) io.stderr.write(`sweep-report: warning: ${r.notes[0]}\n`);
   if (r.files.length)
     io.stderr.write(
       `sweep-report: wrote ${r.files.length} files${plot ? ` (figures in ${plot})` : ''}${report ? ` (report ${report})` : ''}\n`,
@@ -207,7 +224,7 @@ export async function runWorker({ values, positionals }: ParsedArgs, io: Io): Pr
   if (!queue) throw usageError('worker needs --queue redis://HOST:PORT');
   const { parseQueueUrl } = await import('../sweep/redis.js');
   parseQueueUrl(queue);
-  const { startWorker } = await import('../sweep/worker.js');
+  const { startWorker } = await importOptional('queue', () => import('../sweep/worker.js'));
   const say = (s: string) => io.stdout.write(`worker: ${s}\n`);
   const concurrency = int('concurrency', str(values, 'concurrency'), 1);
   const threads = int('threads', str(values, 'threads'), 1);
@@ -237,6 +254,26 @@ export async function runWorker({ values, positionals }: ParsedArgs, io: Io): Pr
           break;
         case 'failed':
           say(`job ${e.jobId} failed (attempt ${e.attempt}): ${e.error}`);
+          break;
+        case 'stalled':
+          say(`job ${e.jobId}: its worker stopped renewing the lock (killed or frozen); taken back into the queue`);
+          break;
+        case 'kept':
+          say(`job ${e.jobId}: result kept (${e.reason})`);
+          break;
+        case 'handed-over':
+          say(`job ${e.jobId}: kept result handed over`);
+          break;
+        case 'dropped':
+          say(`job ${e.jobId}: result dropped (${e.reason})`);
+          break;
+        case 'lost-job':
+          say(
+            `job ${e.jobId}: Redis no longer holds it for this worker (restarted empty, or the lock expired); its result goes through the mailbox`,
+          );
+          break;
+        case 'connection':
+          io.stderr.write(`worker: ${describeConnectionEvent(e.event, e.queue)}\n`);
           break;
         case 'error':
           io.stderr.write(`worker: error: ${e.error}\n`);
@@ -290,6 +327,7 @@ export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, valu
       io.stderr.write(
         `analyze: queued ${i.added} jobs${i.found ? `, ${i.found} found in the queue from an earlier coordinator` : ''}${i.stored ? `, ${i.stored} already in the database` : ''}\n`,
       ),
+    ...queueNotes('analyze', q.queue!, io),
   });
   const r = res.runs[0];
   if (!r) throw new WeightWatcherError('E_INTERNAL', `${path}: the queue run returned no result`);

@@ -2,16 +2,18 @@
  * The analyze and describe loops. Several layers are in flight at once (thread-policy.ts), each
  * read, decomposed and released independently, and the next layers' reads run ahead of the
  * decompositions; rows come out in reference order. At most concurrency + prefetch layers are in
- * memory.
+ * memory. The decompositions run in slots of the process's one scheduler (scheduler.ts), shared
+ * with every other call, each layer with the OpenBLAS thread count its place in the plan gives it;
+ * the run's signal stops it between layers.
  */
 import type { TensorEntry, TensorStore } from '../formats/types.js';
 import { Random } from '../shared/random.js';
 import { errorMessage, isWeightWatcherError, type LayerFailure } from '../shared/errors.js';
-import { withBlasThreads } from '../native/blas-threads.js';
 import { dtypeSize } from '../formats/decode.js';
 import type { LayerMatrix } from '../spectra/esd.js';
 import { analyzeLayer, type LayerResult } from './layer.js';
-import { threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
+import { threadBudget, threadPlan, type LayerShape, type ThreadPlan } from './thread-policy.js';
+import { blasThreadsFor, cancelSignal, scheduler, type CancelOptions } from './scheduler.js';
 import type { DescribeRow } from '../shared/rows.js';
 import type { ResolvedOptions } from '../shared/options.js';
 import type { SkippedLayers, SourceLayer } from './plan.js';
@@ -73,6 +75,15 @@ export interface AnalysisHooks {
    * keeps only the rows. An exception stops the run and rejects it.
    */
   onLayer?: (result: LayerResult) => void | Promise<void>;
+  /** Cancellation (engine/scheduler.ts): no layer starts after the abort; the run rejects with an AbortedError once the layers in flight end. */
+  signal?: CancelOptions['signal'];
+  timeoutMs?: CancelOptions['timeoutMs'];
+  /**
+   * The analysed layers are positions offset … offset + n − 1 of a run of `layerCount` layers (a
+   * layer-group job of a sweep): each layer gets the OpenBLAS thread count it has in that whole run
+   * (blasThreadsFor), so the split gives the single run's rows bit for bit.
+   */
+  placement?: { readonly layerCount: number; readonly offset: number };
 }
 
 /**
@@ -99,88 +110,122 @@ export async function runAnalysis(
     ...(source.explanation !== undefined && { explanation: source.explanation }),
     ...(source.note !== undefined && { note: source.note }),
   };
-  if (variant) {
-    const { results, skipped } = await variant(source, lo, layerRandom(o.seed, 0));
-    for (const r of results) await onLayer?.(r);
+  const { signal, dispose } = cancelSignal(hooks);
+  const call = scheduler.open(signal);
+  try {
+    if (variant) {
+      // One synthetic layer (stacked) or pairs decomposed one after the other (intra): one slot, every thread.
+      call.planned(1);
+      const { results, skipped } = await call.run(blasThreadsFor(threadBudget(o.threads).budget, 1, 0), () =>
+        variant(source, lo, layerRandom(o.seed, 0)),
+      );
+      call.layerDone();
+      call.throwIfAborted({ done: 1, total: 1 });
+      for (const r of results) await onLayer?.(r);
+      return {
+        results: kept(results),
+        skipped,
+        failures: [],
+        planned: source.layers.length,
+        ...said,
+        elapsedMs: performance.now() - started,
+      };
+    }
+    const { layers, skipped } = source;
+    const perLayer = new Array<LayerResult[]>(layers.length);
+    const failures = new Array<LayerFailure | undefined>(layers.length);
+    // Only the planned layers' entries: a hostile header lists a million tensors that plan no layer.
+    const wanted = new Set(layers.map((l) => l.spec.tensor));
+    const entries = new Map<string, TensorEntry>();
+    for (const e of store.list()) if (wanted.has(e.name)) entries.set(e.name, e);
+    const plan = threadPlan(
+      layers.map((l) => layerShape(entries, l)),
+      o.threads,
+    );
+    // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
+    const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
+    let nextRead = 0;
+    let done = 0;
+    const readAhead = () => {
+      while (nextRead < layers.length && nextRead < done + plan.concurrency + plan.prefetch) {
+        const l = layers[nextRead]!;
+        reads.set(
+          nextRead++,
+          (l.readForAnalysis ? l.readForAnalysis() : l.read()).catch((error: unknown) => ({ error })),
+        );
+      }
+    };
+    // Each layer's OpenBLAS thread count comes from the plan (blasThreadsFor: the budget, the layer
+    // count, the layer's position), never from timing or from other calls in flight: multi-threaded
+    // BLAS-2 reductions round differently, and results must not depend on load. The scheduler runs
+    // the layer when a slot with that count is free.
+    const whole = hooks.placement ?? { layerCount: layers.length, offset: 0 };
+    call.planned(layers.length);
+    let next = 0;
+    let stopped = false;
+    let consumerError: { error: unknown } | undefined;
+    const worker = async () => {
+      while (!stopped && !call.aborted && next < layers.length) {
+        const i = next++;
+        const layer = layers[i]!;
+        let results: LayerResult[] | undefined;
+        readAhead();
+        try {
+          const mats = await reads.get(i)!;
+          reads.delete(i);
+          if ('error' in mats) throw mats.error;
+          const threads = blasThreadsFor(plan.budget, whole.layerCount, whole.offset + i);
+          results = await call.run(threads, () =>
+            analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id), { blasThreads: threads }),
+          );
+          perLayer[i] = kept(results);
+        } catch (e) {
+          if (call.aborted) break; // not the layer's failure: the run stops
+          // A bad layer fails that layer, not the run.
+          failures[i] = {
+            layer_id: layer.spec.id,
+            name: layer.spec.name,
+            code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL',
+            message: errorMessage(e),
+          };
+        }
+        try {
+          if (!stopped) for (const r of results ?? []) await onLayer?.(r);
+        } catch (e) {
+          stopped = true; // the consumer failed: stop taking layers
+          consumerError ??= { error: e };
+          return;
+        }
+        done++;
+        call.layerDone();
+        readAhead();
+        o.onProgress?.({
+          done,
+          total: layers.length,
+          layerId: layer.spec.id,
+          name: layer.spec.name,
+          elapsedMs: performance.now() - started,
+        });
+      }
+    };
+    // Settled, not raced: the layers in flight finish (and their reads) before the caller may close the store.
+    await Promise.allSettled(Array.from({ length: plan.concurrency }, worker));
+    await Promise.allSettled(reads.values());
+    if (consumerError) throw consumerError.error;
+    call.throwIfAborted({ done, total: layers.length });
     return {
-      results: kept(results),
+      results: perLayer.flatMap((r) => r ?? []),
       skipped,
-      failures: [],
-      planned: source.layers.length,
+      failures: failures.filter((f): f is LayerFailure => f !== undefined),
+      planned: layers.length,
       ...said,
       elapsedMs: performance.now() - started,
+      plan,
     };
+  } finally {
+    call.close();
+    dispose();
   }
-  const { layers, skipped } = source;
-  const perLayer = new Array<LayerResult[]>(layers.length);
-  const failures = new Array<LayerFailure | undefined>(layers.length);
-  // Only the planned layers' entries: a hostile header lists a million tensors that plan no layer.
-  const wanted = new Set(layers.map((l) => l.spec.tensor));
-  const entries = new Map<string, TensorEntry>();
-  for (const e of store.list()) if (wanted.has(e.name)) entries.set(e.name, e);
-  const plan = threadPlan(
-    layers.map((l) => layerShape(entries, l)),
-    o.threads,
-  );
-  // Reads run ahead of the decompositions, bounded: at most concurrency + prefetch layers are held.
-  const reads = new Map<number, Promise<LayerMatrix[] | { error: unknown }>>();
-  let nextRead = 0;
-  let done = 0;
-  const readAhead = () => {
-    while (nextRead < layers.length && nextRead < done + plan.concurrency + plan.prefetch) {
-      const l = layers[nextRead]!;
-      reads.set(
-        nextRead++,
-        (l.readForAnalysis ? l.readForAnalysis() : l.read()).catch((error: unknown) => ({ error })),
-      );
-    }
-  };
-  // The BLAS thread count stays fixed for the whole run (no re-balancing when the last layers run
-  // alone): multi-threaded BLAS-2 reductions round differently, and results must not depend on timing.
-  let next = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped && next < layers.length) {
-      const i = next++;
-      const layer = layers[i]!;
-      let results: LayerResult[] | undefined;
-      readAhead();
-      try {
-        const mats = await reads.get(i)!;
-        reads.delete(i);
-        if ('error' in mats) throw mats.error;
-        results = await analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id));
-        perLayer[i] = kept(results);
-      } catch (e) {
-        // A bad layer fails that layer, not the run.
-        failures[i] = {
-          layer_id: layer.spec.id,
-          name: layer.spec.name,
-          code: isWeightWatcherError(e) ? e.code : 'E_INTERNAL',
-          message: errorMessage(e),
-        };
-      }
-      try {
-        if (!stopped) for (const r of results ?? []) await onLayer?.(r);
-      } catch (e) {
-        stopped = true; // the consumer failed: stop taking layers
-        throw e;
-      }
-      done++;
-      readAhead();
-      o.onProgress?.({ done, total: layers.length, layerId: layer.spec.id, name: layer.spec.name, elapsedMs: performance.now() - started });
-    }
-  };
-  await withBlasThreads(plan.blasThreads, () => Promise.all(Array.from({ length: plan.concurrency }, worker)));
-  return {
-    results: perLayer.flatMap((r) => r ?? []),
-    skipped,
-    failures: failures.filter((f): f is LayerFailure => f !== undefined),
-    planned: layers.length,
-    ...said,
-    elapsedMs: performance.now() - started,
-    plan,
-  };
 }
 
 /**

@@ -17,6 +17,8 @@ import type { Matrix } from '../spectra/esd.js';
 import { readLayerMatrices } from './layer.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import { transposeF32 } from './delta.js';
+import { threadBudget } from './thread-policy.js';
+import { blasThreadsFor, type Call } from './scheduler.js';
 
 export const DISTANCE_METHODS = ['raw', 'euclidean', 'cka'] as const;
 export type DistanceMethod = (typeof DISTANCE_METHODS)[number];
@@ -165,6 +167,15 @@ async function pairRows(
   return [pool ? row : { ...row, slice_id: 0 }];
 }
 
+/** One pair in a scheduler slot; an abort while it waits says how far the call got. */
+async function runPair<T>(call: Call, threads: number, task: () => Promise<T>, progress: { done: number; total: number }): Promise<T> {
+  try {
+    return await call.run(threads, task);
+  } catch (e) {
+    throw call.aborted ? call.abortError(progress) : e;
+  }
+}
+
 /** Distances between the analysed layers of `a` and `b` (each planned with the same options). */
 export async function layerDistances(
   a: TensorStore,
@@ -172,6 +183,7 @@ export async function layerDistances(
   o: ResolvedOptions,
   method: DistanceMethod,
   pairing: Pairing,
+  call?: Call,
 ): Promise<DistanceResult> {
   if (!(DISTANCE_METHODS as readonly string[]).includes(method))
     throw new WeightWatcherError('E_USAGE', `method must be one of ${DISTANCE_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
@@ -201,8 +213,17 @@ export async function layerDistances(
     pb.layers.slice(n).forEach((l) => lost('other', l, `position ${pb.layers.indexOf(l)}: ${a.source} has only ${n} analysed layers`));
   }
   const rows: DistanceRow[] = [];
+  // One pair at a time, each in a scheduler slot with the whole budget (cka's products are BLAS);
+  // after an abort no pair starts.
+  const threads = blasThreadsFor(threadBudget(o.threads).budget, 1, 0);
+  call?.planned(pairs.length);
+  let done = 0;
   for (const [la, lb] of pairs) {
-    const r = await pairRows(a, b, la, lb, method, o.pool);
+    call?.throwIfAborted({ done, total: pairs.length });
+    const task = () => pairRows(a, b, la, lb, method, o.pool);
+    const r = call ? await runPair(call, threads, task, { done, total: pairs.length }) : await task();
+    done++;
+    call?.layerDone();
     if (typeof r === 'string') {
       lost('model', la, `${r} (paired with "${lb.spec.name}")`);
       lost('other', lb, `${r} (paired with "${la.spec.name}")`);

@@ -7,7 +7,7 @@ import type { TensorStore } from '../formats/types.js';
 import { extractSlice, scaleFloat32, weightScale } from '../tensors/geometry.js';
 import { computeEsd, floatMatrix, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
 import type { SvdRoute } from '../native/binding.js';
-import { fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
+import { EVALS_THRESH, fitLayerPowerLaw, type PowerLawColumns, type PowerLawParams } from '../metrics/powerlaw.js';
 import { normColumns } from '../metrics/norms.js';
 import { shapeSize } from '../formats/decode.js';
 import { WeightWatcherError } from '../shared/errors.js';
@@ -16,7 +16,7 @@ import type { DetailsRow, Row } from '../shared/rows.js';
 import { enabledExtensions, fitterFor } from './wiring.js';
 import type { ResolvedOptions } from '../shared/options.js';
 import type { PlannedLayer } from './plan.js';
-import { columnsGuard, spectrumGuard } from './route-guard.js';
+import { columnsGuard } from './route-guard.js';
 
 export interface LayerResult {
   readonly row: DetailsRow;
@@ -95,6 +95,12 @@ function rowUnits(layer: PlannedLayer, mats: LayerMatrix[], o: ResolvedOptions):
 export interface LayerVariant {
   /** ESD = singular values, not squared (Q15), and an `Xflag` column. */
   readonly intra?: boolean;
+  /**
+   * The OpenBLAS threads this layer runs with, from the scheduler's plan: they choose the Gram
+   * route's eigensolver (native/core/gram.cc). Default: the process's OpenBLAS count when the
+   * layer's native call starts.
+   */
+  readonly blasThreads?: number;
 }
 
 function scaled(m: LayerMatrix, factor: number): LayerMatrix {
@@ -113,9 +119,11 @@ interface Spectrum {
 }
 
 /**
- * ESD and power-law fit of one row unit by the requested method; with the fast method, the route
- * guard (route-guard.ts) sends the unit back to ?gesdd whenever a column could leave the parity
- * tolerances. The whole unit is then recomputed: routes are never mixed within a row.
+ * ESD and power-law fit of one row unit. The route is decided natively in one call (spectra/esd.ts,
+ * native/core/spectrum.h): the matrix ladder, the never-mixed routes and the layer's guard on the
+ * spectrum itself (rank, λmax, Σλ, and the fit and weak_rank_loss thresholds). What needs the fit
+ * is checked here after it (columnsGuard); it can only send the whole unit to ?gesdd, which is then
+ * a second call: routes are never mixed within a row.
  */
 async function spectrumAndFit(
   mats: readonly LayerMatrix[],
@@ -131,18 +139,29 @@ async function spectrumAndFit(
       precision: o.precision,
       unsquared: variant.intra === true,
       keep: g.numComponents,
+      // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately
+      inverse: o.inverse,
+      ...(variant.blasThreads !== undefined ? { threads: variant.blasThreads } : {}),
+      layerGuard: {
+        thresholds: [
+          { value: EVALS_THRESH, name: 'the fit threshold 1e-5' },
+          { value: o.tolerance, name: 'the weak_rank_loss tolerance' },
+        ],
+      },
     });
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
+    return {
+      esd,
+      evals,
+      pl: await fitLayerPowerLaw(evals, params, fitterFor(params)),
+      ...(esd.fallback !== undefined ? { fallback: esd.fallback } : {}),
+    };
   };
-  // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately.
-  const method = o.inverse ? 'accurate' : o.svd_method;
-  const first = await run(method);
-  if (method === 'accurate') return first;
-  const why = first.esd.fallback ?? spectrumGuard(first.esd, g.N, o) ?? columnsGuard(first.esd, first.pl, g, o);
+  const first = await run(o.svd_method);
+  if (first.esd.route.endsWith('gesdd')) return first; // accurate, or the native ladder/guard chose ?gesdd (with the reason)
+  const why = columnsGuard(first.esd, first.pl, g, o);
   if (why === undefined) return first;
-  if (first.esd.route.endsWith('gesdd')) return { ...first, fallback: why }; // the native guard already used ?gesdd
   return { ...(await run('accurate')), fallback: why };
 }
 

@@ -128,6 +128,10 @@ function explainEmpty(
       : undefined;
   if (tensors.length === 0) return constantsHint ?? 'the model holds no tensors';
   const count = (k: SkipKind) => byKind.get(k) ?? 0;
+  // A LoRA adapter's factors are rank-r matrices that min_evals skips: the fix is --peft, not a lower --min-evals.
+  const loraFactors = o.peft ? 0 : tensors.filter((e) => /(^|\.)lora_[AB](\.|$)/.test(e.name)).length;
+  if (loraFactors > 0)
+    return `this is a LoRA adapter (${plural(loraFactors, 'lora_A/lora_B factor')}): pass --peft to analyse each update B·A, or --peft with-base --base-model BASE for W + B·A`;
   if (store.convention === 'statedict' && !o.all_tensors) {
     const others = tensors.filter((e) => !e.name.endsWith('.weight') && isMatrixShape(e.shape)).length;
     if (enumerated === 0) {

@@ -1,15 +1,19 @@
 /**
- * The layer-level half of the fast route's guard (docs/numerics.md; the per-matrix half — sv_min
- * and the rank of each slice — runs natively in core/spectrum). The Gram eigenvalues are exact to
- * within δ (esd.errorBound) in absolute terms; a layer keeps them only if every column it reports
- * provably stays within the parity tolerances, otherwise it is recomputed with ?gesdd. Each rule
- * names the columns it protects:
+ * The fit-dependent part of the fast route's guard (docs/numerics.md). The route itself is decided
+ * natively, in one call per layer (native/core/spectrum.h `computeLayerSpectrum`): the per-matrix
+ * ladder (sv_min and the rank of each slice) and the layer's rules on the spectrum alone, which
+ * protect these columns:
  *
  * - matrix_rank, entropy's rank: every slice's certified σmin above the pooled tolerance σmax·N·ε.
  * - the fitted set (λ > 1e-5) and weak_rank_loss (λ < tolerance): no eigenvalue within δ of either.
  * - norm, log_norm, stable_rank, mp_fit's scale: Σλ checked a posteriori against Σw² of the
  *   matrix (summed natively with compensation): at most 1e-10 relative apart.
  * - spectral_norm, lambda_max, log_spectral_norm, sv_max, alpha_weighted: δ ≤ 1e-10·λmax.
+ *
+ * The rules here need the power-law fit, so they run after it; a layer that fails one is recomputed
+ * with ?gesdd (the only way they can change the route). The Gram eigenvalues are exact to within δ
+ * (esd.errorBound) in absolute terms; each rule names the columns it protects:
+ *
  * - alpha, D, sigma, xmin, xmax, num_pl_spikes (+ TPL's Lambda, clip_xmax's): fitStable.
  * - log_alpha_norm (Σλ^alpha): worst-case bound ≤ 5e-8 relative (its parity tolerance is 1e-7, as
  *   alpha's); entropy: worst-case bound (every error aligned) ≤ 5e-10 (normErrorBounds; realistic
@@ -21,14 +25,13 @@
  * the fast route; randomized ESDs use the Gram values without this guard (compared statistically).
  */
 import type { Esd } from '../spectra/esd.js';
-import { EVALS_THRESH, fitStable, type PowerLawColumns } from '../metrics/powerlaw.js';
+import { fitStable, type PowerLawColumns } from '../metrics/powerlaw.js';
 import { normErrorBounds } from '../metrics/norms.js';
 import { detXStable } from '../metrics/detx.js';
 import { mpFitStable } from '../metrics/mpfit.js';
 import { FLOAT64_EPS } from '../shared/numeric.js';
 import type { ResolvedOptions } from '../shared/options.js';
 
-const REL = 1e-10;
 const ALPHA_NORM_REL = 5e-8;
 const ENTROPY_REL = 5e-10;
 
@@ -41,30 +44,6 @@ function sumRelError(esd: Esd): number {
 
 function guarded(esd: Esd): boolean {
   return esd.route === 'gram' || esd.route === 'gram+lu' || esd.route === 'gram+qr';
-}
-
-/** Before the fit: rank, thresholds and sums. Returns why the layer needs ?gesdd, or undefined. */
-export function spectrumGuard(esd: Esd, N: number, o: ResolvedOptions): string | undefined {
-  if (!guarded(esd)) return undefined;
-  const d = esd.errorBound;
-  const ev = esd.evals;
-  const n = ev.length;
-  const lmax = ev[n - 1]!;
-  const rankTol = Math.sqrt(lmax + d) * N * FLOAT64_EPS;
-  if (!(esd.svMinLow > 2 * rankTol)) return 'rank deficiency cannot be decided from the Gram eigenvalues';
-  // sv_min from plain Gram values (the native guard checks it per matrix; this also covers ESDs
-  // truncated to their top values, whose smallest kept value it did not see)
-  if (esd.route === 'gram' && !(d <= 2e-10 * esd.svMinLow * esd.svMinLow)) return "sv_min is below the Gram route's accuracy";
-  if (!(d <= REL * lmax)) return 'the largest eigenvalue is not accurate enough';
-  for (const [thr, what] of [
-    [EVALS_THRESH, 'the fit threshold 1e-5'],
-    [o.tolerance, 'the weak_rank_loss tolerance'],
-  ] as const) {
-    if (thr <= 0) continue; // no eigenvalue is below 0 on either route
-    for (let i = 0; i < n; i++) if (Math.abs(ev[i]! - thr) <= d) return `an eigenvalue lies within the error bound of ${what}`;
-  }
-  if (!(sumRelError(esd) <= REL)) return 'the eigenvalue sum (norm) is not accurate enough';
-  return undefined;
 }
 
 /** After the fit: the fit and the columns computed from it. Returns why the layer needs ?gesdd, or undefined. */

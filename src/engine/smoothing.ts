@@ -26,8 +26,7 @@ import { writeFileAtomically, writeFolderAtomically } from '../shared/atomic-wri
 import { encodeFloats } from '../formats/encode.js';
 import { shapeSize } from '../formats/decode.js';
 import { lowRankApprox } from '../native/binding.js';
-import { withBlasThreads } from '../native/blas-threads.js';
-import { WeightWatcherError, withContext } from '../shared/errors.js';
+import { AbortedError, WeightWatcherError, withContext } from '../shared/errors.js';
 import type { Progress, ResolvedOptions } from '../shared/options.js';
 import type { Random } from '../shared/random.js';
 import { extractSlice, insertSlice } from '../tensors/geometry.js';
@@ -41,6 +40,7 @@ import { fitterFor } from './wiring.js';
 import { planLayers, type PlannedLayer, type SkippedLayer } from './plan.js';
 import { layerRandom } from './analyze.js';
 import { layerThreads, threadBudget } from './thread-policy.js';
+import { blasThreadsFor, withCall, type Call, type CancelOptions } from './scheduler.js';
 
 export const SMOOTH_METHODS = ['detX', 'svd', 'rmt', 'alpha_min'] as const;
 export type SmoothMethod = (typeof SMOOTH_METHODS)[number];
@@ -162,9 +162,26 @@ async function samePath(a: string, b: string): Promise<boolean> {
 /**
  * Smooth or sharpen the safetensors model at `input` (a file or a folder) into `output`. `o` selects
  * the layers as analyze does (layers, min_evals, max_evals, max_N; pool must be true); `seed` in `o`
- * makes sharpening's permutations reproducible.
+ * makes sharpening's permutations reproducible. `cancel`: after an abort no layer starts, nothing
+ * is written (the temporary output is removed) and the call rejects with an AbortedError.
  */
-export async function transformModel(input: string, output: string, transform: Transform, o: ResolvedOptions): Promise<TransformResult> {
+export async function transformModel(
+  input: string,
+  output: string,
+  transform: Transform,
+  o: ResolvedOptions,
+  cancel: CancelOptions = {},
+): Promise<TransformResult> {
+  return withCall(cancel, (call) => transformWith(call, input, output, transform, o));
+}
+
+async function transformWith(
+  call: Call,
+  input: string,
+  output: string,
+  transform: Transform,
+  o: ResolvedOptions,
+): Promise<TransformResult> {
   const started = performance.now();
   if (!o.pool)
     throw new WeightWatcherError('E_USAGE', 'smoothing and sharpening work on pooled layers only (pool: true), as the reference');
@@ -199,21 +216,30 @@ export async function transformModel(input: string, output: string, transform: T
     const reports: TransformedLayer[] = [];
     let done = 0;
     // The writer asks for the layers in file order; up to `concurrency` of them are computed ahead
-    // of it (each SVD on floor(budget / concurrency) BLAS threads, as analyze does), and at most that
-    // many results are held at once.
+    // of it, each in a scheduler slot, and at most that many results are held at once.
     const isLayer = (t: SafetensorsTensor) => byTensor.has(t.name) && store.fileOf(t.name)?.tensors.get(t.name) === t;
     const order = (inputIsFolder ? store.files : store.files.slice(0, 1)).flatMap((f) =>
       [...f.tensors.values()].filter(isLayer).sort((a, b) => a.begin - b.begin),
     );
-    const { concurrency, blasThreads } = layerThreads(order.length, threadBudget(o.threads).budget);
+    const budget = threadBudget(o.threads).budget;
+    // One count for every layer (no larger count for the last ones, unlike analyze): a layer's place
+    // differs between a sharded folder and the single file of the same model, whose outputs must be
+    // the same bytes. A model of one layer still gets the whole budget.
+    const { concurrency } = layerThreads(order.length, budget);
+    const blasThreads = blasThreadsFor(budget, order.length, 0); // the first layer's count, for all of them
+    call.planned(order.length);
     const pending = new Map<string, Promise<Uint8Array | undefined>>();
     let next = 0;
     const compute = async (t: SafetensorsTensor): Promise<Uint8Array | undefined> => {
       const hit = byTensor.get(t.name)!;
       try {
-        const { bytes, report } = await transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.layer.spec.id));
+        const threads = blasThreads;
+        const { bytes, report } = await call.run(threads, () =>
+          transformLayer(store, hit.layer, t, transform, o, layerRandom(o.seed, hit.layer.spec.id)),
+        );
         reports.push(report);
         done++;
+        call.layerDone();
         o.onProgress?.({
           done,
           total: layers.length,
@@ -223,7 +249,8 @@ export async function transformModel(input: string, output: string, transform: T
         } satisfies Progress);
         return bytes;
       } catch (e) {
-        throw withContext(e, { file: store.fileOf(t.name)?.path, tensor: t.name });
+        if (call.aborted) throw call.abortError({ done, total: order.length });
+        throw e instanceof AbortedError ? e : withContext(e, { file: store.fileOf(t.name)?.path, tensor: t.name });
       }
     };
     const startAhead = () => {
@@ -249,42 +276,45 @@ export async function transformModel(input: string, output: string, transform: T
     const files: string[] = [];
     const copied: string[] = [];
     const omitted: string[] = [];
-    await withBlasThreads(blasThreads, async () => {
-      try {
-        if (!inputIsFolder) {
-          if ((await stat(output).catch(() => undefined))?.isDirectory())
-            throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, {
-              file: output,
-            });
-          await writeFileAtomically(output, (tmp) => rewriteSafetensors(store.files[0]!, tmp, rewrite).then(() => undefined));
-          files.push(output);
-          return;
-        }
-        const modelFiles = new Set(store.files.map((f) => basename(f.path)));
-        await writeFolderAtomically(output, async (tmp) => {
-          for (const f of store.files) {
-            await rewriteSafetensors(f, join(tmp, basename(f.path)), rewrite);
-            files.push(join(output, basename(f.path)));
-          }
-          for (const name of (await readdir(input)).sort()) {
-            if (modelFiles.has(name)) continue;
-            const st = await stat(join(input, name));
-            if (!st.isFile()) {
-              if (st.isDirectory()) omitted.push(`${name}/`);
-              continue;
-            }
-            if (WEIGHT_FILE.test(name)) omitted.push(name);
-            else {
-              await copyFile(join(input, name), join(tmp, name));
-              copied.push(name);
-            }
-          }
-        });
-      } finally {
-        // after a failure, let the layers computed ahead finish before the store closes
-        await Promise.allSettled([...pending.values()]);
+    const write = async (): Promise<void> => {
+      if (!inputIsFolder) {
+        if ((await stat(output).catch(() => undefined))?.isDirectory())
+          throw new WeightWatcherError('E_USAGE', `${output} is a folder: the input is a file, so give an output file name`, {
+            file: output,
+          });
+        await writeFileAtomically(output, (tmp) => rewriteSafetensors(store.files[0]!, tmp, rewrite).then(() => undefined));
+        files.push(output);
+        return;
       }
-    });
+      const modelFiles = new Set(store.files.map((f) => basename(f.path)));
+      await writeFolderAtomically(output, async (tmp) => {
+        for (const f of store.files) {
+          await rewriteSafetensors(f, join(tmp, basename(f.path)), rewrite);
+          files.push(join(output, basename(f.path)));
+        }
+        for (const name of (await readdir(input)).sort()) {
+          if (modelFiles.has(name)) continue;
+          const st = await stat(join(input, name));
+          if (!st.isFile()) {
+            if (st.isDirectory()) omitted.push(`${name}/`);
+            continue;
+          }
+          if (WEIGHT_FILE.test(name)) omitted.push(name);
+          else {
+            await copyFile(join(input, name), join(tmp, name));
+            copied.push(name);
+          }
+        }
+      });
+    };
+    try {
+      // After an abort the next layer's slot is refused: the write fails and its temporary is
+      // removed, so nothing is half-written; an abort after the last layer changes nothing.
+      await write();
+    } finally {
+      // after a failure, let the layers computed ahead finish before the store closes
+      await Promise.allSettled([...pending.values()]);
+    }
     reports.sort((a, b) => a.layer_id - b.layer_id);
     return { input, output, files, copied, omitted, layers: reports, skipped: skipped.toArray(), elapsedMs: performance.now() - started };
   } finally {

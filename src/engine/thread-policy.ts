@@ -9,15 +9,18 @@
  * ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread; ?syrk
  * and ?getrf, which do scale, are the smaller part. So the rule is: as many layers in flight as
  * there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
- * use when there are fewer layers than cores (or libuv threads). The count is fixed for a run and
- * depends on nothing but the budget, the layer count and the threadpool: multi-threaded BLAS-2
- * reductions round differently, and results must not depend on timing or free memory. So the last
- * layers of a run, and a run whose layers in flight are capped by memory, may leave cores idle.
+ * use when there are fewer layers than cores (or libuv threads), and, once fewer layers are left
+ * than run at once, the layers left share the budget (engine/scheduler.ts blasThreadsFor: the last
+ * layer of a run gets every thread). Each layer's count depends on nothing but the budget, the
+ * layer count, the threadpool and the layer's position — never on timing, free memory or other
+ * calls: multi-threaded BLAS-2 reductions round differently. So a run whose layers in flight are
+ * capped by memory may leave cores idle.
  *
- * OpenBLAS's thread count is process-wide (0.3.21 has no per-call setting), so all layers in flight
- * share one count: concurrency × blasThreads ≤ budget always holds.
+ * OpenBLAS's thread count is process-wide (0.3.21 has no per-call setting): the process's one
+ * scheduler (engine/scheduler.ts) sets it, and never runs layers of different counts at once.
  */
 import { availableParallelism, freemem } from 'node:os';
+import { WeightWatcherError } from '../shared/errors.js';
 
 /** A layer as the policy sees it: its matrix shape and stored size. */
 export interface LayerShape {
@@ -43,6 +46,7 @@ export interface ThreadPlan {
   /** One line for the user when `threads` asked for more than the cores. */
   readonly notice?: string;
   readonly concurrency: number;
+  /** OpenBLAS threads of each layer while at least `concurrency` layers are left (the last ones get more: scheduler.ts blasThreadsFor). */
   readonly blasThreads: number;
   /** Layers read ahead of the decompositions. */
   readonly prefetch: number;
@@ -73,10 +77,38 @@ export function layerBytes(l: LayerShape): number {
   return l.tensorBytes + Math.max(gram, full);
 }
 
-/** The `threads` option capped at the core count (more threads than cores only oversubscribe), with the notice saying so. */
+let budgetSet: number | undefined;
+
+function envBudget(): number | undefined {
+  const v = process.env.WW_THREADS;
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new WeightWatcherError('E_USAGE', `WW_THREADS must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The process's budget as set (engine/scheduler.ts setThreads); null goes back to WW_THREADS or the cores. */
+export function setProcessBudget(n: number | null): void {
+  budgetSet = n ?? undefined;
+}
+
+/**
+ * The process's thread budget, shared by every call (engine/scheduler.ts): setThreads(n), else the
+ * WW_THREADS environment variable, else the cores; never more than the cores.
+ */
+export function processBudget(cores: number = availableParallelism()): number {
+  const c = Math.max(1, cores);
+  return Math.max(1, Math.min(c, budgetSet ?? envBudget() ?? c));
+}
+
+/**
+ * A call's `threads` option capped at the core count (more threads than cores only oversubscribe),
+ * with the notice saying so; without the option, the process budget (setThreads / WW_THREADS / cores).
+ */
 export function threadBudget(threads: number | null, cores: number = availableParallelism()): { budget: number; notice?: string } {
   const c = Math.max(1, cores);
-  const asked = threads ?? c;
+  const asked = threads ?? processBudget(c);
   if (asked <= c) return { budget: Math.max(1, asked) };
   return { budget: c, notice: `threads=${asked} is more than the ${c} cores of this machine: using ${c}` };
 }

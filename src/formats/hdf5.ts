@@ -30,6 +30,7 @@ import { Worker } from 'node:worker_threads';
 import { decodeToFloat32 } from './decode.js';
 import type { DType } from './types.js';
 import { WeightWatcherError, errorMessage, type ErrorCode } from '../shared/errors.js';
+import { assertInstalled, missingDependency } from '../shared/optional-import.js';
 
 export interface Hdf5Limits {
   /** Memory of the worker that parses the file: its JS heap and libhdf5's WebAssembly heap, each. */
@@ -64,6 +65,7 @@ export interface Hdf5Access {
 
 /** Where h5wasm's Node entry is (its package.json `exports['./node']`); it has no CommonJS entry to resolve. */
 function h5wasmNodeEntry(): string {
+  assertInstalled('keras');
   const require = createRequire(import.meta.url);
   for (const dir of require.resolve.paths('h5wasm') ?? []) {
     const pkgFile = join(dir, 'h5wasm', 'package.json');
@@ -72,7 +74,7 @@ function h5wasmNodeEntry(): string {
     const entry = pkg.exports?.['./node']?.import;
     if (entry) return pathToFileURL(join(dir, 'h5wasm', entry)).href;
   }
-  throw new WeightWatcherError('E_NATIVE', 'the h5wasm package (HDF5 reader) is not installed; reinstall weightwatcher');
+  throw missingDependency('keras', 'h5wasm');
 }
 
 let entryUrl: string | undefined;

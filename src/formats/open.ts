@@ -18,6 +18,7 @@ import { openPyTorch, openPyTorchShards } from './pytorch.js';
 import { openNpy, openNpz } from './npy.js';
 import { isZipSignature } from './zip.js';
 import { readShardIndex } from './shard-index.js';
+import { fsError } from '../shared/fs-errors.js';
 
 /** Reader choices that go beyond the reference's behaviour. */
 export interface OpenOptions {
@@ -275,6 +276,22 @@ async function openFolderFormat(
   );
 }
 
+/** The subfolders of `dir` (sorted, at most 1000 looked at) that hold model weights: a folder of checkpoints. */
+async function subfoldersWithModels(dir: string): Promise<string[]> {
+  const subs = (await readdir(dir, { withFileTypes: true }).catch(() => []))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .slice(0, 1000);
+  const found: string[] = [];
+  for (const name of subs) {
+    const files = await readdir(join(dir, name), { withFileTypes: true }).catch(() => []);
+    const names = files.filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
+    if ((await folderWeightFiles(join(dir, name), names)).size > 0) found.push(name);
+  }
+  return found;
+}
+
 async function openFolder(dir: string, options: OpenOptions): Promise<Opened> {
   const all = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
   const byFormat = await folderWeightFiles(dir, all);
@@ -291,8 +308,18 @@ async function openFolder(dir: string, options: OpenOptions): Promise<Opened> {
     return { store: await openFolderFormat(dir, options.format, files, all, options), notes: [] };
   }
   const chosen = present[0];
-  if (chosen === undefined)
+  if (chosen === undefined) {
+    const models = await subfoldersWithModels(dir);
+    if (models.length > 0) {
+      const shown = models.slice(0, 3).join(', ') + (models.length > 3 ? ', …' : '');
+      throw new WeightWatcherError(
+        'E_FORMAT',
+        `${dir}: no model weights in this folder itself, but ${models.length === 1 ? 'its subfolder' : `${models.length} subfolders`} ${shown} hold${models.length === 1 ? 's' : ''} a model: analyse one (weightwatcher analyze ${join(dir, models[0]!)}), or all of them as checkpoints with weightwatcher sweep ${join(dir, '*')} --db runs.sqlite`,
+        { file: dir },
+      );
+    }
     throw new WeightWatcherError('E_FORMAT', `${dir}: no model weights found in this folder (${SUPPORTED_FORMATS_HINT})`, { file: dir });
+  }
   const store = await openFolderFormat(dir, chosen, byFormat.get(chosen)!, all, options);
   const others = present.slice(1);
   const notes = others.length
@@ -347,7 +374,7 @@ export async function openModelDetailed(path: string, options: OpenOptions = {})
   try {
     st = await stat(path);
   } catch (e) {
-    throw new WeightWatcherError('E_NOT_FOUND', `${path}: no such file or folder`, { file: path, cause: e });
+    throw fsError(path, e);
   }
   return st.isDirectory() ? openFolder(path, options) : { store: await openModelFile(path, options), notes: [] };
 }

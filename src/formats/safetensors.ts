@@ -220,6 +220,16 @@ export class SafetensorsFile {
     }
   }
 
+  /** A safetensors file behind any positioned reader (HTTP range requests: hub/stream.ts); closed on failure. */
+  static async fromFile(file: RandomAccessFile): Promise<SafetensorsFile> {
+    try {
+      return await SafetensorsFile.parse(file.path, file);
+    } catch (e) {
+      await file.close();
+      throw withContext(e, { file: file.path });
+    }
+  }
+
   private static async parse(path: string, file: RandomAccessFile): Promise<SafetensorsFile> {
     const bad = (msg: string) => new WeightWatcherError('E_CORRUPT', `${path}: not a valid safetensors file: ${msg}`, { file: path });
     if (file.size < 8)

@@ -45,6 +45,13 @@ export interface SvdOptions {
   method?: SvdMethod;
   /** 'float64' (default, parity with the reference) or 'float32' (opt-in, unguarded; docs/numerics.md). */
   precision?: 'float64' | 'float32';
+  /**
+   * The OpenBLAS threads this call runs with, as the caller's plan set them (OpenBLAS's count is
+   * process-wide). They choose the Gram route's eigensolver (one-stage ?syevd or ?syevd_2stage, by
+   * order and threads: docs/performance.md). Default: the process's current OpenBLAS thread count,
+   * which is the whole budget unless a scheduler has lowered it for layers in flight.
+   */
+  threads?: number;
 }
 
 /** Which algorithm produced a spectrum (the `svd_route` column): see docs/numerics.md. */
@@ -65,6 +72,47 @@ export interface SpectrumOptions extends SvdOptions {
   rankN?: number;
   /** Calibration and benchmarks: the plain Gram values, no guard. */
   forceGram?: boolean;
+  /** Benchmarks: force the Gram route's eigensolver instead of the (order, threads) rule. */
+  eigensolver?: 'auto' | 'syevd' | 'syevd_2stage';
+}
+
+/** One matrix of a layer for layerSpectrum: floats, or stored bytes with their dtype. */
+export interface LayerMatrixArg {
+  data: MatrixData;
+  rows: number;
+  cols: number;
+  dtype?: 'F32' | 'F16' | 'BF16';
+}
+
+/** A layer's spectrum options: the route is decided natively from these (native/core/spectrum.h). */
+export interface LayerSpectrumOptions extends SvdOptions {
+  /** fast method: σmin as accurate as ?gesdd's (default true); false when only the ESD matters. */
+  refineMin?: boolean;
+  /** The layer's N: the rank tolerance σmax·N·ε. */
+  N: number;
+  /** Only the largest `keep` values of each matrix (LoRA products, Q31). */
+  keep?: number;
+  /** Intra-layer products: the ESD is the singular values themselves (Q15): always ?gesdd. */
+  unsquared?: boolean;
+  /** The ESD will be inverted (its tail is the smallest eigenvalues): always ?gesdd. */
+  inverse?: boolean;
+  /** analyze: the layer-level guard on the pooled Gram ESD (rank, λmax, Σλ, thresholds). */
+  layerGuard?: boolean;
+  /** layerGuard: values no eigenvalue may lie within the error bound of, with their names for the reason. */
+  thresholds?: readonly { value: number; name: string }[];
+  /** Benchmarks: force the Gram route's eigensolver. */
+  eigensolver?: 'auto' | 'syevd' | 'syevd_2stage';
+}
+
+export interface LayerSpectrumResult {
+  /** One spectrum per matrix, in input order. */
+  matrices: MatrixSpectrum[];
+  /** The route every matrix took (σmin refined on some for 'gram+lu' / 'gram+qr'). */
+  route: SvdRoute;
+  /** Why the fast method ran ?gesdd for the layer. */
+  fallback?: string;
+  /** Certified lower bound on every kept matrix's smallest singular value. */
+  svMinLow: number;
 }
 
 export interface MatrixSpectrum {
@@ -85,6 +133,8 @@ export interface MatrixSpectrum {
   gramSeconds: number;
   refineSeconds: number;
   gesddSeconds: number;
+  /** Gram routes: the eigensolver that ran. */
+  eigensolver?: 'syevd' | 'syevd_2stage';
 }
 
 /** Options of the powerlaw-package (1.5) port: R20. */
@@ -176,6 +226,8 @@ export interface NativeInfo extends RawNativeInfo {
 interface NativeBinding {
   spectrum(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): Promise<MatrixSpectrum>;
   spectrumSync(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): MatrixSpectrum;
+  layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult>;
+  eigensolverFor(n: number, threads: number): 'syevd' | 'syevd_2stage';
   fitPowerLaw(evals: Float64Array, opts?: NativeFitOptions): Promise<NativeFit>;
   fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
   nativeInfo(): RawNativeInfo;
@@ -192,6 +244,7 @@ interface NativeBinding {
   simulateAllocFailure?: (site: string) => void;
   lowRankApprox(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): Promise<LowRank>;
   lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts?: LowRankOptions): LowRank;
+  farmsWindowEigs(data: Float32Array | Float64Array, rows: number, cols: number, windows: Float64Array, opts?: WindowEigsOptions): Promise<WindowEigs>;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -291,6 +344,24 @@ export function svdvalsDetailedSync(data: MatrixData, rows: number, cols: number
   return syncCall(() => load().binding.spectrumSync(data, rows, cols, spectrumDefaults(rows, cols, opts)));
 }
 
+/**
+ * The spectra of one layer's matrices in one native call, off the event loop: the route ladder
+ * (gram, gram+lu/qr, ?gesdd), the rule that a layer never mixes routes and, with `layerGuard`, the
+ * layer's own accuracy guard all run natively (native/core/spectrum.h). The buffers are read in
+ * place by a worker thread: do not mutate them until the Promise settles.
+ */
+export function layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult> {
+  return asyncCall(() => load().binding.layerSpectrum(mats, opts));
+}
+
+/**
+ * The Gram route's eigensolver for an n×n Gram matrix on `threads` BLAS threads: a pure function of
+ * the plan (native/core/gram.cc `twoStageEigensolver`, measured in docs/performance.md).
+ */
+export function eigensolverFor(n: number, threads: number): 'syevd' | 'syevd_2stage' {
+  return syncCall(() => load().binding.eigensolverFor(n, threads));
+}
+
 /** The reference 'ww' power-law fit (R19) of `evals` (any order), off the event loop. */
 export function fitPowerLaw(evals: Float64Array, opts: NativeFitOptions = {}): Promise<NativeFit> {
   return asyncCall(() => load().binding.fitPowerLaw(evals, opts));
@@ -369,6 +440,39 @@ export function lowRankApprox(data: Float32Array | Float64Array, rows: number, c
 
 export function lowRankApproxSync(data: Float32Array | Float64Array, rows: number, cols: number, k: number, opts: LowRankOptions = {}): LowRank {
   return syncCall(() => load().binding.lowRankApproxSync(data, rows, cols, k, opts));
+}
+
+export interface WindowEigsOptions extends SvdOptions {
+  /** Threads taking windows in turn (run OpenBLAS with one thread meanwhile); default 1. */
+  workers?: number;
+  /** fast method: refine each window's smallest value to ?gesdd's accuracy (default false). */
+  refineMin?: boolean;
+}
+
+/** The pooled σ² of many windows of one matrix (FARMS, src/recipes/farms.ts). */
+export interface WindowEigs {
+  /** Every window's σ², windows in the given order, each ascending. */
+  evals: Float64Array;
+  /** The strongest route any window took. */
+  route: SvdRoute;
+  /** The largest window error bound (0 when every window used ?gesdd). */
+  errorBound: number;
+  fallback?: string;
+}
+
+/**
+ * σ² of the windows [row, col, rows, cols] (quadruples in `windows`) of a row-major matrix, each by
+ * the spectrum route of `opts` (Gram values unrefined: only the ESD matters), in one call off the
+ * event loop. The buffers are read in place: do not mutate them until the Promise settles.
+ */
+export function farmsWindowEigs(
+  data: Float32Array | Float64Array,
+  rows: number,
+  cols: number,
+  windows: Float64Array,
+  opts: WindowEigsOptions = {},
+): Promise<WindowEigs> {
+  return asyncCall(() => load().binding.farmsWindowEigs(data, rows, cols, windows, opts));
 }
 
 /**

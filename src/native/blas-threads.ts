@@ -1,20 +1,26 @@
 /**
- * OpenBLAS's thread count is process-wide. withBlasThreads sets it for the duration of the
- * analyses in flight and restores the previous value when the last one ends (reference-counted),
- * so direct svdvals() calls are not left single-threaded and overlapping analyze() calls do not
- * undo each other's setting.
+ * OpenBLAS's thread count is process-wide (0.3.21 has no per-call setting). Only the scheduler
+ * (engine/scheduler.ts) sets it, through these two functions: when a batch of layers starts from
+ * idle, the count in force is saved; when the last layer of the process ends, it is restored, so
+ * direct svdvals() calls get what the user (or setThreads) set rather than the last layer's count.
  */
 import { nativeInfo, setBlasThreads } from './binding.js';
 
-let activeRuns = 0;
-let savedBlasThreads = 0;
+let saved: number | undefined;
 
-export async function withBlasThreads<T>(threads: number, fn: () => Promise<T>): Promise<T> {
-  if (activeRuns++ === 0) savedBlasThreads = nativeInfo().blasThreads;
-  setBlasThreads(threads);
-  try {
-    return await fn();
-  } finally {
-    if (--activeRuns === 0) setBlasThreads(Math.max(1, savedBlasThreads));
-  }
+/** Set the count for the layers about to run; `idle`: nothing ran before, save the count in force. */
+export function applyBlasThreads(threads: number, opts: { idle: boolean }): void {
+  if (opts.idle) saved = nativeInfo().blasThreads;
+  setBlasThreads(Math.max(1, threads));
+}
+
+/** Nothing runs any more: put back the count saved when the scheduler became busy. */
+export function restoreBlasThreads(): void {
+  if (saved !== undefined) setBlasThreads(Math.max(1, saved));
+  saved = undefined;
+}
+
+/** The count direct calls (svdvals, …) get while the scheduler is idle: setThreads() sets it to the budget. */
+export function setIdleBlasThreads(threads: number): void {
+  setBlasThreads(Math.max(1, threads));
 }

@@ -9,8 +9,32 @@ import { basename, extname, resolve, sep } from 'node:path';
 import type { Row } from '../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import { SUMMARY_METRICS, type Summary } from './summary.js';
+import type { AnalyzeOptions } from '../shared/options.js';
 import type { CompareTableRow } from './plots/compare.js';
+import type { PlotFormat } from './plots/figures.js';
 import { escapeControl } from '../shared/text.js';
+
+/**
+ * What `weightwatcher compare` was asked to do, with checked arguments. It lives here, a floor
+ * below the CLI, because both the command (cli/commands/compare.ts, which checks the arguments)
+ * and the heavy half that runs it (cli/plot-commands.ts) need it: in either of them it made the
+ * two import each other.
+ */
+export interface CompareRequest {
+  inputs: string[];
+  plot?: string;
+  report?: string;
+  json?: string;
+  names?: string[];
+  /** --plot-format: formats of the --plot figure (default both). */
+  formats?: PlotFormat[];
+  /** --plot-scale: PNG pixels per SVG pixel (default 2). */
+  pngScale?: number;
+  /** Options for the models that are analysed (saved results are taken as they are). */
+  analyze?: AnalyzeOptions;
+  /** Analyse each model as W − W_base against this base model. */
+  baseModel?: string;
+}
 
 export interface CompareInput {
   name: string;

@@ -12,6 +12,8 @@ import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js'
 import type { CompareResult } from './compare.js';
 import { layerLabel, type AlphaMover, type SweepStepPoint } from './plots/sweep.js';
 import { columnOrder } from './columns.js';
+import { STATUS_BACKGROUNDS, STATUS_COLORS } from './plots/palette.js';
+import { browserRuntime, jsonScript } from './interactive.js';
 
 export interface LayerSection {
   /** File/anchor id: `<layer_id>` or `<layer_id>_<slice_id>`. */
@@ -31,6 +33,8 @@ export interface AnalyzeReportData {
   /** Layers that were skipped or failed, with the reason. */
   notes?: string[];
   modelFigures: Record<string, string>;
+  /** Vega specs of the model figures made interactive (interactive.ts interactiveSpecs), by figure name. */
+  interactive?: Record<string, unknown>;
   layers: readonly LayerSection[];
   /** 'auto' (default): compress the layer figures when they exceed ~8 MB in total. */
   compressLayers?: boolean | 'auto';
@@ -42,12 +46,31 @@ export interface CompareReportModel {
   source: string;
   rows: readonly Row[];
   modelFigures: Record<string, string>;
+  /** Vega specs of this model's interactive figures, by figure name. */
+  interactive?: Record<string, unknown>;
+  /**
+   * Each layer's ESD figure, as gzip bytes of its markup (compareLayerEsd), for the sections a click
+   * on a layer in the compare figures opens (`layer-m<model index>-<layer id>`).
+   */
+  layerEsds?: readonly { id: string; row: Row; gzip: Uint8Array }[];
+}
+
+/** A compare model's layer ESD figure as the report embeds it (gzip of the figure markup). */
+export function compareLayerEsd(modelIndex: number, id: string, svg: string): Uint8Array {
+  return gzipMarkup(figureGrid({ esd: svg }, `m${modelIndex}l${safeId(id)}`, `layer ${id} `));
 }
 
 export interface CompareReportData {
   title: string;
   result: CompareResult;
-  compareFigure: string;
+  /**
+   * The compare figure's panels (compareFigurePanels: alpha-hist, alpha-depth, alpha-delta), each
+   * shown at its own size. Without them, `compareFigure` (the combined figure) is shown.
+   */
+  compareFigures?: Record<string, string>;
+  compareFigure?: string;
+  /** Vega specs of the interactive panels, by panel name. */
+  interactive?: Record<string, unknown>;
   models: readonly CompareReportModel[];
   generated?: Date;
 }
@@ -146,7 +169,9 @@ export function detailsTable(
           return `<td data-v="${escapeHtml(sortKey(v))}"${title}${numeric.has(c) ? ' class="n"' : ''}>${text}</td>`;
         })
         .join('');
-      return `<tr${w ? ` class="warn-${w}" data-warn="${w}"` : ' data-warn="ok"'}>${tds}</tr>`;
+      const layer = typeof r.layer === 'string' ? r.layer : typeof r.name === 'string' ? r.name : undefined;
+      const dl = layer === undefined ? '' : ` data-layer="${escapeHtml(layer)}"`;
+      return `<tr${w ? ` class="warn-${w}" data-warn="${w}"` : ' data-warn="ok"'}${dl}>${tds}</tr>`;
     })
     .join('\n');
   return `<div class="table-tools" data-for="${opts.id}">
@@ -186,12 +211,16 @@ function countCards(rows: readonly Row[]): string {
 </div>`;
 }
 
-function figureGrid(figs: Record<string, string>, prefix: string, labelPrefix = ''): string {
+/** One figure: its static SVG and, when interactive, its Vega spec (the page script embeds it live). */
+function figureHtml(name: string, svg: string, prefix: string, label: string, spec?: unknown, caption = name): string {
+  const id = `${prefix}-${safeId(name)}`;
+  const live = spec === undefined ? '' : `<script type="application/json" id="spec-${id}">${jsonScript(spec)}</script>`;
+  return `<figure class="chart" data-figure="${escapeHtml(name)}"${live ? ` data-spec="spec-${id}"` : ''}>${inlineSvg(svg, id, label)}${live}<figcaption>${escapeHtml(caption)}</figcaption></figure>`;
+}
+
+function figureGrid(figs: Record<string, string>, prefix: string, labelPrefix = '', interactive: Record<string, unknown> = {}): string {
   return `<div class="figs">${Object.entries(figs)
-    .map(
-      ([name, svg]) =>
-        `<figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(svg, `${prefix}-${safeId(name)}`, `${labelPrefix}${name}`)}<figcaption>${escapeHtml(name)}</figcaption></figure>`,
-    )
+    .map(([name, svg]) => figureHtml(name, svg, prefix, `${labelPrefix}${name}`, interactive[name]))
     .join('')}</div>`;
 }
 
@@ -214,6 +243,8 @@ export function gzipMarkup(markup: string): Buffer {
 export function layerSectionHtml(
   l: { id: string; row: Row; figureCount: number },
   payload: { markup: string } | { gzip: Uint8Array },
+  /** The section's element id without the `layer-` prefix (default: the layer's id). */
+  elementId = l.id,
 ): string {
   const r = l.row;
   const w = warningClass(r);
@@ -222,8 +253,8 @@ export function layerSectionHtml(
     'markup' in payload
       ? `<template>${payload.markup}</template>`
       : `<template data-enc="gzip-base64">${Buffer.from(payload.gzip.buffer, payload.gzip.byteOffset, payload.gzip.byteLength).toString('base64')}</template>`;
-  return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(l.id)}" data-layer="${escapeHtml(l.id)}">
-<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${l.figureCount} figures</span></summary>
+  return `<details class="layer${w ? ` warn-${w}` : ''}" id="layer-${escapeHtml(elementId)}" data-layer="${escapeHtml(l.id)}">
+<summary><span class="lid">Layer ${escapeHtml(l.id.replace('_', ':'))}</span> <span class="lname">${escapeHtml(String(r.name ?? ''))}</span> <span class="badge ${w}">α = ${escapeHtml(fmtCell(a))}</span>${w ? ` <span class="wtext">${escapeHtml(WARN_LABEL[w]!)}</span>` : ''} <span class="nfig">${l.figureCount} figure${l.figureCount === 1 ? '' : 's'}</span></summary>
 <div class="layer-body">${body}</div>
 </details>`;
 }
@@ -244,7 +275,7 @@ function layerSections(layers: readonly LayerSection[], compress: boolean): stri
 }
 
 const CSS = `
-:root{--over:#d62728;--under:#ff7f0e;--failed:#7f7f7f;--bg:#fff;--fg:#1d1d1f;--muted:#666;--line:#e3e3e3;--accent:#4c78a8}
+:root{--over:${STATUS_COLORS.over};--under:${STATUS_COLORS.under};--failed:#7f7f7f;--bg:#fff;--fg:#1d1d1f;--muted:#666;--line:#e3e3e3;--accent:#3b4f66}
 *{box-sizing:border-box}
 body{font-family:"DejaVu Sans",system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;color:var(--fg);background:var(--bg);font-size:14px;line-height:1.45}
 header{padding:18px 28px;border-bottom:1px solid var(--line);background:#f7f9fc}
@@ -270,9 +301,19 @@ table.summary{margin:6px 0 14px}
 .table-tools{display:flex;gap:18px;align-items:center;margin:8px 0;flex-wrap:wrap}
 .table-tools input{padding:3px 6px;min-width:260px}
 .table-tools .count{color:var(--muted)}
-tr.warn-over td{background:#fde8e8}
-tr.warn-under td{background:#fff1e0}
-tr.warn-failed td{background:#eee;color:#555}
+tr.warn-over td{background:${STATUS_BACKGROUNDS.over}}
+tr.warn-under td{background:${STATUS_BACKGROUNDS.under}}
+tr.warn-failed td{background:${STATUS_BACKGROUNDS.failed};color:#555}
+td.warn-over{background:${STATUS_BACKGROUNDS.over}}td.warn-under{background:${STATUS_BACKGROUNDS.under}}
+tr.flash td{outline:2px solid var(--accent);outline-offset:-2px}
+figure.chart.flash{outline:3px solid var(--accent)}
+figure.chart,tr{scroll-margin-top:48px}
+figure.chart .vega-embed{display:block}
+figure.chart .vega-embed svg{display:block;max-width:none}
+figure.chart.wide{overflow-x:auto;max-width:100%}
+figure.chart.wide svg{max-width:none}
+#vg-tooltip-element{font-family:"DejaVu Sans",system-ui,sans-serif;font-size:12px}
+#vg-tooltip-element table tr td.key{color:#555}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-weight:bold}
 .badge.over{background:var(--over);color:#fff}.badge.under{background:var(--under);color:#fff}.badge.failed{background:var(--failed);color:#fff}
 .figs{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
@@ -345,12 +386,49 @@ const JS = `
   var ex=document.getElementById('expand-all'), co=document.getElementById('collapse-all');
   if(ex)ex.addEventListener('click',function(){window.wwLoadAllLayers(true);});
   if(co)co.addEventListener('click',function(){layers.forEach(function(d){d.open=false;});});
-  function openHash(){var h=location.hash.slice(1);if(!h)return;var d=document.getElementById(h);if(d&&d.tagName==='DETAILS'){d.open=true;load(d);}}
+  function openHash(){var h=location.hash.slice(1);if(!h)return;var d=document.getElementById(h);if(d&&d.tagName==='DETAILS'){for(var p=d.parentElement;p;p=p.parentElement){if(p.tagName==='DETAILS')p.open=true;}d.open=true;load(d).then(function(){var f=d.querySelector('figure[data-figure="esd"]');if(f){f.scrollIntoView({block:'start'});f.classList.add('flash');setTimeout(function(){f.classList.remove('flash');},1500);}});}}
   window.addEventListener('hashchange',openHash);openHash();
 })();
 `;
 
-function page(title: string, metaLine: string, nav: [string, string][], main: string, generated: Date): string {
+/**
+ * The live figures (interactive.ts): each figure with a Vega spec is embedded with vega-embed in
+ * place of its static SVG; hovering shows the tooltip, clicking a mark whose data names a layer
+ * goes to it: its section (opened, scrolled to the ESD figure) when the page has one, else its row
+ * in a table (data-layer). A figure that fails to embed keeps its static SVG.
+ */
+const INTERACTIVE_JS = `
+(function(){
+  'use strict';
+  if(typeof vegaEmbed!=='function')return;
+  function flash(el){el.classList.add('flash');setTimeout(function(){el.classList.remove('flash');},1500);}
+  function goTo(d){
+    if(!d)return;
+    if(d.target){var t=document.getElementById(d.target);if(t&&t.tagName==='DETAILS'){if(location.hash==='#'+d.target)location.hash='';location.hash=d.target;return;}}
+    if(d.anchor!==undefined&&d.anchor!==null){var det=document.getElementById('layer-'+d.anchor);
+      if(det&&det.tagName==='DETAILS'){if(location.hash==='#layer-'+d.anchor)location.hash='';location.hash='layer-'+d.anchor;return;}}
+    var names=[d.name,d.layer].filter(function(x){return x!==undefined&&x!==null;}).map(String);
+    var rows=document.querySelectorAll('tr[data-layer]');
+    for(var i=0;i<rows.length;i++){if(names.indexOf(rows[i].getAttribute('data-layer'))>=0){var r=rows[i];r.hidden=false;r.scrollIntoView({block:'center'});flash(r);return;}}
+  }
+  window.wwViews={};
+  document.querySelectorAll('figure.chart[data-spec]').forEach(function(fig){
+    var id=fig.getAttribute('data-spec'), el=document.getElementById(id);if(!el)return;
+    var holder=document.createElement('div');holder.className='live';
+    var stat=fig.querySelector(':scope > svg');
+    fig.insertBefore(holder,fig.firstChild);
+    vegaEmbed(holder,JSON.parse(el.textContent),{mode:'vega',renderer:'svg',actions:false,tooltip:{theme:'light'}}).then(function(res){
+      if(stat)stat.remove();
+      var svg=holder.querySelector('svg');if(svg&&stat)svg.setAttribute('aria-label',stat.getAttribute('aria-label')||'');
+      res.view.addEventListener('click',function(ev,item){if(item&&item.datum)goTo(item.datum);});
+      window.wwViews[id]=res.view;fig.classList.add('live-ready');
+    },function(){holder.remove();});
+  });
+})();
+`;
+
+function page(title: string, metaLine: string, nav: [string, string][], main: string, generated: Date, interactive = false): string {
+  const runtime = interactive ? browserRuntime() : null;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -369,6 +447,7 @@ ${main}
 </main>
 <footer>Generated ${escapeHtml(generated.toISOString())} by weightwatcher (TypeScript port). Charts: Vega-Lite, rendered to SVG offline. α &lt; ${OVER_TRAINED_ALPHA}: possibly over-trained; α &gt; ${UNDER_TRAINED_ALPHA}: possibly under-trained.</footer>
 <script>${JS}</script>
+${runtime ? `<script data-ww="vega-runtime">${runtime}</script>\n<script>${INTERACTIVE_JS}</script>` : ''}
 </body>
 </html>
 `;
@@ -402,10 +481,11 @@ ${summaryTable(d.summary)}
 ${d.notes?.length ? `<details><summary>${d.notes.length} notes (skipped / failed layers)</summary><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
 </section>
 <section id="model-plots"><h2>Model plots</h2>
-${Object.keys(d.modelFigures).length ? figureGrid(d.modelFigures, 'model', 'model ') : '<p class="note">No plots (no successful fits).</p>'}
+${Object.keys(d.modelFigures).length ? figureGrid(d.modelFigures, 'model', 'model ', d.interactive) : '<p class="note">No plots (no successful fits).</p>'}
+${d.interactive && Object.keys(d.interactive).length ? '<p class="note">Hover a point for its layer and values; click it to open the layer\'s ESD figure.</p>' : ''}
 </section>
 <section id="details"><h2>Details</h2>
-<p class="note">Click a column header to sort; rows with α &lt; ${OVER_TRAINED_ALPHA} are red (over-trained), α &gt; ${UNDER_TRAINED_ALPHA} orange (under-trained). Hover a number for full precision.</p>
+<p class="note">Click a column header to sort; rows with α &lt; ${OVER_TRAINED_ALPHA} are vermillion (over-trained), α &gt; ${UNDER_TRAINED_ALPHA} blue (under-trained). Hover a number for full precision.</p>
 ${detailsTable(d.rows, { id: 'details-table', linkLayers: layerCount > 0 })}
 </section>
 <section id="layers"><h2>Layers</h2>
@@ -423,6 +503,7 @@ ${layerCount ? LAYERS_MARKER : NO_LAYER_FIGURES}
     ],
     main,
     generated,
+    Object.keys(d.interactive ?? {}).length > 0,
   );
   if (!layerCount) return { head: html, tail: '' };
   // Row names come from the model file; the marker is found after them, in the fixed tail.
@@ -466,14 +547,19 @@ export function compareReportHtml(d: CompareReportData): string {
       });
       return r;
     });
-    diffs = `<p class="note">${res.diffs.length} layers matched by name; Δ = model − ${escapeHtml(res.names[0]!)}.</p>${diffTable(rows)}`;
+    diffs = `<p class="note">${res.diffs.length} layers matched by name; Δ = model − ${escapeHtml(res.names[0]!)}. Alphas below ${OVER_TRAINED_ALPHA} are marked vermillion (over-trained), above ${UNDER_TRAINED_ALPHA} blue (under-trained).</p>${diffTable(rows)}`;
   }
   const perModel = d.models
     .map(
       (m, i) => `<details class="model" id="model-${i}">
 <summary><b>${escapeHtml(m.name)}</b> — ${m.rows.length} layers</summary>
-${figureGrid(m.modelFigures, `m${i}`, `${m.name} `)}
+${figureGrid(m.modelFigures, `m${i}`, `${m.name} `, m.interactive)}
 ${detailsTable(m.rows, { id: `details-${i}` })}
+${
+  m.layerEsds?.length
+    ? `<h3>ESD of each layer</h3>\n${m.layerEsds.map((l) => layerSectionHtml({ id: l.id, row: l.row, figureCount: 1 }, { gzip: l.gzip }, `m${i}-${l.id}`)).join('\n')}`
+    : ''
+}
 </details>`,
     )
     .join('\n');
@@ -482,7 +568,7 @@ ${detailsTable(m.rows, { id: `details-${i}` })}
 ${sideBySide}
 </section>
 <section id="compare-plot"><h2>Comparison</h2>
-<div class="figs"><figure class="chart" data-figure="compare">${inlineSvg(d.compareFigure, 'cmp', 'comparison')}<figcaption>compare</figcaption></figure></div>
+${compareFiguresHtml(d)}
 </section>
 <section id="layer-diffs"><h2>Per-layer differences</h2>
 ${diffs}
@@ -501,7 +587,31 @@ ${perModel}
     ],
     main,
     generated,
+    Object.keys(d.interactive ?? {}).length > 0 || d.models.some((m) => Object.keys(m.interactive ?? {}).length > 0),
   );
+}
+
+const PANEL_CAPTIONS: Record<string, string> = {
+  'alpha-hist': 'layer alpha distribution per model',
+  'alpha-depth': 'alpha by layer (hover: layer and alpha; click: its row below)',
+  'alpha-delta': 'Δ alpha per matched layer (hover: full layer name; click: its row below)',
+  summary: 'summary',
+};
+
+/** The compare figure's panels at their own size (the combined figure shrunk to the page made its text ≈ 7 px). */
+function compareFiguresHtml(d: CompareReportData): string {
+  const panels = d.compareFigures && Object.keys(d.compareFigures).length ? d.compareFigures : undefined;
+  if (!panels) {
+    if (!d.compareFigure) return '<p class="note">No comparison figure.</p>';
+    return `<div class="figs"><figure class="chart wide" data-figure="compare">${inlineSvg(d.compareFigure, 'cmp', 'comparison')}<figcaption>compare</figcaption></figure></div>`;
+  }
+  return `<div class="figs">${Object.entries(panels)
+    .map(([name, svg]) => figureHtml(name, svg, 'cmp', `comparison: ${name}`, d.interactive?.[name], PANEL_CAPTIONS[name] ?? name))
+    .join('')}</div>`;
+}
+
+function alphaWarn(v: Cell): string {
+  return typeof v === 'number' && v >= 0 ? (v < OVER_TRAINED_ALPHA ? 'over' : v > UNDER_TRAINED_ALPHA ? 'under' : '') : '';
 }
 
 function diffTable(rows: Row[]): string {
@@ -512,12 +622,17 @@ function diffTable(rows: Row[]): string {
   const body = rows
     .map(
       (r) =>
-        `<tr data-warn="ok">${cols
+        `<tr data-warn="ok" data-layer="${escapeHtml(String(r.layer ?? ''))}">${cols
           .map((c) => {
             const v = r[c] ?? null;
             const cls = c.startsWith('Δ') && typeof v === 'number' ? (v > 0 ? ' pos' : v < 0 ? ' neg' : '') : '';
             const text = c.startsWith('Δ') && typeof v === 'number' ? (v >= 0 ? '+' : '') + v.toFixed(3) : fmtCell(v);
-            return `<td data-v="${escapeHtml(sortKey(v))}"${typeof v === 'number' ? ` class="n${cls}" title="${v}"` : ''}>${escapeHtml(text)}</td>`;
+            // α < 2 / α > 6 marked as in the analyze report: a tinted cell and a badge.
+            const w = c.startsWith('alpha ') ? alphaWarn(v) : '';
+            const shown = w
+              ? `<span class="badge ${w}" title="${escapeHtml(WARN_LABEL[w]!)}">${escapeHtml(text)}</span>`
+              : escapeHtml(text);
+            return `<td data-v="${escapeHtml(sortKey(v))}"${typeof v === 'number' ? ` class="n${cls}${w ? ` warn-${w}` : ''}" title="${v}"` : ''}>${shown}</td>`;
           })
           .join('')}</tr>`,
     )
@@ -537,6 +652,8 @@ export interface SweepReportData {
   movers: readonly AlphaMover[];
   /** Figure name → SVG (sweep figures: alpha-heatmap, alpha-counts, summary, alpha-movers). */
   figures: Record<string, string>;
+  /** Vega specs of the interactive figures (interactive.ts interactiveSpecs), by figure name. */
+  interactive?: Record<string, unknown>;
   /** Failed runs and other remarks. */
   notes?: string[];
   generated?: Date;
@@ -573,7 +690,7 @@ export function sweepReportHtml(d: SweepReportData): string {
   }));
   const fig = (name: string, label: string) =>
     d.figures[name]
-      ? `<div class="figs"><figure class="chart" data-figure="${escapeHtml(name)}">${inlineSvg(d.figures[name], `sw-${safeId(name)}`, label)}<figcaption>${escapeHtml(label)}</figcaption></figure></div>`
+      ? `<div class="figs">${figureHtml(name, d.figures[name], 'sw', label, d.interactive?.[name], label)}</div>`
       : '<p class="note">No data for this figure.</p>';
   const main = `
 <section id="summary"><h2>Over ${d.stepsParsed ? 'steps' : 'models'}</h2>
@@ -583,7 +700,7 @@ ${detailsTable(stepRows, { id: 'steps-table', columns: stepCols, caption: 'one r
 ${d.notes?.length ? `<details open><summary>${d.notes.length} notes</summary><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
 </section>
 <section id="heatmap"><h2>Alpha per layer</h2>
-<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Red: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit.</p>
+<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Vermillion: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit. Hover a cell for the layer and its alpha.</p>
 ${fig('alpha-heatmap', 'alpha heatmap')}
 </section>
 <section id="movers"><h2>Layers whose alpha moved most</h2>
@@ -600,5 +717,6 @@ ${moverRows.length ? detailsTable(moverRows, { id: 'movers-table', columns: Obje
     ],
     main,
     generated,
+    Object.keys(d.interactive ?? {}).length > 0,
   );
 }

@@ -21,7 +21,9 @@ export const ERROR_CODES = [
   'E_NOMEM', // an allocation failed (native out of memory)
   'E_LAYERS_FAILED', // analyze(): layers failed (every layer, or any with throwOnFailure); see LayerFailuresError
   'E_NATIVE', // native addon missing or failed to load
+  'E_MISSING_DEPENDENCY', // an optional package a feature needs is not installed (plots, SQLite, queue, Keras)
   'E_INTERNAL', // a bug: an unexpected exception
+  'E_ABORTED', // the call was cancelled (its signal, or timeoutMs): AbortedError, whose name is 'AbortError'
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -69,6 +71,25 @@ export class LayerFailuresError extends WeightWatcherError {
     this.name = 'WeightWatcherError';
     this.failures = failures;
     this.rows = rows;
+  }
+}
+
+/**
+ * A call cancelled by its `signal` or `timeoutMs` (engine/scheduler.ts): `name` is 'AbortError', as
+ * fetch() and the DOM report cancellation, `code` is E_ABORTED; `done` of `total` layers had finished.
+ */
+export class AbortedError extends WeightWatcherError {
+  readonly done: number | undefined;
+  readonly total: number | undefined;
+  /** True when timeoutMs ran out (not the caller's signal). */
+  readonly timedOut: boolean;
+
+  constructor(message: string, details: { done?: number; total?: number; timedOut?: boolean; cause?: unknown } = {}) {
+    super('E_ABORTED', message, details.cause === undefined ? {} : { cause: details.cause });
+    this.name = 'AbortError';
+    this.done = details.done;
+    this.total = details.total;
+    this.timedOut = details.timedOut ?? false;
   }
 }
 

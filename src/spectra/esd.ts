@@ -4,10 +4,12 @@
  *
  * Two methods (docs/numerics.md): 'accurate' runs ?gesdd on every slice; 'fast' takes the Gram
  * eigenvalues, which the native guard refines (σmin by LU/QR inverse iteration) or replaces by
- * ?gesdd where they cannot give sv_min and the rank. A layer never mixes Gram and ?gesdd slices:
- * if one slice needs ?gesdd, every slice is recomputed with it.
+ * ?gesdd where they cannot give sv_min and the rank. The route is decided natively, in one call per
+ * layer (native/core/spectrum.h `computeLayerSpectrum`): a layer never mixes Gram and ?gesdd
+ * slices, and with `layerGuard` the layer's own accuracy rules run there too. This module only
+ * pools the values.
  */
-import { svdvalsDetailed, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
+import { layerSpectrum, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
 import { decodeToFloat32 } from '../formats/decode.js';
 import { FLOAT64_EPS } from '../shared/numeric.js';
 
@@ -73,21 +75,25 @@ export interface EsdOptions extends SvdOptions {
    * when it is below M: LoRA products, Q31). Default: all.
    */
   readonly keep?: number;
+  /** The ESD will be inverted (1/λ: its tail is the smallest eigenvalues), so the route is ?gesdd. */
+  readonly inverse?: boolean;
+  /**
+   * analyze: also run the layer's own guard natively (rank, λmax, Σλ, and no eigenvalue within the
+   * error bound of these thresholds); a layer that fails it comes back on ?gesdd with the reason.
+   */
+  readonly layerGuard?: { readonly thresholds: readonly { value: number; name: string }[] };
+  /** The OpenBLAS threads the call runs with (default: the process's current count): see SvdOptions.threads. */
+  readonly threads?: number;
 }
 
-/** Stronger routes win when slices differ: 'gesdd' never mixes with the others (see computeEsd). */
-const ROUTE_ORDER: readonly SvdRoute[] = ['sgram', 'sgram+qr', 'sgram+lu', 'gram', 'gram+qr', 'gram+lu', 'sgesdd', 'gesdd'];
-
+/** Pools the per-matrix values of a layer (the route and the guard's bound come from the native call). */
 class EsdAccumulator {
   private parts: Float64Array[] = [];
   private svMax = 0;
   private svMin = 0;
-  private svMinLow = Infinity;
   private rankLoss = 0;
-  private route: SvdRoute | undefined;
   private errorBound = 0;
   private sumOfSquares = 0;
-  private fallback: string | undefined;
   private readonly seconds = { gram: 0, refine: 0, gesdd: 0 };
   constructor(
     private readonly N: number,
@@ -113,18 +119,12 @@ class EsdAccumulator {
     this.parts.push(this.unsquared ? all : evals);
     this.errorBound = Math.max(this.errorBound, s.errorBound);
     this.sumOfSquares += s.sumOfSquares;
-    const refined = s.route.includes('+');
-    const low =
-      s.route === 'gram' || s.route === 'sgram' ? Math.sqrt(Math.max(0, evals[0]! - s.errorBound)) : refined ? sv[0]! * (1 - 1e-8) : sv[0]!;
-    this.svMinLow = Math.min(this.svMinLow, low);
-    if (this.route === undefined || ROUTE_ORDER.indexOf(s.route) > ROUTE_ORDER.indexOf(this.route)) this.route = s.route;
-    this.fallback ??= s.fallback;
     this.seconds.gram += s.gramSeconds;
     this.seconds.refine += s.refineSeconds;
     this.seconds.gesdd += s.gesddSeconds;
   }
 
-  finish(): Esd {
+  finish(route: SvdRoute, svMinLow: number, fallback: string | undefined): Esd {
     const total = this.parts.reduce((s, p) => s + p.length, 0);
     const evals = new Float64Array(total);
     let o = 0;
@@ -138,56 +138,40 @@ class EsdAccumulator {
       svMax: this.svMax,
       svMin: this.svMin,
       rankLoss: this.rankLoss,
-      route: this.route ?? 'gesdd',
+      route,
       errorBound: this.errorBound,
       sumOfSquares: this.sumOfSquares,
-      svMinLow: this.svMinLow,
-      ...(this.fallback !== undefined ? { fallback: this.fallback } : {}),
+      svMinLow,
+      ...(fallback !== undefined ? { fallback } : {}),
       seconds: this.seconds,
     };
   }
 }
 
-function spectrumArgs(m: LayerMatrix, opts: EsdOptions, method: 'fast' | 'accurate') {
-  const data = isStored(m) ? m.bytes : m.data;
-  // Truncated to the top `keep` values, the matrix's own σmin and rank do not matter: the layer
-  // guard checks the smallest kept value instead (route-guard.ts).
-  const truncated = opts.keep !== undefined && opts.keep < Math.min(m.rows, m.cols);
-  return [
-    data,
-    m.rows,
-    m.cols,
-    {
-      method,
-      precision: opts.precision ?? 'float64',
-      rankN: truncated ? 0 : opts.N,
-      refineMin: !truncated && (opts.refineMin ?? true),
-      ...(isStored(m) ? { dtype: m.dtype } : {}),
-    },
-  ] as const;
-}
-
-/** Intra products have unsquared ESDs, which the Gram route does not serve: they always use ?gesdd. */
-function methodFor(opts: EsdOptions): 'fast' | 'accurate' {
-  return opts.method === 'fast' && !opts.unsquared ? 'fast' : 'accurate';
-}
-
 /**
- * ESD of a layer's matrices, one decomposition at a time off the event loop. With the fast method,
- * if the guard sends one slice to ?gesdd, the others are recomputed with ?gesdd too.
+ * ESD of a layer's matrices: one native call off the event loop, which decides the route for the
+ * whole layer (native/core/spectrum.h), then the values pooled here.
  */
 export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions): Promise<Esd> {
-  const method = methodFor(opts);
-  const spectra: MatrixSpectrum[] = [];
-  for (const m of mats) spectra.push(await svdvalsDetailed(...spectrumArgs(m, opts, method)));
-  const fallback = spectra.find((s) => s.route.endsWith('gesdd'))?.fallback;
-  if (method === 'fast' && fallback !== undefined) {
-    for (let i = 0; i < mats.length; i++) {
-      if (!spectra[i]!.route.endsWith('gesdd'))
-        spectra[i] = { ...(await svdvalsDetailed(...spectrumArgs(mats[i]!, opts, 'accurate'))), fallback };
-    }
-  }
   const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
-  for (const s of spectra) acc.add(s);
-  return acc.finish();
+  if (mats.length === 0) return acc.finish('gesdd', Infinity, undefined); // nothing to decompose
+  const layer = await layerSpectrum(
+    mats.map((m) =>
+      isStored(m) ? { data: m.bytes, rows: m.rows, cols: m.cols, dtype: m.dtype } : { data: m.data, rows: m.rows, cols: m.cols },
+    ),
+    {
+      method: opts.method ?? 'accurate',
+      precision: opts.precision ?? 'float64',
+      N: opts.N,
+      refineMin: opts.refineMin ?? true,
+      ...(opts.keep !== undefined ? { keep: opts.keep } : {}),
+      unsquared: opts.unsquared === true,
+      inverse: opts.inverse === true,
+      layerGuard: opts.layerGuard !== undefined,
+      thresholds: opts.layerGuard?.thresholds ?? [],
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    },
+  );
+  for (const s of layer.matrices) acc.add(s);
+  return acc.finish(layer.route, layer.svMinLow, layer.fallback);
 }

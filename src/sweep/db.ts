@@ -13,15 +13,16 @@
  * better-sqlite3 is synchronous by design; the statements here are small (one model's rows), and
  * the analysis they record takes orders of magnitude longer.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Row } from '../shared/rows.js';
 import type { Summary } from '../report/summary.js';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { decodeJson, decodeRow, encodeJson, encodeRow } from './codec.js';
+import { requireOptional } from '../shared/optional-import.js';
+import type { Database } from './sqlite-types.js';
 
-export type Database = BetterSqlite3.Database;
+export type { Database } from './sqlite-types.js';
 
 /** Columns copied out of each row into real SQL columns (for queries and indexes); the full row is in row_json. */
 export const INDEXED_COLUMNS = ['alpha', 'alpha_weighted', 'log_norm', 'log_spectral_norm', 'stable_rank'] as const;
@@ -113,8 +114,9 @@ let sqlite: typeof BetterSqlite3 | undefined;
 function loadSqlite(): typeof BetterSqlite3 {
   if (sqlite) return sqlite;
   try {
-    sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+    sqlite = requireOptional<typeof BetterSqlite3>('database', 'better-sqlite3');
   } catch (e) {
+    if (e instanceof WeightWatcherError) throw e; // not installed (E_MISSING_DEPENDENCY)
     throw new WeightWatcherError(
       'E_NATIVE',
       `the results database needs better-sqlite3, which could not be loaded (${errorMessage(e)}); reinstall with 'npm rebuild better-sqlite3'`,
@@ -169,11 +171,18 @@ export function openDatabase(file: string, opts: OpenDbOptions = {}): Database {
     );
   }
   const Sqlite = loadSqlite();
+  // A database this call creates and cannot set up (a full disk) is removed again, with its WAL
+  // files: a half-made file would be refused by the next run as "not a usable SQLite database".
+  const created = file !== ':memory:' && !existsSync(file);
   let db: Database;
   try {
     db = new Sqlite(file, { timeout: 10_000 });
   } catch (e) {
-    throw new WeightWatcherError('E_IO', `${file}: cannot open the results database (${errorMessage(e)})`, { file, cause: e });
+    if (created) removeDatabaseFiles(file);
+    throw (
+      diskFullError(file, e) ??
+      new WeightWatcherError('E_IO', `${file}: cannot open the results database (${errorMessage(e)})`, { file, cause: e })
+    );
   }
   try {
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
@@ -194,10 +203,43 @@ export function openDatabase(file: string, opts: OpenDbOptions = {}): Database {
     migrate(db, file);
   } catch (e) {
     db.close();
+    if (created) removeDatabaseFiles(file);
     if (e instanceof WeightWatcherError) throw e;
-    throw new WeightWatcherError('E_FORMAT', `${file}: not a usable SQLite database (${errorMessage(e)})`, { file, cause: e });
+    throw (
+      diskFullError(file, e) ??
+      new WeightWatcherError('E_FORMAT', `${file}: not a usable SQLite database (${errorMessage(e)})`, { file, cause: e })
+    );
   }
   return db;
+}
+
+function removeDatabaseFiles(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) rmSync(f, { force: true });
+}
+
+/**
+ * A write the disk refused (SQLITE_FULL: no space; SQLITE_IOERR_WRITE: a file size limit, a failing
+ * disk) as an error that says so, or undefined for other errors. SQLite rolls the transaction back,
+ * so what was stored before stays readable.
+ */
+export function diskFullError(file: string, e: unknown): WeightWatcherError | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL' || (e as NodeJS.ErrnoException | null)?.code === 'ENOSPC')
+    return new WeightWatcherError(
+      'E_IO',
+      `${file}: no space left on the disk for the results database; free some space (or use another --db) and run again: what was stored is kept`,
+      { file, cause: e },
+    );
+  if (typeof code === 'string' && code.startsWith('SQLITE_IOERR'))
+    return new WeightWatcherError(
+      'E_IO',
+      `${file}: the results database could not be written (${code}: ${errorMessage(e)}); what was stored is kept`,
+      {
+        file,
+        cause: e,
+      },
+    );
+  return undefined;
 }
 
 export interface RunIdentity {

@@ -3,9 +3,11 @@
  * locally or over a Redis queue, and the queries and report over it. Loading this module loads
  * better-sqlite3; bullmq and ioredis load only when a queue is used (sweep({ queue }), startWorker).
  * `import 'weightwatcher'` loads none of them: its sweep() and openResults() import this module on
- * first call.
+ * first call. `openResults` is asynchronous here as at the root (one name, one behaviour);
+ * `openResultsSync` is the synchronous twin.
  */
 import type { WorkerOptions, SweepWorker } from './worker.js';
+import { importOptional } from '../shared/optional-import.js';
 
 export {
   sweep,
@@ -14,10 +16,11 @@ export {
   type SweepResult,
   type SweepRun,
   type SweepProgress,
-  type RunStatus,
+  type SweepRunStatus,
 } from './sweep.js';
 export {
   openResults,
+  openResultsSync,
   SweepResults,
   type StoredRun,
   type StoredRunWithDetails,
@@ -27,7 +30,7 @@ export {
   type SummaryPoint,
   type SweepSelector,
 } from './results.js';
-export { sweepReport, type SweepReportOptions, type SweepReport } from './report.js';
+export { sweepReport, type SweepReportOptions, type SweepReport, type SweepIncomplete } from './report.js';
 export { fingerprintModel, runKey, optionsKeyJson, type Fingerprint, type FingerprintMode } from './fingerprint.js';
 export { parseStep, assignSteps, DEFAULT_STEP_PATTERN } from './steps.js';
 export { expandModels, type ModelInput as SweepModelInput } from './inputs.js';
@@ -36,5 +39,5 @@ export type { WorkerOptions, WorkerEvent, SweepWorker } from './worker.js';
 
 /** Start a queue worker (loads bullmq). Runs until its close(). */
 export async function startWorker(options: WorkerOptions): Promise<SweepWorker> {
-  return (await import('./worker.js')).startWorker(options);
+  return (await importOptional('queue', () => import('./worker.js'))).startWorker(options);
 }

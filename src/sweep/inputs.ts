@@ -6,7 +6,7 @@
  * step, e.g. a trainer's output folder with `checkpoint-500/`, `checkpoint-1000/`). Globs (`*`, `?`, `[…]`, `**`) are expanded here too, so
  * quoted patterns work the same on every shell.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { openModel } from '../formats/open.js';
 import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
@@ -74,12 +74,19 @@ export async function expandGlob(pattern: string, cwd = process.cwd()): Promise<
     const seg = segs[i]!;
     const next: string[] = [];
     if (seg === '**') {
-      // Zero or more folders.
-      const stack = [...bases];
+      // Zero or more folders. Symlinked folders are followed, but each real folder is visited once:
+      // a link back up the tree (a cycle) would otherwise expand forever.
+      const visited = new Set<string>();
+      const stack = [...bases].reverse();
       while (stack.length) {
         const b = stack.pop()!;
+        const real = await realpath(b).catch(() => b);
+        if (visited.has(real)) continue;
+        visited.add(real);
         next.push(b);
-        for (const c of await children(b)) if (!c.startsWith('.') && (await isDir(join(b, c)))) stack.push(join(b, c));
+        const subdirs: string[] = [];
+        for (const c of await children(b)) if (!c.startsWith('.') && (await isDir(join(b, c)))) subdirs.push(join(b, c));
+        for (let j = subdirs.length - 1; j >= 0; j--) stack.push(subdirs[j]!);
       }
     } else if (!GLOB_CHARS.test(seg)) {
       for (const b of bases) next.push(join(b, seg));
@@ -100,6 +107,15 @@ export async function expandGlob(pattern: string, cwd = process.cwd()): Promise<
     )
       existing.push(b);
   return existing.sort(compareNatural);
+}
+
+/** Why a named path cannot be used, in words (a symlink loop is not "no such file"). */
+function unusablePath(arg: string, e: NodeJS.ErrnoException): WeightWatcherError {
+  if (e.code === 'ELOOP')
+    return new WeightWatcherError('E_IO', `${arg}: a loop of symbolic links (it never reaches a file)`, { file: arg });
+  if (e.code === 'EACCES' || e.code === 'EPERM')
+    return new WeightWatcherError('E_IO', `${arg}: permission denied (cannot read it or a folder on its path)`, { file: arg });
+  return new WeightWatcherError('E_NOT_FOUND', `${arg}: no such file or folder`, { file: arg });
 }
 
 /** True when the path opens as a model (headers only). */
@@ -162,13 +178,11 @@ export async function expandModels(args: readonly string[], opts: { cwd?: string
       throw new WeightWatcherError('E_NOT_FOUND', `${arg}: the pattern matches no file or folder`, { file: arg });
     for (const abs of matches) {
       const label = GLOB_CHARS.test(arg) ? displayPath(abs, cwd) : arg;
-      if (
-        !(await stat(abs).then(
-          () => true,
-          () => false,
-        ))
-      )
-        throw new WeightWatcherError('E_NOT_FOUND', `${arg}: no such file or folder`, { file: arg });
+      const missing = await stat(abs).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => e,
+      );
+      if (missing) throw unusablePath(arg, missing);
       // A file named (or matched) is a model: if it cannot be read, its run fails with the reader's
       // error and the sweep goes on with the others.
       if (!(await isDir(abs))) {

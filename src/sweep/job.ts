@@ -7,9 +7,9 @@
  */
 import { openModel, openOptionsOf } from '../formats/open.js';
 import { planLayers, type SkippedLayer } from '../engine/plan.js';
-import { resolveOptions, type AnalyzeOptions, type Progress } from '../shared/options.js';
+import { resolveOptions, type AnalyzeOptions, type Progress, type ResolvedOptions } from '../shared/options.js';
+import type { TensorStore } from '../formats/types.js';
 import { runAnalysis, type LayerFailure } from '../engine/analyze.js';
-import { layerThreads } from '../engine/thread-policy.js';
 import type { Row } from '../shared/rows.js';
 import { WeightWatcherError } from '../shared/errors.js';
 
@@ -31,7 +31,7 @@ export async function analyzePart(
   path: string,
   options: JobAnalyzeOptions,
   layerIds: readonly number[] | null,
-  run: { threads?: number | null; onProgress?: (p: Progress) => void } = {},
+  run: { threads?: number | null; onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
 ): Promise<PartResult> {
   const o = resolveOptions({
     ...options,
@@ -41,7 +41,10 @@ export async function analyzePart(
   });
   const store = await openModel(path, openOptionsOf(o));
   try {
-    const result = await runAnalysis(store, o);
+    // A layer-group job: its layers' positions in the whole run give each the OpenBLAS thread count
+    // it has there (engine/scheduler.ts blasThreadsFor), so the split equals one whole run.
+    const placement = layerIds ? wholeRunPlacement(store, resolveOptions(options), layerIds) : undefined;
+    const result = await runAnalysis(store, o, {}, { ...(placement ? { placement } : {}), ...(run.signal ? { signal: run.signal } : {}) });
     return {
       rows: result.results.map((l) => l.row),
       failures: result.failures,
@@ -55,16 +58,15 @@ export async function analyzePart(
   }
 }
 
-/**
- * The thread budget for a layer-group job so that each of its layers gets the OpenBLAS thread count
- * it would get in one whole run with `budget` threads. The last bits of an SVD depend on the BLAS
- * thread count, so this is what makes split runs identical to single ones: a whole run of
- * `plannedLayers` layers decomposes c layers at once with b BLAS threads each (layerThreads); the job
- * gets b × min(c, its layers), which layerThreads splits back into b threads per layer.
- */
-export function jobThreads(budget: number, plannedLayers: number, jobLayers: number): number {
-  const whole = layerThreads(plannedLayers, budget);
-  return whole.blasThreads * Math.max(1, Math.min(whole.concurrency, jobLayers));
+/** Where a job's layers (contiguous in reference order, planGroups) sit in the whole run's plan. */
+function wholeRunPlacement(
+  store: TensorStore,
+  whole: ResolvedOptions,
+  layerIds: readonly number[],
+): { layerCount: number; offset: number } {
+  const { layers } = planLayers(store, whole);
+  const first = layers.findIndex((l) => l.spec.id === layerIds[0]);
+  return { layerCount: layers.length, offset: Math.max(0, first) };
 }
 
 export interface LayerGroup {

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import type { FingerprintMode } from './fingerprint.js';
 import type { JobAnalyzeOptions } from './job.js';
+import type { ConnectionMonitor } from './connection.js';
 
 export const DEFAULT_QUEUE_NAME = 'weightwatcher';
 /** Attempts per job before it is reported as failed. */
@@ -33,23 +34,21 @@ export function validateQueueName(name: string): string {
   return name;
 }
 
-/** Set `closing` before closing the BullMQ objects of a connection: ioredis then stops reconnecting. */
-export interface ConnectionControl {
-  closing: boolean;
-}
-
 /**
  * ioredis options for BullMQ: blocking commands need maxRetriesPerRequest null. While running, a
- * lost connection is retried forever (every 0.2–2 s: Redis may be restarting); once `control.closing`
- * is set, reconnecting stops, so a connection to an unreachable Redis does not keep the process alive.
+ * lost connection is retried forever with backoff (connection.ts: Redis may be restarting; one
+ * message per backoff step); once `monitor.closing` is set, reconnecting stops, so a connection to
+ * an unreachable Redis does not keep the process alive.
  */
-export function connectionFor(url: string, control: ConnectionControl): ConnectionOptions {
+export function connectionFor(url: string, monitor: ConnectionMonitor): ConnectionOptions {
   parseQueueUrl(url);
   return {
     url,
     maxRetriesPerRequest: null,
     connectionName: `weightwatcher@${hostname()}`,
-    retryStrategy: (times: number) => (control.closing ? null : Math.min(200 * times, 2000)),
+    // A half-open connection (a lost node) is noticed by the keep-alive probes, not after minutes.
+    keepAlive: 1000,
+    retryStrategy: monitor.retryStrategy,
   };
 }
 
@@ -103,7 +102,7 @@ export interface SweepJobData {
   readonly options: JobAnalyzeOptions;
   /** null: the whole model. */
   readonly layerIds: number[] | null;
-  /** Layers of the whole run (sets the per-layer BLAS threads of a layer-group job; job.ts jobThreads). */
+  /** Layers of the whole run (kept in the payload for older workers; a job now finds its layers' places itself, job.ts). */
   readonly plannedLayers: number;
   /** Host of the coordinator (for the message when a worker cannot see the file). */
   readonly coordinator: string;

@@ -7,11 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import { renderSvg, svgToPng, type PngOptions } from '../report/plots/render.js';
 import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
 import { sweepReportHtml } from '../report/html.js';
+import { interactiveSpecs } from '../report/interactive.js';
 import { fmt } from '../report/plots/data.js';
 import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import { DEFAULTS } from '../shared/options.js';
-import { openResults, type SweepSelector } from './results.js';
+import { openResultsSync, type SweepSelector } from './results.js';
 
 export interface SweepReportOptions {
   readonly db: string;
@@ -35,6 +36,29 @@ export interface SweepReport {
   /** Files written. */
   readonly files: string[];
   readonly notes: string[];
+  /** Set when the sweep did not finish: the report covers only the models that have results. */
+  readonly incomplete?: SweepIncomplete;
+}
+
+/** A sweep that did not finish: what it has and what it lacks. */
+export interface SweepIncomplete {
+  /** Distinct models of the sweep, and how many have a result (done, failed) or none yet. */
+  readonly models: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly unfinished: number;
+  /** The sweep record's status: 'running' when the command never finished (killed, stopped), 'failed' when it stopped on an error. */
+  readonly status: string;
+}
+
+function incompleteNote(i: SweepIncomplete, sweepId: number | null): string {
+  const why =
+    i.status === 'running'
+      ? 'the sweep command did not finish (stopped, killed, or still running)'
+      : i.status === 'failed'
+        ? 'the sweep command stopped on an error'
+        : 'some models have no result';
+  return `${sweepId === null ? 'this sweep' : `sweep ${sweepId}`} is incomplete: ${i.done} of ${i.models} models analysed${i.failed ? `, ${i.failed} failed` : ''}, ${i.unfinished} not analysed; ${why}. Run the same sweep command again to finish it (what is stored is not redone)`;
 }
 
 function describeSweep(options: Record<string, unknown>, changed: string[]): string {
@@ -43,10 +67,11 @@ function describeSweep(options: Record<string, unknown>, changed: string[]): str
 
 /** Build the report of a sweep and write the requested outputs. */
 export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport> {
-  const results = openResults(opts.db);
+  const results = openResultsSync(opts.db);
   let data: SweepFigureData;
   const notes: string[] = [];
   let description: string;
+  let incomplete: SweepIncomplete | undefined;
   try {
     const sweeps = results.sweeps();
     if (!sweeps.length)
@@ -62,6 +87,14 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
         `${opts.db}: no sweep ${String(sel)} (sweeps: ${sweeps.map((s) => s.sweepId).join(', ')})`,
         { file: opts.db },
       );
+    if (sel !== 'all') {
+      // A sweep that was stopped (killed, Ctrl-C, a lost machine) must not read as a finished one.
+      const pr = results.progress({ sweep: info.sweepId });
+      if (!pr.complete) {
+        incomplete = { models: pr.models, done: pr.done, failed: pr.failed, unfinished: pr.unfinished, status: pr.status };
+        notes.unshift(incompleteNote(incomplete, info.sweepId));
+      }
+    }
     const points = results.summarySeries({ sweep: sel });
     if (!points.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: sweep ${String(sel)} has no analysed run`, { file: opts.db });
     const failed = results.runs({ sweep: sel, status: 'failed' });
@@ -105,12 +138,21 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
         stepsParsed: data.stepsParsed,
         movers,
         figures: svgs,
+        interactive: await interactiveSpecs(specs),
         notes,
       }),
     );
     files.push(opts.report);
   }
-  return { data, movers, text: formatSweepText(data, movers, description, notes), files, notes };
+  const text = formatSweepText(data, movers, description, notes);
+  return {
+    data,
+    movers,
+    text: incomplete ? `INCOMPLETE: ${incompleteNote(incomplete, null)}\n${text}` : text,
+    files,
+    notes,
+    ...(incomplete ? { incomplete } : {}),
+  };
 }
 
 /** The text summary: one line per step (counts and mean alpha), then the movers. */

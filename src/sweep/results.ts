@@ -1,6 +1,6 @@
 /**
  * Reading a results database: runs, rows (by run or by layer across steps), summary series.
- * `openResults(file)` is the library entry; sweep() and sweep-report use the same queries.
+ * `openResults(file)` (async) and `openResultsSync(file)` are the library entries; sweep() and sweep-report use the same queries.
  *
  * A database holds runs (one per model content × options) and sweeps (each `sweep` call: its
  * models, their steps and order). Queries that need steps take a sweep (default: the latest);
@@ -241,6 +241,33 @@ export class SweepResults {
     return out;
   }
 
+  /**
+   * How far a sweep got: its distinct models (run keys) and how many are done, failed, or not
+   * finished (pending, or never started: a sweep killed after 2 of 6 models has 4). `complete` is
+   * true when the sweep command finished and every model has a result (done or failed).
+   */
+  progress(opts: { sweep?: number | 'latest' } = {}): {
+    models: number;
+    done: number;
+    failed: number;
+    unfinished: number;
+    status: string;
+    complete: boolean;
+  } {
+    const id = this.sweepId(opts.sweep ?? 'latest') as number;
+    const info = this.sweeps().find((x) => x.sweepId === id)!;
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS models, sum(r.status = 'done') AS done, sum(r.status = 'failed') AS failed
+         FROM (SELECT DISTINCT run_key FROM sweep_models WHERE sweep_id = ?) m LEFT JOIN runs r USING (run_key)`,
+      )
+      .get(id) as { models: number; done: number | null; failed: number | null };
+    const done = r.done ?? 0;
+    const failed = r.failed ?? 0;
+    const unfinished = r.models - done - failed;
+    return { models: r.models, done, failed, unfinished, status: info.status, complete: info.status !== 'running' && unfinished === 0 };
+  }
+
   /** A run's rows (reference order, every column). */
   rows(runKey: string): Row[] {
     return readRows(this.db, runKey);
@@ -302,7 +329,12 @@ export class SweepResults {
   }
 }
 
-/** Open a results database for queries. */
-export function openResults(file: string): SweepResults {
+/** Open a results database for queries (asynchronous, as the root module's `openResults`, which loads SQLite first). */
+export async function openResults(file: string): Promise<SweepResults> {
+  return SweepResults.open(file);
+}
+
+/** Open a results database for queries, synchronously (SQLite is already loaded by this module). */
+export function openResultsSync(file: string): SweepResults {
   return SweepResults.open(file);
 }

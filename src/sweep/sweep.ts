@@ -16,19 +16,23 @@ import type { Row } from '../shared/rows.js';
 import type { SkippedLayer } from '../engine/plan.js';
 import type { LayerFailure } from '../engine/analyze.js';
 import { normalizeRows } from '../report/columns.js';
-import { defaultNames } from '../report/compare.js';
 import { summarize, type Summary } from '../report/summary.js';
-import { WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
-import { openDatabase, ResultsWriter, type RunIdentity } from './db.js';
+import { AbortedError, WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
+import { diskFullError, openDatabase, ResultsWriter, type Database, type RunIdentity } from './db.js';
 import { expandModels, type ModelInput } from './inputs.js';
+import { modelDisplayNames } from './names.js';
 import { assignSteps, compileStepRegex, DEFAULT_STEP_PATTERN } from './steps.js';
 import { fingerprintModel, optionsHash, optionsKeyJson, runKey, type FingerprintMode } from './fingerprint.js';
+import { abortError, cancellable, type CancelOptions } from '../engine/scheduler.js';
 import { analyzePart, planGroups, type GroupPlan, type JobAnalyzeOptions } from './job.js';
+import type { QueueTask } from './coordinator.js';
+import type { ConnectionEvent } from './connection.js';
 import { readRun } from './results.js';
+import { importOptional } from '../shared/optional-import.js';
 
 const toolVersion = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_evals'> {
+export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_evals'>, CancelOptions {
   /** SQLite file for the results (created when missing); ':memory:' keeps nothing. */
   db: string;
   /** redis://HOST:PORT: run as a coordinator, the analyses done by `weightwatcher worker` processes. */
@@ -55,9 +59,16 @@ export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_
   onQueued?: (info: { added: number; found: number; stored: number }) => void;
   /** Queue: called about every 30 s while jobs wait and no worker is connected. */
   onIdle?: (info: { outstanding: number }) => void;
+  /** Queue: the connection to Redis was lost, is being retried (one call per backoff step), or is back. */
+  onConnection?: (e: ConnectionEvent) => void;
+  /** Queue: jobs put back in the queue because Redis lost them (it restarted empty) or another coordinator removed them. */
+  onRequeued?: (info: { jobs: number }) => void;
+  /** Queue: a job whose worker stopped renewing its lock (killed, frozen) was taken back into the queue. */
+  onStalled?: (info: { jobId: string; model: string; part: string }) => void;
 }
 
-export type RunStatus = 'analysed' | 'cached' | 'failed';
+/** What this sweep call did with a model (not to be confused with analyze()'s `RunStatus`: ok, partial, failed, empty). */
+export type SweepRunStatus = 'analysed' | 'cached' | 'failed';
 
 export interface SweepProgress {
   /** Models finished so far (analysed, cached or failed), and in all. */
@@ -65,7 +76,7 @@ export interface SweepProgress {
   readonly total: number;
   readonly model: string;
   readonly step: number;
-  readonly status: RunStatus;
+  readonly status: SweepRunStatus;
   readonly layers: number;
   /** This model's analysis time (0 when cached). */
   readonly elapsedMs: number;
@@ -83,7 +94,7 @@ export interface SweepRun {
   readonly path: string;
   readonly step: number;
   readonly runKey: string;
-  readonly status: RunStatus;
+  readonly status: SweepRunStatus;
   readonly summary: Summary;
   /** Rows with every column, as analyze() returns them. */
   readonly details: Row[];
@@ -132,6 +143,11 @@ const SWEEP_ONLY = [
   'pollMs',
   'onIdle',
   'onQueued',
+  'onConnection',
+  'onRequeued',
+  'onStalled',
+  'signal',
+  'timeoutMs',
 ] as const;
 
 /** The analysis options inside sweep options (JSON-safe, as they travel in jobs). */
@@ -142,9 +158,26 @@ export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
   return rest;
 }
 
-/** Sweep `models` (files, folders, globs) into the results database `options.db`. */
-export async function sweep(models: readonly string[], options: SweepOptions): Promise<SweepResult> {
-  const started = performance.now();
+interface Planned {
+  readonly input: ModelInput;
+  readonly step: number;
+  readonly position: number;
+  readonly id: RunIdentity;
+}
+
+/** The checked settings of one sweep call. */
+interface SweepSettings {
+  readonly analysis: JobAnalyzeOptions;
+  readonly keyJson: string;
+  readonly optHash: string;
+  readonly fpMode: FingerprintMode;
+  readonly layersPerJob: number;
+  readonly stepPattern: RegExp;
+  readonly queueModule: typeof import('./coordinator.js') | undefined;
+}
+
+/** Step 1 — validate: every option checked (E_USAGE) before any file is read or any database opened. */
+async function validateSweep(models: readonly string[], options: SweepOptions): Promise<SweepSettings> {
   if (!options || typeof options.db !== 'string' || !options.db)
     throw new WeightWatcherError('E_USAGE', 'sweep needs a results database: { db: "runs.sqlite" }');
   if (!models.length) throw new WeightWatcherError('E_USAGE', 'sweep needs at least one model (file, folder or glob)');
@@ -170,51 +203,253 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
     const { parseQueueUrl, validateQueueName } = await import('./redis.js');
     parseQueueUrl(options.queue);
     if (options.queueName !== undefined) validateQueueName(options.queueName);
-    queueModule = await import('./coordinator.js');
+    queueModule = await importOptional('queue', () => import('./coordinator.js'));
   }
+  return { analysis, keyJson, optHash, fpMode, layersPerJob, stepPattern, queueModule };
+}
 
-  const expanded = await expandModels(models, { stepPattern });
-  const notes = expanded.notes;
+/** Step 2 — plan: the models, their display names and steps, their run keys; in step order. */
+async function planSweep(
+  models: readonly string[],
+  options: SweepOptions,
+  s: SweepSettings,
+): Promise<{ planned: Planned[]; ordered: Planned[]; parsed: boolean }> {
+  const expanded = await expandModels(models, { stepPattern: s.stepPattern });
   // Display names: the shortest distinguishing part of the paths (init, small-data; checkpoint-500, …).
-  const names = defaultNames(expanded.models.map((m) => m.path));
+  const names = modelDisplayNames(expanded.models.map((m) => m.path));
   const inputs: ModelInput[] = expanded.models.map((m, i) => ({ path: m.path, label: names[i]! }));
-  for (const n of notes) options.onNote?.(n);
+  for (const n of expanded.notes) options.onNote?.(n);
   const { steps, parsed } = assignSteps(
     inputs.map((m) => m.path),
-    stepPattern,
+    s.stepPattern,
   );
   if (!parsed && inputs.length > 1) options.onNote?.('no checkpoint step in every model name: steps are the order given (0, 1, …)');
+  const planned: Planned[] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const fp = await fingerprintModel(input.path, s.fpMode);
+    planned.push({
+      input,
+      step: steps[i]!,
+      position: i,
+      id: {
+        runKey: runKey(fp.hash, s.analysis),
+        fingerprint: fp.hash,
+        optionsHash: s.optHash,
+        optionsJson: s.keyJson,
+        model: input.path,
+        label: input.label,
+      },
+    });
+  }
+  const ordered = [...planned].sort((a, b) => a.step - b.step || a.position - b.position);
+  return { planned, ordered, parsed };
+}
+
+/** What the run steps record as they go, and the progress calls they make. */
+class SweepTally {
+  readonly statusOf = new Map<string, SweepRunStatus>();
+  readonly errors = new Map<string, string>();
+  private done = 0;
+  private analysedCount = 0;
+  workStart = performance.now();
+
+  constructor(
+    private readonly ordered: readonly Planned[],
+    private readonly todo: ReadonlyMap<string, Planned>,
+    private readonly total: number,
+    private readonly started: number,
+    private readonly onProgress: SweepOptions['onProgress'],
+  ) {}
+
+  /** One progress call per model entry with this run key (the same content may be named twice). */
+  report(
+    key: string,
+    status: SweepRunStatus,
+    elapsedMs: number,
+    extra: { layers?: number; error?: string; failedLayers?: number } = {},
+  ): void {
+    if (status !== 'cached') this.statusOf.set(key, status);
+    if (extra.error !== undefined) this.errors.set(key, extra.error);
+    // ETA from throughput since the work began: the mean time per model locally, and the rate at
+    // which results arrive from the workers with a queue.
+    if (status !== 'cached') this.analysedCount++;
+    const left = [...this.todo.keys()].filter((k) => !this.statusOf.has(k)).length;
+    for (const p of this.ordered.filter((q) => q.id.runKey === key)) {
+      this.done++;
+      this.onProgress?.({
+        done: this.done,
+        total: this.total,
+        model: p.input.label,
+        step: p.step,
+        status,
+        layers: extra.layers ?? 0,
+        elapsedMs,
+        sweepElapsedMs: performance.now() - this.started,
+        etaMs: this.analysedCount ? ((performance.now() - this.workStart) / this.analysedCount) * left : undefined,
+        failedLayers: extra.failedLayers ?? 0,
+        ...(extra.error !== undefined ? { error: extra.error } : {}),
+      });
+    }
+  }
+}
+
+function describeError(e: unknown): string {
+  return isWeightWatcherError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+}
+
+/** A model that could not be analysed (or planned): recorded with its error; the sweep goes on. */
+function failRun(writer: ResultsWriter, tally: SweepTally, p: Planned, message: string, elapsedMs: number): void {
+  writer.writeFailedRun(p.id, message, { toolVersion });
+  tally.report(p.id.runKey, 'failed', elapsedMs, { error: message });
+}
+
+/** Step 3a — run locally: one model at a time in-process, one transaction per model. */
+async function runLocal(
+  todo: Iterable<Planned>,
+  options: SweepOptions,
+  s: SweepSettings,
+  writer: ResultsWriter,
+  tally: SweepTally,
+): Promise<void> {
+  // signal / timeoutMs (engine/scheduler.ts): no model or layer starts after an abort, and the sweep
+  // rejects with the AbortedError; the models already stored stay stored.
+  await cancellable(options, (signal) => runLocalUntil(signal, todo, options, s, writer, tally));
+}
+
+async function runLocalUntil(
+  signal: AbortSignal | undefined,
+  todo: Iterable<Planned>,
+  options: SweepOptions,
+  s: SweepSettings,
+  writer: ResultsWriter,
+  tally: SweepTally,
+): Promise<void> {
+  for (const p of todo) {
+    if (signal?.aborted) throw abortError(signal);
+    const t0 = performance.now();
+    try {
+      const part = await analyzePart(p.input.path, s.analysis, null, {
+        ...(signal ? { signal } : {}),
+        threads: options.threads ?? null,
+        onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
+      });
+      const details = normalizeRows(part.rows);
+      writer.writeRun(p.id, part.rows, summarize(details), {
+        source: part.source,
+        format: part.format,
+        skipped: part.skipped,
+        failures: part.failures,
+        elapsedMs: part.elapsedMs,
+        toolVersion,
+      });
+      tally.report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
+    } catch (e) {
+      if (e instanceof AbortedError) throw e; // cancelled, not failed: the model is left to a later sweep
+      // The database cannot be written (a full disk): stop, rather than record every model as failed.
+      const full = diskFullError(options.db, e);
+      if (full) throw full;
+      failRun(writer, tally, p, describeError(e), performance.now() - t0);
+    }
+  }
+}
+
+/** Step 3b — run on the queue: plan the jobs, hand them to the coordinator, close each run as its parts arrive. */
+async function runQueued(
+  todo: Iterable<Planned>,
+  options: SweepOptions,
+  s: SweepSettings,
+  writer: ResultsWriter,
+  tally: SweepTally,
+): Promise<{ retries: number; stalled: number }> {
+  const tasks: QueueTask[] = [];
+  const plans = new Map<string, GroupPlan>();
+  for (const p of todo) {
+    try {
+      const plan = await planGroups(p.input.path, s.analysis, s.layersPerJob);
+      plans.set(p.id.runKey, plan);
+      tasks.push({ id: p.id, path: p.input.path, fingerprintMode: s.fpMode, options: s.analysis, plan });
+    } catch (e) {
+      failRun(writer, tally, p, describeError(e), 0);
+    }
+  }
+  if (!tasks.length) return { retries: 0, stalled: 0 };
+  const outcome = await s.queueModule!.runOnQueue(tasks, writer, {
+    url: options.queue!,
+    ...(options.queueName !== undefined ? { queueName: options.queueName } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    removeJobs: options.db === ':memory:' ? 'at-end' : 'after-write',
+    consumer: options.db === ':memory:' ? undefined : options.db,
+    ...(options.onIdle ? { onIdle: (i: { outstanding: number }) => options.onIdle!(i) } : {}),
+    ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+    ...(options.onConnection ? { onConnection: options.onConnection } : {}),
+    ...(options.onRequeued ? { onRequeued: options.onRequeued } : {}),
+    ...(options.onStalled ? { onStalled: (i) => options.onStalled!({ jobId: i.jobId, model: i.task.id.label, part: i.part }) } : {}),
+    onTaskSettled: (task, result) => {
+      const stats = writer.partStats(task.id.runKey);
+      if (result.status === 'failed') {
+        writer.markRunFailed(task.id.runKey, result.error!, stats.attempts);
+        tally.report(task.id.runKey, 'failed', stats.elapsedMs, { error: result.error! });
+        return;
+      }
+      // Rows of every part, merged in reference order, normalised and summarised as one run.
+      const raw = writer.storedRows(task.id.runKey);
+      const details = normalizeRows(raw);
+      const failures = writer.partFailures(task.id.runKey) as LayerFailure[];
+      const plan = plans.get(task.id.runKey)!;
+      writer.finishQueuedRun(task.id, raw, summarize(details), {
+        source: plan.source,
+        format: plan.format,
+        skipped: plan.skipped,
+        failures,
+        elapsedMs: stats.elapsedMs,
+        toolVersion,
+      });
+      tally.report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
+    },
+  });
+  return { retries: outcome.retries, stalled: outcome.stalled };
+}
+
+/** Step 4 — report: the runs in step order, from the database (cached and new alike). */
+function collectRuns(db: Database, ordered: readonly Planned[], tally: SweepTally): SweepRun[] {
+  return ordered.map((p) => {
+    const stored = readRun(db, p.id.runKey);
+    const status: SweepRunStatus = tally.statusOf.get(p.id.runKey) ?? (stored?.status === 'done' ? 'cached' : 'failed');
+    const error = tally.errors.get(p.id.runKey) ?? stored?.error ?? undefined;
+    return {
+      model: p.input.label,
+      path: p.input.path,
+      step: p.step,
+      runKey: p.id.runKey,
+      status,
+      summary: stored?.summary ?? {},
+      details: stored?.status === 'done' ? stored.details : [],
+      failures: (stored?.failures ?? []) as LayerFailure[],
+      skipped: (stored?.skipped ?? []) as SkippedLayer[],
+      source: stored?.source ?? null,
+      format: stored?.format ?? null,
+      ...(status === 'failed' && error ? { error } : {}),
+    };
+  });
+}
+
+/** Sweep `models` (files, folders, globs) into the results database `options.db`. */
+export async function sweep(models: readonly string[], options: SweepOptions): Promise<SweepResult> {
+  const started = performance.now();
+  const settings = await validateSweep(models, options);
+  const { planned, ordered, parsed } = await planSweep(models, options, settings);
 
   const db = openDatabase(options.db);
   try {
     const writer = new ResultsWriter(db);
-    const planned: Planned[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i]!;
-      const fp = await fingerprintModel(input.path, fpMode);
-      planned.push({
-        input,
-        step: steps[i]!,
-        position: i,
-        id: {
-          runKey: runKey(fp.hash, analysis),
-          fingerprint: fp.hash,
-          optionsHash: optHash,
-          optionsJson: keyJson,
-          model: input.path,
-          label: input.label,
-        },
-      });
-    }
-    const ordered = [...planned].sort((a, b) => a.step - b.step || a.position - b.position);
     const sweepId = writer.startSweep(
-      optHash,
-      keyJson,
+      settings.optHash,
+      settings.keyJson,
       parsed,
       options.queue ?? null,
       planned.map((p) => ({ model: p.input.path, label: p.input.label, step: p.step, runKey: p.id.runKey })),
     );
-
     // Work: each run key once (the same content named twice is analysed once).
     const todo = new Map<string, Planned>();
     for (const p of ordered) {
@@ -222,167 +457,43 @@ export async function sweep(models: readonly string[], options: SweepOptions): P
       if (!options.force && writer.status(p.id.runKey)?.status === 'done') continue;
       todo.set(p.id.runKey, p);
     }
-
-    const statusOf = new Map<string, RunStatus>();
-    const errors = new Map<string, string>();
-    let done = 0;
-    let analysedCount = 0;
-    let workStart = performance.now();
-    /** One progress call per model entry with this run key (the same content may be named twice). */
-    const report = (
-      key: string,
-      status: RunStatus,
-      elapsedMs: number,
-      extra: { layers?: number; error?: string; failedLayers?: number } = {},
-    ) => {
-      // ETA from throughput since the work began: the mean time per model locally, and the
-      // rate at which results arrive from the workers with a queue.
-      if (status !== 'cached') analysedCount++;
-      const left = [...todo.keys()].filter((k) => !statusOf.has(k)).length;
-      for (const p of ordered.filter((q) => q.id.runKey === key)) {
-        done++;
-        options.onProgress?.({
-          done,
-          total: planned.length,
-          model: p.input.label,
-          step: p.step,
-          status,
-          layers: extra.layers ?? 0,
-          elapsedMs,
-          sweepElapsedMs: performance.now() - started,
-          etaMs: analysedCount ? ((performance.now() - workStart) / analysedCount) * left : undefined,
-          failedLayers: extra.failedLayers ?? 0,
-          ...(extra.error !== undefined ? { error: extra.error } : {}),
-        });
-      }
-    };
-
-    const describe = (e: unknown) => (isWeightWatcherError(e) ? `${e.code}: ${e.message}` : errorMessage(e));
-    /** A model that could not be analysed (or planned): recorded with its error; the sweep goes on. */
-    const fail = (p: Planned, message: string, elapsedMs: number) => {
-      writer.writeFailedRun(p.id, message, { toolVersion });
-      statusOf.set(p.id.runKey, 'failed');
-      errors.set(p.id.runKey, message);
-      report(p.id.runKey, 'failed', elapsedMs, { error: message });
-    };
-
+    const tally = new SweepTally(ordered, todo, planned.length, started, options.onProgress);
     // Cached runs first, so the progress lines say at once what will not be redone.
     for (const key of new Set(ordered.map((p) => p.id.runKey))) {
-      if (!todo.has(key)) report(key, 'cached', 0, { layers: readRun(db, key)?.details.length ?? 0 });
+      if (!todo.has(key)) tally.report(key, 'cached', 0, { layers: readRun(db, key)?.details.length ?? 0 });
     }
 
-    let retries = 0;
-    let stalled = 0;
-    workStart = performance.now();
+    let queueStats = { retries: 0, stalled: 0 };
+    tally.workStart = performance.now();
     try {
-      if (!queueModule) {
-        for (const p of todo.values()) {
-          const t0 = performance.now();
-          try {
-            const part = await analyzePart(p.input.path, analysis, null, {
-              threads: options.threads ?? null,
-              onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
-            });
-            const details = normalizeRows(part.rows);
-            writer.writeRun(p.id, part.rows, summarize(details), {
-              source: part.source,
-              format: part.format,
-              skipped: part.skipped,
-              failures: part.failures,
-              elapsedMs: part.elapsedMs,
-              toolVersion,
-            });
-            statusOf.set(p.id.runKey, 'analysed');
-            report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
-          } catch (e) {
-            fail(p, describe(e), performance.now() - t0);
-          }
-        }
-      } else if (todo.size) {
-        const tasks = [];
-        const plans = new Map<string, GroupPlan>();
-        for (const p of todo.values()) {
-          try {
-            const plan = await planGroups(p.input.path, analysis, layersPerJob);
-            plans.set(p.id.runKey, plan);
-            tasks.push({ id: p.id, path: p.input.path, fingerprintMode: fpMode, options: analysis, plan });
-          } catch (e) {
-            fail(p, describe(e), 0);
-          }
-        }
-        const outcome = await queueModule.runOnQueue(tasks, writer, {
-          url: options.queue!,
-          ...(options.queueName !== undefined ? { queueName: options.queueName } : {}),
-          ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-          removeJobs: options.db === ':memory:' ? 'at-end' : 'after-write',
-          ...(options.onIdle ? { onIdle: (i: { outstanding: number }) => options.onIdle!(i) } : {}),
-          ...(options.onQueued ? { onQueued: options.onQueued } : {}),
-          onTaskSettled: (task, result) => {
-            const stats = writer.partStats(task.id.runKey);
-            if (result.status === 'failed') {
-              writer.markRunFailed(task.id.runKey, result.error!, stats.attempts);
-              statusOf.set(task.id.runKey, 'failed');
-              errors.set(task.id.runKey, result.error!);
-              report(task.id.runKey, 'failed', stats.elapsedMs, { error: result.error! });
-              return;
-            }
-            // Rows of every part, merged in reference order, normalised and summarised as one run.
-            const raw = writer.storedRows(task.id.runKey);
-            const details = normalizeRows(raw);
-            const failures = writer.partFailures(task.id.runKey) as LayerFailure[];
-            const plan = plans.get(task.id.runKey)!;
-            writer.finishQueuedRun(task.id, raw, summarize(details), {
-              source: plan.source,
-              format: plan.format,
-              skipped: plan.skipped,
-              failures,
-              elapsedMs: stats.elapsedMs,
-              toolVersion,
-            });
-            statusOf.set(task.id.runKey, 'analysed');
-            report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
-          },
-        });
-        retries = outcome.retries;
-        stalled = outcome.stalled;
-      }
+      if (!settings.queueModule) await runLocal(todo.values(), options, settings, writer, tally);
+      else if (todo.size) queueStats = await runQueued(todo.values(), options, settings, writer, tally);
     } catch (e) {
-      // Redis unreachable, the database gone…: the sweep record says it did not finish.
-      writer.finishSweep(
-        sweepId,
-        { analysed: [...statusOf.values()].filter((v) => v === 'analysed').length, cached: 0, failed: errors.size },
-        'failed',
-      );
-      throw e;
+      // Redis unreachable, the database gone…: the sweep record says it did not finish (when it can
+      // still be written: on a full disk it stays 'running', which sweep-report also calls incomplete).
+      const statuses = [...tally.statusOf.values()];
+      try {
+        writer.finishSweep(
+          sweepId,
+          { analysed: statuses.filter((v) => v === 'analysed').length, cached: 0, failed: tally.errors.size },
+          'failed',
+        );
+      } catch {
+        // the error below says why
+      }
+      throw diskFullError(options.db, e) ?? e;
     }
 
-    // Results, in step order, from the database (cached and new alike).
-    const runs: SweepRun[] = ordered.map((p) => {
-      const stored = readRun(db, p.id.runKey);
-      const status: RunStatus = statusOf.get(p.id.runKey) ?? (stored?.status === 'done' ? 'cached' : 'failed');
-      const error = errors.get(p.id.runKey) ?? stored?.error ?? undefined;
-      return {
-        model: p.input.label,
-        path: p.input.path,
-        step: p.step,
-        runKey: p.id.runKey,
-        status,
-        summary: stored?.summary ?? {},
-        details: stored?.status === 'done' ? stored.details : [],
-        failures: (stored?.failures ?? []) as LayerFailure[],
-        skipped: (stored?.skipped ?? []) as SkippedLayer[],
-        source: stored?.source ?? null,
-        format: stored?.format ?? null,
-        ...(status === 'failed' && error ? { error } : {}),
-      };
-    });
+    const runs = collectRuns(db, ordered, tally);
     const counts = {
       analysed: runs.filter((r) => r.status === 'analysed').length,
       cached: runs.filter((r) => r.status === 'cached').length,
       failed: runs.filter((r) => r.status === 'failed').length,
     };
     writer.finishSweep(sweepId, counts, counts.failed === 0 ? 'done' : counts.failed === runs.length ? 'failed' : 'partial');
-    return { runs, sweepId, ...counts, retries, stalled, elapsedMs: performance.now() - started, stepsParsed: parsed };
+    return { runs, sweepId, ...counts, ...queueStats, elapsedMs: performance.now() - started, stepsParsed: parsed };
+  } catch (e) {
+    throw diskFullError(options.db, e) ?? e;
   } finally {
     db.close();
   }

@@ -2,7 +2,10 @@
  * The HTML report in a real browser: Debian's chromium driven by playwright-core (no download).
  * Opens the minigpt/big-data report from file://, checks there are no console errors or network
  * requests, every chart is laid out with a non-zero size (after expanding all layers), table
- * sorting and filtering work, and the compressed-figures and compare variants load too.
+ * sorting and filtering work, and the compressed-figures and compare variants load too. The
+ * interactive figures (vega-embed, inlined): hovering a point in alpha-by-depth, the compare Δα
+ * bars, the sweep heatmap and movers chart shows the layer's name and values; clicking opens the
+ * layer's ESD figure (analyze report) or its table row (compare, sweep).
  * Screenshots are saved under test-artifacts/.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -15,8 +18,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { WeightWatcher } from '../../src/index.js';
 import { writeAnalyzeReport } from '../../src/cli/plot-commands.js';
 import { runCompare } from '../../src/cli/commands/compare.js';
-import { analyzeReportHtml } from '../../src/report/html.js';
+import { analyzeReportHtml, sweepReportHtml } from '../../src/report/html.js';
 import { layerFigureSpecs, layerPlotId, renderSvg } from '../../src/report/plots/index.js';
+import { alphaMovers, sweepFigureSpecs } from '../../src/report/plots/sweep.js';
+import { interactiveSpecs } from '../../src/report/interactive.js';
+import { STATUS_BACKGROUNDS } from '../../src/report/plots/palette.js';
+import { sweepDataFromModels } from '../../scripts/gen-plot-docs.js';
 
 /**
  * The DOM members the page callbacks below use. They run in the browser; the test tsconfig has no DOM
@@ -80,6 +87,24 @@ function expectClean(p: Problems): void {
   expect(p.errors, 'page errors').toEqual([]);
   expect(p.console, 'console errors').toEqual([]);
   expect(p.requests, 'network requests').toEqual([]);
+}
+
+/** Wait until the page's interactive figures are live (vega-embed has replaced their static SVG). */
+async function waitLive(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(`document.querySelectorAll('figure.chart.live-ready').length >= ${n}`, null, { timeout: 20_000 });
+}
+
+/** Hover the i-th mark (CSS selector inside the figure's live view); the tooltip's text. */
+async function hoverMark(page: Page, figure: string, mark: string, i = 0): Promise<{ text: string; x: number; y: number }> {
+  const marks = await page.$$(`figure[data-figure="${figure}"] .live ${mark}`);
+  expect(marks.length, `${figure}: ${mark}`).toBeGreaterThan(i);
+  await marks[i]!.scrollIntoViewIfNeeded();
+  const b = (await marks[i]!.boundingBox())!;
+  const x = b.x + b.width / 2;
+  const y = b.y + Math.min(b.height / 2, 4);
+  await page.mouse.move(x, y);
+  await page.waitForSelector('#vg-tooltip-element.visible', { timeout: 5000 });
+  return { text: (await page.textContent('#vg-tooltip-element')) ?? '', x, y };
 }
 
 /** Sizes of every chart SVG in the page. */
@@ -167,7 +192,8 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
       (td: PageElement) =>
         (globalThis as unknown as { getComputedStyle(e: PageElement): { backgroundColor: string } }).getComputedStyle(td).backgroundColor,
     );
-    expect(bg).toBe('rgb(253, 232, 232)');
+    const [r, g, b] = [1, 3, 5].map((k) => parseInt(STATUS_BACKGROUNDS.over.slice(k, k + 2), 16));
+    expect(bg).toBe(`rgb(${r}, ${g}, ${b})`);
 
     // layers are collapsed and their figures not in the DOM until opened
     expect(await page.$$eval('details.layer[open]', (d: PageElement[]) => d.length)).toBe(0);
@@ -200,6 +226,74 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     await page.click('#details-table a[href="#layer-5"]');
     await page.waitForFunction("document.getElementById('layer-5').open === true");
 
+    expectClean(problems);
+    await page.close();
+  });
+
+  it('alpha-by-depth: hovering a point shows its layer and alpha; clicking opens the layer’s ESD figure', async () => {
+    const { page, problems } = await openPage(browser, reportFile);
+    await waitLive(page, 3);
+    // the live views replaced the static SVGs: still one SVG per model figure
+    expect((await chartSizes(page)).length).toBe(3);
+    const rows = ww.getDetails()!;
+    const tip = await hoverMark(page, 'alpha-depth', 'g.mark-symbol.role-mark path', 4);
+    const row = rows[4]!;
+    expect(tip.text).toContain(String(row.name));
+    expect(tip.text).toContain(Number(row.alpha).toFixed(3).slice(0, 4));
+    await page.screenshot({ path: join(ARTIFACTS, 'report-hover-alpha-depth.png') });
+    await page.mouse.click(tip.x, tip.y);
+    const id = layerPlotId(row);
+    await page.waitForFunction(`document.getElementById('layer-${id}').open === true`);
+    await page.waitForSelector(`#layer-${id} figure[data-figure="esd"] svg`);
+    // the ESD figure is scrolled into the viewport
+    const top = await page.$eval(`#layer-${id} figure[data-figure="esd"]`, (e: PageElement) => e.getBoundingClientRect().height);
+    expect(top).toBeGreaterThan(100);
+    expect(
+      await page.evaluate(
+        `(() => { const r = document.querySelector('#layer-${id} figure[data-figure="esd"]').getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`,
+      ),
+    ).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'report-click-esd.png') });
+    expectClean(problems);
+    await page.close();
+  });
+
+  it('sweep report: heatmap and movers tooltips; a click goes to the layer’s row', async () => {
+    const models = await Promise.all(
+      ['init', 'small-data', 'big-data'].map(async (m) => ({
+        name: m,
+        rows: await new WeightWatcher(`${MINI}/${m}/model.safetensors`).analyze(),
+      })),
+    );
+    const data = sweepDataFromModels(models);
+    const movers = alphaMovers(data.layers);
+    const specs = sweepFigureSpecs(data, movers);
+    const figures: Record<string, string> = {};
+    for (const [k, v] of Object.entries(specs)) figures[k] = await renderSvg(v);
+    const file = join(ARTIFACTS, 'sweep-minigpt.html');
+    await writeFile(
+      file,
+      sweepReportHtml({
+        title: 'sweep',
+        db: 'none',
+        description: 'minigpt as three steps',
+        points: data.points,
+        stepsParsed: false,
+        movers,
+        figures,
+        interactive: await interactiveSpecs(specs),
+      }),
+    );
+    const { page, problems } = await openPage(browser, file);
+    await waitLive(page, 4);
+    const cell = await hoverMark(page, 'alpha-heatmap', 'g.mark-rect.role-mark path', 0);
+    expect(cell.text).toContain('0 h.0.attn.c_attn');
+    expect(cell.text).toMatch(/alpha\s*\d+\.\d{3}/);
+    await page.screenshot({ path: join(ARTIFACTS, 'sweep-hover-heatmap.png') });
+    await page.mouse.click(cell.x, cell.y);
+    await page.waitForSelector('#movers-table tr.flash[data-layer="0 h.0.attn.c_attn"]', { timeout: 5000 });
+    const mover = await hoverMark(page, 'alpha-movers', 'g.mark-symbol.role-mark path', 0);
+    expect(movers.map((m) => `${m.layer_id} ${m.name}`).some((l) => mover.text.includes(l))).toBe(true);
     expectClean(problems);
     await page.close();
   });
@@ -246,15 +340,42 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     );
     expect(code).toBe(0);
     const { page, problems } = await openPage(browser, file);
+    await waitLive(page, 3);
     const sizes = await chartSizes(page);
-    expect(sizes.length).toBeGreaterThanOrEqual(1);
-    const cmp = await page.$eval('figure[data-figure="compare"] svg', (e: PageElement) => {
-      const r = e.getBoundingClientRect();
-      return { w: r.width, h: r.height };
-    });
-    expect(cmp.w).toBeGreaterThan(400);
-    expect(cmp.h).toBeGreaterThan(300);
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    // readable: every panel at its own size, no text under 10 px on screen
+    for (const fig of ['alpha-hist', 'alpha-depth', 'alpha-delta']) {
+      const smallest = await page.$eval(`figure[data-figure="${fig}"] svg`, (e: PageElement) => {
+        const svg = e as unknown as {
+          getBoundingClientRect(): { width: number };
+          getAttribute(n: string): string | null;
+          querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }>;
+        };
+        const scale = svg.getBoundingClientRect().width / Number(svg.getAttribute('width'));
+        const sizes = Array.from(svg.querySelectorAll('text')).map((t) => parseFloat(t.getAttribute('font-size') ?? '11') * scale);
+        return Math.min(...sizes);
+      });
+      expect(smallest, `${fig}: smallest text in px`).toBeGreaterThanOrEqual(10);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'compare-minigpt.png'), fullPage: false });
+    // Δα bars are labelled with layer names; hovering one shows the full name, clicking opens its ESD
+    const labels = await page.$$eval('figure[data-figure="alpha-delta"] .live g.role-axis-label text', (ts: PageElement[]) =>
+      ts.map((t) => t.textContent),
+    );
+    expect(labels).toContain('h.0.attn.c_attn');
+    const bar = await hoverMark(page, 'alpha-delta', 'g.mark-rect.role-mark path', 0);
+    expect(bar.text).toContain('h.0.attn.c_attn');
+    expect(bar.text).toMatch(/Δ alpha\s*[−-]13\.\d{3}/);
+    await page.screenshot({ path: join(ARTIFACTS, 'compare-hover-delta.png') });
+    // the click opens that layer's ESD figure in that model's section (small-data is model 1, the layer id 0)
+    await page.mouse.click(bar.x, bar.y);
+    await page.waitForFunction("document.getElementById('layer-m1-0').open === true", null, { timeout: 5000 });
+    await page.waitForSelector('#layer-m1-0 figure[data-figure="esd"] svg', { timeout: 5000 });
+    expect(await page.$eval('#model-1', (e: PageElement) => e.getAttribute('open'))).not.toBeNull();
+    await page.screenshot({ path: join(ARTIFACTS, 'compare-click-esd.png') });
+    // α < 2 / α > 6 highlighted in the per-layer table
+    expect(await page.$$eval('#diff-table td.warn-under .badge.under', (e: PageElement[]) => e.length)).toBe(15);
+    expect(await page.$$eval('#diff-table td.warn-over .badge.over', (e: PageElement[]) => e.length)).toBe(15);
     await page.click('#diff-table th:nth-child(5)'); // Δ alpha small-data
     const d = (await columnValues(page, 'diff-table', 'Δ alpha small-data')).map(Number);
     expect(d).toHaveLength(18);

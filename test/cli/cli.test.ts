@@ -150,9 +150,7 @@ describe('help', () => {
     for (const cmd of COMMANDS) expect(overview.out).toMatch(new RegExp(`^  ${cmd.name} .*${cmd.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     const badHelp = await run('help', 'frobnicate');
     expect(badHelp.code).toBe(2);
-    expect(badHelp.err).toMatch(
-      /unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/,
-    );
+    expect(badHelp.err).toMatch(new RegExp(`unknown command 'frobnicate' \\(${COMMANDS.map((c) => c.name).join(', ')}\\)`));
   });
 
   it("a usage error points to the command's help", async () => {
@@ -202,8 +200,6 @@ describe.skipIf(!existsSync(cliJs))('the built CLI (dist/cli/main.js; run `npm r
     const u = await runBuilt('frobnicate');
     expect(u.code).toBe(2);
     expect(u.out).toBe('');
-    expect(u.err).toMatch(
-      /unknown command 'frobnicate' \(analyze, describe, esd, compare, distances, smooth, sharpen, sweep, sweep-report, worker, info\)/,
-    );
+    expect(u.err).toMatch(new RegExp(`unknown command 'frobnicate' \\(${COMMANDS.map((c) => c.name).join(', ')}\\)`));
   });
 });

@@ -122,6 +122,15 @@ describe.skipIf(!haveCorpus)('LoRA adapters on minigpt shapes', () => {
 });
 
 describe.skipIf(!torchPython)('adapter_model.bin written by torch.save (needs a python3 with torch)', () => {
+  it('an adapter analysed without --peft: the explanation points to --peft, not to a lower --min-evals', async () => {
+    const lora = loraTensors(await readAll(INIT), { rank: 4, modules: MODULES, layout: 'conv1d', adapter: 'default' });
+    const ww = new WeightWatcher(adapterFolder('no-peft', lora));
+    expect(await ww.analyze()).toEqual([]);
+    expect(ww.lastRun?.status).toBe('empty');
+    expect(ww.lastRun?.explanation).toMatch(/LoRA adapter \(16 lora_A\/lora_B factors\): pass --peft/);
+    expect(ww.lastRun?.explanation).not.toMatch(/min-evals/);
+  });
+
   it('pairs `.default` factors from a .bin adapter folder like the safetensors one', async () => {
     const folder = join(dir, 'bin-adapter');
     mkdirSync(folder);

@@ -82,7 +82,7 @@ for (const method of ['fast', 'accurate'] as const) {
     for (const k of deterministic) {
       it(`${k.golden} / ${k.set}`, async () => {
         const g = golden(k.golden, k.set);
-        expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
+        expect(g.meta.kwargs).toMatchObject(k.options);
         const t0 = performance.now();
         const rows = await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method });
         const ms = performance.now() - t0;
@@ -101,7 +101,7 @@ for (const method of ['fast', 'accurate'] as const) {
       for (const k of randomized) {
         it(`${k.golden} / ${k.set}`, async () => {
           const g = golden(k.golden, k.set);
-          expect(g.meta.kwargs).toMatchObject(k.options as Record<string, unknown>);
+          expect(g.meta.kwargs).toMatchObject(k.options);
           const runs: Row[][] = [];
           for (let seed = 0; seed < SEEDS; seed++)
             runs.push(await new WeightWatcher(corpus(k.model)).analyze({ ...k.options, svd_method: method, seed }));

@@ -47,7 +47,7 @@ for (const method of ['fast', 'accurate'] as const) {
     for (const c of cases) {
       it(`${c.golden} / ${c.set}`, async () => {
         const g = golden(c.golden, c.set);
-        expect(g.meta.kwargs).toMatchObject(c.options as Record<string, unknown>);
+        expect(g.meta.kwargs).toMatchObject(c.options);
         const ww = new WeightWatcher(corpus(c.model));
         const rows = await ww.analyze({ ...c.options, svd_method: method, keep_evals: true });
         const deltas = compareRows(rows, g);

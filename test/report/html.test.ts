@@ -80,9 +80,9 @@ describe('HTML building blocks', () => {
     const html = detailsTable([row(0, '<evil>', 1.2), row(1, 'ok', 3), row(2, 'big', 9.5), row(3, 'bad', -1)], { id: 't' });
     expect(html).toContain('&lt;evil&gt;');
     expect(html).not.toContain('<evil>');
-    expect(html).toContain('<tr class="warn-over" data-warn="over">');
-    expect(html).toContain('<tr class="warn-under" data-warn="under">');
-    expect(html).toContain('<tr class="warn-failed" data-warn="failed">');
+    expect(html).toContain('<tr class="warn-over" data-warn="over" data-layer="&lt;evil&gt;">');
+    expect(html).toContain('<tr class="warn-under" data-warn="under" data-layer="big">');
+    expect(html).toContain('<tr class="warn-failed" data-warn="failed" data-layer="bad">');
     expect(html).toContain('data-col="alpha" data-type="num"');
     expect(html).toContain('data-col="name" data-type="str"');
   });

@@ -133,7 +133,7 @@ describe('analyze --plot-figures / --plot-format', () => {
     expect((await run('analyze', model, '--report', report, '--plot-figures', 'esd', '-q')).code).toBe(0);
     const html = readFileSync(report, 'utf8');
     expect((html.match(/<details class="layer/g) ?? []).length).toBe(2);
-    expect((html.match(/1 figures<\/span>/g) ?? []).length).toBe(2);
+    expect((html.match(/1 figure<\/span>/g) ?? []).length).toBe(2);
     expect(html).not.toContain('data-figure="alpha-hist"');
   });
 

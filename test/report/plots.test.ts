@@ -23,6 +23,7 @@ import {
 } from '../../src/report/plots/index.js';
 import { histogram, logEdges, linearEdges, powerlawPdf, fmt } from '../../src/report/plots/data.js';
 import { mpEdges } from '../../src/report/plots/layer.js';
+import { SERIES_COLORS } from '../../src/report/plots/palette.js';
 import { parseFontMetrics } from '../../src/report/plots/fontmetrics.js';
 
 const CORPUS = '/work/shared/corpus';
@@ -445,8 +446,10 @@ describe('figures for the rest of the corpus', () => {
       expect.arrayContaining(['init', 'big-data', 'model', 'Layer alpha distribution', 'alpha by layer', '11.659', '2.231']),
     );
     expect(t.some((s) => s.startsWith('Δ alpha per matched layer'))).toBe(true);
-    expect(svg).toContain('#4c78a8');
-    expect(svg).toContain('#f58518');
+    // the series colours of palette.ts, one per model; the Δ bars are labelled with layer names
+    expect(svg).toContain(`fill="${SERIES_COLORS[0]}"`);
+    expect(svg).toContain(`fill="${SERIES_COLORS[1]}"`);
+    expect(t).toContain('wte');
     assertPng(svgToPng(svg), svg);
   });
 });

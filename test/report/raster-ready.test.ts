@@ -1,9 +1,11 @@
 /**
  * The PNG path's SVG preparation (render.ts rasterReady): text drawn as glyph outlines from the
  * font file (truetype.ts, text-outline.ts) and clips that change no pixel removed (clip-elide.ts).
- * Figures must look the same as resvg drawing the SVG itself — identical pixels for the clips,
- * within kerning and hinting for the text — and anything outside the handled vocabulary must be
- * left for resvg.
+ * Figures must look the same as resvg drawing the SVG itself — the same pixels for the clips up
+ * to the rounding of resvg's SIMD paths, within kerning and hinting for the text — and anything
+ * outside the handled vocabulary must be left for resvg. Every pixel comparison is a share of
+ * pixels beyond a level threshold, never exact equality: resvg (tiny-skia) rounds differently on
+ * AVX2 and AVX-512 machines, and the tests must pass on both.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { createRequire } from 'node:module';
@@ -181,8 +183,16 @@ describe.skipIf(!existsSync(BIG) || !haveFonts)('figures prepared for the PNG pa
       expect(ready, name).not.toContain('<text');
       const clipsOnly = elideNoopClips(svg);
       clipsRemoved += (svg.match(/clip-path=/g) ?? []).length - (clipsOnly.match(/clip-path=/g) ?? []).length;
-      // the same pixels, up to one level of rounding where a masked layer was composited
-      expect(differing(raster(svg), raster(clipsOnly), 1), `${name}: clips`).toBe(0);
+      // The same pixels, within what resvg's SIMD paths change: tiny-skia composites the masked
+      // layer of a clip with different rounding on AVX2 and AVX-512 (on a Zen 3, 5.3e-6 of esd's
+      // pixels differed by more than one level; here 5.2e-6 after the palette change). Allowed: at
+      // most 1e-4 of the pixels (≈ 90 of a 2× figure) off by more than one level, and at most 1e-5
+      // (≈ 9 pixels) off by more than 96 — a clip removed wrongly draws a stroke outside the plot
+      // at full contrast over tens of pixels, which the second bound catches on any CPU.
+      const before = raster(svg);
+      const after = raster(clipsOnly);
+      expect(differing(before, after, 1), `${name}: clips, > 1 level`).toBeLessThanOrEqual(1e-4);
+      expect(differing(before, after, 96), `${name}: clips, > 96 levels`).toBeLessThanOrEqual(1e-5);
       expect(differing(raster(svg), raster(ready), 64), `${name}: text`).toBeLessThan(0.004);
     }
     expect(clipsRemoved).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import type { LayerResult } from '../../src/engine/layer.js';
 import { layerFigureSpecs } from '../../src/report/plots/layer.js';
 import { modelFigureSpecs } from '../../src/report/plots/model.js';
 import { compareFigureSpec } from '../../src/report/plots/compare.js';
-import { compileToVega, renderSvg, renderSvgFresh, type VlSpec } from '../../src/report/plots/render.js';
+import { compileToVega, loadPlotStack, renderSvg, renderSvgFresh, type VlSpec } from '../../src/report/plots/render.js';
 import { splitTemplate, usableTemplate } from '../../src/report/plots/template.js';
 import { corpus, haveCorpus, skipReason } from '../helpers/corpus.js';
 
@@ -119,7 +119,8 @@ describe('specs Vega-Lite cannot compile as templates', () => {
     ],
   };
 
-  it('are detected after compiling the template', () => {
+  it('are detected after compiling the template', async () => {
+    await loadPlotStack(); // compileToVega is synchronous: vega-lite must be loaded
     expect(usableTemplate(compileToVega(splitTemplate(spec).template))).toBe(false);
   });
 

@@ -48,7 +48,7 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
     expect(added.runs.filter((r) => r.status === 'analysed').map((r) => r.path)).toEqual([bf16]);
 
     // The database's own counter: each run was analysed exactly once over the three sweeps.
-    const results = openResults(db);
+    const results = await openResults(db);
     try {
       expect(results.allRuns().map((r) => r.attempts)).toEqual([1, 1, 1, 1]);
       expect(results.sweeps().map((s) => [s.analysed, s.cached, s.failed])).toEqual([
@@ -69,7 +69,7 @@ describe.skipIf(!haveCorpus)('local sweep of the corpus minigpt models', () => {
   });
 
   it('stores rows equal to analyze --json of each model, and the same summary', async () => {
-    const results = openResults(db);
+    const results = await openResults(db);
     try {
       const points = results.runs({ sweep: 1 });
       expect(points).toHaveLength(3);
@@ -209,7 +209,7 @@ describe('checkpoints of a training run', () => {
     await p.waitFor(/^\[1\/6\] checkpoint-1 \(step 1\): analysed/);
     p.kill('SIGKILL');
     await p.exited;
-    const before = openResults(db);
+    const before = await openResults(db);
     const stored = before.allRuns().filter((r) => r.status === 'done').length;
     before.close();
     expect(stored).toBeGreaterThanOrEqual(1);
@@ -218,7 +218,7 @@ describe('checkpoints of a training run', () => {
     expect(resumed.cached).toBe(stored);
     expect(resumed.analysed).toBe(6 - stored);
     expect(resumed.runs.map((r) => r.step)).toEqual(steps);
-    const after = openResults(db);
+    const after = await openResults(db);
     try {
       expect(after.allRuns().map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1, 1]);
     } finally {
@@ -238,7 +238,7 @@ describe('failures and bad input', () => {
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/FAILED: E_\w+: .*bad\.safetensors/);
     expect(r.err).toMatch(/weightwatcher: model failed: bad: /);
-    const res = openResults(db);
+    const res = await openResults(db);
     try {
       const failed = res.runs({ status: 'failed' });
       expect(failed.map((f) => f.label)).toEqual(['bad']);
@@ -266,7 +266,7 @@ describe('failures and bad input', () => {
     const exit = await p.exited;
     expect(exit.code, p.output()).toBe(1);
     expect(p.output()).toMatch(/weightwatcher: error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
-    const res = openResults(join(dir, 'unreachable.sqlite'));
+    const res = await openResults(join(dir, 'unreachable.sqlite'));
     try {
       expect(res.sweeps().map((s) => s.status)).toEqual(['failed']);
     } finally {

@@ -114,7 +114,7 @@ describe('fingerprints and run keys', () => {
     expect(runKey(fp, { svd_method: 'accurate' })).not.toBe(base);
     expect(runKey(fp, { precision: 'float32' })).not.toBe(base);
     expect(runKey(fp, { min_evals: 10 })).toBe(base); // the default, spelled out
-    expect(runKey(fp, { minEvals: 20 } as Record<string, unknown>)).toBe(runKey(fp, { min_evals: 20 }));
+    expect(runKey(fp, { minEvals: 20 })).toBe(runKey(fp, { min_evals: 20 }));
     expect(runKey(fp, { randomize: true })).not.toBe(base);
     expect(runKey(fp, { randomize: true, seed: 1 })).not.toBe(runKey(fp, { randomize: true, seed: 2 }));
     expect(runKey(fp, { fit: 'E_TPL', pl_package: 'powerlaw' })).toBe(

@@ -197,5 +197,15 @@ describe('sweeps', () => {
     expectTypeOf(results).toEqualTypeOf<SweepResults>();
     expectTypeOf(results.summarySeries()).toBeArray();
     expectTypeOf(sweepEntry).toHaveProperty('sweep');
+    // One name, one behaviour: openResults is asynchronous at the root and in weightwatcher/sweep;
+    // the synchronous twin has its own name.
+    expectTypeOf(sweepEntry.openResults).toEqualTypeOf(openResults);
+    expectTypeOf(sweepEntry.openResults).returns.resolves.toEqualTypeOf<SweepResults>();
+    expectTypeOf(sweepEntry.openResultsSync).returns.toEqualTypeOf<SweepResults>();
+    // A sweep run's status is SweepRunStatus; RunStatus is analyze()'s (ok, partial, failed, empty).
+    expectTypeOf<sweepEntry.SweepRunStatus>().toEqualTypeOf<'analysed' | 'cached' | 'failed'>();
+    expectTypeOf<SweepResult['runs'][number]['status']>().toEqualTypeOf<sweepEntry.SweepRunStatus>();
+    // @ts-expect-error weightwatcher/sweep has no RunStatus of its own (one name, one meaning)
+    expectTypeOf<sweepEntry.RunStatus>().toBeString();
   });
 });

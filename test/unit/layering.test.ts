@@ -2,8 +2,8 @@
  * Imports run one way. Every import between top-level folders of src/ must go down this list
  * (an import within one folder is always allowed):
  *
- *   cli → watcher (watcher.ts, index.ts) → sweep → report → engine → metrics → spectra → tensors
- *       → layers → formats → native → shared
+ *   cli → watcher (watcher.ts, index.ts) → sweep → report → recipes → engine → metrics → spectra → tensors
+ *       → layers → hub → formats → native → shared
  *
  * shared/ is the ground floor (options, row types, errors, numeric helpers) and imports nothing
  * from src. Static imports, re-exports and dynamic import() are all checked.
@@ -17,11 +17,13 @@ const LAYERS = [
   'watcher',
   'sweep',
   'report',
+  'recipes',
   'engine',
   'metrics',
   'spectra',
   'tensors',
   'layers',
+  'hub',
   'formats',
   'native',
   'shared',

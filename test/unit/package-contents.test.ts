@@ -1,5 +1,6 @@
 /** What `npm pack` ships: the build, the native sources, the install script and the docs the README links to — no test code. */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -24,11 +25,23 @@ describe('npm package contents', () => {
       expect(files).toContain(f);
     const unexpected = files.filter(
       (f) =>
-        !/^(dist\/|native\/(core|napi)\/|prebuilds\/|docs\/[\w-]+\.md$)/.test(f) &&
+        !/^(dist\/|dist-cjs\/|native\/(core|napi)\/|prebuilds\/|docs\/[\w-]+\.md$)/.test(f) &&
         !['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/blas-flags.mjs'].includes(f),
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // Both builds, when built: the ES modules and the CommonJS build with its {"type": "commonjs"}.
+    if (existsSync(join(root, 'dist-cjs', 'index.js')))
+      for (const f of [
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist-cjs/package.json',
+        'dist-cjs/index.js',
+        'dist-cjs/index.d.ts',
+        'dist-cjs/report/plots/render-worker.js',
+      ])
+        expect(files).toContain(f);
+    expect(files.filter((f) => f.startsWith('dist-cjs/cli/'))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tests|helpers|bench)\//.test(f) || /\.test\./.test(f))).toEqual([]);
   });
 });

@@ -25,9 +25,10 @@ import type { DetailsRow } from '../../shared/rows.js';
 import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command, type Io } from '../command.js';
 import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
 import { checkOutputs } from '../output-paths.js';
-import { makeProgress } from '../progress.js';
+import { makeProgress, progressMode } from '../progress.js';
 import { VERSION } from '../version.js';
 import { threadBudget } from '../../engine/thread-policy.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf } from '../model-source-options.js';
 
 /** analyze --queue: one big model as layer-group jobs for workers on other machines. */
 const ANALYZE_QUEUE_OPTIONS = {
@@ -79,6 +80,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     { title: 'fine-tunes and adapters', options: MODEL_DIFF_OPTIONS },
     { title: 'output', options: OUTPUT_OPTIONS },
     { title: 'queue (one big model over several machines)', options: ANALYZE_QUEUE_OPTIONS },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: [
     'analyze model.safetensors',
@@ -89,6 +91,8 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     'analyze model.onnx --randomize --mp-fit --plot plots/ --report report.html',
     'analyze model.safetensors --plot plots/ --plot-figures esd,alpha-depth --plot-format svg',
     'analyze model.gguf --fit TPL --pl-package powerlaw --threads 4',
+    'analyze openai-community/gpt2',
+    'analyze meta-llama/Llama-3.2-1B@main --token hf_… --cache-dir /data/hf',
     'analyze ./finetuned --base-model ./base',
     'analyze ./lora-adapter --peft',
     'analyze ./lora-adapter --peft with-base --base-model ./base',
@@ -120,7 +124,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     );
 
     const color = io.stdout.isTTY === true && !values['no-color'] && !process.env.NO_COLOR;
-    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
+    const ww = new WeightWatcher(path, { ...(baseModel !== undefined && { baseModel }), ...modelSourceOf(values, io) });
     // Figures render while the analysis runs; the plot stack loads only here.
     const plots = plotting ? await (await import('../plot-commands.js')).AnalyzePlots.start(plotting) : undefined;
     try {
@@ -140,7 +144,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
       } else {
         const { notice } = threadBudget(opts.threads ?? null);
         if (notice) io.stderr.write(`${PROGRAM}: note: ${notice}\n`);
-        const progress = makeProgress(io.stderr, !values.quiet);
+        const progress = makeProgress(io.stderr, progressMode(values));
         try {
           details = await ww.analyze({
             ...opts,

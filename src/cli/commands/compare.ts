@@ -3,7 +3,6 @@
  * here; the analysis, figures and report (vega, resvg) load only when the command runs.
  */
 import { extname } from 'node:path';
-import type { AnalyzeOptions } from '../../shared/options.js';
 import {
   ANALYSIS_OPTIONS,
   MODEL_DIFF_OPTIONS,
@@ -14,25 +13,15 @@ import {
   toAnalyzeOptions,
   usageError,
 } from '../args.js';
-import { selectFormats, type PlotFormat } from '../../report/plots/figures.js';
+import { selectFormats } from '../../report/plots/figures.js';
+import type { CompareRequest } from '../../report/compare.js';
 import { parseCommandArgs, runCommand, type Command, type Io } from '../command.js';
 import { checkOutputs } from '../output-paths.js';
+import { defaultNames } from '../../report/compare.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf, resolveModelArgs } from '../model-source-options.js';
 
-export interface CompareArgs {
-  inputs: string[];
-  plot?: string;
-  report?: string;
-  json?: string;
-  names?: string[];
-  /** --plot-format: formats of the --plot figure (default both). */
-  formats?: PlotFormat[];
-  /** --plot-scale: PNG pixels per SVG pixel (default 2). */
-  pngScale?: number;
-  /** Options for the models that are analysed (saved results are taken as they are). */
-  analyze?: AnalyzeOptions;
-  /** Analyse each model as W − W_base against this base model. */
-  baseModel?: string;
-}
+/** The checked arguments (the type lives in report/compare.ts, which plot-commands.ts also reads). */
+export type CompareArgs = CompareRequest;
 
 function compareArgs(argv: readonly string[]): CompareArgs {
   const { values, positionals } = parseCommandArgs(compare, argv);
@@ -104,6 +93,7 @@ several fine-tunes of one base, side by side.`,
         names: { type: 'string', value: 'a,b,c', description: 'model names for tables and legends (default: from the paths)' },
       },
     },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: [
     'compare init/model.safetensors trained/model.safetensors',
@@ -111,6 +101,7 @@ several fine-tunes of one base, side by side.`,
     'compare before.json after.json --plot compare.svg --plot-format svg',
     'compare a.safetensors b.safetensors c.safetensors --report compare.html --json compare.json',
     'compare ft-1 ft-2 ft-3 --base-model ./base --min-evals 50',
+    'compare openai-community/openai-gpt openai-community/gpt2 --plot cmp.png',
   ],
   async run(argv, io) {
     const args = compareArgs(argv);
@@ -130,6 +121,11 @@ several fine-tunes of one base, side by side.`,
       ],
       args.baseModel === undefined ? args.inputs : [...args.inputs, args.baseModel],
     );
+    // Models given by name are resolved (cached or downloaded) to local paths here; their names stay the ones typed.
+    const source = modelSourceOf(parseCommandArgs(compare, argv).values, io);
+    args.names ??= defaultNames(args.inputs);
+    args.inputs = await resolveModelArgs(args.inputs, source, io, 'compare');
+    if (args.baseModel !== undefined) [args.baseModel] = await resolveModelArgs([args.baseModel], source, io, 'compare');
     return (await import('../plot-commands.js')).compareModels(args, io);
   },
 };

@@ -6,6 +6,7 @@ import { renderTable } from '../../report/table.js';
 import { MODEL_DIFF_OPTIONS, OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions } from '../args.js';
 import { EXIT, MODEL_ARGUMENT, PROGRAM, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, tableOutputs, tableWanted, writeOutputs } from '../output.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf } from '../model-source-options.js';
 import { checkOutputs } from '../output-paths.js';
 import { writeNotes } from './analyze.js';
 
@@ -32,6 +33,7 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
         quiet: OUTPUT_OPTIONS.quiet,
       },
     },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: [
     'describe model.safetensors',
@@ -39,6 +41,7 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
     'describe model.onnx --no-pool --min-evals 1',
     'describe weights.npz --all-tensors',
     'describe ./lora-adapter --peft',
+    'describe openai-community/gpt2 --offline',
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(describe, argv);
@@ -47,7 +50,7 @@ Lists id, name, type, N, M, Q, rf and num_evals per layer, then every skipped la
     const opts = toAnalyzeOptions(values);
     resolveOptions(opts);
     await checkOutputs(tableOutputs(values), baseModel === undefined ? [path] : [path, baseModel]);
-    const ww = new WeightWatcher(path, baseModel === undefined ? {} : { baseModel });
+    const ww = new WeightWatcher(path, { ...(baseModel !== undefined && { baseModel }), ...modelSourceOf(values, io) });
     const rows = await ww.describe(opts);
     const run = ww.lastRun!;
     writeNotes(run, io);

@@ -8,6 +8,7 @@ import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { tableOutputs, write } from '../output.js';
 import { checkOutputs } from '../output-paths.js';
 import { VERSION } from '../version.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf } from '../model-source-options.js';
 
 export const distances: Command = {
   name: 'distances',
@@ -44,6 +45,7 @@ layers of either model without a partner (or with a partner of another shape) ar
         quiet: OUTPUT_OPTIONS.quiet,
       },
     },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: [
     'distances init/model.safetensors trained/model.safetensors',
@@ -61,7 +63,11 @@ layers of either model without a partner (or with a partner of another shape) ar
     if (pairing !== 'name' && pairing !== 'position') throw usageError(`--pairing must be 'name' or 'position', got '${pairing}'`);
     const opts = toAnalyzeOptions(values);
     await checkOutputs(tableOutputs(values), [a, b]);
-    const res = await new WeightWatcher(a).distances(b, { ...opts, method: method as DistanceMethod, pairing: pairing });
+    const res = await new WeightWatcher(a, modelSourceOf(values, io)).distances(b, {
+      ...opts,
+      method: method as DistanceMethod,
+      pairing: pairing,
+    });
     const meta = { tool: `weightwatcher (TypeScript) ${VERSION}`, model: a, other: b, options: opts, skipped: res.skipped };
     const json = str(values, 'json');
     const csv = str(values, 'csv');

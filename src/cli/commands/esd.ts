@@ -5,6 +5,7 @@ import { ANALYSIS_OPTIONS, str, usageError } from '../args.js';
 import { MODEL_ARGUMENT, parseCommandArgs, type Command } from '../command.js';
 import { modelArg, write } from '../output.js';
 import { checkOutputs } from '../output-paths.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf } from '../model-source-options.js';
 
 export const esd: Command = {
   name: 'esd',
@@ -24,6 +25,7 @@ one per line, or writes them as JSON; the count and the largest go to stderr.`,
         'svd-method': ANALYSIS_OPTIONS['svd-method'],
       },
     },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: ['esd model.safetensors --layer 3', 'esd model.safetensors --layer h.0.attn.c_attn --json esd.json'],
   async run(argv, io) {
@@ -34,7 +36,7 @@ one per line, or writes them as JSON; the count and the largest go to stderr.`,
     const layer = /^-?\d+$/.test(layerArg) ? Number(layerArg) : layerArg;
     const jsonFile = str(values, 'json');
     await checkOutputs([jsonFile === undefined ? undefined : { flag: '--json', path: jsonFile, kind: 'file', stdout: true }], [path]);
-    const evals = await new WeightWatcher(path).getESD(layer, {
+    const evals = await new WeightWatcher(path, modelSourceOf(values, io)).getESD(layer, {
       precision: str(values, 'precision') as 'float64' | 'float32' | undefined,
       svd_method: str(values, 'svd-method') as 'fast' | 'accurate' | undefined,
     });

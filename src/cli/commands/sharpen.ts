@@ -2,6 +2,7 @@
 import { WeightWatcher } from '../../watcher.js';
 import { ANALYSIS_OPTIONS } from '../args.js';
 import { parseCommandArgs, type Command } from '../command.js';
+import { modelSourceOf, resolveModelArgs } from '../model-source-options.js';
 import { TRANSFORM_DESCRIPTION, TRANSFORM_GROUPS, checkTransformOutputs, inOut, runTransform } from './smooth.js';
 
 export const sharpen: Command = {
@@ -24,7 +25,8 @@ SVDSharpness; --seed makes the permutations reproducible (default: unseeded, as 
   examples: ['sharpen model.safetensors sharpened.safetensors', 'sharpen ./model-folder ./sharpened --seed 1 --layers dense'],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(sharpen, argv);
-    const [input, output] = inOut(positionals, 'sharpen');
+    const [name, output] = inOut(positionals, 'sharpen');
+    const [input] = (await resolveModelArgs([name], modelSourceOf(values, io), io, 'sharpen')) as [string];
     await checkTransformOutputs(values, input, output);
     return runTransform(values, io, (opts) => new WeightWatcher(input).sharpen(output, opts));
   },

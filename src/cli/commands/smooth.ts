@@ -10,10 +10,11 @@ import type { AnalyzeOptions } from '../../shared/options.js';
 import { OUTPUT_OPTIONS, SELECTION_OPTIONS, str, toAnalyzeOptions, usageError, type ParsedArgs } from '../args.js';
 import { parseCommandArgs, type Command, type Io, type OptionGroup } from '../command.js';
 import { write } from '../output.js';
-import { makeProgress } from '../progress.js';
+import { makeProgress, progressMode } from '../progress.js';
 import { VERSION } from '../version.js';
 import { stat } from 'node:fs/promises';
 import { checkOutputs } from '../output-paths.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf, resolveModelArgs } from '../model-source-options.js';
 
 const { layers, 'min-evals': minEvals, 'max-evals': maxEvals, 'max-n': maxN, 'start-ids': startIds, channels } = SELECTION_OPTIONS;
 
@@ -29,9 +30,13 @@ export const TRANSFORM_GROUPS: readonly OptionGroup[] = [
         description: "write the per-layer report {input, output, layers, skipped, …} as JSON ('-' = stdout)",
       },
       quiet: OUTPUT_OPTIONS.quiet,
+      progress: OUTPUT_OPTIONS.progress,
+      'progress-every': OUTPUT_OPTIONS['progress-every'],
+      'no-progress': OUTPUT_OPTIONS['no-progress'],
       threads: { ...OUTPUT_OPTIONS.threads, description: 'OpenBLAS threads for the SVDs' },
     },
   },
+  { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
 ];
 
 export const TRANSFORM_DESCRIPTION = `IN: a safetensors file, or a folder with model.safetensors or shards and their index.
@@ -65,7 +70,7 @@ export async function runTransform(
   io: Io,
   run: (opts: AnalyzeOptions) => Promise<TransformResult>,
 ): Promise<number> {
-  const progress = makeProgress(io.stderr, !values.quiet);
+  const progress = makeProgress(io.stderr, progressMode(values));
   let res: TransformResult;
   try {
     res = await run({ ...toAnalyzeOptions(values), onProgress: progress.update });
@@ -139,7 +144,8 @@ conv2d layers use ceil(k / rf) per kernel position. The reference's SVDSmoothing
   ],
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(smooth, argv);
-    const [input, output] = inOut(positionals, 'smooth');
+    const [name, output] = inOut(positionals, 'smooth');
+    const [input] = (await resolveModelArgs([name], modelSourceOf(values, io), io, 'smooth')) as [string];
     await checkTransformOutputs(values, input, output);
     const method = str(values, 'method') ?? 'detX';
     const canonical = SMOOTH_METHODS.find((m) => m.toLowerCase() === method.toLowerCase());

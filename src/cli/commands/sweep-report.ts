@@ -26,7 +26,8 @@ export const sweepReport: Command = {
   usage: '--db FILE.sqlite [options]',
   description: `Prints, per step, the layers with alpha < 2 and > 6 and the mean alpha, then the layers whose
 alpha moved most (max − min over the steps). --plot and --report draw the alpha heatmap (layers in
-model order × steps), the summary metrics and the α counts over steps, and the movers.`,
+model order × steps), the summary metrics and the α counts over steps, and the movers. A sweep that
+did not finish (killed, stopped) is reported as INCOMPLETE, with how many of its models have results.`,
   options: [{ title: 'report', options: REPORT_OPTIONS }],
   examples: ['sweep-report --db runs.sqlite', 'sweep-report --db runs.sqlite --plot figs/ --report sweep.html'],
   async run(argv, io) {

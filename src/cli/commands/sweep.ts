@@ -5,6 +5,7 @@
  */
 import { ANALYSIS_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, type OptionSpecs } from '../args.js';
 import { parseCommandArgs, type Command } from '../command.js';
+import { MODEL_SOURCE_OPTIONS, modelSourceOf, resolveModelArgs } from '../model-source-options.js';
 
 const SWEEP_OPTIONS = {
   db: { type: 'string', value: 'FILE.sqlite', description: 'results database (created when missing); required' },
@@ -44,6 +45,7 @@ failed (listed with their errors). Details: docs/sweeps.md.`,
     { title: 'queue (several machines)', options: QUEUE_OPTIONS },
     { title: 'selection', options: SELECTION_OPTIONS },
     { title: 'analysis', options: ANALYSIS_OPTIONS },
+    { title: 'models by name (Hugging Face)', options: MODEL_SOURCE_OPTIONS },
   ],
   examples: [
     'sweep ../shared/corpus/minigpt/init ../shared/corpus/minigpt/small-data ../shared/corpus/minigpt/big-data --db runs.sqlite',
@@ -52,6 +54,9 @@ failed (listed with their errors). Details: docs/sweeps.md.`,
     'sweep /shared/ckpts/run7 --db runs.sqlite --queue redis://queue-host:6379',
   ],
   async run(argv, io) {
-    return (await import('../sweep-run.js')).runSweep(parseCommandArgs(sweep, argv), io);
+    const parsed = parseCommandArgs(sweep, argv);
+    // Models given by name become their cached snapshots (downloaded when missing); paths and globs stay as they are.
+    const positionals = await resolveModelArgs(parsed.positionals, modelSourceOf(parsed.values, io), io, 'sweep');
+    return (await import('../sweep-run.js')).runSweep({ ...parsed, positionals }, io);
   },
 };

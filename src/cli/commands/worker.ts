@@ -7,8 +7,13 @@ const WORKER_OPTIONS = {
   concurrency: { type: 'string', value: 'N', description: 'jobs at once (each gets the thread budget / N)', default: '1' },
   threads: { type: 'string', value: 'N', description: 'thread budget of this worker', default: 'all cores' },
   'queue-name': { type: 'string', value: 'NAME', description: 'BullMQ queue name', default: 'weightwatcher' },
-  'lock-duration': { type: 'string', value: 'MS', description: 'how long a job stays claimed by a worker that died', default: '30000' },
-  'stalled-interval': { type: 'string', value: 'MS', description: "how often dead workers' jobs are looked for", default: '30000' },
+  'lock-duration': {
+    type: 'string',
+    value: 'MS',
+    description: 'how long a job stays claimed by a worker that died or froze',
+    default: '10000',
+  },
+  'stalled-interval': { type: 'string', value: 'MS', description: "how often dead workers' jobs are looked for", default: '5000' },
 } as const satisfies OptionSpecs;
 
 export const worker: Command = {

@@ -6,8 +6,9 @@
  */
 import type { Row } from '../../shared/rows.js';
 import { fmt, histogram, num } from './data.js';
-import { ALPHA_HIST_CAP, alphaEdges, clampToEdges, guideRules, validAlphas } from './model.js';
-import type { VlSpec } from './render.js';
+import { ALPHA_HIST_CAP, alphaEdges, clampToEdges, guideRules, layerAnchor, validAlphas } from './model.js';
+import type { VlSpec } from './spec.js';
+import { seriesColor, seriesDash, SERIES_COLORS } from './palette.js';
 
 export interface CompareSeries {
   name: string;
@@ -19,18 +20,39 @@ export interface CompareTableRow {
   values: (number | null)[];
 }
 
-/** Colours per model (Tableau 10, colour-blind friendlier order). */
-export const MODEL_COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#eeca3b', '#9d755d', '#ff9da6', '#bab0ac'];
+/** Colours per model: the series colours of palette.ts (colour-blind safe; never a status or guide colour). */
+export const MODEL_COLORS: readonly string[] = SERIES_COLORS;
 
 export function modelColor(i: number): string {
-  return MODEL_COLORS[i % MODEL_COLORS.length]!;
+  return seriesColor(i);
+}
+
+/** Longest layer label under the Δα bars; longer names are shortened (the full name is in the tooltip). */
+export const SHORT_NAME_LENGTH = 18;
+
+/**
+ * Short labels for layer names: the prefix every name shares (up to a dot) is dropped, and what is
+ * still longer than `max` keeps its end (where names differ: `h.11.mlp.c_fc`) after an ellipsis.
+ * Labels stay distinct: a clash gets its position appended.
+ */
+export function shortLayerNames(names: readonly string[], max = SHORT_NAME_LENGTH): string[] {
+  let prefix = names.length > 1 ? names[0]! : '';
+  for (const n of names) while (prefix && !n.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  prefix = prefix.slice(0, prefix.lastIndexOf('.') + 1);
+  const out = names.map((n) => {
+    const rest = n.length > prefix.length ? n.slice(prefix.length) : n;
+    return rest.length > max ? `…${rest.slice(rest.length - (max - 1))}` : rest;
+  });
+  const seen = new Map<string, number>();
+  for (const o of out) seen.set(o, (seen.get(o) ?? 0) + 1);
+  return out.map((o, i) => ((seen.get(o) ?? 0) > 1 ? `${o} #${i}` : o));
 }
 
 export interface CompareFigureOptions {
   /** Summary table rows (metric × model); omitted → no table panel. */
   table?: readonly CompareTableRow[];
   /** Per-layer alpha differences vs the first model (matched by name). */
-  diffs?: readonly { name: string; index: number; model: string; delta: number }[];
+  diffs?: readonly { name: string; index: number; model: string; delta: number; anchor?: string }[];
   title?: string;
 }
 
@@ -38,12 +60,45 @@ function modelScale(names: readonly string[]) {
   return { domain: [...names], range: names.map((_, i) => modelColor(i)) };
 }
 
+/** Line dash per model: solid for the first SERIES_COLORS.length models, then dashed, … */
+function modelDashScale(names: readonly string[]) {
+  return { domain: [...names], range: names.map((_, i) => seriesDash(i)) };
+}
+
+/** The panels of the compare figure, each a figure of its own (the HTML report shows them apart, at full size). */
+export interface ComparePanels {
+  'alpha-hist': VlSpec;
+  'alpha-depth': VlSpec;
+  'alpha-delta'?: VlSpec;
+  summary?: VlSpec;
+}
+
+/** The compare figure: its panels, two per row (compareFigurePanels for them one by one). */
 export function compareFigureSpec(series: readonly CompareSeries[], opts: CompareFigureOptions = {}): VlSpec {
+  const p = compareFigurePanels(series, opts);
+  const names = series.map((s) => s.name);
+  // One legend for the combined figure (the top one): the Δ panel's own, for its page of the report, goes.
+  const delta = p['alpha-delta'] && withoutLegend(p['alpha-delta']);
+  const rowPanels = [delta, p.summary].filter((x): x is VlSpec => x !== undefined);
+  return {
+    title: { text: opts.title ?? `WeightWatcher compare: ${names.join(' vs ')}`, fontSize: 15, anchor: 'start' },
+    vconcat: [{ hconcat: [p['alpha-hist'], p['alpha-depth']] }, ...(rowPanels.length ? [{ hconcat: rowPanels }] : [])],
+    spacing: 24,
+  };
+}
+
+function withoutLegend(panel: VlSpec): VlSpec {
+  const enc = panel.encoding as Record<string, Record<string, unknown>>;
+  return { ...panel, encoding: { ...enc, color: { ...enc.color, legend: null } } };
+}
+
+export function compareFigurePanels(series: readonly CompareSeries[], opts: CompareFigureOptions = {}): ComparePanels {
   const names = series.map((s) => s.name);
   const all = series.flatMap((s) => validAlphas(s.rows));
   const edges = alphaEdges(all);
   const xScale = { domain: [edges[0], edges[edges.length - 1]], nice: false };
   const colorScale = modelScale(names);
+  const dashScale = modelDashScale(names);
   const legend = {
     title: 'model',
     orient: 'top',
@@ -92,6 +147,7 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
           x: { field: 'x', type: 'quantitative', scale: xScale },
           y: { field: 'density', type: 'quantitative' },
           color: { field: 'model', type: 'nominal', scale: colorScale },
+          strokeDash: { field: 'model', type: 'nominal', scale: dashScale },
         },
       },
       ...guideRules('x').map((g) => ({
@@ -101,9 +157,16 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
     ],
   };
 
-  const pts = series.flatMap((s) =>
+  const pts = series.flatMap((s, k) =>
     s.rows
-      .map((r, i) => ({ model: s.name, depth: num(r.layer_id) ?? i, alpha: num(r.alpha), layer: String(r.name ?? '') }))
+      .map((r, i) => ({
+        model: s.name,
+        depth: num(r.layer_id) ?? i,
+        alpha: num(r.alpha),
+        layer: String(r.name ?? ''),
+        // the section the compare report opens on a click: this model's ESD of the layer
+        target: `layer-m${k}-${layerAnchor(r)}`,
+      }))
       .filter((p) => p.alpha !== undefined && Number.isFinite(p.alpha) && p.alpha >= 0),
   );
   const maxA = Math.max(7, ...pts.map((p) => p.alpha!));
@@ -130,7 +193,8 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
             scale: { nice: false, zero: false },
           },
           y: { field: 'alpha', type: 'quantitative', title: 'alpha', scale: yA, axis: { format: '~g' } },
-          color: { field: 'model', type: 'nominal', scale: colorScale },
+          color: { field: 'model', type: 'nominal', scale: colorScale, legend },
+          strokeDash: { field: 'model', type: 'nominal', scale: dashScale },
           tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'alpha', format: '.3f' }],
         },
       },
@@ -141,38 +205,53 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
     ],
   };
 
-  const rowPanels: Record<string, unknown>[] = [];
+  let delta: VlSpec | undefined;
   if (opts.diffs && opts.diffs.length) {
-    const nLayers = new Set(opts.diffs.map((d) => d.index)).size;
-    rowPanels.push({
-      width: 420,
-      height: 200,
+    const order = [...new Set(opts.diffs.map((d) => d.index))].sort((a, b) => a - b);
+    const fullName = new Map(opts.diffs.map((d) => [d.index, d.name]));
+    const shortNames = shortLayerNames(order.map((i) => fullName.get(i)!));
+    const shortOf = new Map(order.map((i, k) => [i, shortNames[k]!]));
+    const nLayers = order.length;
+    const others = names.slice(1);
+    delta = {
+      // About 9 px per bar and 8 between layers: room for the slanted names under them.
+      width: Math.max(420, Math.min(1100, nLayers * (9 * others.length + 8))),
+      height: 220,
       title: {
         text: `Δ alpha per matched layer (vs ${names[0]})`,
-        subtitle: `${nLayers} layers matched by name (x: position in ${names[0]}); below 0: lower α than ${names[0]}`,
+        subtitle: `${nLayers} layers matched by name, in ${names[0]}'s order; below 0: lower α than ${names[0]}${nLayers > 40 ? '; hover a bar for its layer' : ''}`,
       },
-      data: { values: opts.diffs.map((d) => ({ ...d })) },
+      data: {
+        values: opts.diffs.map((d) => ({
+          ...d,
+          layer: shortOf.get(d.index)!,
+          ...(d.anchor !== undefined ? { target: `layer-m${names.indexOf(d.model)}-${d.anchor}` } : {}),
+        })),
+      },
       mark: { type: 'bar' },
       encoding: {
         x: {
-          field: 'index',
+          field: 'layer',
           type: 'ordinal',
-          title: 'matched layer (order in first model)',
-          axis: nLayers > 40 ? { labels: false, ticks: false } : { labelAngle: 0, labelOverlap: true },
+          sort: shortNames,
+          title: 'matched layer',
+          axis:
+            nLayers > 40 ? { labels: false, ticks: false } : { labelAngle: -45, labelAlign: 'right', labelLimit: 130, labelFontSize: 10 },
         },
-        xOffset: { field: 'model', type: 'nominal', scale: { domain: names.slice(1) } },
+        xOffset: { field: 'model', type: 'nominal', scale: { domain: others } },
         y: { field: 'delta', type: 'quantitative', title: 'Δ alpha' },
-        color: { field: 'model', type: 'nominal', scale: colorScale },
+        color: { field: 'model', type: 'nominal', scale: colorScale, legend: series.length > 2 ? { ...legend, values: others } : null },
         tooltip: [{ field: 'name', title: 'layer' }, { field: 'model' }, { field: 'delta', format: '+.3f', title: 'Δ alpha' }],
       },
-    });
+    };
   }
+  let summary: VlSpec | undefined;
   if (opts.table && opts.table.length) {
     const cells = opts.table.flatMap((t) =>
       t.values.map((v, i) => ({ metric: t.metric, model: names[i]!, text: v === null ? '—' : Number.isInteger(v) ? String(v) : fmt(v) })),
     );
     const metrics = opts.table.map((t) => t.metric);
-    rowPanels.push({
+    summary = {
       width: Math.max(240, 110 * names.length),
       height: 17 * metrics.length,
       title: { text: 'Summary (means over layers) and α counts', subtitle: ' ' },
@@ -195,12 +274,7 @@ export function compareFigureSpec(series: readonly CompareSeries[], opts: Compar
         color: { field: 'model', type: 'nominal', scale: colorScale },
       },
       view: { stroke: null },
-    });
+    };
   }
-  const spec: VlSpec = {
-    title: { text: opts.title ?? `WeightWatcher compare: ${names.join(' vs ')}`, fontSize: 15, anchor: 'start' },
-    vconcat: [{ hconcat: [hist, depth] }, ...(rowPanels.length ? [{ hconcat: rowPanels }] : [])],
-    spacing: 24,
-  };
-  return spec;
+  return { 'alpha-hist': hist, 'alpha-depth': depth, ...(delta ? { 'alpha-delta': delta } : {}), ...(summary ? { summary } : {}) };
 }

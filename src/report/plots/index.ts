@@ -14,11 +14,12 @@ import { layerFigureSpecs, type LayerPlotOptions } from './layer.js';
 import { modelFigureSpecs, type ModelPlotOptions } from './model.js';
 import { renderSvg, type VlSpec } from './render.js';
 
-export { renderSvg, renderBoth, compileToVega, FONT_FAMILY, type VlSpec } from './render.js';
+export { renderSvg, renderBoth, compileToVega, loadPlotStack, FONT_FAMILY, type VlSpec, type VegaSpec } from './render.js';
 export { svgToPng, svgToPngAsync, fontFiles, type PngOptions } from './raster.js';
 export { layerFigureSpecs, layerPlotId, layerTitleId, LAYER_FIGURES, type LayerFigure, type LayerPlotOptions } from './layer.js';
 export { modelFigureSpecs, alphaHistogramSpec, columnByDepthSpec, DEFAULT_DEPTH_COLUMNS, type ModelPlotOptions } from './model.js';
-export { compareFigureSpec, type CompareSeries } from './compare.js';
+export { compareFigureSpec, compareFigurePanels, shortLayerNames, type CompareSeries, type ComparePanels } from './compare.js';
+export { STATUS_COLORS, SERIES_COLORS, GUIDE_COLOR, seriesColor, seriesDash, simulateDeuteranopia, deuteranopeDeltaE } from './palette.js';
 
 async function renderAll(specs: Partial<Record<string, VlSpec>>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

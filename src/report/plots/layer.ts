@@ -10,7 +10,8 @@
 import type { LayerResult } from '../../engine/layer.js';
 import type { Row } from '../../shared/rows.js';
 import { finiteValues, fmt, histogram, linearEdges, linspace, logEdges, minMax, num, powerlawPdf, type Bin } from './data.js';
-import type { VlSpec } from './render.js';
+import type { VlSpec } from './spec.js';
+import { GUIDE_COLOR, GUIDE_DASH, LAYER_COLORS } from './palette.js';
 
 export const LAYER_FIGURES = [
   'esd',
@@ -31,20 +32,25 @@ export interface LayerPlotOptions {
   height?: number;
 }
 
+/** Colours of the layer figures' marks (palette.ts; kept under this name for callers). */
 export const COLORS = {
-  hist: '#4c78a8',
-  fit: '#d62728',
-  xmin: 'red',
-  xmax: 'orange',
-  original: 'green',
-  random: 'red',
-  randomMp: 'mediumorchid',
-  maxRand: 'orange',
-  trap: '#8b0000',
-  mp: '#d62728',
-  edge: 'orange',
-  guide: '#888',
+  hist: LAYER_COLORS.hist,
+  fit: LAYER_COLORS.fit,
+  xmin: LAYER_COLORS.xmin,
+  xmax: LAYER_COLORS.xmax,
+  original: LAYER_COLORS.hist,
+  random: LAYER_COLORS.random,
+  randomMp: LAYER_COLORS.random,
+  maxRand: LAYER_COLORS.maxRand,
+  trap: LAYER_COLORS.trap,
+  mp: LAYER_COLORS.fit,
+  edge: LAYER_COLORS.edge,
+  guide: GUIDE_COLOR,
 } as const;
+
+/** Line styles, shown in the legends: solid for data and fitted curves, dashed for fits and cutoffs. */
+const SOLID: number[] = [1, 0];
+const DASHED: number[] = [6, 4];
 
 /** File-name id: `<layer_id>` or `<layer_id>_<slice_id>` for pool=False slices. */
 export function layerPlotId(row: Row): string {
@@ -138,25 +144,33 @@ function barsLayer(bins: Bin[], color: string, opts: { opacity?: number; logY?: 
       x2: { field: 'x2' },
       y: { field: 'density', type: 'quantitative' },
       y2: opts.logY ? { field: 'floor' } : { datum: 0 },
-      ...(opts.series ? { color: { datum: opts.series } } : {}),
     },
   };
 }
+
+/**
+ * Legend entries come from a `series` field: Vega-Lite merges the colour and the dash legend into
+ * one (a short line in each entry's colour and dash) only for channels that encode the same field.
+ */
+const SERIES_ENCODING = {
+  color: { field: 'series', type: 'nominal' },
+  strokeDash: { field: 'series', type: 'nominal' },
+} as const;
 
 /** A vertical rule at `value` with an aria description `<what> = <value>`. */
 function vrule(value: number, color: string, what: string, opts: { dash?: number[]; width?: number; legend?: string } = {}): Layer {
   return {
-    data: { values: [{ v: value, label: `${what} = ${value}` }] },
+    data: { values: [{ v: value, label: `${what} = ${value}`, ...(opts.legend ? { series: opts.legend } : {}) }] },
     mark: { type: 'rule', color, strokeWidth: opts.width ?? 2, aria: true, ...(opts.dash ? { strokeDash: opts.dash } : {}) },
     encoding: {
       x: { field: 'v', type: 'quantitative' },
       description: { field: 'label' },
-      ...(opts.legend ? { color: { datum: opts.legend } } : {}),
+      ...(opts.legend ? SERIES_ENCODING : {}),
     },
   };
 }
 
-function hrule(value: number, color: string, what: string, dash: number[] = [4, 4]): Layer {
+function hrule(value: number, color: string, what: string, dash: number[] = GUIDE_DASH): Layer {
   return {
     data: { values: [{ v: value, label: `${what} = ${value}` }] },
     mark: { type: 'rule', color, strokeWidth: 1, strokeDash: dash, aria: true, clip: true },
@@ -170,7 +184,7 @@ function lineLayer(
   opts: { dash?: number[]; width?: number; legend?: string; point?: boolean; clip?: boolean } = {},
 ): Layer {
   return {
-    data: { values: points },
+    data: { values: opts.legend ? points.map((p) => ({ ...p, series: opts.legend })) : points },
     mark: {
       type: 'line',
       color,
@@ -182,23 +196,34 @@ function lineLayer(
     encoding: {
       x: { field: 'x', type: 'quantitative' },
       y: { field: 'y', type: 'quantitative' },
-      ...(opts.legend ? { color: { datum: opts.legend } } : {}),
+      ...(opts.legend ? SERIES_ENCODING : {}),
     },
   };
 }
 
-function legendProps(entries: [string, string][]): Record<string, unknown> {
+/** A legend entry: label, colour, and the line's dash (solid by default). */
+type LegendEntry = [label: string, color: string, dash?: number[]];
+
+/**
+ * The colour and line-dash scales of a figure's legend. Both channels get the same domain, so
+ * Vega-Lite merges them into one legend whose symbols are short lines in each entry's colour and
+ * dash: the tail pdf solid, the power-law fit dashed, and so on.
+ */
+function legendProps(entries: readonly LegendEntry[]): { color: Record<string, unknown>; strokeDash: Record<string, unknown> } {
+  const domain = entries.map((e) => e[0]);
+  const legend = {
+    orient: 'bottom',
+    direction: 'horizontal',
+    columns: 3,
+    title: null,
+    symbolType: 'stroke',
+    symbolStrokeWidth: 2.5,
+    symbolSize: 520,
+    columnPadding: 14,
+  };
   return {
-    scale: { domain: entries.map((e) => e[0]), range: entries.map((e) => e[1]) },
-    legend: {
-      orient: 'bottom',
-      direction: 'horizontal',
-      columns: 3,
-      title: null,
-      symbolType: 'stroke',
-      symbolStrokeWidth: 3,
-      columnPadding: 14,
-    },
+    color: { scale: { domain, range: entries.map((e) => e[1]) }, legend },
+    strokeDash: { scale: { domain, range: entries.map((e) => e[2] ?? SOLID) }, legend },
   };
 }
 
@@ -214,16 +239,20 @@ function figure(
   x: Record<string, unknown>,
   y: Record<string, unknown>,
   opts: LayerPlotOptions,
-  legend?: [string, string][],
+  legend?: LegendEntry[],
 ): VlSpec {
-  let legendDone = false;
+  let colorDone = false;
+  const props = legend ? legendProps(legend) : undefined;
   const merged = layers.map((l) => {
     const enc = { ...(l.encoding as Record<string, Record<string, unknown>>) };
     if (enc.x) enc.x = { ...enc.x, ...x };
     if (enc.y) enc.y = { ...enc.y, ...y };
-    if (legend && enc.color && !legendDone) {
-      enc.color = { ...enc.color, ...legendProps(legend) };
-      legendDone = true;
+    // Both scales on one layer, and every legend layer has both channels: Vega-Lite merges the
+    // colour and dash legends only when their domains (explicit and per layer) are the same.
+    if (props && enc.color && enc.strokeDash && !colorDone) {
+      enc.color = { ...enc.color, ...props.color };
+      enc.strokeDash = { ...enc.strokeDash, ...props.strokeDash };
+      colorDone = true;
     }
     return { ...l, encoding: enc };
   });
@@ -270,7 +299,7 @@ function esdLogLog(c: Ctx): VlSpec | undefined {
   const layers: Layer[] = [];
   const positive = bins.filter((b) => b.density > 0).map((b) => b.density);
   let ys = [...positive];
-  const legend: [string, string][] = [['ESD (density)', COLORS.hist]];
+  const legend: LegendEntry[] = [['ESD (density)', COLORS.hist]];
   let pdfPts: { x: number; y: number }[] = [];
   let fitPts: { x: number; y: number }[] = [];
   if (!c.failed) {
@@ -296,8 +325,8 @@ function esdLogLog(c: Ctx): VlSpec | undefined {
       legend.push(['tail pdf (log bins)', COLORS.fit]);
     }
     if (fitPts.length) {
-      layers.push(lineLayer(fitPts, COLORS.fit, { dash: [6, 4], legend: `power-law fit α=${fmt(num(c.row.alpha))}` }));
-      legend.push([`power-law fit α=${fmt(num(c.row.alpha))}`, COLORS.fit]);
+      layers.push(lineLayer(fitPts, COLORS.fit, { dash: DASHED, legend: `power-law fit α=${fmt(num(c.row.alpha))}` }));
+      legend.push([`power-law fit α=${fmt(num(c.row.alpha))}`, COLORS.fit, DASHED]);
     }
     layers.push(vrule(c.xmin, COLORS.xmin, 'xmin', { legend: 'λ_min (xmin)' }));
     legend.push(['λ_min (xmin)', COLORS.xmin]);
@@ -324,7 +353,7 @@ function esdLinLin(c: Ctx): VlSpec | undefined {
   const edges = linearEdges(shown, 100);
   const bins = histogram(shown, edges, true);
   const layers: Layer[] = [barsLayer(bins, COLORS.hist, { series: 'ESD (density)' })];
-  const legend: [string, string][] = [['ESD (density)', COLORS.hist]];
+  const legend: LegendEntry[] = [['ESD (density)', COLORS.hist]];
   if (!c.failed) {
     layers.push(vrule(c.xmin, COLORS.xmin, 'xmin', { legend: 'λ_min (xmin)' }));
     legend.push(['λ_min (xmin)', COLORS.xmin]);
@@ -348,7 +377,7 @@ function esdLogLin(c: Ctx): VlSpec | undefined {
   const edges = linearEdges(logs, 100);
   const bins = histogram(logs, edges, true);
   const layers: Layer[] = [barsLayer(bins, COLORS.hist, { series: 'ESD of log10 λ (density)' })];
-  const legend: [string, string][] = [['ESD of log10 λ (density)', COLORS.hist]];
+  const legend: LegendEntry[] = [['ESD of log10 λ (density)', COLORS.hist]];
   let lo = edges[0]!,
     hi = edges[edges.length - 1]!;
   if (!c.failed) {
@@ -359,8 +388,8 @@ function esdLogLin(c: Ctx): VlSpec | undefined {
     if (Number.isFinite(c.xmax) && c.xmax > 0) {
       const lm = Math.log10(c.xmax);
       hi = Math.max(hi, lm);
-      layers.push(vrule(lm, COLORS.xmax, 'log10 xmax', { legend: 'log10 λ_max (xmax)' }));
-      legend.push(['log10 λ_max (xmax)', COLORS.xmax]);
+      layers.push(vrule(lm, COLORS.xmax, 'log10 xmax', { dash: DASHED, legend: 'log10 λ_max (xmax)' }));
+      legend.push(['log10 λ_max (xmax)', COLORS.xmax, DASHED]);
     }
   }
   return figure(
@@ -394,10 +423,10 @@ function vsXmin(c: Ctx, which: 'Ds' | 'alphas'): VlSpec | undefined {
   const [xLo, xHi] = minMax(pts.map((p) => p.x));
   const [yLo, yHi] = minMax(pts.map((p) => p.y));
   const isAlpha = which === 'alphas';
-  const color = isAlpha ? '#1f77b4' : '#2ca02c';
+  const color = LAYER_COLORS.curve;
   const label = isAlpha ? 'α(xmin)' : 'D_KS(xmin)';
   const layers: Layer[] = [lineLayer(pts, color, { legend: label, width: 1.5 })];
-  const legend: [string, string][] = [[label, color]];
+  const legend: LegendEntry[] = [[label, color]];
   let yDomain: [number, number] = [Math.min(0, yLo), yHi];
   if (isAlpha) {
     const a = num(c.row.alpha) ?? 0;
@@ -432,7 +461,7 @@ function esdRandom(c: Ctx): VlSpec | undefined {
   const lr = rnd.map(Math.log10);
   const edges = linearEdges([...lo, ...lr], 100);
   const maxRand = num(c.row.max_rand_eval) ?? rnd[rnd.length - 1]!;
-  const legend: [string, string][] = [
+  const legend: LegendEntry[] = [
     ['original', COLORS.original],
     ['randomized', COLORS.random],
     ['max rand λ', COLORS.maxRand],
@@ -454,13 +483,13 @@ function esdRandom(c: Ctx): VlSpec | undefined {
   const traps = rnd.filter((v) => v > trapCut);
   if (traps.length) {
     layers.push({
-      data: { values: traps.map((v) => ({ x: Math.log10(v), label: `correlation trap λ = ${v}` })) },
+      data: { values: traps.map((v) => ({ x: Math.log10(v), label: `correlation trap λ = ${v}`, series: 'correlation trap' })) },
       mark: { type: 'point', shape: 'triangle-up', filled: true, size: 90, color: COLORS.trap, aria: true },
       encoding: {
         x: { field: 'x', type: 'quantitative' },
         y: { datum: 0 },
         description: { field: 'label' },
-        color: { datum: 'correlation trap' },
+        ...SERIES_ENCODING,
       },
     });
     legend.push(['correlation trap', COLORS.trap]);
@@ -521,7 +550,7 @@ function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
   const yTop = Math.max(maxBin, Math.min(Math.max(0, ...curve.map((p) => p.y)), 3 * maxBin)) * 1.1;
   const histLabel = qc ? 'singular values (rescaled)' : 'ESD (rescaled)';
   const lawLabel = qc ? `quarter circle σ=${fmt(s)}` : `MP σ_mp=${fmt(s)}`;
-  const legend: [string, string][] = [
+  const legend: LegendEntry[] = [
     [histLabel, color],
     [lawLabel, COLORS.mp],
   ];
@@ -540,8 +569,8 @@ function mpFit(c: Ctx, random: boolean): VlSpec | undefined {
     layers.push(vrule(tr(b), COLORS.edge, 'sqrt bulk_max (rescaled)', { legend: 'bulk edge' }));
     legend.push(['bulk edge', COLORS.edge]);
   }
-  layers.push(vrule(tr(cutoff), COLORS.fit, 'spike cutoff (rescaled)', { dash: [6, 4], legend: 'spike cutoff (TW)' }));
-  legend.push(['spike cutoff (TW)', COLORS.fit]);
+  layers.push(vrule(tr(cutoff), COLORS.xmax, 'spike cutoff (rescaled)', { dash: DASHED, legend: 'spike cutoff (TW)' }));
+  legend.push(['spike cutoff (TW)', COLORS.xmax, DASHED]);
   xHi = Math.max(xHi, tr(cutoff));
   const kind = qc ? 'QC SSD' : 'MP ESD';
   const stats =

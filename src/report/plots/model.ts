@@ -6,7 +6,8 @@
 import type { Row } from '../../shared/rows.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../../metrics/powerlaw.js';
 import { fmt, histogram, linspace, minMax, num } from './data.js';
-import type { VlSpec } from './render.js';
+import type { VlSpec } from './spec.js';
+import { GUIDE_COLOR, GUIDE_DASH, SERIES_COLORS, STATUS_COLORS } from './palette.js';
 
 export interface ModelPlotOptions {
   /** Columns plotted by depth (default: alpha, log_spectral_norm). */
@@ -22,7 +23,27 @@ export interface ModelPlotOptions {
 /** Columns for which the α guide lines (2: over-trained, 6: under-trained) are drawn. */
 const ALPHA_COLUMNS = new Set(['alpha', 'raw_alpha']);
 
-export const GUIDE_COLORS = { over: '#d62728', under: '#ff7f0e', ok: '#4c78a8' } as const;
+/** The α status colours (palette.ts), under the name other modules import. */
+export const GUIDE_COLORS = { over: STATUS_COLORS.over, under: STATUS_COLORS.under, ok: STATUS_COLORS.ok } as const;
+
+/** α status of a value, as the figures' legends name it. */
+export const STATUS_LABELS = { ok: '2 ≤ α ≤ 6', over: 'over-trained (α<2)', under: 'under-trained (α>6)' } as const;
+
+export function alphaStatus(a: number): keyof typeof STATUS_LABELS {
+  return a < OVER_TRAINED_ALPHA ? 'over' : a > UNDER_TRAINED_ALPHA ? 'under' : 'ok';
+}
+
+/** The status colour scale (legend order: over, ok, under). */
+export const STATUS_SCALE = {
+  domain: [STATUS_LABELS.over, STATUS_LABELS.ok, STATUS_LABELS.under],
+  range: [STATUS_COLORS.over, STATUS_COLORS.ok, STATUS_COLORS.under],
+};
+
+/** Anchor of a layer's section in the analyze report (`<layer_id>` or `<layer_id>_<slice_id>`), as layerPlotId. */
+export function layerAnchor(r: Row): string {
+  const slice = num(r.slice_id);
+  return slice === undefined ? String(r.layer_id) : `${String(r.layer_id)}_${slice}`;
+}
 
 export function validAlphas(rows: readonly Row[]): number[] {
   return rows.map((r) => num(r.alpha)).filter((a): a is number => a !== undefined && Number.isFinite(a) && a >= 0);
@@ -48,15 +69,42 @@ export function clampToEdges(alphas: readonly number[], edges: readonly number[]
   return { values, clamped };
 }
 
+/**
+ * The α = 2 and α = 6 guides on `axis`: grey dashed rules, each labelled at the plot's edge (top for
+ * vertical rules, left for horizontal ones), never in a series or status colour.
+ */
 export function guideRules(axis: 'x' | 'y'): Record<string, unknown>[] {
+  const guides = [
+    { v: OVER_TRAINED_ALPHA, label: 'α = 2 (below: over-trained)', short: `α=${OVER_TRAINED_ALPHA}` },
+    { v: UNDER_TRAINED_ALPHA, label: 'α = 6 (above: under-trained)', short: `α=${UNDER_TRAINED_ALPHA}` },
+  ];
+  const other = axis === 'x' ? 'y' : 'x';
   return [
-    { v: OVER_TRAINED_ALPHA, label: 'α = 2 (below: over-trained)', color: GUIDE_COLORS.over },
-    { v: UNDER_TRAINED_ALPHA, label: 'α = 6 (above: under-trained)', color: GUIDE_COLORS.under },
-  ].map((g) => ({
-    data: { values: [{ v: g.v, label: g.label }] },
-    mark: { type: 'rule', color: g.color, strokeDash: [6, 4], strokeWidth: 1.5, aria: true },
-    encoding: { [axis]: { field: 'v', type: 'quantitative' }, description: { field: 'label' } },
-  }));
+    ...guides.map((g) => ({
+      data: { values: [{ v: g.v, label: g.label }] },
+      mark: { type: 'rule', color: GUIDE_COLOR, strokeDash: GUIDE_DASH, strokeWidth: 1.2, aria: true },
+      encoding: { [axis]: { field: 'v', type: 'quantitative' }, description: { field: 'label' } },
+    })),
+    {
+      data: { values: guides.map((g) => ({ v: g.v, short: g.short })) },
+      mark: {
+        type: 'text',
+        color: GUIDE_COLOR,
+        fontSize: 10,
+        // Vertical rules: labelled at the top; horizontal ones at the right end, where depth
+        // and step charts have the least data (the first layers sit at the left edge).
+        align: axis === 'x' ? 'left' : 'right',
+        baseline: axis === 'x' ? 'top' : 'bottom',
+        dx: axis === 'x' ? 3 : -3,
+        dy: axis === 'x' ? 2 : -2,
+      },
+      encoding: {
+        [axis]: { field: 'v', type: 'quantitative' },
+        [other]: axis === 'x' ? { value: 0 } : { value: { expr: 'width' } },
+        text: { field: 'short' },
+      },
+    },
+  ];
 }
 
 export function alphaHistogramSpec(rows: readonly Row[], opts: ModelPlotOptions = {}): VlSpec | undefined {
@@ -76,13 +124,28 @@ export function alphaHistogramSpec(rows: readonly Row[], opts: ModelPlotOptions 
     },
     layer: [
       {
-        data: { values: bins.map((b) => ({ x: b.x, x2: b.x2, density: b.density, count: b.count })) },
-        mark: { type: 'rect', color: GUIDE_COLORS.ok, opacity: 0.8, stroke: 'white', strokeWidth: 0.5 },
+        // Each bin in the colour of its α status (bins are 0.25 wide on a grid through 2 and 6).
+        data: {
+          values: bins.map((b) => ({
+            x: b.x,
+            x2: b.x2,
+            density: b.density,
+            count: b.count,
+            status: STATUS_LABELS[alphaStatus((b.x + b.x2) / 2)],
+          })),
+        },
+        mark: { type: 'rect', opacity: 1, stroke: 'white', strokeWidth: 0.5 },
         encoding: {
           x: { field: 'x', type: 'quantitative', title: 'alpha', scale },
           x2: { field: 'x2' },
           y: { field: 'density', type: 'quantitative', title: 'density' },
           y2: { datum: 0 },
+          color: {
+            field: 'status',
+            type: 'nominal',
+            scale: STATUS_SCALE,
+            legend: { title: null, orient: 'bottom', direction: 'horizontal' },
+          },
           tooltip: [{ field: 'x', title: 'from', format: '.2f' }, { field: 'x2', title: 'to', format: '.2f' }, { field: 'count' }],
         },
       },
@@ -106,46 +169,35 @@ export function columnByDepthSpec(rows: readonly Row[], column: string, opts: Mo
   const pts = rows
     .map((r, i) => {
       const v = num(r[column]);
-      const warn =
-        isAlpha && v !== undefined
-          ? v < OVER_TRAINED_ALPHA
-            ? 'over-trained (α<2)'
-            : v > UNDER_TRAINED_ALPHA
-              ? 'under-trained (α>6)'
-              : 'ok'
-          : 'ok';
-      return { depth: xs[i]!.x, value: v, layer: xs[i]!.label, status: warn };
+      const warn: string = isAlpha && v !== undefined ? STATUS_LABELS[alphaStatus(v)] : STATUS_LABELS.ok;
+      return { depth: xs[i]!.x, value: v, layer: xs[i]!.label, status: warn, anchor: layerAnchor(r) };
     })
     .filter(
-      (p): p is { depth: number; value: number; layer: string; status: string } =>
+      (p): p is { depth: number; value: number; layer: string; status: string; anchor: string } =>
         p.value !== undefined && Number.isFinite(p.value) && (!isAlpha || p.value >= 0),
     );
   if (!pts.length) return undefined;
   const dropped = rows.length - pts.length;
   const [vLo, vHi] = minMax(pts.map((p) => p.value));
   const yScale: Record<string, unknown> = isAlpha ? { domain: [Math.min(0, vLo), Math.max(7, vHi * 1.05)], nice: false } : { zero: false };
-  const statusScale = {
-    domain: ['ok', 'over-trained (α<2)', 'under-trained (α>6)'],
-    range: [GUIDE_COLORS.ok, GUIDE_COLORS.over, GUIDE_COLORS.under],
-  };
   const x = { title: 'layer id (depth)', axis: { format: 'd', tickMinStep: 1 }, scale: { nice: false, zero: false } };
   const y = { title: column, scale: yScale };
   const layers: Record<string, unknown>[] = [
     {
       data: { values: pts },
-      mark: { type: 'line', color: '#9ecae1', strokeWidth: 1.5 },
+      mark: { type: 'line', color: '#BBBBBB', strokeWidth: 1.5 },
       encoding: { x: { field: 'depth', type: 'quantitative', ...x }, y: { field: 'value', type: 'quantitative', ...y } },
     },
     {
       data: { values: pts },
-      mark: { type: 'point', filled: true, size: 45, opacity: 0.9 },
+      mark: { type: 'point', filled: true, size: 45, opacity: 1 },
       encoding: {
         x: { field: 'depth', type: 'quantitative', ...x },
         y: { field: 'value', type: 'quantitative', ...y },
         color: isAlpha
-          ? { field: 'status', type: 'nominal', scale: statusScale, legend: { title: null, orient: 'bottom', direction: 'horizontal' } }
-          : { value: GUIDE_COLORS.ok },
-        tooltip: [{ field: 'layer' }, { field: 'value', title: column, format: '.4g' }],
+          ? { field: 'status', type: 'nominal', scale: STATUS_SCALE, legend: { title: null, orient: 'bottom', direction: 'horizontal' } }
+          : { value: SERIES_COLORS[3] },
+        tooltip: [{ field: 'layer' }, { field: 'value', title: column, format: '.4g' }, ...(isAlpha ? [{ field: 'status' }] : [])],
       },
     },
   ];

@@ -19,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
+import { assertInstalled } from '../../shared/optional-import.js';
 import type { PngOptions, VlSpec } from './render.js';
 
 export interface RenderOptions {
@@ -127,6 +128,8 @@ export function rasterWorkerCount(n: number, png: boolean): number {
 }
 
 export function createPlotRenderer(opts: PlotRendererOptions = {}): PlotRenderer {
+  // Workers load vega and resvg later; a missing one is said here, with its install command.
+  assertInstalled('plots');
   const n = renderWorkerCount(opts);
   return n > 0 ? new WorkerPool(n, rasterWorkerCount(n, opts.png === true), workerScript()!) : new InlineRenderer();
 }

@@ -7,7 +7,8 @@
  * no-op clips go (rasterReady: text-outline.ts, clip-elide.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Resvg, renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
+import { requireOptional } from '../../shared/optional-import.js';
 import { elideNoopClips } from './clip-elide.js';
 import { encodePng, encodePngAsync } from './png.js';
 import { TextOutliner } from './text-outline.js';
@@ -28,6 +29,14 @@ const FONT_CANDIDATES = [
 ];
 
 let fontCache: string[] | undefined;
+
+type ResvgModule = typeof import('@resvg/resvg-js');
+let resvgModule: ResvgModule | undefined;
+
+/** resvg (an optional dependency of the plots feature, CommonJS) is loaded on first use. */
+function resvg(): ResvgModule {
+  return (resvgModule ??= requireOptional<ResvgModule>('plots', '@resvg/resvg-js'));
+}
 
 /** Font files handed to resvg: WW_FONT_FILE (path list) first, then the known system locations that exist. */
 export function fontFiles(): string[] {
@@ -101,7 +110,7 @@ function resvgOptions(ready: string, opts: PngOptions): ResvgRenderOptions {
 export function warmUp(): void {
   const files = fontFiles();
   if (files.length) textOutliner(files);
-  new Resvg('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', {
+  new (resvg().Resvg)('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', {
     logLevel: 'off',
     font: { loadSystemFonts: false },
   }).render();
@@ -110,7 +119,7 @@ export function warmUp(): void {
 /** Rasterise an SVG document to PNG bytes with resvg (PNG encoding: png.ts). */
 export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const ready = rasterReady(svg);
-  const image = new Resvg(ready, resvgOptions(ready, opts)).render();
+  const image = new (resvg().Resvg)(ready, resvgOptions(ready, opts)).render();
   return encodePng(image.pixels, image.width, image.height);
 }
 
@@ -120,6 +129,6 @@ export function svgToPng(svg: string, opts: PngOptions = {}): Uint8Array {
  */
 export async function svgToPngAsync(svg: string, opts: PngOptions = {}): Promise<Uint8Array> {
   const ready = rasterReady(svg);
-  const image = await renderAsync(ready, resvgOptions(ready, opts));
+  const image = await resvg().renderAsync(ready, resvgOptions(ready, opts));
   return encodePngAsync(image.pixels, image.width, image.height);
 }

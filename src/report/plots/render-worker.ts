@@ -15,7 +15,12 @@ if (!port) throw new Error('render-worker.js runs as a worker thread of the plot
 // vega worker, first; resvg and the glyph outlines of the fonts for every worker. A warm-up that
 // fails is left for the first figure to report.
 const role = workerData as RenderWorkerData;
-const vegaReady = role.vega ? import('./render.js') : undefined;
+const vegaReady = role.vega
+  ? import('./render.js').then(async (m) => {
+      await m.loadPlotStack();
+      return m;
+    })
+  : undefined;
 const rasterLoaded = (vegaReady ?? Promise.resolve())
   .then(() => import('./raster.js'))
   .then((m) => {

@@ -3,16 +3,18 @@
  * the headless 'none' renderer, View.toSVG); the PNG half is raster.ts. Everything runs
  * in-process, without a browser, canvas package or network access.
  */
-import { compile, type TopLevelSpec } from 'vega-lite';
-import * as vega from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
+import type * as Vega from 'vega';
+import { WeightWatcherError } from '../../shared/errors.js';
+import { importOptional } from '../../shared/optional-import.js';
 import { ESTIMATE, loadFontMetrics, type FontMetrics } from './fontmetrics.js';
 import { fontFiles, svgToPng, type PngOptions } from './raster.js';
 
-export { fontFiles, svgToPng, type PngOptions }; // the PNG half, where callers of the whole pipeline look
 import { SUBTITLE_SIGNAL, splitTemplate, usableTemplate } from './template.js';
+import type { VlSpec } from './spec.js';
 
-/** A Vega-Lite spec as plain JSON (the figure builders produce these). */
-export type VlSpec = Record<string, unknown>;
+export { fontFiles, svgToPng, type PngOptions }; // the PNG half, where callers of the whole pipeline look
+export type { VlSpec };
 
 /** Font family list written into the SVG; resvg picks the first family it has loaded. */
 export const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Verdana, Arial, sans-serif';
@@ -33,8 +35,45 @@ export function withConfig(spec: VlSpec): VlSpec {
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec, config: { ...BASE_CONFIG, ...cfg } };
 }
 
+// vega and vega-lite are optional dependencies (the plots feature) and ES modules with top-level
+// await, so they load with import() on first use, which the CommonJS build can do too (it cannot
+// require() them): importing this module costs nothing, the first render loads them.
+let vega: typeof Vega;
+let compile: typeof import('vega-lite').compile | undefined;
+let stack: Promise<void> | undefined;
+
+/**
+ * Load vega and vega-lite (once; every render awaits it). A missing package rejects with
+ * E_MISSING_DEPENDENCY naming it and the install command; a later call tries again.
+ */
+export function loadPlotStack(): Promise<void> {
+  stack ??= Promise.all([importOptional('plots', () => import('vega')), importOptional('plots', () => import('vega-lite'))]).then(
+    ([v, vl]) => {
+      vega = v;
+      compile = vl.compile;
+    },
+    (e: unknown) => {
+      stack = undefined;
+      throw e;
+    },
+  );
+  return stack;
+}
+
+/**
+ * A Vega spec as plain JSON. vega's own type (Spec from 'vega') is not in the declarations: it
+ * needs the DOM library's types, which a Node program does not have, and vega is optional.
+ */
+export type VegaSpec = Record<string, unknown>;
+
 /** Compile a Vega-Lite spec to a Vega spec (exposed so callers can embed the Vega JSON). */
-export function compileToVega(spec: VlSpec): vega.Spec {
+export function compileToVega(spec: VlSpec): VegaSpec {
+  return compileVega(spec) as unknown as VegaSpec;
+}
+
+function compileVega(spec: VlSpec): Vega.Spec {
+  if (!compile)
+    throw new WeightWatcherError('E_USAGE', 'compileToVega needs the plot stack loaded: await loadPlotStack() first (any render loads it)');
   return compile(withConfig(spec) as unknown as TopLevelSpec).spec;
 }
 
@@ -113,8 +152,9 @@ function templatesEnabled(): boolean {
 }
 
 async function renderFresh(spec: VlSpec): Promise<string> {
+  await loadPlotStack();
   installTextMetrics();
-  const view = new vega.View(vega.parse(compileToVega(spec)), { renderer: 'none', logLevel: vega.Warn });
+  const view = new vega.View(vega.parse(compileVega(spec)), { renderer: 'none', logLevel: vega.Warn });
   try {
     vega.resetSVGDefIds();
     return compactSvg(await view.toSVG());
@@ -126,15 +166,16 @@ async function renderFresh(spec: VlSpec): Promise<string> {
 /** Parsed templates kept per thread; figures come in a handful of kinds, so this is rarely reached. */
 const MAX_TEMPLATES = 64;
 /** A parsed template, or 'fresh' for a spec shape Vega-Lite cannot compile as a template. */
-const templates = new Map<string, vega.Runtime | 'fresh'>();
+const templates = new Map<string, Vega.Runtime | 'fresh'>();
 
 async function renderWithTemplate(spec: VlSpec): Promise<string> {
+  await loadPlotStack();
   const t = splitTemplate(spec);
   let runtime = templates.get(t.key);
   if (runtime) {
     templates.delete(t.key); // most recently used last
   } else {
-    const vg = compileToVega(t.template);
+    const vg = compileVega(t.template);
     if (usableTemplate(vg)) {
       if (t.subtitle !== undefined) parametrizeSubtitle(vg, t.subtitle);
       runtime = vega.parse(vg);
@@ -159,7 +200,7 @@ async function renderWithTemplate(spec: VlSpec): Promise<string> {
 }
 
 /** The top-level subtitle as a Vega signal (Vega-Lite has no expression form for it). */
-function parametrizeSubtitle(vg: vega.Spec, subtitle: { value: unknown }): void {
+function parametrizeSubtitle(vg: Vega.Spec, subtitle: { value: unknown }): void {
   const title = vg.title;
   if (!title || typeof title !== 'object' || Array.isArray(title)) throw new Error('template: compiled spec has no title object');
   (title as { subtitle?: unknown }).subtitle = { signal: SUBTITLE_SIGNAL };

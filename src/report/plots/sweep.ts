@@ -8,8 +8,13 @@ import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../../metrics/powerlaw.
 import type { Summary } from '../summary.js';
 import { fmt } from './data.js';
 import { GUIDE_COLORS, guideRules } from './model.js';
-import { modelColor } from './compare.js';
-import type { VlSpec } from './render.js';
+import type { VlSpec } from './spec.js';
+import { HEATMAP_RAMP, SERIES_COLORS, STATUS_COLORS, seriesColor, seriesDash } from './palette.js';
+
+/** Anchor of a layer in the reports (`<layer_id>` or `<layer_id>_<slice_id>`). */
+export function layerAnchorOf(l: { layer_id: number; slice_id?: number }): string {
+  return l.slice_id !== undefined ? `${l.layer_id}_${l.slice_id}` : String(l.layer_id);
+}
 
 export interface SweepStepPoint {
   readonly step: number;
@@ -90,8 +95,8 @@ export function alphaMovers(layers: readonly SweepLayerSeries[], top = 12): Alph
   return out.sort((a, b) => b.range - a.range || a.layer_id - b.layer_id).slice(0, top);
 }
 
-/** Colour range of the heatmap: alphas outside are clamped (init layers reach α ≈ 50). */
-export const HEATMAP_DOMAIN: readonly [number, number] = [1, 8];
+/** Colour range of the heatmap: alphas outside are clamped (init layers reach α ≈ 50) to the status colours. */
+export const HEATMAP_DOMAIN: readonly [number, number] = [OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA];
 
 function stepAxis(data: SweepFigureData): {
   field: string;
@@ -130,6 +135,7 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
               : 'ok';
       return {
         layer: layerLabel(l),
+        anchor: layerAnchorOf(l),
         col: stepLabel(v, data.stepsParsed),
         alpha: a !== null && a >= 0 ? a : null,
         shown: a !== null && a >= 0 ? Math.min(HEATMAP_DOMAIN[1], Math.max(HEATMAP_DOMAIN[0], a)) : null,
@@ -148,7 +154,7 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
       text: `alpha per layer and ${data.stepsParsed ? 'step' : 'model'}${data.title ? ` — ${data.title}` : ''}`,
       subtitle: [
         `${rows.length} layers × ${cols.length} ${data.stepsParsed ? 'steps' : 'models'}; colours clamped to [${HEATMAP_DOMAIN[0]}, ${HEATMAP_DOMAIN[1]}]`,
-        `red: α < ${OVER_TRAINED_ALPHA} (over-trained, ${over} cells); blue: α > ${UNDER_TRAINED_ALPHA} (under-trained, ${under} cells)`,
+        `vermillion: α < ${OVER_TRAINED_ALPHA} (${over} cells); blue: α > ${UNDER_TRAINED_ALPHA} (${under} cells); grey: failed fit`,
       ],
     },
     data: { values: cells },
@@ -174,13 +180,9 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
             field: 'shown',
             type: 'quantitative',
             title: 'alpha',
-            scale: {
-              scheme: 'redyellowblue',
-              domain: [...HEATMAP_DOMAIN],
-              domainMid: (OVER_TRAINED_ALPHA + UNDER_TRAINED_ALPHA) / 2,
-              clamp: true,
-            },
-            legend: { orient: 'right', gradientLength: Math.min(240, Math.max(80, cellH * rows.length - 40)), values: [1, 2, 4, 6, 8] },
+            // The status colours at both ends: vermillion up to α = 2, blue from α = 6 (palette.ts).
+            scale: { type: 'linear', domain: [...HEATMAP_RAMP.domain], range: [...HEATMAP_RAMP.range], clamp: true, interpolate: 'lab' },
+            legend: { orient: 'right', gradientLength: Math.min(240, Math.max(80, cellH * rows.length - 40)), values: [2, 3, 4, 5, 6] },
           },
           tooltip: [
             { field: 'layer' },
@@ -193,7 +195,7 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
       {
         // Failed fits (no alpha) as grey cells.
         transform: [{ filter: 'datum.shown === null' }],
-        mark: { type: 'rect', color: '#bbb' },
+        mark: { type: 'rect', color: STATUS_COLORS.failed },
         encoding: {
           x: { field: 'col', type: 'ordinal', sort: cols },
           y: { field: 'layer', type: 'ordinal', sort: rows },
@@ -232,7 +234,7 @@ export function summaryOverStepsSpec(data: SweepFigureData): VlSpec | undefined 
       height: 140,
       layer: [
         {
-          mark: { type: 'line', color: GUIDE_COLORS.ok, strokeWidth: 2, point: { filled: true, size: 30 } },
+          mark: { type: 'line', color: SERIES_COLORS[3], strokeWidth: 2, point: { filled: true, size: 30 } },
           encoding: {
             x: { ...x },
             y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
@@ -289,7 +291,13 @@ export function alphaMoversSpec(data: SweepFigureData, movers: readonly AlphaMov
     .flatMap((l) =>
       l.values
         .filter((v) => v.value !== null && v.value >= 0)
-        .map((v) => ({ step: v.step, label: stepLabel(v, data.stepsParsed), layer: layerLabel(l), alpha: v.value })),
+        .map((v) => ({
+          step: v.step,
+          label: stepLabel(v, data.stepsParsed),
+          layer: layerLabel(l),
+          anchor: layerAnchorOf(l),
+          alpha: v.value,
+        })),
     );
   const x = stepAxis(data);
   const maxA = Math.max(7, ...values.map((v) => v.alpha ?? 0));
@@ -315,9 +323,11 @@ export function alphaMoversSpec(data: SweepFigureData, movers: readonly AlphaMov
             field: 'layer',
             type: 'nominal',
             sort: names,
-            scale: { domain: names, range: names.map((_, i) => modelColor(i)) },
-            legend: { title: 'layer', labelLimit: 220, symbolType: 'stroke' },
+            scale: { domain: names, range: names.map((_, i) => seriesColor(i)) },
+            legend: { title: 'layer', labelLimit: 220, symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5 },
           },
+          // Past the five series colours the dash changes: no two layers share colour and dash.
+          strokeDash: { field: 'layer', type: 'nominal', sort: names, scale: { domain: names, range: names.map((_, i) => seriesDash(i)) } },
           tooltip: [{ field: 'layer' }, { field: x.field, title: x.title }, { field: 'alpha', format: '.3f' }],
         },
       },

@@ -19,7 +19,7 @@
  * values share a name (one domain used by every layer of a chart stays one signal), and so does
  * one data array used by several layers.
  */
-import type { VlSpec } from './render.js';
+import type { VlSpec } from './spec.js';
 
 export const SUBTITLE_SIGNAL = 'ww_subtitle';
 

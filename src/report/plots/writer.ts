@@ -12,7 +12,16 @@
  *   const { files } = await writer.finish(ww.getDetails()!);
  *
  * File names: `DIR/layer<id>[_<slice>].<figure>.<svg|png>` and `DIR/model.<figure>.<svg|png>`.
+ *
+ * A run's figures are written into a staging folder inside DIR (`.ww-plots-XXXXXX`) and moved into
+ * DIR only when every figure is done (finish()); the figure files of an earlier run that this run
+ * did not write (same naming pattern, PLOT_FILE) are removed at that moment. So DIR holds the
+ * figures of one run: an interrupted or failed run leaves the previous figures as they were (its
+ * staging folder is removed, also on SIGINT/SIGTERM), and a finished run never mixes in figures of
+ * an earlier one. Other files in DIR are left alone.
  */
+import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerResult } from '../../engine/layer.js';
 import { WeightWatcherError, errorMessage } from '../../shared/errors.js';
@@ -39,11 +48,16 @@ export interface PlotWriterOptions {
   report?: AnalyzeReportWriter;
 }
 
+/** The names of the figure files a plot writer writes: the only files it replaces or removes in DIR. */
+export const PLOT_FILE = /^(?:layer\d+(?:_\d+)?|model)\.[A-Za-z0-9_-]+\.(?:svg|png)$/;
+
 export interface PlotWriterResult {
   /** Files written to `dir`, sorted. */
   files: string[];
   /** Model figure name → SVG (for the report). */
   modelFigures: Record<string, string>;
+  /** Model figure name → its Vega-Lite spec (the report makes these interactive). */
+  modelSpecs: Record<string, VlSpec>;
   /** Layers whose figures were rendered. */
   layers: number;
 }
@@ -59,10 +73,18 @@ export class AnalyzePlotWriter {
   private readonly inflight = new Set<Promise<void>>();
   private error: unknown;
   private layers = 0;
+  /** The staging folder inside `dir` while the run writes (undefined without `dir`, and once moved or removed). */
+  private stage: string | undefined;
+  private readonly removeStageOnExit = (): void => {
+    if (this.stage) rmSync(this.stage, { recursive: true, force: true });
+  };
 
-  private constructor(opts: PlotWriterOptions) {
+  private constructor(opts: PlotWriterOptions, stage?: string) {
     this.renderer = opts.renderer;
     this.dir = opts.dir;
+    this.stage = stage;
+    // The CLI's signal handlers end the process with process.exit(): 'exit' still runs.
+    if (stage) process.once('exit', this.removeStageOnExit);
     this.formats = opts.formats?.length ? opts.formats : ['svg', 'png'];
     this.pngOptions = opts.png ?? true;
     this.figures = opts.figures ?? DEFAULT_FIGURES;
@@ -70,15 +92,16 @@ export class AnalyzePlotWriter {
   }
 
   static async create(opts: PlotWriterOptions): Promise<AnalyzePlotWriter> {
+    let stage: string | undefined;
     if (opts.dir !== undefined) {
-      await makeDirectory(opts.dir).catch((e: unknown) => {
-        throw new WeightWatcherError('E_IO', `${opts.dir}: cannot create the plot folder (${errorMessage(e)})`, {
-          file: opts.dir,
-          cause: e,
-        });
-      });
+      const dir = opts.dir;
+      const fail = (e: unknown) => {
+        throw new WeightWatcherError('E_IO', `${dir}: cannot create the plot folder (${errorMessage(e)})`, { file: dir, cause: e });
+      };
+      await makeDirectory(dir).catch(fail);
+      stage = await mkdtemp(join(dir, '.ww-plots-')).catch(fail);
     }
-    return new AnalyzePlotWriter(opts);
+    return new AnalyzePlotWriter(opts, stage);
   }
 
   /** Whether any per-layer figure is wanted (else the analysis need not hand over its layers). */
@@ -132,7 +155,7 @@ export class AnalyzePlotWriter {
     const rendered = await Promise.all(
       specs.map(async ([fig, spec]) => {
         const out = await this.renderer.render(spec, { png: png && this.pngOptions });
-        const stem = join(this.dir ?? '', `${base}.${fig}`);
+        const stem = `${base}.${fig}`;
         if (svgFile) await this.write(`${stem}.svg`, out.svg);
         if (out.png) await this.write(`${stem}.png`, out.png);
         return [fig, out.svg] as const;
@@ -141,9 +164,46 @@ export class AnalyzePlotWriter {
     return Object.fromEntries(rendered);
   }
 
-  private async write(file: string, data: string | Uint8Array): Promise<void> {
-    await writeFileAtomic(file, data);
-    this.files.push(file);
+  /** Write a figure file (by its name in `dir`) into the staging folder. */
+  private async write(name: string, data: string | Uint8Array): Promise<void> {
+    const stage = this.stage;
+    if (stage === undefined) throw new WeightWatcherError('E_INTERNAL', `plot writer: ${name} written after the run ended`);
+    try {
+      // Flushed to disk like every file the package writes; the rename into DIR comes at publish().
+      await writeFileAtomic(join(stage, name), data);
+    } catch (e) {
+      if (e instanceof WeightWatcherError) throw e;
+      throw new WeightWatcherError('E_IO', `${join(this.dir!, name)}: cannot write (${errorMessage(e)})`, {
+        file: join(this.dir!, name),
+        cause: e,
+      });
+    }
+    this.files.push(name);
+  }
+
+  /**
+   * Move the staged figures into `dir`, after removing the figure files of an earlier run that this
+   * run did not write. Each figure replaces its old file by a rename: a reader sees the old file or
+   * the new one.
+   */
+  private async publish(): Promise<string[]> {
+    const dir = this.dir!;
+    const stage = this.stage!;
+    const mine = new Set(this.files);
+    for (const name of await readdir(dir)) if (PLOT_FILE.test(name) && !mine.has(name)) await rm(join(dir, name), { force: true });
+    for (const name of this.files) await rename(join(stage, name), join(dir, name));
+    await this.dispose();
+    return this.files.map((n) => join(dir, n));
+  }
+
+  /** Remove the staging folder (figures not yet moved into `dir` are dropped; `dir` keeps what it had). */
+  async dispose(): Promise<void> {
+    // Figures still being rendered would write into the folder while it is removed.
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    const stage = this.stage;
+    this.stage = undefined;
+    process.removeListener('exit', this.removeStageOnExit);
+    if (stage) await rm(stage, { recursive: true, force: true });
   }
 
   /** Render the model figures from all rows and wait for every figure. Throws the first failure. */
@@ -159,9 +219,13 @@ export class AnalyzePlotWriter {
       );
     }
     while (this.inflight.size) await Promise.all([...this.inflight]);
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
-    if (this.error !== undefined) throw this.error;
-    const files = [...this.files].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    return { files, modelFigures, layers: this.layers };
+    if (this.error !== undefined) {
+      await this.dispose();
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first render failure exactly as it was caught
+      throw this.error;
+    }
+    const written = this.dir !== undefined ? await this.publish() : [];
+    const files = written.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    return { files, modelFigures, modelSpecs: Object.fromEntries(specs), layers: this.layers };
   }
 }

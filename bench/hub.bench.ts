@@ -1,0 +1,162 @@
+/**
+ * Issue 19's benchmarks, against the local hub of the tests (test/helpers/hub-server.ts, on
+ * 127.0.0.1, serving files from disk):
+ * 1. a GPT-2-small-shaped F32 model (bench/model-gen.ts, 124M parameters, 498 MB) analysed from
+ *    the local file and streamed with range requests from the local server: wall and peak RSS of
+ *    each CLI run (/usr/bin/time -v), best of `--repeat`, and their ratios (targets: wall ≤ 1.15×,
+ *    RSS within 25%);
+ * 2. the download of a `--download-gb` GB file (default 2) into the cache through
+ *    @huggingface/hub, against `curl -L` of the same file from the same server (target ≤ 1.2×);
+ * 3. with `--big`, the 4.3 GB BF16 model of bench/big.bench.ts streamed: peak RSS (target < 1.5 GB).
+ * Both sides of each ratio run in this script, alternately; the machine's load is printed.
+ *
+ *   npx vite-node bench/hub.bench.ts [--dir DIR] [--repeat 2] [--download-gb 2] [--skip-stream] [--skip-download] [--big]
+ */
+import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { bigLayout, writeBigModel, writeGpt2Small } from './model-gen.js';
+import { diskFile, startHubServer } from '../test/helpers/hub-server.js';
+import { resolveModel } from '../src/hub/resolve.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const value = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const root = resolve(import.meta.dirname, '..');
+const viteNode = join(root, 'node_modules', '.bin', 'vite-node');
+
+/** Child mode: one download into a fresh cache, timed inside the process (no startup). */
+if (flag('child-download')) {
+  const [cacheDir, endpoint] = [value('cache'), value('endpoint')];
+  const t0 = performance.now();
+  const r = await resolveModel('bench/big', { cacheDir: cacheDir!, endpoint: endpoint!, env: { HOME: tmpdir() } });
+  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, bytes: r.downloadedBytes }));
+  process.exit(0);
+}
+
+/** Child mode: the CLI on the arguments after --child-cli (vite-node runs no module as "main"). */
+if (flag('child-cli')) {
+  const { main } = await import('../src/cli/main.js');
+  // Exit at once: stdout is a pipe (written synchronously on Linux), and the parent must not run its bench here.
+  process.exit(await main(args.slice(args.indexOf('--child-cli') + 1)));
+}
+
+const dir = value('dir') ?? mkdtempSync(join(tmpdir(), 'ww-hub-bench-'));
+const repeat = Number(value('repeat') ?? 2);
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
+interface Run {
+  wall: number;
+  rssMb: number;
+}
+
+/** Run a child without blocking this process's event loop (the hub server runs here). */
+function run(cmd: string, argv: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += String(d)));
+    p.stderr.on('data', (d) => (stderr += String(d)));
+    p.on('error', fail);
+    p.on('close', (status) => ok({ status, stdout, stderr }));
+  });
+}
+
+/** A command under /usr/bin/time -v: wall seconds and peak RSS; `check` looks at its output. */
+async function timed(cmd: string, argv: string[], check?: (stdout: string) => void): Promise<Run> {
+  const r = await run('/usr/bin/time', ['-v', cmd, ...argv]);
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+  check?.(r.stdout);
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)!;
+  return { wall: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]), rssMb: Number(rss[1]) / 1024 };
+}
+
+const best = (runs: Run[]) => runs.reduce((a, b) => (b.wall < a.wall ? b : a));
+const cli = (...a: string[]) => [join(root, 'bench', 'hub.bench.ts'), '--child-cli', ...a];
+
+const hub = await startHubServer();
+try {
+  console.log(`hub bench in ${dir}; load average ${load()}`);
+  if (!flag('skip-stream')) {
+    const model = join(dir, 'gpt2-small.safetensors');
+    if (!existsSync(model)) await writeGpt2Small(model);
+    const f = await diskFile(model);
+    const url = `${hub.cdnUrl}/${f.disk!.sha256}`;
+    hub.addCommit('bench/gpt2-small', { 'model.safetensors': f });
+    const local: Run[] = [];
+    const streamed: Run[] = [];
+    // Both runs must analyse the same layers: their row counts are compared.
+    let rows = -1;
+    const same = (out: string) => {
+      const n = (JSON.parse(out) as { details: unknown[] }).details.length;
+      if (rows >= 0 && n !== rows) throw new Error(`streamed and local runs analysed ${n} and ${rows} layers`);
+      rows = n;
+    };
+    for (let i = 0; i < repeat; i++) {
+      local.push(await timed(viteNode, cli('analyze', model, '-q', '--json', '-'), same));
+      streamed.push(await timed(viteNode, cli('analyze', url, '-q', '--json', '-'), same));
+      console.log(
+        `  run ${i + 1}: local ${local[i]!.wall.toFixed(1)} s ${local[i]!.rssMb.toFixed(0)} MB; streamed ${streamed[i]!.wall.toFixed(1)} s ${streamed[i]!.rssMb.toFixed(0)} MB (load ${load()})`,
+      );
+    }
+    const l = best(local);
+    const s = best(streamed);
+    console.log(
+      `GPT-2-small-shaped F32 (${(f.disk!.size / 1e6).toFixed(0)} MB, ${rows} layers), analyze: local ${l.wall.toFixed(1)} s / ${l.rssMb.toFixed(0)} MB, streamed ${s.wall.toFixed(1)} s / ${s.rssMb.toFixed(0)} MB → wall ${(s.wall / l.wall).toFixed(3)}× (target ≤ 1.15), RSS ${(s.rssMb / l.rssMb).toFixed(3)}× (target within 25%)`,
+    );
+  }
+  if (!flag('skip-download')) {
+    const gb = Number(value('download-gb') ?? 2);
+    const file = join(dir, `blob-${gb}g.gguf`);
+    if (!existsSync(file) || statSync(file).size !== Math.round(gb * 2 ** 30)) {
+      const fd = openSync(file, 'w');
+      const chunk = new Uint8Array(16 << 20);
+      for (let left = Math.round(gb * 2 ** 30); left > 0; left -= chunk.length)
+        writeSync(fd, randomFillSync(chunk), 0, Math.min(left, chunk.length));
+      closeSync(fd);
+    }
+    hub.addCommit('bench/big', { 'model.gguf': await diskFile(file) });
+    const ours: number[] = [];
+    const curl: number[] = [];
+    for (let i = 0; i < repeat; i++) {
+      const cache = join(dir, 'cache');
+      rmSync(cache, { recursive: true, force: true });
+      const child = await run(viteNode, [join(root, 'bench', 'hub.bench.ts'), '--child-download', '--cache', cache, '--endpoint', hub.url]);
+      if (child.status !== 0) throw new Error(child.stderr);
+      ours.push((JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number }).seconds);
+      rmSync(cache, { recursive: true, force: true });
+      const out = join(dir, 'curl.out');
+      const t0 = performance.now();
+      const c = await run('curl', ['-s', '-f', '-L', '-o', out, `${hub.url}/bench/big/resolve/main/model.gguf`]);
+      curl.push((performance.now() - t0) / 1000);
+      if (c.status !== 0) throw new Error(`curl failed (${c.status})`);
+      rmSync(out, { force: true });
+      console.log(`  run ${i + 1}: ours ${ours[i]!.toFixed(2)} s, curl ${curl[i]!.toFixed(2)} s (load ${load()})`);
+    }
+    const o = Math.min(...ours);
+    const c = Math.min(...curl);
+    console.log(
+      `download of ${gb} GB into the cache (sha256 checked, blob + symlink + ref): ours ${o.toFixed(2)} s (${((gb * 1024) / o).toFixed(0)} MB/s), curl ${c.toFixed(2)} s (${((gb * 1024) / c).toFixed(0)} MB/s) → ${(o / c).toFixed(3)}× (target ≤ 1.2)`,
+    );
+  }
+  if (flag('big')) {
+    const model = join(dir, 'big-bf16.safetensors');
+    if (!existsSync(model)) await writeBigModel(model, bigLayout());
+    const f = await diskFile(model);
+    hub.addCommit('bench/big-bf16', { 'model.safetensors': f });
+    const r = await timed(viteNode, cli('analyze', `${hub.cdnUrl}/${f.disk!.sha256}`, '-q'));
+    console.log(
+      `4.3 GB BF16 model streamed: ${r.wall.toFixed(0)} s, peak RSS ${(r.rssMb / 1024).toFixed(2)} GB (target < 1.5 GB; load ${load()})`,
+    );
+  }
+} finally {
+  await hub.close();
+  if (value('dir') === undefined) rmSync(dir, { recursive: true, force: true });
+}
