@@ -519,7 +519,7 @@ export class WeightWatcher {
         const mats = await readLayerMatrices(store, found);
         call.throwIfAborted();
         // One layer: the scheduler gives it every thread of the budget (issue 23).
-        const threads = blasThreadsFor(threadBudget(null).budget, 1, 0);
+        const threads = blasThreadsFor(threadBudget(null).budget, 1);
         const esd = await call.run(threads, () =>
           computeEsd(mats, {
             N: found.geometry.N,

@@ -116,7 +116,7 @@ export async function runAnalysis(
     if (variant) {
       // One synthetic layer (stacked) or pairs decomposed one after the other (intra): one slot, every thread.
       call.planned(1);
-      const { results, skipped } = await call.run(blasThreadsFor(threadBudget(o.threads).budget, 1, 0), () =>
+      const { results, skipped } = await call.run(blasThreadsFor(threadBudget(o.threads).budget, 1), () =>
         variant(source, lo, layerRandom(o.seed, 0)),
       );
       call.layerDone();
@@ -174,7 +174,7 @@ export async function runAnalysis(
           const mats = await reads.get(i)!;
           reads.delete(i);
           if ('error' in mats) throw mats.error;
-          const threads = blasThreadsFor(plan.budget, whole.layerCount, whole.offset + i);
+          const threads = blasThreadsFor(plan.budget, whole.layerCount);
           results = await call.run(threads, () =>
             analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id), { blasThreads: threads }),
           );

@@ -215,7 +215,7 @@ export async function layerDistances(
   const rows: DistanceRow[] = [];
   // One pair at a time, each in a scheduler slot with the whole budget (cka's products are BLAS);
   // after an abort no pair starts.
-  const threads = blasThreadsFor(threadBudget(o.threads).budget, 1, 0);
+  const threads = blasThreadsFor(threadBudget(o.threads).budget, 1);
   call?.planned(pairs.length);
   let done = 0;
   for (const [la, lb] of pairs) {

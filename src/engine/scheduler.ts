@@ -40,17 +40,17 @@ export function setThreads(n: number | null): void {
 }
 
 /**
- * OpenBLAS threads for layer `index` (0-based, plan order) of a run of `layerCount` layers with
- * `budget` threads: while layers can fill the budget, layerThreads' count (one per layer when there
- * are more layers than cores); once fewer layers are left than run at once, the budget is shared by
- * the layers left — so the last layer of a run, and a call on one matrix, get every thread. A
- * function of the plan only: a layer-group job passes its layers' positions in the whole run
- * (`offset`, `layerCount` of the whole run) and gets the single run's counts.
+ * OpenBLAS threads for each layer of a run of `layerCount` layers with `budget` threads:
+ * layerThreads' count, the same for every layer of the run — one per layer when
+ * there are at least as many layers as threads, so a call on one matrix gets every thread. The
+ * last bits of a decomposition depend on its thread count, so the count must not depend on a
+ * layer's position: the same layer read from another format (whose file holds one more or one
+ * fewer layer) gives the same bits (test/formats/cross-format.test.ts). A function of the plan
+ * only, never of load; a layer-group job passes the whole run's `layerCount` and gets the single
+ * run's counts.
  */
-export function blasThreadsFor(budget: number, layerCount: number, index: number, pool: number = currentMachine().pool): number {
-  const { concurrency, blasThreads } = layerThreads(layerCount, budget, pool);
-  const left = layerCount - index;
-  return left >= 1 && left < concurrency ? Math.max(1, Math.floor(budget / left)) : blasThreads;
+export function blasThreadsFor(budget: number, layerCount: number, pool: number = currentMachine().pool): number {
+  return layerThreads(layerCount, budget, pool).blasThreads;
 }
 
 interface Request {

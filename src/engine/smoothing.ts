@@ -222,11 +222,11 @@ async function transformWith(
       [...f.tensors.values()].filter(isLayer).sort((a, b) => a.begin - b.begin),
     );
     const budget = threadBudget(o.threads).budget;
-    // One count for every layer (no larger count for the last ones, unlike analyze): a layer's place
-    // differs between a sharded folder and the single file of the same model, whose outputs must be
-    // the same bytes. A model of one layer still gets the whole budget.
+    // One count for every layer, as in analyze: a layer's place differs between a sharded folder and
+    // the single file of the same model, whose outputs must be the same bytes. A model of one layer
+    // still gets the whole budget.
     const { concurrency } = layerThreads(order.length, budget);
-    const blasThreads = blasThreadsFor(budget, order.length, 0); // the first layer's count, for all of them
+    const blasThreads = blasThreadsFor(budget, order.length);
     call.planned(order.length);
     const pending = new Map<string, Promise<Uint8Array | undefined>>();
     let next = 0;

@@ -9,11 +9,10 @@
  * ?gesdd's bidiagonalisation are memory-bound BLAS-2 that gain little from a second thread; ?syrk
  * and ?getrf, which do scale, are the smaller part. So the rule is: as many layers in flight as
  * there are cores, one BLAS thread each; BLAS threads only take the cores that no layer can
- * use when there are fewer layers than cores (or libuv threads), and, once fewer layers are left
- * than run at once, the layers left share the budget (engine/scheduler.ts blasThreadsFor: the last
- * layer of a run gets every thread). Each layer's count depends on nothing but the budget, the
- * layer count, the threadpool and the layer's position — never on timing, free memory or other
- * calls: multi-threaded BLAS-2 reductions round differently. So a run whose layers in flight are
+ * use when there are fewer layers than cores (or libuv threads), so a one-layer call gets every
+ * thread. Every layer of a run gets the same count (engine/scheduler.ts blasThreadsFor), which
+ * depends on nothing but the budget, the layer count and the threadpool — never on a layer's
+ * position, timing, free memory or other calls: multi-threaded BLAS-2 reductions round differently. So a run whose layers in flight are
  * capped by memory may leave cores idle.
  *
  * OpenBLAS's thread count is process-wide (0.3.21 has no per-call setting): the process's one
@@ -46,7 +45,7 @@ export interface ThreadPlan {
   /** One line for the user when `threads` asked for more than the cores. */
   readonly notice?: string;
   readonly concurrency: number;
-  /** OpenBLAS threads of each layer while at least `concurrency` layers are left (the last ones get more: scheduler.ts blasThreadsFor). */
+  /** OpenBLAS threads of each layer (the same for all: scheduler.ts blasThreadsFor). */
   readonly blasThreads: number;
   /** Layers read ahead of the decompositions. */
   readonly prefetch: number;
