@@ -8,21 +8,6 @@
 namespace ww {
 namespace {
 
-// Route strength, matching ROUTE_ORDER in src/spectra/esd.ts: the pooled ESD reports the strongest.
-int routeRank(Route r) {
-  switch (r) {
-    case Route::SGram: return 0;
-    case Route::SGramQr: return 1;
-    case Route::SGramLu: return 2;
-    case Route::Gram: return 3;
-    case Route::GramQr: return 4;
-    case Route::GramLu: return 5;
-    case Route::SGesdd: return 6;
-    case Route::Gesdd: return 7;
-  }
-  return 7;
-}
-
 struct WindowResult {
   std::vector<double> evals;
   Route route = Route::Gesdd;
@@ -95,7 +80,7 @@ Status farmsWindowEigs(const MatrixView& w, const std::vector<FarmsWindow>& wind
   bool first = true;
   for (const WindowResult& r : results) {
     out.evals.insert(out.evals.end(), r.evals.begin(), r.evals.end());
-    if (first || routeRank(r.route) > routeRank(out.route)) out.route = r.route;
+    if (first || routeStrength(r.route) > routeStrength(out.route)) out.route = r.route;
     first = false;
     out.errorBound = std::max(out.errorBound, r.errorBound);
     if (out.fallback.empty() && !r.fallback.empty()) out.fallback = r.fallback;

@@ -85,21 +85,6 @@ bool refineMin(const MatrixView& w, double delta, Spectrum& out, std::string& wh
   return true;
 }
 
-// Stronger routes win when a layer's matrices differ (a ?gesdd route never mixes with the others).
-int strength(Route r) {
-  switch (r) {
-    case Route::SGram: return 0;
-    case Route::SGramQr: return 1;
-    case Route::SGramLu: return 2;
-    case Route::Gram: return 3;
-    case Route::GramQr: return 4;
-    case Route::GramLu: return 5;
-    case Route::SGesdd: return 6;
-    case Route::Gesdd: return 7;
-  }
-  return 7;
-}
-
 bool isGesdd(Route r) { return r == Route::Gesdd || r == Route::SGesdd; }
 
 // Index of the first kept value (the largest `keep` of an ascending spectrum).
@@ -127,7 +112,7 @@ void summarise(const LayerOptions& o, LayerSpectrum& out) {
   for (const Spectrum& s : out.matrices) {
     const size_t from = keptFrom(s, o.keep);
     if (from >= s.sv.size()) continue;
-    if (strength(s.route) > best) best = strength(s.route), out.route = s.route;
+    if (routeStrength(s.route) > best) best = routeStrength(s.route), out.route = s.route;
     const bool plain = s.route == Route::Gram || s.route == Route::SGram;
     const bool refined = !plain && !isGesdd(s.route);
     const double sv0 = o.unsquared ? std::sqrt(s.sv[from]) : s.sv[from];
@@ -274,6 +259,20 @@ Status computeLayerSpectrum(const std::vector<MatrixView>& mats, const LayerOpti
     }
   }
   return Status::ok();
+}
+
+int routeStrength(Route r) {
+  switch (r) {
+    case Route::SGram: return 0;
+    case Route::SGramQr: return 1;
+    case Route::SGramLu: return 2;
+    case Route::Gram: return 3;
+    case Route::GramQr: return 4;
+    case Route::GramLu: return 5;
+    case Route::SGesdd: return 6;
+    case Route::Gesdd: return 7;
+  }
+  return 7;
 }
 
 }  // namespace ww

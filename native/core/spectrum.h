@@ -26,6 +26,9 @@ namespace ww {
 enum class Method { Fast, Accurate };
 enum class Route { Gram, GramLu, GramQr, Gesdd, SGram, SGramLu, SGramQr, SGesdd };
 const char* routeName(Route r);
+// Route strength, matching ROUTE_ORDER in src/spectra/esd.ts: when a layer's matrices took
+// different routes, the layer reports the strongest (a ?gesdd route never mixes with the others).
+int routeStrength(Route r);
 
 struct SpectrumOptions {
   Method method = Method::Accurate;

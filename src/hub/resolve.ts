@@ -233,6 +233,53 @@ async function fromRepoFolder(dir: string, repo: string, input: string, o: Resol
   };
 }
 
+/** The hub's address: the option, else HF_ENDPOINT, else huggingface.co (no trailing slash). */
+function hubEndpoint(o: ResolveOptions, env: Readonly<Record<string, string | undefined>>): string {
+  return (o.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+}
+
+/** The token for gated and private repos: the option, else HF_TOKEN, else HUGGING_FACE_HUB_TOKEN; it must look like one. */
+function hubToken(o: ResolveOptions, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const token = o.token ?? env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
+  if (token !== undefined && !token.startsWith('hf_'))
+    throw new WeightWatcherError(
+      'E_USAGE',
+      `the hub token (HF_TOKEN / --token) must start with hf_; got one starting with ${JSON.stringify(token.slice(0, 3))}`,
+    );
+  return token;
+}
+
+/**
+ * The client and one revision's info (its commit and file list) from the hub, every failure said
+ * as a hub error that names the cause and the fix (hubError).
+ */
+async function hubRevision(ctx: {
+  readonly f: HubFetch;
+  readonly ref: RepoRef;
+  readonly revision: string | undefined;
+  readonly endpoint: string;
+  readonly token: string | undefined;
+  readonly locations: string[];
+}) {
+  const { f, ref, revision, endpoint, token, locations } = ctx;
+  const hub = await loadClient();
+  const common = { hubUrl: endpoint, fetch: f.fetch, ...(token !== undefined && { accessToken: token }) };
+  const call = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      throw await hubError(e, f, ref, ref.repo, revision, endpoint, locations);
+    }
+  };
+  const info = await call(
+    hub.modelInfo({ name: ref.repo, ...common, ...(revision !== undefined && { revision }), additionalFields: ['sha', 'filePaths'] }),
+  );
+  const commit = info.sha;
+  if (typeof commit !== 'string' || !COMMIT_RE.test(commit))
+    throw new WeightWatcherError('E_IO', `${label(ref.repo, revision)}: the hub's answer has no commit (sha) for the revision`);
+  return { hub, common, call, commit, filePaths: info.filePaths ?? [] };
+}
+
 async function resolveRepo(ref: RepoRef, o: ResolveOptions, env: Readonly<Record<string, string | undefined>>): Promise<ModelResolution> {
   if (ref.revision !== undefined && o.revision !== undefined && ref.revision !== o.revision)
     throw new WeightWatcherError('E_USAGE', `${ref.input}: revision ${ref.revision} in the name and --revision ${o.revision} disagree`);
@@ -281,31 +328,10 @@ async function resolveRepo(ref: RepoRef, o: ResolveOptions, env: Readonly<Record
     }
   }
 
-  const endpoint = (o.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const token = o.token ?? env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
-  if (token !== undefined && !token.startsWith('hf_'))
-    throw new WeightWatcherError(
-      'E_USAGE',
-      `the hub token (HF_TOKEN / --token) must start with hf_; got one starting with ${JSON.stringify(token.slice(0, 3))}`,
-    );
+  const endpoint = hubEndpoint(o, env);
+  const token = hubToken(o, env);
   const f = hubFetch(o.retry);
-  const hub = await loadClient();
-  const common = { hubUrl: endpoint, fetch: f.fetch, ...(token !== undefined && { accessToken: token }) };
-  const call = async <T>(p: Promise<T>): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      throw await hubError(e, f, ref, repo, revision, endpoint, locations);
-    }
-  };
-
-  const info = await call(
-    hub.modelInfo({ name: repo, ...common, ...(revision !== undefined && { revision }), additionalFields: ['sha', 'filePaths'] }),
-  );
-  const commit = info.sha;
-  if (typeof commit !== 'string' || !COMMIT_RE.test(commit))
-    throw new WeightWatcherError('E_IO', `${lbl}: the hub's answer has no commit (sha) for the revision`);
-  const listed = info.filePaths ?? [];
+  const { hub, common, call, commit, filePaths: listed } = await hubRevision({ f, ref, revision, endpoint, token, locations });
   const selection = selectFiles(listed, lbl, sel);
   const writeRef = async (loc: string) => {
     if (revision === undefined || !COMMIT_RE.test(revision))
@@ -411,8 +437,7 @@ export async function streamModel(
       `${input}: streaming reads over the network, and offline mode (HF_HUB_OFFLINE / --offline) forbids it`,
     );
   const { openStreamedSafetensors } = await import('./stream.js');
-  const endpoint = (o.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const token = o.token ?? env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
+  const endpoint = hubEndpoint(o, env);
   const f = hubFetch(o.retry);
   const retry = o.retry ?? {};
   const notSafetensors = (e: unknown, what: string) =>
@@ -427,8 +452,8 @@ export async function streamModel(
       : e;
   if (ref.kind === 'url') {
     // The token goes only to the hub itself, never to another host.
-    const sameOrigin = new URL(ref.url).origin === new URL(endpoint).origin;
-    const headers: Record<string, string> = token !== undefined && sameOrigin ? { Authorization: `Bearer ${token}` } : {};
+    const token = new URL(ref.url).origin === new URL(endpoint).origin ? hubToken(o, env) : undefined;
+    const headers: Record<string, string> = token !== undefined ? { Authorization: `Bearer ${token}` } : {};
     const store = await openStreamedSafetensors([{ url: ref.url, name: ref.url }], f, headers, retry).catch((e: unknown) => {
       throw notSafetensors(e, ref.url);
     });
@@ -438,28 +463,10 @@ export async function streamModel(
   const repo = ref.repo;
   const lbl = label(repo, revision);
   const fileOpt = ref.file ?? (o.file === undefined ? undefined : checkRepoFile(o.file, input));
-  if (token !== undefined && !token.startsWith('hf_'))
-    throw new WeightWatcherError(
-      'E_USAGE',
-      `the hub token (HF_TOKEN / --token) must start with hf_; got one starting with ${JSON.stringify(token.slice(0, 3))}`,
-    );
-  const hub = await loadClient();
+  const token = hubToken(o, env);
   const locations = cacheLocations(o.cacheDir, env);
-  const common = { hubUrl: endpoint, fetch: f.fetch, ...(token !== undefined && { accessToken: token }) };
-  const call = async <T>(p: Promise<T>): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      throw await hubError(e, f, ref, repo, revision, endpoint, locations);
-    }
-  };
-  const info = await call(
-    hub.modelInfo({ name: repo, ...common, ...(revision !== undefined && { revision }), additionalFields: ['sha', 'filePaths'] }),
-  );
-  const commit = info.sha;
-  if (typeof commit !== 'string' || !COMMIT_RE.test(commit))
-    throw new WeightWatcherError('E_IO', `${lbl}: the hub's answer has no commit (sha) for the revision`);
-  const sel = selectFiles(info.filePaths ?? [], lbl, {
+  const { hub, common, call, commit, filePaths } = await hubRevision({ f, ref, revision, endpoint, token, locations });
+  const sel = selectFiles(filePaths, lbl, {
     ...(o.peft !== undefined && { peft: o.peft }),
     ...(fileOpt !== undefined && { file: fileOpt }),
   });

@@ -7,7 +7,7 @@ import { createServer, connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisServerPath, redisSkipReason } from '../helpers/redis.js';
+import { redisServerArgs, redisServerPath, redisSkipReason } from '../helpers/redis.js';
 
 export interface RedisProcess {
   readonly url: string;
@@ -63,26 +63,7 @@ export async function startRedisOnPort(): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'ww-redis-faults-'));
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    const p = spawn(
-      redisServerPath!,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: 'ignore' },
-    );
+    const p = spawn(redisServerPath!, redisServerArgs(port, dir), { stdio: 'ignore' });
     proc = p;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && p.exitCode === null) {
