@@ -29,6 +29,7 @@ import type { FingerprintMode } from './fingerprint.js';
 import type { GroupPlan, JobAnalyzeOptions, PartResult } from './job.js';
 import type { ResultsWriter, RunIdentity } from './db.js';
 import { decodeJson } from './codec.js';
+import { abortError } from '../engine/scheduler.js';
 import {
   DEFAULT_QUEUE_NAME,
   JOB_ATTEMPTS,
@@ -75,6 +76,13 @@ export interface CoordinatorOptions {
   readonly onRequeued?: (info: { jobs: number }) => void;
   /** A job taken back from a worker that stopped renewing its lock (dead or frozen). */
   readonly onStalled?: (info: { jobId: string; task: QueueTask; part: string }) => void;
+  /**
+   * Stops the coordinator: it stores nothing more and rejects with AbortedError (E_ABORTED). The
+   * results already stored stay stored, and the jobs already queued stay in the queue (workers may
+   * finish them into the mailbox), so running the same sweep again picks them up instead of
+   * queueing the work twice.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface CoordinatorResult {
@@ -274,6 +282,8 @@ async function waitForAll(c: Coordination, events: QueueEvents): Promise<void> {
   };
   events.on('completed', onEvent);
   events.on('failed', onEvent);
+  const signal = c.opts.signal;
+  signal?.addEventListener('abort', poke);
   events.on('stalled', ({ jobId: id }: { jobId: string }) => {
     const o = c.outstanding.get(id);
     if (o) c.opts.onStalled?.({ jobId: id, task: o.task, part: o.part });
@@ -305,10 +315,12 @@ async function waitForAll(c: Coordination, events: QueueEvents): Promise<void> {
   let idleSince = Date.now();
   try {
     while (c.outstanding.size) {
+      if (signal?.aborted) throw abortError(signal);
       let requeued = 0;
       for (const [id, o] of [...c.outstanding]) if ((await harvest(c, id, o)) === 'requeued') requeued++;
       if (requeued) c.opts.onRequeued?.({ jobs: requeued });
       if (!c.outstanding.size) break;
+      if (signal?.aborted) throw abortError(signal);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pollMs);
         wake = () => {
@@ -324,6 +336,7 @@ async function waitForAll(c: Coordination, events: QueueEvents): Promise<void> {
     }
   } finally {
     clearInterval(watchdog);
+    signal?.removeEventListener('abort', poke);
   }
 }
 

@@ -374,7 +374,22 @@ async function runQueued(
     }
   }
   if (!tasks.length) return { retries: 0, stalled: 0 };
+  // signal / timeoutMs: the coordinator stops waiting and rejects; what is stored stays stored, and
+  // the queued jobs stay for the next run of the same sweep (CoordinatorOptions.signal).
+  return cancellable(options, (signal) => runTasksOnQueue(tasks, plans, options, s, writer, tally, signal));
+}
+
+async function runTasksOnQueue(
+  tasks: QueueTask[],
+  plans: ReadonlyMap<string, GroupPlan>,
+  options: SweepOptions,
+  s: SweepSettings,
+  writer: ResultsWriter,
+  tally: SweepTally,
+  signal: AbortSignal | undefined,
+): Promise<{ retries: number; stalled: number }> {
   const outcome = await s.queueModule!.runOnQueue(tasks, writer, {
+    signal,
     url: options.queue!,
     ...(options.queueName !== undefined ? { queueName: options.queueName } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
