@@ -18,40 +18,16 @@
  */
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
 import { WeightWatcher, nativeInfo, type InMemoryTensor } from '../src/index.js';
-import { Random } from '../src/shared/random.js';
+import { FACE_API_MODELS, seededDenseModel } from '../test/helpers/seeded-models.js';
 import { processBudget } from '../src/engine/scheduler.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 3;
-const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+/** The models: row step 23 between layers (the bench's own sizes). */
+const model = (seed: number, layers: number, rows: number, cols: number) => seededDenseModel(seed, layers, rows, cols, 23);
 
-function model(seed: number, layers: number, rows: number, cols: number): InMemoryTensor[] {
-  const rng = new Random(seed);
-  return Array.from({ length: layers }, (_, l) => {
-    const r = rows + 23 * l;
-    const data = new Float32Array(r * cols);
-    for (let i = 0; i < data.length; i++) {
-      const u = rng.next() - 0.5;
-      data[i] = l % 3 === 1 ? u / Math.max(0.02, Math.abs(rng.next() - 0.5)) ** 0.7 : u;
-    }
-    return { name: `l${l}.weight`, shape: [r, cols], data };
-  });
-}
-
-const faceDir = join(root, 'node_modules', '@vladmandic', 'face-api', 'model');
-const face = [
-  'face_recognition_model',
-  'ssd_mobilenetv1_model',
-  'age_gender_model',
-  'face_expression_model',
-  'face_landmark_68_model',
-  'face_landmark_68_tiny_model',
-  'tiny_face_detector_model',
-]
-  .map((n) => join(faceDir, `${n}-weights_manifest.json`))
-  .filter((p) => existsSync(p));
+const face = FACE_API_MODELS.filter((p) => existsSync(p));
 const models: (string | InMemoryTensor[])[] = [...face];
 for (let i = 0; models.length < 32; i++)
   models.push(i % 3 === 0 ? model(500 + i, 1, 500 + 11 * i, 384) : model(500 + i, 2 + (i % 5), 300 + 9 * i, 256));

@@ -4,13 +4,11 @@
  * and — the point of it all — results that do not depend on how many calls run at once.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blasThreadsFor, processBudget, scheduler, setThreads } from '../../src/engine/scheduler.js';
 import { nativeInfo, setBlasThreads } from '../../src/native/binding.js';
 import { WeightWatcher, type InMemoryTensor } from '../../src/index.js';
-import { Random } from '../../src/shared/random.js';
-import { projectRoot } from '../helpers/corpus.js';
+import { FACE_API_MODELS, seededDenseModel } from '../helpers/seeded-models.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -141,30 +139,8 @@ describe('scheduler', () => {
   });
 });
 
-/** A seeded in-memory model: `layers` dense layers of rows×cols (some heavy-tailed), as float32. */
-function model(seed: number, layers: number, rows: number, cols: number): InMemoryTensor[] {
-  const rng = new Random(seed);
-  return Array.from({ length: layers }, (_, l) => {
-    const r = rows + 17 * l;
-    const data = new Float32Array(r * cols);
-    for (let i = 0; i < data.length; i++) {
-      const u = rng.next() - 0.5;
-      data[i] = l % 3 === 1 ? u / Math.max(0.02, Math.abs(rng.next() - 0.5)) ** 0.7 : u;
-    }
-    return { name: `l${l}.weight`, shape: [r, cols], data };
-  });
-}
-
-const faceApi = join(projectRoot, 'node_modules', '@vladmandic', 'face-api', 'model');
-const FACE_MODELS = [
-  'face_recognition_model',
-  'ssd_mobilenetv1_model',
-  'age_gender_model',
-  'face_expression_model',
-  'face_landmark_68_model',
-  'face_landmark_68_tiny_model',
-  'tiny_face_detector_model',
-].map((n) => join(faceApi, `${n}-weights_manifest.json`));
+const model = (seed: number, layers: number, rows: number, cols: number) => seededDenseModel(seed, layers, rows, cols, 17);
+const FACE_MODELS = FACE_API_MODELS;
 
 describe('results do not depend on concurrency', () => {
   it('32 concurrent analyze() calls on 32 models give, bit for bit, what each gives alone', async () => {
@@ -173,7 +149,7 @@ describe('results do not depend on concurrency', () => {
     // (every thread) with many-layer calls (one thread per layer), the mix that moved the count.
     const present = FACE_MODELS.filter((p) => existsSync(p));
     if (present.length < FACE_MODELS.length)
-      console.warn(`@vladmandic/face-api models not found under ${faceApi}: using in-memory models only`);
+      console.warn(`@vladmandic/face-api models not found (${FACE_MODELS[0]}): using in-memory models only`);
     const models: (string | InMemoryTensor[])[] = [...present];
     for (let i = 0; models.length < 32; i++)
       models.push(i % 3 === 0 ? model(100 + i, 1, 260 + 9 * i, 200) : model(100 + i, 2 + (i % 5), 90 + 7 * i, 96));

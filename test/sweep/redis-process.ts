@@ -3,11 +3,11 @@
  * like test/helpers/redis.ts's, plus a raw one-command client (no client library in the test).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisServerArgs, redisServerPath, redisSkipReason } from '../helpers/redis.js';
+import { freePort, redisServerArgs, redisServerPath, redisSkipReason } from '../helpers/redis.js';
 
 export interface RedisProcess {
   readonly url: string;
@@ -21,17 +21,6 @@ export interface RedisProcess {
   /** One command; the raw RESP reply's first line (`:0`, `+OK`, `$-1`). */
   command(...args: string[]): Promise<string>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function send(port: number, args: readonly string[], timeoutMs = 1000): Promise<string> {
