@@ -47,7 +47,13 @@ let stack: Promise<void> | undefined;
  * E_MISSING_DEPENDENCY naming it and the install command; a later call tries again.
  */
 export function loadPlotStack(): Promise<void> {
-  stack ??= Promise.all([importOptional('plots', () => import('vega')), importOptional('plots', () => import('vega-lite'))]).then(
+  // One after the other, not Promise.all: with both missing, the message names vega every time
+  // (which import fails first would otherwise be a race; test/unit/optional-import.test.ts).
+  stack ??= (async () => {
+    const v = await importOptional('plots', () => import('vega'));
+    const vl = await importOptional('plots', () => import('vega-lite'));
+    return [v, vl] as const;
+  })().then(
     ([v, vl]) => {
       vega = v;
       compile = vl.compile;
