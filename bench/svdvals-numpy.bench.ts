@@ -12,9 +12,11 @@
  *   - our whole `svdvals(…, { method: 'fast' })` (with the σmin refinement that certifies sv_min,
  *     which eigvalsh does not) against the same (target ≤ 1.1×);
  *   - `method: 'accurate'` (?gesdd) against `numpy.linalg.svd(a, compute_uv=False)` (target ≤ 1.0×).
- * `--solvers` also times the Gram route's two eigensolvers (one-stage ?syevd and ?syevd_2stage,
- * forced) on square matrices by order and threads: the measurement behind the rule in
- * native/core/gram.cc `twoStageEigensolver`.
+ * `--solvers` also times the Gram route's three eigensolvers (one-stage ?syevd, ?syevd_2stage, and
+ * the split two-stage with its band stage on one thread; forced) on square matrices by order and
+ * threads: the measurement behind the rule in native/core/gram.cc `gramSolverFor`.
+ * Our side runs as a library user calls it: the package root's scheduled svdvalsDetailed after
+ * setThreads(t), so a single call has the whole budget and runs alone.
  *
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: both sides run with the environment this script got. On a
  * machine that sets them (some CI images pin an older kernel family), unset both for this command
@@ -25,7 +27,15 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eigensolverFor, nativeInfo, setBlasThreads, svdvalsDetailed } from '../src/native/binding.js';
+import {
+  eigensolverFor,
+  nativeInfo,
+  setBlasThreads,
+  svdvalsDetailed as addonSvdvalsDetailed,
+  type GramEigensolver,
+} from '../src/native/binding.js';
+// What a library user calls: scheduled, with the whole budget (setThreads) and so alone (exclusive).
+import { setThreads, svdvalsDetailed } from '../src/index.js';
 
 const PY = '/usr/bin/python3';
 
@@ -101,7 +111,7 @@ const cpuSeconds = (since: NodeJS.CpuUsage) => {
   return (d.user + d.system) / 1e6;
 };
 
-async function ours(w: Float32Array, m: number, n: number, threads: number) {
+async function ours(w: Float32Array, m: number, n: number) {
   let gram = Infinity;
   let fast = Infinity;
   let acc = Infinity;
@@ -112,12 +122,12 @@ async function ours(w: Float32Array, m: number, n: number, threads: number) {
   let solver = '';
   for (let r = 0; r < reps; r++) {
     let c0 = process.cpuUsage();
-    const g = await svdvalsDetailed(w, m, n, { method: 'fast', forceGram: true, threads });
+    const g = await svdvalsDetailed(w, m, n, { method: 'fast', forceGram: true });
     cpuGram = Math.min(cpuGram, cpuSeconds(c0));
     gram = Math.min(gram, g.gramSeconds);
     c0 = process.cpuUsage();
     let t0 = performance.now();
-    const f = await svdvalsDetailed(w, m, n, { method: 'fast', threads });
+    const f = await svdvalsDetailed(w, m, n, { method: 'fast' });
     fast = Math.min(fast, (performance.now() - t0) / 1e3);
     cpuFast = Math.min(cpuFast, cpuSeconds(c0));
     route = f.route;
@@ -125,7 +135,7 @@ async function ours(w: Float32Array, m: number, n: number, threads: number) {
     if (accurate) {
       c0 = process.cpuUsage();
       t0 = performance.now();
-      await svdvalsDetailed(w, m, n, { method: 'accurate', threads });
+      await svdvalsDetailed(w, m, n, { method: 'accurate' });
       acc = Math.min(acc, (performance.now() - t0) / 1e3);
       cpuAcc = Math.min(cpuAcc, cpuSeconds(c0));
     }
@@ -155,8 +165,8 @@ try {
     const file = join(dir, `${m}x${n}.f32`);
     writeFileSync(file, new Uint8Array(w.buffer));
     for (const t of threadCounts) {
-      setBlasThreads(t);
-      const o = await ours(w, m, n, t);
+      setThreads(t); // the budget: a single call gets all of it
+      const o = await ours(w, m, n);
       const p = numpy(file, m, n, t);
       kernel = p.kernel;
       const base = p.gemm + p.evd;
@@ -172,24 +182,31 @@ try {
   console.log(`numpy's OpenBLAS kernel family: ${kernel}`);
   if (solvers) {
     console.log("\nThe Gram route's eigensolver (forceGram: Gram part only, conversion + ?syrk + eigensolver), square uniform matrices:\n");
-    console.log('| n | threads | ?syevd (s) | ?syevd_2stage (s) | 2-stage / 1-stage | rule picks |');
-    console.log('|---|---|---|---|---|---|');
+    console.log(
+      '| n | threads | ?syevd (s) | ?syevd_2stage (s) | split (s) | 2-stage / 1-stage | split / 1-stage | rule picks (alone / not alone) |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const n of solverOrders) {
       const w = uniform(n, n, n);
       for (const t of threadCounts) {
         setBlasThreads(t);
-        const time = async (eigensolver: 'syevd' | 'syevd_2stage') => {
+        const time = async (eigensolver: GramEigensolver) => {
           let best = Infinity;
           for (let r = 0; r < reps; r++)
             best = Math.min(
               best,
-              (await svdvalsDetailed(w, n, n, { method: 'fast', forceGram: true, eigensolver, threads: t })).gramSeconds,
+              // this script is the process's only OpenBLAS user: the split may lower the count for its band stage
+              (await addonSvdvalsDetailed(w, n, n, { method: 'fast', forceGram: true, eigensolver, threads: t, exclusive: true }))
+                .gramSeconds,
             );
           return best;
         };
         const one = await time('syevd');
         const two = await time('syevd_2stage');
-        console.log(`| ${n} | ${t} | ${fmt(one)} | ${fmt(two)} | ${(two / one).toFixed(2)} | ${eigensolverFor(n, t)} |`);
+        const split = await time('syevd_2stage_split');
+        console.log(
+          `| ${n} | ${t} | ${fmt(one)} | ${fmt(two)} | ${fmt(split)} | ${(two / one).toFixed(2)} | ${(split / one).toFixed(2)} | ${eigensolverFor(n, t, true)} / ${eigensolverFor(n, t, false)} |`,
+        );
       }
     }
   }

@@ -24,10 +24,10 @@ export { openTfjs } from './formats/tfjs.js';
 export { openKeras } from './formats/keras.js';
 export { openNpy, openNpz } from './formats/npy.js';
 export { lowRankApprox, lowRankApproxSync, type LowRank } from './native/binding.js';
+// One matrix: scheduled (engine/svdvals.ts); the sync twins are the addon's.
+export { svdvals, svdvalsDetailed } from './engine/svdvals.js';
 export {
-  svdvals,
   svdvalsSync,
-  svdvalsDetailed,
   svdvalsDetailedSync,
   fitPowerLaw,
   fitPowerLawSync,

@@ -15,17 +15,24 @@ namespace ww {
 // `out`: the min(rows, cols) eigenvalues, ascending, widened to double and clamped at 0 (a Gram
 // matrix has none below). `sumOfSquares`: Σ w² of the converted values, compensated (the exact
 // sum the eigenvalues should have, for the guard's a-posteriori check). Work is the working
-// precision (double: ?=d, float: ?=s). `twoStage`: ?syevd_2stage instead of ?syevd (the caller
-// chooses, with twoStageEigensolver).
+// precision (double: ?=d, float: ?=s). `solver`: the caller chooses it with gramSolverFor;
+// `threads`: the OpenBLAS count the call runs with (TwoStageSplit sets it to 1 for its band stage and
+// back to `threads` after).
+enum class GramSolver {
+  OneStage,       // ?syevd
+  TwoStage,       // ?syevd_2stage
+  TwoStageSplit,  // ?syevd_2stage's steps with the band → tridiagonal stage on one thread
+};
 template <typename Work>
-Status gramEigenvalues(const MatrixView& w, bool twoStage, std::vector<double>& out, double& sumOfSquares);
+Status gramEigenvalues(const MatrixView& w, GramSolver solver, int threads, std::vector<double>& out, double& sumOfSquares);
+const char* gramSolverName(GramSolver s);
 
-// The eigensolver for an n×n Gram matrix on `threads` BLAS threads: true → ?syevd_2stage (full →
-// band with BLAS-3, then band → tridiagonal, which runs on one thread in OpenBLAS 0.3.21 / LAPACK
-// 3.11), false → one-stage ?syevd (?sytrd, whose BLAS-2 half scales with threads): from n = 3072 on
-// one thread, from n = 6144 on more. A pure function of the plan (n, threads), never of load or
-// timing: measured in docs/performance.md.
-bool twoStageEigensolver(size_t n, int threads);
+// The Gram route's eigensolver for an n×n Gram matrix on `threads` OpenBLAS threads. `exclusive`:
+// the call is the only one using OpenBLAS in the process (the scheduler gave it the whole budget),
+// so it may run the band stage on one thread: OpenBLAS's count is process-wide, and lowering it
+// under other calls in flight would change their bits. A pure function of the plan, never of load
+// or timing: measured in docs/performance.md.
+GramSolver gramSolverFor(size_t n, int threads, bool exclusive);
 
 // Upper bound on |λ̂ᵢ − λᵢ| for every eigenvalue the Gram route computes for an m×n matrix (m ≥ n)
 // with largest eigenvalue `lambdaMax`, where `eps` is the working precision's unit roundoff:

@@ -41,7 +41,7 @@ Status gesdd(const MatrixView& w, Precision p, Spectrum& out) {
   if (!st.isOk()) return st;
   squaresOf(out);
   out.route = p == Precision::Float64 ? Route::Gesdd : Route::SGesdd;
-  out.twoStage = false;
+  out.solver = GramSolver::OneStage;
   out.errorBound = 0;
   out.sumOfSquares = 0;
   return Status::ok();
@@ -183,9 +183,14 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
   const auto t0 = std::chrono::steady_clock::now();
   const size_t order = std::min(w.rows, w.cols);
   using Solver = SpectrumOptions::Eigensolver;
-  out.twoStage = o.eigensolver == Solver::Auto ? twoStageEigensolver(order, o.threads) : o.eigensolver == Solver::TwoStage;
-  st = single ? gramEigenvalues<float>(w, out.twoStage, out.evals, out.sumOfSquares)
-              : gramEigenvalues<double>(w, out.twoStage, out.evals, out.sumOfSquares);
+  switch (o.eigensolver) {
+    case Solver::Auto: out.solver = gramSolverFor(order, o.threads, o.exclusive); break;
+    case Solver::OneStage: out.solver = GramSolver::OneStage; break;
+    case Solver::TwoStage: out.solver = GramSolver::TwoStage; break;
+    case Solver::TwoStageSplit: out.solver = GramSolver::TwoStageSplit; break;
+  }
+  st = single ? gramEigenvalues<float>(w, out.solver, o.threads, out.evals, out.sumOfSquares)
+              : gramEigenvalues<double>(w, out.solver, o.threads, out.evals, out.sumOfSquares);
   out.gramSeconds = seconds(t0);
   if (st.code == Code::NonFinite || st.code == Code::Alloc) return st;
   if (!st.isOk()) return fallBack(w, o.precision, out, "the Gram route failed: " + st.message);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/convert.h"
+#include "core/gram.h"
 #include "core/status.h"
 #include "core/svd.h"
 
@@ -41,10 +42,13 @@ struct SpectrumOptions {
   // Calibration and benchmarks only: the Gram values, no guard, no refinement.
   bool forceGram = false;
   // The OpenBLAS threads this call runs with (the caller's plan sets them process-wide): they choose
-  // the Gram route's eigensolver (twoStageEigensolver in core/gram.h). Never read from load or timing.
+  // the Gram route's eigensolver (gramSolverFor in core/gram.h). Never read from load or timing.
   int threads = 1;
-  // Benchmarks only: force the one-stage or two-stage eigensolver instead of the rule.
-  enum class Eigensolver { Auto, OneStage, TwoStage } eigensolver = Eigensolver::Auto;
+  // The call is the only OpenBLAS user of the process (the scheduler gave it the whole budget), so
+  // the eigensolver may change the process-wide thread count for one of its stages (gram.h).
+  bool exclusive = false;
+  // Benchmarks only: force an eigensolver instead of the rule.
+  enum class Eigensolver { Auto, OneStage, TwoStage, TwoStageSplit } eigensolver = Eigensolver::Auto;
 };
 
 struct Spectrum {
@@ -58,7 +62,7 @@ struct Spectrum {
   // Why the fast method ran ?gesdd; empty otherwise.
   std::string fallback;
   int refineIterations = 0, refineBlock = 0;
-  bool twoStage = false;  // Gram routes: ?syevd_2stage ran (else ?syevd)
+  GramSolver solver = GramSolver::OneStage;  // Gram routes: the eigensolver that ran
   // Wall time of each phase (benchmarks: GFLOP/s per route).
   double gramSeconds = 0, refineSeconds = 0, gesddSeconds = 0;
 };

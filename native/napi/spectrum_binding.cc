@@ -94,13 +94,16 @@ ww::SpectrumOptions methodOpts(Napi::Env env, const Napi::Object& o) {
     throwUsage(env, "svdvals: precision must be 'float64' or 'float32', got '" + precision + "'");
   if (o.Has("refineMin")) opts.refineMin = o.Get("refineMin").ToBoolean().Value();
   opts.threads = threadsOpt(env, o);
+  if (o.Has("exclusive")) opts.exclusive = o.Get("exclusive").ToBoolean().Value();
   const std::string solver = stringOpt(o, "eigensolver");
   using Solver = ww::SpectrumOptions::Eigensolver;
   if (solver == "syevd") opts.eigensolver = Solver::OneStage;
   else if (solver == "syevd_2stage")
     opts.eigensolver = Solver::TwoStage;
+  else if (solver == "syevd_2stage_split")
+    opts.eigensolver = Solver::TwoStageSplit;
   else if (!solver.empty() && solver != "auto")
-    throwUsage(env, "svdvals: eigensolver must be 'auto', 'syevd' or 'syevd_2stage', got '" + solver + "'");
+    throwUsage(env, "svdvals: eigensolver must be 'auto', 'syevd', 'syevd_2stage' or 'syevd_2stage_split', got '" + solver + "'");
   return opts;
 }
 
@@ -135,7 +138,7 @@ Napi::Value toJs(Napi::Env env, ww::Spectrum& s) {
   o.Set("gramSeconds", s.gramSeconds);
   o.Set("refineSeconds", s.refineSeconds);
   o.Set("gesddSeconds", s.gesddSeconds);
-  if (s.route != ww::Route::Gesdd && s.route != ww::Route::SGesdd) o.Set("eigensolver", s.twoStage ? "syevd_2stage" : "syevd");
+  if (s.route != ww::Route::Gesdd && s.route != ww::Route::SGesdd) o.Set("eigensolver", ww::gramSolverName(s.solver));
   return o;
 }
 
@@ -210,13 +213,14 @@ Napi::Value LayerAsync(const Napi::CallbackInfo& info) {
   return runAsync<ww::LayerSpectrum>(info.Env(), info[0], job, layerToJs);  // the array keeps every matrix alive
 }
 
-// eigensolverFor(n, threads): the Gram route's eigensolver for an n×n Gram matrix on `threads` BLAS
-// threads (the rule of core/gram.h, for tests and benchmarks).
+// eigensolverFor(n, threads, exclusive?): the Gram route's eigensolver for an n×n Gram matrix on
+// `threads` BLAS threads (the rule of core/gram.h, for tests and benchmarks).
 Napi::Value EigensolverFor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const size_t n = requireDim(env, info[0], "n");
   const size_t threads = requireDim(env, info[1], "threads");
-  return Napi::String::New(env, ww::twoStageEigensolver(n, static_cast<int>(std::min<size_t>(threads, 1024))) ? "syevd_2stage" : "syevd");
+  const bool exclusive = info.Length() > 2 && info[2].ToBoolean().Value();
+  return Napi::String::New(env, ww::gramSolverName(ww::gramSolverFor(n, static_cast<int>(std::min<size_t>(threads, 1024)), exclusive)));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/blas_info.h"
 #include "core/eig.h"
 #include "core/gemm.h"
 #include "core/lowrank.h"
@@ -174,6 +175,23 @@ int main() {
     ww::Spectrum out;
     if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, out).isOk() || out.evals.size() != n)
       return std::puts("two-stage Gram failed"), 1;
+  }
+  // The split two-stage eigensolver (band stage on one thread): on one thread, ?syevd_2stage bit for bit.
+  {
+    const size_t m = 300, n = 256;
+    std::vector<float> w(m * n);
+    for (auto& x : w) x = static_cast<float>(normal(g));
+    ww::SpectrumOptions o;
+    o.method = ww::Method::Fast;
+    o.refineMin = false;
+    o.threads = 1;
+    ww::setBlasThreads(1);  // the count the call says it runs with (callers set it; OpenBLAS's is process-wide)
+    ww::Spectrum two, split;
+    o.eigensolver = ww::SpectrumOptions::Eigensolver::TwoStage;
+    if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, two).isOk()) return std::puts("two-stage Gram failed"), 1;
+    o.eigensolver = ww::SpectrumOptions::Eigensolver::TwoStageSplit;
+    if (!ww::computeSpectrum(ww::MatrixView{w.data(), ww::DType::F32, m, n}, o, split).isOk() || split.evals != two.evals)
+      return std::puts("split two-stage differs from ?syevd_2stage on one thread"), 1;
   }
   // σmin with hostile eigenvalue estimates: wrong length, zeros, NaN, no gap.
   {

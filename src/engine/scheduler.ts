@@ -53,10 +53,22 @@ export function blasThreadsFor(budget: number, layerCount: number, pool: number 
   return layerThreads(layerCount, budget, pool).blasThreads;
 }
 
+/** What the scheduler tells a layer when it starts. */
+export interface Slot {
+  /**
+   * No other layer of any call is in flight while this one runs, and none may start (its count
+   * takes more than half the budget, so the admission rule already keeps others out; the flag holds
+   * that even if setThreads raises the budget meanwhile). Such a layer may change OpenBLAS's
+   * process-wide thread count for one of its steps (native/core/gram.h, the split two-stage
+   * eigensolver). From the plan (threads, budget), never from timing.
+   */
+  readonly exclusive: boolean;
+}
+
 interface Request {
   readonly threads: number;
   readonly call: Call;
-  readonly start: () => void;
+  readonly start: (slot: Slot) => void;
   readonly reject: (e: unknown) => void;
   /** Times another count's layer started while this one waited at the head of its call. */
   passed: number;
@@ -81,6 +93,8 @@ export class Scheduler {
   /** The OpenBLAS count of the layers in flight (meaningful while inFlight > 0). */
   private current = 0;
   private active = false;
+  /** An exclusive layer (Slot) is in flight: nothing else starts until it ends. */
+  private exclusiveInFlight = false;
 
   /** Layers in flight at most: one libuv thread stays free for reads (thread-policy.ts). */
   private get slots(): number {
@@ -113,7 +127,7 @@ export class Scheduler {
   pump(): void {
     const budget = processBudget();
     for (;;) {
-      if (this.inFlight >= this.slots) break;
+      if (this.inFlight >= this.slots || this.exclusiveInFlight) break;
       const heads = this.headsInTurn();
       if (heads.length === 0) break;
       let pick: Request | undefined;
@@ -158,13 +172,17 @@ export class Scheduler {
     }
     this.inFlight++;
     this.threadsInFlight += r.threads;
-    r.start();
+    // Alone by construction: nothing else was in flight, and no layer of this count fits beside it.
+    const exclusive = this.inFlight === 1 && 2 * r.threads > processBudget();
+    if (exclusive) this.exclusiveInFlight = true;
+    r.start({ exclusive });
   }
 
   /** @internal */
-  finished(threads: number): void {
+  finished(threads: number, slot: Slot): void {
     this.inFlight--;
     this.threadsInFlight -= threads;
+    if (slot.exclusive) this.exclusiveInFlight = false;
     this.pump();
   }
 
@@ -219,7 +237,7 @@ export class Call {
    * Run `fn` (one layer's decompositions) when the scheduler gives it a slot with `threads` OpenBLAS
    * threads. Rejects with an AbortedError, without running `fn`, if the call is aborted first.
    */
-  run<T>(threads: number, fn: () => Promise<T>): Promise<T> {
+  run<T>(threads: number, fn: (slot: Slot) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new WeightWatcherError('E_INTERNAL', 'scheduler: run() on a closed call'));
     if (this.signal?.aborted) return Promise.reject(abortError(this.signal));
     return new Promise<T>((resolve, reject) => {
@@ -228,12 +246,12 @@ export class Call {
         call: this,
         passed: 0,
         reject,
-        start: () => {
+        start: (slot) => {
           // a synchronous throw must not leave the slot taken
           Promise.resolve()
-            .then(fn)
+            .then(() => fn(slot))
             .then(resolve, reject)
-            .finally(() => this.scheduler.finished(req.threads));
+            .finally(() => this.scheduler.finished(req.threads, slot));
         },
       };
       this.queue.push(req);

@@ -52,6 +52,14 @@ export interface SvdOptions {
    * which is the whole budget unless a scheduler has lowered it for layers in flight.
    */
   threads?: number;
+  /**
+   * This call is the only OpenBLAS user of the process (default false), so the Gram route may run
+   * the band → tridiagonal stage of its two-stage eigensolver on one thread and then restore
+   * `threads` (native/core/gram.h; faster from n = 4096 on two or more threads). OpenBLAS's count
+   * is process-wide: never set this while other decompositions run. The scheduled `svdvals` and
+   * `svdvalsDetailed` of the package root set it when the scheduler gives the call the whole budget.
+   */
+  exclusive?: boolean;
 }
 
 /** Which algorithm produced a spectrum (the `svd_route` column): see docs/numerics.md. */
@@ -72,9 +80,12 @@ export interface SpectrumOptions extends SvdOptions {
   rankN?: number;
   /** Calibration and benchmarks: the plain Gram values, no guard. */
   forceGram?: boolean;
-  /** Benchmarks: force the Gram route's eigensolver instead of the (order, threads) rule. */
-  eigensolver?: 'auto' | 'syevd' | 'syevd_2stage';
+  /** Benchmarks: force the Gram route's eigensolver instead of the (order, threads, exclusive) rule. */
+  eigensolver?: 'auto' | GramEigensolver;
 }
+
+/** The Gram route's eigensolvers (native/core/gram.h): ?syevd, ?syevd_2stage, and ?syevd_2stage's steps with the band stage on one thread. */
+export type GramEigensolver = 'syevd' | 'syevd_2stage' | 'syevd_2stage_split';
 
 /** One matrix of a layer for layerSpectrum: floats, or stored bytes with their dtype. */
 export interface LayerMatrixArg {
@@ -101,7 +112,7 @@ export interface LayerSpectrumOptions extends SvdOptions {
   /** layerGuard: values no eigenvalue may lie within the error bound of, with their names for the reason. */
   thresholds?: readonly { value: number; name: string }[];
   /** Benchmarks: force the Gram route's eigensolver. */
-  eigensolver?: 'auto' | 'syevd' | 'syevd_2stage';
+  eigensolver?: 'auto' | GramEigensolver;
 }
 
 export interface LayerSpectrumResult {
@@ -134,7 +145,7 @@ export interface MatrixSpectrum {
   refineSeconds: number;
   gesddSeconds: number;
   /** Gram routes: the eigensolver that ran. */
-  eigensolver?: 'syevd' | 'syevd_2stage';
+  eigensolver?: GramEigensolver;
 }
 
 /** Options of the powerlaw-package (1.5) port: R20. */
@@ -227,7 +238,7 @@ interface NativeBinding {
   spectrum(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): Promise<MatrixSpectrum>;
   spectrumSync(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): MatrixSpectrum;
   layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult>;
-  eigensolverFor(n: number, threads: number): 'syevd' | 'syevd_2stage';
+  eigensolverFor(n: number, threads: number, exclusive: boolean): GramEigensolver;
   fitPowerLaw(evals: Float64Array, opts?: NativeFitOptions): Promise<NativeFit>;
   fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
   nativeInfo(): RawNativeInfo;
@@ -355,11 +366,12 @@ export function layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions
 }
 
 /**
- * The Gram route's eigensolver for an n×n Gram matrix on `threads` BLAS threads: a pure function of
- * the plan (native/core/gram.cc `twoStageEigensolver`, measured in docs/performance.md).
+ * The Gram route's eigensolver for an n×n Gram matrix on `threads` BLAS threads, for a call that is
+ * (`exclusive`) or is not the process's only OpenBLAS user: a pure function of the plan
+ * (native/core/gram.cc `gramSolverFor`, measured in docs/performance.md).
  */
-export function eigensolverFor(n: number, threads: number): 'syevd' | 'syevd_2stage' {
-  return syncCall(() => load().binding.eigensolverFor(n, threads));
+export function eigensolverFor(n: number, threads: number, exclusive = false): GramEigensolver {
+  return syncCall(() => load().binding.eigensolverFor(n, threads, exclusive));
 }
 
 /** The reference 'ww' power-law fit (R19) of `evals` (any order), off the event loop. */
