@@ -20,6 +20,7 @@
         "native/napi/farms_binding.cc",
         "native/napi/gemm_binding.cc",
         "native/napi/info_binding.cc",
+        "native/napi/layer_handle.cc",
         "native/napi/lowrank_binding.cc",
         "native/napi/plfit_binding.cc",
         "native/napi/powerlaw_binding.cc",

@@ -520,12 +520,13 @@ export class WeightWatcher {
         call.throwIfAborted();
         // One layer: the scheduler gives it every thread of the budget (issue 23).
         const threads = blasThreadsFor(threadBudget(null).budget, 1);
-        const esd = await call.run(threads, () =>
+        const esd = await call.run(threads, (slot) =>
           computeEsd(mats, {
             N: found.geometry.N,
             precision: options.precision ?? 'float64',
             method: options.svd_method ?? 'fast',
             threads,
+            exclusive: slot.exclusive,
           }),
         );
         return esd.evals;

@@ -1,6 +1,7 @@
 #include "core/spectrum.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -20,6 +21,8 @@ constexpr double kEps64 = std::numeric_limits<double>::epsilon() / 2;  // unit r
 constexpr double kEps32 = std::numeric_limits<float>::epsilon() / 2;   // 2⁻²⁴
 constexpr double kNumpyEps = std::numeric_limits<double>::epsilon();   // numpy's finfo.eps in rank tolerances
 
+std::atomic<uint64_t> gramPasses{0}, refineCopies{0}, gesddCopies{0};
+
 double seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -36,6 +39,7 @@ void rootsOf(Spectrum& out) {
 
 Status gesdd(const MatrixView& w, Precision p, Spectrum& out) {
   const auto t0 = std::chrono::steady_clock::now();
+  gesddCopies.fetch_add(1, std::memory_order_relaxed);
   Status st = singularValues(w, p, out.sv);
   out.gesddSeconds = seconds(t0);
   if (!st.isOk()) return st;
@@ -55,6 +59,7 @@ Status fallBack(const MatrixView& w, Precision p, Spectrum& out, std::string why
 // σmin by factorization + inverse iteration; false (with the reason) when it cannot be had.
 bool refineMin(const MatrixView& w, double delta, Spectrum& out, std::string& why) {
   const auto t0 = std::chrono::steady_clock::now();
+  refineCopies.fetch_add(1, std::memory_order_relaxed);
   std::unique_ptr<double[]> a;
   try {
     a.reset(new double[w.rows * w.cols]);
@@ -189,6 +194,7 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
     case Solver::TwoStage: out.solver = GramSolver::TwoStage; break;
     case Solver::TwoStageSplit: out.solver = GramSolver::TwoStageSplit; break;
   }
+  gramPasses.fetch_add(1, std::memory_order_relaxed);
   st = single ? gramEigenvalues<float>(w, out.solver, o.threads, out.evals, out.sumOfSquares)
               : gramEigenvalues<double>(w, out.solver, o.threads, out.evals, out.sumOfSquares);
   out.gramSeconds = seconds(t0);
@@ -264,6 +270,25 @@ Status computeLayerSpectrum(const std::vector<MatrixView>& mats, const LayerOpti
     }
   }
   return Status::ok();
+}
+
+Status finishLayerWithGesdd(const std::vector<MatrixView>& mats, const LayerOptions& o, std::string why, LayerSpectrum& out) {
+  // the same computation as method Accurate in computeLayerSpectrum (rung 1), from fresh spectra
+  out = LayerSpectrum{};
+  out.matrices.resize(mats.size());
+  const Status st = allGesdd(mats, o.matrix.precision, out);
+  if (!st.isOk()) return st;
+  summarise(o, out);
+  out.fallback = std::move(why);
+  return Status::ok();
+}
+
+SpectrumPasses spectrumPasses() {
+  SpectrumPasses p;
+  p.gram = gramPasses.load(std::memory_order_relaxed);
+  p.refine = refineCopies.load(std::memory_order_relaxed);
+  p.gesdd = gesddCopies.load(std::memory_order_relaxed);
+  return p;
 }
 
 int routeStrength(Route r) {

@@ -77,8 +77,9 @@ Status computeSpectrum(const MatrixView& w, const SpectrumOptions& o, Spectrum& 
 //   4. layerGuard: the pooled ESD's rank, thresholds, λmax and Σλ must be provably within the parity
 //      tolerances (the rules of docs/numerics.md), else the whole layer is recomputed with ?gesdd.
 // What stays outside: the fit-dependent columns (alpha, log_alpha_norm, entropy, detX, mp_fit),
-// checked in TypeScript after the fit (engine/route-guard.ts), which can only send a layer to
-// ?gesdd (a second call with method Accurate).
+// checked in TypeScript after the fit (engine/route-guard.ts). That check cannot choose a route: it
+// can only reject the Gram values, and the layer then takes the last rung, finishLayerWithGesdd,
+// on the same matrices (the binding keeps them alive between the two; napi/layer_handle.cc).
 struct LayerOptions {
   SpectrumOptions matrix;  // method, precision, refineMin, threads (rankN is set from N below)
   double N = 0;            // the layer's N: the rank tolerance σmax·N·ε
@@ -99,6 +100,21 @@ struct LayerSpectrum {
 };
 
 Status computeLayerSpectrum(const std::vector<MatrixView>& mats, const LayerOptions& o, LayerSpectrum& out);
+
+// The last rung, for a layer computeLayerSpectrum left on a Gram route whose values a check after the
+// power-law fit rejected (`why`): every matrix by ?gesdd, exactly as method Accurate computes them
+// (the same values, bit for bit), the route the layer's precision's ?gesdd and `why` the fallback.
+// A layer still never mixes routes: no Gram value of the first rung is kept.
+Status finishLayerWithGesdd(const std::vector<MatrixView>& mats, const LayerOptions& o, std::string why, LayerSpectrum& out);
+
+// Process-wide counts of the passes over a matrix's stored values, by what each pass feeds (tests:
+// that a rejected layer's Gram values are not recomputed and each rung reads the stored bytes once).
+struct SpectrumPasses {
+  uint64_t gram = 0;    // Gram matrices accumulated (chunks converted on the fly)
+  uint64_t refine = 0;  // full float64 working copies for the σmin refinement
+  uint64_t gesdd = 0;   // full working copies for ?gesdd
+};
+SpectrumPasses spectrumPasses();
 
 // Guard constants (docs/numerics.md).
 constexpr double kSvMinRelTol = 1e-10;    // relative accuracy required of sv_min (10× under the parity tolerance)

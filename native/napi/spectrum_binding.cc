@@ -1,9 +1,12 @@
 // N-API side of core/spectrum: singular values and eigenvalues of one matrix (spectrum) or of one
 // layer's matrices (layerSpectrum, one crossing per layer, the route decided natively) by the
 // accurate (?gesdd) or fast (Gram + guard) route, from a Float32Array/Float64Array or from the raw
-// little-endian bytes of a model file (F32, F16, BF16), converted on the worker thread.
+// little-endian bytes of a model file (F32, F16, BF16), converted on the worker thread. With
+// `verify`, a layer left on a Gram route also returns the handle of napi/layer_handle.h.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -11,6 +14,7 @@
 #include "core/gram.h"
 #include "core/spectrum.h"
 #include "napi/common.h"
+#include "napi/layer_handle.h"
 
 namespace wwnapi {
 namespace {
@@ -153,24 +157,33 @@ Napi::Value SpectrumAsync(const Napi::CallbackInfo& info) {
 }
 
 // layerSpectrum(matrices: {data, rows, cols, dtype?}[], options): one layer in one crossing.
+std::atomic<uint64_t> layerCalls{0};
+
 struct LayerJob {
   std::vector<ww::MatrixView> views;
   ww::LayerOptions opts;
+  bool verify = false;  // a check after the fit may still reject the Gram values: return a handle
   ww::Status operator()(ww::LayerSpectrum& out) const { return ww::computeLayerSpectrum(views, opts, out); }
 };
 
-LayerJob parseLayerArgs(const Napi::CallbackInfo& info) {
+// `pins` gets each matrix's typed array, read once: the views point into exactly these, and the
+// worker (or a handle) keeps them alive through this array, which only the addon holds.
+LayerJob parseLayerArgs(const Napi::CallbackInfo& info, Napi::Array& pins) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) throwUsage(env, "layerSpectrum(matrices, options?): matrices must be an array");
   Napi::Array mats = info[0].As<Napi::Array>();
   if (mats.Length() == 0) throwUsage(env, "layerSpectrum: a layer has at least one matrix");
   Napi::Object o = optionsArg(info, 1);
+  layerCalls.fetch_add(1, std::memory_order_relaxed);
   LayerJob job;
+  pins = Napi::Array::New(env, mats.Length());
   for (uint32_t i = 0; i < mats.Length(); ++i) {
     Napi::Value m = mats.Get(i);
     if (!m.IsObject()) throwUsage(env, "layerSpectrum: each matrix is an object {data, rows, cols, dtype?}");
     Napi::Object mo = m.As<Napi::Object>();
-    job.views.push_back(viewOf(env, mo.Get("data"), mo.Get("rows"), mo.Get("cols"), stringOpt(mo, "dtype")));
+    Napi::Value data = mo.Get("data");
+    job.views.push_back(viewOf(env, data, mo.Get("rows"), mo.Get("cols"), stringOpt(mo, "dtype")));
+    pins.Set(i, data);
   }
   job.opts.matrix = methodOpts(env, o);
   job.opts.N = nonNegativeOpt(env, o, "N", 0);
@@ -179,6 +192,7 @@ LayerJob parseLayerArgs(const Napi::CallbackInfo& info) {
   if (o.Has("unsquared")) job.opts.unsquared = o.Get("unsquared").ToBoolean().Value();
   if (o.Has("inverse")) job.opts.inverse = o.Get("inverse").ToBoolean().Value();
   if (o.Has("layerGuard")) job.opts.layerGuard = o.Get("layerGuard").ToBoolean().Value();
+  if (o.Has("verify")) job.verify = o.Get("verify").ToBoolean().Value();
   if (o.Has("thresholds") && !o.Get("thresholds").IsUndefined()) {
     if (!o.Get("thresholds").IsArray()) throwUsage(env, "layerSpectrum: thresholds must be an array of {value, name}");
     Napi::Array t = o.Get("thresholds").As<Napi::Array>();
@@ -204,13 +218,41 @@ Napi::Value layerToJs(Napi::Env env, ww::LayerSpectrum& s) {
 }
 
 Napi::Value LayerSync(const Napi::CallbackInfo& info) {
-  const LayerJob job = parseLayerArgs(info);
+  Napi::Array pins;
+  const LayerJob job = parseLayerArgs(info, pins);
+  if (job.verify) throwUsage(info.Env(), "layerSpectrumSync: verify needs the asynchronous layerSpectrum");
   return runSync<ww::LayerSpectrum>(info.Env(), job, layerToJs);
 }
 
+bool onGram(ww::Route r) { return r != ww::Route::Gesdd && r != ww::Route::SGesdd; }
+
 Napi::Value LayerAsync(const Napi::CallbackInfo& info) {
-  const LayerJob job = parseLayerArgs(info);
-  return runAsync<ww::LayerSpectrum>(info.Env(), info[0], job, layerToJs);  // the array keeps every matrix alive
+  Napi::Env env = info.Env();
+  Napi::Array pins;
+  const LayerJob job = parseLayerArgs(info, pins);
+  if (!job.verify) return runAsync<ww::LayerSpectrum>(env, pins, job, layerToJs);
+  // verify: the handle keeps the same typed arrays pinned (the stored bytes themselves: no copy)
+  auto pinned = std::make_shared<Napi::ObjectReference>(Napi::Persistent(pins.As<Napi::Object>()));
+  return runAsync<ww::LayerSpectrum>(env, pins, job, [job, pinned](Napi::Env e, ww::LayerSpectrum& s) -> Napi::Value {
+    Napi::Value v = layerToJs(e, s);
+    if (onGram(s.route)) v.As<Napi::Object>().Set("handle", newLayerHandle(e, pinned->Value().As<Napi::Array>(), job.views, job.opts, layerToJs));
+    return v;
+  });
+}
+
+// spectrumCounters(): process-wide counts since the addon loaded, for tests: layer calls, finished
+// handles, handles still pinning matrices, and the passes over stored matrices by what they fed.
+Napi::Value SpectrumCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ww::SpectrumPasses p = ww::spectrumPasses();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("layerCalls", static_cast<double>(layerCalls.load(std::memory_order_relaxed)));
+  o.Set("finishes", static_cast<double>(finishedLayers()));
+  o.Set("liveHandles", static_cast<double>(liveLayerHandles()));
+  o.Set("gramPasses", static_cast<double>(p.gram));
+  o.Set("refineCopies", static_cast<double>(p.refine));
+  o.Set("gesddCopies", static_cast<double>(p.gesdd));
+  return o;
 }
 
 // eigensolverFor(n, threads, exclusive?): the Gram route's eigensolver for an n×n Gram matrix on
@@ -231,6 +273,8 @@ void initSpectrum(Napi::Env env, Napi::Object exports) {
   exports.Set("spectrumSync", Napi::Function::New(env, guarded<SpectrumSync>, "spectrumSync"));
   exports.Set("layerSpectrum", Napi::Function::New(env, guarded<LayerAsync>, "layerSpectrum"));
   exports.Set("layerSpectrumSync", Napi::Function::New(env, guarded<LayerSync>, "layerSpectrumSync"));
+  exports.Set("spectrumCounters", Napi::Function::New(env, guarded<SpectrumCounters>, "spectrumCounters"));
+  initLayerHandle(env, exports);
 }
 
 }  // namespace wwnapi

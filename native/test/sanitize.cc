@@ -162,6 +162,16 @@ int main() {
     lo.unsquared = true;
     if (!ww::computeLayerSpectrum(both, lo, out).isOk() || out.route != ww::Route::Gesdd) return std::puts("unsquared layer not on gesdd"), 1;
     if (ww::computeLayerSpectrum({ww::MatrixView{nullptr, ww::DType::F32, 3, 3}}, lo, out).isOk()) return std::puts("null layer data accepted"), 1;
+    // the last rung after a rejected fit: ?gesdd on every matrix, the values of method Accurate
+    lo.unsquared = false;
+    ww::LayerSpectrum fin, acc;
+    if (!ww::finishLayerWithGesdd(both, lo, "rejected", fin).isOk() || fin.route != ww::Route::Gesdd || fin.fallback != "rejected")
+      return std::puts("finished layer not on gesdd"), 1;
+    lo.matrix.method = ww::Method::Accurate;
+    if (!ww::computeLayerSpectrum(both, lo, acc).isOk() || acc.matrices[1].sv != fin.matrices[1].sv)
+      return std::puts("finished layer differs from accurate"), 1;
+    if (ww::finishLayerWithGesdd({ww::MatrixView{nullptr, ww::DType::F32, 3, 3}}, lo, "x", fin).isOk())
+      return std::puts("null finished layer accepted"), 1;
   }
   // The two-stage eigensolver path (Gram order ≥ 3072), once, values only.
   {

@@ -129,7 +129,7 @@ export const QUEUE_OPTIONS = {
     type: 'string',
     value: 'redis://HOST:PORT',
     description:
-      "enqueue jobs on Redis (BullMQ) for 'weightwatcher worker' processes on any machines; models must be on a filesystem they share, at the same absolute path",
+      "enqueue jobs on Redis (BullMQ) for 'weightwatcher worker' processes on any machines; models must be on a filesystem they share, at the same absolute path (models given by name: each worker resolves the same commit through its own Hugging Face cache)",
   },
   'layers-per-job': { type: 'string', value: 'N', description: 'split each model into jobs of N layers (one big model over many workers)' },
   'queue-name': { type: 'string', value: 'NAME', description: 'BullMQ queue name', default: 'weightwatcher' },

@@ -109,8 +109,9 @@ export function modelSourceOf(values: ParsedArgs['values'], io: Io): ModelSource
 
 /**
  * Models given by name → local paths (cached or downloaded), for the commands that read files by
- * path (compare, smooth, sharpen, sweep); each resolution is said on stderr. Local paths are
- * returned as they are.
+ * path (compare, smooth, sharpen); each resolution is said on stderr. Local paths are returned as
+ * they are. `sweep` and `analyze --queue` pass modelSourceOf() to the library's sweep() instead,
+ * which resolves the names itself and records each run's commit in the results database.
  */
 export async function resolveModelArgs(paths: readonly string[], source: ModelSourceOptions, io: Io, cmd: string): Promise<string[]> {
   const { resolveModel, describeResolution } = await import('../hub/resolve.js');

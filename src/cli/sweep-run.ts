@@ -22,6 +22,7 @@ import { displayUrl } from '../sweep/redis.js';
 import { plotScale, str, toAnalyzeOptions, usageError, type ParsedArgs } from './args.js';
 import type { Io } from './command.js';
 import { checkOutputs } from './output-paths.js';
+import { modelSourceOf } from './model-source-options.js';
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -144,10 +145,13 @@ export async function runSweep({ values, positionals }: ParsedArgs, io: Io): Pro
   const res = await sweep(positionals, {
     ...analyze,
     ...q,
+    // Models given by name are resolved by sweep() itself, which records the commit of each run.
+    ...modelSourceOf(values, io),
     db,
     ...(stepRegex !== undefined ? { stepRegex } : {}),
     ...(fingerprint ? { fingerprint: fingerprint } : {}),
     force: values.force === true,
+    ...(values['no-spectra'] === true ? { spectra: false } : {}),
     onProgress: (p) => io.stderr.write(progressLine(p) + '\n'),
     onNote: (n) => io.stderr.write(`sweep: note: ${n}\n`),
     onIdle: (i) =>
@@ -301,6 +305,8 @@ export interface QueuedAnalysis {
   details: Row[];
   summary: Summary;
   run: { source: string; format: string; elapsedMs: number; skipped: SkippedLayer[]; failures: LayerFailure[] };
+  /** What a model given by name was resolved to (the run info's notes). */
+  notes: string[];
   retries: number;
   stalled: number;
 }
@@ -314,11 +320,16 @@ export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, valu
     `analyze: coordinator on ${q.queue} (queue ${q.queueName ?? 'weightwatcher'}), ${layersPerJob} layers per job; workers: weightwatcher worker --queue ${q.queue}\n`,
   );
   const { threads: _threads, onProgress: _p, keep_evals: _k, ...rest } = analyze;
+  const notes: string[] = [];
   const res = await sweep([path], {
     ...rest,
     ...q,
+    ...modelSourceOf(values, io),
+    onNote: (n) => notes.push(n),
     layersPerJob,
     db,
+    // One model's rows are all analyze --queue returns: no ESDs to carry through Redis.
+    spectra: false,
     onIdle: (i) =>
       io.stderr.write(
         `analyze: ${i.outstanding} jobs waiting and no worker connected; start one: weightwatcher worker --queue ${q.queue}\n`,
@@ -342,6 +353,7 @@ export async function analyzeOnQueue(path: string, analyze: AnalyzeOptions, valu
     details: r.details,
     summary: r.summary,
     run: { source: r.source ?? path, format: r.format ?? '', elapsedMs: res.elapsedMs, skipped: r.skipped, failures: r.failures },
+    notes,
     retries: res.retries,
     stalled: res.stalled,
   };

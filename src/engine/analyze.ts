@@ -175,8 +175,12 @@ export async function runAnalysis(
           reads.delete(i);
           if ('error' in mats) throw mats.error;
           const threads = blasThreadsFor(plan.budget, whole.layerCount);
-          results = await call.run(threads, () =>
-            analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id), { blasThreads: threads }),
+          results = await call.run(threads, (slot) =>
+            analyzeLayer(layer, mats, lo, layerRandom(o.seed, layer.spec.id), {
+              blasThreads: threads,
+              exclusive: slot.exclusive,
+              ...(call.signal ? { signal: call.signal } : {}),
+            }),
           );
           perLayer[i] = kept(results);
         } catch (e) {

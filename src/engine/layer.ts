@@ -101,6 +101,10 @@ export interface LayerVariant {
    * layer's native call starts.
    */
   readonly blasThreads?: number;
+  /** The scheduler runs this layer alone (engine/scheduler.ts Slot), which the eigensolver may use (native/core/gram.h). */
+  readonly exclusive?: boolean;
+  /** The call's signal: an aborted call skips the ?gesdd of a layer whose Gram values its fit rejected. */
+  readonly signal?: AbortSignal;
 }
 
 function scaled(m: LayerMatrix, factor: number): LayerMatrix {
@@ -119,11 +123,12 @@ interface Spectrum {
 }
 
 /**
- * ESD and power-law fit of one row unit. The route is decided natively in one call (spectra/esd.ts,
- * native/core/spectrum.h): the matrix ladder, the never-mixed routes and the layer's guard on the
- * spectrum itself (rank, λmax, Σλ, and the fit and weak_rank_loss thresholds). What needs the fit
- * is checked here after it (columnsGuard); it can only send the whole unit to ?gesdd, which is then
- * a second call: routes are never mixed within a row.
+ * ESD and power-law fit of one row unit, in one native layer call (spectra/esd.ts,
+ * native/core/spectrum.h), which decides the route: the matrix ladder, the never-mixed routes and
+ * the layer's guard on the spectrum itself (rank, λmax, Σλ, and the fit and weak_rank_loss
+ * thresholds). What needs the fit is its `verify` step: the fit, then columnsGuard. A rejection can
+ * only send the whole unit to ?gesdd, which the same native call finishes (routes are never mixed
+ * within a row); the unit is then fitted again on the ?gesdd values.
  */
 async function spectrumAndFit(
   mats: readonly LayerMatrix[],
@@ -132,37 +137,40 @@ async function spectrumAndFit(
   params: PowerLawParams,
   variant: LayerVariant,
 ): Promise<Spectrum> {
-  const run = async (method: 'fast' | 'accurate'): Promise<Spectrum> => {
-    const esd = await computeEsd(mats, {
-      N: g.N,
-      method,
-      precision: o.precision,
-      unsquared: variant.intra === true,
-      keep: g.numComponents,
-      // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately
-      inverse: o.inverse,
-      ...(variant.blasThreads !== undefined ? { threads: variant.blasThreads } : {}),
-      layerGuard: {
-        thresholds: [
-          { value: EVALS_THRESH, name: 'the fit threshold 1e-5' },
-          { value: o.tolerance, name: 'the weak_rank_loss tolerance' },
-        ],
-      },
-    });
+  const fit = async (esd: Esd): Promise<Spectrum> => {
     let evals = esd.evals;
     if (o.inverse) evals = evals.map((v) => 1 / v).sort(); // Q16 fixed: invert once, after all slices
-    return {
-      esd,
-      evals,
-      pl: await fitLayerPowerLaw(evals, params, fitterFor(params)),
-      ...(esd.fallback !== undefined ? { fallback: esd.fallback } : {}),
-    };
+    return { esd, evals, pl: await fitLayerPowerLaw(evals, params, fitterFor(params)) };
   };
-  const first = await run(o.svd_method);
-  if (first.esd.route.endsWith('gesdd')) return first; // accurate, or the native ladder/guard chose ?gesdd (with the reason)
-  const why = columnsGuard(first.esd, first.pl, g, o);
-  if (why === undefined) return first;
-  return { ...(await run('accurate')), fallback: why };
+  // The fit of Gram values the check accepted: the unit is not fitted twice.
+  const kept: { fit?: Spectrum } = {};
+  const esd = await computeEsd(mats, {
+    N: g.N,
+    method: o.svd_method,
+    precision: o.precision,
+    unsquared: variant.intra === true,
+    keep: g.numComponents,
+    // inverse: 1/λ makes the smallest eigenvalues the tail, which only ?gesdd gives accurately
+    inverse: o.inverse,
+    ...(variant.blasThreads !== undefined ? { threads: variant.blasThreads } : {}),
+    ...(variant.exclusive === true ? { exclusive: true } : {}),
+    ...(variant.signal !== undefined ? { signal: variant.signal } : {}),
+    layerGuard: {
+      thresholds: [
+        { value: EVALS_THRESH, name: 'the fit threshold 1e-5' },
+        { value: o.tolerance, name: 'the weak_rank_loss tolerance' },
+      ],
+    },
+    verify: async (gram) => {
+      const s = await fit(gram);
+      const why = columnsGuard(gram, s.pl, g, o);
+      if (why === undefined) kept.fit = s;
+      return why;
+    },
+  });
+  const s = kept.fit ?? (await fit(esd));
+  // the native ladder's reason, or the check's (the native call records either as the fallback)
+  return esd.fallback !== undefined ? { ...s, fallback: esd.fallback } : s;
 }
 
 export async function analyzeLayer(

@@ -10,8 +10,10 @@
  *   matrix (summed natively with compensation): at most 1e-10 relative apart.
  * - spectral_norm, lambda_max, log_spectral_norm, sv_max, alpha_weighted: δ ≤ 1e-10·λmax.
  *
- * The rules here need the power-law fit, so they run after it; a layer that fails one is recomputed
- * with ?gesdd (the only way they can change the route). The Gram eigenvalues are exact to within δ
+ * The rules here need the power-law fit, so they run after it, as the `verify` step of the layer's
+ * one native call (engine/layer.ts spectrumAndFit → spectra/esd.ts computeEsd). They choose no
+ * route: a reason only rejects the Gram values, and the native layer then finishes with ?gesdd on
+ * the matrices it already holds (native/napi/layer_handle.h). The Gram eigenvalues are exact to within δ
  * (esd.errorBound) in absolute terms; each rule names the columns it protects:
  *
  * - alpha, D, sigma, xmin, xmax, num_pl_spikes (+ TPL's Lambda, clip_xmax's): fitStable.

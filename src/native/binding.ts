@@ -113,6 +113,25 @@ export interface LayerSpectrumOptions extends SvdOptions {
   thresholds?: readonly { value: number; name: string }[];
   /** Benchmarks: force the Gram route's eigensolver. */
   eigensolver?: 'auto' | GramEigensolver;
+  /**
+   * A check after the call (analyze: the power-law fit's, engine/route-guard.ts) may still reject the
+   * Gram values: a layer left on a Gram route comes back with a `handle` for the last rung.
+   */
+  verify?: boolean;
+}
+
+/**
+ * A layer kept for the last rung of its route (native/napi/layer_handle.h): it pins the layer's
+ * typed arrays (not a copy) until `release()`, or until it is garbage-collected.
+ */
+export interface LayerHandle {
+  /**
+   * The Gram values were rejected for `reason`: every matrix of the layer by ?gesdd, off the event
+   * loop — the values of method 'accurate', bit for bit — with `reason` as the fallback. Once.
+   */
+  finish(reason: string): Promise<LayerSpectrumResult>;
+  /** Unpin the matrices (idempotent; safe while finish() runs). */
+  release(): void;
 }
 
 export interface LayerSpectrumResult {
@@ -124,6 +143,22 @@ export interface LayerSpectrumResult {
   fallback?: string;
   /** Certified lower bound on every kept matrix's smallest singular value. */
   svMinLow: number;
+  /** With `verify`, on a Gram route: the layer kept for the last rung. Release it. */
+  handle?: LayerHandle;
+}
+
+/** Process-wide counts since the addon loaded (tests and diagnostics). */
+export interface SpectrumCounters {
+  /** layerSpectrum calls. */
+  layerCalls: number;
+  /** LayerHandle.finish() calls. */
+  finishes: number;
+  /** Handles that still pin their matrices. */
+  liveHandles: number;
+  /** Passes over a matrix's stored values, by what they fed: Gram matrices, σmin refinements, ?gesdd working copies. */
+  gramPasses: number;
+  refineCopies: number;
+  gesddCopies: number;
 }
 
 export interface MatrixSpectrum {
@@ -238,6 +273,7 @@ interface NativeBinding {
   spectrum(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): Promise<MatrixSpectrum>;
   spectrumSync(data: MatrixData, rows: number, cols: number, opts?: SpectrumOptions): MatrixSpectrum;
   layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult>;
+  spectrumCounters(): SpectrumCounters;
   eigensolverFor(n: number, threads: number, exclusive: boolean): GramEigensolver;
   fitPowerLaw(evals: Float64Array, opts?: NativeFitOptions): Promise<NativeFit>;
   fitPowerLawSync(evals: Float64Array, opts?: NativeFitOptions): NativeFit;
@@ -358,11 +394,26 @@ export function svdvalsDetailedSync(data: MatrixData, rows: number, cols: number
 /**
  * The spectra of one layer's matrices in one native call, off the event loop: the route ladder
  * (gram, gram+lu/qr, ?gesdd), the rule that a layer never mixes routes and, with `layerGuard`, the
- * layer's own accuracy guard all run natively (native/core/spectrum.h). The buffers are read in
- * place by a worker thread: do not mutate them until the Promise settles.
+ * layer's own accuracy guard all run natively (native/core/spectrum.h). With `verify`, a layer left
+ * on a Gram route comes with a `handle`: its finish() is the last rung, ?gesdd on the same matrices,
+ * for a check that can only run after the call. The buffers are read in place by a worker thread:
+ * do not mutate them until the Promise settles (with a handle: until it is released).
  */
-export function layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult> {
-  return asyncCall(() => load().binding.layerSpectrum(mats, opts));
+export async function layerSpectrum(mats: LayerMatrixArg[], opts: LayerSpectrumOptions): Promise<LayerSpectrumResult> {
+  const result = await asyncCall(() => load().binding.layerSpectrum(mats, opts));
+  const native = result.handle;
+  if (!native) return result;
+  // the native handle's errors become WeightWatcherErrors like every other call's
+  const handle: LayerHandle = {
+    finish: (reason) => asyncCall(() => native.finish(reason)),
+    release: () => syncCall(() => native.release()),
+  };
+  return { ...result, handle };
+}
+
+/** The addon's process-wide layer and pass counts (tests: one crossing per layer, handles released). */
+export function spectrumCounters(): SpectrumCounters {
+  return syncCall(() => load().binding.spectrumCounters());
 }
 
 /**

@@ -8,7 +8,7 @@
  * - float32 (`--precision float32`): ?sgesdd on the float32 weights and every λ rounded to float32,
  *   as the papers' torch.linalg.svdvals + torch.square, so their discrete choices are reproduced.
  */
-import { computeEsd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
+import { computeEsd, type Esd, type LayerMatrix, type Matrix } from '../spectra/esd.js';
 import type { SvdRoute } from '../native/binding.js';
 import type { TensorStore } from '../formats/types.js';
 import { scaleFloat32 } from '../tensors/geometry.js';
@@ -98,17 +98,23 @@ export async function matricesSpectrum(
     const evals = esd.evals.map((v) => Math.fround(v)).sort();
     return { evals, route: esd.route, errorBound: 0 };
   }
-  const run = async (method: 'fast' | 'accurate') => {
-    const esd = await computeEsd(mats, { N, method, precision: 'float64' });
+  const spectrumOf = (esd: Esd): LayerSpectrum => {
     const evals = scale === 1 ? esd.evals : esd.evals.map((v) => v * scale);
     const s: LayerSpectrum = { evals, route: esd.route, errorBound: esd.errorBound * scale };
     return esd.fallback !== undefined ? { ...s, fallback: esd.fallback } : s;
   };
-  const first = await run('fast');
-  if (first.errorBound === 0) return first;
-  const why = gramGuard(first.evals, first.errorBound, first.route) ?? check?.(first);
-  if (why === undefined) return first;
-  return { ...(await run('accurate')), fallback: why };
+  // One native call per layer (spectra/esd.ts): the recipe's checks are its `verify`, and a layer
+  // they reject is finished with ?gesdd by the same call's handle.
+  const esd = await computeEsd(mats, {
+    N,
+    method: 'fast',
+    precision: 'float64',
+    verify: async (gram) => {
+      const s = spectrumOf(gram);
+      return gramGuard(s.evals, s.errorBound, s.route) ?? check?.(s);
+    },
+  });
+  return spectrumOf(esd);
 }
 
 function scaledFloat32(m: LayerMatrix, factor: number): Matrix {

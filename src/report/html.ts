@@ -404,6 +404,7 @@ const INTERACTIVE_JS = `
   function flash(el){el.classList.add('flash');setTimeout(function(){el.classList.remove('flash');},1500);}
   function goTo(d){
     if(!d)return;
+    if(typeof window.wwLayerClick==='function'&&window.wwLayerClick(d))return;
     if(d.target){var t=document.getElementById(d.target);if(t&&t.tagName==='DETAILS'){if(location.hash==='#'+d.target)location.hash='';location.hash=d.target;return;}}
     if(d.anchor!==undefined&&d.anchor!==null){var det=document.getElementById('layer-'+d.anchor);
       if(det&&det.tagName==='DETAILS'){if(location.hash==='#layer-'+d.anchor)location.hash='';location.hash='layer-'+d.anchor;return;}}
@@ -656,6 +657,8 @@ export interface SweepReportData {
   interactive?: Record<string, unknown>;
   /** Failed runs and other remarks. */
   notes?: string[];
+  /** The layer ESD panel (sweep-esd-panel.ts): its markup, data and script; a click on a layer opens it. */
+  esdPanel?: string;
   generated?: Date;
 }
 
@@ -700,13 +703,13 @@ ${detailsTable(stepRows, { id: 'steps-table', columns: stepCols, caption: 'one r
 ${d.notes?.length ? `<details open><summary>${d.notes.length} notes</summary><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
 </section>
 <section id="heatmap"><h2>Alpha per layer</h2>
-<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Vermillion: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit. Hover a cell for the layer and its alpha.</p>
+<p class="note">Rows: layers in model order; columns: ${d.stepsParsed ? 'steps' : 'models in the order given'}. Vermillion: α &lt; ${OVER_TRAINED_ALPHA} (over-trained), blue: α &gt; ${UNDER_TRAINED_ALPHA} (under-trained), grey: failed fit. Hover a cell for the layer and its alpha${d.esdPanel ? '; click it for the layer’s ESD at that step, beside the first and last' : ''}.</p>
 ${fig('alpha-heatmap', 'alpha heatmap')}
 </section>
 <section id="movers"><h2>Layers whose alpha moved most</h2>
 ${fig('alpha-movers', 'alpha of the layers that moved most')}
 ${moverRows.length ? detailsTable(moverRows, { id: 'movers-table', columns: Object.keys(moverRows[0]!) }) : '<p class="note">Fewer than two steps: nothing moved.</p>'}
-</section>`;
+</section>${d.esdPanel ? `\n${d.esdPanel}` : ''}`;
   return page(
     d.title,
     meta,

@@ -6,11 +6,14 @@
  * eigenvalues, which the native guard refines (σmin by LU/QR inverse iteration) or replaces by
  * ?gesdd where they cannot give sv_min and the rank. The route is decided natively, in one call per
  * layer (native/core/spectrum.h `computeLayerSpectrum`): a layer never mixes Gram and ?gesdd
- * slices, and with `layerGuard` the layer's own accuracy rules run there too. This module only
- * pools the values.
+ * slices, and with `layerGuard` the layer's own accuracy rules run there too. A check that needs
+ * more than the spectrum (analyze: the power-law fit, engine/route-guard.ts) is `verify`: it can
+ * only reject the Gram values, and the native layer then takes its last rung (?gesdd on the same
+ * matrices, through the handle of the same call). This module only pools the values.
  */
-import { layerSpectrum, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
+import { layerSpectrum, type LayerSpectrumResult, type MatrixSpectrum, type SvdOptions, type SvdRoute } from '../native/binding.js';
 import { decodeToFloat32 } from '../formats/decode.js';
+import { AbortedError } from '../shared/errors.js';
 import { FLOAT64_EPS } from '../shared/numeric.js';
 
 export interface Matrix {
@@ -84,6 +87,17 @@ export interface EsdOptions extends SvdOptions {
   readonly layerGuard?: { readonly thresholds: readonly { value: number; name: string }[] };
   /** The OpenBLAS threads the call runs with (default: the process's current count): see SvdOptions.threads. */
   readonly threads?: number;
+  /** The scheduler runs this layer alone (engine/scheduler.ts Slot): see SvdOptions.exclusive. */
+  readonly exclusive?: boolean;
+  /**
+   * A check of a Gram-route result that needs more than the spectrum (analyze: the fit and the
+   * columns computed from it). It returns why the values cannot be used, or undefined to accept
+   * them; a reason sends the layer to ?gesdd natively, on the matrices the first rung read, and
+   * becomes `fallback`. Not called when the layer already took ?gesdd.
+   */
+  readonly verify?: (esd: Esd) => Promise<string | undefined>;
+  /** Aborted before the ?gesdd of a rejected layer: computeEsd rejects with an AbortedError instead. */
+  readonly signal?: AbortSignal;
 }
 
 /** Pools the per-matrix values of a layer (the route and the guard's bound come from the native call). */
@@ -148,13 +162,20 @@ class EsdAccumulator {
   }
 }
 
+function pooled(layer: LayerSpectrumResult, opts: EsdOptions): Esd {
+  const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
+  for (const s of layer.matrices) acc.add(s);
+  return acc.finish(layer.route, layer.svMinLow, layer.fallback);
+}
+
 /**
  * ESD of a layer's matrices: one native call off the event loop, which decides the route for the
- * whole layer (native/core/spectrum.h), then the values pooled here.
+ * whole layer (native/core/spectrum.h), then the values pooled here. With `verify`, a Gram-route
+ * result is checked before it is returned; a rejected one is finished natively with ?gesdd (the
+ * handle of the same call: the matrices are neither handed over nor converted here again).
  */
 export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions): Promise<Esd> {
-  const acc = new EsdAccumulator(opts.N, opts.unsquared, opts.keep);
-  if (mats.length === 0) return acc.finish('gesdd', Infinity, undefined); // nothing to decompose
+  if (mats.length === 0) return new EsdAccumulator(opts.N, opts.unsquared, opts.keep).finish('gesdd', Infinity, undefined); // nothing to decompose
   const layer = await layerSpectrum(
     mats.map((m) =>
       isStored(m) ? { data: m.bytes, rows: m.rows, cols: m.cols, dtype: m.dtype } : { data: m.data, rows: m.rows, cols: m.cols },
@@ -170,8 +191,27 @@ export async function computeEsd(mats: readonly LayerMatrix[], opts: EsdOptions)
       layerGuard: opts.layerGuard !== undefined,
       thresholds: opts.layerGuard?.thresholds ?? [],
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.exclusive === true ? { exclusive: true } : {}),
+      ...(opts.verify !== undefined ? { verify: true } : {}),
     },
   );
-  for (const s of layer.matrices) acc.add(s);
-  return acc.finish(layer.route, layer.svMinLow, layer.fallback);
+  const esd = pooled(layer, opts);
+  const { handle } = layer;
+  const verify = opts.verify;
+  if (!handle || !verify) {
+    handle?.release();
+    return esd;
+  }
+  // Every path releases the handle: accepted, rejected and finished, verify throwing, aborted.
+  try {
+    const why = await verify(esd);
+    if (why === undefined) return esd;
+    if (opts.signal?.aborted) {
+      const reason: unknown = opts.signal.reason;
+      throw new AbortedError("aborted before the layer's ?gesdd", { cause: reason });
+    }
+    return pooled(await handle.finish(why), opts);
+  } finally {
+    handle.release();
+  }
 }

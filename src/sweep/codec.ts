@@ -5,11 +5,15 @@
  * (no cell is ever an object, so the tag cannot collide with a real value).
  */
 import type { Cell, Row } from '../shared/rows.js';
+import { decodeEvals, encodeEvals } from './spectra.js';
 
 const TAG = '$num';
+/** Layer spectra in queue results (spectra.ts): float32 little-endian bytes in base64, bit for bit. */
+const F32_TAG = '$f32';
 
 function replacer(_key: string, v: unknown): unknown {
   if (typeof v === 'number' && !Number.isFinite(v)) return { [TAG]: String(v) };
+  if (v instanceof Float32Array) return { [F32_TAG]: encodeEvals(v).toString('base64') };
   return v;
 }
 
@@ -21,6 +25,11 @@ function reviver(_key: string, v: unknown): unknown {
       if (s === 'NaN') return NaN;
       if (s === 'Infinity') return Infinity;
       if (s === '-Infinity') return -Infinity;
+    }
+    if (keys.length === 1 && keys[0] === F32_TAG) {
+      const s = (v as Record<string, unknown>)[F32_TAG];
+      const evals = typeof s === 'string' ? decodeEvals(Buffer.from(s, 'base64')) : undefined;
+      if (evals) return evals;
     }
   }
   return v;

@@ -49,6 +49,12 @@ export interface QueueTask {
   readonly fingerprintMode: FingerprintMode;
   readonly options: JobAnalyzeOptions;
   readonly plan: GroupPlan;
+  /** Ask the workers for each row's eigenvalues (stored in layer_spectra; SweepOptions.spectra). */
+  readonly spectra?: boolean;
+  /** A folder model fingerprinted by these files only (SweepJobData.files). */
+  readonly files?: readonly string[] | undefined;
+  /** A model given by name: the repo and commit a worker that does not see `path` resolves (SweepJobData.hub). */
+  readonly hub?: SweepJobData['hub'];
 }
 
 export interface CoordinatorOptions {
@@ -136,6 +142,9 @@ function jobData(task: QueueTask, part: string, layerIds: readonly number[] | nu
     layerIds: layerIds ? [...layerIds] : null,
     plannedLayers: task.plan.layers,
     coordinator: hostname(),
+    ...(task.spectra !== undefined && { spectra: task.spectra }),
+    ...(task.files && { files: [...task.files] }),
+    ...(task.hub && { hub: task.hub }),
   };
 }
 
@@ -207,6 +216,8 @@ async function storePart(c: Coordination, id: string, o: Outstanding, ret: JobRe
     attempts,
     elapsedMs: ret.elapsedMs,
     worker: ret.worker,
+    // Only what was asked for: a worker of an earlier version sends none.
+    spectra: o.task.spectra ? ret.spectra : undefined,
   });
   c.stats.retries += attempts - 1;
   c.stats.stalled += job?.stalledCounter ?? 0;

@@ -21,6 +21,7 @@ import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { decodeJson, decodeRow, encodeJson, encodeRow } from './codec.js';
 import { requireOptional } from '../shared/optional-import.js';
 import type { Database } from './sqlite-types.js';
+import { encodeEvals, type LayerSpectrum } from './spectra.js';
 
 export type { Database } from './sqlite-types.js';
 
@@ -104,6 +105,22 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sweep_id, position)
   ) WITHOUT ROWID;
   CREATE INDEX sweep_models_by_run ON sweep_models (run_key);
+  `,
+  // 1 → 2: what a model given by name was resolved to (repo, revision, commit, snapshot; issue 19).
+  `ALTER TABLE runs ADD COLUMN origin_json TEXT;`,
+  // 2 → 3: each row's eigenvalues (spectra.ts), for sweep-report's ESD panel. runs.spectra: 1 stored,
+  // 0 not asked for (spectra: false), NULL made before this version (sweep-report says so).
+  // A rowid table: its rows are BLOBs of up to tens of KB, which WITHOUT ROWID tables handle badly.
+  `
+  CREATE TABLE layer_spectra (
+    run_key  TEXT NOT NULL REFERENCES runs (run_key) ON DELETE CASCADE,
+    layer_id INTEGER NOT NULL,
+    slice    INTEGER NOT NULL,  -- as layer_rows.slice
+    count    INTEGER NOT NULL,  -- number of eigenvalues
+    evals    BLOB NOT NULL,     -- float32 little-endian, ascending: 4 × count bytes
+    PRIMARY KEY (run_key, layer_id, slice)
+  );
+  ALTER TABLE runs ADD COLUMN spectra INTEGER;
   `,
 ];
 
@@ -190,7 +207,7 @@ export function openDatabase(file: string, opts: OpenDbOptions = {}): Database {
     db.pragma('synchronous = NORMAL');
     const kind = db
       .prepare(
-        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs','layer_rows','run_parts','sweeps','sweep_models')",
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs','layer_rows','run_parts','sweeps','sweep_models','layer_spectra')",
       )
       .get() as { n: number };
     if ((db.pragma('user_version', { simple: true }) as number) === 0 && kind.n > 0) {
@@ -249,6 +266,21 @@ export interface RunIdentity {
   readonly optionsJson: string;
   readonly model: string;
   readonly label: string;
+  /** A model given by name: what it was resolved to (kept when the same content is later named by path). */
+  readonly origin?: RunOrigin | undefined;
+}
+
+/** What a model given by name (org/name@rev, hf://…) was resolved to: a sweep report says what was analysed. */
+export interface RunOrigin {
+  /** As given (org/name, org/name@rev, hf://…). */
+  readonly input: string;
+  readonly repo: string;
+  readonly revision: string;
+  readonly commit: string;
+  /** The cache snapshot folder the files were read from (on the coordinator). */
+  readonly snapshot: string;
+  /** The repo files analysed. */
+  readonly files?: readonly string[];
 }
 
 export interface RunOutcome {
@@ -258,6 +290,8 @@ export interface RunOutcome {
   readonly failures?: readonly unknown[];
   readonly elapsedMs?: number;
   readonly toolVersion?: string;
+  /** Queue runs (finishQueuedRun): the workers were asked for the layers' spectra (else none are kept). */
+  readonly spectra?: boolean;
 }
 
 export interface StoredRunStatus {
@@ -273,20 +307,24 @@ export class ResultsWriter {
     this.stmts = {
       status: db.prepare('SELECT status, error FROM runs WHERE run_key = ?'),
       upsertRun:
-        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, source, format, layers, summary_json, skipped_json, failures_json, error, attempts, elapsed_ms, tool_version, created_at, updated_at)
-        VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, @status, @source, @format, @layers, @summary_json, @skipped_json, @failures_json, @error, @attempts, @elapsed_ms, @tool_version, @now, @now)
-        ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, status = excluded.status, source = excluded.source, format = excluded.format,
+        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, origin_json, status, source, format, layers, summary_json, skipped_json, failures_json, error, attempts, elapsed_ms, tool_version, created_at, updated_at)
+        VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, @origin_json, @status, @source, @format, @layers, @summary_json, @skipped_json, @failures_json, @error, @attempts, @elapsed_ms, @tool_version, @now, @now)
+        ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, origin_json = COALESCE(excluded.origin_json, runs.origin_json), status = excluded.status, source = excluded.source, format = excluded.format,
           layers = excluded.layers, summary_json = excluded.summary_json, skipped_json = excluded.skipped_json, failures_json = excluded.failures_json, error = excluded.error,
           attempts = runs.attempts + excluded.attempts, elapsed_ms = excluded.elapsed_ms, tool_version = excluded.tool_version, updated_at = excluded.updated_at`),
       pendingRun:
-        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, status, attempts, created_at, updated_at)
-        VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, 'pending', 0, @now, @now)
-        ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, status = CASE WHEN runs.status = 'done' THEN 'done' ELSE 'pending' END, error = NULL, updated_at = excluded.updated_at`),
+        db.prepare(`INSERT INTO runs (run_key, fingerprint, options_hash, options_json, model, label, origin_json, status, attempts, created_at, updated_at)
+        VALUES (@run_key, @fingerprint, @options_hash, @options_json, @model, @label, @origin_json, 'pending', 0, @now, @now)
+        ON CONFLICT (run_key) DO UPDATE SET model = excluded.model, label = excluded.label, origin_json = COALESCE(excluded.origin_json, runs.origin_json), status = CASE WHEN runs.status = 'done' THEN 'done' ELSE 'pending' END, error = NULL, updated_at = excluded.updated_at`),
       markFailed: db.prepare(
         "UPDATE runs SET status = 'failed', error = @error, attempts = attempts + @attempts, updated_at = @now WHERE run_key = @run_key",
       ),
       deleteRows: db.prepare('DELETE FROM layer_rows WHERE run_key = ?'),
       deleteParts: db.prepare('DELETE FROM run_parts WHERE run_key = ?'),
+      deleteSpectra: db.prepare('DELETE FROM layer_spectra WHERE run_key = ?'),
+      upsertSpectrum: db.prepare(`INSERT INTO layer_spectra (run_key, layer_id, slice, count, evals) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (run_key, layer_id, slice) DO UPDATE SET count = excluded.count, evals = excluded.evals`),
+      spectraFlag: db.prepare('UPDATE runs SET spectra = ? WHERE run_key = ?'),
       upsertRow:
         db.prepare(`INSERT INTO layer_rows (run_key, layer_id, slice, name, layer_type, alpha, alpha_weighted, log_norm, log_spectral_norm, stable_rank, warning, row_json)
         VALUES (@run_key, @layer_id, @slice, @name, @layer_type, @alpha, @alpha_weighted, @log_norm, @log_spectral_norm, @stable_rank, @warning, @row_json)
@@ -332,6 +370,10 @@ export class ResultsWriter {
     }
   }
 
+  private insertSpectra(runKey: string, spectra: readonly LayerSpectrum[]): void {
+    for (const s of spectra) this.stmts.upsertSpectrum.run(runKey, s.layer_id, s.slice, s.evals.length, encodeEvals(s.evals));
+  }
+
   private runParams(
     id: RunIdentity,
     status: 'done' | 'failed',
@@ -355,14 +397,26 @@ export class ResultsWriter {
     };
   }
 
-  /** A whole model's result (local runs): the run and all its rows replace whatever was stored. */
-  writeRun(id: RunIdentity, rows: readonly Row[], summary: Summary, outcome: RunOutcome): void {
+  /**
+   * A whole model's result (local runs): the run, all its rows and its layers' spectra (null: not
+   * asked for) replace whatever was stored.
+   */
+  writeRun(
+    id: RunIdentity,
+    rows: readonly Row[],
+    summary: Summary,
+    outcome: RunOutcome,
+    spectra: readonly LayerSpectrum[] | null = null,
+  ): void {
     this.db
       .transaction(() => {
         this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 1 }));
         this.stmts.deleteRows.run(id.runKey);
         this.stmts.deleteParts.run(id.runKey);
+        this.stmts.deleteSpectra.run(id.runKey);
         this.insertRows(id.runKey, rows);
+        if (spectra) this.insertSpectra(id.runKey, spectra);
+        this.stmts.spectraFlag.run(spectra ? 1 : 0, id.runKey);
       })
       .immediate();
   }
@@ -373,6 +427,7 @@ export class ResultsWriter {
       .transaction(() => {
         this.stmts.upsertRun.run(this.runParams(id, 'failed', { layers: null, summary: null, outcome, error, attempts }));
         this.stmts.deleteRows.run(id.runKey);
+        this.stmts.deleteSpectra.run(id.runKey);
       })
       .immediate();
   }
@@ -396,6 +451,7 @@ export class ResultsWriter {
         if (stored.some((p) => !wanted.has(p.part))) {
           this.stmts.deleteParts.run(id.runKey);
           this.stmts.deleteRows.run(id.runKey);
+          this.stmts.deleteSpectra.run(id.runKey);
         }
       })
       .immediate();
@@ -408,7 +464,7 @@ export class ResultsWriter {
     );
   }
 
-  /** One layer-group job's result: its rows and its part record, in one transaction. */
+  /** One layer-group job's result: its rows, their spectra (when the worker sent them) and its part record, in one transaction. */
   writePart(
     runKey: string,
     part: {
@@ -419,11 +475,13 @@ export class ResultsWriter {
       attempts: number;
       elapsedMs: number;
       worker?: string;
+      spectra?: readonly LayerSpectrum[] | undefined;
     },
   ): void {
     this.db
       .transaction(() => {
         this.insertRows(runKey, part.rows);
+        if (part.spectra) this.insertSpectra(runKey, part.spectra);
         this.stmts.upsertPart.run({
           run_key: runKey,
           part: part.id,
@@ -481,6 +539,9 @@ export class ResultsWriter {
     this.db
       .transaction(() => {
         this.stmts.upsertRun.run(this.runParams(id, 'done', { layers: rows.length, summary, outcome, error: null, attempts: 0 }));
+        // Without spectra asked for, none from an earlier run of the same key stay beside the flag's 0.
+        if (!outcome.spectra) this.stmts.deleteSpectra.run(id.runKey);
+        this.stmts.spectraFlag.run(outcome.spectra ? 1 : 0, id.runKey);
       })
       .immediate();
   }
@@ -515,5 +576,6 @@ function identityColumns(id: RunIdentity) {
     options_json: id.optionsJson,
     model: id.model,
     label: id.label,
+    origin_json: id.origin ? JSON.stringify(id.origin) : null,
   };
 }

@@ -3,7 +3,10 @@
  *
  * What is hashed (SHA-256), documented in docs/sweeps.md:
  * - the files: a file path is that file; a folder is every regular file directly inside it (sorted
- *   by name; subfolders are not followed, as the readers do not follow them either);
+ *   by name; symbolic links to files count, as in a Hugging Face cache snapshot whose files link to
+ *   its blobs; subfolders are not followed, as the readers do not follow them either), or only the
+ *   files `only` names (a model given by name: its weight files, not the config or tokenizer files
+ *   that another tool may add to the same snapshot);
  * - per file: its name within the folder (not for a single file), its size, and its bytes — all of them for
  *   files up to 64 MiB, otherwise the first 1 MiB (the headers: safetensors' JSON header, GGUF
  *   metadata, …), the last 64 KiB (a zip's central directory) and 16 blocks of 64 KiB at evenly
@@ -61,7 +64,10 @@ export function sampledRanges(size: number, mode: FingerprintMode): [number, num
   return ranges;
 }
 
-async function modelFiles(path: string): Promise<{ files: { name: string; path: string; size: number }[]; isDir: boolean }> {
+async function modelFiles(
+  path: string,
+  only?: readonly string[],
+): Promise<{ files: { name: string; path: string; size: number }[]; isDir: boolean }> {
   let st;
   try {
     st = await stat(path);
@@ -70,18 +76,28 @@ async function modelFiles(path: string): Promise<{ files: { name: string; path: 
   }
   // A single file's name is not part of its identity (a renamed copy is the same model).
   if (!st.isDirectory()) return { files: [{ name: '', path, size: st.size }], isDir: false };
-  const entries = (await readdir(path, { withFileTypes: true }))
-    .filter((d) => d.isFile())
-    .map((d) => d.name)
-    .sort();
+  const entries = only
+    ? [...new Set(only)].sort()
+    : (await readdir(path, { withFileTypes: true }))
+        .filter((d) => d.isFile() || d.isSymbolicLink())
+        .map((d) => d.name)
+        .sort();
   const files = [];
-  for (const name of entries) files.push({ name, path: join(path, name), size: (await stat(join(path, name))).size });
+  for (const name of entries) {
+    const p = join(path, name);
+    // stat follows links; a link to a folder or a dangling one is not a model file (the readers skip it too).
+    const s = await stat(p).catch((e: unknown) => {
+      if (only) throw fsError(p, e);
+      return undefined;
+    });
+    if (s?.isFile()) files.push({ name, path: p, size: s.size });
+  }
   return { files, isDir: true };
 }
 
-/** Fingerprint of the model at `path` (a file or a folder); see the module comment for what it covers. */
-export async function fingerprintModel(path: string, mode: FingerprintMode = 'sampled'): Promise<Fingerprint> {
-  const { files, isDir } = await modelFiles(path);
+/** Fingerprint of the model at `path` (a file, or a folder: every file in it, or those `only` names); see the module comment. */
+export async function fingerprintModel(path: string, mode: FingerprintMode = 'sampled', only?: readonly string[]): Promise<Fingerprint> {
+  const { files, isDir } = await modelFiles(path, only);
   const h = createHash('sha256');
   h.update(`${VERSION}\n${isDir ? 'dir' : 'file'}\n${mode === 'full' ? 'full' : 'sampled'}\n`);
   let bytes = 0;

@@ -29,12 +29,14 @@ export {
   type LayerSeries,
   type SummaryPoint,
   type SweepSelector,
+  type StoredSpectrum,
+  type SpectraState,
 } from './results.js';
 export { sweepReport, type SweepReportOptions, type SweepReport, type SweepIncomplete } from './report.js';
 export { fingerprintModel, runKey, optionsKeyJson, type Fingerprint, type FingerprintMode } from './fingerprint.js';
 export { parseStep, assignSteps, DEFAULT_STEP_PATTERN } from './steps.js';
 export { expandModels, type ModelInput as SweepModelInput } from './inputs.js';
-export { SCHEMA_VERSION } from './db.js';
+export { SCHEMA_VERSION, type RunOrigin } from './db.js';
 export type { WorkerOptions, WorkerEvent, SweepWorker } from './worker.js';
 
 /** Start a queue worker (loads bullmq). Runs until its close(). */

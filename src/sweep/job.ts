@@ -12,6 +12,7 @@ import type { TensorStore } from '../formats/types.js';
 import { runAnalysis, type LayerFailure } from '../engine/analyze.js';
 import type { Row } from '../shared/rows.js';
 import { WeightWatcherError } from '../shared/errors.js';
+import { sortSpectra, spectrumOf, type LayerSpectrum } from './spectra.js';
 
 /** Analysis options as they travel in a job: JSON-safe, without callbacks or the thread budget. */
 export type JobAnalyzeOptions = Omit<AnalyzeOptions, 'onProgress' | 'threads' | 'keep_evals'>;
@@ -24,6 +25,8 @@ export interface PartResult {
   readonly source: string;
   readonly format: string;
   readonly elapsedMs: number;
+  /** With `spectra`: each row's eigenvalues as float32, in reference order (spectra.ts). */
+  readonly spectra?: LayerSpectrum[];
 }
 
 /** Analyse the model at `path` (only `layerIds` when given). */
@@ -31,7 +34,7 @@ export async function analyzePart(
   path: string,
   options: JobAnalyzeOptions,
   layerIds: readonly number[] | null,
-  run: { threads?: number | null; onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
+  run: { threads?: number | null; onProgress?: (p: Progress) => void; signal?: AbortSignal; spectra?: boolean } = {},
 ): Promise<PartResult> {
   const o = resolveOptions({
     ...options,
@@ -44,7 +47,21 @@ export async function analyzePart(
     // A layer-group job: its layers' positions in the whole run give each the OpenBLAS thread count
     // it has there (engine/scheduler.ts blasThreadsFor), so the split equals one whole run.
     const placement = layerIds ? wholeRunPlacement(store, resolveOptions(options), layerIds) : undefined;
-    const result = await runAnalysis(store, o, {}, { ...(placement ? { placement } : {}), ...(run.signal ? { signal: run.signal } : {}) });
+    // Spectra come from the per-layer hook, which sees each layer's eigenvalues without keep_evals
+    // holding them all; the rows do not depend on it.
+    const spectra: LayerSpectrum[] | undefined = run.spectra ? [] : undefined;
+    const onLayer = spectra
+      ? (r: Parameters<typeof spectrumOf>[0]) => {
+          const s = spectrumOf(r);
+          if (s) spectra.push(s);
+        }
+      : undefined;
+    const result = await runAnalysis(
+      store,
+      o,
+      {},
+      { ...(placement ? { placement } : {}), ...(run.signal ? { signal: run.signal } : {}), ...(onLayer ? { onLayer } : {}) },
+    );
     return {
       rows: result.results.map((l) => l.row),
       failures: result.failures,
@@ -52,6 +69,7 @@ export async function analyzePart(
       source: store.source,
       format: store.format,
       elapsedMs: result.elapsedMs,
+      ...(spectra ? { spectra: sortSpectra(spectra) } : {}),
     };
   } finally {
     await store.close();

@@ -106,6 +106,16 @@ export interface SweepJobData {
   readonly plannedLayers: number;
   /** Host of the coordinator (for the message when a worker cannot see the file). */
   readonly coordinator: string;
+  /** Return each row's eigenvalues with the rows (PartResult.spectra); absent: no. */
+  readonly spectra?: boolean;
+  /** A folder model fingerprinted by these files only (a model given by name: its weight files). */
+  readonly files?: string[];
+  /**
+   * A model given by name: the repo and commit it was resolved to, and the repo file opened (none:
+   * the snapshot folder). A worker that does not see `path` resolves this through its own cache
+   * (worker.ts); the token never travels in the job.
+   */
+  readonly hub?: { readonly repo: string; readonly commit: string; readonly file?: string };
 }
 
 export function jobId(runKey: string, part: string): string {
@@ -125,6 +135,18 @@ export function validateJobData(d: unknown): SweepJobData {
   if (!o.options || typeof o.options !== 'object') throw bad('options');
   if (o.layerIds !== null && !(Array.isArray(o.layerIds) && o.layerIds.every((x) => Number.isInteger(x)))) throw bad('layerIds');
   if (!Number.isInteger(o.plannedLayers) || o.plannedLayers! < 0) throw bad('plannedLayers');
+  if (o.spectra !== undefined && typeof o.spectra !== 'boolean') throw bad('spectra');
+  if (o.files !== undefined && !(Array.isArray(o.files) && o.files.every((f) => typeof f === 'string'))) throw bad('files');
+  const h = o.hub;
+  if (
+    h !== undefined &&
+    (!h ||
+      typeof h.repo !== 'string' ||
+      typeof h.commit !== 'string' ||
+      !/^[0-9a-f]{40}$/.test(h.commit) ||
+      (h.file !== undefined && typeof h.file !== 'string'))
+  )
+    throw bad('hub');
   return o as SweepJobData;
 }
 

@@ -5,14 +5,33 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { renderSvg, svgToPng, type PngOptions } from '../report/plots/render.js';
-import { alphaMovers, formatMover, sweepFigureSpecs, type AlphaMover, type SweepFigureData } from '../report/plots/sweep.js';
+import {
+  alphaMovers,
+  formatMover,
+  layerAnchorOf,
+  layerLabel,
+  stepLabel,
+  sweepFigureSpecs,
+  type AlphaMover,
+  type SweepFigureData,
+} from '../report/plots/sweep.js';
 import { sweepReportHtml } from '../report/html.js';
 import { interactiveSpecs } from '../report/interactive.js';
 import { fmt } from '../report/plots/data.js';
 import { makeDirectory, writeFileAtomic } from '../shared/atomic-write.js';
 import { WeightWatcherError } from '../shared/errors.js';
 import { DEFAULTS } from '../shared/options.js';
-import { openResultsSync, type SweepSelector } from './results.js';
+import { openResultsSync, type SummaryPoint, type SweepResults, type SweepSelector } from './results.js';
+import {
+  esdFitOf,
+  LayerEsdBuilder,
+  SWEEP_ESD_BINS,
+  SWEEP_ESD_COLORS,
+  sweepEsdSpec,
+  type EsdFit,
+  type SweepEsdData,
+} from '../report/plots/sweep-esd.js';
+import { sweepEsdPanelHtml } from '../report/sweep-esd-panel.js';
 
 export interface SweepReportOptions {
   readonly db: string;
@@ -38,6 +57,66 @@ export interface SweepReport {
   readonly notes: string[];
   /** Set when the sweep did not finish: the report covers only the models that have results. */
   readonly incomplete?: SweepIncomplete;
+  /** With `report`: the per-layer ESD summaries its ESD panel draws (none when no run has spectra). */
+  readonly esd?: SweepEsdData;
+}
+
+/** The message of a database whose runs have no spectra: made before they were stored (issue 22). */
+export const NO_SPECTRA_NOTE =
+  'this database has no spectra (made by an older version); rerun the sweep to get ESD figures (with --force: a rerun does not analyse stored runs again)';
+
+/** Notes on runs without spectra: made by an older version, or swept with --no-spectra. */
+function spectraNotes(results: SweepResults, points: readonly SummaryPoint[]): string[] {
+  const states = points.map((p) => results.spectraState(p.runKey));
+  const older = states.filter((s) => s === 'older').length;
+  const off = states.filter((s) => s === 'off').length;
+  const n = points.length;
+  const notes: string[] = [];
+  if (older === n) notes.push(NO_SPECTRA_NOTE);
+  else if (older)
+    notes.push(
+      `${older} of ${n} runs have no spectra (made by an older version): no ESD figures for them; rerun the sweep with --force to store them`,
+    );
+  if (off)
+    notes.push(
+      `${off === n ? 'the runs were' : `${off} of ${n} runs were`} swept with --no-spectra: no ESD figures${off === n ? '' : ' for them'}`,
+    );
+  return notes;
+}
+
+const NO_FIT: EsdFit = { xmin: null, xmax: null, alpha: null };
+
+/**
+ * The ESD panel's data (plots/sweep-esd.ts): the stored spectra summarised per layer, matched across
+ * checkpoints by name and slice as the heatmap's rows are. Two passes, one checkpoint's spectra in
+ * memory at a time. Undefined when no run of the sweep has spectra.
+ */
+function layerEsdData(
+  results: SweepResults,
+  points: readonly SummaryPoint[],
+  layers: SweepFigureData['layers'],
+  stepsParsed: boolean,
+): SweepEsdData | undefined {
+  const keyOf = (name: string, slice: number | undefined) => `${name}\0${slice ?? ''}`;
+  const builder = new LayerEsdBuilder(points.length, SWEEP_ESD_BINS);
+  const withSpectra: number[] = [];
+  points.forEach((p, i) => {
+    const spectra = results.spectra(p.runKey);
+    if (!spectra.length) return;
+    withSpectra.push(i);
+    const fits = new Map(
+      results.rows(p.runKey).map((r) => [keyOf(String(r.name), typeof r.slice_id === 'number' ? r.slice_id : undefined), esdFitOf(r)]),
+    );
+    for (const s of spectra) builder.observe(keyOf(s.name, s.slice_id), i, s.evals, fits.get(keyOf(s.name, s.slice_id)) ?? NO_FIT);
+  });
+  if (!withSpectra.length) return undefined;
+  for (const i of withSpectra) for (const s of results.spectra(points[i]!.runKey)) builder.count(keyOf(s.name, s.slice_id), i, s.evals);
+  return {
+    bins: SWEEP_ESD_BINS,
+    runs: points.map((p) => ({ step: p.step, label: stepLabel(p, stepsParsed), name: stepsParsed ? `step ${p.step}` : p.model })),
+    layers: builder.result(layers.map((l) => ({ key: keyOf(l.name, l.slice_id), anchor: layerAnchorOf(l), name: layerLabel(l) }))),
+    colors: [...SWEEP_ESD_COLORS],
+  };
 }
 
 /** A sweep that did not finish: what it has and what it lacks. */
@@ -72,6 +151,7 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
   const notes: string[] = [];
   let description: string;
   let incomplete: SweepIncomplete | undefined;
+  let esd: SweepEsdData | undefined;
   try {
     const sweeps = results.sweeps();
     if (!sweeps.length)
@@ -99,6 +179,13 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
     if (!points.length) throw new WeightWatcherError('E_EMPTY', `${opts.db}: sweep ${String(sel)} has no analysed run`, { file: opts.db });
     const failed = results.runs({ sweep: sel, status: 'failed' });
     for (const f of failed) notes.push(`failed: ${f.model}: ${f.error ?? 'unknown error'}`);
+    // Models given by name: which repo revision and commit each was (the snapshot is the coordinator's cache).
+    const said = new Set<string>();
+    for (const r of results.runs({ sweep: sel }))
+      if (r.origin && !said.has(r.runKey) && said.add(r.runKey))
+        notes.push(
+          `${r.model}: ${r.origin.repo}@${r.origin.revision} commit ${r.origin.commit} (${r.origin.files?.join(', ') ?? r.origin.snapshot})`,
+        );
     const optionsHashes = new Set(results.runs({ sweep: sel }).map((r) => r.optionsHash));
     if (optionsHashes.size > 1) notes.push(`the runs were made with ${optionsHashes.size} different option sets`);
     const defaults = DEFAULTS as unknown as Record<string, unknown>;
@@ -109,6 +196,8 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
       layers: results.rowsByLayer({ sweep: sel }),
       stepsParsed: sel === 'all' ? sweeps.every((s) => s.stepsParsed) : info.stepsParsed,
     };
+    notes.push(...spectraNotes(results, points));
+    if (opts.report) esd = layerEsdData(results, points, data.layers, data.stepsParsed);
   } finally {
     results.close();
   }
@@ -128,6 +217,11 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
   }
   if (opts.report) {
     await makeDirectory(dirname(resolve(opts.report)));
+    // The ESD panel's template compiles with the figures; without the browser runtime there is neither.
+    const { 'layer-esd': esdTemplate, ...interactive } = await interactiveSpecs({
+      ...specs,
+      ...(esd ? { 'layer-esd': sweepEsdSpec() } : {}),
+    });
     await writeFileAtomic(
       opts.report,
       sweepReportHtml({
@@ -138,8 +232,9 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
         stepsParsed: data.stepsParsed,
         movers,
         figures: svgs,
-        interactive: await interactiveSpecs(specs),
+        interactive,
         notes,
+        ...(esd && esdTemplate ? { esdPanel: sweepEsdPanelHtml(esd, esdTemplate) } : {}),
       }),
     );
     files.push(opts.report);
@@ -152,6 +247,7 @@ export async function sweepReport(opts: SweepReportOptions): Promise<SweepReport
     files,
     notes,
     ...(incomplete ? { incomplete } : {}),
+    ...(esd ? { esd } : {}),
   };
 }
 

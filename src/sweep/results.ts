@@ -11,15 +11,18 @@ import type { Summary } from '../report/summary.js';
 import { normalizeRows } from '../report/columns.js';
 import { OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA } from '../metrics/powerlaw.js';
 import { WeightWatcherError } from '../shared/errors.js';
-import { openDatabase, type Database } from './db.js';
+import { openDatabase, type Database, type RunOrigin } from './db.js';
 import { decodeJson, decodeRow } from './codec.js';
 import { compareNatural } from './steps.js';
+import { decodeEvals } from './spectra.js';
 
 export interface StoredRun {
   readonly runKey: string;
   /** Absolute path the model was analysed at. */
   readonly path: string;
   readonly label: string;
+  /** A model given by name: the repo, revision, commit and snapshot it was resolved to (else null). */
+  readonly origin: RunOrigin | null;
   readonly status: 'pending' | 'done' | 'failed';
   readonly fingerprint: string;
   readonly optionsHash: string;
@@ -90,6 +93,22 @@ export interface SummaryPoint {
 
 export type SweepSelector = number | 'latest' | 'all';
 
+/** The eigenvalues behind a stored row (table layer_spectra). */
+export interface StoredSpectrum {
+  readonly layer_id: number;
+  readonly name: string;
+  /** slice_id for unpooled conv2d rows, else undefined. */
+  readonly slice_id?: number;
+  /** float32, ascending. */
+  readonly evals: Float32Array;
+}
+
+/**
+ * Whether a run has its layers' spectra: 'stored'; 'off' when swept with spectra: false
+ * (--no-spectra); 'older' when made by a weightwatcher that stored none (schema < 3).
+ */
+export type SpectraState = 'stored' | 'off' | 'older';
+
 interface RunRow {
   run_key: string;
   fingerprint: string;
@@ -97,6 +116,7 @@ interface RunRow {
   options_json: string;
   model: string;
   label: string;
+  origin_json?: string | null;
   status: StoredRun['status'];
   source: string | null;
   format: string | null;
@@ -117,6 +137,7 @@ function toRun(r: RunRow): StoredRun {
     runKey: r.run_key,
     path: r.model,
     label: r.label,
+    origin: r.origin_json ? (JSON.parse(r.origin_json) as RunOrigin) : null,
     status: r.status,
     fingerprint: r.fingerprint,
     optionsHash: r.options_hash,
@@ -271,6 +292,34 @@ export class SweepResults {
   /** A run's rows (reference order, every column). */
   rows(runKey: string): Row[] {
     return readRows(this.db, runKey);
+  }
+
+  /**
+   * A run's layer spectra in reference order, each with its row's name. A value whose length does
+   * not match its count (a damaged file) is left out: the ESD panel then lacks that layer.
+   */
+  spectra(runKey: string): StoredSpectrum[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.layer_id, s.slice, s.count, s.evals, r.name FROM layer_spectra s
+         JOIN layer_rows r ON r.run_key = s.run_key AND r.layer_id = s.layer_id AND r.slice = s.slice
+         WHERE s.run_key = ? ORDER BY s.layer_id, s.slice`,
+      )
+      .all(runKey) as { layer_id: number; slice: number; count: number; evals: Buffer; name: string }[];
+    const out: StoredSpectrum[] = [];
+    for (const r of rows) {
+      const evals = Buffer.isBuffer(r.evals) ? decodeEvals(r.evals) : undefined;
+      if (!evals || evals.length !== r.count) continue;
+      out.push({ layer_id: r.layer_id, name: r.name, ...(r.slice >= 0 ? { slice_id: r.slice } : {}), evals });
+    }
+    return out;
+  }
+
+  /** Whether a run has its spectra (SpectraState); undefined for a run not in the database. */
+  spectraState(runKey: string): SpectraState | undefined {
+    const r = this.db.prepare('SELECT spectra FROM runs WHERE run_key = ?').get(runKey) as { spectra: number | null } | undefined;
+    if (!r) return undefined;
+    return r.spectra === 1 ? 'stored' : r.spectra === 0 ? 'off' : 'older';
   }
 
   /** One run with its rows. */

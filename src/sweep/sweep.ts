@@ -2,7 +2,10 @@
  * sweep(): analyse many models (checkpoints of a training run, a model zoo) into a results
  * database, skipping what is already there, locally or over a Redis queue.
  *
- *   1. expand the arguments to models and give each a step (parsed from its name, else its position);
+ *   1. models given by name (`org/name[@rev]`, `hf://…`, a cache folder `models--org--name`) become
+ *      their cache snapshots, downloaded when missing, with the model-source options of
+ *      `new WeightWatcher(model, …)`; then the arguments are expanded to models and each gets a step
+ *      (parsed from its name, else its position);
  *   2. fingerprint each model; its run key is fingerprint + the options that change results;
  *   3. runs already stored as done are skipped (an interrupted sweep resumes where it stopped);
  *   4. the rest are analysed one model at a time in-process (one transaction per model), or, with
@@ -11,6 +14,7 @@
  *   5. the runs come back in step order, from the database.
  */
 import { createRequire } from 'node:module';
+import { relative, resolve, sep } from 'node:path';
 import type { AnalyzeOptions, Progress } from '../shared/options.js';
 import type { Row } from '../shared/rows.js';
 import type { SkippedLayer } from '../engine/plan.js';
@@ -18,7 +22,8 @@ import type { LayerFailure } from '../engine/analyze.js';
 import { normalizeRows } from '../report/columns.js';
 import { summarize, type Summary } from '../report/summary.js';
 import { AbortedError, WeightWatcherError, errorMessage, isWeightWatcherError } from '../shared/errors.js';
-import { diskFullError, openDatabase, ResultsWriter, type Database, type RunIdentity } from './db.js';
+import { diskFullError, openDatabase, ResultsWriter, type Database, type RunIdentity, type RunOrigin } from './db.js';
+import type { ModelSourceOptions } from '../hub/resolve.js';
 import { expandModels, type ModelInput } from './inputs.js';
 import { modelDisplayNames } from './names.js';
 import { assignSteps, compileStepRegex, DEFAULT_STEP_PATTERN } from './steps.js';
@@ -32,7 +37,15 @@ import { importOptional } from '../shared/optional-import.js';
 
 const toolVersion = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_evals'>, CancelOptions {
+/**
+ * Where models given by name come from: the options of `new WeightWatcher(model, …)` (revision,
+ * token, offline, cacheDir, file, endpoint, onDownload, retry). `stream` must stay off: a sweep keys
+ * each run by the content of local files and its queue workers read them again, so names are
+ * downloaded into the cache (once; later sweeps read them from there) rather than streamed.
+ */
+export type SweepModelSource = ModelSourceOptions;
+
+export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_evals'>, CancelOptions, SweepModelSource {
   /** SQLite file for the results (created when missing); ':memory:' keeps nothing. */
   db: string;
   /** redis://HOST:PORT: run as a coordinator, the analyses done by `weightwatcher worker` processes. */
@@ -47,6 +60,11 @@ export interface SweepOptions extends Omit<AnalyzeOptions, 'onProgress' | 'keep_
   fingerprint?: FingerprintMode;
   /** Analyse again even when the database has the run. */
   force?: boolean;
+  /**
+   * Store each row's eigenvalues (float32, 4 bytes each; about 3.7 MB per checkpoint of a 7B model)
+   * for sweep-report's ESD panel (default true). Changes no stored number and no run key.
+   */
+  spectra?: boolean;
   /** One call per model, when it is done (analysed, found in the database, or failed). */
   onProgress?: (p: SweepProgress) => void;
   /** Per-layer progress of local analyses (the analyze() onProgress). */
@@ -103,6 +121,8 @@ export interface SweepRun {
   /** Where and in which format the rows were read (null for a model that could not be opened). */
   readonly source: string | null;
   readonly format: string | null;
+  /** A model given by name: the repo, revision, commit and snapshot it was resolved to. */
+  readonly origin?: RunOrigin;
   readonly error?: string;
 }
 
@@ -127,6 +147,17 @@ interface Planned {
   readonly step: number;
   readonly position: number;
   readonly id: RunIdentity;
+  /** A model given by name: the files its folder is fingerprinted by, and what a remote worker resolves. */
+  readonly named?: Named;
+}
+
+/** A model given by name, resolved (step 1). */
+interface Named {
+  readonly origin: RunOrigin;
+  /** The snapshot folder is the model: fingerprint only its weight files. */
+  readonly files?: readonly string[];
+  /** The repo file opened (undefined: the snapshot folder). */
+  readonly file?: string;
 }
 
 const SWEEP_ONLY = [
@@ -148,6 +179,17 @@ const SWEEP_ONLY = [
   'onStalled',
   'signal',
   'timeoutMs',
+  'spectra',
+  // Model source (names): how models are found, not how they are analysed.
+  'revision',
+  'token',
+  'offline',
+  'cacheDir',
+  'stream',
+  'file',
+  'endpoint',
+  'onDownload',
+  'retry',
 ] as const;
 
 /** The analysis options inside sweep options (JSON-safe, as they travel in jobs). */
@@ -156,13 +198,6 @@ export function analysisOptionsOf(o: SweepOptions): JobAnalyzeOptions {
   for (const k of SWEEP_ONLY) delete rest[k];
   delete rest.threads;
   return rest;
-}
-
-interface Planned {
-  readonly input: ModelInput;
-  readonly step: number;
-  readonly position: number;
-  readonly id: RunIdentity;
 }
 
 /** The checked settings of one sweep call. */
@@ -181,6 +216,11 @@ async function validateSweep(models: readonly string[], options: SweepOptions): 
   if (!options || typeof options.db !== 'string' || !options.db)
     throw new WeightWatcherError('E_USAGE', 'sweep needs a results database: { db: "runs.sqlite" }');
   if (!models.length) throw new WeightWatcherError('E_USAGE', 'sweep needs at least one model (file, folder or glob)');
+  if (options.stream)
+    throw new WeightWatcherError(
+      'E_USAGE',
+      'stream (--stream) does not go with a sweep: it reads local files (it fingerprints each model, and queue workers read it again); drop it: models given by name are downloaded into the Hugging Face cache once, and later sweeps read them from there',
+    );
   const analysis = analysisOptionsOf(options);
   const keyJson = optionsKeyJson(analysis); // validates the options (E_USAGE) before any work
   const optHash = optionsHash(analysis);
@@ -190,6 +230,8 @@ async function validateSweep(models: readonly string[], options: SweepOptions): 
   const layersPerJob = options.layersPerJob ?? 0;
   if (!Number.isInteger(layersPerJob) || layersPerJob < 0)
     throw new WeightWatcherError('E_USAGE', `layersPerJob must be a non-negative integer, got ${JSON.stringify(options.layersPerJob)}`);
+  if (options.spectra !== undefined && typeof options.spectra !== 'boolean')
+    throw new WeightWatcherError('E_USAGE', `spectra must be true or false, got ${JSON.stringify(options.spectra)}`);
   if (options.layersPerJob !== undefined && !options.queue)
     throw new WeightWatcherError('E_USAGE', 'layersPerJob splits models into queue jobs: it needs queue (redis://HOST:PORT)');
   const stepPattern =
@@ -208,16 +250,78 @@ async function validateSweep(models: readonly string[], options: SweepOptions): 
   return { analysis, keyJson, optHash, fpMode, layersPerJob, stepPattern, queueModule };
 }
 
+/**
+ * Step 1½ — models by name: each argument that is not a glob is resolved (hub/resolve.ts): an
+ * existing path stays as it is, a cache folder `models--org--name` becomes its snapshot, and a name
+ * its cached snapshot, downloaded when missing. Keyed by the absolute path each became.
+ */
+async function resolveNames(models: readonly string[], options: SweepOptions): Promise<{ args: string[]; named: Map<string, Named> }> {
+  const named = new Map<string, Named>();
+  const args: string[] = [];
+  let hub: typeof import('../hub/resolve.js') | undefined;
+  for (const m of models) {
+    if (/[*?[]/.test(m)) {
+      args.push(m);
+      continue;
+    }
+    hub ??= await import('../hub/resolve.js');
+    const r = await hub.resolveModel(m, { ...sourceOf(options), ...(options.peft ? { peft: true } : {}) });
+    if (r.from === 'local' || r.repo === undefined || r.commit === undefined || r.snapshot === undefined) {
+      args.push(m);
+      continue;
+    }
+    const said = hub.describeResolution(r);
+    if (said !== undefined) options.onNote?.(said);
+    const path = resolve(r.path);
+    const folder = path === resolve(r.snapshot);
+    named.set(path, {
+      origin: {
+        input: m,
+        repo: r.repo,
+        revision: r.revision ?? 'main',
+        commit: r.commit,
+        snapshot: r.snapshot,
+        ...(r.files && { files: [...r.files] }),
+      },
+      ...(folder && r.files && { files: r.files }),
+      ...(!folder && { file: relative(r.snapshot, r.path).split(sep).join('/') }),
+    });
+    args.push(path);
+  }
+  return { args, named };
+}
+
+/** The model-source options in sweep options (resolveModel's). */
+function sourceOf(o: SweepOptions): ModelSourceOptions {
+  const { revision, token, offline, cacheDir, file, endpoint, onDownload, retry } = o;
+  return {
+    ...(revision !== undefined && { revision }),
+    ...(token !== undefined && { token }),
+    ...(offline !== undefined && { offline }),
+    ...(cacheDir !== undefined && { cacheDir }),
+    ...(file !== undefined && { file }),
+    ...(endpoint !== undefined && { endpoint }),
+    ...(onDownload !== undefined && { onDownload }),
+    ...(retry !== undefined && { retry }),
+  };
+}
+
 /** Step 2 — plan: the models, their display names and steps, their run keys; in step order. */
 async function planSweep(
   models: readonly string[],
   options: SweepOptions,
   s: SweepSettings,
 ): Promise<{ planned: Planned[]; ordered: Planned[]; parsed: boolean }> {
-  const expanded = await expandModels(models, { stepPattern: s.stepPattern });
-  // Display names: the shortest distinguishing part of the paths (init, small-data; checkpoint-500, …).
-  const names = modelDisplayNames(expanded.models.map((m) => m.path));
-  const inputs: ModelInput[] = expanded.models.map((m, i) => ({ path: m.path, label: names[i]! }));
+  const { args, named } = await resolveNames(models, options);
+  const expanded = await expandModels(args, { stepPattern: s.stepPattern });
+  // Display names: a model given by name keeps it (org/name@rev); the others get the shortest
+  // distinguishing part of their paths (init, small-data; checkpoint-500, …).
+  const local = expanded.models.filter((m) => !named.has(m.path));
+  const localNames = new Map(modelDisplayNames(local.map((m) => m.path)).map((n, i) => [local[i]!.path, n]));
+  const inputs: ModelInput[] = expanded.models.map((m) => ({
+    path: m.path,
+    label: named.get(m.path)?.origin.input ?? localNames.get(m.path)!,
+  }));
   for (const n of expanded.notes) options.onNote?.(n);
   const { steps, parsed } = assignSteps(
     inputs.map((m) => m.path),
@@ -227,7 +331,8 @@ async function planSweep(
   const planned: Planned[] = [];
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
-    const fp = await fingerprintModel(input.path, s.fpMode);
+    const n = named.get(input.path);
+    const fp = await fingerprintModel(input.path, s.fpMode, n?.files);
     planned.push({
       input,
       step: steps[i]!,
@@ -239,7 +344,9 @@ async function planSweep(
         optionsJson: s.keyJson,
         model: input.path,
         label: input.label,
+        ...(n && { origin: n.origin }),
       },
+      ...(n && { named: n }),
     });
   }
   const ordered = [...planned].sort((a, b) => a.step - b.step || a.position - b.position);
@@ -333,16 +440,23 @@ async function runLocalUntil(
         ...(signal ? { signal } : {}),
         threads: options.threads ?? null,
         onProgress: options.onLayerProgress ? (lp) => options.onLayerProgress!({ ...lp, model: p.input.label }) : undefined,
+        spectra: options.spectra !== false,
       });
       const details = normalizeRows(part.rows);
-      writer.writeRun(p.id, part.rows, summarize(details), {
-        source: part.source,
-        format: part.format,
-        skipped: part.skipped,
-        failures: part.failures,
-        elapsedMs: part.elapsedMs,
-        toolVersion,
-      });
+      writer.writeRun(
+        p.id,
+        part.rows,
+        summarize(details),
+        {
+          source: part.source,
+          format: part.format,
+          skipped: part.skipped,
+          failures: part.failures,
+          elapsedMs: part.elapsedMs,
+          toolVersion,
+        },
+        part.spectra ?? null,
+      );
       tally.report(p.id.runKey, 'analysed', performance.now() - t0, { layers: part.rows.length, failedLayers: part.failures.length });
     } catch (e) {
       if (e instanceof AbortedError) throw e; // cancelled, not failed: the model is left to a later sweep
@@ -368,7 +482,17 @@ async function runQueued(
     try {
       const plan = await planGroups(p.input.path, s.analysis, s.layersPerJob);
       plans.set(p.id.runKey, plan);
-      tasks.push({ id: p.id, path: p.input.path, fingerprintMode: s.fpMode, options: s.analysis, plan });
+      const n = p.named;
+      tasks.push({
+        id: p.id,
+        path: p.input.path,
+        fingerprintMode: s.fpMode,
+        options: s.analysis,
+        plan,
+        spectra: options.spectra !== false,
+        ...(n?.files && { files: n.files }),
+        ...(n && { hub: { repo: n.origin.repo, commit: n.origin.commit, ...(n.file !== undefined && { file: n.file }) } }),
+      });
     } catch (e) {
       failRun(writer, tally, p, describeError(e), 0);
     }
@@ -419,6 +543,7 @@ async function runTasksOnQueue(
         failures,
         elapsedMs: stats.elapsedMs,
         toolVersion,
+        spectra: task.spectra === true,
       });
       tally.report(task.id.runKey, 'analysed', stats.elapsedMs, { layers: raw.length, failedLayers: failures.length });
     },
@@ -444,6 +569,7 @@ function collectRuns(db: Database, ordered: readonly Planned[], tally: SweepTall
       skipped: (stored?.skipped ?? []) as SkippedLayer[],
       source: stored?.source ?? null,
       format: stored?.format ?? null,
+      ...(stored?.origin ? { origin: stored.origin } : {}),
       ...(status === 'failed' && error ? { error } : {}),
     };
   });

@@ -2,7 +2,11 @@
  * A sweep worker: takes analysis jobs from the BullMQ queue on Redis and returns their rows. Run any
  * number of them, on any machines that see the models at the same absolute paths as the coordinator
  * (a shared filesystem; docs/sweeps.md). A worker checks that: a missing file, or a file whose
- * fingerprint differs from the coordinator's, fails the job with a message saying so.
+ * fingerprint differs from the coordinator's, fails the job with a message saying so. A model given
+ * by name is the exception (docs/hub.md): its job also carries the repo and commit, so a worker that
+ * does not see the coordinator's snapshot resolves that commit through its own Hugging Face cache
+ * (downloading it there once per machine, with this machine's HF_TOKEN and HF_ENDPOINT), and one
+ * that sees it (a shared cache) downloads nothing.
  *
  * Faults: BullMQ keeps a lock on each active job, renewed while the worker lives; a killed or frozen
  * worker's lock expires after `lockDurationMs` (default 10 s: the analysis never blocks the event
@@ -90,24 +94,49 @@ export interface SweepWorker {
   close(): Promise<void>;
 }
 
-async function checkVisible(d: SweepJobData, me: string): Promise<void> {
-  try {
-    await stat(d.path);
-  } catch {
+/**
+ * The model's path on this worker, checked against the coordinator's fingerprint: the coordinator's
+ * path when this machine sees those files (a shared filesystem or cache: nothing is downloaded), else,
+ * for a model given by name, the job's commit through this worker's own cache — also when the path
+ * exists here but holds other or fewer files (every machine's default cache has the same path, and
+ * this one's copy of the snapshot may be partial): resolving completes it.
+ */
+async function localModel(d: SweepJobData, me: string): Promise<string> {
+  const hashOf = (p: string) =>
+    fingerprintModel(p, d.fingerprintMode, d.files).then(
+      (f) => ({ hash: f.hash }),
+      (e: unknown) => ({ error: e }),
+    );
+  let path = d.path;
+  const visible = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  let fp = visible ? await hashOf(path) : undefined;
+  if (d.hub && (!fp || !('hash' in fp) || fp.hash !== d.fingerprint)) {
+    const { resolveModel } = await import('../hub/resolve.js');
+    const r = await resolveModel(`${d.hub.repo}@${d.hub.commit}`, {
+      ...(d.hub.file !== undefined && { file: d.hub.file }),
+      ...(d.options.peft ? { peft: true } : {}),
+    });
+    path = r.path;
+    fp = await hashOf(path);
+  }
+  if (!fp)
     throw new WeightWatcherError(
       'E_NOT_FOUND',
       `${d.path}: not visible on worker ${me}. Workers read the models from a filesystem shared with the coordinator (${d.coordinator}), mounted at the same absolute path; see docs/sweeps.md`,
       { file: d.path },
     );
-  }
-  const fp = await fingerprintModel(d.path, d.fingerprintMode);
+  if ('error' in fp) throw fp.error;
   if (fp.hash !== d.fingerprint) {
     throw new WeightWatcherError(
       'E_CORRUPT',
-      `${d.path}: the files on worker ${me} differ from what the coordinator (${d.coordinator}) fingerprinted (${fp.hash.slice(0, 12)}… vs ${d.fingerprint.slice(0, 12)}…); the workers must see the same files (a shared filesystem), and the model must not change during a sweep`,
-      { file: d.path },
+      `${path}: the files on worker ${me} differ from what the coordinator (${d.coordinator}) fingerprinted (${fp.hash.slice(0, 12)}… vs ${d.fingerprint.slice(0, 12)}…); the workers must see the same files (a shared filesystem), and the model must not change during a sweep`,
+      { file: path },
     );
   }
+  return path;
 }
 
 /** A finished result on its way to a coordinator. */
@@ -228,9 +257,9 @@ export async function startWorker(opts: WorkerOptions): Promise<SweepWorker> {
     const started = performance.now();
     let payload: string;
     try {
-      await checkVisible(data, me);
+      const path = await localModel(data, me);
       // A layer-group job gets each layer's thread count of the whole run from its place in it (job.ts).
-      const result = await analyzePart(data.path, data.options, data.layerIds, { threads: threadsPerJob });
+      const result = await analyzePart(path, data.options, data.layerIds, { threads: threadsPerJob, spectra: data.spectra === true });
       emit({ type: 'done', ...base, rows: result.rows.length, elapsedMs: performance.now() - started });
       payload = encodeJson({ ...result, worker: me });
     } catch (e) {

@@ -2,12 +2,25 @@
  * The spectrum route is decided in one place (native/core/spectrum.cc `computeLayerSpectrum`, issue
  * 18): one call per layer gives the route with the values. The ladder (gram → gram+lu / gram+qr →
  * ?gesdd), the never-mixed layer, the layer's own guard, the options that always take ?gesdd, and
- * the Gram route's eigensolver chosen from (order, threads) only (issue 23).
+ * the Gram route's eigensolver chosen from (order, threads) only (issue 23). The check that needs the
+ * fit (`verify`) can only reject the Gram values: the same call's handle then finishes the layer
+ * with ?gesdd, and is released on every path.
  */
 import { describe, expect, it } from 'vitest';
-import { eigensolverFor, layerSpectrum, nativeInfo, setBlasThreads, svdvalsDetailed, type LayerMatrixArg } from '../../src/native/binding.js';
-import { computeEsd } from '../../src/spectra/esd.js';
+import { spawnSync } from 'node:child_process';
+import {
+  eigensolverFor,
+  layerSpectrum,
+  nativeInfo,
+  setBlasThreads,
+  spectrumCounters,
+  svdvalsDetailed,
+  type LayerMatrixArg,
+  type SpectrumCounters,
+} from '../../src/native/binding.js';
+import { computeEsd, type Esd, type EsdOptions, type StoredMatrix } from '../../src/spectra/esd.js';
 import { Random } from '../../src/shared/random.js';
+import { projectRoot } from '../helpers/corpus.js';
 
 function gaussian(rows: number, cols: number, seed: number, scale = 0.02): Float32Array {
   const rng = new Random(seed);
@@ -175,5 +188,154 @@ describe('the Gram route eigensolver: from (order, threads), never from load', (
     } finally {
       setBlasThreads(Math.max(1, before));
     }
+  });
+});
+
+/** The stored BF16 bytes of `w` (truncated), as a model file holds them. */
+function storedBf16(w: Float32Array, rows: number, cols: number): StoredMatrix {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const bits = Uint16Array.from(w, (v) => {
+    f[0] = v;
+    return u[0]! >>> 16;
+  });
+  return { bytes: new Uint8Array(bits.buffer), dtype: 'BF16', rows, cols };
+}
+
+function since(before: SpectrumCounters): SpectrumCounters {
+  const now = spectrumCounters();
+  return {
+    layerCalls: now.layerCalls - before.layerCalls,
+    finishes: now.finishes - before.finishes,
+    liveHandles: now.liveHandles - before.liveHandles,
+    gramPasses: now.gramPasses - before.gramPasses,
+    refineCopies: now.refineCopies - before.refineCopies,
+    gesddCopies: now.gesddCopies - before.gesddCopies,
+  };
+}
+
+describe('the last rung after the fit: verify and the layer handle', () => {
+  // two slices of a layer, stored as BF16 bytes, both on the plain Gram route
+  const layer = [storedBf16(gaussian(300, 100, 21), 300, 100), storedBf16(gaussian(300, 100, 22), 300, 100)];
+  const opts: EsdOptions = { N: 300, method: 'fast', layerGuard: { thresholds: [{ value: 1e-5, name: 'the fit threshold 1e-5' }] } };
+  const same = (a: Esd, b: Esd) => {
+    expect(Array.from(a.evals)).toEqual(Array.from(b.evals));
+    expect([a.svMax, a.svMin, a.rankLoss, a.route]).toEqual([b.svMax, b.svMin, b.rankLoss, b.route]);
+  };
+
+  it('a forced rejection gives the values of svd_method accurate bit for bit, with the reason, in one crossing', async () => {
+    const before = spectrumCounters();
+    const seen: string[] = [];
+    const esd = await computeEsd(layer, {
+      ...opts,
+      verify: async (gram) => {
+        seen.push(gram.route);
+        return 'rejected by the test';
+      },
+    });
+    // one layer call; each rung read the stored bytes once: the Gram values (not recomputed), then
+    // the ?gesdd working copies — exactly those of an accurate run, below
+    expect(since(before)).toEqual({ layerCalls: 1, finishes: 1, liveHandles: 0, gramPasses: 2, refineCopies: 0, gesddCopies: 2 });
+    expect(seen).toEqual(['gram']);
+    expect(esd.route).toBe('gesdd');
+    expect(esd.fallback).toBe('rejected by the test');
+    const mid = spectrumCounters();
+    const accurate = await computeEsd(layer, { ...opts, method: 'accurate' });
+    expect(since(mid)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 0, refineCopies: 0, gesddCopies: 2 });
+    same(esd, accurate);
+    expect(accurate.fallback).toBeUndefined();
+  });
+
+  it('an accepting verify keeps the Gram values; a layer already on ?gesdd is not verified', async () => {
+    const before = spectrumCounters();
+    const plain = await computeEsd(layer, opts);
+    const accepted = await computeEsd(layer, { ...opts, verify: async () => undefined });
+    same(accepted, plain);
+    expect(accepted.route).toBe('gram');
+    expect(since(before)).toMatchObject({ layerCalls: 2, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+    let called = false;
+    const singular = await computeEsd([{ data: withWeakColumn(300, 100, 2, 1e-9), rows: 300, cols: 100 }], {
+      N: 300,
+      method: 'fast',
+      verify: async () => {
+        called = true;
+        return 'never';
+      },
+    });
+    expect(singular.route).toBe('gesdd');
+    expect(singular.fallback).toMatch(/close to singular/);
+    expect(called).toBe(false);
+    expect(since(before).liveHandles).toBe(0);
+  });
+
+  it('verify throwing: the error propagates, no ?gesdd runs, the handle is released', async () => {
+    const before = spectrumCounters();
+    const boom = new Error('fit failed in the test');
+    await expect(computeEsd(layer, { ...opts, verify: () => Promise.reject(boom) })).rejects.toBe(boom);
+    expect(since(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+  });
+
+  it('aborted while the fit ran: AbortedError instead of the ?gesdd, the handle released', async () => {
+    const before = spectrumCounters();
+    const c = new AbortController();
+    const run = computeEsd(layer, {
+      ...opts,
+      signal: c.signal,
+      verify: async () => {
+        c.abort();
+        return 'rejected by the test';
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError', code: 'E_ABORTED' });
+    expect(since(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+  });
+
+  it('the handle: only on Gram routes with verify, finish once, release idempotent, finish after release refused', async () => {
+    const m = [mat(gaussian(300, 100, 23), 300, 100)];
+    expect((await layerSpectrum(m, { method: 'fast', N: 300 })).handle).toBeUndefined();
+    expect((await layerSpectrum(m, { method: 'accurate', N: 300, verify: true })).handle).toBeUndefined();
+    const before = spectrumCounters();
+    const a = await layerSpectrum(m, { method: 'fast', N: 300, verify: true });
+    const b = await layerSpectrum(m, { method: 'fast', N: 300, verify: true });
+    expect(since(before).liveHandles).toBe(2);
+    const finishing = a.handle!.finish('x');
+    a.handle!.release(); // while the finish runs: it pins the matrices itself
+    expect(since(before).liveHandles).toBe(1);
+    const done = await finishing;
+    expect(done.route).toBe('gesdd');
+    expect(done.fallback).toBe('x');
+    expect(done.handle).toBeUndefined();
+    await expect(a.handle!.finish('again')).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(b.handle!.finish('')).resolves.toMatchObject({ route: 'gesdd' });
+    await expect(b.handle!.finish('twice')).rejects.toMatchObject({ code: 'E_USAGE' });
+    b.handle!.release();
+    b.handle!.release();
+    expect(since(before).liveHandles).toBe(0);
+  });
+
+  it('a handle dropped without release() is freed by its finalizer', () => {
+    // a child with --expose-gc, on the addon itself
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(projectRoot + '/package.json')});
+      const addon = require('node-gyp-build')(${JSON.stringify(projectRoot)});
+      let seed = 1;
+      const data = Float64Array.from({ length: 300 * 100 }, () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5);
+      // in a function of its own, so no frame of this module keeps the last result
+      const make = async () => {
+        const r = await addon.layerSpectrum([{ data, rows: 300, cols: 100 }], { method: 'fast', N: 300, verify: true });
+        if (!r.handle) throw new Error('no handle on ' + r.route);
+      };
+      for (let i = 0; i < 4; i++) await make();
+      const held = addon.spectrumCounters().liveHandles;
+      for (let k = 0; k < 100 && addon.spectrumCounters().liveHandles > 0; k++) {
+        globalThis.gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      console.log(JSON.stringify({ held, after: addon.spectrumCounters().liveHandles }));
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ held: 4, after: 0 });
   });
 });

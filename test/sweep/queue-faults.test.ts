@@ -67,7 +67,19 @@ function dbContent(file: string): { runs: string[]; rows: number } {
           row_json: string;
         }[]
       ).map((x) => `${x.layer_id}:${x.slice} ${x.row_json}`);
-      return `${r.run_key} ${r.status} ${r.layers} ${r.summary_json}\n${rows.join('\n')}`;
+      // The layers' spectra (issue 22): the same bytes from the workers as from a local run.
+      const spectra = (
+        db
+          .prepare('SELECT layer_id, slice, count, hex(evals) AS h FROM layer_spectra WHERE run_key = ? ORDER BY layer_id, slice')
+          .all(r.run_key) as {
+          layer_id: number;
+          slice: number;
+          count: number;
+          h: string;
+        }[]
+      ).map((x) => `${x.layer_id}:${x.slice} ${x.count} ${x.h}`);
+      expect(spectra.length, `${r.run_key}: a spectrum per row`).toBe(rows.length);
+      return `${r.run_key} ${r.status} ${r.layers} ${r.summary_json}\n${rows.join('\n')}\n${spectra.join('\n')}`;
     });
     const rows = (db.prepare('SELECT count(*) AS n FROM layer_rows').get() as { n: number }).n;
     return { runs, rows };

@@ -47,6 +47,8 @@ interface DbContent {
   runs: Map<string, { status: string; summary: string | null; layers: number | null; label: string }>;
   rows: Map<string, string[]>;
   rowCount: number;
+  /** The layers' spectra (issue 22): run_key → `<layer>:<slice> <count> <hex of the float32 bytes>`. */
+  spectra: Map<string, string[]>;
 }
 
 /** Everything a sweep stored that must not depend on where it ran. */
@@ -75,7 +77,14 @@ function readDb(file: string): DbContent {
       if (!rows.has(r.run_key)) rows.set(r.run_key, []);
       rows.get(r.run_key)!.push(`${r.layer_id}:${r.slice} ${r.row_json}`);
     }
-    return { runs, rows, rowCount: all.length };
+    const spectra = new Map<string, string[]>();
+    for (const s of db
+      .prepare('SELECT run_key, layer_id, slice, count, hex(evals) AS h FROM layer_spectra ORDER BY run_key, layer_id, slice')
+      .all() as { run_key: string; layer_id: number; slice: number; count: number; h: string }[]) {
+      if (!spectra.has(s.run_key)) spectra.set(s.run_key, []);
+      spectra.get(s.run_key)!.push(`${s.layer_id}:${s.slice} ${s.count} ${s.h}`);
+    }
+    return { runs, rows, rowCount: all.length, spectra };
   } finally {
     db.close();
   }
@@ -91,6 +100,9 @@ function expectSameResults(queued: string, local: string): void {
     expect(a.runs.get(key)!.layers).toBe(run.layers);
     expect(a.runs.get(key)!.summary).toBe(run.summary);
     expect(a.rows.get(key)).toEqual(b.rows.get(key));
+    // The workers send the same float32 spectra the local run stores, one per row.
+    expect(a.spectra.get(key)?.length).toBe(b.rows.get(key)!.length);
+    expect(a.spectra.get(key)).toEqual(b.spectra.get(key));
   }
   expect(a.rowCount).toBe(b.rowCount); // no duplicate rows
 }

@@ -114,6 +114,12 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
     const baseModel = str(values, 'base-model');
     if (queue && (baseModel !== undefined || opts.peft))
       throw usageError('--base-model and --peft are not supported with --queue: run them without --queue');
+    // A model given by name is resolved by the coordinator (sweep()), which records its commit; the
+    // workers read that snapshot, or the same commit from their own cache (docs/hub.md).
+    if (queue && values.stream === true)
+      throw usageError(
+        '--stream does not go with --queue: the workers read local files; drop --stream (a model given by name is downloaded into the cache once)',
+      );
     await checkOutputs(
       [
         ...tableOutputs(values),
@@ -139,7 +145,7 @@ threads (one per core of the thread budget), so a model's ESDs are never all in 
         for (const s of q.run.skipped) skips.add(s.layer_id, s.name, s.kind, s.reason);
         const failed = q.run.failures.length;
         const status: RunStatus = failed ? (details.length ? 'partial' : 'failed') : details.length ? 'ok' : 'empty';
-        run = { ...q.run, status, planned: details.length + failed, notes: [], skips };
+        run = { ...q.run, status, planned: details.length + failed, notes: q.notes, skips };
         io.stderr.write(`analyze: ${q.retries} job retries (${q.stalled} recovered from dead workers)\n`);
       } else {
         const { notice } = threadBudget(opts.threads ?? null);

@@ -5,7 +5,7 @@
  */
 import { ANALYSIS_OPTIONS, QUEUE_OPTIONS, SELECTION_OPTIONS, type OptionSpecs } from '../args.js';
 import { parseCommandArgs, type Command } from '../command.js';
-import { MODEL_SOURCE_OPTIONS, modelSourceOf, resolveModelArgs } from '../model-source-options.js';
+import { MODEL_SOURCE_OPTIONS } from '../model-source-options.js';
 
 const SWEEP_OPTIONS = {
   db: { type: 'string', value: 'FILE.sqlite', description: 'results database (created when missing); required' },
@@ -23,6 +23,10 @@ const SWEEP_OPTIONS = {
     default: 'sampled',
   },
   force: { type: 'boolean', description: 'analyse again even when the database has the run' },
+  'no-spectra': {
+    type: 'boolean',
+    description: "do not store the layers' eigenvalues (float32, ~3.7 MB per 7B checkpoint) that sweep-report's ESD panel draws",
+  },
   threads: { type: 'string', value: 'N', description: 'thread budget of each analysis', default: 'all cores' },
   quiet: { type: 'boolean', short: 'q', description: 'no table at the end (progress lines still go to stderr)' },
 } as const satisfies OptionSpecs;
@@ -54,9 +58,8 @@ failed (listed with their errors). Details: docs/sweeps.md.`,
     'sweep /shared/ckpts/run7 --db runs.sqlite --queue redis://queue-host:6379',
   ],
   async run(argv, io) {
-    const parsed = parseCommandArgs(sweep, argv);
-    // Models given by name become their cached snapshots (downloaded when missing); paths and globs stay as they are.
-    const positionals = await resolveModelArgs(parsed.positionals, modelSourceOf(parsed.values, io), io, 'sweep');
-    return (await import('../sweep-run.js')).runSweep({ ...parsed, positionals }, io);
+    // Models given by name are resolved by sweep() (the model-source flags pass through): each becomes
+    // its cached snapshot, downloaded when missing, and its run records the repo, revision and commit.
+    return (await import('../sweep-run.js')).runSweep(parseCommandArgs(sweep, argv), io);
   },
 };

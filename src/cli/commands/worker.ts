@@ -23,7 +23,9 @@ export const worker: Command = {
   description: `Takes the jobs queued by 'sweep --queue' and 'analyze --queue' and runs them until stopped
 (Ctrl-C / SIGTERM: the jobs in hand are finished first). Run any number, on any machines that see
 the models at the same absolute paths as the coordinator (a shared filesystem); a job whose model
-is missing or differs here fails with a message saying so. One line per job on stdout.`,
+is missing or differs here fails with a message saying so. Models given by name (org/name) need no
+shared filesystem: a worker that cannot see the coordinator's snapshot resolves the same commit
+through its own Hugging Face cache (HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN). One line per job on stdout.`,
   options: [{ title: 'worker', options: WORKER_OPTIONS }],
   examples: ['worker --queue redis://queue-host:6379', 'worker --queue redis://queue-host:6379 --concurrency 2 --threads 16'],
   async run(argv, io) {

@@ -137,6 +137,8 @@ export function alphaHeatmapSpec(data: SweepFigureData): VlSpec | undefined {
         layer: layerLabel(l),
         anchor: layerAnchorOf(l),
         col: stepLabel(v, data.stepsParsed),
+        // The step of the cell: a click opens the layer's ESD at this step (sweep-esd-panel.ts).
+        step: v.step,
         alpha: a !== null && a >= 0 ? a : null,
         shown: a !== null && a >= 0 ? Math.min(HEATMAP_DOMAIN[1], Math.max(HEATMAP_DOMAIN[0], a)) : null,
         status,
