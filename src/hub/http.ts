@@ -5,7 +5,14 @@
  * client keeps only the status), and refuses a range answer of the wrong length: a 206 whose
  * Content-Range is not the range asked for, or a 200 to a range that does not start at 0, is an
  * error, never silent data.
+ *
+ * Downloads read their bytes through `download`, the same rules over node:http(s) instead of fetch:
+ * fetch copies every chunk twice more (into llhttp's WebAssembly memory, then into a new
+ * Uint8Array for the web stream) and resolves a promise per chunk, which made the transfer's thread
+ * spend about a CPU second per GB; node:http hands over views of the socket's own buffers.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { WeightWatcherError } from '../shared/errors.js';
 
 export interface RetryPolicy {
@@ -17,8 +24,22 @@ export interface RetryPolicy {
   readonly maxDelayMs?: number;
 }
 
+/** What the retry loop and the range check read of an answer (a fetch Response or a node:http one). */
+interface Answer {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+}
+
+/** A download's answer: the body as the socket's chunks; `cancel` drops the connection. */
+export interface DownloadAnswer extends Answer {
+  readonly body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> };
+}
+
 export interface HubFetch {
   readonly fetch: typeof fetch;
+  /** GET over node:http(s) for big bodies (see the module comment); redirects are followed. */
+  readonly download: (url: string, init: { readonly headers?: Record<string, string> }) => Promise<DownloadAnswer>;
   /** Requests sent (retries included). */
   requests: number;
   /** X-Error-Code of the last failed answer ('RepoNotFound', 'RevisionNotFound', 'GatedRepo', …). */
@@ -38,14 +59,16 @@ function retryAfterMs(h: string | null): number | undefined {
 }
 
 /** The `bytes=a-b` a request asked for, if any. */
-function requestedRange(init: RequestInit | undefined): { start: number; end: number | undefined } | undefined {
+function requestedRange(
+  init: { readonly headers?: RequestInit['headers'] } | undefined,
+): { start: number; end: number | undefined } | undefined {
   const h = new Headers(init?.headers);
   const m = /^bytes=(\d+)-(\d*)$/.exec(h.get('range') ?? '');
   return m ? { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) } : undefined;
 }
 
 /** Throws when a range answer does not hold exactly the bytes asked for. */
-function checkRangeAnswer(url: string, init: RequestInit | undefined, res: Response): void {
+function checkRangeAnswer(url: string, init: { readonly headers?: RequestInit['headers'] } | undefined, res: Answer): void {
   const want = requestedRange(init);
   if (!want || !res.ok) return;
   if (res.status === 200) {
@@ -83,34 +106,119 @@ export function backoffMs(attempt: number, policy: RetryPolicy): number {
   return Math.min(policy.maxDelayMs ?? 30_000, base * 2 ** attempt);
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const IDLE_TIMEOUT_MS = 300_000;
+
+function get(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return Promise.reject(new WeightWatcherError('E_IO', `${url.href}: cannot download over ${url.protocol}`));
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers }, (res) => {
+      // Errors reach whoever reads the body (its iterator); until then, an error must not crash the process.
+      res.on('error', () => {});
+      resolve(res);
+    });
+    req.on('error', reject);
+    // fetch gives up on a silent connection after 300 s (undici's body timeout); so does this, as a
+    // transient failure (retried, the download resuming where it stopped).
+    req.setTimeout(IDLE_TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error(`no data from ${url.host} for ${IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })),
+    );
+    req.end();
+  });
+}
+
+/** GET with redirects followed; credentials go only to the origin they were given for, as fetch does. */
+async function getFollowing(url: string, headers: Record<string, string>): Promise<DownloadAnswer> {
+  let u = new URL(url);
+  let h = headers;
+  for (let hops = 0; ; hops++) {
+    const res = await get(u, h);
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (!REDIRECTS.has(status) || location === undefined) {
+      return {
+        ok: status >= 200 && status < 300,
+        status,
+        headers: {
+          get: (name) => {
+            const v = res.headers[name.toLowerCase()];
+            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+          },
+        },
+        body: {
+          [Symbol.asyncIterator]: () => res[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
+          cancel: async () => void res.destroy(),
+        },
+      };
+    }
+    res.resume();
+    if (hops >= 10) throw new WeightWatcherError('E_IO', `${url}: more than 10 redirects`);
+    const next = new URL(location, u);
+    if (next.origin !== u.origin) h = Object.fromEntries(Object.entries(h).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    u = next;
+  }
+}
+
+/** Send (and resend) one request under the retry policy; the answer's range is checked. */
+async function retrying<R extends Answer>(
+  state: HubFetch,
+  policy: RetryPolicy,
+  url: string,
+  init: { readonly headers?: RequestInit['headers'] } | undefined,
+  send: () => Promise<R>,
+  discard: (r: R) => Promise<void> | undefined,
+): Promise<R> {
+  const attempts = policy.attempts ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    let res: R;
+    try {
+      state.requests++;
+      res = await send();
+    } catch (e) {
+      if (attempt + 1 >= attempts || !isTransientNetworkError(e)) throw e;
+      await sleep(backoffMs(attempt, policy));
+      continue;
+    }
+    if (TRANSIENT_STATUS.has(res.status) && attempt + 1 < attempts) {
+      const wait = retryAfterMs(res.headers.get('retry-after'));
+      await discard(res);
+      await sleep(Math.min(policy.maxDelayMs ?? 30_000, wait ?? backoffMs(attempt, policy)));
+      continue;
+    }
+    if (!res.ok) state.lastErrorCode = res.headers.get('x-error-code') ?? undefined;
+    try {
+      checkRangeAnswer(url, init, res);
+    } catch (e) {
+      await discard(res);
+      throw e;
+    }
+    return res;
+  }
+}
+
 export function hubFetch(policy: RetryPolicy = {}, inner: typeof fetch = globalThis.fetch): HubFetch {
   const state: HubFetch = {
     requests: 0,
     lastErrorCode: undefined,
-    fetch: async (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      const attempts = policy.attempts ?? 5;
-      for (let attempt = 0; ; attempt++) {
-        let res: Response;
-        try {
-          state.requests++;
-          res = await inner(input, init);
-        } catch (e) {
-          if (attempt + 1 >= attempts || !isTransientNetworkError(e)) throw e;
-          await sleep(backoffMs(attempt, policy));
-          continue;
-        }
-        if (TRANSIENT_STATUS.has(res.status) && attempt + 1 < attempts) {
-          const wait = retryAfterMs(res.headers.get('retry-after'));
-          await res.body?.cancel();
-          await sleep(Math.min(policy.maxDelayMs ?? 30_000, wait ?? backoffMs(attempt, policy)));
-          continue;
-        }
-        if (!res.ok) state.lastErrorCode = res.headers.get('x-error-code') ?? undefined;
-        checkRangeAnswer(url, init, res);
-        return res;
-      }
-    },
+    fetch: (input, init) =>
+      retrying(
+        state,
+        policy,
+        typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+        init,
+        () => inner(input, init),
+        (r) => r.body?.cancel(),
+      ),
+    download: (url, init) =>
+      retrying(
+        state,
+        policy,
+        url,
+        init,
+        () => getFollowing(url, init.headers ?? {}),
+        (r) => r.body.cancel(),
+      ),
   };
   return state;
 }

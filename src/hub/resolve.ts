@@ -380,13 +380,14 @@ async function resolveRepo(ref: RepoRef, o: ResolveOptions, env: Readonly<Record
           if (di.size !== file.size)
             throw new WeightWatcherError('E_IO', `${lbl}: ${file.path} is ${di.size} bytes on the server, the hub lists ${file.size}`);
           if (!di.xet) {
-            // Plain (LFS or git) bytes: the response body itself, from `start` (the fetch wrapper checks the
-            // range answer). The client's WebBlob.stream() adds a TransformStream copy per chunk: ~2× slower.
-            const res = await f.fetch(di.url, {
+            // Plain (LFS or git) bytes: the response body itself, from `start`, over node:http (http.ts
+            // `download`: fetch's web stream costs more CPU; the wrapper checks the range answer). The
+            // client's WebBlob.stream() adds a TransformStream copy per chunk: ~2× slower.
+            const res = await f.download(di.url, {
               headers: { ...(token !== undefined && { Authorization: `Bearer ${token}` }), ...(start > 0 && { Range: `bytes=${start}-` }) },
             });
-            if (!res.ok || !res.body) {
-              await res.body?.cancel();
+            if (!res.ok) {
+              await res.body.cancel();
               throw new WeightWatcherError('E_IO', `${lbl}: ${file.path}: HTTP ${res.status} downloading the bytes`);
             }
             return res.body;
