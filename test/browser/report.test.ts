@@ -9,12 +9,12 @@
  * Screenshots are saved under test-artifacts/.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_FLAGS, NO_CHROMIUM_MESSAGE, openWatchedPage, type Problems } from '../helpers/browser.js';
 import { WeightWatcher } from '../../src/index.js';
 import { writeAnalyzeReport } from '../../src/cli/plot-commands.js';
 import { runCompare } from '../../src/cli/commands/compare.js';
@@ -40,48 +40,13 @@ interface PageElement {
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 }
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter(
-  (p): p is string => !!p,
-);
-const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ARTIFACTS = resolve('test-artifacts');
 const MINI = '/work/shared/corpus/minigpt';
 
 if (!CHROMIUM) {
-  console.warn(
-    `[browser test skipped] no chromium at ${CANDIDATES.join(', ')} — install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-  );
+  console.warn(NO_CHROMIUM_MESSAGE);
 }
 
-interface Problems {
-  console: string[];
-  errors: string[];
-  requests: string[];
-}
-
-async function openPage(browser: Browser, file: string): Promise<{ page: Page; problems: Problems }> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const problems: Problems = { console: [], errors: [], requests: [] };
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.errors.push(e.message));
-  page.on('request', (r) => {
-    if (!/^(file|data|about|blob):/.test(r.url())) problems.requests.push(r.url());
-  });
-  page.on('requestfailed', (r) => problems.requests.push(`failed: ${r.url()}`));
-  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-  return { page, problems };
-}
 
 function expectClean(p: Problems): void {
   expect(p.errors, 'page errors').toEqual([]);
@@ -141,14 +106,14 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
     ww = new WeightWatcher(`${MINI}/big-data/model.safetensors`);
     await ww.analyze({ keep_evals: true });
     await writeAnalyzeReport(reportFile, ww, 'WeightWatcher report: minigpt/big-data');
-    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: CHROMIUM_FLAGS });
   });
   afterAll(async () => {
     await browser?.close();
   });
 
   it('opens without errors or network access; charts and tables render; sorting and filtering work', async () => {
-    const { page, problems } = await openPage(browser, reportFile);
+    const { page, problems } = await openWatchedPage(browser, reportFile);
     expect(await page.title()).toBe('WeightWatcher report: minigpt/big-data');
 
     // model-level charts are visible straight away
@@ -231,7 +196,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
   });
 
   it('alpha-by-depth: hovering a point shows its layer and alpha; clicking opens the layer’s ESD figure', async () => {
-    const { page, problems } = await openPage(browser, reportFile);
+    const { page, problems } = await openWatchedPage(browser, reportFile);
     await waitLive(page, 3);
     // the live views replaced the static SVGs: still one SVG per model figure
     expect((await chartSizes(page)).length).toBe(3);
@@ -284,7 +249,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
         interactive: await interactiveSpecs(specs),
       }),
     );
-    const { page, problems } = await openPage(browser, file);
+    const { page, problems } = await openWatchedPage(browser, file);
     await waitLive(page, 4);
     const cell = await hoverMark(page, 'alpha-heatmap', 'g.mark-rect.role-mark path', 0);
     expect(cell.text).toContain('0 h.0.attn.c_attn');
@@ -318,7 +283,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
         compressLayers: true,
       }),
     );
-    const { page, problems } = await openPage(browser, file);
+    const { page, problems } = await openWatchedPage(browser, file);
     expect(await page.$$eval('template[data-enc="gzip-base64"]', (t: PageElement[]) => t.length)).toBe(3);
     await page.click('#expand-all');
     await page.waitForFunction("document.querySelectorAll('figure.chart svg').length === 15");
@@ -339,7 +304,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless chromium (${CHROMIUM ?? 'chr
       { stdout: out, stderr: out },
     );
     expect(code).toBe(0);
-    const { page, problems } = await openPage(browser, file);
+    const { page, problems } = await openWatchedPage(browser, file);
     await waitLive(page, 3);
     const sizes = await chartSizes(page);
     expect(sizes.length).toBeGreaterThanOrEqual(3);

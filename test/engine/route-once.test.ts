@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WeightWatcher, type InMemoryTensor } from '../../src/index.js';
-import { spectrumCounters, type SpectrumCounters } from '../../src/native/binding.js';
+import { spectrumCounters } from '../../src/native/binding.js';
+import { bf16Bits, countersSince } from '../helpers/native-counters.js';
 import { Random } from '../../src/shared/random.js';
 
 function gaussian(rows: number, cols: number, seed: number): Float32Array {
@@ -17,35 +18,13 @@ function gaussian(rows: number, cols: number, seed: number): Float32Array {
   );
 }
 
-/** BF16 bits of `w` (truncated): a tensor the addon converts from its stored bytes. */
-function bf16(w: Float32Array): Uint16Array {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  return Uint16Array.from(w, (v) => {
-    f[0] = v;
-    return u[0]! >>> 16;
-  });
-}
-
-function delta(before: SpectrumCounters): SpectrumCounters {
-  const now = spectrumCounters();
-  return {
-    layerCalls: now.layerCalls - before.layerCalls,
-    finishes: now.finishes - before.finishes,
-    liveHandles: now.liveHandles - before.liveHandles,
-    gramPasses: now.gramPasses - before.gramPasses,
-    refineCopies: now.refineCopies - before.refineCopies,
-    gesddCopies: now.gesddCopies - before.gesddCopies,
-  };
-}
-
 // Tall, with one column scaled by 1e-4: λmin/λmax ≈ 1e-9, so the layer stays on a Gram route
 // natively (σmin refined by QR, rank certain), but a failed fit (alpha = -1: xmax drops more than
 // half of the eigenvalues) makes log_alpha_norm = log Σλ⁻¹ hang on λmin, which the Gram values do
 // not give to its tolerance: columnsGuard rejects them after the fit.
 const weak = gaussian(400, 100, 11);
 for (let i = 0; i < 400; i++) weak[i * 100] = weak[i * 100]! * 1e-4;
-const stored: InMemoryTensor[] = [{ name: 'weak.weight', shape: [400, 100], dtype: 'BF16', data: bf16(weak) }];
+const stored: InMemoryTensor[] = [{ name: 'weak.weight', shape: [400, 100], dtype: 'BF16', data: bf16Bits(weak) }];
 
 describe('the fit-dependent check inside the one layer call', () => {
   it('a rejected layer is finished natively: one call, the Gram values not recomputed, rows bit-identical to accurate', async () => {
@@ -56,10 +35,10 @@ describe('the fit-dependent check inside the one layer call', () => {
     expect(ww.lastRun!.fallbacks).toEqual([{ layer_id: 1, name: 'weak', reason: 'log_alpha_norm is sensitive to the small eigenvalues' }]);
     // one crossing; each rung read the stored BF16 bytes once: the Gram (+ the QR refinement of
     // σmin), then the ?gesdd working copy — the same one an accurate run makes
-    expect(delta(before)).toEqual({ layerCalls: 1, finishes: 1, liveHandles: 0, gramPasses: 1, refineCopies: 1, gesddCopies: 1 });
+    expect(countersSince(before)).toEqual({ layerCalls: 1, finishes: 1, liveHandles: 0, gramPasses: 1, refineCopies: 1, gesddCopies: 1 });
     const mid = spectrumCounters();
     const accurate = await ww.analyze({ xmax: 90, svd_method: 'accurate' });
-    expect(delta(mid)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 0, refineCopies: 0, gesddCopies: 1 });
+    expect(countersSince(mid)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 0, refineCopies: 0, gesddCopies: 1 });
     expect(rows).toEqual(accurate);
   });
 
@@ -67,7 +46,7 @@ describe('the fit-dependent check inside the one layer call', () => {
     const before = spectrumCounters();
     const rows = await new WeightWatcher(stored).analyze();
     expect(rows[0]!.svd_route).toBe('gram+qr');
-    expect(delta(before)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 1, refineCopies: 1, gesddCopies: 0 });
+    expect(countersSince(before)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 1, refineCopies: 1, gesddCopies: 0 });
   });
 
   it('analyze makes one layer call per row unit and releases every handle', async () => {
@@ -79,7 +58,7 @@ describe('the fit-dependent check inside the one layer call', () => {
     for (const options of [{}, { pool: false }, { svd_method: 'accurate' as const }, { mp_fit: true, detX: true }]) {
       const before = spectrumCounters();
       const rows = await new WeightWatcher(model).analyze(options);
-      const d = delta(before);
+      const d = countersSince(before);
       expect(d.layerCalls, JSON.stringify(options)).toBe(rows.length);
       expect(d.finishes).toBe(0);
       expect(d.liveHandles).toBe(0);
@@ -101,7 +80,7 @@ describe('the fit-dependent check inside the one layer call', () => {
       },
     });
     await expect(run).rejects.toMatchObject({ code: 'E_ABORTED' });
-    const d = delta(before);
+    const d = countersSince(before);
     expect(d.layerCalls).toBeGreaterThanOrEqual(2);
     expect(d.layerCalls).toBeLessThan(24);
     expect(d.liveHandles).toBe(0);

@@ -30,6 +30,8 @@ let hub: HubServer;
 const tmp = mkdtempSync(join(tmpdir(), 'ww-hub-everywhere-'));
 const saved = { ...process.env };
 let cache: string;
+/** The flags of a quiet analysis from this test's cache, as JSON on stdout. */
+const jsonFromCache = () => ['--cache-dir', cache, '--min-evals', '1', '--json', '-', '-q'];
 let n = 0;
 const commitOf = (repo: string, ref = 'main') => hub.repos.get(repo)!.refs.get(ref)!;
 
@@ -186,19 +188,7 @@ describe('every command takes a model by name', () => {
   it('analyze FILE --base-model NAME: the base by name', async () => {
     const ft = join(tmp, `ft-${n}.safetensors`);
     writeFileSync(ft, gptSafetensors(3, 32, 9));
-    const r = await runCli(
-      'analyze',
-      ft,
-      '--base-model',
-      'openai-community/gpt2',
-      '--cache-dir',
-      cache,
-      '--min-evals',
-      '1',
-      '--json',
-      '-',
-      '-q',
-    );
+    const r = await runCli('analyze', ft, '--base-model', 'openai-community/gpt2', ...jsonFromCache());
     expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out) as Json;
     expect(out.details.length).toBe(14);
@@ -212,21 +202,7 @@ describe('every command takes a model by name', () => {
     mkdirSync(adapter);
     writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ r: 4, fan_in_fan_out: true }));
     writeFileSync(join(adapter, 'adapter_model.safetensors'), safetensorsBytes(lora));
-    const r = await runCli(
-      'analyze',
-      adapter,
-      '--peft',
-      'with-base',
-      '--base-model',
-      'openai-community/gpt2',
-      '--cache-dir',
-      cache,
-      '--min-evals',
-      '1',
-      '--json',
-      '-',
-      '-q',
-    );
+    const r = await runCli('analyze', adapter, '--peft', 'with-base', '--base-model', 'openai-community/gpt2', ...jsonFromCache());
     expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out) as Json;
     expect(out.details.length).toBeGreaterThan(2);

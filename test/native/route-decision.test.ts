@@ -16,11 +16,11 @@ import {
   spectrumCounters,
   svdvalsDetailed,
   type LayerMatrixArg,
-  type SpectrumCounters,
 } from '../../src/native/binding.js';
 import { computeEsd, type Esd, type EsdOptions, type StoredMatrix } from '../../src/spectra/esd.js';
 import { Random } from '../../src/shared/random.js';
 import { projectRoot } from '../helpers/corpus.js';
+import { bf16Bits, countersSince } from '../helpers/native-counters.js';
 
 function gaussian(rows: number, cols: number, seed: number, scale = 0.02): Float32Array {
   const rng = new Random(seed);
@@ -193,26 +193,9 @@ describe('the Gram route eigensolver: from (order, threads), never from load', (
 
 /** The stored BF16 bytes of `w` (truncated), as a model file holds them. */
 function storedBf16(w: Float32Array, rows: number, cols: number): StoredMatrix {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  const bits = Uint16Array.from(w, (v) => {
-    f[0] = v;
-    return u[0]! >>> 16;
-  });
-  return { bytes: new Uint8Array(bits.buffer), dtype: 'BF16', rows, cols };
+  return { bytes: new Uint8Array(bf16Bits(w).buffer), dtype: 'BF16', rows, cols };
 }
 
-function since(before: SpectrumCounters): SpectrumCounters {
-  const now = spectrumCounters();
-  return {
-    layerCalls: now.layerCalls - before.layerCalls,
-    finishes: now.finishes - before.finishes,
-    liveHandles: now.liveHandles - before.liveHandles,
-    gramPasses: now.gramPasses - before.gramPasses,
-    refineCopies: now.refineCopies - before.refineCopies,
-    gesddCopies: now.gesddCopies - before.gesddCopies,
-  };
-}
 
 describe('the last rung after the fit: verify and the layer handle', () => {
   // two slices of a layer, stored as BF16 bytes, both on the plain Gram route
@@ -235,13 +218,13 @@ describe('the last rung after the fit: verify and the layer handle', () => {
     });
     // one layer call; each rung read the stored bytes once: the Gram values (not recomputed), then
     // the ?gesdd working copies — exactly those of an accurate run, below
-    expect(since(before)).toEqual({ layerCalls: 1, finishes: 1, liveHandles: 0, gramPasses: 2, refineCopies: 0, gesddCopies: 2 });
+    expect(countersSince(before)).toEqual({ layerCalls: 1, finishes: 1, liveHandles: 0, gramPasses: 2, refineCopies: 0, gesddCopies: 2 });
     expect(seen).toEqual(['gram']);
     expect(esd.route).toBe('gesdd');
     expect(esd.fallback).toBe('rejected by the test');
     const mid = spectrumCounters();
     const accurate = await computeEsd(layer, { ...opts, method: 'accurate' });
-    expect(since(mid)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 0, refineCopies: 0, gesddCopies: 2 });
+    expect(countersSince(mid)).toEqual({ layerCalls: 1, finishes: 0, liveHandles: 0, gramPasses: 0, refineCopies: 0, gesddCopies: 2 });
     same(esd, accurate);
     expect(accurate.fallback).toBeUndefined();
   });
@@ -252,7 +235,7 @@ describe('the last rung after the fit: verify and the layer handle', () => {
     const accepted = await computeEsd(layer, { ...opts, verify: async () => undefined });
     same(accepted, plain);
     expect(accepted.route).toBe('gram');
-    expect(since(before)).toMatchObject({ layerCalls: 2, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+    expect(countersSince(before)).toMatchObject({ layerCalls: 2, finishes: 0, liveHandles: 0, gesddCopies: 0 });
     let called = false;
     const singular = await computeEsd([{ data: withWeakColumn(300, 100, 2, 1e-9), rows: 300, cols: 100 }], {
       N: 300,
@@ -265,14 +248,14 @@ describe('the last rung after the fit: verify and the layer handle', () => {
     expect(singular.route).toBe('gesdd');
     expect(singular.fallback).toMatch(/close to singular/);
     expect(called).toBe(false);
-    expect(since(before).liveHandles).toBe(0);
+    expect(countersSince(before).liveHandles).toBe(0);
   });
 
   it('verify throwing: the error propagates, no ?gesdd runs, the handle is released', async () => {
     const before = spectrumCounters();
     const boom = new Error('fit failed in the test');
     await expect(computeEsd(layer, { ...opts, verify: () => Promise.reject(boom) })).rejects.toBe(boom);
-    expect(since(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+    expect(countersSince(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
   });
 
   it('aborted while the fit ran: AbortedError instead of the ?gesdd, the handle released', async () => {
@@ -287,7 +270,7 @@ describe('the last rung after the fit: verify and the layer handle', () => {
       },
     });
     await expect(run).rejects.toMatchObject({ name: 'AbortError', code: 'E_ABORTED' });
-    expect(since(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
+    expect(countersSince(before)).toMatchObject({ layerCalls: 1, finishes: 0, liveHandles: 0, gesddCopies: 0 });
   });
 
   it('the handle: only on Gram routes with verify, finish once, release idempotent, finish after release refused', async () => {
@@ -297,10 +280,10 @@ describe('the last rung after the fit: verify and the layer handle', () => {
     const before = spectrumCounters();
     const a = await layerSpectrum(m, { method: 'fast', N: 300, verify: true });
     const b = await layerSpectrum(m, { method: 'fast', N: 300, verify: true });
-    expect(since(before).liveHandles).toBe(2);
+    expect(countersSince(before).liveHandles).toBe(2);
     const finishing = a.handle!.finish('x');
     a.handle!.release(); // while the finish runs: it pins the matrices itself
-    expect(since(before).liveHandles).toBe(1);
+    expect(countersSince(before).liveHandles).toBe(1);
     const done = await finishing;
     expect(done.route).toBe('gesdd');
     expect(done.fallback).toBe('x');
@@ -310,7 +293,7 @@ describe('the last rung after the fit: verify and the layer handle', () => {
     await expect(b.handle!.finish('twice')).rejects.toMatchObject({ code: 'E_USAGE' });
     b.handle!.release();
     b.handle!.release();
-    expect(since(before).liveHandles).toBe(0);
+    expect(countersSince(before).liveHandles).toBe(0);
   });
 
   it('a handle dropped without release() is freed by its finalizer', () => {

@@ -9,38 +9,21 @@
  * test-artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_FLAGS, NO_CHROMIUM_MESSAGE, openWatchedPage, type Problems } from '../helpers/browser.js';
 import { sweep, sweepReport } from '../../src/sweep/index.js';
 import { browserRuntime } from '../../src/report/interactive.js';
 import { writeTrainingRun } from '../helpers/checkpoints.js';
 import { corpus, haveCorpus } from '../helpers/corpus.js';
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter(
-  (p): p is string => !!p,
-);
-const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ARTIFACTS = resolve('test-artifacts');
 const RUNTIME = browserRuntime() !== null;
 const skip = !CHROMIUM || !RUNTIME;
 if (skip)
-  console.warn(
-    !CHROMIUM
-      ? `[browser test skipped] no chromium at ${CANDIDATES.join(', ')} — install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`
-      : '[browser test skipped] vega / vega-embed not installed: sweep reports are static',
-  );
+  console.warn(!CHROMIUM ? NO_CHROMIUM_MESSAGE : '[browser test skipped] vega / vega-embed not installed: sweep reports are static');
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-spectra-browser-'));
 
@@ -49,26 +32,10 @@ interface TextElement {
   readonly textContent: string | null;
 }
 
-interface Problems {
-  console: string[];
-  errors: string[];
-  requests: string[];
-}
-
 async function openPage(browser: Browser, file: string): Promise<{ page: Page; problems: Problems }> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const problems: Problems = { console: [], errors: [], requests: [] };
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.errors.push(e.message));
-  page.on('request', (r) => {
-    if (!/^(file|data|about|blob):/.test(r.url())) problems.requests.push(r.url());
-  });
-  page.on('requestfailed', (r) => problems.requests.push(`failed: ${r.url()}`));
-  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-  await page.waitForFunction("document.querySelectorAll('figure.chart.live-ready').length >= 4", null, { timeout: 20_000 });
-  return { page, problems };
+  const opened = await openWatchedPage(browser, file);
+  await opened.page.waitForFunction("document.querySelectorAll('figure.chart.live-ready').length >= 4", null, { timeout: 20_000 });
+  return opened;
 }
 
 function expectClean(p: Problems): void {
@@ -112,7 +79,7 @@ describe.skipIf(skip)(`sweep report ESD panel in headless chromium (${CHROMIUM ?
     await sweepReport({ db: join(dir, 'on.sqlite'), report });
     await sweep(ckpts, { db: join(dir, 'off.sqlite'), spectra: false });
     await sweepReport({ db: join(dir, 'off.sqlite'), report: plain });
-    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: CHROMIUM_FLAGS });
   });
   afterAll(async () => {
     await browser?.close();
