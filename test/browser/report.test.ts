@@ -47,7 +47,6 @@ if (!CHROMIUM) {
   console.warn(NO_CHROMIUM_MESSAGE);
 }
 
-
 function expectClean(p: Problems): void {
   expect(p.errors, 'page errors').toEqual([]);
   expect(p.console, 'console errors').toEqual([]);
