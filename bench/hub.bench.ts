@@ -15,7 +15,14 @@
  *    streamed: wall and peak RSS of both, and their ratios (target: streamed peak RSS < 1.5 GB).
  * Both sides of each ratio run in this script, alternately; the machine's load is printed.
  *
- *   npx vite-node bench/hub.bench.ts [--dir DIR] [--repeat 2] [--download-gb 2] [--skip-stream] [--skip-download] [--big]
+ * Each download side removes the previous side's 2 GB output right before its clock starts: on a
+ * VM with free page reporting (this project's, `page_reporting.page_reporting_order=11`), memory
+ * the guest frees is handed back to the hypervisor after about two seconds, and the next writer
+ * that gets it pays a fault per page (writing 2 GB through the page cache: 0.5 s of system CPU
+ * with just-freed memory, up to 9 s with handed-back memory). `--settle S` waits S seconds after
+ * each removal instead, so that both sides get handed-back memory.
+ *
+ *   npx vite-node bench/hub.bench.ts [--dir DIR] [--repeat 2] [--download-gb 2] [--settle 0] [--skip-stream] [--skip-download] [--big]
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -35,6 +42,9 @@ const viteNode = join(root, 'node_modules', '.bin', 'vite-node');
 /** Child mode: one download into a fresh cache, timed inside the process (no startup). */
 if (flag('child-download')) {
   const [cacheDir, endpoint] = [value('cache'), value('endpoint')];
+  // The previous side's output goes right before the clock starts, as for curl (see `settle`).
+  for (const p of [cacheDir!, value('remove')].filter((p) => p !== undefined)) rmSync(p, { recursive: true, force: true });
+  await new Promise((r) => setTimeout(r, Number(value('settle') ?? 0) * 1000));
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r = await resolveModel('bench/big', { cacheDir: cacheDir!, endpoint: endpoint!, env: { HOME: tmpdir() } });
@@ -125,6 +135,7 @@ try {
   }
   if (!flag('skip-download')) {
     const gb = Number(value('download-gb') ?? 2);
+    const settle = Number(value('settle') ?? 0);
     const file = join(dir, `blob-${gb}g.gguf`);
     if (!existsSync(file) || statSync(file).size !== Math.round(gb * 2 ** 30)) {
       const fd = openSync(file, 'w');
@@ -149,18 +160,33 @@ try {
     const cpuOf = (s: Side) => s.user + s.system;
     const show = (s: Side) =>
       `${s.wall.toFixed(2)} s (CPU ${s.user.toFixed(2)} user + ${s.system.toFixed(2)} sys, server ${s.server.toFixed(2)})`;
+    const cache = join(dir, 'cache');
+    const out = join(dir, 'curl.out');
+    const times = join(dir, 'curl.time');
+    /** Remove the previous side's output, then wait `settle` seconds (see the option). */
+    const clear = async (path: string) => {
+      rmSync(path, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, settle * 1000));
+    };
     for (let i = 0; i < repeat; i++) {
-      const cache = join(dir, 'cache');
-      rmSync(cache, { recursive: true, force: true });
       let s0 = process.cpuUsage();
-      const child = await run(viteNode, [join(root, 'bench', 'hub.bench.ts'), '--child-download', '--cache', cache, '--endpoint', hub.url]);
+      const child = await run(viteNode, [
+        join(root, 'bench', 'hub.bench.ts'),
+        '--child-download',
+        '--cache',
+        cache,
+        '--endpoint',
+        hub.url,
+        '--remove',
+        out,
+        '--settle',
+        String(settle),
+      ]);
       let server = process.cpuUsage(s0);
       if (child.status !== 0) throw new Error(child.stderr);
       const got = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; user: number; system: number };
       ours.push({ wall: got.seconds, user: got.user, system: got.system, server: (server.user + server.system) / 1e6 });
-      rmSync(cache, { recursive: true, force: true });
-      const out = join(dir, 'curl.out');
-      const times = join(dir, 'curl.time');
+      await clear(cache);
       s0 = process.cpuUsage();
       const c = await run('/usr/bin/time', [
         '-f',
@@ -181,7 +207,7 @@ try {
         readFileSync(times, 'utf8').trim().split(/\s+/).slice(-3).map(Number) as [number, number, number];
       let [wall, user, system] = timed();
       curl.push({ wall, user, system, server: (server.user + server.system) / 1e6 });
-      rmSync(out, { force: true });
+      await clear(out);
       s0 = process.cpuUsage();
       const url = `${hub.url}/bench/big/resolve/main/model.gguf`;
       const h = await run('/usr/bin/time', [
@@ -197,7 +223,6 @@ try {
       if (h.status !== 0) throw new Error(`curl | sha256sum failed (${h.status})`);
       [wall, user, system] = timed();
       curlChecked.push({ wall, user, system, server: (server.user + server.system) / 1e6 });
-      rmSync(out, { force: true });
       rmSync(times, { force: true });
       console.log(
         `  run ${i + 1}: ours ${show(ours[i]!)}, curl ${show(curl[i]!)}, curl | sha256sum ${show(curlChecked[i]!)} (load ${load()})`,

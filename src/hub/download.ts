@@ -6,7 +6,7 @@
  * with a relative symlink made under a temporary name and renamed into place. A failure therefore
  * leaves an `.incomplete` file, never a broken blob or snapshot link.
  *
- * The thread that receives the bytes only copies them into a ring of buffers (BlobSink): the writes
+ * The socket reads the bytes straight into a ring of buffers (receive.ts, blob-sink.ts): the writes
  * run on libuv's thread pool and the hash on a worker (hasher.ts), so neither stalls the socket reads.
  *
  * Two processes fetching the same blob: the first takes `.locks/<repo folder>/<etag>.ww-lock`
@@ -14,12 +14,13 @@
  * waits and then finds the blob. (Python's own `.lock` files are flock()ed and left behind, so they
  * are not reused here.)
  */
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, symlink, unlink, writeFile, lstat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, symlink, unlink, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { isTransientNetworkError, backoffMs, type RetryPolicy } from './http.js';
-import { blobHasher, type BlobHasher } from './hasher.js';
+import { blobHasher } from './hasher.js';
+import { BlobSink, openBlobOutput } from './blob-sink.js';
+import { chunkSource, type ByteSource } from './receive.js';
 
 export interface RemoteFile {
   /** Path in the repo. */
@@ -43,8 +44,8 @@ export interface DownloadProgress {
   readonly waiting?: boolean;
 }
 
-/** Fetches bytes [start, size) of a file as a stream of chunks. */
-export type RangeStreamer = (file: RemoteFile, start: number) => Promise<AsyncIterable<Uint8Array>>;
+/** Fetches bytes [start, size) of a file: a body read into the ring, or a stream of chunks copied into it. */
+export type RangeStreamer = (file: RemoteFile, start: number) => Promise<ByteSource | AsyncIterable<Uint8Array>>;
 
 export interface FileDownloadOptions {
   readonly onProgress?: (p: DownloadProgress) => void;
@@ -111,132 +112,6 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/**
- * The ring: 16 buffers of 256 KiB. Small writes cost the kernel less here: a 2 GB download written
- * in 4 MiB pieces took 2.4-7 s of system CPU on this project's 2-core VM, in 1 MiB pieces 2.0-2.6 s,
- * in 256 KiB pieces 1.3-2.3 s (curl: 1.5-1.9 s); probably because a small piece is still in the
- * CPU's cache from the copy into it.
- */
-const SLOT_BYTES = 256 << 10;
-const SLOTS = 16;
-
-/** `view` at `at` in the file, however many writes that takes. */
-async function writeAll(fh: FileHandle, view: Uint8Array, at: number): Promise<void> {
-  for (let off = 0; off < view.length;) {
-    const { bytesWritten } = await fh.write(view, off, view.length - off, at + off);
-    if (bytesWritten <= 0) throw new WeightWatcherError('E_IO', `writing the download stopped at byte ${at + off}`);
-    off += bytesWritten;
-  }
-}
-
-/**
- * Where received bytes go: a ring of buffers. The receiving thread only copies each chunk into the
- * current buffer (one memcpy; chunks are not kept, so their memory is reused at once). A full
- * buffer is written at its place in the file on libuv's thread pool, several at once (one at a time,
- * each write waiting for a pool thread made the writes the bottleneck on a busy machine), then, in
- * file order, counted and handed to the hasher (moved to its worker and back, no copy), then reused. The hash therefore covers exactly
- * the prefix of the file counted as written; after a failed write the file is cut back to that
- * prefix, which the next attempt (or run) resumes from.
- */
-class BlobSink {
-  private readonly slotBytes: number;
-  private readonly free: ArrayBuffer[] = [];
-  private wake: (() => void) | undefined;
-  private current: { buffer: ArrayBuffer; view: Uint8Array; filled: number } | undefined;
-  /** Settles when the last dispatched buffer was handed to the hasher (in file order). */
-  private lastHanded: Promise<void> = Promise.resolve();
-  private readonly inFlight = new Set<Promise<void>>();
-  private failure: { error: unknown } | undefined;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly hasher: BlobHasher,
-    /** File offset of the next buffer. */
-    private position: number,
-    /** End of the prefix written and hashed (or being hashed), in order. */
-    private counted: number,
-    remaining: number,
-    private readonly on: { written: (bytes: number) => void; writeError: (e: unknown) => unknown },
-  ) {
-    this.slotBytes = Math.max(1, Math.min(SLOT_BYTES, remaining));
-    for (let i = 0; i < SLOTS; i++) this.free.push(new ArrayBuffer(this.slotBytes));
-  }
-
-  async push(chunk: Uint8Array): Promise<void> {
-    for (let off = 0; off < chunk.length;) {
-      let cur = this.current;
-      if (!cur) {
-        const buffer = await this.take();
-        cur = this.current = { buffer, view: new Uint8Array(buffer), filled: 0 };
-      }
-      const n = Math.min(chunk.length - off, this.slotBytes - cur.filled);
-      cur.view.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), cur.filled);
-      cur.filled += n;
-      off += n;
-      if (cur.filled === this.slotBytes) this.dispatch();
-    }
-  }
-
-  /** Everything pushed is written and hashed, or the first failure is thrown with the file cut back to the counted prefix. */
-  async flush(): Promise<void> {
-    this.dispatch();
-    while (this.inFlight.size) await Promise.all(this.inFlight);
-    if (this.failure) {
-      // Writes past a failed one may have landed: drop them, so the file is the prefix the hash covers.
-      await this.fh.truncate(this.counted).catch(() => {});
-      throw this.failure.error;
-    }
-  }
-
-  /** A free buffer; a failed write or hash stops the transfer here, not at its end. */
-  private async take(): Promise<ArrayBuffer> {
-    for (;;) {
-      if (this.failure) throw this.failure.error;
-      const b = this.free.pop();
-      if (b !== undefined) return b;
-      await new Promise<void>((r) => (this.wake = r));
-    }
-  }
-
-  private dispatch(): void {
-    const cur = this.current;
-    this.current = undefined;
-    if (!cur) return;
-    if (cur.filled === 0) return void this.free.push(cur.buffer);
-    const length = cur.filled;
-    const at = this.position;
-    this.position += length;
-    const written = writeAll(this.fh, cur.view.subarray(0, length), at).catch((e: unknown) => {
-      // Set at once, before any later buffer can be counted.
-      this.failure ??= { error: this.on.writeError(e) };
-      throw this.failure.error;
-    });
-    // Counted and handed over in file order, once this buffer and every one before it are written.
-    const handed = Promise.all([this.lastHanded, written]).then(() => {
-      if (this.failure) throw this.failure.error;
-      this.counted += length;
-      this.on.written(length);
-      return { hashed: this.hasher.hand(cur.buffer, length) };
-    });
-    this.lastHanded = handed.then(
-      () => {},
-      () => {},
-    );
-    const done: Promise<void> = handed
-      .then(async ({ hashed }) => void this.free.push(await hashed))
-      .catch((e: unknown) => {
-        this.failure ??= { error: e };
-      })
-      .finally(() => {
-        this.inFlight.delete(done);
-        const wake = this.wake;
-        this.wake = undefined;
-        wake?.();
-      });
-    this.inFlight.add(done);
-  }
-}
-
 function noSpace(file: RemoteFile, incomplete: string, have: number): WeightWatcherError {
   return new WeightWatcherError(
     'E_IO',
@@ -287,8 +162,7 @@ export async function ensureFile(
     try {
       // A resumed download hashes what is already on disk first (on the worker, for big files).
       if (have > 0) await hasher.file(incomplete, have);
-      // Positioned writes (no O_APPEND, which makes Linux ignore the position); never truncated.
-      const out = await open(incomplete, constants.O_WRONLY | constants.O_CREAT);
+      const out = await openBlobOutput(incomplete, file.size - have);
       let lastReport = 0;
       const sink = new BlobSink(out, hasher, have, have, file.size - have, {
         written: (n) => {
@@ -307,13 +181,13 @@ export async function ensureFile(
           const before = have;
           try {
             try {
-              let received = have;
-              for await (const chunk of await streamer(file, have)) {
-                received += chunk.length;
-                if (received > file.size)
-                  throw new WeightWatcherError('E_IO', `${file.path}: the server sent more than the ${file.size} bytes the hub lists`);
-                await sink.push(chunk);
-              }
+              const body = await streamer(file, have);
+              const source = 'receive' in body ? body : chunkSource(body, async () => {});
+              await source.receive(sink, file.size - have).catch((e: unknown) => {
+                throw e instanceof WeightWatcherError && /more than the \d+ bytes expected/.test(e.message)
+                  ? new WeightWatcherError('E_IO', `${file.path}: the server sent more than the ${file.size} bytes the hub lists`)
+                  : e;
+              });
             } finally {
               // What arrived before a cut is kept: the next attempt (or run) continues after it.
               await sink.flush();

@@ -2,10 +2,8 @@
  * The hash that checks a download (sha256 of an LFS file, git's blob sha1 else), computed on a
  * worker thread for big files. On the thread that receives the bytes, sha256 (≈ 1.5 GB/s with the
  * SHA extensions) stalled the socket reads: a 2 GB download spent a second of that thread's time on
- * it, which curl does not. download.ts hands each buffer over (`hand`: moved to the worker and back,
- * no copy) once it is written; `update` copies, or shares a SharedArrayBuffer's memory. (The ring of
- * buffers is not a SharedArrayBuffer: writing 2 GB to a file from one cost 3-7 s of system CPU
- * against ≈ 2 s from ordinary memory, measured on this project's 2-core VM.)
+ * it, which curl does not. blob-sink.ts hands over views of its shared ring once they are written:
+ * the worker hashes them in place. An ordinary buffer is copied over.
  * Small files are hashed in place: starting a worker (tens of ms) costs more than hashing them.
  */
 import { createHash } from 'node:crypto';
@@ -20,8 +18,6 @@ export interface BlobHasher {
   /** Hash the first `length` bytes of a file (a resumed download's `.incomplete` part). */
   file(path: string, length: number): Promise<void>;
   update(bytes: Uint8Array): Promise<void>;
-  /** Hash the first `length` bytes of `buffer`, which is moved to the hasher meanwhile: use the buffer it resolves to. */
-  hand(buffer: ArrayBuffer, length: number): Promise<ArrayBuffer>;
   /** The hex digest; the hasher is finished afterwards. */
   digest(): Promise<string>;
   /** Stop the worker (idempotent; pending calls reject). */
@@ -57,10 +53,6 @@ export function inlineHasher(kind: HashKind, size: number): BlobHasher {
     async update(bytes) {
       h.update(bytes);
     },
-    async hand(buffer, length) {
-      h.update(new Uint8Array(buffer, 0, length));
-      return buffer;
-    },
     async digest() {
       return h.digest('hex');
     },
@@ -93,10 +85,7 @@ function hashFile(path, length) {
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'update') hash.update(new Uint8Array(m.buffer, m.offset, m.length));
-    else if (m.op === 'hand') {
-      hash.update(new Uint8Array(m.buffer, 0, m.length));
-      return parentPort.postMessage({ buffer: m.buffer }, [m.buffer]);
-    } else if (m.op === 'file') hashFile(m.path, m.length);
+    else if (m.op === 'file') hashFile(m.path, m.length);
     else if (m.op === 'digest') return parentPort.postMessage({ digest: hash.digest('hex') });
     parentPort.postMessage({});
   } catch (e) {
@@ -105,7 +94,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-type Reply = { digest?: string; buffer?: ArrayBuffer; error?: string };
+type Reply = { digest?: string; error?: string };
 
 /**
  * The hash on a worker thread. Messages are answered in order, so one FIFO of waiting promises
@@ -157,11 +146,6 @@ export function workerHasher(kind: HashKind, size: number): BlobHasher {
       // An ordinary buffer: one copy, handed over (the caller's bytes stay untouched).
       const copy = bytes.slice();
       await send({ op: 'update', buffer: copy.buffer, offset: 0, length: copy.length }, [copy.buffer]);
-    },
-    async hand(buffer, length) {
-      const { buffer: back } = await send({ op: 'hand', buffer, length }, [buffer]);
-      if (back === undefined) throw new WeightWatcherError('E_INTERNAL', "the download's hash worker kept a buffer");
-      return back;
     },
     async digest() {
       const { digest } = await send({ op: 'digest' });

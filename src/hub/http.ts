@@ -6,14 +6,17 @@
  * Content-Range is not the range asked for, or a 200 to a range that does not start at 0, is an
  * error, never silent data.
  *
- * Downloads read their bytes through `download`, the same rules over node:http(s) instead of fetch:
- * fetch copies every chunk twice more (into llhttp's WebAssembly memory, then into a new
- * Uint8Array for the web stream) and resolves a promise per chunk, which made the transfer's thread
- * spend about a CPU second per GB; node:http hands over views of the socket's own buffers.
+ * Downloads read their bytes through `download`, the same rules without fetch: fetch copies every
+ * chunk twice more (into llhttp's WebAssembly memory, then into a new Uint8Array for the web
+ * stream) and resolves a promise per chunk, which made the transfer's thread spend about a CPU
+ * second per GB. Each hop is one GET of receive.ts, whose body is read straight into the caller's
+ * buffers; an answer it cannot frame (chunked) is asked for again over node:http(s).
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { WeightWatcherError } from '../shared/errors.js';
+import { chunkSource, requestDirect, type ByteSource } from './receive.js';
 
 export interface RetryPolicy {
   /** Attempts per request, the first included (default 5). */
@@ -31,9 +34,9 @@ interface Answer {
   readonly headers: { get(name: string): string | null };
 }
 
-/** A download's answer: the body as the socket's chunks; `cancel` drops the connection. */
+/** A download's answer; `body.cancel` drops the connection. */
 export interface DownloadAnswer extends Answer {
-  readonly body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> };
+  readonly body: ByteSource;
 }
 
 export interface HubFetch {
@@ -109,11 +112,11 @@ export function backoffMs(attempt: number, policy: RetryPolicy): number {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const IDLE_TIMEOUT_MS = 300_000;
 
-function get(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+function get(url: URL, headers: Record<string, string>, tls: ConnectionOptions | undefined): Promise<IncomingMessage> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return Promise.reject(new WeightWatcherError('E_IO', `${url.href}: cannot download over ${url.protocol}`));
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers }, (res) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, ...tls }, (res) => {
       // Errors reach whoever reads the body (its iterator); until then, an error must not crash the process.
       res.on('error', () => {});
       resolve(res);
@@ -128,31 +131,48 @@ function get(url: URL, headers: Record<string, string>): Promise<IncomingMessage
   });
 }
 
+/** The answer of one node:http(s) GET, for bodies receive.ts does not frame. */
+async function getOverNodeHttp(url: URL, headers: Record<string, string>, tls: ConnectionOptions | undefined): Promise<DownloadAnswer> {
+  const res = await get(url, headers, tls);
+  const status = res.statusCode ?? 0;
+  return {
+    ok: status >= 200 && status < 300,
+    status,
+    headers: {
+      get: (name) => {
+        const v = res.headers[name.toLowerCase()];
+        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+      },
+    },
+    body: chunkSource(res as AsyncIterable<Uint8Array>, async () => void res.destroy()),
+  };
+}
+
 /** GET with redirects followed; credentials go only to the origin they were given for, as fetch does. */
-async function getFollowing(url: string, headers: Record<string, string>): Promise<DownloadAnswer> {
+async function getFollowing(url: string, headers: Record<string, string>, tls: ConnectionOptions | undefined): Promise<DownloadAnswer> {
   let u = new URL(url);
   let h = headers;
   for (let hops = 0; ; hops++) {
-    const res = await get(u, h);
-    const status = res.statusCode ?? 0;
-    const location = res.headers.location;
-    if (!REDIRECTS.has(status) || location === undefined) {
+    const res = await requestDirect(u, h, { idleTimeoutMs: IDLE_TIMEOUT_MS, ...(tls && { tls }) });
+    const location = res.headers.get('location');
+    if (!REDIRECTS.has(res.status) || location === null) {
+      const ok = res.status >= 200 && res.status < 300;
+      if (ok && res.source === undefined) {
+        // Chunked, or read until the connection closes: node:http frames that.
+        await res.cancel();
+        return getOverNodeHttp(u, h, tls);
+      }
       return {
-        ok: status >= 200 && status < 300,
-        status,
-        headers: {
-          get: (name) => {
-            const v = res.headers[name.toLowerCase()];
-            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-          },
-        },
-        body: {
-          [Symbol.asyncIterator]: () => res[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
-          cancel: async () => void res.destroy(),
+        ok,
+        status: res.status,
+        headers: res.headers,
+        body: res.source ?? {
+          receive: () => Promise.reject(new WeightWatcherError('E_IO', `${u.host}: HTTP ${res.status} has no body to download`)),
+          cancel: res.cancel,
         },
       };
     }
-    res.resume();
+    await res.cancel();
     if (hops >= 10) throw new WeightWatcherError('E_IO', `${url}: more than 10 redirects`);
     const next = new URL(location, u);
     if (next.origin !== u.origin) h = Object.fromEntries(Object.entries(h).filter(([k]) => k.toLowerCase() !== 'authorization'));
@@ -197,7 +217,11 @@ async function retrying<R extends Answer>(
   }
 }
 
-export function hubFetch(policy: RetryPolicy = {}, inner: typeof fetch = globalThis.fetch): HubFetch {
+/**
+ * `tls`: extra options for the downloads' TLS connections (tests: a private CA; fetch's own
+ * connections are undici's).
+ */
+export function hubFetch(policy: RetryPolicy = {}, inner: typeof fetch = globalThis.fetch, tls?: ConnectionOptions): HubFetch {
   const state: HubFetch = {
     requests: 0,
     lastErrorCode: undefined,
@@ -216,7 +240,7 @@ export function hubFetch(policy: RetryPolicy = {}, inner: typeof fetch = globalT
         policy,
         url,
         init,
-        () => getFollowing(url, init.headers ?? {}),
+        () => getFollowing(url, init.headers ?? {}, tls),
         (r) => r.body.cancel(),
       ),
   };

@@ -2,18 +2,20 @@
  * The download's transfer path (issue 19's download benchmark): the worker hasher gives crypto's
  * digest whatever the chunking, ensureFile's shared-memory ring writes and hashes exactly the bytes
  * received (odd chunks, chunks larger than a slot, resumed prefixes, retried cuts), and the
- * node:http download follows redirects with credentials kept to their origin.
+ * download follows redirects with credentials kept to their origin.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inlineHasher, workerHasher, WORKER_HASH_MIN_BYTES, type HashKind } from '../../src/hub/hasher.js';
 import { ensureFile, type RemoteFile } from '../../src/hub/download.js';
+import { BlobSink, DIRECT_MIN_BYTES, openBlobOutput } from '../../src/hub/blob-sink.js';
 import { hubFetch } from '../../src/hub/http.js';
+import { copyAll } from '../../src/hub/receive.js';
 import { expectError } from '../helpers/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ww-hub-hasher-'));
@@ -54,22 +56,12 @@ describe('worker hasher', () => {
         let i = 0;
         const pending: Promise<unknown>[] = [];
         for (const c of chunked(bytes.subarray(prefix), ODD)) {
-          // Shared views, ordinary copies and handed-over buffers in turn, several in flight at once: order is kept.
-          const mode = i++ % 3;
-          if (mode === 0) pending.push(h.update(shared.subarray(at, at + c.length)));
-          else if (mode === 1) {
+          // Shared views and ordinary copies in turn, several in flight at once: order is kept.
+          if (i++ % 2 === 0) pending.push(h.update(shared.subarray(at, at + c.length)));
+          else {
             const piece = new Uint8Array(c);
             pending.push(h.update(piece));
             expect(piece.length).toBe(c.length); // the caller's buffer is not detached
-          } else {
-            const buffer = new ArrayBuffer(c.length + 9);
-            new Uint8Array(buffer).set(c);
-            pending.push(
-              h.hand(buffer, c.length).then((back) => {
-                expect(buffer.byteLength).toBe(0); // moved to the worker…
-                expect(Buffer.compare(new Uint8Array(back, 0, c.length), c)).toBe(0); // …and back, intact
-              }),
-            );
           }
           at += c.length;
         }
@@ -81,7 +73,6 @@ describe('worker hasher', () => {
       const inline = inlineHasher(kind, bytes.length);
       await inline.file(file, prefix);
       for (const c of chunked(bytes.subarray(prefix), ODD)) await inline.update(c);
-      await inline.hand(new ArrayBuffer(4), 0);
       expect(await inline.digest()).toBe(reference(kind, bytes));
     });
 
@@ -105,8 +96,8 @@ describe('ensureFile transfer path', () => {
     hash: kind,
   });
 
-  for (const size of [WORKER_HASH_MIN_BYTES - 1, (13 << 20) + 7])
-    it(`${size} bytes (${size >= WORKER_HASH_MIN_BYTES ? 'worker' : 'inline'} hash) in odd chunks, resumed from an odd prefix after a cut`, async () => {
+  for (const size of [WORKER_HASH_MIN_BYTES - 1, (13 << 20) + 7, (40 << 20) + 7])
+    it(`${size} bytes (${size >= WORKER_HASH_MIN_BYTES ? 'worker' : 'inline'} hash${size >= DIRECT_MIN_BYTES ? ', direct I/O where the file system allows' : ''}) in odd chunks, resumed from an odd prefix after a cut`, async () => {
       const bytes = randomBytes(size);
       const repoDir = join(tmp, `repo-${n}`);
       const file = remote(bytes);
@@ -188,7 +179,61 @@ describe('ensureFile transfer path', () => {
   });
 });
 
-describe('node:http download', () => {
+describe('BlobSink', () => {
+  const LOCAL_FILE_SYSTEMS = [0xef53, 0x58465342, 0x9123683e];
+
+  it('direct I/O where the file system is local: aligned buffers direct, a resumed odd head and the tail through the page cache, the file and hash exact', async () => {
+    const path = join(tmp, 'direct.incomplete');
+    const bytes = randomBytes((20 << 20) + 12_345 + 777);
+    const start = 12_345;
+    writeFileSync(path, bytes.subarray(0, start));
+    const out = await openBlobOutput(path, bytes.length - start);
+    const local = LOCAL_FILE_SYSTEMS.includes(statfsSync(tmp).type);
+    // (On tmpfs or a network file system the page cache is used, with the same bytes.)
+    expect(out.direct !== undefined).toBe(local);
+    const hasher = workerHasher('sha256', bytes.length);
+    let written = 0;
+    try {
+      await hasher.file(path, start);
+      const sink = new BlobSink(out, hasher, start, start, bytes.length - start, {
+        written: (n) => void (written += n),
+        writeError: (e) => e,
+      });
+      for (const c of chunked(bytes.subarray(start), ODD)) await copyAll(sink, c);
+      await sink.flush();
+      expect(await hasher.digest()).toBe(reference('sha256', bytes));
+      if (local) {
+        // The first buffer ends on the alignment (1 MiB less the odd part of the start), the last is partial.
+        const head = (1 << 20) - (start % 4096);
+        const tail = (bytes.length - start - head) % (1 << 20);
+        expect(tail % 4096).not.toBe(0);
+        expect(sink.directBytes).toBe(bytes.length - start - head - tail);
+      } else expect(sink.directBytes).toBe(0);
+    } finally {
+      await out.close();
+      await hasher.close();
+    }
+    expect(written).toBe(bytes.length - start);
+    expect(reference('sha256', readFileSync(path))).toBe(reference('sha256', bytes));
+  });
+
+  it('small files, and WW_DOWNLOAD_DIRECT=0, use the page cache', async () => {
+    const path = join(tmp, 'small.incomplete');
+    const small = await openBlobOutput(path, DIRECT_MIN_BYTES - 1);
+    expect(small.direct).toBeUndefined();
+    await small.close();
+    process.env.WW_DOWNLOAD_DIRECT = '0';
+    try {
+      const off = await openBlobOutput(path, DIRECT_MIN_BYTES * 4);
+      expect(off.direct).toBeUndefined();
+      await off.close();
+    } finally {
+      delete process.env.WW_DOWNLOAD_DIRECT;
+    }
+  });
+});
+
+describe('download (redirects, ranges, retries)', () => {
   const servers: Server[] = [];
   afterAll(() => servers.forEach((s) => s.close()));
   const serve = async (handler: Parameters<typeof createServer>[1]) => {
@@ -220,9 +265,10 @@ describe('node:http download', () => {
     const f = hubFetch({ baseDelayMs: 1 });
     const res = await f.download(`${hub}/file`, { headers: { Authorization: 'Bearer hf_x', Range: 'bytes=4-' } });
     expect(res.status).toBe(206);
-    const got: Buffer[] = [];
-    for await (const c of res.body) got.push(Buffer.from(c));
-    expect(Buffer.concat(got).toString()).toBe('456789');
+    const got = new Uint8Array(6);
+    let filled = 0;
+    await res.body.receive({ space: () => got.subarray(filled), commit: (n) => void (filled += n), ready: async () => {} }, 6);
+    expect(Buffer.from(got.subarray(0, filled)).toString()).toBe('456789');
     expect(seen).toEqual([
       { host: 'hub', auth: 'Bearer hf_x' },
       { host: 'cdn', range: 'bytes=4-' },
