@@ -45,7 +45,10 @@ const RING = { buffered: { slotBytes: 256 << 10, slots: 16 }, direct: { slotByte
 /** The file opened for the download: always through the page cache, and directly when the file system allows. */
 export interface BlobOutput {
   readonly buffered: FileHandle;
-  direct: FileHandle | undefined;
+  /** Open with O_DIRECT (closed by `close`, even after `useDirect` went false). */
+  readonly direct: FileHandle | undefined;
+  /** Write aligned buffers through `direct`: false once the file system refused a direct write. */
+  useDirect: boolean;
   close(): Promise<void>;
 }
 
@@ -58,14 +61,14 @@ export async function openBlobOutput(path: string, bytesToCome: number): Promise
     if (fs !== undefined && DIRECT_FILE_SYSTEMS.has(fs.type))
       direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
   }
-  const out: BlobOutput = {
+  return {
     buffered,
     direct,
+    useDirect: direct !== undefined,
     async close() {
-      await Promise.all([buffered.close(), out.direct?.close()]);
+      await Promise.all([buffered.close(), direct?.close()]);
     },
   };
-  return out;
 }
 
 /** WebAssembly.Memory (not in this project's TypeScript lib): page-aligned, and shared, so the hash worker reads it in place. */
@@ -171,17 +174,18 @@ export class BlobSink implements ByteTarget {
 
   /** Directly when memory, offset and length are aligned; through the page cache else, or when the file system refuses. */
   private async write(view: Uint8Array, at: number): Promise<void> {
-    const direct = this.out.direct;
-    if (direct && at % DIRECT_ALIGN === 0 && view.length % DIRECT_ALIGN === 0) {
+    const { direct } = this.out;
+    if (direct && this.out.useDirect && at % DIRECT_ALIGN === 0 && view.length % DIRECT_ALIGN === 0) {
       try {
         await writeAll(direct, view, at);
         this.directBytes += view.length;
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-        // Accepted at open, refused at write (some file systems): the page cache from here on.
-        this.out.direct = undefined;
-        await direct.close().catch(() => {});
+        // Accepted at open, refused at write (some file systems; nothing was written): the page
+        // cache from here on, this buffer included. (A short direct write leaves the rest
+        // unaligned, which lands here too.)
+        this.out.useDirect = false;
       }
     }
     await writeAll(this.out.buffered, view, at);

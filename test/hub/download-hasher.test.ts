@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -214,6 +215,31 @@ describe('BlobSink', () => {
       await hasher.close();
     }
     expect(written).toBe(bytes.length - start);
+    expect(reference('sha256', readFileSync(path))).toBe(reference('sha256', bytes));
+  });
+
+  it('a file system that refuses a direct write (EINVAL): that buffer and the rest through the page cache', async () => {
+    const path = join(tmp, 'refused.incomplete');
+    const bytes = randomBytes((3 << 20) + 5);
+    const buffered = await open(path, 'w');
+    let refused = 0;
+    const direct = {
+      write: async () => {
+        refused++;
+        throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+      },
+      close: async () => {},
+    } as unknown as FileHandle;
+    const out = { buffered, direct, useDirect: true, close: () => buffered.close() };
+    const hasher = inlineHasher('sha256', bytes.length);
+    const sink = new BlobSink(out, hasher, 0, 0, bytes.length, { written: () => {}, writeError: (e) => e });
+    for (const c of chunked(bytes, ODD)) await copyAll(sink, c);
+    await sink.flush();
+    await out.close();
+    expect(out.useDirect).toBe(false);
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(sink.directBytes).toBe(0);
+    expect(await hasher.digest()).toBe(reference('sha256', bytes));
     expect(reference('sha256', readFileSync(path))).toBe(reference('sha256', bytes));
   });
 
