@@ -16,7 +16,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import { WeightWatcherError } from '../shared/errors.js';
-import { chunkSource, requestDirect, type ByteSource } from './receive.js';
+import { chunkSource, requestDirect, type ByteSource, type ByteTarget } from './receive.js';
 
 export interface RetryPolicy {
   /** Attempts per request, the first included (default 5). */
@@ -42,7 +42,11 @@ export interface DownloadAnswer extends Answer {
 export interface HubFetch {
   readonly fetch: typeof fetch;
   /** GET over node:http(s) for big bodies (see the module comment); redirects are followed. */
-  readonly download: (url: string, init: { readonly headers?: Record<string, string> }) => Promise<DownloadAnswer>;
+  /** `keepAlive`: keep the connections for the next request (range reads); a download closes them. */
+  readonly download: (
+    url: string,
+    init: { readonly headers?: Record<string, string>; readonly keepAlive?: boolean },
+  ) => Promise<DownloadAnswer>;
   /** Requests sent (retries included). */
   requests: number;
   /** X-Error-Code of the last failed answer ('RepoNotFound', 'RevisionNotFound', 'GatedRepo', …). */
@@ -131,6 +135,11 @@ function get(url: URL, headers: Record<string, string>, tls: ConnectionOptions |
   });
 }
 
+/** A redirect's body (a line of HTML) is read and dropped, up to this size; a longer one closes the connection. */
+const REDIRECT_BODY_MAX = 64 << 10;
+const scratch = new Uint8Array(16 << 10);
+const discard: ByteTarget = { space: () => scratch, commit: () => {}, ready: async () => {} };
+
 /** The answer of one node:http(s) GET, for bodies receive.ts does not frame. */
 async function getOverNodeHttp(url: URL, headers: Record<string, string>, tls: ConnectionOptions | undefined): Promise<DownloadAnswer> {
   const res = await get(url, headers, tls);
@@ -149,11 +158,16 @@ async function getOverNodeHttp(url: URL, headers: Record<string, string>, tls: C
 }
 
 /** GET with redirects followed; credentials go only to the origin they were given for, as fetch does. */
-async function getFollowing(url: string, headers: Record<string, string>, tls: ConnectionOptions | undefined): Promise<DownloadAnswer> {
+async function getFollowing(
+  url: string,
+  headers: Record<string, string>,
+  tls: ConnectionOptions | undefined,
+  keepAlive: boolean,
+): Promise<DownloadAnswer> {
   let u = new URL(url);
   let h = headers;
   for (let hops = 0; ; hops++) {
-    const res = await requestDirect(u, h, { idleTimeoutMs: IDLE_TIMEOUT_MS, ...(tls && { tls }) });
+    const res = await requestDirect(u, h, { idleTimeoutMs: IDLE_TIMEOUT_MS, keepAlive, ...(tls && { tls }) });
     const location = res.headers.get('location');
     if (!REDIRECTS.has(res.status) || location === null) {
       const ok = res.status >= 200 && res.status < 300;
@@ -172,7 +186,9 @@ async function getFollowing(url: string, headers: Record<string, string>, tls: C
         },
       };
     }
-    await res.cancel();
+    // A kept-alive connection can serve the next request once the redirect's own (small) body is read.
+    if (keepAlive && res.source) await res.source.receive(discard, REDIRECT_BODY_MAX).catch(() => res.cancel());
+    else await res.cancel();
     if (hops >= 10) throw new WeightWatcherError('E_IO', `${url}: more than 10 redirects`);
     const next = new URL(location, u);
     if (next.origin !== u.origin) h = Object.fromEntries(Object.entries(h).filter(([k]) => k.toLowerCase() !== 'authorization'));
@@ -240,7 +256,7 @@ export function hubFetch(policy: RetryPolicy = {}, inner: typeof fetch = globalT
         policy,
         url,
         init,
-        () => getFollowing(url, init.headers ?? {}, tls),
+        () => getFollowing(url, init.headers ?? {}, tls, init.keepAlive === true),
         (r) => r.body.cancel(),
       ),
   };

@@ -6,6 +6,10 @@
  * memory is that read-ahead, not the model. Small reads (the 8-byte length, header windows) are
  * served from one 256 KiB block so a header costs one or two requests.
  *
+ * Each range is one GET of receive.ts over a kept-alive connection, its body read from the socket
+ * straight into the tensor's buffer: `fetch` spent 2.6 CPU seconds per GB here, on the cores the
+ * decompositions use (docs/performance.md, "Models by name").
+ *
  * Transient failures are retried with backoff (http.ts, and here a body cut mid-read); a range
  * answer of the wrong length is an error (http.ts checks Content-Range, this module the body).
  */
@@ -13,9 +17,14 @@ import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { RandomAccessFile, type PositionedSource } from '../formats/file.js';
 import { SafetensorsFile, SafetensorsStore } from '../formats/safetensors.js';
 import type { TensorStore } from '../formats/types.js';
-import { backoffMs, hubFetch, isTransientNetworkError, type HubFetch, type RetryPolicy } from './http.js';
+import { backoffMs, hubFetch, isTransientNetworkError, type DownloadAnswer, type HubFetch, type RetryPolicy } from './http.js';
+import type { ByteTarget } from './receive.js';
 
 const BLOCK = 256 << 10;
+const oneByte = (): ByteTarget => {
+  const b = new Uint8Array(1);
+  return { space: () => b, commit: () => {}, ready: async () => {} };
+};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Read `url` by ranges. */
@@ -34,9 +43,9 @@ export class HttpRangeSource implements PositionedSource {
 
   /** Probe the size with `Range: bytes=0-0` (the answer's Content-Range total). */
   static async open(url: string, f: HubFetch, headers: Record<string, string> = {}, retry: RetryPolicy = {}): Promise<HttpRangeSource> {
-    let res: Response;
+    let res: DownloadAnswer;
     try {
-      res = await f.fetch(url, { headers: { ...headers, Range: 'bytes=0-0' } });
+      res = await f.download(url, { headers: { ...headers, Range: 'bytes=0-0' }, keepAlive: true });
     } catch (e) {
       if (e instanceof WeightWatcherError) throw e;
       throw new WeightWatcherError('E_IO', `${url}: cannot connect (${errorMessage((e as { cause?: unknown }).cause ?? e)})`, {
@@ -44,7 +53,9 @@ export class HttpRangeSource implements PositionedSource {
         cause: e,
       });
     }
-    await res.body?.cancel();
+    // The one byte is read (not dropped with the connection), so the connection serves the reads that follow.
+    if (res.status === 206) await res.body.receive(oneByte(), 1).catch(() => res.body.cancel());
+    else await res.body.cancel();
     if (res.status === 401 || res.status === 403)
       throw new WeightWatcherError(
         'E_NOT_FOUND',
@@ -64,23 +75,27 @@ export class HttpRangeSource implements PositionedSource {
     return new HttpRangeSource(url, Number(total[1]), f, headers, retry);
   }
 
+  /** Bytes [offset, offset + length), read from the socket straight into the array returned (receive.ts). */
   private async fetchRange(offset: number, length: number): Promise<Uint8Array> {
     const attempts = this.retry.attempts ?? 5;
+    const range = `bytes=${offset}-${offset + length - 1}`;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.f.fetch(this.url, { headers: { ...this.headers, Range: `bytes=${offset}-${offset + length - 1}` } });
+        const res = await this.f.download(this.url, { headers: { ...this.headers, Range: range }, keepAlive: true });
         if (res.status !== 206) {
-          await res.body?.cancel();
+          await res.body.cancel();
           throw new WeightWatcherError('E_IO', `${this.url}: HTTP ${res.status} for bytes ${offset}-${offset + length - 1}`, {
             file: this.url,
           });
         }
-        const body = new Uint8Array(await res.arrayBuffer());
-        if (body.length !== length)
-          throw new WeightWatcherError('E_IO', `${this.url}: wrong range answer: ${body.length} bytes for ${length} at ${offset}`, {
+        const body = new Uint8Array(length);
+        let filled = 0;
+        await res.body.receive({ space: () => body.subarray(filled), commit: (n) => void (filled += n), ready: async () => {} }, length);
+        if (filled !== length)
+          throw new WeightWatcherError('E_IO', `${this.url}: wrong range answer: ${filled} bytes for ${length} at ${offset}`, {
             file: this.url,
           });
-        this.received += body.length;
+        this.received += filled;
         return body;
       } catch (e) {
         if (attempt + 1 >= attempts || !isTransientNetworkError(e)) {

@@ -205,6 +205,87 @@ describe('requestDirect', () => {
   });
 });
 
+describe('kept-alive connections (range reads)', () => {
+  /** A node:http server counting its connections; `handler` answers each request. */
+  async function counted(handler: Parameters<typeof createHttpServer>[1]) {
+    const server = createHttpServer(handler);
+    const stats = { connections: 0, requests: [] as string[] };
+    server.on('connection', () => stats.connections++);
+    server.on('request', (req) => stats.requests.push(`${req.headers.connection} ${req.headers.range ?? ''}`));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stats, server };
+  }
+  const body = randomBytes(100_000);
+  const ranged = (req: { headers: { range?: string } }, res: import('node:http').ServerResponse, extra: Record<string, string> = {}) => {
+    const [a, b] = /bytes=(\d+)-(\d+)/
+      .exec(req.headers.range ?? '')!
+      .slice(1)
+      .map(Number) as [number, number];
+    res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${body.length}`, 'content-length': String(b - a + 1), ...extra });
+    res.end(body.subarray(a, b + 1));
+  };
+  async function read(f: ReturnType<typeof hubFetch>, url: string, a: number, b: number) {
+    const res = await f.download(url, { headers: { Range: `bytes=${a}-${b}` }, keepAlive: true });
+    const out = new Uint8Array(b - a + 1);
+    let filled = 0;
+    await res.body.receive({ space: () => out.subarray(filled), commit: (n) => void (filled += n), ready: async () => {} }, out.length);
+    return out;
+  }
+
+  it('ranges one after another share one connection, across a redirect whose body is read and dropped', async () => {
+    const cdn = await counted((req, res) => ranged(req, res));
+    const hub = await counted((_req, res) => {
+      res.writeHead(302, { location: `${cdn.url}/blob`, 'content-length': '20' });
+      res.end('Found. Redirecting..');
+    });
+    const f = hubFetch({ baseDelayMs: 1 });
+    for (const [a, b] of [
+      [0, 0],
+      [10, 5009],
+      [50_000, 99_999],
+      [7, 7],
+    ] as const)
+      expect(Buffer.compare(await read(f, `${hub.url}/resolve`, a, b), body.subarray(a, b + 1))).toBe(0);
+    expect(hub.stats.connections).toBe(1);
+    expect(cdn.stats.connections).toBe(1);
+    expect(cdn.stats.requests).toEqual([
+      'keep-alive bytes=0-0',
+      'keep-alive bytes=10-5009',
+      'keep-alive bytes=50000-99999',
+      'keep-alive bytes=7-7',
+    ]);
+  });
+
+  it('a server that says Connection: close, or drops a kept-alive connection unanswered, gets a new one; the reads still succeed', async () => {
+    const closing = await counted((req, res) => ranged(req, res, { connection: 'close' }));
+    const f = hubFetch({ baseDelayMs: 1 });
+    await read(f, closing.url, 0, 99);
+    await read(f, closing.url, 100, 199);
+    expect(closing.stats.connections).toBe(2);
+    // Keeps the connection open after its answer, then drops it unanswered when the next request
+    // comes: the client's reused connection fails before any byte of an answer, and it asks again.
+    const served = new WeakMap<object, number>();
+    const dropping = await counted((req, res) => {
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (n > 1) return void req.socket.destroy();
+      ranged(req, res);
+    });
+    expect(Buffer.compare(await read(f, dropping.url, 0, 999), body.subarray(0, 1000))).toBe(0);
+    expect(Buffer.compare(await read(f, dropping.url, 1000, 1999), body.subarray(1000, 2000))).toBe(0);
+    expect(dropping.stats.requests).toHaveLength(3);
+    expect(dropping.stats.connections).toBe(2);
+  });
+
+  it('downloads (no keepAlive) say Connection: close', async () => {
+    const one = await counted((req, res) => ranged(req, res));
+    const res = await hubFetch({ baseDelayMs: 1 }).download(one.url, { headers: { Range: 'bytes=0-9' } });
+    await res.body.receive(ring(1, 100, 0).target, 10);
+    expect(one.stats.requests).toEqual(['close bytes=0-9']);
+  });
+});
+
 describe('over TLS', () => {
   let dir = '';
   const haveOpenssl = (() => {
