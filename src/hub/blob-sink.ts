@@ -41,6 +41,8 @@ const DIRECT_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e]);
  * O_DIRECT is the other way round: 1 MiB writes, 0.3 s; 256 KiB writes, 0.6 s.
  */
 const RING = { buffered: { slotBytes: 256 << 10, slots: 16 }, direct: { slotBytes: 1 << 20, slots: 8 } } as const;
+/** The most bytes in flight at once: a killed download's file may have holes this far back from its end. */
+export const RING_BYTES_MAX = Math.max(...Object.values(RING).map((r) => r.slotBytes * r.slots));
 
 /** The file opened for the download: always through the page cache, and directly when the file system allows. */
 export interface BlobOutput {

@@ -14,12 +14,12 @@
  * waits and then finds the blob. (Python's own `.lock` files are flock()ed and left behind, so they
  * are not reused here.)
  */
-import { mkdir, open, readFile, rename, stat, symlink, unlink, writeFile, lstat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, symlink, truncate, unlink, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { WeightWatcherError, errorMessage } from '../shared/errors.js';
 import { isTransientNetworkError, backoffMs, type RetryPolicy } from './http.js';
 import { blobHasher } from './hasher.js';
-import { BlobSink, openBlobOutput } from './blob-sink.js';
+import { BlobSink, openBlobOutput, RING_BYTES_MAX } from './blob-sink.js';
 import { chunkSource, type ByteSource } from './receive.js';
 
 export interface RemoteFile {
@@ -65,15 +65,18 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Take the lock file; wait while a live process holds it. Returns the release function. */
-async function lock(path: string, onWait: () => void): Promise<() => Promise<void>> {
+/**
+ * Take the lock file; wait while a live process holds it. `tookOver`: a lock left by a process that
+ * died was removed on the way (so its download stopped without flushing its writes).
+ */
+async function lock(path: string, onWait: () => void): Promise<{ release: () => Promise<void>; tookOver: boolean }> {
   await mkdir(dirname(path), { recursive: true });
-  for (let waited = false; ;) {
+  for (let waited = false, tookOver = false; ;) {
     try {
       const h = await open(path, 'wx');
       await h.writeFile(String(process.pid));
       await h.close();
-      return () => unlink(path).catch(() => {});
+      return { release: () => unlink(path).catch(() => {}), tookOver };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
@@ -83,6 +86,7 @@ async function lock(path: string, onWait: () => void): Promise<() => Promise<voi
     const fresh = st !== undefined && Date.now() - st.mtimeMs < 2000;
     if (!pidAlive(holder) && !(holder === 0 && fresh)) {
       await unlink(path).catch(() => {});
+      tookOver = true;
       continue;
     }
     if (!waited) onWait();
@@ -141,8 +145,9 @@ export async function ensureFile(
     await linked();
     return 0;
   }
-  const release = await lock(join(dirname(repoDir), '.locks', `${repoDir.split(/[\\/]/).pop()}`, `${file.etag}.ww-lock`), () =>
-    o.onProgress?.({ file: file.path, bytes: 0, total: file.size, fetched: 0, done: false, waiting: true }),
+  const { release, tookOver } = await lock(
+    join(dirname(repoDir), '.locks', `${repoDir.split(/[\\/]/).pop()}`, `${file.etag}.ww-lock`),
+    () => o.onProgress?.({ file: file.path, bytes: 0, total: file.size, fetched: 0, done: false, waiting: true }),
   );
   let fetched = 0;
   try {
@@ -156,6 +161,13 @@ export async function ensureFile(
     if (have > file.size) {
       await unlink(incomplete);
       have = 0;
+    }
+    // Writes land out of order (several are in flight), so a process killed mid-download may have
+    // left holes in the file's last ring of buffers, never before it. A clean stop (a failure, a
+    // cut, Ctrl-C) leaves exactly the prefix it counted, and releases the lock.
+    if (tookOver && have > 0) {
+      have = Math.max(0, have - RING_BYTES_MAX);
+      await truncate(incomplete, have);
     }
     const hasher = blobHasher(file.hash, file.size);
     let digest: string;

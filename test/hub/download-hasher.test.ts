@@ -4,6 +4,7 @@
  * received (odd chunks, chunks larger than a slot, resumed prefixes, retried cuts), and the
  * download follows redirects with credentials kept to their origin.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inlineHasher, workerHasher, WORKER_HASH_MIN_BYTES, type HashKind } from '../../src/hub/hasher.js';
 import { ensureFile, type RemoteFile } from '../../src/hub/download.js';
-import { BlobSink, DIRECT_MIN_BYTES, openBlobOutput } from '../../src/hub/blob-sink.js';
+import { BlobSink, DIRECT_MIN_BYTES, openBlobOutput, RING_BYTES_MAX } from '../../src/hub/blob-sink.js';
 import { hubFetch } from '../../src/hub/http.js';
 import { copyAll } from '../../src/hub/receive.js';
 import { expectError } from '../helpers/errors.js';
@@ -135,6 +136,28 @@ describe('ensureFile transfer path', () => {
       expect(reference('sha256', readFileSync(join(repoDir, 'snapshots', 'c'.repeat(40), file.path)))).toBe(file.etag);
       expect(existsSync(join(repoDir, 'blobs', `${file.etag}.incomplete`))).toBe(false);
     });
+
+  it('after a process died holding the lock, the last ring of buffers is fetched again (writes land out of order)', async () => {
+    const bytes = randomBytes(24 << 20);
+    const file = remote(bytes);
+    const repoDir = join(tmp, 'repo-killed');
+    // What a killed download may leave: 20 MiB on disk, with a hole a later write skipped over …
+    const partial = Buffer.from(bytes.subarray(0, 20 << 20));
+    partial.fill(0, 19 << 20, (19 << 20) + (300 << 10));
+    mkdirSync(join(repoDir, 'blobs'), { recursive: true });
+    writeFileSync(join(repoDir, 'blobs', `${file.etag}.incomplete`), partial);
+    // … and its lock, naming a process that is gone.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(join(tmp, '.locks', 'repo-killed'), { recursive: true });
+    writeFileSync(join(tmp, '.locks', 'repo-killed', `${file.etag}.ww-lock`), String(dead));
+    const starts: number[] = [];
+    await ensureFile(repoDir, 'f'.repeat(40), file, async (_f, start) => {
+      starts.push(start);
+      return streamed(chunked(bytes.subarray(start), ODD));
+    });
+    expect(starts).toEqual([(20 << 20) - RING_BYTES_MAX]);
+    expect(reference('sha256', readFileSync(join(repoDir, 'blobs', file.etag)))).toBe(file.etag);
+  });
 
   it('git-sha1 files and a wrong digest on the worker path: E_CORRUPT, nothing kept', async () => {
     const bytes = randomBytes(3 << 20);
