@@ -48,17 +48,26 @@ const MB = 1024 * 1024;
 const human = (b: number) => (b >= 1024 * MB ? `${(b / 1024 / MB).toFixed(2)} GB` : `${(b / MB).toFixed(1)} MB`);
 const clock = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}` : '?');
 
-/** Download progress on `stream`: a redrawn bar on a terminal, a line every `everyMs` otherwise. */
-export function downloadProgress(stream: OutStream, quiet: boolean, everyMs = 5000): (p: DownloadProgress) => void {
+/**
+ * Download progress on `stream`: a redrawn bar on a terminal, a line every `everyMs` otherwise.
+ * The rate counts from the first report (the first buffer already written): a rate over that
+ * buffer alone said "1000 MB/s, ETA 0:00" at 0%.
+ */
+export function downloadProgress(
+  stream: OutStream,
+  quiet: boolean,
+  everyMs = 5000,
+  clockMs: () => number = () => performance.now(),
+): (p: DownloadProgress) => void {
   if (quiet) return () => {};
-  const started = new Map<string, { t: number; last: number }>();
+  const started = new Map<string, { t: number; fetched: number; last: number }>();
   return (p) => {
-    const now = performance.now();
-    const s = started.get(p.file) ?? { t: now, last: -Infinity };
+    const now = clockMs();
+    const s = started.get(p.file) ?? { t: now, fetched: p.fetched, last: -Infinity };
     started.set(p.file, s);
-    const secs = Math.max(1e-3, (now - s.t) / 1000);
-    const rate = p.fetched / secs;
-    const eta = rate > 0 ? (p.total - p.bytes) / rate : Infinity;
+    const secs = (now - s.t) / 1000;
+    const rate = secs > 0 ? (p.fetched - s.fetched) / secs : undefined;
+    const speed = rate === undefined ? '' : `${human(rate)}/s ETA ${clock(rate > 0 ? (p.total - p.bytes) / rate : Infinity)}`;
     const pct = p.total ? Math.floor((100 * p.bytes) / p.total) : 100;
     const name = escapeControl(p.file);
     if (p.waiting) {
@@ -67,7 +76,7 @@ export function downloadProgress(stream: OutStream, quiet: boolean, everyMs = 50
     }
     if (stream.isTTY) {
       const width = Math.min(stream.columns ?? 80, 120) - 1;
-      const text = ` ${pct}% ${human(p.bytes)}/${human(p.total)} ${human(rate)}/s ETA ${clock(eta)} ${name}`;
+      const text = ` ${pct}% ${human(p.bytes)}/${human(p.total)}${speed && ` ${speed}`} ${name}`;
       const barWidth = Math.max(10, width - text.length - 2);
       const filled = Math.round((barWidth * pct) / 100);
       stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]${text}`.slice(0, width + 1));
@@ -78,8 +87,8 @@ export function downloadProgress(stream: OutStream, quiet: boolean, everyMs = 50
       s.last = now;
       stream.write(
         p.done
-          ? `weightwatcher: downloaded ${name} (${human(p.total)}, ${human(rate)}/s)\n`
-          : `weightwatcher: downloading ${name}: ${pct}% ${human(p.bytes)} of ${human(p.total)}, ${human(rate)}/s, ETA ${clock(eta)}\n`,
+          ? `weightwatcher: downloaded ${name} (${human(p.total)}${rate === undefined ? '' : `, ${human(rate)}/s`})\n`
+          : `weightwatcher: downloading ${name}: ${pct}% ${human(p.bytes)} of ${human(p.total)}${speed && `, ${speed.replace(' ETA', ', ETA')}`}\n`,
       );
     }
   };

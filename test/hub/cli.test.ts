@@ -185,24 +185,35 @@ describe('download progress', () => {
   };
   const p = (bytes: number, done = false) => ({ file: 'model.safetensors', bytes, total: 100 << 20, fetched: bytes, done });
 
-  it('a terminal gets a redrawn bar with bytes/s and ETA', () => {
+  it('a terminal gets a redrawn bar with bytes/s and ETA, the rate counted from the first report', () => {
     const { s, text } = sink(true);
-    const on = downloadProgress(s, false);
+    let t = 0;
+    const on = downloadProgress(s, false, 5000, () => t);
+    on(p(10 << 20));
+    expect(text()).toMatch(/^\r\[#+\.+\] 10% 10\.0 MB\/100\.0 MB model\.safetensors/); // no rate from one report
+    t = 1000;
     on(p(50 << 20));
+    expect(text()).toMatch(/\r\[#+\.+\] 50% 50\.0 MB\/100\.0 MB 40\.0 MB\/s ETA 0:01 model\.safetensors/);
+    t = 2000;
     on(p(100 << 20, true));
-    expect(text()).toMatch(/^\r\[#+\.+\] 50% 50\.0 MB\/100\.0 MB [\d.]+ [MG]B\/s ETA \d+:\d\d model\.safetensors/);
     expect(text()).toMatch(/\r\[#+\] 100% .*\n$/);
   });
   it('a log gets a line every few seconds and one at the end; --quiet nothing', () => {
     const { s, text } = sink(false);
-    const on = downloadProgress(s, false, 60_000);
+    let t = 0;
+    const on = downloadProgress(s, false, 60_000, () => t);
     on(p(10 << 20));
+    t = 1000;
     on(p(20 << 20)); // within the interval: no line
+    t = 60_000;
+    on(p(70 << 20));
+    t = 61_000;
     on(p(100 << 20, true));
     const lines = text().trim().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/downloading model\.safetensors: 10% 10\.0 MB of 100\.0 MB, .*ETA/);
-    expect(lines[1]).toMatch(/downloaded model\.safetensors \(100\.0 MB/);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe('weightwatcher: downloading model.safetensors: 10% 10.0 MB of 100.0 MB');
+    expect(lines[1]).toBe('weightwatcher: downloading model.safetensors: 70% 70.0 MB of 100.0 MB, 1.0 MB/s, ETA 0:30');
+    expect(lines[2]).toMatch(/downloaded model\.safetensors \(100\.0 MB, 1\.5 MB\/s\)/);
     const q = sink(false);
     downloadProgress(q.s, true)(p(1, true));
     expect(q.text()).toBe('');
