@@ -2,14 +2,14 @@
  * Issue 19 item 1, "a model reference works wherever a model path works": one test per entry point,
  * each with a model given by name, against the local hub (test/helpers/hub-server.ts; the real
  * `@huggingface/hub` client, HF_ENDPOINT → 127.0.0.1, no mocks):
- *   analyze, describe, esd, compare, distances, smooth and sharpen inputs, sweep, --base-model, the
+ *   analyze, describe, esd, compare (in cli.test.ts, the seed example), distances, smooth and sharpen inputs, sweep, --base-model, the
  *   base of --peft with-base, `new WeightWatcher(name, { revision, token, offline, cacheDir, stream })`,
  *   the library's sweep() with the same options (the resolved commit recorded in the results database,
  *   said by sweep-report), and the queue: `analyze NAME --queue` (a worker that sees the
  *   coordinator's snapshot downloads nothing) and a worker that does not see it (it resolves the
  *   job's commit through its own cache). The queue tests need redis-server (skipped without).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -95,23 +95,7 @@ describe('every command takes a model by name', () => {
     ).toBe(true);
   });
 
-  it('compare NAME NAME (the seed example)', async () => {
-    const out = join(tmp, `cmp-${n}.json`);
-    const r = await runCli(
-      'compare',
-      'openai-community/openai-gpt',
-      'openai-community/gpt2',
-      '--cache-dir',
-      cache,
-      '--json',
-      out,
-      '--min-evals',
-      '5',
-    );
-    expect(r.code, r.err).toBe(0);
-    const cmp = JSON.parse(readFileSync(out, 'utf8')) as { models: { name: string; layers: number }[] };
-    expect(cmp.models.map((m) => m.layers)).toEqual([10, 14]);
-  });
+  // compare NAME NAME (the seed example): test/hub/cli.test.ts, with the downloads and the offline rerun.
 
   it('distances NAME NAME', async () => {
     const r = await runCli('distances', 'openai-community/gpt2', 'org/sharded-a', '--cache-dir', cache, '-q', '--json', '-');

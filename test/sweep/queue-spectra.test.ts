@@ -62,22 +62,18 @@ function content(file: string) {
 
 describe.skipIf(!ready)('layer spectra over a Redis queue', () => {
   const ckpts = writeTrainingRun(join(dir, 'run'), [0, 300, 900]);
-
-  it('layer-group jobs (2 layers each) over two workers store the local sweep’s spectra byte for byte', async () => {
-    const local = join(dir, 'local.sqlite');
-    await sweep(ckpts, { db: local });
-    const queued = join(dir, 'queued.sqlite');
-    const c = startCli('coordinator', [
+  /** A coordinator sweeping the checkpoints into `db` over the queue, run to its end (exit 0). */
+  const coordinate = async (name: string, db: string, extra: string[]) => {
+    const c = startCli(name, [
       'sweep',
       ...ckpts,
       '--db',
-      queued,
+      db,
       '--queue',
       redis!.url,
       '--queue-name',
       'ww-spectra',
-      '--layers-per-job',
-      '2',
+      ...extra,
       '--poll-ms',
       '100',
       '-q',
@@ -85,6 +81,14 @@ describe.skipIf(!ready)('layer spectra over a Redis queue', () => {
     procs.push(c);
     const exit = await c.exited;
     expect(exit.code, c.output()).toBe(0);
+    return c;
+  };
+
+  it('layer-group jobs (2 layers each) over two workers store the local sweep’s spectra byte for byte', async () => {
+    const local = join(dir, 'local.sqlite');
+    await sweep(ckpts, { db: local });
+    const queued = join(dir, 'queued.sqlite');
+    const c = await coordinate('coordinator', queued, ['--layers-per-job', '2']);
     expect(c.output()).toMatch(/queued 6 jobs/); // 3 checkpoints × (4 layers / 2)
     const a = content(queued);
     const b = content(local);
@@ -96,23 +100,7 @@ describe.skipIf(!ready)('layer spectra over a Redis queue', () => {
 
   it('--no-spectra: the workers are not asked for them, none are stored, the rows are the same', async () => {
     const queued = join(dir, 'queued-off.sqlite');
-    const c = startCli('coordinator-off', [
-      'sweep',
-      ...ckpts,
-      '--db',
-      queued,
-      '--queue',
-      redis!.url,
-      '--queue-name',
-      'ww-spectra',
-      '--no-spectra',
-      '--poll-ms',
-      '100',
-      '-q',
-    ]);
-    procs.push(c);
-    const exit = await c.exited;
-    expect(exit.code, c.output()).toBe(0);
+    await coordinate('coordinator-off', queued, ['--no-spectra']);
     const a = content(queued);
     expect(a.rows).toEqual(content(join(dir, 'local.sqlite')).rows);
     expect(a.spectra).toEqual([]);

@@ -235,20 +235,15 @@ export function sweepEsdSpec(view?: SweepEsdView): VlSpec {
     columnPadding: 14,
     labelLimit: 280,
   };
-  const x = {
-    field: 'x',
+  const logAxis = (field: 'x' | 'y', title: string, bounds: readonly number[]) => ({
+    field,
     type: 'quantitative',
-    title: 'eigenvalue λ',
-    scale: { type: 'log', domain: view?.x ?? [0.01, 100], nice: false },
+    title,
+    scale: { type: 'log', domain: bounds, nice: false },
     axis: { format: '~g' },
-  };
-  const y = {
-    field: 'y',
-    type: 'quantitative',
-    title: 'density',
-    scale: { type: 'log', domain: view?.y ?? [0.001, 10], nice: false },
-    axis: { format: '~g' },
-  };
+  });
+  const x = logAxis('x', 'eigenvalue λ', view?.x ?? [0.01, 100]);
+  const y = logAxis('y', 'density', view?.y ?? [0.001, 10]);
   const series = { field: 'series', type: 'nominal' };
   return {
     width: 500,
